@@ -1,0 +1,299 @@
+"""The clinic admin's workshop: question sets, versions, sections, questions, invitations.
+
+Only draft versions can be edited; a published version is read-only here, and a new
+draft is made from it with an action. Every show-when is checked with the expression
+validator when saved, and its errors appear on the form beside the field.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
+from django.utils import timezone
+
+from .content import expression_problems, write_questionnaire
+from .engine.expressions import validate
+from .engine.questionnaire import variable_types
+from .models import (
+    Choice,
+    Invitation,
+    Question,
+    QuestionSet,
+    QuestionSetVersion,
+    Section,
+    User,
+)
+from .questionnaire import questionnaire_for
+
+
+class DraftOnlyMixin:
+    """Published and retired versions, and everything in them, are read-only."""
+
+    def _version_of(self, obj):
+        return obj if isinstance(obj, QuestionSetVersion) else getattr(obj, "version", None)
+
+    def has_change_permission(self, request, obj=None):
+        version = self._version_of(obj) if obj else None
+        if version is not None and not version.is_editable:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        version = self._version_of(obj) if obj else None
+        if version is not None and not version.is_editable:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+def expression_errors(text: str, names) -> list[str]:
+    return [problem.message for problem in validate(text, names)] if text.strip() else []
+
+
+class ChoiceInline(admin.TabularInline):
+    model = Choice
+    extra = 0
+    fields = ["position", "value", "label", "score", "exclusive"]
+
+    def _editable(self, obj):
+        return obj is None or obj.version.is_editable
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class QuestionAdminForm(forms.ModelForm):
+    class Meta:
+        model = Question
+        fields = [
+            "version",
+            "section",
+            "position",
+            "code",
+            "text",
+            "help_text",
+            "kind",
+            "required",
+            "min_value",
+            "max_value",
+            "unit",
+            "show_when",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        section = cleaned.get("section")
+        version = cleaned.get("version")
+        if section and version and section.version_id != version.pk:
+            self.add_error("section", "Choose a section of the same version.")
+        show_when = cleaned.get("show_when") or ""
+        if section and version and show_when.strip():
+            names = names_defined_before(version, section.position, cleaned.get("position") or 0)
+            for message in expression_errors(show_when, names):
+                self.add_error("show_when", message)
+        return cleaned
+
+
+def names_defined_before(version: QuestionSetVersion, section_position: int, position: int):
+    """Show-when may only name questions asked earlier than the question being edited."""
+    earlier_codes = set(
+        Question.objects.filter(version=version)
+        .filter(
+            models_q_before(section_position, position),
+        )
+        .values_list("code", flat=True)
+    )
+    questionnaire = questionnaire_for(version)
+    all_names = variable_types(questionnaire)
+    allowed = {}
+    for section in questionnaire.sections:
+        for question in section.questions:
+            if question.code in earlier_codes:
+                allowed.update(
+                    {
+                        name: all_names[name]
+                        for name in question.expression_names
+                        if name in all_names
+                    }
+                )
+    for derived, sources in (("age", {"date_of_birth"}), ("bmi", {"height_cm", "weight_kg"})):
+        if derived in all_names and sources <= earlier_codes:
+            allowed[derived] = all_names[derived]
+    return allowed
+
+
+def models_q_before(section_position: int, position: int):
+    from django.db.models import Q
+
+    return Q(section__position__lt=section_position) | Q(
+        section__position=section_position, position__lt=position
+    )
+
+
+@admin.register(Question)
+class QuestionAdmin(DraftOnlyMixin, admin.ModelAdmin):
+    form = QuestionAdminForm
+    list_display = ["code", "short_text", "kind", "required", "section", "version"]
+    list_filter = ["version", "kind", "required"]
+    search_fields = ["code", "text"]
+    inlines = [ChoiceInline]
+    ordering = ["version", "section__position", "position"]
+
+    @admin.display(description="Text")
+    def short_text(self, obj):
+        return obj.text[:80]
+
+
+class SectionAdminForm(forms.ModelForm):
+    class Meta:
+        model = Section
+        fields = ["version", "position", "code", "title", "intro", "show_when"]
+
+    def clean(self):
+        cleaned = super().clean()
+        version = cleaned.get("version")
+        show_when = cleaned.get("show_when") or ""
+        if version and show_when.strip():
+            names = names_defined_before(version, cleaned.get("position") or 0, 0)
+            for message in expression_errors(show_when, names):
+                self.add_error("show_when", message)
+        return cleaned
+
+
+@admin.register(Section)
+class SectionAdmin(DraftOnlyMixin, admin.ModelAdmin):
+    form = SectionAdminForm
+    list_display = ["title", "code", "position", "version"]
+    list_filter = ["version"]
+    ordering = ["version", "position"]
+
+
+class SectionInline(admin.TabularInline):
+    model = Section
+    extra = 0
+    fields = ["position", "code", "title"]
+    show_change_link = True
+
+    def has_change_permission(self, request, obj=None):
+        return (obj is None or obj.is_editable) and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return (obj is None or obj.is_editable) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (obj is None or obj.is_editable) and super().has_delete_permission(request, obj)
+
+
+@admin.register(QuestionSetVersion)
+class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
+    list_display = ["__str__", "status", "created_at", "published_at"]
+    list_filter = ["question_set", "status"]
+    readonly_fields = ["status", "published_at", "created_at"]
+    fields = ["question_set", "number", "notes", "status", "created_at", "published_at"]
+    inlines = [SectionInline]
+    actions = ["make_draft_copy", "publish"]
+
+    @admin.action(description="Make a new draft from this version")
+    def make_draft_copy(self, request, queryset):
+        for version in queryset:
+            with transaction.atomic():
+                last = version.question_set.versions.order_by("-number").first()
+                draft = QuestionSetVersion.objects.create(
+                    question_set=version.question_set,
+                    number=last.number + 1,
+                    notes=f"Draft made from version {version.number}",
+                )
+                write_questionnaire(draft, questionnaire_for(version))
+            self.message_user(request, f"Draft version {draft.number} created.", messages.SUCCESS)
+
+    @admin.action(description="Publish this draft (new screenings will use it)")
+    def publish(self, request, queryset):
+        for version in queryset:
+            if not version.is_editable:
+                self.message_user(request, f"{version} is not a draft.", messages.ERROR)
+                continue
+            problems = expression_problems(questionnaire_for(version))
+            if problems:
+                self.message_user(
+                    request,
+                    f"{version} was not published: " + "; ".join(problems),
+                    messages.ERROR,
+                )
+                continue
+            with transaction.atomic():
+                version.question_set.versions.filter(
+                    status=QuestionSetVersion.Status.PUBLISHED
+                ).update(status=QuestionSetVersion.Status.RETIRED)
+                version.status = QuestionSetVersion.Status.PUBLISHED
+                version.published_at = timezone.now()
+                version.save(update_fields=["status", "published_at"])
+            self.message_user(request, f"{version} is now published.", messages.SUCCESS)
+
+
+@admin.register(QuestionSet)
+class QuestionSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["full_name", "email", "created_by", "created_at", "expires_at", "accepted_at"]
+    search_fields = ["full_name", "email"]
+    readonly_fields = [
+        "full_name",
+        "email",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "patient",
+    ]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request):
+        # Invitations are made on the staff page, which shows the link once.
+        return False
+
+
+class ClinicUserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+
+
+class ClinicUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    add_form = ClinicUserCreationForm
+    form = ClinicUserChangeForm
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active"]
+    list_filter = ["is_staff", "is_active", "groups"]
+    search_fields = ["email", "full_name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Person", {"fields": ("full_name",)}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "full_name", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    filter_horizontal = ["groups"]

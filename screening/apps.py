@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_roles(sender, **kwargs):
+    # Permissions only exist after migrate has run, so the groups are set up here.
+    from .services import ensure_roles
+
+    ensure_roles()
+
+
+class ScreeningConfig(AppConfig):
+    name = "screening"
+    verbose_name = "Pre-treatment screening"
+
+    def ready(self) -> None:
+        post_migrate.connect(_ensure_roles, sender=self)

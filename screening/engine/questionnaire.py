@@ -1,0 +1,275 @@
+"""A question set as plain data, and what a patient's answers make of it.
+
+Owns the rules of the wizard that need no database: which sections and questions are
+shown given the answers so far, the values expressions see (including derived ones such
+as age, BMI and the two halves of a blood pressure), and the variables an expression may
+name. No Django import: the intake, the rules engine and the admin's validator build on it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from .expressions import Expression, ExpressionError, VariableKind, VariableType, parse
+
+YES_NO = "yes_no"
+SINGLE_CHOICE = "single_choice"
+MULTIPLE_CHOICE = "multiple_choice"
+INTEGER = "integer"
+DECIMAL = "decimal"
+TEXT = "text"
+DATE = "date"
+BLOOD_PRESSURE = "blood_pressure"
+MEDICATION_LIST = "medication_list"
+SCALE_ITEM = "scale_item"
+QUESTION_KINDS = (
+    YES_NO,
+    SINGLE_CHOICE,
+    MULTIPLE_CHOICE,
+    INTEGER,
+    DECIMAL,
+    TEXT,
+    DATE,
+    BLOOD_PRESSURE,
+    MEDICATION_LIST,
+    SCALE_ITEM,
+)
+CHOICE_KINDS = (SINGLE_CHOICE, MULTIPLE_CHOICE, SCALE_ITEM)
+
+# Derived values: computed from answers, usable in expressions like any question code.
+AGE = "age"
+BMI = "bmi"
+DATE_OF_BIRTH = "date_of_birth"
+HEIGHT_CM = "height_cm"
+WEIGHT_KG = "weight_kg"
+
+
+@dataclass(frozen=True)
+class ChoiceDef:
+    value: str
+    label: str
+    score: int | None = None
+    exclusive: bool = False
+
+
+@dataclass(frozen=True)
+class QuestionDef:
+    code: str
+    kind: str
+    text: str
+    help_text: str = ""
+    required: bool = True
+    min_value: Decimal | None = None
+    max_value: Decimal | None = None
+    unit: str = ""
+    show_when: str = ""
+    choices: tuple[ChoiceDef, ...] = ()
+
+    @property
+    def expression_names(self) -> tuple[str, ...]:
+        """The names this question's answer is seen under in expressions."""
+        if self.kind == BLOOD_PRESSURE:
+            return (f"{self.code}_systolic", f"{self.code}_diastolic")
+        return (self.code,)
+
+    def choice(self, value: str) -> ChoiceDef | None:
+        for choice in self.choices:
+            if choice.value == value:
+                return choice
+        return None
+
+
+@dataclass(frozen=True)
+class SectionDef:
+    code: str
+    title: str
+    intro: str = ""
+    show_when: str = ""
+    questions: tuple[QuestionDef, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuestionnaireDef:
+    sections: tuple[SectionDef, ...]
+    questions_by_code: dict[str, QuestionDef] = field(init=False, repr=False, compare=False)
+    _compiled: dict[str, Expression | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_code = {q.code: q for section in self.sections for q in section.questions}
+        object.__setattr__(self, "questions_by_code", by_code)
+        object.__setattr__(self, "_compiled", {})
+
+    def section(self, code: str) -> SectionDef | None:
+        return next((section for section in self.sections if section.code == code), None)
+
+    def condition(self, text: str) -> Expression | None:
+        """The parsed show-when, or None when there is none."""
+        text = text.strip()
+        if not text:
+            return None
+        if text not in self._compiled:
+            try:
+                self._compiled[text] = parse(text)
+            except ExpressionError:
+                # Saved expressions are validated in the admin; if one still fails to parse,
+                # asking the question is safer than silently skipping it.
+                self._compiled[text] = None
+        return self._compiled[text]
+
+
+def variable_types(
+    questionnaire: QuestionnaireDef,
+    *,
+    before_question: str | None = None,
+    before_section: str | None = None,
+) -> dict[str, VariableType]:
+    """Every name an expression may use; optionally only those defined before a question or section.
+
+    Show-when conditions may only look back: a question cannot depend on one asked later.
+    """
+    types: dict[str, VariableType] = {}
+    for section in questionnaire.sections:
+        if section.code == before_section:
+            return types
+        for question in section.questions:
+            if question.code == before_question:
+                return types
+            types.update(_types_of(question))
+            if question.code == DATE_OF_BIRTH and question.kind == DATE:
+                types[AGE] = VariableType(VariableKind.NUMBER)
+            if {HEIGHT_CM, WEIGHT_KG} <= types.keys():
+                types[BMI] = VariableType(VariableKind.NUMBER)
+    return types
+
+
+def _types_of(question: QuestionDef) -> dict[str, VariableType]:
+    values = frozenset(choice.value for choice in question.choices)
+    kind = question.kind
+    if kind == YES_NO:
+        return {question.code: VariableType(VariableKind.YES_NO, frozenset({"yes", "no"}))}
+    if kind == SINGLE_CHOICE:
+        return {question.code: VariableType(VariableKind.CHOICE, values)}
+    if kind == MULTIPLE_CHOICE:
+        return {question.code: VariableType(VariableKind.MULTI, values)}
+    if kind in (INTEGER, DECIMAL, SCALE_ITEM):
+        return {question.code: VariableType(VariableKind.NUMBER)}
+    if kind == DATE:
+        return {question.code: VariableType(VariableKind.DATE)}
+    if kind == BLOOD_PRESSURE:
+        return {name: VariableType(VariableKind.NUMBER) for name in question.expression_names}
+    if kind == MEDICATION_LIST:
+        return {question.code: VariableType(VariableKind.LIST)}
+    return {question.code: VariableType(VariableKind.TEXT)}
+
+
+def is_answered(question: QuestionDef, stored: object) -> bool:
+    """Whether a stored answer counts as one (a blank text or an untouched list does not)."""
+    if stored is None or stored == "" or stored == []:
+        return False
+    if question.kind == BLOOD_PRESSURE:
+        return isinstance(stored, dict) and stored.get("systolic") is not None
+    if question.kind == MEDICATION_LIST:
+        # An empty list is an answer only when the patient said they take none.
+        return isinstance(stored, dict) and (bool(stored.get("rows")) or bool(stored.get("none")))
+    return True
+
+
+def expression_values_of(question: QuestionDef, stored: object) -> dict[str, object]:
+    """Turn one stored answer into the values expressions see; unreadable data gives nothing."""
+    if stored is None:
+        return {}
+    kind = question.kind
+    if kind == BLOOD_PRESSURE:
+        if not isinstance(stored, dict):
+            return {}
+        systolic_name, diastolic_name = question.expression_names
+        return {systolic_name: stored.get("systolic"), diastolic_name: stored.get("diastolic")}
+    if kind == MULTIPLE_CHOICE:
+        return {question.code: frozenset(stored)} if isinstance(stored, list) else {}
+    if kind == SCALE_ITEM:
+        choice = question.choice(str(stored))
+        return {question.code: choice.score} if choice and choice.score is not None else {}
+    if kind == DECIMAL:
+        try:
+            return {question.code: Decimal(str(stored))}
+        except InvalidOperation:
+            return {}
+    if kind == MEDICATION_LIST:
+        return {question.code: list(stored.get("rows", [])) if isinstance(stored, dict) else []}
+    return {question.code: stored}
+
+
+def derived_values(values: Mapping[str, object], today: datetime.date) -> dict[str, object]:
+    """Age from the date of birth and BMI from height and weight, when those were answered."""
+    derived: dict[str, object] = {}
+    birth = values.get(DATE_OF_BIRTH)
+    if isinstance(birth, str):
+        try:
+            born = datetime.date.fromisoformat(birth)
+        except ValueError:
+            born = None
+        if born:
+            had_birthday = (today.month, today.day) >= (born.month, born.day)
+            derived[AGE] = today.year - born.year - (0 if had_birthday else 1)
+    height, weight = values.get(HEIGHT_CM), values.get(WEIGHT_KG)
+    if height and weight:
+        try:
+            metres = Decimal(str(height)) / 100
+            derived[BMI] = round(Decimal(str(weight)) / (metres * metres), 1)
+        except (InvalidOperation, ZeroDivisionError):
+            pass
+    return derived
+
+
+@dataclass
+class Visibility:
+    """What the patient is asked given their answers, and the answers that count."""
+
+    sections: list[SectionDef]
+    questions: dict[str, QuestionDef]  # visible questions by code, in questionnaire order
+    values: dict[str, object]  # expression values of visible answers, plus derived ones
+    answers: dict[str, object]  # stored answers of visible questions only
+
+    def visible_in(self, section: SectionDef) -> list[QuestionDef]:
+        return [question for question in section.questions if question.code in self.questions]
+
+
+def work_out_visibility(
+    questionnaire: QuestionnaireDef, stored_answers: Mapping[str, object], today: datetime.date
+) -> Visibility:
+    """Walk the questionnaire in order, showing what the answers so far make relevant.
+
+    Answers to hidden questions (their condition is false, or unknown because it depends on
+    something unanswered) are left out: a stale answer must never raise a flag.
+    """
+    values: dict[str, object] = {}
+    visible_sections: list[SectionDef] = []
+    visible_questions: dict[str, QuestionDef] = {}
+    answers: dict[str, object] = {}
+    for section in questionnaire.sections:
+        if not _condition_holds(questionnaire, section.show_when, values):
+            continue
+        shown_here = False
+        for question in section.questions:
+            if not _condition_holds(questionnaire, question.show_when, values):
+                continue
+            shown_here = True
+            visible_questions[question.code] = question
+            stored = stored_answers.get(question.code)
+            if stored is not None:
+                answers[question.code] = stored
+                values.update(expression_values_of(question, stored))
+                values.update(derived_values(values, today))
+        if shown_here:
+            visible_sections.append(section)
+    return Visibility(visible_sections, visible_questions, values, answers)
+
+
+def _condition_holds(
+    questionnaire: QuestionnaireDef, text: str, values: Mapping[str, object]
+) -> bool:
+    expression = questionnaire.condition(text)
+    return expression is None or expression.is_true(values)

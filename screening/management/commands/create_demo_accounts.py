@@ -1,0 +1,50 @@
+"""Create demo accounts for trying the app locally. Refuses to run when DEBUG is off."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, User
+from screening.services import ensure_roles
+
+DEMO_PASSWORD = "demo-screening-2026"
+DEMO_ACCOUNTS = [
+    ("patient@example.com", "Pat Demo", None, False),
+    ("physician@example.com", "Dr Phil Demo", PHYSICIAN_GROUP, False),
+    ("admin@example.com", "Ada Admin", CLINIC_ADMIN_GROUP, True),
+]
+
+
+class Command(BaseCommand):
+    help = "Create a demo patient, physician and clinic admin (development only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args, base_url: str, **options):
+        if not settings.DEBUG:
+            raise CommandError("Demo accounts are never created in production (DEBUG is off).")
+        ensure_roles()
+        for email, name, group_name, is_staff in DEMO_ACCOUNTS:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
+            user.is_staff = is_staff
+            user.save(update_fields=["is_staff"])
+            if group_name:
+                user.groups.add(Group.objects.get(name=group_name))
+        line = "-" * 72
+        self.stdout.write(
+            f"""
+{line}
+Demo accounts (development only). Open {base_url}/login/ and sign in as:
+
+  Patient     patient@example.com     password: {DEMO_PASSWORD}
+              -> fill in and submit the pre-treatment questionnaire
+  Physician   physician@example.com   password: {DEMO_PASSWORD}
+              -> invite patients at {base_url}/staff/invitations/
+  Clinic admin admin@example.com      password: {DEMO_PASSWORD}
+              -> edit question sets at {base_url}/admin/
+{line}
+"""
+        )

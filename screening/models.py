@@ -1,0 +1,347 @@
+"""What the app stores: users, versioned question sets, invitations, screenings and answers.
+
+Models hold data, constraints and small derived properties; every write that spans
+models lives in services.py. Identifiers that can reach a URL are random UUIDs.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email, password=None, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Everyone who logs in. Patients are users outside the staff groups."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200)
+    is_staff = models.BooleanField(
+        default=False, help_text="Can log in to the admin site (clinic admins)."
+    )
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+    def in_group(self, name: str) -> bool:
+        return self.groups.filter(name=name).exists()
+
+    @property
+    def is_clinic_staff(self) -> bool:
+        """Physicians and clinic admins: the people who may invite and review patients."""
+        if not self.is_authenticated:
+            return False
+        return self.is_superuser or self.groups.filter(name__in=STAFF_GROUPS).exists()
+
+
+PHYSICIAN_GROUP = "Physician"
+CLINIC_ADMIN_GROUP = "Clinic admin"
+STAFF_GROUPS = (PHYSICIAN_GROUP, CLINIC_ADMIN_GROUP)
+
+
+class QuestionSet(models.Model):
+    """A questionnaire a clinic uses (e.g. the ketamine pre-treatment screening)."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QuestionSetVersionQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(status=QuestionSetVersion.Status.PUBLISHED)
+
+
+class QuestionSetVersion(models.Model):
+    """One version of a question set. Published versions never change; screenings pin one."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        RETIRED = "retired", "Retired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    question_set = models.ForeignKey(QuestionSet, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    notes = models.TextField(blank=True, help_text="What changed in this version, for staff.")
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Fingerprint of the data file this version was loaded from, so reloading it is a no-op.
+    source_digest = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = QuestionSetVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["question_set", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question_set", "number"], name="unique_version_number"
+            ),
+            # At most one version of a question set is live at a time.
+            models.UniqueConstraint(
+                fields=["question_set"],
+                condition=Q(status="published"),
+                name="one_published_version_per_set",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question_set.name} v{self.number} ({self.get_status_display()})"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+class Section(models.Model):
+    """One page of the intake wizard."""
+
+    version = models.ForeignKey(
+        QuestionSetVersion, on_delete=models.CASCADE, related_name="sections"
+    )
+    code = models.SlugField(max_length=64)
+    title = models.CharField(max_length=200)
+    intro = models.TextField(blank=True)
+    show_when = models.TextField(
+        blank=True, help_text="Skip the whole page unless this expression is true."
+    )
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="unique_section_code"),
+            models.UniqueConstraint(fields=["version", "position"], name="unique_section_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        YES_NO = "yes_no", "Yes / no"
+        SINGLE_CHOICE = "single_choice", "Single choice"
+        MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
+        INTEGER = "integer", "Whole number"
+        DECIMAL = "decimal", "Decimal number"
+        TEXT = "text", "Free text"
+        DATE = "date", "Date"
+        BLOOD_PRESSURE = "blood_pressure", "Blood pressure"
+        MEDICATION_LIST = "medication_list", "Medication list"
+        SCALE_ITEM = "scale_item", "Scale item (scored choices)"
+
+    version = models.ForeignKey(
+        QuestionSetVersion, on_delete=models.CASCADE, related_name="questions"
+    )
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="questions")
+    code = models.SlugField(
+        max_length=64,
+        help_text="Stable name used in expressions; never reuse it for another meaning.",
+    )
+    text = models.TextField()
+    help_text = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    required = models.BooleanField(default=True)
+    min_value = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    max_value = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    show_when = models.TextField(blank=True, help_text="Ask only when this expression is true.")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["section__position", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="unique_question_code"),
+            models.CheckConstraint(
+                condition=Q(min_value__isnull=True)
+                | Q(max_value__isnull=True)
+                | Q(min_value__lte=models.F("max_value")),
+                name="question_min_not_above_max",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    value = models.SlugField(max_length=64)
+    label = models.CharField(max_length=300)
+    score = models.IntegerField(null=True, blank=True)
+    exclusive = models.BooleanField(
+        default=False, help_text='Cannot be combined with other choices (e.g. "None of these").'
+    )
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["question", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "value"], name="unique_choice_value"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Invitation(models.Model):
+    """A single-use link through which a patient sets their password."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    full_name = models.CharField(max_length=200)
+    email = models.EmailField()
+    # Only a hash is stored, so a database leak does not leak working links.
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitations_accepted",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.full_name}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+
+class ScreeningQuerySet(models.QuerySet):
+    def for_patient(self, user):
+        return self.filter(patient=user)
+
+    def in_progress(self):
+        return self.filter(status=Screening.Status.IN_PROGRESS)
+
+
+class Screening(models.Model):
+    """One patient's intake, pinned to the question-set version it was answered on."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="screenings"
+    )
+    version = models.ForeignKey(
+        QuestionSetVersion, on_delete=models.PROTECT, related_name="screenings"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROGRESS)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    consent_acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScreeningQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # A patient works on one intake at a time; two tabs cannot start two.
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status="in_progress"),
+                name="one_open_screening_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="in_progress") | Q(submitted_at__isnull=False),
+                name="submitted_screening_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "submitted_at"], name="screening_status_time")]
+
+    def __str__(self) -> str:
+        return f"Screening of {self.patient} ({self.get_status_display()})"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.IN_PROGRESS
+
+
+class Answer(models.Model):
+    """One answer, stored as JSON in the shape its question kind defines (see intake/answers.py)."""
+
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    value = models.JSONField(null=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["screening", "question"], name="one_answer_per_question"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.code}={self.value!r}"
+
+
+class CompletedSection(models.Model):
+    """A page the patient has saved with every shown question valid: resume skips it."""
+
+    screening = models.ForeignKey(
+        Screening, on_delete=models.CASCADE, related_name="completed_sections"
+    )
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="+")
+    completed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["screening", "section"], name="section_completed_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section} completed"

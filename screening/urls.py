@@ -1,0 +1,32 @@
+"""URLs by audience: patient intake under /screenings/, staff pages under /staff/."""
+
+from django.urls import include, path
+
+from .views import accounts, patient, staff
+
+patient_urls = (
+    [
+        path("", patient.home, name="home"),
+        path("start/", patient.start, name="start"),
+        path("<uuid:screening_id>/", patient.resume, name="resume"),
+        path("<uuid:screening_id>/page/<slug:section_code>/", patient.section, name="section"),
+        path("<uuid:screening_id>/review/", patient.review, name="review"),
+        path("<uuid:screening_id>/submitted/", patient.done, name="done"),
+    ],
+    "patient",
+)
+
+staff_urls = (
+    [
+        path("", staff.home, name="home"),
+        path("invitations/", staff.invitations, name="invitations"),
+    ],
+    "staff",
+)
+
+urlpatterns = [
+    path("", accounts.home, name="home"),
+    path("invitation/<str:token>/", accounts.accept_invitation_view, name="accept_invitation"),
+    path("screenings/", include(patient_urls)),
+    path("staff/", include(staff_urls)),
+]

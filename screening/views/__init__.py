@@ -1,0 +1,1 @@
+"""Views, one module per audience: accounts (everyone), patient (the intake), staff."""

@@ -1,0 +1,60 @@
+"""Answers as people read them: shared by the patient's review page and, later, staff pages."""
+
+from ..engine.questionnaire import (
+    BLOOD_PRESSURE,
+    MEDICATION_LIST,
+    MULTIPLE_CHOICE,
+    SCALE_ITEM,
+    SINGLE_CHOICE,
+    YES_NO,
+    QuestionDef,
+    Visibility,
+)
+
+NOT_ANSWERED = "Not answered"
+
+
+def display_answer(question: QuestionDef, stored) -> str | list[str]:
+    """A readable answer; a medication list becomes one line per row."""
+    if stored is None or stored == "" or stored == []:
+        return NOT_ANSWERED
+    kind = question.kind
+    if kind == YES_NO:
+        return {"yes": "Yes", "no": "No"}.get(stored, str(stored))
+    if kind in (SINGLE_CHOICE, SCALE_ITEM):
+        choice = question.choice(str(stored))
+        return choice.label if choice else str(stored)
+    if kind == MULTIPLE_CHOICE:
+        labels = [(question.choice(v).label if question.choice(v) else v) for v in stored]
+        return ", ".join(labels)
+    if kind == BLOOD_PRESSURE:
+        return f"{stored.get('systolic')}/{stored.get('diastolic')} mmHg"
+    if kind == MEDICATION_LIST:
+        if stored.get("none") and not stored.get("rows"):
+            return "None"
+        return [
+            " · ".join(
+                part for part in (row["name"], row.get("dose"), row.get("frequency")) if part
+            )
+            for row in stored.get("rows", [])
+        ] or NOT_ANSWERED
+    unit = f" {question.unit}" if question.unit else ""
+    return f"{stored}{unit}"
+
+
+def answer_rows(visibility: Visibility) -> list[dict]:
+    """Every shown section with its shown questions and answers, in order; hidden ones left out."""
+    return [
+        {
+            "section": section,
+            "rows": [
+                {
+                    "question": question,
+                    "answer": display_answer(question, visibility.answers.get(question.code)),
+                    "is_list": question.kind == MEDICATION_LIST,
+                }
+                for question in visibility.visible_in(section)
+            ],
+        }
+        for section in visibility.sections
+    ]

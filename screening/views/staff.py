@@ -1,0 +1,60 @@
+"""Staff pages: the start page and patient invitations (the review queue comes later)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from ..forms import InvitationForm
+from ..models import Invitation
+from ..services import create_invitation, send_invitation_email
+
+
+def staff_required(view):
+    """Logged in and in a staff group; a patient gets 403, a visitor the login page."""
+
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_clinic_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@staff_required
+def home(request):
+    return redirect("staff:invitations")
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def invitations(request):
+    if not request.user.has_perm("screening.add_invitation"):
+        raise PermissionDenied
+    form = InvitationForm(request.POST or None)
+    new_link = None
+    if request.method == "POST" and form.is_valid():
+        invitation, token = create_invitation(
+            full_name=form.cleaned_data["full_name"],
+            email=form.cleaned_data["email"],
+            created_by=request.user,
+        )
+        new_link = request.build_absolute_uri(reverse("accept_invitation", args=[token]))
+        send_invitation_email(invitation=invitation, link=new_link)
+        # Shown once on the next page (post/redirect/get), so a reload cannot invite twice.
+        request.session["new_invitation_link"] = new_link
+        messages.success(request, f"Invitation sent to {invitation.email}.")
+        return redirect("staff:invitations")
+    if request.method == "GET":
+        new_link = request.session.pop("new_invitation_link", None)
+    recent = Invitation.objects.select_related("created_by").order_by("-created_at")[:50]
+    return render(
+        request,
+        "staff/invitations.html",
+        {"form": form, "invitations": recent, "new_link": new_link},
+    )
