@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import operator
 import string
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 
 MAX_LENGTH = 2000
@@ -64,7 +65,7 @@ class Problem:
     position: int
 
 
-class VariableKind(str, Enum):
+class VariableKind(StrEnum):
     YES_NO = "yes_no"
     CHOICE = "choice"
     MULTI = "multi"
@@ -77,7 +78,8 @@ class VariableKind(str, Enum):
 @dataclass(frozen=True, slots=True)
 class VariableType:
     kind: VariableKind
-    choices: frozenset[str] = frozenset()  # allowed values of CHOICE and MULTI; empty = any
+    # Allowed values of CHOICE and MULTI; empty means any value is accepted.
+    choices: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ def _normalize(value: object) -> str | int | Decimal | date | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        if value != value:
+        if math.isnan(value):
             return None
         # repr gives the shortest round-tripping text, so 0.1 matches the literal 0.1.
         return Decimal(repr(value))
@@ -220,12 +222,11 @@ class Membership:
         collection = values.get(self.collection.name)
         if item is None or collection is None:
             return None
-        if not isinstance(collection, (set, frozenset, list, tuple)):
-            # A plain string would otherwise turn this into a substring test.
-            if isinstance(collection, (str, bytes, Mapping)) or not isinstance(
-                collection, Collection
-            ):
-                return None
+        # A plain string would otherwise turn this into a substring test.
+        if not isinstance(collection, (set, frozenset, list, tuple)) and (
+            isinstance(collection, (str, bytes, Mapping)) or not isinstance(collection, Collection)
+        ):
+            return None
         try:
             found = item in collection
         except TypeError:
@@ -1002,7 +1003,7 @@ class _Validator:
             )
             return
         kinds_ok = True
-        for number, (arg, arg_kind) in enumerate(zip(call.args, spec.arg_kinds), 1):
+        for number, (arg, arg_kind) in enumerate(zip(call.args, spec.arg_kinds, strict=True), 1):
             if isinstance(arg, VariableRef):
                 matches = arg_kind == "name"
             elif arg_kind == "number":
@@ -1019,7 +1020,7 @@ class _Validator:
         if kinds_ok and spec.describe_args is not None:
             try:
                 extra = spec.describe_args(call.literal_args)
-            except Exception as error:  # validate() must never raise
+            except Exception as error:  # noqa: BLE001 - validate() must never raise
                 extra = [Problem(f'Could not check the arguments of "{call.name}": {error}', 0)]
             for problem in extra:
                 self.add(problem.message, call.position + problem.position)

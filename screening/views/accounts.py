@@ -25,7 +25,9 @@ def accept_invitation_view(request, token: str):
     except InvitationInvalid:
         return render(request, "accounts/invitation_invalid.html", status=404)
     provisional_user = User(email=invitation.email, full_name=invitation.full_name)
-    form = SetPasswordForm(request.POST or None, user=provisional_user)
+    form = SetPasswordForm(
+        request.POST if request.method == "POST" else None, user=provisional_user
+    )
     if request.method == "POST" and form.is_valid():
         try:
             user = accept_invitation(token=token, password=form.cleaned_data["password2"])

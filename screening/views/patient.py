@@ -189,7 +189,7 @@ def review(request, screening_id):
     incomplete = [
         s for s in visibility.sections if not section_is_complete(s, visibility, completed)
     ]
-    form = SubmitForm(request.POST or None)
+    form = SubmitForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid() and not incomplete:
         try:
             submit_screening(screening=screening)

@@ -36,7 +36,7 @@ def home(request):
 def invitations(request):
     if not request.user.has_perm("screening.add_invitation"):
         raise PermissionDenied
-    form = InvitationForm(request.POST or None)
+    form = InvitationForm(request.POST if request.method == "POST" else None)
     new_link = None
     if request.method == "POST" and form.is_valid():
         invitation, token = create_invitation(

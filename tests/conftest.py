@@ -1,0 +1,54 @@
+"""The test cast (a patient, another patient, a physician, a clinic admin) and shared fixtures."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from screening.content import load_question_set
+from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, User
+from screening.services import ensure_roles
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def default_version(db):
+    version, _ = load_question_set()
+    return version
+
+
+@pytest.fixture
+def roles(db):
+    ensure_roles()
+
+
+def make_user(email, name, group=None, **extra):
+    user = User.objects.create_user(email=email, password=PASSWORD, full_name=name, **extra)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def patient(db):
+    return make_user("alice@example.com", "Alice Patient")
+
+
+@pytest.fixture
+def other_patient(db):
+    return make_user("bob@example.com", "Bob Otherpatient")
+
+
+@pytest.fixture
+def physician(roles):
+    return make_user("doctor@example.com", "Dr Dana Physician", PHYSICIAN_GROUP)
+
+
+@pytest.fixture
+def clinic_admin(roles):
+    return make_user("admin@example.com", "Ada Clinicadmin", CLINIC_ADMIN_GROUP, is_staff=True)
+
+
+@pytest.fixture
+def patient_client(client, patient):
+    client.force_login(patient)
+    return client

@@ -1,0 +1,106 @@
+"""Clinic admins edit drafts in the Django admin; published versions are read-only."""
+
+import pytest
+from django.contrib.admin.sites import site
+
+from screening.admin import QuestionAdminForm
+from screening.models import Question, QuestionSetVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def draft(default_version, clinic_admin, client):
+    client.force_login(clinic_admin)
+    client.post(
+        "/admin/screening/questionsetversion/",
+        {"action": "make_draft_copy", "_selected_action": [str(default_version.pk)]},
+    )
+    return QuestionSetVersion.objects.get(status=QuestionSetVersion.Status.DRAFT)
+
+
+def form_data(question, **changes):
+    data = {
+        "version": question.version_id,
+        "section": question.section_id,
+        "position": question.position,
+        "code": question.code,
+        "text": question.text,
+        "help_text": question.help_text,
+        "kind": question.kind,
+        "required": question.required,
+        "min_value": question.min_value or "",
+        "max_value": question.max_value or "",
+        "unit": question.unit,
+        "show_when": question.show_when,
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_draft_copy_has_every_question_of_the_published_version(draft, default_version):
+    assert draft.questions.count() == default_version.questions.count()
+    assert draft.number == default_version.number + 1
+
+
+@pytest.mark.parametrize(
+    "show_when, message",
+    [
+        ("can_be_pregnant = yess", "Unknown question code"),
+        ("pregnant = maybe", "Unknown question code"),
+        ('pregnant = "maybe"', "maybe"),
+        ("can_be_pregnant = ", "at column"),
+        ('__import__("os")', "Unknown function"),
+        ("phq9_9 >= 1", 'Unknown question code "phq9_9"'),
+    ],
+)
+def test_an_invalid_show_when_is_a_form_error_beside_the_field(draft, show_when, message):
+    question = draft.questions.get(code="contraception")
+    form = QuestionAdminForm(data=form_data(question, show_when=show_when), instance=question)
+    assert not form.is_valid()
+    assert any(message in error for error in form.errors["show_when"]), form.errors
+
+
+def test_a_valid_show_when_saves(draft):
+    question = draft.questions.get(code="contraception")
+    form = QuestionAdminForm(
+        data=form_data(question, show_when='pregnant = "no"'), instance=question
+    )
+    assert form.is_valid(), form.errors
+    form.save()
+    assert Question.objects.get(pk=question.pk).show_when == 'pregnant = "no"'
+
+
+def test_the_admin_change_page_shows_the_show_when_error(draft, client):
+    question = draft.questions.get(code="contraception")
+    data = form_data(question, show_when="pregnant = yess")
+    data.update({"choices-TOTAL_FORMS": "0", "choices-INITIAL_FORMS": "0"})
+    response = client.post(f"/admin/screening/question/{question.pk}/change/", data)
+    assert response.status_code == 200
+    assert b"Unknown question code" in response.content
+
+
+def test_a_published_version_cannot_be_edited(default_version, clinic_admin, rf):
+    question = default_version.questions.first()
+    request = rf.get("/")
+    request.user = clinic_admin
+    model_admin = site._registry[Question]
+    assert not model_admin.has_change_permission(request, question)
+    assert not model_admin.has_delete_permission(request, question)
+
+
+def test_publishing_a_draft_retires_the_old_version(draft, default_version, client):
+    client.post(
+        "/admin/screening/questionsetversion/",
+        {"action": "publish", "_selected_action": [str(draft.pk)]},
+    )
+    draft.refresh_from_db()
+    default_version.refresh_from_db()
+    assert draft.status == QuestionSetVersion.Status.PUBLISHED
+    assert default_version.status == QuestionSetVersion.Status.RETIRED
+
+
+def test_a_patient_cannot_reach_the_admin(patient_client):
+    response = patient_client.get("/admin/screening/question/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

@@ -1,0 +1,148 @@
+"""The default question set loads from its data file, idempotently, with valid expressions."""
+
+import pytest
+from django.core.management import call_command
+
+from screening.content import (
+    DEFAULT_CONTENT_FILE,
+    ContentError,
+    load_question_set,
+    questionnaire_from_data,
+)
+from screening.models import Question, QuestionSetVersion, User
+from screening.services import start_screening
+
+pytestmark = pytest.mark.django_db
+
+
+def test_loading_the_default_content_twice_changes_nothing(capsys):
+    call_command("load_default_content")
+    counts = (QuestionSetVersion.objects.count(), Question.objects.count())
+    call_command("load_default_content")
+    assert (QuestionSetVersion.objects.count(), Question.objects.count()) == counts
+    assert "nothing changed" in capsys.readouterr().out
+
+
+def test_the_default_content_covers_the_reference_question_codes(default_version):
+    codes = set(default_version.questions.values_list("code", flat=True))
+    expected = {
+        "date_of_birth",
+        "sex_at_birth",
+        "height_cm",
+        "weight_kg",
+        "can_be_pregnant",
+        "pregnant",
+        "breastfeeding",
+        "contraception",
+        "cv_conditions",
+        "neuro_conditions",
+        "eye_conditions",
+        "liver_kidney_conditions",
+        "lung_sleep_conditions",
+        "thyroid_overactive",
+        "psych_history",
+        "psychotic_symptoms_now",
+        "elevated_mood_now",
+        "family_psychosis",
+        "sud_status",
+        "ketamine_nonmedical_ever",
+        "used_last_24h",
+        "recreational_substances",
+        "medications",
+        "grapefruit",
+        "ketamine_before",
+        "ketamine_allergy",
+        "ketamine_serious_reaction",
+        "bp",
+        "heart_rate",
+        "transport_home",
+        "trauma_exposure",
+    }
+    expected |= {f"phq9_{n}" for n in range(1, 10)} | {f"gad7_{n}" for n in range(1, 8)}
+    expected |= {f"auditc_{n}" for n in range(1, 4)} | {f"pcl5_{n}" for n in range(1, 21)}
+    assert expected <= codes
+
+
+def test_scale_items_carry_their_scores(default_version):
+    phq9_9 = default_version.questions.get(code="phq9_9")
+    assert sorted(phq9_9.choices.values_list("score", flat=True)) == [0, 1, 2, 3]
+    pcl5 = default_version.questions.get(code="pcl5_1")
+    assert sorted(pcl5.choices.values_list("score", flat=True)) == [0, 1, 2, 3, 4]
+
+
+def test_a_changed_file_publishes_a_new_version_and_old_screenings_keep_theirs(
+    tmp_path, default_version, patient
+):
+    screening = start_screening(patient=patient)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        DEFAULT_CONTENT_FILE.read_text().replace(
+            "What is your date of birth?", "Your date of birth?", 1
+        )
+    )
+    new_version, created = load_question_set(changed)
+    assert created
+    default_version.refresh_from_db()
+    assert default_version.status == QuestionSetVersion.Status.RETIRED
+    assert new_version.status == QuestionSetVersion.Status.PUBLISHED
+    screening.refresh_from_db()
+    assert screening.version == default_version
+    assert default_version.questions.get(code="date_of_birth").text == "What is your date of birth?"
+
+
+@pytest.mark.parametrize(
+    "questions, message",
+    [
+        (
+            [
+                {"code": "a", "kind": "yes_no", "text": "A?", "show_when": "b = yes"},
+                {"code": "b", "kind": "yes_no", "text": "B?"},
+            ],
+            'Unknown question code "b"',
+        ),
+        ([{"code": "a", "kind": "colour", "text": "A?"}], "unknown kind"),
+        ([{"code": "a", "kind": "single_choice", "text": "A?"}], "needs choices"),
+        (
+            [
+                {
+                    "code": "a",
+                    "kind": "scale_item",
+                    "text": "A?",
+                    "choices": [{"value": "x", "label": "X"}],
+                }
+            ],
+            "needs a score",
+        ),
+        (
+            [
+                {"code": "a", "kind": "yes_no", "text": "A?"},
+                {"code": "a", "kind": "yes_no", "text": "A?"},
+            ],
+            "duplicate code",
+        ),
+    ],
+)
+def test_a_malformed_content_file_is_refused_with_its_place(questions, message):
+    data = {
+        "question_set": {"slug": "x", "name": "X"},
+        "sections": [{"code": "s", "title": "S", "questions": questions}],
+    }
+    with pytest.raises(ContentError, match=message):
+        questionnaire_from_data(data)
+
+
+def test_demo_accounts_are_never_created_in_production(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="never created in production"):
+        call_command("create_demo_accounts")
+    assert not User.objects.exists()
+
+
+def test_demo_accounts_print_how_to_log_in(capsys, settings):
+    settings.DEBUG = True
+    call_command("create_demo_accounts")
+    out = capsys.readouterr().out
+    for email in ("patient@example.com", "physician@example.com", "admin@example.com"):
+        assert email in out

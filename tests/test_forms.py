@@ -1,0 +1,173 @@
+"""Every question kind's validation, good and bad input, without a database."""
+
+from decimal import Decimal
+
+import pytest
+
+from screening.engine.questionnaire import ChoiceDef, QuestionDef
+from screening.forms import SectionForm
+
+
+def question(kind, **extra):
+    return QuestionDef(code="q", kind=kind, text="Question?", **extra)
+
+
+CHOICES = (
+    ChoiceDef("a", "Apple"),
+    ChoiceDef("b", "Banana"),
+    ChoiceDef("none", "None of these", exclusive=True),
+)
+SCORED = (ChoiceDef("0", "Not at all", 0), ChoiceDef("1", "Several days", 1))
+
+
+def clean(q, data):
+    form = SectionForm(data, questions=[q])
+    valid = form.is_valid()
+    return valid, (form.stored_answers()["q"] if valid else None), form.errors.get("q", [])
+
+
+@pytest.mark.parametrize(
+    "q, data, stored",
+    [
+        (question("yes_no"), {"q": "yes"}, "yes"),
+        (question("single_choice", choices=CHOICES), {"q": "b"}, "b"),
+        (question("multiple_choice", choices=CHOICES), {"q": ["a", "b"]}, ["a", "b"]),
+        (question("multiple_choice", choices=CHOICES), {"q": ["none"]}, ["none"]),
+        (question("scale_item", choices=SCORED), {"q": "1"}, "1"),
+        (question("integer", min_value=Decimal(30), max_value=Decimal(220)), {"q": "72"}, 72),
+        (question("decimal", min_value=Decimal(25), max_value=Decimal(350)), {"q": "70.5"}, 70.5),
+        (question("text"), {"q": "  some words  "}, "some words"),
+        (question("date"), {"q": "1980-05-17"}, "1980-05-17"),
+        (
+            question("blood_pressure"),
+            {"q_systolic": "128", "q_diastolic": "82"},
+            {"systolic": 128, "diastolic": 82},
+        ),
+        (
+            question("medication_list"),
+            {"q-rows": "2", "q-0-name": " Xanax ", "q-0-dose": "0.5 mg", "q-1-name": ""},
+            {"rows": [{"name": "Xanax", "dose": "0.5 mg", "frequency": ""}], "none": False},
+        ),
+        (question("medication_list"), {"q-rows": "2", "q-none": "on"}, {"rows": [], "none": True}),
+        (question("blood_pressure", required=False), {"q_systolic": "", "q_diastolic": ""}, None),
+        (question("integer", required=False), {"q": ""}, None),
+    ],
+)
+def test_valid_answers_are_stored_in_their_kinds_shape(q, data, stored):
+    valid, value, errors = clean(q, data)
+    assert valid, errors
+    assert value == stored
+
+
+@pytest.mark.parametrize(
+    "q, data, message",
+    [
+        (question("yes_no"), {}, "Please answer this question."),
+        (question("yes_no"), {"q": "maybe"}, "Select a valid choice"),
+        (question("single_choice", choices=CHOICES), {"q": "cherry"}, "Select a valid choice"),
+        (question("multiple_choice", choices=CHOICES), {}, "Please tick at least one answer"),
+        (
+            question("multiple_choice", choices=CHOICES),
+            {"q": ["a", "none"]},
+            "can't be ticked together",
+        ),
+        (question("multiple_choice", choices=CHOICES), {"q": ["zzz"]}, "Select a valid choice"),
+        (question("scale_item", choices=SCORED), {"q": "7"}, "Select a valid choice"),
+        (
+            question("integer", min_value=Decimal(30), max_value=Decimal(220)),
+            {"q": "abc"},
+            "Enter a whole number between 30 and 220.",
+        ),
+        (
+            question("integer", min_value=Decimal(30), max_value=Decimal(220)),
+            {"q": "9999"},
+            "Enter a whole number between 30 and 220.",
+        ),
+        (
+            question("integer", min_value=Decimal(30), max_value=Decimal(220)),
+            {"q": "-5"},
+            "Enter a whole number between 30 and 220.",
+        ),
+        (
+            question("integer", min_value=Decimal(30), max_value=Decimal(220)),
+            {"q": "72.5"},
+            "Enter a whole number between 30 and 220.",
+        ),
+        (
+            question("decimal", min_value=Decimal(25), max_value=Decimal(350), unit="kg"),
+            {"q": "1e9"},
+            "Enter a number between 25 and 350 kg.",
+        ),
+        (
+            question("decimal", min_value=Decimal(25), max_value=Decimal(350)),
+            {"q": "NaN"},
+            "Enter a number between 25 and 350.",
+        ),
+        (question("decimal"), {"q": "70.123"}, "Use at most two decimal places."),
+        (question("text"), {"q": "x" * 2001}, "at most 2000 characters"),
+        (question("date"), {"q": "17/05/80"}, "Enter a date like 1985-04-23"),
+        (question("date"), {"q": "2999-01-01"}, "in the future"),
+        (question("date"), {"q": "1850-01-01"}, "before 1900"),
+        (
+            question("blood_pressure"),
+            {"q_systolic": "400", "q_diastolic": "20"},
+            "between 60 and 260",
+        ),
+        (
+            question("blood_pressure"),
+            {"q_systolic": "400", "q_diastolic": "20"},
+            "between 30 and 160",
+        ),
+        (
+            question("blood_pressure"),
+            {"q_systolic": "abc", "q_diastolic": "80"},
+            "between 60 and 260",
+        ),
+        (
+            question("blood_pressure"),
+            {"q_systolic": "120", "q_diastolic": ""},
+            "Enter both numbers",
+        ),
+        (
+            question("blood_pressure"),
+            {"q_systolic": "80", "q_diastolic": "120"},
+            "should be higher",
+        ),
+        (
+            question("blood_pressure"),
+            {"q_systolic": "１２０", "q_diastolic": "80"},
+            "between 60 and 260",
+        ),
+        (question("medication_list"), {"q-rows": "1"}, "or tick the box if you take none"),
+        (question("medication_list"), {"q-rows": "1", "q-0-dose": "5 mg"}, "Row 1: add the name"),
+        (
+            question("medication_list"),
+            {"q-rows": "1", "q-0-name": "Xanax", "q-none": "on"},
+            "also listed some",
+        ),
+        (
+            question("medication_list"),
+            {"q-rows": "1", "q-0-name": "x" * 201},
+            "under 200 characters",
+        ),
+    ],
+)
+def test_bad_answers_are_refused_with_a_message_that_says_what_to_type(q, data, message):
+    valid, _, errors = clean(q, data)
+    assert not valid
+    assert any(message in error for error in errors), errors
+
+
+def test_a_medication_list_with_a_tampered_row_count_does_not_break():
+    valid, value, _ = clean(question("medication_list"), {"q-rows": "abc", "q-none": "on"})
+    assert valid
+    assert value == {"rows": [], "none": True}
+
+
+def test_a_refused_blood_pressure_is_shown_back_as_typed():
+    form = SectionForm(
+        {"q_systolic": "400", "q_diastolic": "20"}, questions=[question("blood_pressure")]
+    )
+    assert not form.is_valid()
+    html = str(form["q"])
+    assert 'value="400"' in html and 'value="20"' in html

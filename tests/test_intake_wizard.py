@@ -1,0 +1,250 @@
+"""The patient's journey through the intake: pages, follow-ups, resume, review and submit."""
+
+import pytest
+
+from screening.models import Answer, Screening
+from screening.services import start_screening
+
+from .intake_helpers import fill_intake, page_post_data
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def screening(default_version, patient):
+    return start_screening(patient=patient)
+
+
+def page_url(screening, code):
+    return f"/screenings/{screening.pk}/page/{code}/"
+
+
+def test_starting_creates_one_screening_on_the_published_version(patient_client, default_version):
+    first = patient_client.post("/screenings/start/")
+    second = patient_client.post("/screenings/start/")
+    assert first["Location"] == second["Location"]
+    screening = Screening.objects.get()
+    assert screening.version == default_version
+
+
+def test_new_screening_resumes_at_the_first_page(patient_client, screening):
+    response = patient_client.get(f"/screenings/{screening.pk}/")
+    assert response["Location"] == page_url(screening, "about_you")
+
+
+def test_page_shows_progress(patient_client, screening):
+    response = patient_client.get(page_url(screening, "about_you"))
+    assert b"Section 1 of" in response.content
+
+
+def test_a_saved_page_is_kept_and_the_wizard_moves_on(patient_client, screening):
+    html = patient_client.get(page_url(screening, "about_you")).content.decode()
+    response = patient_client.post(
+        page_url(screening, "about_you"),
+        page_post_data(html, screening, {"date_of_birth": "1970-02-03", "sex_at_birth": "male"}),
+    )
+    assert response.status_code == 302
+    stored = dict(screening.answers.values_list("question__code", "value"))
+    assert stored["date_of_birth"] == "1970-02-03"
+    assert stored["sex_at_birth"] == "male"
+    # A male patient is never asked about pregnancy: the next page skips it.
+    next_page = patient_client.get(response["Location"])
+    assert next_page["Location"] == page_url(screening, "heart")
+
+
+def test_bad_input_is_refused_beside_the_field_and_kept_as_typed(patient_client, screening):
+    html = patient_client.get(page_url(screening, "about_you")).content.decode()
+    data = page_post_data(html, screening, {"height_cm": "abc", "weight_kg": "9000"})
+    response = patient_client.post(page_url(screening, "about_you"), data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Enter a number between 100 and 250" in body
+    assert 'value="abc"' in body
+    assert 'value="9000"' in body
+    assert not screening.answers.exists()
+
+
+def test_a_follow_up_revealed_by_an_answer_is_asked_before_moving_on(patient_client, screening):
+    fill_intake_until(patient_client, screening, "pregnancy")
+    html = patient_client.get(page_url(screening, "pregnancy")).content.decode()
+    assert 'name="presented" value="pregnant"' not in html
+    data = page_post_data(html, screening, {"can_be_pregnant": "yes"})
+    response = patient_client.post(page_url(screening, "pregnancy"), data)
+    assert response["Location"] == page_url(screening, "pregnancy")
+    again = patient_client.get(page_url(screening, "pregnancy")).content.decode()
+    assert 'name="presented" value="pregnant"' in again
+    assert "follow-up" in again
+
+
+def test_a_follow_up_made_irrelevant_is_not_demanded_and_its_answer_is_ignored(
+    patient_client, screening
+):
+    fill_intake_until(patient_client, screening, "pregnancy")
+    html = patient_client.get(page_url(screening, "pregnancy")).content.decode()
+    patient_client.post(
+        page_url(screening, "pregnancy"),
+        page_post_data(html, screening, {"can_be_pregnant": "yes"}),
+    )
+    html = patient_client.get(page_url(screening, "pregnancy")).content.decode()
+    data = page_post_data(
+        html, screening, {"can_be_pregnant": "yes", "pregnant": "unsure", "contraception": "yes"}
+    )
+    patient_client.post(page_url(screening, "pregnancy"), data)
+    assert Answer.objects.filter(screening=screening, question__code="pregnant").exists()
+    # Now the patient changes their mind: they cannot become pregnant. The page shows the
+    # pregnancy question (it was answered), but no longer requires it.
+    html = patient_client.get(page_url(screening, "pregnancy")).content.decode()
+    data = page_post_data(html, screening, {"can_be_pregnant": "no"})
+    data.pop("pregnant", None)
+    response = patient_client.post(page_url(screening, "pregnancy"), data)
+    assert response.status_code == 302
+    review = patient_client.get(f"/screenings/{screening.pk}/review/").content.decode()
+    assert "Could you be pregnant now" not in review and "unsure" not in review.lower()
+
+
+def fill_intake_until(client, screening, stop_at):
+    """Answer pages until the wizard asks for `stop_at`."""
+    for _ in range(30):
+        location = client.get(f"/screenings/{screening.pk}/")["Location"]
+        if location == page_url(screening, stop_at):
+            return
+        html = client.get(location).content.decode()
+        client.post(location, page_post_data(html, screening, {"sex_at_birth": "female"}))
+    raise AssertionError(f"never reached {stop_at}")
+
+
+def test_resume_after_logout_returns_to_the_first_unanswered_page(client, patient, screening):
+    client.force_login(patient)
+    fill_intake_until(client, screening, "brain_eyes")
+    client.post("/logout/")
+    assert client.get(f"/screenings/{screening.pk}/")["Location"].startswith("/login/")
+    client.post("/login/", {"username": patient.email, "password": "correct horse battery staple"})
+    assert client.get(f"/screenings/{screening.pk}/")["Location"] == page_url(
+        screening, "brain_eyes"
+    )
+
+
+def test_review_lists_every_answer_with_a_link_to_change_it(patient_client, screening):
+    fill_intake(patient_client, screening, {"height_cm": "181"})
+    response = patient_client.get(f"/screenings/{screening.pk}/review/")
+    body = response.content.decode()
+    assert "Check your answers" in body
+    assert "181" in body
+    assert f'href="{page_url(screening, "about_you")}?from=review"' in body
+    assert "Submit my answers" in body
+
+
+def test_changing_an_answer_from_review_returns_to_review(patient_client, screening):
+    fill_intake(patient_client, screening)
+    url = page_url(screening, "about_you") + "?from=review"
+    html = patient_client.get(url).content.decode()
+    response = patient_client.post(url, page_post_data(html, screening, {"weight_kg": "82"}))
+    assert response["Location"] == f"/screenings/{screening.pk}/review/"
+
+
+def test_submit_requires_the_consent_acknowledgement(patient_client, screening):
+    fill_intake(patient_client, screening)
+    response = patient_client.post(f"/screenings/{screening.pk}/review/", {})
+    assert response.status_code == 200
+    assert b"Please tick this box to confirm" in response.content
+    screening.refresh_from_db()
+    assert screening.status == Screening.Status.IN_PROGRESS
+
+
+def test_submit_makes_the_screening_read_only(patient_client, screening):
+    fill_intake(patient_client, screening)
+    response = patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    assert response["Location"] == f"/screenings/{screening.pk}/submitted/"
+    screening.refresh_from_db()
+    assert screening.status == Screening.Status.SUBMITTED
+    assert screening.consent_acknowledged_at is not None
+    confirmation = patient_client.get(response["Location"])
+    assert b"your answers have been sent" in confirmation.content
+    # A later save of a page is refused and changes nothing.
+    before = list(screening.answers.values_list("question__code", "value"))
+    late = patient_client.post(page_url(screening, "about_you"), {"height_cm": "150"})
+    assert late["Location"] == f"/screenings/{screening.pk}/submitted/"
+    assert list(screening.answers.values_list("question__code", "value")) == before
+
+
+def test_submitting_twice_creates_one_submission(patient_client, screening):
+    fill_intake(patient_client, screening)
+    first = patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    screening.refresh_from_db()
+    submitted_at = screening.submitted_at
+    second = patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    assert first["Location"] == second["Location"]
+    screening.refresh_from_db()
+    assert screening.submitted_at == submitted_at
+    assert Screening.objects.filter(status=Screening.Status.SUBMITTED).count() == 1
+
+
+def test_an_incomplete_screening_cannot_be_submitted(patient_client, screening):
+    response = patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    assert response.status_code == 200
+    assert b"still need answers" in response.content
+    screening.refresh_from_db()
+    assert screening.status == Screening.Status.IN_PROGRESS
+
+
+def test_patient_cannot_open_another_patients_screening(client, other_patient, screening):
+    client.force_login(other_patient)
+    for url in (
+        f"/screenings/{screening.pk}/",
+        page_url(screening, "about_you"),
+        f"/screenings/{screening.pk}/review/",
+        f"/screenings/{screening.pk}/submitted/",
+    ):
+        assert client.get(url).status_code == 404
+    assert client.post(page_url(screening, "about_you"), {"height_cm": "150"}).status_code == 404
+    assert not screening.answers.exists()
+
+
+def test_an_unknown_page_code_is_a_404(patient_client, screening):
+    assert patient_client.get(page_url(screening, "no-such-page")).status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, screening):
+    response = client.get(f"/screenings/{screening.pk}/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_a_medication_list_keeps_every_row_as_typed(patient_client, screening):
+    fill_intake_until(patient_client, screening, "medicines")
+    url = page_url(screening, "medicines")
+    html = patient_client.get(url).content.decode()
+    data = page_post_data(html, screening, {})
+    data.pop("medications-none")
+    data.update(
+        {
+            "medications-rows": "3",
+            "medications-0-name": "Biaxin",
+            "medications-0-dose": "500 mg",
+            "medications-0-frequency": "twice a day",
+            "medications-1-name": "st john's wort",
+        }
+    )
+    assert patient_client.post(url, data).status_code == 302
+    stored = Answer.objects.get(screening=screening, question__code="medications").value
+    assert stored["rows"] == [
+        {"name": "Biaxin", "dose": "500 mg", "frequency": "twice a day"},
+        {"name": "st john's wort", "dose": "", "frequency": ""},
+    ]
+
+
+def test_the_add_rows_button_offers_more_rows_without_saving(patient_client, screening):
+    fill_intake_until(patient_client, screening, "medicines")
+    url = page_url(screening, "medicines")
+    html = patient_client.get(url).content.decode()
+    data = page_post_data(html, screening, {})
+    data.pop("medications-none")
+    data.update(
+        {"medications-rows": "3", "medications-0-name": "Xanax", "more_rows": "medications"}
+    )
+    response = patient_client.post(url, data)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="Xanax"' in body
+    assert 'name="medications-7-name"' in body
+    assert not Answer.objects.filter(screening=screening, question__code="medications").exists()

@@ -1,0 +1,140 @@
+"""Staff invite patients; the single-use link sets a password and then dies."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from screening.models import Invitation, User
+from screening.services import create_invitation
+
+pytestmark = pytest.mark.django_db
+GOOD_PASSWORD = "plum orchard lantern river"
+
+
+@pytest.fixture
+def invitation_link(physician):
+    _, token = create_invitation(
+        full_name="Carol New", email="Carol@Example.com", created_by=physician
+    )
+    return f"/invitation/{token}/"
+
+
+def test_physician_invites_a_patient_and_the_email_carries_the_link(client, physician):
+    client.force_login(physician)
+    response = client.post(
+        "/staff/invitations/", {"full_name": "Carol New", "email": "carol@example.com"}
+    )
+    assert response.status_code == 302
+    page = client.get("/staff/invitations/").content.decode()
+    invitation = Invitation.objects.get()
+    assert invitation.email == "carol@example.com"
+    assert len(mail.outbox) == 1
+    link = next(line for line in mail.outbox[0].body.splitlines() if "/invitation/" in line)
+    assert link.strip() in page
+    # The link is shown once: a reload does not show it again.
+    assert link.strip() not in client.get("/staff/invitations/").content.decode()
+
+
+def test_the_invitation_form_refuses_a_bad_email(client, physician):
+    client.force_login(physician)
+    response = client.post("/staff/invitations/", {"full_name": "Carol", "email": "not-an-email"})
+    assert response.status_code == 200
+    assert b"Enter a valid email address" in response.content
+    assert b'value="Carol"' in response.content
+    assert not Invitation.objects.exists()
+
+
+def test_a_patient_cannot_reach_the_invitation_page(patient_client):
+    assert patient_client.get("/staff/invitations/").status_code == 403
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in_from_staff_pages(client):
+    assert client.get("/staff/invitations/")["Location"].startswith("/login/")
+
+
+def test_accepting_an_invitation_creates_the_account_and_logs_in(client, invitation_link):
+    response = client.post(
+        invitation_link, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
+    )
+    assert response["Location"] == "/screenings/"
+    user = User.objects.get(email="carol@example.com")
+    assert user.full_name == "Carol New"
+    assert user.check_password(GOOD_PASSWORD)
+    assert user.password.startswith("argon2")
+    assert client.get("/screenings/").status_code == 200
+
+
+def test_the_patient_then_logs_in_with_email_and_password(client, invitation_link):
+    client.post(invitation_link, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    client.logout()
+    response = client.post("/login/", {"username": "carol@example.com", "password": GOOD_PASSWORD})
+    assert response.status_code == 302
+
+
+def test_an_invitation_cannot_be_used_twice(client, invitation_link):
+    client.post(invitation_link, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    client.logout()
+    assert client.get(invitation_link).status_code == 404
+    again = client.post(
+        invitation_link,
+        {"password1": "another long passphrase", "password2": "another long passphrase"},
+    )
+    assert again.status_code == 404
+    assert User.objects.get(email="carol@example.com").check_password(GOOD_PASSWORD)
+
+
+def test_an_expired_invitation_cannot_be_used(client, invitation_link):
+    Invitation.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = client.post(
+        invitation_link, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
+    )
+    assert response.status_code == 404
+    assert b"already been used or has expired" in response.content
+    assert not User.objects.filter(email="carol@example.com").exists()
+
+
+def test_an_unknown_token_looks_like_a_used_one(client, db):
+    response = client.get("/invitation/not-a-real-token/")
+    assert response.status_code == 404
+    assert b"already been used or has expired" in response.content
+
+
+@pytest.mark.parametrize(
+    "password1, password2, message",
+    [
+        ("short", "short", "too short"),
+        ("password1234", "password1234", "too common"),
+        (
+            "plum orchard lantern river",
+            "plum orchard lantern rivers",
+            "two passwords are different",
+        ),
+    ],
+)
+def test_weak_or_mismatched_passwords_are_refused(
+    client, invitation_link, password1, password2, message
+):
+    response = client.post(invitation_link, {"password1": password1, "password2": password2})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not User.objects.filter(email="carol@example.com").exists()
+
+
+def test_an_invitation_cannot_take_over_a_staff_account(client, physician, clinic_admin):
+    _, token = create_invitation(full_name="Dr", email=physician.email, created_by=clinic_admin)
+    response = client.post(
+        f"/invitation/{token}/", {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
+    )
+    assert response.status_code == 404
+    physician.refresh_from_db()
+    assert not physician.check_password(GOOD_PASSWORD)
+
+
+def test_only_a_hash_of_the_token_is_stored(physician):
+    invitation, token = create_invitation(
+        full_name="Dee", email="dee@example.com", created_by=physician
+    )
+    assert token not in invitation.token_hash
+    assert len(invitation.token_hash) == 64

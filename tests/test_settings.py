@@ -1,0 +1,57 @@
+"""Production settings refuse to start without a secret key and allowed hosts, and pass check --deploy."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_manage(*args, **env):
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG")
+    }
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "env, missing",
+    [
+        ({"DEBUG": "False", "ALLOWED_HOSTS": "clinic.example.org"}, "SECRET_KEY"),
+        ({"DEBUG": "False", "SECRET_KEY": "x" * 60}, "ALLOWED_HOSTS"),
+    ],
+)
+def test_production_mode_refuses_to_start_without_required_settings(env, missing):
+    result = run_manage("check", **env)
+    assert result.returncode != 0
+    assert f"{missing} must be set" in result.stderr
+
+
+def test_a_bad_boolean_fails_loudly():
+    result = run_manage("check", DEBUG="perhaps")
+    assert result.returncode != 0
+    assert "DEBUG must be true or false" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="False",
+        SECRET_KEY="k3y-" + "a8f9Qz7pL2xW" * 5,
+        ALLOWED_HOSTS="clinic.example.org",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
