@@ -12,15 +12,19 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 from django.utils import timezone
 
-from .content import expression_problems, write_questionnaire
+from .content import copy_rules_and_scores, expression_problems, rule_problems, write_questionnaire
 from .engine.expressions import validate
 from .engine.questionnaire import variable_types
 from .models import (
     Choice,
+    Drug,
+    DrugClass,
     Invitation,
     Question,
     QuestionSet,
     QuestionSetVersion,
+    Rule,
+    ScoreDefinition,
     Section,
     User,
 )
@@ -210,30 +214,52 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
                     notes=f"Draft made from version {version.number}",
                 )
                 write_questionnaire(draft, questionnaire_for(version))
+                copy_rules_and_scores(version, draft)
             self.message_user(request, f"Draft version {draft.number} created.", messages.SUCCESS)
 
-    @admin.action(description="Publish this draft (new screenings will use it)")
+    @admin.action(description="Publish this draft (preview its effect first)")
     def publish(self, request, queryset):
-        for version in queryset:
-            if not version.is_editable:
-                self.message_user(request, f"{version} is not a draft.", messages.ERROR)
-                continue
-            problems = expression_problems(questionnaire_for(version))
-            if problems:
-                self.message_user(
-                    request,
-                    f"{version} was not published: " + "; ".join(problems),
-                    messages.ERROR,
-                )
-                continue
-            with transaction.atomic():
-                version.question_set.versions.filter(
-                    status=QuestionSetVersion.Status.PUBLISHED
-                ).update(status=QuestionSetVersion.Status.RETIRED)
-                version.status = QuestionSetVersion.Status.PUBLISHED
-                version.published_at = timezone.now()
-                version.save(update_fields=["status", "published_at"])
-            self.message_user(request, f"{version} is now published.", messages.SUCCESS)
+        from django.template.response import TemplateResponse
+
+        from .evaluation import preview_publication
+
+        drafts = [version for version in queryset if version.is_editable]
+        if len(drafts) != 1 or queryset.count() != 1:
+            self.message_user(
+                request, "Choose exactly one draft version to publish.", messages.ERROR
+            )
+            return None
+        version = drafts[0]
+        problems = expression_problems(questionnaire_for(version)) + rule_problems(version)
+        if problems:
+            self.message_user(
+                request, f"{version} was not published: " + "; ".join(problems), messages.ERROR
+            )
+            return None
+        if request.POST.get("confirm") != "yes":
+            evaluated, impact = preview_publication(version)
+            return TemplateResponse(
+                request,
+                "admin/screening/publish_preview.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": f"Publish {version}?",
+                    "version": version,
+                    "evaluated": evaluated,
+                    "impact": [row for row in impact if row.now or row.gained or row.lost],
+                    "opts": self.model._meta,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        with transaction.atomic():
+            version.question_set.versions.filter(status=QuestionSetVersion.Status.PUBLISHED).update(
+                status=QuestionSetVersion.Status.RETIRED
+            )
+            version.status = QuestionSetVersion.Status.PUBLISHED
+            version.published_at = timezone.now()
+            version.save(update_fields=["status", "published_at"])
+        self.message_user(request, f"{version} is now published.", messages.SUCCESS)
+        return None
 
 
 @admin.register(QuestionSet)
@@ -297,3 +323,76 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     filter_horizontal = ["groups"]
+
+
+class RuleAdminForm(forms.ModelForm):
+    class Meta:
+        model = Rule
+        fields = [
+            "version",
+            "position",
+            "code",
+            "title",
+            "severity",
+            "when",
+            "message",
+            "rationale",
+            "source",
+            "superseded_by",
+            "active",
+        ]
+
+    def clean(self):
+        from .engine.rules import RuleDef
+        from .evaluation import validator_for
+
+        cleaned = super().clean()
+        version = cleaned.get("version")
+        when = cleaned.get("when") or ""
+        if version and when.strip():
+            ruleset = validator_for(version)
+            rule = RuleDef(code="", title="", severity="info", when=when, message="")
+            for problem in ruleset.problems(rule):
+                self.add_error("when", problem.message)
+        superseded_by = cleaned.get("superseded_by") or []
+        if version and superseded_by:
+            if not isinstance(superseded_by, list):
+                self.add_error(
+                    "superseded_by", 'Give a list of rule codes, e.g. ["suicide_risk_high"].'
+                )
+            else:
+                known = set(version.rules.values_list("code", flat=True))
+                unknown = [code for code in superseded_by if code not in known]
+                if unknown:
+                    self.add_error(
+                        "superseded_by", f"Unknown rule codes: {', '.join(map(str, unknown))}."
+                    )
+        return cleaned
+
+
+@admin.register(Rule)
+class RuleAdmin(DraftOnlyMixin, admin.ModelAdmin):
+    form = RuleAdminForm
+    list_display = ["code", "title", "severity", "active", "version"]
+    list_filter = ["version", "severity", "active"]
+    search_fields = ["code", "title", "when", "source"]
+    ordering = ["version", "position"]
+
+
+@admin.register(ScoreDefinition)
+class ScoreDefinitionAdmin(DraftOnlyMixin, admin.ModelAdmin):
+    list_display = ["code", "name", "version"]
+    list_filter = ["version"]
+
+
+@admin.register(Drug)
+class DrugAdmin(admin.ModelAdmin):
+    list_display = ["name", "classes", "grade"]
+    search_fields = ["name", "brands", "synonyms"]
+    list_filter = ["grade"]
+
+
+@admin.register(DrugClass)
+class DrugClassAdmin(admin.ModelAdmin):
+    list_display = ["name", "description"]
+    search_fields = ["name", "description"]

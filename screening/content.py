@@ -26,9 +26,21 @@ from .engine.questionnaire import (
     SectionDef,
     variable_types,
 )
-from .models import Choice, Question, QuestionSet, QuestionSetVersion, Section
+from .models import (
+    Choice,
+    Drug,
+    DrugClass,
+    Question,
+    QuestionSet,
+    QuestionSetVersion,
+    Rule,
+    ScoreDefinition,
+    Section,
+)
 
 DEFAULT_CONTENT_FILE = Path(settings.BASE_DIR) / "content" / "ketamine_default.yaml"
+DEFAULT_FORMULARY_FILE = Path(settings.BASE_DIR) / "content" / "formulary.yaml"
+RULE_FIELDS = ("code", "title", "severity", "when", "message", "rationale", "source")
 
 
 class ContentError(Exception):
@@ -153,6 +165,10 @@ def load_question_set(path: Path = DEFAULT_CONTENT_FILE) -> tuple[QuestionSetVer
         source_digest=digest,
     )
     write_questionnaire(version, questionnaire)
+    write_rules_and_scores(version, data)
+    problems = rule_problems(version)
+    if problems:
+        raise ContentError("Invalid rules:\n" + "\n".join(problems))
     if live:
         live.status = QuestionSetVersion.Status.RETIRED
         live.save(update_fields=["status"])
@@ -199,3 +215,146 @@ def write_questionnaire(version: QuestionSetVersion, questionnaire: Questionnair
                 )
                 for c_position, choice in enumerate(question_def.choices, start=1)
             )
+
+
+def write_rules_and_scores(version: QuestionSetVersion, data: dict) -> None:
+    """Store the file's score definitions and rules on a version (validated by the caller)."""
+    for position, raw in enumerate(data.get("scores") or [], start=1):
+        ScoreDefinition.objects.create(
+            version=version,
+            code=raw["code"],
+            name=raw["name"],
+            items=list(raw["items"]),
+            bands=[dict(band) for band in raw.get("bands") or []],
+            source=str(raw.get("source", "")),
+            position=position,
+        )
+    for position, raw in enumerate(data.get("rules") or [], start=1):
+        missing = [name for name in RULE_FIELDS if not str(raw.get(name, "")).strip()]
+        if missing:
+            raise ContentError(f"rule {raw.get('code', position)}: missing {', '.join(missing)}")
+        Rule.objects.create(
+            version=version,
+            **{name: str(raw[name]).strip() for name in RULE_FIELDS},
+            superseded_by=list(raw.get("superseded_by") or []),
+            active=bool(raw.get("active", True)),
+            position=position,
+        )
+
+
+@transaction.atomic
+def load_formulary(path: Path = DEFAULT_FORMULARY_FILE) -> tuple[int, int]:
+    """Add or update every formulary entry of the file; entries admins added are kept.
+
+    Returns (created, updated); loading the same file twice updates nothing.
+    """
+    from .engine.medications import Formulary
+
+    data, _ = read_content(path)
+    try:
+        Formulary.from_data(data)
+    except ValueError as error:
+        raise ContentError(f"{path.name}: {error}") from error
+    for name, description in (data.get("classes") or {}).items():
+        DrugClass.objects.update_or_create(name=name, defaults={"description": description})
+    created = updated = 0
+    existing = {drug.name: drug for drug in Drug.objects.all()}
+    for raw in data.get("drugs") or []:
+        fields = {
+            "classes": list(raw.get("classes") or []),
+            "components": list(raw.get("components") or []),
+            "brands": [str(x) for x in raw.get("brands") or []],
+            "synonyms": [str(x) for x in raw.get("synonyms") or []],
+            "slang": [str(x) for x in raw.get("slang") or []],
+            "form": str(raw.get("form") or ""),
+            "note": str(raw.get("note") or ""),
+            "grade": str(raw.get("grade") or ""),
+            "sources": [str(x) for x in raw.get("sources") or []],
+        }
+        drug = existing.get(raw["name"])
+        if drug is None:
+            Drug.objects.create(name=raw["name"], **fields)
+            created += 1
+        elif any(getattr(drug, key) != value for key, value in fields.items()):
+            for key, value in fields.items():
+                setattr(drug, key, value)
+            drug.save()
+            updated += 1
+    return created, updated
+
+
+def copy_rules_and_scores(source: QuestionSetVersion, target: QuestionSetVersion) -> None:
+    for score in ScoreDefinition.objects.filter(version=source):
+        score.pk = None
+        score.version = target
+        score.save()
+    for rule in Rule.objects.filter(version=source):
+        rule.pk = None
+        rule.version = target
+        rule.save()
+
+
+def rule_problems(version: QuestionSetVersion) -> list[str]:
+    """Every rule's expression checked against the version's questions, scores and formulary."""
+    from .evaluation import rule_defs, validator_for
+
+    ruleset = validator_for(version)
+    problems = []
+    codes = {rule.code for rule in rule_defs(version)}
+    for rule in rule_defs(version):
+        problems.extend(f"rule {rule.code}: {p.message}" for p in ruleset.problems(rule))
+        problems.extend(
+            f"rule {rule.code}: superseded_by names unknown rule {code}"
+            for code in rule.superseded_by
+            if code not in codes
+        )
+    return problems
+
+
+def rule_defs_from_data(data: dict):
+    """The file's rules as engine definitions, for tests and benchmarks that need no database."""
+    from .engine.rules import RuleDef
+
+    return [
+        RuleDef(
+            **{name: str(raw[name]).strip() for name in RULE_FIELDS},
+            superseded_by=tuple(raw.get("superseded_by") or ()),
+            active=bool(raw.get("active", True)),
+        )
+        for raw in data.get("rules") or []
+    ]
+
+
+def score_defs_from_data(data: dict):
+    from .engine.rules import Band, ScoreDef
+
+    return [
+        ScoreDef(
+            code=raw["code"],
+            name=raw["name"],
+            items=tuple(raw["items"]),
+            bands=tuple(
+                Band(float(b["min"]), float(b["max"]), str(b["label"]))
+                for b in raw.get("bands") or []
+            ),
+            source=str(raw.get("source", "")),
+        )
+        for raw in data.get("scores") or []
+    ]
+
+
+def default_ruleset_from_files(
+    content_path: Path = DEFAULT_CONTENT_FILE, formulary_path: Path = DEFAULT_FORMULARY_FILE
+):
+    """The default RuleSet straight from the data files (no database)."""
+    from .engine.medications import Formulary
+    from .engine.rules import RuleSet
+
+    data, _ = read_content(content_path)
+    formulary_data, _ = read_content(formulary_path)
+    return RuleSet(
+        questionnaire_from_data(data),
+        rule_defs_from_data(data),
+        score_defs_from_data(data),
+        Formulary.from_data(formulary_data),
+    )

@@ -283,6 +283,11 @@ class Screening(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
     consent_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Set by evaluation on submit: the highest flag's severity ("" when nothing was raised),
+    # and the scores with their bands, as [{"code", "name", "value", "band"}].
+    level = models.CharField(max_length=20, blank=True)
+    scores = models.JSONField(default=list, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScreeningQuerySet.as_manager()
 
@@ -345,3 +350,156 @@ class CompletedSection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.section} completed"
+
+
+SEVERITY_CHOICES = [
+    ("urgent", "Urgent"),
+    ("contraindicated", "Contraindicated"),
+    ("caution", "Caution"),
+    ("info", "Info"),
+]
+
+
+class ScoreDefinition(models.Model):
+    """A total over scale items (e.g. PHQ-9), usable in rules by its code and shown with its band."""
+
+    version = models.ForeignKey(
+        QuestionSetVersion, on_delete=models.CASCADE, related_name="score_definitions"
+    )
+    code = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    items = models.JSONField(help_text="Question codes of the scale items that are summed.")
+    bands = models.JSONField(
+        default=list, blank=True, help_text='List of {"min": 0, "max": 4, "label": "Minimal"}.'
+    )
+    source = models.CharField(max_length=300, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="unique_score_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rule(models.Model):
+    """A clinical rule: when its expression is true for a screening, it raises a flag."""
+
+    version = models.ForeignKey(QuestionSetVersion, on_delete=models.CASCADE, related_name="rules")
+    code = models.SlugField(
+        max_length=64, help_text="Stable topic name; each is raised at most once."
+    )
+    title = models.CharField(max_length=200)
+    severity = models.CharField(max_length=20, choices=SEVERITY_CHOICES)
+    when = models.TextField(help_text='Expression, e.g. bp_systolic > 180 or takes("maoi").')
+    message = models.TextField(help_text="What the physician reads first.")
+    rationale = models.TextField(blank=True, help_text="Why it matters clinically.")
+    source = models.CharField(
+        max_length=300, help_text="Label section, consensus statement or study."
+    )
+    superseded_by = models.JSONField(
+        default=list, blank=True, help_text="Codes of rules that, when raised, suppress this one."
+    )
+    active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [models.UniqueConstraint(fields=["version", "code"], name="unique_rule_code")]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.severity})"
+
+
+class Drug(models.Model):
+    """One formulary entry: a drug, substance, food or combination product patients may type."""
+
+    name = models.CharField(max_length=120, unique=True, help_text="Generic name, lower case.")
+    classes = models.JSONField(
+        default=list, blank=True, help_text='Formulary classes, e.g. ["opioid"].'
+    )
+    components = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Combination products: the names of their component entries.",
+    )
+    brands = models.JSONField(default=list, blank=True)
+    synonyms = models.JSONField(
+        default=list, blank=True, help_text="Misspellings and other spellings."
+    )
+    slang = models.JSONField(
+        default=list, blank=True, help_text="Street names, matched only in the recreational list."
+    )
+    form = models.CharField(max_length=40, blank=True)
+    note = models.TextField(blank=True)
+    grade = models.CharField(max_length=20, blank=True)
+    sources = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DrugClass(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "drug classes"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Flag(models.Model):
+    """A concern raised by a rule for one submitted screening, with the evidence behind it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="flags")
+    code = models.SlugField(max_length=64)
+    severity = models.CharField(max_length=20, choices=SEVERITY_CHOICES)
+    title = models.CharField(max_length=200)
+    message = models.TextField()
+    rationale = models.TextField(blank=True)
+    source = models.CharField(max_length=300, blank=True)
+    evidence = models.JSONField(default=list)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["screening", "position"]
+        constraints = [
+            # Each topic is raised once per screening, whatever happens in the code above.
+            models.UniqueConstraint(fields=["screening", "code"], name="one_flag_per_topic"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.severity})"
+
+
+class RecognisedMedication(models.Model):
+    """One typed medication entry: what the patient wrote beside what it was recognised as."""
+
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="medications")
+    question_code = models.SlugField(max_length=64)
+    typed = models.CharField(max_length=200)
+    dose = models.CharField(max_length=200, blank=True)
+    frequency = models.CharField(max_length=200, blank=True)
+    matched = models.CharField(max_length=120, blank=True)
+    components = models.JSONField(default=list, blank=True)
+    classes = models.JSONField(default=list, blank=True)
+    score = models.FloatField(default=0)
+    method = models.CharField(max_length=20, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["screening", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.typed} -> {self.matched or 'unrecognised'}"

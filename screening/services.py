@@ -17,6 +17,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
+from .engine.rules import URGENT
+from .evaluation import evaluate, store_evaluation
 from .models import (
     PHYSICIAN_GROUP,
     Answer,
@@ -235,7 +237,33 @@ def submit_screening(*, screening: Screening) -> bool:
         consent_acknowledged_at=now,
         updated_at=now,
     )
-    return changed == 1
+    if changed != 1:
+        return False
+    locked.refresh_from_db()
+    # Evaluated in the same transaction: there is never a submitted screening without flags.
+    evaluation = evaluate(locked)
+    store_evaluation(locked, evaluation)
+    if evaluation.level == URGENT:
+        transaction.on_commit(lambda: alert_physicians_of_urgent_screening(screening=locked))
+    return True
+
+
+def alert_physicians_of_urgent_screening(*, screening: Screening) -> None:
+    """Email every active physician; no patient details in the email, only a link to log in."""
+    recipients = list(
+        User.objects.filter(groups__name=PHYSICIAN_GROUP, is_active=True)
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    if not recipients:
+        return
+    context = {"clinic_name": settings.CLINIC_NAME, "screening": screening}
+    send_mail(
+        subject=f"{settings.CLINIC_NAME}: a submitted screening needs same-day review",
+        message=render_to_string("email/urgent_screening.txt", context),
+        from_email=None,
+        recipient_list=recipients,
+    )
 
 
 # Roles -------------------------------------------------------------------------------

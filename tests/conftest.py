@@ -3,16 +3,27 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from screening.content import load_question_set
-from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, User
+from screening.content import load_formulary, load_question_set
+from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, QuestionSetVersion, User
 from screening.services import ensure_roles
 
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the default content once; each test's transaction rolls back to this state."""
+    with django_db_blocker.unblock():
+        load_formulary()
+        load_question_set()
+
+
 @pytest.fixture
 def default_version(db):
-    version, _ = load_question_set()
+    version = QuestionSetVersion.objects.published().first()
+    if version is None:  # a transactional test (live server) flushed the database
+        load_formulary()
+        version, _ = load_question_set()
     return version
 
 

@@ -9,7 +9,7 @@ from screening.content import (
     load_question_set,
     questionnaire_from_data,
 )
-from screening.models import Question, QuestionSetVersion, User
+from screening.models import Drug, Question, QuestionSetVersion, Rule, User
 from screening.services import start_screening
 
 pytestmark = pytest.mark.django_db
@@ -17,10 +17,22 @@ pytestmark = pytest.mark.django_db
 
 def test_loading_the_default_content_twice_changes_nothing(capsys):
     call_command("load_default_content")
-    counts = (QuestionSetVersion.objects.count(), Question.objects.count())
+    counts = (
+        QuestionSetVersion.objects.count(),
+        Question.objects.count(),
+        Rule.objects.count(),
+        Drug.objects.count(),
+    )
     call_command("load_default_content")
-    assert (QuestionSetVersion.objects.count(), Question.objects.count()) == counts
-    assert "nothing changed" in capsys.readouterr().out
+    assert (
+        QuestionSetVersion.objects.count(),
+        Question.objects.count(),
+        Rule.objects.count(),
+        Drug.objects.count(),
+    ) == counts
+    output = capsys.readouterr().out
+    assert "nothing changed" in output
+    assert "0 entries added, 0 updated" in output
 
 
 def test_the_default_content_covers_the_reference_question_codes(default_version):

@@ -45,6 +45,7 @@ BMI = "bmi"
 DATE_OF_BIRTH = "date_of_birth"
 HEIGHT_CM = "height_cm"
 WEIGHT_KG = "weight_kg"
+DERIVED_SOURCES = frozenset({DATE_OF_BIRTH, HEIGHT_CM, WEIGHT_KG})
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,8 @@ def work_out_visibility(
             if stored is not None:
                 answers[question.code] = stored
                 values.update(expression_values_of(question, stored))
-                values.update(derived_values(values, today))
+                if question.code in DERIVED_SOURCES:
+                    values.update(derived_values(values, today))
         if shown_here:
             visible_sections.append(section)
     return Visibility(visible_sections, visible_questions, values, answers)

@@ -170,9 +170,9 @@ def intro_blocks(text: str) -> list[dict]:
         if not line:
             continue
         if line.startswith("- "):
-            if not blocks or "items" not in blocks[-1]:
-                blocks.append({"items": []})
-            blocks[-1]["items"].append(line[2:])
+            if not blocks or "bullets" not in blocks[-1]:
+                blocks.append({"bullets": []})
+            blocks[-1]["bullets"].append(line[2:])
         else:
             blocks.append({"text": line})
     return blocks

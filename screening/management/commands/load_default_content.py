@@ -4,20 +4,29 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.content import DEFAULT_CONTENT_FILE, ContentError, load_question_set
+from screening.content import (
+    DEFAULT_CONTENT_FILE,
+    DEFAULT_FORMULARY_FILE,
+    ContentError,
+    load_formulary,
+    load_question_set,
+)
 
 
 class Command(BaseCommand):
-    help = "Publish the default question set from its data file (nothing changes if it is already live)."
+    help = "Load the formulary and publish the default question set and rules (idempotent)."
 
     def add_arguments(self, parser):
         parser.add_argument("--file", type=Path, default=DEFAULT_CONTENT_FILE)
+        parser.add_argument("--formulary", type=Path, default=DEFAULT_FORMULARY_FILE)
 
-    def handle(self, *args, file: Path, **options):
+    def handle(self, *args, file: Path, formulary: Path, **options):
         try:
+            drugs_created, drugs_updated = load_formulary(formulary)
             version, created = load_question_set(file)
         except (ContentError, OSError) as error:
             raise CommandError(str(error)) from error
+        self.stdout.write(f"Formulary: {drugs_created} entries added, {drugs_updated} updated.")
         if created:
             self.stdout.write(self.style.SUCCESS(f"Published {version}."))
         else:

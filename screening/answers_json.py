@@ -1,0 +1,111 @@
+"""Read answers keyed by question code from JSON, validated exactly as the intake form would.
+
+Used by the `evaluate` command (and the acceptance suite) so a file of answers meets the
+same checks, and gets the same messages, as a patient typing them.
+"""
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.utils.datastructures import MultiValueDict
+
+from .engine.questionnaire import (
+    BLOOD_PRESSURE,
+    MEDICATION_LIST,
+    MULTIPLE_CHOICE,
+    SCALE_ITEM,
+    YES_NO,
+    QuestionDef,
+    QuestionnaireDef,
+)
+from .forms import field_for, stored_value
+
+
+class AnswersError(Exception):
+    """Bad input; the message names the offending key."""
+
+
+def answers_from_json(text: str, questionnaire: QuestionnaireDef) -> dict[str, object]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise AnswersError(
+            f"Not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        ) from error
+    if not isinstance(data, dict):
+        raise AnswersError("The answers must be a JSON object keyed by question code.")
+    data = _join_blood_pressure_halves(data, questionnaire)
+    answers: dict[str, object] = {}
+    for code, raw in data.items():
+        question = questionnaire.questions_by_code.get(code)
+        if question is None:
+            raise AnswersError(f'"{code}": not a question code of the published question set.')
+        if raw is None:
+            continue
+        answers[code] = _clean(question, raw)
+    return answers
+
+
+def _join_blood_pressure_halves(data: dict, questionnaire: QuestionnaireDef) -> dict:
+    """Accept {"bp_systolic": 120, "bp_diastolic": 80} as well as {"bp": "120/80"}."""
+    data = dict(data)
+    for question in questionnaire.questions_by_code.values():
+        if question.kind != BLOOD_PRESSURE:
+            continue
+        systolic_name, diastolic_name = question.expression_names
+        if systolic_name in data or diastolic_name in data:
+            data[question.code] = {
+                "systolic": data.pop(systolic_name, None),
+                "diastolic": data.pop(diastolic_name, None),
+            }
+    return data
+
+
+def _clean(question: QuestionDef, raw) -> object:
+    code = question.code
+    post = MultiValueDict()
+    kind = question.kind
+    if kind == YES_NO and isinstance(raw, bool):
+        raw = "yes" if raw else "no"
+    if kind == SCALE_ITEM and isinstance(raw, int) and not isinstance(raw, bool):
+        by_score = [c.value for c in question.choices if c.score == raw]
+        raw = by_score[0] if by_score else str(raw)
+    if kind == MULTIPLE_CHOICE:
+        if not isinstance(raw, list):
+            raise AnswersError(f'"{code}": expected a list of choice values.')
+        post.setlist(code, [str(item) for item in raw])
+    elif kind == BLOOD_PRESSURE:
+        if isinstance(raw, str) and "/" in raw:
+            systolic, _, diastolic = raw.partition("/")
+        elif isinstance(raw, dict):
+            systolic, diastolic = raw.get("systolic"), raw.get("diastolic")
+        else:
+            raise AnswersError(
+                f'"{code}": expected "120/80" or {{"systolic": 120, "diastolic": 80}}.'
+            )
+        post[f"{code}_systolic"] = "" if systolic is None else str(systolic)
+        post[f"{code}_diastolic"] = "" if diastolic is None else str(diastolic)
+    elif kind == MEDICATION_LIST:
+        if not isinstance(raw, list):
+            raise AnswersError(
+                f'"{code}": expected a list of typed entries, e.g. ["Xanax 0.5 mg"].'
+            )
+        post[f"{code}-rows"] = str(len(raw))
+        if not raw:
+            post[f"{code}-none"] = "on"
+        for index, item in enumerate(raw):
+            row = item if isinstance(item, dict) else {"name": item}
+            for part in ("name", "dose", "frequency"):
+                post[f"{code}-{index}-{part}"] = str(row.get(part, "") or "")
+    elif isinstance(raw, (dict, list)):
+        raise AnswersError(
+            f'"{code}": expected a single value for a {kind.replace("_", " ")} question.'
+        )
+    else:
+        post[code] = str(raw)
+    field = field_for(question)
+    try:
+        cleaned = field.clean(field.widget.value_from_datadict(post, {}, code))
+    except ValidationError as error:
+        raise AnswersError(f'"{code}": ' + " ".join(error.messages)) from error
+    return stored_value(question, cleaned)

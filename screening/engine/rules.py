@@ -1,0 +1,315 @@
+"""Turn a screening's answers into scores and flags: the clinical heart of the app.
+
+Plain data in (the questionnaire, rule and score definitions, the formulary, stored
+answers and today's date), plain data out (scores with bands, recognised medications,
+flags with severity, message and evidence). No Django import: submission, the publish
+preview, the `evaluate` command and the benchmarks all call `RuleSet.evaluate`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .expressions import (
+    Expression,
+    FunctionSpec,
+    Problem,
+    VariableKind,
+    VariableType,
+    parse,
+    validate,
+)
+from .medications import (
+    Formulary,
+    Match,
+    make_takes_spec,
+    make_unrecognised_spec,
+    matches_for,
+    recognise_all,
+)
+from .questionnaire import (
+    MEDICATION_LIST,
+    QuestionnaireDef,
+    is_answered,
+    variable_types,
+    work_out_visibility,
+)
+
+URGENT = "urgent"
+CONTRAINDICATED = "contraindicated"
+CAUTION = "caution"
+INFO = "info"
+SEVERITIES = (URGENT, CONTRAINDICATED, CAUTION, INFO)
+SEVERITY_RANK = {URGENT: 4, CONTRAINDICATED: 3, CAUTION: 2, INFO: 1}
+
+# Medication lists whose entries may use street names ("coke" means cocaine only here).
+RECREATIONAL_LIST_CODES = frozenset({"recreational_substances"})
+
+
+@dataclass(frozen=True)
+class Band:
+    low: float
+    high: float
+    label: str
+
+
+@dataclass(frozen=True)
+class ScoreDef:
+    code: str
+    name: str
+    items: tuple[str, ...]
+    bands: tuple[Band, ...] = ()
+    source: str = ""
+
+    def band_for(self, value: int | None) -> str:
+        if value is None:
+            return ""
+        return next((band.label for band in self.bands if band.low <= value <= band.high), "")
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    code: str
+    title: str
+    severity: str
+    when: str
+    message: str
+    rationale: str = ""
+    source: str = ""
+    superseded_by: tuple[str, ...] = ()
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    code: str
+    name: str
+    value: int | None
+    band: str
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    severity: str
+    title: str
+    message: str
+    rationale: str
+    source: str
+    evidence: tuple[dict, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "title": self.title,
+            "message": self.message,
+            "rationale": self.rationale,
+            "source": self.source,
+            "evidence": list(self.evidence),
+        }
+
+
+@dataclass
+class Evaluation:
+    flags: list[Flag]
+    scores: list[ScoreResult]
+    medications: list[tuple[str, Match]]  # (question code, match) for every typed entry
+
+    @property
+    def level(self) -> str:
+        """The screening's level: its highest flag's severity, or "" when nothing was raised."""
+        return max((flag.severity for flag in self.flags), key=SEVERITY_RANK.get, default="")
+
+
+@dataclass
+class _Context:
+    """What functions in expressions can see while one screening is evaluated."""
+
+    matches: list[Match]
+    answers: Mapping[str, object]
+    questionnaire: QuestionnaireDef
+    formulary: Formulary = field(repr=False)
+
+
+def _answered(context: _Context, code: str) -> bool:
+    question = context.questionnaire.questions_by_code.get(code)
+    return question is not None and is_answered(question, context.answers.get(code))
+
+
+def _describe_answered_args(questionnaire: QuestionnaireDef):
+    def describe(args: tuple) -> list[Problem]:
+        code = args[0] if args else None
+        if code not in questionnaire.questions_by_code:
+            return [Problem(f'answered() needs a question code; "{code}" is not one.', 0)]
+        return []
+
+    return describe
+
+
+class RuleSet:
+    """A version's rules and scores, parsed once, ready to evaluate any number of screenings."""
+
+    def __init__(
+        self,
+        questionnaire: QuestionnaireDef,
+        rules: list[RuleDef],
+        scores: list[ScoreDef],
+        formulary: Formulary,
+    ):
+        self.questionnaire = questionnaire
+        self.rules = [rule for rule in rules if rule.active]
+        self.scores = scores
+        self.formulary = formulary
+        self.functions: dict[str, FunctionSpec] = {
+            "takes": make_takes_spec(formulary),
+            "unrecognised_medication": make_unrecognised_spec(),
+            "answered": FunctionSpec(
+                ("string",), _answered, _describe_answered_args(questionnaire)
+            ),
+        }
+        # Rules are validated when saved; one that still fails to parse raises here, loudly,
+        # rather than silently never firing.
+        self._compiled = [(rule, parse(rule.when)) for rule in self.rules]
+        self._list_questions = [
+            q for q in questionnaire.questions_by_code.values() if q.kind == MEDICATION_LIST
+        ]
+        self._name_to_question = {
+            name: question.code
+            for question in questionnaire.questions_by_code.values()
+            for name in question.expression_names
+        }
+
+    # Validation ---------------------------------------------------------------------
+
+    def variables(self) -> dict[str, VariableType]:
+        names = variable_types(self.questionnaire)
+        names.update({score.code: VariableType(VariableKind.NUMBER) for score in self.scores})
+        return names
+
+    def problems(self, rule: RuleDef) -> list[Problem]:
+        return validate(rule.when, self.variables(), self.functions)
+
+    # Evaluation ---------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        stored_answers: Mapping[str, object],
+        today: datetime.date,
+        *,
+        with_evidence: bool = True,
+    ) -> Evaluation:
+        """Scores, medications and flags for one screening.
+
+        The publish preview only counts which flags each screening would gain or lose, so
+        it passes with_evidence=False and skips the (comparatively costly) evidence.
+        """
+        visibility = work_out_visibility(self.questionnaire, stored_answers, today)
+        values = dict(visibility.values)
+        score_results = []
+        for score in self.scores:
+            answered = [values[item] for item in score.items if isinstance(values.get(item), int)]
+            total = sum(answered) if answered else None
+            values[score.code] = total
+            score_results.append(ScoreResult(score.code, score.name, total, score.band_for(total)))
+
+        medications: list[tuple[str, Match]] = []
+        for question in self._list_questions:
+            stored = visibility.answers.get(question.code)
+            rows = stored.get("rows", []) if isinstance(stored, dict) else []
+            if question.code in RECREATIONAL_LIST_CODES:
+                found = recognise_all(self.formulary, [], rows)
+            else:
+                found = recognise_all(self.formulary, rows)
+            medications.extend((question.code, match) for match in found)
+        matches = [match for _, match in medications]
+        context = _Context(matches, visibility.answers, self.questionnaire, self.formulary)
+
+        raised: dict[str, tuple[RuleDef, Expression]] = {}
+        for rule, expression in self._compiled:
+            if rule.code not in raised and expression.is_true(values, self.functions, context):
+                raised[rule.code] = (rule, expression)
+        for code in list(raised):
+            rule = raised[code][0]
+            if any(other in raised for other in rule.superseded_by):
+                del raised[code]
+
+        flags = [
+            Flag(
+                code=rule.code,
+                severity=rule.severity,
+                title=rule.title,
+                message=rule.message,
+                rationale=rule.rationale,
+                source=rule.source,
+                evidence=self._evidence(expression, values, visibility.answers, medications)
+                if with_evidence
+                else (),
+            )
+            for rule, expression in raised.values()
+        ]
+        flags.sort(key=lambda flag: -SEVERITY_RANK.get(flag.severity, 0))
+        return Evaluation(flags, score_results, medications)
+
+    def _evidence(
+        self,
+        expression: Expression,
+        values: Mapping[str, object],
+        answers: Mapping[str, object],
+        medications: list[tuple[str, Match]],
+    ) -> tuple[dict, ...]:
+        """The answers and medications behind a flag, so the physician sees why it was raised."""
+        evidence: list[dict] = []
+        seen_questions: set[str] = set()
+        seen_matches: set[int] = set()
+        for name in sorted(expression.names):
+            question_code = self._name_to_question.get(name)
+            if question_code is not None:
+                if question_code not in seen_questions:
+                    seen_questions.add(question_code)
+                    evidence.append(
+                        {"question": question_code, "answer": answers.get(question_code)}
+                    )
+            else:  # a score or a derived value such as age or BMI
+                value = values.get(name)
+                evidence.append({"value": name, "answer": _plain(value)})
+        for function_name, args in expression.function_calls:
+            if function_name == "takes" and args:
+                relevant = matches_for(str(args[0]), [m for _, m in medications], self.formulary)
+            elif function_name == "unrecognised_medication":
+                relevant = [m for _, m in medications if not m.recognised]
+            elif function_name == "answered" and args:
+                if args[0] not in seen_questions:
+                    seen_questions.add(args[0])
+                    evidence.append({"question": args[0], "answer": answers.get(args[0])})
+                continue
+            else:
+                continue
+            relevant_ids = {id(match) for match in relevant}
+            for question_code, match in medications:
+                if id(match) in relevant_ids and id(match) not in seen_matches:
+                    seen_matches.add(id(match))
+                    evidence.append(medication_evidence(question_code, match))
+        return tuple(evidence)
+
+
+def medication_evidence(question_code: str, match: Match) -> dict:
+    return {
+        "question": question_code,
+        "typed": match.typed,
+        "matched": match.drug,
+        "components": list(match.components),
+        "score": round(match.score, 1),
+    }
+
+
+def _plain(value):
+    """JSON-friendly numbers for evidence (Decimal BMI becomes a float)."""
+    if value is None or isinstance(value, (int, str)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,238 @@
+"""Build the engine's RuleSet from the database, and store what it finds for a screening.
+
+Published versions never change, so their RuleSet is cached per process; the cache key
+includes the formulary's fingerprint, so an admin's formulary edit takes effect at once.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from .engine.medications import Formulary
+from .engine.rules import SEVERITIES, Band, Evaluation, RuleDef, RuleSet, ScoreDef
+from .models import (
+    Answer,
+    Drug,
+    DrugClass,
+    Flag,
+    QuestionSetVersion,
+    RecognisedMedication,
+    Rule,
+    ScoreDefinition,
+    Screening,
+)
+from .questionnaire import questionnaire_for
+
+_formulary_cache: dict[tuple, Formulary] = {}
+_ruleset_cache: dict[tuple, RuleSet] = {}
+
+
+def _formulary_fingerprint() -> tuple:
+    drugs = Drug.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
+    classes = DrugClass.objects.aggregate(count=Count("id"))
+    return (drugs["count"], drugs["changed"], classes["count"])
+
+
+def current_formulary() -> Formulary:
+    key = _formulary_fingerprint()
+    if key not in _formulary_cache:
+        data = {
+            "classes": dict(DrugClass.objects.values_list("name", "description")),
+            "drugs": [
+                {
+                    "name": drug.name,
+                    "classes": drug.classes,
+                    "components": drug.components,
+                    "brands": drug.brands,
+                    "synonyms": drug.synonyms,
+                    "slang": drug.slang,
+                    "form": drug.form,
+                    "note": drug.note,
+                    "grade": drug.grade,
+                    "sources": drug.sources,
+                }
+                for drug in Drug.objects.all()
+            ],
+        }
+        _formulary_cache.clear()
+        _formulary_cache[key] = Formulary.from_data(data)
+    return _formulary_cache[key]
+
+
+def rule_defs(version: QuestionSetVersion) -> list[RuleDef]:
+    return [
+        RuleDef(
+            code=rule.code,
+            title=rule.title,
+            severity=rule.severity,
+            when=rule.when,
+            message=rule.message,
+            rationale=rule.rationale,
+            source=rule.source,
+            superseded_by=tuple(rule.superseded_by or ()),
+            active=rule.active,
+        )
+        for rule in Rule.objects.filter(version=version).order_by("position", "pk")
+    ]
+
+
+def score_defs(version: QuestionSetVersion) -> list[ScoreDef]:
+    return [
+        ScoreDef(
+            code=score.code,
+            name=score.name,
+            items=tuple(score.items),
+            bands=tuple(
+                Band(float(band["min"]), float(band["max"]), str(band["label"]))
+                for band in score.bands or []
+            ),
+            source=score.source,
+        )
+        for score in ScoreDefinition.objects.filter(version=version).order_by("position", "pk")
+    ]
+
+
+def ruleset_for(version: QuestionSetVersion) -> RuleSet:
+    formulary = current_formulary()
+    if version.status == QuestionSetVersion.Status.DRAFT:
+        return RuleSet(
+            questionnaire_for(version), rule_defs(version), score_defs(version), formulary
+        )
+    key = (version.pk, id(formulary))
+    if key not in _ruleset_cache:
+        if len(_ruleset_cache) > 16:
+            _ruleset_cache.clear()
+        _ruleset_cache[key] = RuleSet(
+            questionnaire_for(version), rule_defs(version), score_defs(version), formulary
+        )
+    return _ruleset_cache[key]
+
+
+def validator_for(version: QuestionSetVersion) -> RuleSet:
+    """A RuleSet with the version's names and functions but no rules: for checking expressions."""
+    return RuleSet(questionnaire_for(version), [], score_defs(version), current_formulary())
+
+
+def evaluate(screening: Screening, ruleset: RuleSet | None = None) -> Evaluation:
+    answers = dict(screening.answers.values_list("question__code", "value"))
+    ruleset = ruleset or ruleset_for(screening.version)
+    today = (
+        timezone.localdate(screening.submitted_at)
+        if screening.submitted_at
+        else timezone.localdate()
+    )
+    return ruleset.evaluate(answers, today)
+
+
+def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
+    """Replace the screening's flags, recognised medications, scores and level (caller holds the transaction)."""
+    screening.flags.all().delete()
+    screening.medications.all().delete()
+    Flag.objects.bulk_create(
+        Flag(
+            screening=screening,
+            code=flag.code,
+            severity=flag.severity,
+            title=flag.title,
+            message=flag.message,
+            rationale=flag.rationale,
+            source=flag.source,
+            evidence=list(flag.evidence),
+            position=position,
+        )
+        for position, flag in enumerate(evaluation.flags)
+    )
+    rows_by_question: dict[str, list[dict]] = {}
+    for code, value in screening.answers.filter(question__kind="medication_list").values_list(
+        "question__code", "value"
+    ):
+        rows_by_question[code] = (
+            list((value or {}).get("rows", [])) if isinstance(value, dict) else []
+        )
+    RecognisedMedication.objects.bulk_create(
+        RecognisedMedication(
+            screening=screening,
+            question_code=code,
+            typed=match.typed,
+            dose=_row_field(rows_by_question, code, match.typed, "dose"),
+            frequency=_row_field(rows_by_question, code, match.typed, "frequency"),
+            matched=match.drug or "",
+            components=list(match.components),
+            classes=sorted(match.classes),
+            score=float(match.score),
+            method=match.method,
+            position=position,
+        )
+        for position, (code, match) in enumerate(evaluation.medications)
+    )
+    screening.level = evaluation.level
+    screening.scores = [
+        {"code": s.code, "name": s.name, "value": s.value, "band": s.band}
+        for s in evaluation.scores
+    ]
+    screening.evaluated_at = timezone.now()
+    screening.save(update_fields=["level", "scores", "evaluated_at"])
+
+
+def _row_field(rows_by_question, code, typed, field):
+    for row in rows_by_question.get(code, []):
+        if row.get("name") == typed:
+            return str(row.get(field, ""))[:200]
+    return ""
+
+
+@dataclass
+class FlagImpact:
+    code: str
+    title: str
+    severity: str
+    now: int  # screenings on file that have this flag today
+    gained: int  # would newly get it under the draft
+    lost: int  # would no longer get it
+
+
+def preview_publication(draft: QuestionSetVersion) -> tuple[int, list[FlagImpact]]:
+    """Re-evaluate every submitted screening with the draft's rules; count flags gained and lost.
+
+    Nothing is written: the answers patients gave are evaluated as they are, with the
+    draft's questions, scores and rules. Returns (screenings evaluated, impact per flag).
+    """
+    ruleset = validator_for(draft)
+    ruleset = RuleSet(ruleset.questionnaire, rule_defs(draft), ruleset.scores, ruleset.formulary)
+    titles = {rule.code: (rule.title, rule.severity) for rule in ruleset.rules}
+    current: dict = {}
+    for screening_id, code, title, severity in Flag.objects.filter(
+        screening__status=Screening.Status.SUBMITTED
+    ).values_list("screening_id", "code", "title", "severity"):
+        current.setdefault(screening_id, set()).add(code)
+        titles.setdefault(code, (title, severity))
+    answers_by_screening: dict = {}
+    for screening_id, code, value in (
+        Answer.objects.filter(screening__status=Screening.Status.SUBMITTED)
+        .values_list("screening_id", "question__code", "value")
+        .iterator(chunk_size=5000)
+    ):
+        answers_by_screening.setdefault(screening_id, {})[code] = value
+    submitted_on = dict(
+        Screening.objects.filter(status=Screening.Status.SUBMITTED).values_list(
+            "id", "submitted_at"
+        )
+    )
+    counts = {code: FlagImpact(code, *titles[code], 0, 0, 0) for code in titles}
+    for screening_id, submitted_at in submitted_on.items():
+        before = current.get(screening_id, set())
+        today = timezone.localdate(submitted_at) if submitted_at else timezone.localdate()
+        evaluation = ruleset.evaluate(
+            answers_by_screening.get(screening_id, {}), today, with_evidence=False
+        )
+        after = {flag.code for flag in evaluation.flags}
+        for code in before:
+            counts[code].now += 1
+        for code in after - before:
+            counts[code].gained += 1
+        for code in before - after:
+            counts[code].lost += 1
+    order = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+    impact = sorted(counts.values(), key=lambda row: (order.get(row.severity, 9), row.code))
+    return len(submitted_on), impact

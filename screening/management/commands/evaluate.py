@@ -1,0 +1,59 @@
+"""Evaluate a JSON file of answers against the published default rules and print the flags.
+
+Admins use it to try a rule change; the acceptance suite uses it too. Exit status 2 on
+bad input, with a message that names the offending key.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from screening.answers_json import AnswersError, answers_from_json
+from screening.evaluation import ruleset_for
+from screening.services import NoPublishedQuestionSet, current_version
+
+
+class Command(BaseCommand):
+    help = "Evaluate ANSWERS.json (answers keyed by question code) and print the flags as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "answers_file", type=Path, help='JSON object, or "-" for standard input'
+        )
+
+    def handle(self, *args, answers_file: Path, **options):
+        try:
+            text = sys.stdin.read() if str(answers_file) == "-" else answers_file.read_text()
+        except OSError as error:
+            raise CommandError(
+                f"Cannot read {answers_file}: {error.strerror}", returncode=2
+            ) from error
+        try:
+            version = current_version()
+        except NoPublishedQuestionSet as error:
+            raise CommandError(
+                "No published question set: run load_default_content first."
+            ) from error
+        ruleset = ruleset_for(version)
+        try:
+            answers = answers_from_json(text, ruleset.questionnaire)
+        except AnswersError as error:
+            raise CommandError(str(error), returncode=2) from error
+        evaluation = ruleset.evaluate(answers, timezone.localdate())
+        output = {
+            "level": evaluation.level or None,
+            "flags": [
+                {
+                    "code": flag.code,
+                    "severity": flag.severity,
+                    "message": flag.message,
+                    "evidence": list(flag.evidence),
+                }
+                for flag in evaluation.flags
+            ],
+            "scores": {s.code: {"value": s.value, "band": s.band} for s in evaluation.scores},
+        }
+        self.stdout.write(json.dumps(output, indent=2, ensure_ascii=False))

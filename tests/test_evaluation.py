@@ -1,0 +1,174 @@
+"""Submitting evaluates the screening: flags with evidence, scores, medications, the urgent path."""
+
+import json
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from screening.models import Flag, RecognisedMedication, Screening
+from screening.services import start_screening, submit_screening
+
+from .intake_helpers import fill_intake
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def screening(default_version, patient):
+    return start_screening(patient=patient)
+
+
+def submit_with(client, screening, overrides):
+    fill_intake(client, screening, overrides)
+    response = client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    assert response.status_code == 302
+    screening.refresh_from_db()
+    return screening
+
+
+def test_a_calm_screening_is_submitted_with_its_scores(patient_client, screening):
+    submitted = submit_with(patient_client, screening, {})
+    assert submitted.status == Screening.Status.SUBMITTED
+    assert submitted.evaluated_at is not None
+    scores = {score["code"]: score for score in submitted.scores}
+    assert scores["phq9_total"]["value"] == 0
+    assert scores["phq9_total"]["band"]
+    assert not Flag.objects.filter(
+        screening=submitted, severity__in=["urgent", "contraindicated"]
+    ).exists()
+
+
+def test_typed_medications_raise_flags_with_the_entries_as_evidence(patient_client, screening):
+    overrides = {
+        "medications-none": "",
+        "medications-rows": "3",
+        "medications-0-name": "Biaxin 500 mg bid",
+        "medications-1-name": "Xanax",
+        "medications-2-name": "zorblatrex",
+    }
+    submitted = submit_with(patient_client, screening, overrides)
+    flags = {flag.code: flag for flag in submitted.flags.all()}
+    assert flags["cyp3a4_strong_inhibitor"].severity == "caution"
+    assert any(
+        item.get("typed") == "Biaxin 500 mg bid"
+        for item in flags["cyp3a4_strong_inhibitor"].evidence
+    )
+    assert "benzodiazepine" in flags
+    assert flags["unrecognised_medication"].severity == "info"
+    assert any(
+        item.get("typed") == "zorblatrex" for item in flags["unrecognised_medication"].evidence
+    )
+    typed = list(
+        RecognisedMedication.objects.filter(screening=submitted).values_list("typed", "matched")
+    )
+    assert ("Biaxin 500 mg bid", "clarithromycin") in typed
+    assert ("zorblatrex", "") in typed
+
+
+def test_an_urgent_answer_alerts_physicians_and_shows_crisis_resources(
+    patient_client, screening, physician, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        submitted = submit_with(patient_client, screening, {"phq9_9": "more_than_half_the_days"})
+    assert submitted.level == "urgent"
+    assert Flag.objects.filter(screening=submitted, code="phq9_item9_positive").exists()
+    assert [message.to for message in mail.outbox] == [[physician.email]]
+    assert "same-day" in mail.outbox[0].subject
+    confirmation = patient_client.get(f"/screenings/{submitted.pk}/submitted/").content.decode()
+    assert "Please read this now" in confirmation
+    assert "988" in confirmation
+
+
+def test_a_calm_screening_sends_no_alert(
+    patient_client, screening, physician, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_with(patient_client, screening, {})
+    assert mail.outbox == []
+
+
+def test_re_evaluating_the_same_answers_gives_the_same_flags(patient_client, screening):
+    from screening.evaluation import evaluate
+
+    submitted = submit_with(patient_client, screening, {"bp_systolic": "185", "bp_diastolic": "95"})
+    stored = sorted(submitted.flags.values_list("code", flat=True))
+    again = sorted(flag.code for flag in evaluate(submitted).flags)
+    assert stored == again
+    assert {"bp_uncontrolled", "bp_crisis_range"} <= set(stored)
+
+
+def test_a_second_submit_does_not_evaluate_again(patient_client, screening):
+    submitted = submit_with(patient_client, screening, {})
+    evaluated_at = submitted.evaluated_at
+    assert submit_screening(screening=submitted) is False
+    submitted.refresh_from_db()
+    assert submitted.evaluated_at == evaluated_at
+
+
+def write(tmp_path, data):
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_the_evaluate_command_prints_flags_as_json(default_version, tmp_path, capsys):
+    path = write(
+        tmp_path,
+        {
+            "date_of_birth": "1950-01-01",
+            "sex_at_birth": "male",
+            "bp": "181/95",
+            "medications": ["Biaxin 500 mg", "clarithromicin", "Xanax"],
+            "phq9_9": 1,
+        },
+    )
+    call_command("evaluate", str(path))
+    output = json.loads(capsys.readouterr().out)
+    codes = [flag["code"] for flag in output["flags"]]
+    assert output["level"] == "urgent"
+    assert codes.count("cyp3a4_strong_inhibitor") == 1
+    assert {
+        "bp_uncontrolled",
+        "bp_crisis_range",
+        "benzodiazepine",
+        "age_65_or_over",
+        "phq9_item9_positive",
+    } <= set(codes)
+    flag = next(f for f in output["flags"] if f["code"] == "cyp3a4_strong_inhibitor")
+    assert {item["typed"] for item in flag["evidence"] if "typed" in item} == {
+        "Biaxin 500 mg",
+        "clarithromicin",
+    }
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"bp_sistolic": 120}, '"bp_sistolic"'),
+        ({"bp": "400/20"}, '"bp": The top number'),
+        ({"heart_rate": "fast"}, '"heart_rate"'),
+        ({"cv_conditions": "aneurysm"}, '"cv_conditions": expected a list'),
+        ({"sex_at_birth": "robot"}, '"sex_at_birth"'),
+        ({"medications": "Xanax"}, '"medications": expected a list'),
+        ("[1, 2", "Not valid JSON"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_the_evaluate_command_names_the_bad_key_and_exits_2(
+    default_version, tmp_path, data, message
+):
+    path = write(tmp_path, data)
+    with pytest.raises(CommandError, match=message) as error:
+        call_command("evaluate", str(path))
+    assert error.value.returncode == 2
+
+
+def test_export_questionset_lists_codes_kinds_and_choices(default_version, capsys):
+    call_command("export_questionset")
+    output = json.loads(capsys.readouterr().out)
+    questions = {q["code"]: q for s in output["sections"] for q in s["questions"]}
+    assert questions["bp"]["kind"] == "blood_pressure"
+    assert {c["value"] for c in questions["pregnant"]["choices"]} == {"yes", "no", "unsure"}
+    assert questions["phq9_9"]["choices"][1]["score"] == 1
