@@ -385,11 +385,80 @@ class ScoreDefinitionAdmin(DraftOnlyMixin, admin.ModelAdmin):
     list_filter = ["version"]
 
 
+LIST_FIELDS = ("classes", "components", "brands", "synonyms", "slang", "sources")
+
+
+class CommaListField(forms.CharField):
+    """A list edited as comma-separated text, so admins never type JSON."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class DrugAdminForm(forms.ModelForm):
+    classes = CommaListField(
+        required=False, help_text="Comma-separated, e.g. opioid, sedative_hypnotic."
+    )
+    components = CommaListField(
+        required=False, help_text="Combination products only: names of the component entries."
+    )
+    brands = CommaListField(required=False)
+    synonyms = CommaListField(required=False, help_text="Misspellings and other spellings.")
+    slang = CommaListField(
+        required=False, help_text="Matched only in the recreational-substances list."
+    )
+    sources = CommaListField(required=False)
+
+    class Meta:
+        model = Drug
+        fields = ["name", *LIST_FIELDS, "form", "note", "grade"]
+
+    def clean(self):
+        """Check the whole formulary with this entry changed, as the engine will read it."""
+        from .engine.medications import Formulary
+
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        entry = {
+            "name": cleaned["name"],
+            "form": cleaned.get("form", ""),
+            "note": cleaned.get("note", ""),
+        }
+        entry["grade"] = cleaned.get("grade", "")
+        entry.update({name: cleaned.get(name, []) for name in LIST_FIELDS})
+        others = (
+            Drug.objects.exclude(pk=self.instance.pk) if self.instance.pk else Drug.objects.all()
+        )
+        drugs = [
+            {name: getattr(drug, name) for name in ("name", *LIST_FIELDS, "form", "note", "grade")}
+            for drug in others
+        ]
+        data = {
+            "classes": dict(DrugClass.objects.values_list("name", "description")),
+            "drugs": [*drugs, entry],
+        }
+        try:
+            Formulary.from_data(data)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
+        return cleaned
+
+
 @admin.register(Drug)
 class DrugAdmin(admin.ModelAdmin):
-    list_display = ["name", "classes", "grade"]
+    form = DrugAdminForm
+    list_display = ["name", "class_list", "grade"]
     search_fields = ["name", "brands", "synonyms"]
     list_filter = ["grade"]
+
+    @admin.display(description="Classes")
+    def class_list(self, obj):
+        return ", ".join(obj.classes or obj.components)
 
 
 @admin.register(DrugClass)

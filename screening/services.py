@@ -268,29 +268,23 @@ def alert_physicians_of_urgent_screening(*, screening: Screening) -> None:
 
 # Roles -------------------------------------------------------------------------------
 
+CONTENT_MODELS = ("section", "question", "choice", "rule", "scoredefinition", "drug", "drugclass")
 ROLE_PERMISSIONS = {
     PHYSICIAN_GROUP: ["screening.add_invitation", "screening.view_invitation"],
+    # Clinic admins edit the clinical content in the admin (drafts only, enforced there).
     "Clinic admin": [
         "screening.add_invitation",
         "screening.view_invitation",
-        "screening.view_questionset",
-        "screening.add_questionset",
-        "screening.change_questionset",
-        "screening.view_questionsetversion",
-        "screening.add_questionsetversion",
-        "screening.change_questionsetversion",
-        "screening.view_section",
-        "screening.add_section",
-        "screening.change_section",
-        "screening.delete_section",
-        "screening.view_question",
-        "screening.add_question",
-        "screening.change_question",
-        "screening.delete_question",
-        "screening.view_choice",
-        "screening.add_choice",
-        "screening.change_choice",
-        "screening.delete_choice",
+        *(
+            f"screening.{action}_{model}"
+            for model in ("questionset", "questionsetversion")
+            for action in ("view", "add", "change")
+        ),
+        *(
+            f"screening.{action}_{model}"
+            for model in CONTENT_MODELS
+            for action in ("view", "add", "change", "delete")
+        ),
     ],
 }
 

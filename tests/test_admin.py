@@ -138,3 +138,44 @@ def test_the_publish_preview_counts_flags_gained_and_lost(draft, patient, client
     row = body[body.index("<code>bp_elevated</code>") :].split("</tr>")[0]
     assert "<strong>−1</strong>" in row
     assert screening.flags.filter(code="bp_elevated").exists()
+
+
+def drug_form_data(**changes):
+    data = {
+        "name": "zuranolone",
+        "classes": "sedative_hypnotic",
+        "components": "",
+        "brands": "Zurzuvae",
+        "synonyms": "zuranolon",
+        "slang": "",
+        "sources": "SPR 7.1",
+        "form": "",
+        "note": "new drug",
+        "grade": "major",
+    }
+    data.update(changes)
+    return data
+
+
+def test_an_admin_adds_a_drug_with_comma_separated_names_and_it_is_recognised(clinic_admin, client):
+    from screening.evaluation import current_formulary
+    from screening.models import Drug
+
+    client.force_login(clinic_admin)
+    response = client.post("/admin/screening/drug/add/", drug_form_data())
+    assert response.status_code == 302, response.content.decode()[:2000]
+    drug = Drug.objects.get(name="zuranolone")
+    assert drug.brands == ["Zurzuvae"]
+    match = current_formulary().recognise("Zurzuvae 50 mg")
+    assert match.drug == "zuranolone"
+    assert "sedative_hypnotic" in match.classes
+
+
+def test_a_drug_with_an_unknown_class_is_refused_with_a_message(clinic_admin, client):
+    from screening.models import Drug
+
+    client.force_login(clinic_admin)
+    response = client.post("/admin/screening/drug/add/", drug_form_data(classes="sleepy_pills"))
+    assert response.status_code == 200
+    assert b"sleepy_pills" in response.content
+    assert not Drug.objects.filter(name="zuranolone").exists()
