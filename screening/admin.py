@@ -12,10 +12,12 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 from django.utils import timezone
 
+from . import audit
 from .content import copy_rules_and_scores, expression_problems, rule_problems, write_questionnaire
 from .engine.expressions import validate
 from .engine.questionnaire import variable_types
 from .models import (
+    AuditEvent,
     Choice,
     Drug,
     DrugClass,
@@ -31,7 +33,24 @@ from .models import (
 from .questionnaire import questionnaire_for
 
 
-class DraftOnlyMixin:
+class AuditedAdminMixin:
+    """Every change made in the admin also goes to the append-only audit log."""
+
+    def log_addition(self, request, obj, message):
+        audit.record(request=request, action="content.added", obj=obj, summary=str(obj))
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        audit.record(request=request, action="content.changed", obj=obj, summary=str(obj))
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            audit.record(request=request, action="content.deleted", obj=obj, summary=str(obj))
+        return super().log_deletions(request, queryset)
+
+
+class DraftOnlyMixin(AuditedAdminMixin):
     """Published and retired versions, and everything in them, are read-only."""
 
     def _version_of(self, obj):
@@ -263,12 +282,12 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(QuestionSet)
-class QuestionSetAdmin(admin.ModelAdmin):
+class QuestionSetAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug"]
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["full_name", "email", "created_by", "created_at", "expires_at", "accepted_at"]
     search_fields = ["full_name", "email"]
     readonly_fields = [
@@ -300,7 +319,7 @@ class ClinicUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     add_form = ClinicUserCreationForm
     form = ClinicUserChangeForm
     ordering = ["email"]
@@ -450,7 +469,7 @@ class DrugAdminForm(forms.ModelForm):
 
 
 @admin.register(Drug)
-class DrugAdmin(admin.ModelAdmin):
+class DrugAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = DrugAdminForm
     list_display = ["name", "class_list", "grade"]
     search_fields = ["name", "brands", "synonyms"]
@@ -462,6 +481,24 @@ class DrugAdmin(admin.ModelAdmin):
 
 
 @admin.register(DrugClass)
-class DrugClassAdmin(admin.ModelAdmin):
+class DrugClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "description"]
     search_fields = ["name", "description"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log can be read and filtered, never edited or deleted."""
+
+    list_display = ["at", "actor", "action", "summary", "ip_address"]
+    list_filter = ["action"]
+    search_fields = ["actor__email", "summary", "object_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -10,7 +10,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from .engine.medications import Formulary
-from .engine.rules import SEVERITIES, Band, Evaluation, RuleDef, RuleSet, ScoreDef
+from .engine.rules import SEVERITIES, SEVERITY_RANK, Band, Evaluation, RuleDef, RuleSet, ScoreDef
 from .models import (
     Answer,
     Drug,
@@ -167,12 +167,14 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
         for position, (code, match) in enumerate(evaluation.medications)
     )
     screening.level = evaluation.level
+    screening.level_rank = SEVERITY_RANK.get(evaluation.level, 0)
+    screening.flag_count = len(evaluation.flags)
     screening.scores = [
         {"code": s.code, "name": s.name, "value": s.value, "band": s.band}
         for s in evaluation.scores
     ]
     screening.evaluated_at = timezone.now()
-    screening.save(update_fields=["level", "scores", "evaluated_at"])
+    screening.save(update_fields=["level", "level_rank", "flag_count", "scores", "evaluated_at"])
 
 
 def _row_field(rows_by_question, code, typed, field):

@@ -211,7 +211,7 @@ class ExclusiveMultipleChoiceField(forms.MultipleChoiceField):
 def field_for(question: QuestionDef) -> forms.Field:
     """The form field that asks one question."""
     common = {
-        "label": question.text,
+        "label": f"{question.text} ({question.unit})" if question.unit else question.text,
         "help_text": question.help_text,
         "required": question.required,
     }
@@ -354,7 +354,18 @@ def initial_value(question: QuestionDef, stored):
             return datetime.date.fromisoformat(stored)
         except (TypeError, ValueError):
             return None
+    if question.kind == DECIMAL:
+        return plain_number(stored)
     return stored
+
+
+def plain_number(value):
+    """70.0 reads as 70 and 70.5 as 70.5: no trailing zeros a patient never typed."""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return value
+    return f"{number.normalize():f}" if number == number.to_integral_value() else str(value)
 
 
 def build_section_form(

@@ -263,13 +263,21 @@ class ScreeningQuerySet(models.QuerySet):
     def in_progress(self):
         return self.filter(status=Screening.Status.IN_PROGRESS)
 
+    def awaiting_review(self):
+        return self.filter(status=Screening.Status.SUBMITTED)
+
+    def in_queue_order(self):
+        """Most urgent first (urgent, contraindicated, caution, info, none), then oldest first."""
+        return self.order_by("-level_rank", "submitted_at", "id")
+
 
 class Screening(models.Model):
     """One patient's intake, pinned to the question-set version it was answered on."""
 
     class Status(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"
-        SUBMITTED = "submitted", "Submitted"
+        SUBMITTED = "submitted", "Awaiting review"
+        DECIDED = "decided", "Decided"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
@@ -286,13 +294,25 @@ class Screening(models.Model):
     # Set by evaluation on submit: the highest flag's severity ("" when nothing was raised),
     # and the scores with their bands, as [{"code", "name", "value", "band"}].
     level = models.CharField(max_length=20, blank=True)
+    # 4 urgent, 3 contraindicated, 2 caution, 1 info, 0 nothing: the queue's sort key.
+    level_rank = models.PositiveSmallIntegerField(default=0)
+    flag_count = models.PositiveIntegerField(default=0)
     scores = models.JSONField(default=list, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every physician write; a save carrying an older number is refused, so two
+    # physicians working the same screening can never overwrite each other.
+    lock_version = models.PositiveIntegerField(default=0)
+    # Shown to the patient when a physician asks for more information and reopens the intake.
+    message_to_patient = models.TextField(blank=True)
 
     objects = ScreeningQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("review_screening", "Can read submitted screenings and the review queue"),
+            ("decide_screening", "Can acknowledge flags and sign decisions"),
+        ]
         constraints = [
             # A patient works on one intake at a time; two tabs cannot start two.
             models.UniqueConstraint(
@@ -305,7 +325,17 @@ class Screening(models.Model):
                 name="submitted_screening_has_time",
             ),
         ]
-        indexes = [models.Index(fields=["status", "submitted_at"], name="screening_status_time")]
+        indexes = [
+            models.Index(fields=["status", "submitted_at"], name="screening_status_time"),
+            # The review queue: most urgent first, then oldest first.
+            models.Index(
+                "status",
+                models.F("level_rank").desc(),
+                "submitted_at",
+                name="screening_queue_order",
+            ),
+            models.Index(fields=["level", "submitted_at"], name="screening_level_time"),
+        ]
 
     def __str__(self) -> str:
         return f"Screening of {self.patient} ({self.get_status_display()})"
@@ -503,3 +533,91 @@ class RecognisedMedication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.typed} -> {self.matched or 'unrecognised'}"
+
+
+class FlagAcknowledgement(models.Model):
+    """A physician's note that they have read a flag; kept even if the flag is later re-raised."""
+
+    flag = models.OneToOneField(Flag, on_delete=models.CASCADE, related_name="acknowledgement")
+    physician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.flag.code} acknowledged by {self.physician}"
+
+
+class Decision(models.Model):
+    """A signed decision. Never edited: an amendment is a new decision pointing at the old one."""
+
+    class Outcome(models.TextChoices):
+        CLEARED = "cleared", "Cleared for treatment"
+        CLEARED_WITH_CONDITIONS = "cleared_with_conditions", "Cleared with conditions"
+        NOT_A_CANDIDATE = "not_a_candidate", "Not a candidate"
+        MORE_INFORMATION_NEEDED = "more_information_needed", "More information needed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    screening = models.ForeignKey(Screening, on_delete=models.PROTECT, related_name="decisions")
+    physician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=30, choices=Outcome.choices)
+    conditions = models.TextField(blank=True)
+    reason = models.TextField(blank=True)
+    message_to_patient = models.TextField(blank=True)
+    override_reason = models.TextField(
+        blank=True, help_text="Why the patient is cleared despite a contraindication."
+    )
+    # The level and flags the physician saw when signing, as they were at that moment.
+    level_at_decision = models.CharField(max_length=20, blank=True)
+    flag_codes = models.JSONField(default=list, blank=True)
+    signed_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField(default=timezone.now)
+    amends = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="amendments"
+    )
+
+    class Meta:
+        ordering = ["screening", "signed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome="cleared_with_conditions") | ~Q(conditions=""),
+                name="conditions_required",
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="not_a_candidate") | ~Q(reason=""), name="reason_required"
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="more_information_needed") | ~Q(message_to_patient=""),
+                name="message_required",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} by {self.signed_name}"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who read or changed what, when and from where."""
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=40, db_index=True)
+    screening = models.ForeignKey(
+        Screening, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -236,6 +237,7 @@ def submit_screening(*, screening: Screening) -> bool:
         submitted_at=now,
         consent_acknowledged_at=now,
         updated_at=now,
+        lock_version=F("lock_version") + 1,
     )
     if changed != 1:
         return False
@@ -270,11 +272,18 @@ def alert_physicians_of_urgent_screening(*, screening: Screening) -> None:
 
 CONTENT_MODELS = ("section", "question", "choice", "rule", "scoredefinition", "drug", "drugclass")
 ROLE_PERMISSIONS = {
-    PHYSICIAN_GROUP: ["screening.add_invitation", "screening.view_invitation"],
+    PHYSICIAN_GROUP: [
+        "screening.add_invitation",
+        "screening.view_invitation",
+        "screening.review_screening",
+        "screening.decide_screening",
+    ],
     # Clinic admins edit the clinical content in the admin (drafts only, enforced there).
+    # They do not read patients' screenings; they read the audit log.
     "Clinic admin": [
         "screening.add_invitation",
         "screening.view_invitation",
+        "screening.view_auditevent",
         *(
             f"screening.{action}_{model}"
             for model in ("questionset", "questionsetversion")

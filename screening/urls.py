@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from .views import accounts, patient, staff
+from .views import accounts, patient, physician, staff
 
 patient_urls = (
     [
@@ -20,6 +20,16 @@ staff_urls = (
     [
         path("", staff.home, name="home"),
         path("invitations/", staff.invitations, name="invitations"),
+        path("queue/", physician.queue, name="queue"),
+        path("screenings/<uuid:screening_id>/", physician.screening_detail, name="screening"),
+        path("screenings/<uuid:screening_id>/print/", physician.screening_print, name="print"),
+        path(
+            "screenings/<uuid:screening_id>/flags/<uuid:flag_id>/acknowledge/",
+            physician.acknowledge,
+            name="acknowledge",
+        ),
+        path("screenings/<uuid:screening_id>/decide/", physician.decide, name="decide"),
+        path("audit/", physician.audit_log, name="audit"),
     ],
     "staff",
 )

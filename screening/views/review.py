@@ -1,7 +1,11 @@
-"""Answers as people read them: shared by the patient's review page and, later, staff pages."""
+"""Answers as people read them: shared by the patient's review page and the staff pages."""
+
+import datetime
 
 from ..engine.questionnaire import (
     BLOOD_PRESSURE,
+    DATE,
+    DECIMAL,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
     SCALE_ITEM,
@@ -10,6 +14,7 @@ from ..engine.questionnaire import (
     QuestionDef,
     Visibility,
 )
+from ..forms import plain_number
 
 NOT_ANSWERED = "Not answered"
 
@@ -39,6 +44,13 @@ def display_answer(question: QuestionDef, stored) -> str | list[str]:
             for row in stored.get("rows", [])
         ] or NOT_ANSWERED
     unit = f" {question.unit}" if question.unit else ""
+    if kind == DATE:
+        try:
+            return datetime.date.fromisoformat(stored).strftime("%-d %B %Y")
+        except (TypeError, ValueError):
+            return str(stored)
+    if kind == DECIMAL:
+        return f"{plain_number(stored)}{unit}"
     return f"{stored}{unit}"
 
 

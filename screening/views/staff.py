@@ -28,6 +28,8 @@ def staff_required(view):
 
 @staff_required
 def home(request):
+    if request.user.has_perm("screening.review_screening"):
+        return redirect("staff:queue")
     return redirect("staff:invitations")
 
 

@@ -1,0 +1,128 @@
+"""The physician's writes: acknowledge a flag, record a signed decision. One transaction each.
+
+Both carry the screening's lock_version as the physician saw it. The row is locked and the
+number compared, so when two physicians work the same screening the second to save is
+refused (StaleScreening) instead of silently overwriting the first.
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import audit
+from .models import Decision, Flag, FlagAcknowledgement, Screening, User
+
+
+class StaleScreening(Exception):
+    """Someone else changed the screening since this physician loaded it."""
+
+
+class DecisionNotAllowed(Exception):
+    """The decision breaks a rule of sign-off; the message says which."""
+
+
+CLEARING = {Decision.Outcome.CLEARED, Decision.Outcome.CLEARED_WITH_CONDITIONS}
+
+
+def _lock(screening: Screening, seen_version: int) -> Screening:
+    locked = Screening.objects.select_for_update().get(pk=screening.pk)
+    if locked.lock_version != seen_version:
+        raise StaleScreening
+    return locked
+
+
+def _bump(screening: Screening) -> None:
+    screening.lock_version += 1
+    screening.updated_at = timezone.now()
+    screening.save(update_fields=["lock_version", "updated_at"])
+
+
+@transaction.atomic
+def acknowledge_flag(
+    *, flag: Flag, physician: User, note: str, seen_version: int, request=None
+) -> FlagAcknowledgement:
+    screening = _lock(flag.screening, seen_version)
+    if screening.status != Screening.Status.SUBMITTED:
+        raise DecisionNotAllowed(
+            "Flags can be acknowledged only while the screening awaits review."
+        )
+    acknowledgement, _ = FlagAcknowledgement.objects.update_or_create(
+        flag=flag,
+        defaults={"physician": physician, "note": note.strip(), "acknowledged_at": timezone.now()},
+    )
+    _bump(screening)
+    audit.record(
+        request=request,
+        actor=physician,
+        action="flag.acknowledged",
+        screening=screening,
+        obj=flag,
+        summary=f"Acknowledged {flag.code}",
+    )
+    return acknowledgement
+
+
+@transaction.atomic
+def record_decision(
+    *,
+    screening: Screening,
+    physician: User,
+    outcome: str,
+    seen_version: int,
+    conditions: str = "",
+    reason: str = "",
+    message_to_patient: str = "",
+    override_reason: str = "",
+    request=None,
+) -> Decision:
+    """Sign a decision. A later decision on the same screening is an amendment of the last one."""
+    locked = _lock(screening, seen_version)
+    if locked.status == Screening.Status.IN_PROGRESS:
+        raise DecisionNotAllowed("The patient is still answering; wait until they resubmit.")
+    flags = list(locked.flags.select_related("acknowledgement"))
+    if outcome in CLEARING:
+        unacknowledged = [f.title for f in flags if not hasattr(f, "acknowledgement")]
+        if unacknowledged and locked.status == Screening.Status.SUBMITTED:
+            raise DecisionNotAllowed(
+                "Acknowledge every flag before clearing: " + ", ".join(unacknowledged) + "."
+            )
+        if any(f.severity == "contraindicated" for f in flags) and not override_reason.strip():
+            raise DecisionNotAllowed(
+                "This screening has a contraindication: clearing it needs an override reason."
+            )
+    previous = locked.decisions.order_by("-signed_at").first()
+    decision = Decision.objects.create(
+        screening=locked,
+        physician=physician,
+        outcome=outcome,
+        conditions=conditions.strip(),
+        reason=reason.strip(),
+        message_to_patient=message_to_patient.strip(),
+        override_reason=override_reason.strip(),
+        level_at_decision=locked.level,
+        flag_codes=[f.code for f in flags],
+        signed_name=physician.full_name or physician.email,
+        amends=previous,
+    )
+    if outcome == Decision.Outcome.MORE_INFORMATION_NEEDED:
+        # The intake reopens: the patient sees the message, edits and resubmits.
+        locked.status = Screening.Status.IN_PROGRESS
+        locked.message_to_patient = decision.message_to_patient
+    else:
+        locked.status = Screening.Status.DECIDED
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["status", "message_to_patient"])
+    except IntegrityError as error:
+        raise DecisionNotAllowed(
+            "The patient has already started another questionnaire; ask them there instead."
+        ) from error
+    _bump(locked)
+    audit.record(
+        request=request,
+        actor=physician,
+        action="decision.amended" if previous else "decision.recorded",
+        screening=locked,
+        obj=decision,
+        summary=decision.get_outcome_display(),
+    )
+    return decision

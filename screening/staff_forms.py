@@ -1,0 +1,126 @@
+"""Forms of the physician's pages: queue filters (allow-listed), acknowledgements, decisions."""
+
+from django import forms
+from django.db.models import Q
+
+from .models import SEVERITY_CHOICES, Decision, Screening
+
+QUEUE_STATUSES = [
+    ("submitted", "Awaiting review"),
+    ("decided", "Decided"),
+    ("all", "Submitted or decided"),
+]
+LEVEL_FILTERS = [("", "Any level"), *SEVERITY_CHOICES, ("none", "Nothing flagged")]
+
+
+class QueueFilterForm(forms.Form):
+    """Every value comes from an allow-list or is parsed; anything else falls back to the default."""
+
+    status = forms.ChoiceField(choices=QUEUE_STATUSES, required=False)
+    level = forms.ChoiceField(choices=LEVEL_FILTERS, required=False)
+    submitted_from = forms.DateField(
+        required=False, label="Submitted from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    submitted_to = forms.DateField(
+        required=False, label="Submitted to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    q = forms.CharField(required=False, max_length=100, label="Patient name or email")
+
+    def filter(self, queryset):
+        data = self.cleaned_data if self.is_valid() else {}
+        status = data.get("status") or "submitted"
+        if status == "all":
+            queryset = queryset.filter(
+                status__in=[Screening.Status.SUBMITTED, Screening.Status.DECIDED]
+            )
+        else:
+            queryset = queryset.filter(status=status)
+        level = data.get("level")
+        if level == "none":
+            queryset = queryset.filter(level="")
+        elif level:
+            queryset = queryset.filter(level=level)
+        if data.get("submitted_from"):
+            queryset = queryset.filter(submitted_at__date__gte=data["submitted_from"])
+        if data.get("submitted_to"):
+            queryset = queryset.filter(submitted_at__date__lte=data["submitted_to"])
+        if data.get("q"):
+            term = data["q"].strip()
+            queryset = queryset.filter(
+                Q(patient__full_name__icontains=term) | Q(patient__email__icontains=term)
+            )
+        return queryset
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Note (optional)",
+    )
+    lock_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+class DecisionForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=Decision.Outcome.choices, widget=forms.RadioSelect, label="Decision"
+    )
+    conditions = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when clearing with conditions.",
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when the patient is not a candidate.",
+    )
+    message_to_patient = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Message to the patient",
+        help_text="Required when asking for more information; the patient sees it and the questionnaire reopens.",
+    )
+    override_reason = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Override reason",
+        help_text="Required to clear a screening that has a contraindication.",
+    )
+    lock_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def __init__(self, *args, has_contraindication: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.has_contraindication = has_contraindication
+
+    def clean(self):
+        cleaned = super().clean()
+        outcome = cleaned.get("outcome")
+        required = {
+            Decision.Outcome.CLEARED_WITH_CONDITIONS: ("conditions", "Write the conditions."),
+            Decision.Outcome.NOT_A_CANDIDATE: ("reason", "Write the reason."),
+            Decision.Outcome.MORE_INFORMATION_NEEDED: (
+                "message_to_patient",
+                "Write what the patient should add or correct.",
+            ),
+        }
+        if outcome in required:
+            field, message = required[outcome]
+            if not (cleaned.get(field) or "").strip():
+                self.add_error(field, message)
+        clearing = outcome in (Decision.Outcome.CLEARED, Decision.Outcome.CLEARED_WITH_CONDITIONS)
+        if (
+            clearing
+            and self.has_contraindication
+            and not (cleaned.get("override_reason") or "").strip()
+        ):
+            self.add_error(
+                "override_reason",
+                "This screening has a contraindication: explain why you clear it anyway.",
+            )
+        return cleaned

@@ -1,0 +1,216 @@
+"""The physician's pages: the review queue, a screening with its flags, decisions, print view.
+
+Every read of a screening writes an audit row. Writes go through screening.decisions,
+which refuses a save based on a stale page (another physician saved first).
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from .. import audit
+from ..decisions import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
+from ..engine.rules import SEVERITIES
+from ..models import Flag, Screening
+from ..services import visibility_for
+from ..staff_forms import AcknowledgeForm, DecisionForm, QueueFilterForm
+from .review import answer_rows
+
+QUEUE_PAGE_SIZE = 50
+SEVERITY_LABELS = {
+    "urgent": "Urgent",
+    "contraindicated": "Contraindicated",
+    "caution": "Caution",
+    "info": "Info",
+}
+
+
+def permission_required(codename):
+    """Logged in and holding the permission; a patient gets 403, a visitor the login page."""
+
+    def decorator(view):
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perm(f"screening.{codename}"):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.__name__ = view.__name__
+        wrapped.__doc__ = view.__doc__
+        return wrapped
+
+    return decorator
+
+
+@permission_required("review_screening")
+def queue(request):
+    filters = QueueFilterForm(request.GET or None)
+    screenings = filters.filter(Screening.objects.select_related("patient")).in_queue_order()
+    page = Paginator(screenings, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "staff/queue.html",
+        {"filters": filters, "page": page, "query": query.urlencode(), "labels": SEVERITY_LABELS},
+    )
+
+
+def _screening_for_staff(screening_id) -> Screening:
+    return get_object_or_404(
+        Screening.objects.select_related("patient", "version").exclude(
+            status=Screening.Status.IN_PROGRESS, submitted_at__isnull=True
+        ),
+        pk=screening_id,
+    )
+
+
+def screening_context(screening: Screening) -> dict:
+    flags = list(screening.flags.select_related("acknowledgement__physician"))
+    answers = visibility_for(screening)
+    labels = {q.code: q.text for q in answers.questions.values()}
+    grouped = [
+        {
+            "severity": severity,
+            "label": SEVERITY_LABELS[severity],
+            "flags": [f for f in flags if f.severity == severity],
+        }
+        for severity in SEVERITIES
+    ]
+    for flag in flags:
+        flag.evidence_rows = [
+            {
+                **item,
+                "label": labels.get(item.get("question"), item.get("value", item.get("question"))),
+            }
+            for item in flag.evidence
+        ]
+    return {
+        "screening": screening,
+        "flag_groups": [group for group in grouped if group["flags"]],
+        "flags": flags,
+        "unacknowledged": [f for f in flags if not hasattr(f, "acknowledgement")],
+        "medications": list(screening.medications.all()),
+        "sections": answer_rows(answers),
+        "decisions": list(screening.decisions.select_related("physician").order_by("signed_at")),
+        "labels": SEVERITY_LABELS,
+    }
+
+
+@permission_required("review_screening")
+def screening_detail(request, screening_id):
+    screening = _screening_for_staff(screening_id)
+    audit.record(request=request, action="screening.viewed", screening=screening, obj=screening)
+    context = screening_context(screening)
+    has_contraindication = any(f.severity == "contraindicated" for f in context["flags"])
+    context["decision_form"] = DecisionForm(
+        initial={"lock_version": screening.lock_version}, has_contraindication=has_contraindication
+    )
+    context["can_decide"] = request.user.has_perm("screening.decide_screening")
+    return render(request, "staff/screening.html", context)
+
+
+@permission_required("review_screening")
+def screening_print(request, screening_id):
+    screening = _screening_for_staff(screening_id)
+    audit.record(request=request, action="screening.printed", screening=screening, obj=screening)
+    return render(request, "staff/screening_print.html", screening_context(screening))
+
+
+def _stale(request, screening):
+    messages.error(
+        request,
+        "Another physician changed this screening while you had it open. Nothing you entered "
+        "was saved: the page now shows their changes. Please check them and try again.",
+    )
+    return redirect("staff:screening", screening_id=screening.pk)
+
+
+@permission_required("decide_screening")
+@require_POST
+def acknowledge(request, screening_id, flag_id):
+    screening = _screening_for_staff(screening_id)
+    flag = get_object_or_404(Flag, pk=flag_id, screening=screening)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That acknowledgement could not be read; please try again.")
+        return redirect("staff:screening", screening_id=screening.pk)
+    try:
+        acknowledge_flag(
+            flag=flag,
+            physician=request.user,
+            note=form.cleaned_data["note"],
+            seen_version=form.cleaned_data["lock_version"],
+            request=request,
+        )
+    except StaleScreening:
+        return _stale(request, screening)
+    except DecisionNotAllowed as error:
+        messages.error(request, str(error))
+    return redirect(f"/staff/screenings/{screening.pk}/#flag-{flag.pk}")
+
+
+@permission_required("decide_screening")
+@require_POST
+def decide(request, screening_id):
+    screening = _screening_for_staff(screening_id)
+    has_contraindication = screening.flags.filter(severity="contraindicated").exists()
+    form = DecisionForm(request.POST, has_contraindication=has_contraindication)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            record_decision(
+                screening=screening,
+                physician=request.user,
+                outcome=data["outcome"],
+                seen_version=data["lock_version"],
+                conditions=data["conditions"],
+                reason=data["reason"],
+                message_to_patient=data["message_to_patient"],
+                override_reason=data["override_reason"],
+                request=request,
+            )
+        except StaleScreening:
+            return _stale(request, screening)
+        except DecisionNotAllowed as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Decision signed.")
+            return redirect("staff:queue")
+    context = screening_context(screening)
+    context.update({"decision_form": form, "can_decide": True})
+    return render(request, "staff/screening.html", context, status=200)
+
+
+AUDIT_PAGE_SIZE = 100
+
+
+@permission_required("view_auditevent")
+def audit_log(request):
+    from ..models import AuditEvent
+
+    events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
+    action = request.GET.get("action", "")
+    actions = sorted(AuditEvent.objects.values_list("action", flat=True).distinct())
+    if action in actions:  # allow-list: only actions that exist
+        events = events.filter(action=action)
+    who = request.GET.get("who", "").strip()[:100]
+    if who:
+        events = events.filter(actor__email__icontains=who)
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "staff/audit.html",
+        {
+            "page": page,
+            "actions": actions,
+            "action": action,
+            "who": who,
+            "query": query.urlencode(),
+        },
+    )

@@ -1,0 +1,320 @@
+"""A patient's intake in a real browser: what they see, type, tick and read.
+
+The journey answers pages by looking at them (see patient_steps.py), so it follows the
+content file as it changes. Screenshots land in screenshots/ (git-ignored) for people to
+look at: phone-NN-<page>.png from the phone journey, desktop-NN-<page>.png from the
+desktop walk-through.
+"""
+
+import re
+
+import pytest
+from django.test import Client
+from playwright.sync_api import Page, expect
+
+from screening.services import start_screening, visibility_for
+from tests.intake_helpers import fill_intake
+
+from .conftest import DESKTOP, PHONE, assert_accessible, shoot
+from .patient_steps import (
+    Answers,
+    answer_visible_questions,
+    complete_page,
+    error_summary,
+    heading,
+    log_in,
+    main_form,
+    save,
+    section_slug,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ABOUT_YOU = Answers(
+    choices={r"sex were you assigned at birth": "Female"},
+    typed={r"date of birth": "1980-05-17", r"How tall": "168", r"How much do you weigh": "70"},
+)
+MEDICATIONS = [("Biaxin", "500 mg", "twice a day"), ("Xanax", "0.5 mg", "")]
+PATIENT_ANSWERS = Answers(
+    choices=ABOUT_YOU.choices,
+    typed=ABOUT_YOU.typed,
+    medications={r"\bmedicines\b": MEDICATIONS},
+)
+PROGRESS = re.compile(r"^Section (\d+) of (\d+)$")
+SYSTOLIC = "Top number (systolic)"
+DIASTOLIC = "Bottom number (diastolic)"
+CONFIRMATION = re.compile(r"your answers have been sent", re.IGNORECASE)
+CONSENT_ERROR = "Please tick this box to confirm before you submit."
+
+
+def start_questionnaire(page: Page) -> None:
+    with page.expect_navigation():
+        page.get_by_role("button", name="Start the questionnaire").click()
+
+
+def progress_number(page: Page) -> int:
+    progress = page.get_by_text(PROGRESS)
+    expect(progress).to_be_visible()
+    return int(PROGRESS.match(progress.inner_text().strip()).group(1))
+
+
+def lists_medicines(page: Page) -> bool:
+    """Whether this page has the medication list the journey types medicines into."""
+    return (
+        main_form(page).get_by_role("textbox", name=re.compile(r"\bmedicines\b", re.I)).count() > 0
+    )
+
+
+def is_vitals_page(page: Page) -> bool:
+    return main_form(page).get_by_label(SYSTOLIC).count() > 0
+
+
+def try_implausible_blood_pressure_then_correct_it(
+    page: Page, shot_name: str, axe_audit, problems: list[str]
+) -> None:
+    """A typo'd reading is refused beside the boxes, kept as typed, and can be corrected."""
+    systolic = page.get_by_label(SYSTOLIC)
+    diastolic = page.get_by_label(DIASTOLIC)
+    systolic.fill("400")
+    diastolic.fill("20")
+    answer_visible_questions(page)
+    save(page)
+
+    expect(error_summary(page)).to_be_visible()
+    expect(systolic).to_have_value("400")
+    expect(diastolic).to_have_value("20")
+    expect(systolic).to_have_attribute("aria-invalid", "true")
+    range_message = re.compile(r"top number \(systolic\) must be .*between 60 and 260", re.I)
+    # Screen readers hear the message with the box ...
+    expect(systolic).to_have_accessible_description(range_message)
+    shoot(page, f"{shot_name}-error")
+    axe_audit.check(page, "blood pressure page showing the range error")
+    # ... and sighted patients see it beside the boxes, not only in the summary at the top.
+    # Checked softly: the journey goes on and the test fails at the end if it is not.
+    message = main_form(page).get_by_text(range_message)
+    try:
+        expect(message).to_be_visible(timeout=2_000)
+        boxes = systolic.bounding_box()
+        shown = message.bounding_box()
+        gap = shown["y"] - (boxes["y"] + boxes["height"])
+        assert gap < 120, f"it is {gap:.0f}px below the blood pressure boxes"
+    except AssertionError as problem:
+        problems.append(
+            "Blood pressure 400/20: the range message is not shown beside the boxes "
+            f"(only the summary at the top is visible): {str(problem).splitlines()[0]}"
+        )
+
+    systolic.fill("128")
+    diastolic.fill("82")
+
+
+def test_patient_answers_every_page_on_a_phone_resumes_and_submits(
+    contexts, default_version, patient, axe_audit
+):
+    page = contexts.new_page(PHONE)
+    page.goto("/login/")
+    expect(heading(page)).to_have_text("Log in")
+    axe_audit.check(page, "login page")
+    shoot(page, "phone-00-login")
+
+    log_in(page, patient.email)
+    start_questionnaire(page)
+
+    problems: list[str] = []  # what a patient would stumble on; reported together at the end
+    resumed = False
+    number = 0
+    while "/review/" not in page.url:
+        number += 1
+        assert number <= 30, f"The wizard never reached the review page (last: {page.url})"
+        assert progress_number(page) == number
+        title = heading(page).inner_text().strip()
+        shot_name = f"phone-{number:02d}-{section_slug(page)}"
+        shoot(page, shot_name)
+        axe_audit.check(page, title)
+
+        def after_follow_up(page, shot_name=shot_name, title=title):
+            shoot(page, f"{shot_name}-follow-up")
+            axe_audit.check(page, f"{title} (with follow-up questions)")
+
+        if is_vitals_page(page):
+            vitals_title = title
+            try_implausible_blood_pressure_then_correct_it(page, shot_name, axe_audit, problems)
+        medicines_page = lists_medicines(page)
+        if medicines_page:
+            answer_visible_questions(page, PATIENT_ANSWERS)
+            shoot(page, f"{shot_name}-typed")
+        complete_page(page, PATIENT_ANSWERS, on_follow_up=after_follow_up)
+
+        if medicines_page and not resumed:
+            # Stop half-way: close the browser, come back later, log in again.
+            resumed = True
+            medicines_title = title
+            next_title = heading(page).inner_text().strip()
+            assert next_title != medicines_title
+            page.context.close()
+            page = contexts.new_page(PHONE)
+            log_in(page, patient.email)
+            with page.expect_navigation():
+                page.get_by_role("link", name="Continue your questionnaire").click()
+            expect(heading(page)).to_have_text(next_title)
+            assert progress_number(page) == number + 1
+
+    assert resumed, "The journey never met a medication list to type medicines into"
+    expect(heading(page)).to_have_text("Check your answers")
+    shoot(page, "phone-90-review")
+    axe_audit.check(page, "review page")
+
+    medicines = page.get_by_role("region", name=medicines_title)
+    for text in ("Biaxin", "500 mg", "twice a day", "Xanax", "0.5 mg"):
+        expect(medicines).to_contain_text(text)
+    expect(page.get_by_role("region", name=vitals_title)).to_contain_text("128/82")
+
+    submit = page.get_by_role("button", name="Submit my answers")
+    with page.expect_navigation():
+        submit.click()
+    expect(page.get_by_text(CONSENT_ERROR)).to_be_visible()
+    consent = page.get_by_role("checkbox", name=re.compile(r"my answers are complete and true"))
+    expect(consent).to_have_attribute("aria-invalid", "true")
+    shoot(page, "phone-91-review-consent-error")
+    axe_audit.check(page, "review page with the consent error")
+
+    consent.check()
+    with page.expect_navigation():
+        submit.click()
+    expect(heading(page)).to_have_text(CONFIRMATION)
+    shoot(page, "phone-92-submitted")
+    axe_audit.check(page, "confirmation page")
+
+    if axe_audit.problems:
+        problems.append(axe_audit.report())
+    assert not problems, "\n\n".join(problems)
+
+
+def test_each_page_at_desktop_width(contexts, default_version, patient, axe_audit):
+    """A lighter walk through every page at desktop width, for screenshots.
+
+    The answers are filled in beforehand over HTTP; in the browser the patient only
+    changes the stressful-experiences answer to Yes, which brings up the PCL-5 questions.
+    """
+    screening = start_screening(patient=patient)
+    client = Client()
+    client.force_login(patient)
+    fill_intake(client, screening, {"trauma_exposure": "no"})
+    sections = visibility_for(screening).sections
+
+    page = contexts.new_page(DESKTOP)
+    page.goto("/login/")
+    shoot(page, "desktop-00-login")
+    log_in(page, patient.email)
+
+    for number, section in enumerate(sections, start=1):
+        page.goto(f"/screenings/{screening.pk}/page/{section.code}/")
+        expect(heading(page)).to_have_text(section.title)
+        shot_name = f"desktop-{number:02d}-{section.code}"
+        shoot(page, shot_name)
+        if section.code == "stressful_experiences":
+            first_question = main_form(page).get_by_role("group").first
+            first_question.get_by_role("radio", name="Yes", exact=True).check()
+            save(page)
+            expect(page.get_by_role("status")).to_contain_text("follow-up questions")
+            shoot(page, f"{shot_name}-after-yes")
+            axe_audit.check(page, f"{section.title} with follow-up questions (desktop)")
+            complete_page(page)
+
+    page.goto(f"/screenings/{screening.pk}/review/")
+    expect(heading(page)).to_have_text("Check your answers")
+    shoot(page, "desktop-90-review")
+    page.get_by_role("checkbox", name=re.compile(r"my answers are complete and true")).check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit my answers").click()
+    expect(heading(page)).to_have_text(CONFIRMATION)
+    shoot(page, "desktop-92-submitted")
+    axe_audit.assert_clean()
+
+
+def focused(page: Page) -> dict:
+    return page.evaluate(
+        "() => { const e = document.activeElement; return {tag: e.tagName.toLowerCase(),"
+        " type: e.type || '', label: e.labels ? [...e.labels].map(l => l.textContent).join(' ') : '',"
+        " text: e.textContent.trim().slice(0, 80)}; }"
+    )
+
+
+def tab_to(page: Page, label: str, max_presses: int = 25) -> None:
+    """Press Tab until the control labelled `label` has the focus."""
+    for _ in range(max_presses):
+        page.keyboard.press("Tab")
+        if label.lower() in focused(page)["label"].lower():
+            return
+    raise AssertionError(f"Tab never reached {label!r}; focus is on {focused(page)}")
+
+
+def test_about_you_page_with_the_keyboard_only(contexts, default_version, patient):
+    page = contexts.new_page(DESKTOP)
+    log_in(page, patient.email)
+    start_questionnaire(page)
+    about_you = heading(page).inner_text().strip()
+    assert progress_number(page) == 1
+
+    keyboard = page.keyboard
+    tab_to(page, "date of birth")
+    keyboard.type("05171980")  # the en-US date box: month, day, year
+    tab_to(page, "Female", max_presses=3)
+    keyboard.press("Space")
+    tab_to(page, "How tall", max_presses=3)
+    keyboard.type("168")
+    tab_to(page, "How much do you weigh", max_presses=3)
+    keyboard.type("70")
+    with page.expect_navigation():
+        keyboard.press("Enter")
+
+    expect(error_summary(page)).to_have_count(0)
+    expect(heading(page)).not_to_have_text(about_you)
+    assert progress_number(page) == 2
+    # What was typed was kept: going back shows it.
+    with page.expect_navigation():
+        page.get_by_role("link", name=f"Back to {about_you}").click()
+    expect(page.get_by_label("What is your date of birth?")).to_have_value("1980-05-17")
+    expect(page.get_by_role("radio", name="Female")).to_be_checked()
+    expect(page.get_by_label("How tall are you?")).to_have_value(re.compile(r"^168(\.0+)?$"))
+
+
+def test_first_pages_and_a_follow_up_without_javascript(contexts, default_version, patient):
+    page = contexts.new_page(PHONE, java_script_enabled=False)
+    log_in(page, patient.email)
+    start_questionnaire(page)
+
+    assert progress_number(page) == 1
+    complete_page(page, ABOUT_YOU)
+
+    # Pregnancy: "Yes" to "could you become pregnant" brings up the pregnancy question
+    # on the same page once saved (no script needed to reveal it).
+    assert progress_number(page) == 2
+    pregnancy_url = page.url
+    questions_before = main_form(page).get_by_role("group").count()
+    expect(page.get_by_role("group", name=re.compile(r"pregnant now", re.I))).to_have_count(0)
+    answer_visible_questions(page, Answers(choices={r"become pregnant": "Yes"}))
+    save(page)
+    assert page.url == pregnancy_url
+    expect(page.get_by_role("status")).to_contain_text("follow-up questions")
+    follow_up = page.get_by_role("group", name=re.compile(r"pregnant now", re.I))
+    expect(follow_up).to_be_visible()
+    assert main_form(page).get_by_role("group").count() > questions_before
+    expect(
+        page.get_by_role("group", name=re.compile(r"become pregnant", re.I)).get_by_role(
+            "radio", name="Yes"
+        )
+    ).to_be_checked()
+    complete_page(page, Answers(choices={r"pregnant now": "No"}))
+
+    assert progress_number(page) == 3
+    complete_page(page)
+    assert progress_number(page) == 4
+    expect(heading(page)).to_be_visible()
+
+
+def test_login_page_is_accessible(contexts, live_server):
+    page = contexts.new_page(PHONE)
+    page.goto("/login/")
+    expect(page.get_by_label("Email address")).to_be_visible()
+    assert_accessible(page, "login page")
