@@ -6,13 +6,40 @@ import sys
 
 import django
 
+BENCH_DATABASE = "postgres://postgres@127.0.0.1:5432/screening_bench"
+
+
+def _use_postgres() -> None:
+    """The queue benchmark needs PostgreSQL: use BENCH_DATABASE_URL, creating the database if needed."""
+    url = os.environ.get("BENCH_DATABASE_URL", BENCH_DATABASE)
+    os.environ["DATABASE_URL"] = url
+    import dj_database_url
+    import psycopg2
+
+    config = dj_database_url.parse(url)
+    admin = psycopg2.connect(
+        dbname="postgres",
+        user=config["USER"],
+        password=config["PASSWORD"],
+        host=config["HOST"],
+        port=config["PORT"] or 5432,
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
+    admin.close()
+
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+    os.environ["DEBUG"] = "True"  # the benchmark server is local; the queue code is the same
+    _use_postgres()
     django.setup()
-    from bench import engine
+    from bench import engine, queue
 
-    rows = engine.run()
+    rows = engine.run() + queue.run()
     print(
         f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}\n"

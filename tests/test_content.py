@@ -158,3 +158,16 @@ def test_demo_accounts_print_how_to_log_in(capsys, settings):
     out = capsys.readouterr().out
     for email in ("patient@example.com", "physician@example.com", "admin@example.com"):
         assert email in out
+
+
+def test_demo_accounts_seed_a_queue_with_one_screening_of_each_level(settings):
+    from screening.models import Screening
+
+    settings.DEBUG = True
+    call_command("create_demo_accounts")
+    levels = list(
+        Screening.objects.awaiting_review().in_queue_order().values_list("level", flat=True)
+    )
+    assert levels == ["urgent", "contraindicated", "caution", "info", ""]
+    call_command("create_demo_accounts")  # idempotent
+    assert Screening.objects.count() == 5

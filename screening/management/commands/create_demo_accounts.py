@@ -4,10 +4,10 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from screening.demo import DEMO_PASSWORD, seed_demo_screenings
 from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, User
-from screening.services import ensure_roles
+from screening.services import NoPublishedQuestionSet, ensure_roles
 
-DEMO_PASSWORD = "demo-screening-2026"
 DEMO_ACCOUNTS = [
     ("patient@example.com", "Pat Demo", None, False),
     ("physician@example.com", "Dr Phil Demo", PHYSICIAN_GROUP, False),
@@ -33,6 +33,10 @@ class Command(BaseCommand):
             user.save(update_fields=["is_staff"])
             if group_name:
                 user.groups.add(Group.objects.get(name=group_name))
+        try:
+            seeded = seed_demo_screenings()
+        except NoPublishedQuestionSet:
+            seeded = 0
         line = "-" * 72
         self.stdout.write(
             f"""
@@ -42,9 +46,11 @@ Demo accounts (development only). Open {base_url}/login/ and sign in as:
   Patient     patient@example.com     password: {DEMO_PASSWORD}
               -> fill in and submit the pre-treatment questionnaire
   Physician   physician@example.com   password: {DEMO_PASSWORD}
-              -> invite patients at {base_url}/staff/invitations/
+              -> review the queue at {base_url}/staff/queue/ ({seeded} demo screenings added now),
+                 and invite patients at {base_url}/staff/invitations/
   Clinic admin admin@example.com      password: {DEMO_PASSWORD}
-              -> edit question sets at {base_url}/admin/
+              -> edit questions, rules and the formulary at {base_url}/admin/,
+                 read the audit log at {base_url}/staff/audit/
 {line}
 """
         )
