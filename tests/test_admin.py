@@ -169,6 +169,10 @@ def test_an_admin_adds_a_drug_with_comma_separated_names_and_it_is_recognised(cl
     match = current_formulary().recognise("Zurzuvae 50 mg")
     assert match.drug == "zuranolone"
     assert "sedative_hypnotic" in match.classes
+    from screening.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="content.added")
+    assert event.actor == clinic_admin and event.object_id == str(drug.pk)
 
 
 def test_a_drug_with_an_unknown_class_is_refused_with_a_message(clinic_admin, client):
@@ -179,3 +183,15 @@ def test_a_drug_with_an_unknown_class_is_refused_with_a_message(clinic_admin, cl
     assert response.status_code == 200
     assert b"sleepy_pills" in response.content
     assert not Drug.objects.filter(name="zuranolone").exists()
+
+
+def test_a_question_edited_in_the_admin_is_audited(draft, clinic_admin, client):
+    from screening.models import AuditEvent
+
+    question = draft.questions.get(code="contraception")
+    data = form_data(question, text="Do you use contraception?")
+    data.update({"choices-TOTAL_FORMS": "0", "choices-INITIAL_FORMS": "0"})
+    response = client.post(f"/admin/screening/question/{question.pk}/change/", data)
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="content.changed")
+    assert event.actor == clinic_admin and event.object_type == "screening.Question"
