@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -51,7 +52,32 @@ class AuditedAdminMixin:
 
 
 class DraftOnlyMixin(AuditedAdminMixin):
-    """Published and retired versions, and everything in them, are read-only."""
+    """Published and retired versions, and everything in them, are read-only.
+
+    Changing and deleting are refused per object; adding is refused by offering only
+    draft versions (and sections of drafts) in the form, checked again in clean().
+    """
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "version":
+            kwargs["queryset"] = QuestionSetVersion.objects.filter(
+                status=QuestionSetVersion.Status.DRAFT
+            )
+        elif db_field.name == "section":
+            kwargs["queryset"] = Section.objects.filter(
+                version__status=QuestionSetVersion.Status.DRAFT
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        version = self._version_of(obj)
+        if (
+            version is not None
+            and not version.is_editable
+            and not isinstance(obj, QuestionSetVersion)
+        ):
+            raise PermissionDenied("Published versions cannot be changed; make a new draft.")
+        super().save_model(request, obj, form, change)
 
     def _version_of(self, obj):
         return obj if isinstance(obj, QuestionSetVersion) else getattr(obj, "version", None)
@@ -234,6 +260,9 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
                 )
                 write_questionnaire(draft, questionnaire_for(version))
                 copy_rules_and_scores(version, draft)
+                audit.record(
+                    request=request, action="content.draft_made", obj=draft, summary=str(draft)
+                )
             self.message_user(request, f"Draft version {draft.number} created.", messages.SUCCESS)
 
     @admin.action(description="Publish this draft (preview its effect first)")
@@ -277,6 +306,9 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
             version.status = QuestionSetVersion.Status.PUBLISHED
             version.published_at = timezone.now()
             version.save(update_fields=["status", "published_at"])
+            audit.record(
+                request=request, action="content.published", obj=version, summary=str(version)
+            )
         self.message_user(request, f"{version} is now published.", messages.SUCCESS)
         return None
 
@@ -398,8 +430,45 @@ class RuleAdmin(DraftOnlyMixin, admin.ModelAdmin):
     ordering = ["version", "position"]
 
 
+class ScoreDefinitionAdminForm(forms.ModelForm):
+    class Meta:
+        model = ScoreDefinition
+        fields = ["version", "position", "code", "name", "items", "bands", "source"]
+
+    def clean(self):
+        cleaned = super().clean()
+        version, items, bands = cleaned.get("version"), cleaned.get("items"), cleaned.get("bands")
+        if version is not None and items is not None:
+            scale_items = set(
+                version.questions.filter(kind="scale_item").values_list("code", flat=True)
+            )
+            if not isinstance(items, list) or not items:
+                self.add_error(
+                    "items", 'Give a list of scale item codes, e.g. ["phq9_1", "phq9_2"].'
+                )
+            else:
+                unknown = [str(code) for code in items if code not in scale_items]
+                if unknown:
+                    self.add_error(
+                        "items", f"Not scale items of this version: {', '.join(unknown)}."
+                    )
+        if bands is not None:
+            try:
+                for band in bands:
+                    low, high = float(band["min"]), float(band["max"])
+                    if low > high or not str(band["label"]).strip():
+                        raise ValueError
+            except (TypeError, KeyError, ValueError):
+                self.add_error(
+                    "bands",
+                    'Give a list like [{"min": 0, "max": 4, "label": "Minimal"}], min not above max.',
+                )
+        return cleaned
+
+
 @admin.register(ScoreDefinition)
 class ScoreDefinitionAdmin(DraftOnlyMixin, admin.ModelAdmin):
+    form = ScoreDefinitionAdminForm
     list_display = ["code", "name", "version"]
     list_filter = ["version"]
 
@@ -471,6 +540,14 @@ class DrugAdminForm(forms.ModelForm):
 @admin.register(Drug)
 class DrugAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = DrugAdminForm
+    actions = None  # one at a time, so a referenced entry can never go in a bulk delete
+
+    def has_delete_permission(self, request, obj=None):
+        # A component of a combination product cannot go while the combination needs it.
+        if obj is not None and any(obj.name in (d.components or []) for d in Drug.objects.all()):
+            return False
+        return super().has_delete_permission(request, obj)
+
     list_display = ["name", "class_list", "grade"]
     search_fields = ["name", "brands", "synonyms"]
     list_filter = ["grade"]
@@ -482,6 +559,27 @@ class DrugAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(DrugClass)
 class DrugClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    actions = None
+    readonly_fields = ["name_if_used"]
+
+    @admin.display(description="Used by")
+    def name_if_used(self, obj):
+        return ", ".join(d.name for d in Drug.objects.all() if obj.name in (d.classes or [])) or "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        # Rules and drugs refer to a class by name, so a class in use keeps its name.
+        if obj is not None and self._in_use(obj):
+            return ["name", "name_if_used"]
+        return ["name_if_used"]
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self._in_use(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def _in_use(self, obj) -> bool:
+        return any(obj.name in (d.classes or []) for d in Drug.objects.all())
+
     list_display = ["name", "description"]
     search_fields = ["name", "description"]
 
@@ -490,8 +588,20 @@ class DrugClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit log can be read and filtered, never edited or deleted."""
 
-    list_display = ["at", "actor", "action", "summary", "ip_address"]
+    list_display = ["at", "actor", "action", "summary", "object_type", "object_id", "ip_address"]
     list_filter = ["action"]
+    # The screening is shown by its identifier only: the log must not show whose it is.
+    fields = [
+        "at",
+        "actor",
+        "action",
+        "screening_id",
+        "object_type",
+        "object_id",
+        "summary",
+        "ip_address",
+    ]
+    readonly_fields = fields
     search_fields = ["actor__email", "summary", "object_id"]
 
     def has_add_permission(self, request):

@@ -41,14 +41,14 @@ def acknowledge_flag(
     *, flag: Flag, physician: User, note: str, seen_version: int, request=None
 ) -> FlagAcknowledgement:
     screening = _lock(flag.screening, seen_version)
-    if screening.status != Screening.Status.SUBMITTED:
-        raise DecisionNotAllowed(
-            "Flags can be acknowledged only while the screening awaits review."
-        )
-    acknowledgement, _ = FlagAcknowledgement.objects.update_or_create(
-        flag=flag,
-        defaults={"physician": physician, "note": note.strip(), "acknowledged_at": timezone.now()},
+    if screening.status == Screening.Status.IN_PROGRESS:
+        raise DecisionNotAllowed("The patient is changing their answers; wait until they resubmit.")
+    # The first acknowledgement stands: a second one never overwrites its name or note.
+    acknowledgement, created = FlagAcknowledgement.objects.get_or_create(
+        flag=flag, defaults={"physician": physician, "note": note.strip()}
     )
+    if not created:
+        return acknowledgement
     _bump(screening)
     audit.record(
         request=request,
@@ -56,7 +56,7 @@ def acknowledge_flag(
         action="flag.acknowledged",
         screening=screening,
         obj=flag,
-        summary=f"Acknowledged {flag.code}",
+        summary="Flag acknowledged",
     )
     return acknowledgement
 
@@ -81,7 +81,7 @@ def record_decision(
     flags = list(locked.flags.select_related("acknowledgement"))
     if outcome in CLEARING:
         unacknowledged = [f.title for f in flags if not hasattr(f, "acknowledgement")]
-        if unacknowledged and locked.status == Screening.Status.SUBMITTED:
+        if unacknowledged:
             raise DecisionNotAllowed(
                 "Acknowledge every flag before clearing: " + ", ".join(unacknowledged) + "."
             )

@@ -4,6 +4,7 @@ Published versions never change, so their RuleSet is cached per process; the cac
 includes the formulary's fingerprint, so an admin's formulary edit takes effect at once.
 """
 
+import logging
 from dataclasses import dataclass
 
 from django.db.models import Count, Max
@@ -24,14 +25,15 @@ from .models import (
 )
 from .questionnaire import questionnaire_for
 
+logger = logging.getLogger(__name__)
 _formulary_cache: dict[tuple, Formulary] = {}
 _ruleset_cache: dict[tuple, RuleSet] = {}
 
 
 def _formulary_fingerprint() -> tuple:
     drugs = Drug.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
-    classes = DrugClass.objects.aggregate(count=Count("id"))
-    return (drugs["count"], drugs["changed"], classes["count"])
+    classes = DrugClass.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
+    return (drugs["count"], drugs["changed"], classes["count"], classes["changed"])
 
 
 def current_formulary() -> Formulary:
@@ -55,8 +57,17 @@ def current_formulary() -> Formulary:
                 for drug in Drug.objects.all()
             ],
         }
+        try:
+            formulary = Formulary.from_data(data)
+        except ValueError:
+            # The admin validates every change, so this means a database edited by hand.
+            # Patients must still be able to submit: keep the last good formulary, loudly.
+            logger.exception("The formulary in the database is invalid; using the last good one.")
+            if _formulary_cache:
+                return next(iter(_formulary_cache.values()))
+            raise
         _formulary_cache.clear()
-        _formulary_cache[key] = Formulary.from_data(data)
+        _formulary_cache[key] = formulary
     return _formulary_cache[key]
 
 
@@ -147,24 +158,28 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
     for code, value in screening.answers.filter(question__kind="medication_list").values_list(
         "question__code", "value"
     ):
-        rows_by_question[code] = (
-            list((value or {}).get("rows", [])) if isinstance(value, dict) else []
-        )
+        rows_by_question[code] = list(value.get("rows", [])) if isinstance(value, dict) else []
+
+    def row_field(entry, field: str) -> str:
+        rows = rows_by_question.get(entry.question, [])
+        row = rows[entry.row] if entry.row < len(rows) else {}
+        return str(row.get(field, "") or "")[:200]
+
     RecognisedMedication.objects.bulk_create(
         RecognisedMedication(
             screening=screening,
-            question_code=code,
-            typed=match.typed,
-            dose=_row_field(rows_by_question, code, match.typed, "dose"),
-            frequency=_row_field(rows_by_question, code, match.typed, "frequency"),
-            matched=match.drug or "",
-            components=list(match.components),
-            classes=sorted(match.classes),
-            score=float(match.score),
-            method=match.method,
+            question_code=entry.question,
+            typed=entry.match.typed,
+            dose=row_field(entry, "dose"),
+            frequency=row_field(entry, "frequency"),
+            matched=entry.match.drug or "",
+            components=list(entry.match.components),
+            classes=sorted(entry.match.classes),
+            score=float(entry.match.score),
+            method=entry.match.method,
             position=position,
         )
-        for position, (code, match) in enumerate(evaluation.medications)
+        for position, entry in enumerate(evaluation.medications)
     )
     screening.level = evaluation.level
     screening.level_rank = SEVERITY_RANK.get(evaluation.level, 0)
@@ -175,13 +190,6 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
     ]
     screening.evaluated_at = timezone.now()
     screening.save(update_fields=["level", "level_rank", "flag_count", "scores", "evaluated_at"])
-
-
-def _row_field(rows_by_question, code, typed, field):
-    for row in rows_by_question.get(code, []):
-        if row.get("name") == typed:
-            return str(row.get(field, ""))[:200]
-    return ""
 
 
 @dataclass

@@ -13,6 +13,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.html import escape
 
 from .engine.questionnaire import (
     BLOOD_PRESSURE,
@@ -168,6 +169,9 @@ class MedicationListField(forms.Field):
             frequency = str(row.get("frequency", "")).strip()
             if not (name or dose or frequency):
                 continue
+            if "\x00" in name + dose + frequency:
+                errors.append(f"Row {number}: remove the invisible control character.")
+                continue
             if not name:
                 errors.append(f"Row {number}: add the name of the medicine or substance.")
             if max(len(name), len(dose), len(frequency)) > MEDICATION_FIELD_MAX_LENGTH:
@@ -212,7 +216,8 @@ def field_for(question: QuestionDef) -> forms.Field:
     """The form field that asks one question."""
     common = {
         "label": f"{question.text} ({question.unit})" if question.unit else question.text,
-        "help_text": question.help_text,
+        # crispy renders help text unescaped; admin-written text must stay inert.
+        "help_text": escape(question.help_text),
         "required": question.required,
     }
     kind = question.kind
@@ -387,7 +392,7 @@ class SubmitForm(forms.Form):
 
 class InvitationForm(forms.Form):
     full_name = forms.CharField(label="Patient's full name", max_length=200)
-    email = forms.EmailField(label="Patient's email address")
+    email = forms.EmailField(label="Patient's email address", max_length=254)
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
@@ -429,6 +434,11 @@ class EmailLoginForm(AuthenticationForm):
         label="Email address",
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
+
+    def clean_username(self):
+        # Accounts are stored in lower case; phones like to capitalise the first letter.
+        return self.cleaned_data["username"].strip().lower()
+
     error_messages = {
         "invalid_login": "That email address and password do not match an account. Please try again.",
         "inactive": "That email address and password do not match an account. Please try again.",

@@ -479,6 +479,7 @@ class Drug(models.Model):
 class DrugClass(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     description = models.CharField(max_length=300)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -536,7 +537,12 @@ class RecognisedMedication(models.Model):
 
 
 class FlagAcknowledgement(models.Model):
-    """A physician's note that they have read a flag; kept even if the flag is later re-raised."""
+    """A physician's note that they have read a flag.
+
+    A resubmission re-evaluates the screening and replaces its flags, so their
+    acknowledgements go too (the audit log keeps who acknowledged what, and when):
+    changed answers need a fresh look.
+    """
 
     flag = models.OneToOneField(Flag, on_delete=models.CASCADE, related_name="acknowledgement")
     physician = models.ForeignKey(

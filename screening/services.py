@@ -91,21 +91,22 @@ def accept_invitation(*, token: str, password: str) -> User:
     )
     if invitation is None or not invitation.is_usable:
         raise InvitationInvalid
-    user = User.objects.filter(email__iexact=invitation.email).first()
-    if user is None:
-        user = User.objects.create_user(
-            email=invitation.email, password=password, full_name=invitation.full_name
-        )
-    elif user.is_staff or user.is_superuser or user.is_clinic_staff:
-        # An invitation must never become a way to take over a staff account.
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        # An invitation only ever creates an account. Setting the password of an existing
+        # one would let whoever holds the link (staff included) take it over; people who
+        # already have an account log in instead.
         raise InvitationInvalid
-    else:
-        user.set_password(password)
-        user.is_active = True
-        user.save(update_fields=["password", "is_active"])
-    invitation.accepted_at = timezone.now()
+    user = User.objects.create_user(
+        email=invitation.email, password=password, full_name=invitation.full_name
+    )
+    now = timezone.now()
+    invitation.accepted_at = now
     invitation.patient = user
     invitation.save(update_fields=["accepted_at", "patient"])
+    # Other open invitations to the same address die with this one.
+    Invitation.objects.filter(email__iexact=invitation.email, accepted_at__isnull=True).update(
+        expires_at=now
+    )
     return user
 
 
@@ -246,7 +247,11 @@ def submit_screening(*, screening: Screening) -> bool:
     evaluation = evaluate(locked)
     store_evaluation(locked, evaluation)
     if evaluation.level == URGENT:
-        transaction.on_commit(lambda: alert_physicians_of_urgent_screening(screening=locked))
+        # robust: a mail-server failure is logged, never shown to the patient in place of
+        # the crisis resources.
+        transaction.on_commit(
+            lambda: alert_physicians_of_urgent_screening(screening=locked), robust=True
+        )
     return True
 
 

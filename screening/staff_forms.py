@@ -97,6 +97,9 @@ class DecisionForm(forms.Form):
     def __init__(self, *args, has_contraindication: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.has_contraindication = has_contraindication
+        if not has_contraindication:
+            # Only a contraindication can be overridden; don't offer a box that means nothing.
+            del self.fields["override_reason"]
 
     def clean(self):
         cleaned = super().clean()

@@ -195,3 +195,29 @@ def test_a_question_edited_in_the_admin_is_audited(draft, clinic_admin, client):
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="content.changed")
     assert event.actor == clinic_admin and event.object_type == "screening.Question"
+
+
+def test_nothing_can_be_added_to_a_published_version(default_version, clinic_admin, client):
+    from screening.models import Rule
+
+    client.force_login(clinic_admin)
+    before = Rule.objects.filter(version=default_version).count()
+    response = client.post(
+        "/admin/screening/rule/add/",
+        {
+            "version": default_version.pk,
+            "position": 999,
+            "code": "sneaky",
+            "title": "Sneaky",
+            "severity": "info",
+            "when": "bp_systolic > 100",
+            "message": "m",
+            "rationale": "r",
+            "source": "s",
+            "superseded_by": "[]",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert b"Select a valid choice" in response.content
+    assert Rule.objects.filter(version=default_version).count() == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .expressions import (
     Expression,
@@ -27,7 +28,6 @@ from .medications import (
     make_takes_spec,
     make_unrecognised_spec,
     matches_for,
-    recognise_all,
 )
 from .questionnaire import (
     MEDICATION_LIST,
@@ -112,11 +112,19 @@ class Flag:
         }
 
 
+class TypedEntry(NamedTuple):
+    """One recognised (or unrecognised) drug from one row the patient typed."""
+
+    question: str  # the medication-list question's code
+    row: int  # the row's index in that list, so its dose and frequency can be found
+    match: Match
+
+
 @dataclass
 class Evaluation:
     flags: list[Flag]
     scores: list[ScoreResult]
-    medications: list[tuple[str, Match]]  # (question code, match) for every typed entry
+    medications: list[TypedEntry]  # every typed entry, in the order the patient typed them
 
     @property
     def level(self) -> str:
@@ -215,16 +223,19 @@ class RuleSet:
             values[score.code] = total
             score_results.append(ScoreResult(score.code, score.name, total, score.band_for(total)))
 
-        medications: list[tuple[str, Match]] = []
+        medications: list[TypedEntry] = []
         for question in self._list_questions:
             stored = visibility.answers.get(question.code)
             rows = stored.get("rows", []) if isinstance(stored, dict) else []
-            if question.code in RECREATIONAL_LIST_CODES:
-                found = recognise_all(self.formulary, [], rows)
-            else:
-                found = recognise_all(self.formulary, rows)
-            medications.extend((question.code, match) for match in found)
-        matches = [match for _, match in medications]
+            allow_slang = question.code in RECREATIONAL_LIST_CODES
+            for index, row in enumerate(rows):
+                typed = str(row.get("name") or "") if isinstance(row, dict) else str(row)
+                if typed.strip():
+                    medications.extend(
+                        TypedEntry(question.code, index, match)
+                        for match in self.formulary.recognise_each(typed, allow_slang=allow_slang)
+                    )
+        matches = [entry.match for entry in medications]
         context = _Context(matches, visibility.answers, self.questionnaire, self.formulary)
 
         raised: dict[str, tuple[RuleDef, Expression]] = {}
@@ -258,7 +269,7 @@ class RuleSet:
         expression: Expression,
         values: Mapping[str, object],
         answers: Mapping[str, object],
-        medications: list[tuple[str, Match]],
+        medications: list[TypedEntry],
     ) -> tuple[dict, ...]:
         """The answers and medications behind a flag, so the physician sees why it was raised."""
         evidence: list[dict] = []
@@ -277,9 +288,9 @@ class RuleSet:
                 evidence.append({"value": name, "answer": _plain(value)})
         for function_name, args in expression.function_calls:
             if function_name == "takes" and args:
-                relevant = matches_for(str(args[0]), [m for _, m in medications], self.formulary)
+                relevant = matches_for(str(args[0]), [e.match for e in medications], self.formulary)
             elif function_name == "unrecognised_medication":
-                relevant = [m for _, m in medications if not m.recognised]
+                relevant = [e.match for e in medications if not e.match.recognised]
             elif function_name == "answered" and args:
                 if args[0] not in seen_questions:
                     seen_questions.add(args[0])
@@ -288,7 +299,7 @@ class RuleSet:
             else:
                 continue
             relevant_ids = {id(match) for match in relevant}
-            for question_code, match in medications:
+            for question_code, _, match in medications:
                 if id(match) in relevant_ids and id(match) not in seen_matches:
                     seen_matches.add(id(match))
                     evidence.append(medication_evidence(question_code, match))

@@ -14,6 +14,17 @@ BADGES = {
 
 
 @register.filter
+def readable_classes(classes) -> str:
+    """Formulary classes as words: cyp3a4_strong_inhibitor reads "CYP3A4 strong inhibitor"."""
+    words = [
+        name.replace("_", " ").replace("cyp", "CYP").replace("maoi", "MAOI").replace("nmda", "NMDA")
+        for name in classes or []
+        if name != "none"
+    ]
+    return ", ".join(words) or "no interaction class"
+
+
+@register.filter
 def level_badge(level: str) -> str:
     """A coloured badge for a severity; a filter rather than an include because the queue renders many."""
     css, label = BADGES.get(level, ("text-bg-light border", "Nothing flagged"))

@@ -99,11 +99,15 @@ def section(request, screening_id, section_code: str):
         form = build_section_form(questions, stored=stored, data=request.POST, presented=presented)
         if form.is_valid():
             try:
+                # A follow-up revealed by this very post was not on the page: storing its
+                # blank would erase an answer given before the patient changed their mind.
+                answers = {
+                    code: value
+                    for code, value in form.stored_answers().items()
+                    if code in presented
+                }
                 saved = save_page(
-                    screening=screening,
-                    section=section_def,
-                    answers=form.stored_answers(),
-                    presented=presented,
+                    screening=screening, section=section_def, answers=answers, presented=presented
                 )
             except ScreeningLocked:
                 return redirect("patient:done", screening_id=screening.pk)

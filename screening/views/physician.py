@@ -17,7 +17,7 @@ from ..engine.rules import SEVERITIES
 from ..models import Flag, Screening
 from ..services import visibility_for
 from ..staff_forms import AcknowledgeForm, DecisionForm, QueueFilterForm
-from .review import answer_rows
+from .review import answer_rows, display_answer
 
 QUEUE_PAGE_SIZE = 50
 SEVERITY_LABELS = {
@@ -80,13 +80,10 @@ def screening_context(screening: Screening) -> dict:
         }
         for severity in SEVERITIES
     ]
+    score_names = {score["code"]: score["name"] for score in screening.scores or []}
     for flag in flags:
         flag.evidence_rows = [
-            {
-                **item,
-                "label": labels.get(item.get("question"), item.get("value", item.get("question"))),
-            }
-            for item in flag.evidence
+            _evidence_row(item, answers, labels, score_names) for item in flag.evidence
         ]
     return {
         "screening": screening,
@@ -95,9 +92,34 @@ def screening_context(screening: Screening) -> dict:
         "unacknowledged": [f for f in flags if not hasattr(f, "acknowledgement")],
         "medications": list(screening.medications.all()),
         "sections": answer_rows(answers),
-        "decisions": list(screening.decisions.select_related("physician").order_by("signed_at")),
+        "decisions": list(
+            screening.decisions.select_related("physician", "amends").order_by("signed_at")
+        ),
         "labels": SEVERITY_LABELS,
     }
+
+
+DERIVED_LABELS = {
+    "age": "Age",
+    "bmi": "BMI",
+    "bp_systolic": "Systolic BP",
+    "bp_diastolic": "Diastolic BP",
+}
+
+
+def _evidence_row(item: dict, answers, labels: dict, score_names: dict) -> dict:
+    """An evidence item as the physician reads it: the question's text and the answer's words."""
+    row = dict(item)
+    question = answers.questions.get(item.get("question"))
+    if question is not None:
+        row["label"] = labels[question.code]
+        row["display"] = display_answer(question, item.get("answer"))
+        if isinstance(row["display"], list):
+            row["display"] = "; ".join(row["display"])
+    else:
+        name = item.get("value") or item.get("question")
+        row["label"] = score_names.get(name) or DERIVED_LABELS.get(name, name)
+    return row
 
 
 @permission_required("review_screening")
@@ -170,7 +192,7 @@ def decide(request, screening_id):
                 conditions=data["conditions"],
                 reason=data["reason"],
                 message_to_patient=data["message_to_patient"],
-                override_reason=data["override_reason"],
+                override_reason=data.get("override_reason", ""),
                 request=request,
             )
         except StaleScreening:
@@ -197,7 +219,7 @@ def audit_log(request):
     actions = sorted(AuditEvent.objects.values_list("action", flat=True).distinct())
     if action in actions:  # allow-list: only actions that exist
         events = events.filter(action=action)
-    who = request.GET.get("who", "").strip()[:100]
+    who = request.GET.get("who", "").replace("\x00", "").strip()[:100]
     if who:
         events = events.filter(actor__email__icontains=who)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))

@@ -1,5 +1,6 @@
 """Staff pages: the start page and patient invitations (the review queue comes later)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -39,24 +40,20 @@ def invitations(request):
     if not request.user.has_perm("screening.add_invitation"):
         raise PermissionDenied
     form = InvitationForm(request.POST if request.method == "POST" else None)
-    new_link = None
     if request.method == "POST" and form.is_valid():
         invitation, token = create_invitation(
             full_name=form.cleaned_data["full_name"],
             email=form.cleaned_data["email"],
             created_by=request.user,
         )
-        new_link = request.build_absolute_uri(reverse("accept_invitation", args=[token]))
-        send_invitation_email(invitation=invitation, link=new_link)
-        # Shown once on the next page (post/redirect/get), so a reload cannot invite twice.
-        request.session["new_invitation_link"] = new_link
+        link = request.build_absolute_uri(reverse("accept_invitation", args=[token]))
+        # The link goes only to the patient's inbox: staff never hold a working link.
+        send_invitation_email(invitation=invitation, link=link)
         messages.success(request, f"Invitation sent to {invitation.email}.")
         return redirect("staff:invitations")
-    if request.method == "GET":
-        new_link = request.session.pop("new_invitation_link", None)
     recent = Invitation.objects.select_related("created_by").order_by("-created_at")[:50]
     return render(
         request,
         "staff/invitations.html",
-        {"form": form, "invitations": recent, "new_link": new_link},
+        {"form": form, "invitations": recent, "valid_days": settings.INVITATION_VALID_DAYS},
     )

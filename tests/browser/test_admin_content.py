@@ -1,0 +1,166 @@
+"""A clinic admin changes the questionnaire in the Django admin: draft, edit, preview, publish.
+
+Found by what the admin sees (link text, labels, the action menu), as a person would.
+Screenshots land in screenshots/admin-*.png.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from screening.demo import seed_demo_screenings
+from tests.conftest import PASSWORD
+
+from .conftest import DESKTOP, shoot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+INVALID_SHOW_WHEN = 'pregnant = "maybe"'
+VALID_SHOW_WHEN = 'can_be_pregnant = yes and pregnant = "no"'
+NEW_TEXT = "Are you using contraception (birth control) at the moment?"
+VERSION_NAME = re.compile(r"v(\d+) \((Draft|Published|Retired)\)$")
+
+
+def admin_log_in(page: Page, email: str) -> None:
+    page.goto("/admin/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+
+
+def go_to(page: Page, model_name: str) -> None:
+    """Follow a model's link from the admin home page, as the sidebar-less admin offers."""
+    page.goto("/admin/")
+    with page.expect_navigation():
+        page.get_by_role("link", name=model_name, exact=True).click()
+
+
+def messages_shown(page: Page) -> Locator:
+    return page.locator("ul.messagelist li")
+
+
+def result_rows(page: Page) -> dict[str, dict[str, str]]:
+    """The changelist as {object shown: {column header: cell text}}."""
+    table = page.locator("#result_list")
+    headers = [h.strip() for h in table.locator("thead th").all_text_contents()]
+    rows = {}
+    for row in table.locator("tbody tr").all():
+        cells = [c.strip() for c in row.locator("td, th").all_text_contents()]
+        named = dict(zip(headers, cells, strict=False))
+        rows[cells[1]] = named
+    return rows
+
+
+def version_statuses(page: Page) -> dict[int, str]:
+    """{version number: status column} from the question set versions changelist."""
+    statuses = {}
+    for shown, columns in result_rows(page).items():
+        found = VERSION_NAME.search(shown)
+        if found:
+            statuses[int(found.group(1))] = columns["Status"]
+    return statuses
+
+
+def run_action(page: Page, object_name: str, action: str) -> None:
+    """Tick one row's box, choose the action, press Go."""
+    page.get_by_role("checkbox", name=re.compile(re.escape(object_name))).check()
+    page.get_by_label("Action:").select_option(label=action)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Go").click()
+
+
+def field_row(page: Page, field: str) -> Locator:
+    """The admin form row of one field: its label, box, help and errors."""
+    return page.locator(f".form-row.field-{field}")
+
+
+def test_admin_drafts_edits_previews_and_publishes_a_new_version(
+    contexts, default_version, clinic_admin
+):
+    seed_demo_screenings()  # so the publish preview has screenings to run the rules on
+    published_name = str(default_version)
+    page = contexts.new_page(DESKTOP)
+    admin_log_in(page, clinic_admin.email)
+
+    # A new draft from the published version.
+    go_to(page, "Question set versions")
+    assert version_statuses(page) == {default_version.number: "Published"}
+    run_action(page, published_name, "Make a new draft from this version")
+    draft_number = default_version.number + 1
+    expect(messages_shown(page)).to_contain_text(f"Draft version {draft_number} created.")
+    assert version_statuses(page) == {
+        default_version.number: "Published",
+        draft_number: "Draft",
+    }
+
+    # The draft's contraception question, found through the version filter.
+    go_to(page, "Questions")
+    filters = page.locator("#changelist-filter")
+    with page.expect_navigation():
+        filters.get_by_role("link", name=re.compile(rf"v{draft_number} \(Draft\)")).click()
+    with page.expect_navigation():
+        page.locator("#result_list").get_by_role("link", name="contraception", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Change question")
+
+    page.get_by_label("Text:", exact=True).fill(NEW_TEXT)
+    page.get_by_label("Show when:", exact=True).fill(INVALID_SHOW_WHEN)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save", exact=True).click()
+
+    # Refused: the message is beside the show-when box, and nothing typed is lost.
+    expect(page.get_by_text("Please correct the error below.")).to_be_visible()
+    error = field_row(page, "show_when").locator(".errorlist")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text('Unknown value "maybe" for "pregnant"')
+    show_when = page.get_by_label("Show when:", exact=True)
+    expect(show_when).to_have_attribute("aria-invalid", "true")
+    expect(show_when).to_have_accessible_description(re.compile(r'Unknown value "maybe"'))
+    error_box, field_box = error.bounding_box(), show_when.bounding_box()
+    gap = field_box["y"] - (error_box["y"] + error_box["height"])
+    assert 0 <= gap < 40, f"The show-when error is {gap:.0f}px away from its box"
+    expect(page.get_by_label("Text:", exact=True)).to_have_value(NEW_TEXT)
+    expect(page.get_by_label("Show when:", exact=True)).to_have_value(INVALID_SHOW_WHEN)
+    expect(field_row(page, "text").locator(".errorlist")).to_have_count(0)
+    shoot(page, "admin-01-show-when-error")
+
+    page.get_by_label("Show when:", exact=True).fill(VALID_SHOW_WHEN)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save", exact=True).click()
+    expect(messages_shown(page)).to_contain_text("was changed successfully")
+    expect(page.locator("#result_list")).to_contain_text(NEW_TEXT)
+
+    # Publish, after a preview of what the new rules would do to screenings on file.
+    go_to(page, "Question set versions")
+    draft_row = next(name for name in result_rows(page) if f"v{draft_number} (Draft)" in name)
+    run_action(page, draft_row, "Publish this draft (preview its effect first)")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Publish")
+    preview = page.locator("#content")
+    expect(preview).to_contain_text("submitted screenings on file")
+    expect(preview.get_by_role("columnheader", name="Would gain")).to_be_visible()
+    expect(preview.get_by_role("columnheader", name="Would lose")).to_be_visible()
+    shoot(page, "admin-02-publish-preview")
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile(r"^Yes, publish")).click()
+    expect(messages_shown(page)).to_contain_text("is now published")
+    assert version_statuses(page) == {
+        default_version.number: "Retired",
+        draft_number: "Published",
+    }
+
+    # The version now in use is read-only: a rule opens without a Save button.
+    go_to(page, "Rules")
+    with page.expect_navigation():
+        page.locator("#changelist-filter").get_by_role(
+            "link", name=re.compile(rf"v{draft_number} \(Published\)")
+        ).click()
+    with page.expect_navigation():
+        page.locator("#result_list tbody").get_by_role(
+            "link", name="bp_elevated", exact=True
+        ).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("View rule")
+    expect(page.get_by_role("button", name=re.compile(r"^Save"))).to_have_count(0)
+    expect(page.get_by_role("textbox")).to_have_count(0)
+    shoot(page, "admin-03-published-rule-read-only")
