@@ -82,7 +82,31 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "screening.middleware.NoStoreForSignedInUsersMiddleware",
+    "screening.middleware.SessionTimeoutMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Content Security Policy (django-csp): nothing inline, nothing from elsewhere; Bootstrap's
+# icons are data: SVGs inside its stylesheet.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Sessions end on the server after inactivity, and for staff after an absolute limit too.
+STAFF_IDLE_TIMEOUT_SECONDS = env_int("STAFF_IDLE_TIMEOUT_SECONDS", 15 * 60)
+STAFF_ABSOLUTE_TIMEOUT_SECONDS = env_int("STAFF_ABSOLUTE_TIMEOUT_SECONDS", 12 * 60 * 60)
+PATIENT_IDLE_TIMEOUT_SECONDS = env_int("PATIENT_IDLE_TIMEOUT_SECONDS", 30 * 60)
+SESSION_COOKIE_AGE = STAFF_ABSOLUTE_TIMEOUT_SECONDS
 
 ROOT_URLCONF = "clinic.urls"
 

@@ -1,0 +1,84 @@
+"""Sessions end on the server; every response carries the security headers."""
+
+import time
+
+import pytest
+
+from screening.models import Answer
+from screening.services import start_screening
+
+from .intake_helpers import page_post_data
+
+pytestmark = pytest.mark.django_db
+
+
+def age_session(client, seconds):
+    session = client.session
+    session["last_seen"] = int(time.time()) - seconds
+    session.save()
+
+
+def test_a_patient_is_logged_out_after_30_idle_minutes_and_resumes_where_they_were(
+    client, patient, default_version
+):
+    client.post("/login/", {"username": patient.email, "password": "correct horse battery staple"})
+    screening = start_screening(patient=patient)
+    url = f"/screenings/{screening.pk}/page/about_you/"
+    html = client.get(url).content.decode()
+    client.post(url, page_post_data(html, screening, {"sex_at_birth": "male"}))
+    age_session(client, 29 * 60)
+    assert client.get(f"/screenings/{screening.pk}/").status_code == 302
+    age_session(client, 31 * 60)
+    response = client.get(f"/screenings/{screening.pk}/")
+    assert response["Location"].startswith("/login/?next=")
+    client.post("/login/", {"username": patient.email, "password": "correct horse battery staple"})
+    assert client.get(f"/screenings/{screening.pk}/")["Location"].endswith("/page/heart/")
+    assert Answer.objects.filter(screening=screening).count() == 4
+
+
+def test_staff_are_logged_out_after_15_idle_minutes(client, physician):
+    client.post(
+        "/login/", {"username": physician.email, "password": "correct horse battery staple"}
+    )
+    assert client.get("/staff/queue/").status_code == 200
+    age_session(client, 16 * 60)
+    assert client.get("/staff/queue/")["Location"].startswith("/login/")
+
+
+def test_staff_sessions_end_12_hours_after_login_however_active(client, physician):
+    client.post(
+        "/login/", {"username": physician.email, "password": "correct horse battery staple"}
+    )
+    session = client.session
+    session["started_at"] = int(time.time()) - 12 * 3600 - 1
+    session.save()
+    assert client.get("/staff/queue/")["Location"].startswith("/login/")
+
+
+def test_a_deactivated_users_session_stops_on_the_next_request(client, physician):
+    client.post(
+        "/login/", {"username": physician.email, "password": "correct horse battery staple"}
+    )
+    physician.is_active = False
+    physician.save()
+    assert client.get("/staff/queue/")["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize("url", ["/login/", "/screenings/"])
+def test_every_response_carries_the_security_headers(patient_client, url):
+    response = patient_client.get(url, follow=True)
+    csp = response["Content-Security-Policy"]
+    for directive in (
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "script-src 'self'",
+    ):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_signed_in_pages_are_never_cached(patient_client):
+    assert "no-store" in patient_client.get("/screenings/")["Cache-Control"]
