@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "bootstrap",
+    "axes",
     "screening",
 ]
 
@@ -84,7 +85,22 @@ MIDDLEWARE = [
     "screening.middleware.NoStoreForSignedInUsersMiddleware",
     "screening.middleware.SessionTimeoutMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout into a response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling with django-axes: after 5 failures for one email from one address, that
+# pair is locked for an hour; every attempt is recorded (AccessAttempt, AccessLog).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_USERNAME_CALLABLE = "screening.forms.login_username"
 
 # Content Security Policy (django-csp): nothing inline, nothing from elsewhere; Bootstrap's
 # icons are data: SVGs inside its stylesheet.

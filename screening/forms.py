@@ -427,6 +427,12 @@ class SetPasswordForm(forms.Form):
         return second
 
 
+def login_username(request, credentials) -> str:
+    """The email django-axes counts failures against, in the same case accounts are stored."""
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    return str(username).strip().lower()
+
+
 class EmailLoginForm(AuthenticationForm):
     """Django's login form, labelled for email addresses, with one message for every failure."""
 

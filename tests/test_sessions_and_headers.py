@@ -82,3 +82,33 @@ def test_every_response_carries_the_security_headers(patient_client, url):
 
 def test_signed_in_pages_are_never_cached(patient_client):
     assert "no-store" in patient_client.get("/screenings/")["Cache-Control"]
+
+
+def test_five_wrong_passwords_lock_that_account_from_that_address(client, patient):
+    from axes.models import AccessAttempt
+
+    for _ in range(5):
+        client.post("/login/", {"username": patient.email, "password": "wrong password!"})
+    assert AccessAttempt.objects.filter(username=patient.email).exists()
+    locked = client.post(
+        "/login/", {"username": patient.email, "password": "correct horse battery staple"}
+    )
+    assert locked.status_code == 429
+    assert b"Too many attempts" in locked.content
+    assert "_auth_user_id" not in client.session
+    # Another address is not locked out of the same account.
+    other = type(client)(REMOTE_ADDR="10.9.8.7")
+    ok = other.post(
+        "/login/", {"username": patient.email, "password": "correct horse battery staple"}
+    )
+    assert ok.status_code == 302
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(client, patient):
+    wrong = client.post("/login/", {"username": patient.email, "password": "not the password"})
+    unknown = client.post(
+        "/login/", {"username": "nobody@example.com", "password": "not the password"}
+    )
+    assert wrong.status_code == unknown.status_code == 200
+    message = "That email address and password do not match an account"
+    assert message in wrong.content.decode() and message in unknown.content.decode()
