@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from .content import RULE_FIELDS, rule_defs_from_data, score_defs_from_data
 from .engine.medications import Formulary
-from .engine.rules import SEVERITIES, SEVERITY_RANK, Band, Evaluation, RuleDef, RuleSet, ScoreDef
+from .engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleDef, RuleSet, ScoreDef
 from .models import (
     Answer,
     Drug,
@@ -72,36 +73,22 @@ def current_formulary() -> Formulary:
 
 
 def rule_defs(version: QuestionSetVersion) -> list[RuleDef]:
-    return [
-        RuleDef(
-            code=rule.code,
-            title=rule.title,
-            severity=rule.severity,
-            when=rule.when,
-            message=rule.message,
-            rationale=rule.rationale,
-            source=rule.source,
-            superseded_by=tuple(rule.superseded_by or ()),
-            active=rule.active,
-        )
-        for rule in Rule.objects.filter(version=version).order_by("position", "pk")
-    ]
+    """The version's rules as engine definitions (the same builder the data files use)."""
+    rows = (
+        Rule.objects.filter(version=version)
+        .order_by("position", "pk")
+        .values(*RULE_FIELDS, "superseded_by", "active")
+    )
+    return rule_defs_from_data({"rules": list(rows)})
 
 
 def score_defs(version: QuestionSetVersion) -> list[ScoreDef]:
-    return [
-        ScoreDef(
-            code=score.code,
-            name=score.name,
-            items=tuple(score.items),
-            bands=tuple(
-                Band(float(band["min"]), float(band["max"]), str(band["label"]))
-                for band in score.bands or []
-            ),
-            source=score.source,
-        )
-        for score in ScoreDefinition.objects.filter(version=version).order_by("position", "pk")
-    ]
+    rows = (
+        ScoreDefinition.objects.filter(version=version)
+        .order_by("position", "pk")
+        .values("code", "name", "items", "bands", "source")
+    )
+    return score_defs_from_data({"scores": list(rows)})
 
 
 def ruleset_for(version: QuestionSetVersion) -> RuleSet:
