@@ -7,6 +7,7 @@ from django.test import Client
 from screening.admin import QuestionAdminForm
 from screening.models import Question, QuestionSetVersion
 from screening.services import start_screening
+from tests.logins import log_in_staff
 
 from .intake_helpers import fill_intake
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def draft(default_version, clinic_admin, client):
-    client.force_login(clinic_admin)
+    log_in_staff(client, clinic_admin)
     client.post(
         "/admin/screening/questionsetversion/",
         {"action": "make_draft_copy", "_selected_action": [str(default_version.pk)]},
@@ -161,7 +162,7 @@ def test_an_admin_adds_a_drug_with_comma_separated_names_and_it_is_recognised(cl
     from screening.evaluation import current_formulary
     from screening.models import Drug
 
-    client.force_login(clinic_admin)
+    log_in_staff(client, clinic_admin)
     response = client.post("/admin/screening/drug/add/", drug_form_data())
     assert response.status_code == 302, response.content.decode()[:2000]
     drug = Drug.objects.get(name="zuranolone")
@@ -178,7 +179,7 @@ def test_an_admin_adds_a_drug_with_comma_separated_names_and_it_is_recognised(cl
 def test_a_drug_with_an_unknown_class_is_refused_with_a_message(clinic_admin, client):
     from screening.models import Drug
 
-    client.force_login(clinic_admin)
+    log_in_staff(client, clinic_admin)
     response = client.post("/admin/screening/drug/add/", drug_form_data(classes="sleepy_pills"))
     assert response.status_code == 200
     assert b"sleepy_pills" in response.content
@@ -200,7 +201,7 @@ def test_a_question_edited_in_the_admin_is_audited(draft, clinic_admin, client):
 def test_nothing_can_be_added_to_a_published_version(default_version, clinic_admin, client):
     from screening.models import Rule
 
-    client.force_login(clinic_admin)
+    log_in_staff(client, clinic_admin)
     before = Rule.objects.filter(version=default_version).count()
     response = client.post(
         "/admin/screening/rule/add/",

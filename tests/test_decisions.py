@@ -5,6 +5,7 @@ from django.test import Client
 
 from screening.models import AuditEvent, Decision, Screening
 from screening.services import start_screening
+from tests.logins import log_in_staff
 
 from .factories import make_submitted_screening
 from .intake_helpers import fill_intake
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def physician_client(physician):
     client = Client()
-    client.force_login(physician)
+    log_in_staff(client, physician)
     return client
 
 
@@ -240,7 +241,7 @@ def test_more_information_reopens_the_intake_and_resubmission_returns_it_to_the_
 @pytest.mark.parametrize("who", ["patient", "other_patient", "clinic_admin"])
 def test_only_physicians_read_or_decide_a_screening(client, request, who, default_version):
     screening = make_submitted_screening(level="urgent")
-    client.force_login(request.getfixturevalue(who))
+    log_in_staff(client, request.getfixturevalue(who))
     assert client.get(url(screening)).status_code == 403
     assert client.get(url(screening, "print/")).status_code == 403
     assert (
@@ -273,7 +274,7 @@ def test_clinic_admins_read_the_audit_log_and_nobody_can_edit_it(
 ):
     screening = make_submitted_screening(level="info")
     physician_client.get(url(screening))
-    client.force_login(clinic_admin)
+    log_in_staff(client, clinic_admin)
     body = client.get("/staff/audit/?action=screening.viewed").content.decode()
     assert "screening.viewed" in body and "doctor@example.com" in body
     event = AuditEvent.objects.get(action="screening.viewed")

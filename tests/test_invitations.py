@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from screening.models import Invitation, User
 from screening.services import create_invitation
+from tests.logins import log_in_staff
 
 pytestmark = pytest.mark.django_db
 GOOD_PASSWORD = "plum orchard lantern river"
@@ -22,7 +23,7 @@ def invitation_link(physician):
 
 
 def test_physician_invites_a_patient_and_only_the_email_carries_the_link(client, physician):
-    client.force_login(physician)
+    log_in_staff(client, physician)
     response = client.post(
         "/staff/invitations/", {"full_name": "Carol New", "email": "carol@example.com"}
     )
@@ -38,7 +39,7 @@ def test_physician_invites_a_patient_and_only_the_email_carries_the_link(client,
 
 
 def test_the_invitation_form_refuses_a_bad_email(client, physician):
-    client.force_login(physician)
+    log_in_staff(client, physician)
     response = client.post("/staff/invitations/", {"full_name": "Carol", "email": "not-an-email"})
     assert response.status_code == 200
     assert b"Enter a valid email address" in response.content

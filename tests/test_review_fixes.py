@@ -7,6 +7,7 @@ from screening.engine.questionnaire import QuestionDef
 from screening.forms import SectionForm
 from screening.models import Answer, AuditEvent, Decision, DrugClass
 from screening.services import start_screening
+from tests.logins import log_in_staff
 
 from .factories import make_submitted_screening
 from .intake_helpers import fill_intake, page_post_data
@@ -47,7 +48,7 @@ def test_a_follow_up_answer_survives_the_patient_changing_their_mind_twice(
 
 def test_an_amendment_cannot_clear_flags_nobody_acknowledged(physician, default_version):
     client = Client()
-    client.force_login(physician)
+    log_in_staff(client, physician)
     screening = make_submitted_screening(flags=[("phq9_item9_positive", "urgent")])
     client.post(
         f"/staff/screenings/{screening.pk}/decide/",
@@ -114,7 +115,7 @@ def test_a_null_character_in_a_medication_row_is_refused():
 
 def test_the_audit_summary_names_no_clinical_finding(physician, default_version):
     client = Client()
-    client.force_login(physician)
+    log_in_staff(client, physician)
     screening = make_submitted_screening(flags=[("phq9_item9_positive", "urgent")])
     flag = screening.flags.get()
     client.post(
@@ -125,7 +126,7 @@ def test_the_audit_summary_names_no_clinical_finding(physician, default_version)
 
 
 def test_a_drug_class_in_use_cannot_be_deleted_or_renamed(clinic_admin, client, default_version):
-    client.force_login(clinic_admin)
+    log_in_staff(client, clinic_admin)
     maoi = DrugClass.objects.get(name="maoi")
     assert (
         client.post(f"/admin/screening/drugclass/{maoi.pk}/delete/", {"post": "yes"}).status_code

@@ -4,6 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.logins import log_in_staff
+
 from .factories import make_patient, make_submitted_screening
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def physician_client(client, physician):
-    client.force_login(physician)
+    log_in_staff(client, physician)
     return client
 
 
@@ -100,7 +102,7 @@ def test_the_queue_is_paginated(physician_client, default_version):
 
 @pytest.mark.parametrize("who", ["patient", "clinic_admin"])
 def test_only_physicians_reach_the_queue(client, request, who, default_version):
-    client.force_login(request.getfixturevalue(who))
+    log_in_staff(client, request.getfixturevalue(who))
     assert client.get("/staff/queue/").status_code == 403
 
 
