@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "bootstrap",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "screening",
 ]
 
@@ -80,10 +82,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "screening.middleware.NoStoreForSignedInUsersMiddleware",
     "screening.middleware.SessionTimeoutMiddleware",
+    # Staff enter a one-time code (TOTP) after their password before seeing any patient data.
+    "screening.middleware.StaffTwoFactorMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lockout into a response.
     "axes.middleware.AxesMiddleware",
@@ -211,6 +216,12 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "screening@localhost")
 # What the clinic calls itself on every page, and how long an invitation link stays valid.
 CLINIC_NAME = os.environ.get("CLINIC_NAME", "Ketamine Clinic")
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 14)
+# Staff second factor (django-otp TOTP): the name authenticator apps show for the account.
+OTP_TOTP_ISSUER = CLINIC_NAME
+# The admin lists staff devices (to remove a lost phone's) but never shows their secret keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# A password-reset link works for this long (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
 # Shown to a patient whose answers signal acute risk, and in the safety section.
 CRISIS_RESOURCES_TEXT = os.environ.get(
     "CRISIS_RESOURCES_TEXT",

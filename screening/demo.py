@@ -5,6 +5,8 @@ through the real submit path, so the flags the physician sees are the engine's o
 """
 
 from django.db import transaction
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import Answer, CompletedSection, Screening, User
 from .services import current_version, submit_screening
@@ -107,3 +109,19 @@ def seed_demo_screenings() -> int:
         submit_screening(screening=screening)
         created += 1
     return created
+
+
+def demo_authenticator(user) -> TOTPDevice:
+    """The demo staff member's confirmed authenticator device (created on first run)."""
+    device = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
+
+
+def current_codes(users) -> dict[str, str]:
+    """What each demo staff member's authenticator app would show now."""
+    codes = {}
+    for user in users:
+        device = demo_authenticator(user)
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+        codes[user.email] = f"{totp.token():0{device.digits}d}"
+    return codes

@@ -449,3 +449,21 @@ class EmailLoginForm(AuthenticationForm):
         "invalid_login": "That email address and password do not match an account. Please try again.",
         "inactive": "That email address and password do not match an account. Please try again.",
     }
+
+
+class OneTimeCodeForm(forms.Form):
+    """The six-digit code from an authenticator app."""
+
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+            }
+        ),
+        help_text="Six digits. A new code appears every 30 seconds.",
+        error_messages={"required": "Enter the six-digit code your authenticator app shows."},
+    )

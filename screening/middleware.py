@@ -1,4 +1,5 @@
-"""Response headers that keep patient data out of browser caches, and session time limits."""
+"""Response headers that keep patient data out of browser caches, session time limits, and
+the second factor for staff."""
 
 import time
 
@@ -6,6 +7,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
+from django.utils.http import urlencode
+
+from .two_factor import needs_second_factor
 
 
 class NoStoreForSignedInUsersMiddleware:
@@ -61,3 +67,37 @@ class SessionTimeoutMiddleware:
             if now - last_seen >= self.TOUCH_EVERY_SECONDS or "last_seen" not in session:
                 session["last_seen"] = now
         return self.get_response(request)
+
+
+class StaffTwoFactorMiddleware:
+    """Staff (physicians, clinic admins, admin-site users) must enter a one-time code after
+    their password before any page but the two-factor pages, log out and static files.
+    Sits after django-otp's OTPMiddleware, which tells whether this session is verified."""
+
+    ALWAYS_ALLOWED_URL_NAMES = {"two_factor_verify", "two_factor_setup", "logout"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and needs_second_factor(user)
+            and not user.is_verified()
+            and not self._always_allowed(request)
+        ):
+            target = reverse("two_factor_verify")
+            if request.method == "GET":
+                target += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(target)
+        return self.get_response(request)
+
+    def _always_allowed(self, request) -> bool:
+        if request.path.startswith(settings.STATIC_URL):
+            return True
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return False
+        return match.url_name in self.ALWAYS_ALLOWED_URL_NAMES

@@ -289,6 +289,9 @@ ROLE_PERMISSIONS = {
         "screening.add_invitation",
         "screening.view_invitation",
         "screening.view_auditevent",
+        # Remove a colleague's lost authenticator so they can set up a new one at next login.
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
         *(
             f"screening.{action}_{model}"
             for model in ("questionset", "questionsetversion")

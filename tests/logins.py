@@ -3,8 +3,52 @@
 Staff must pass a second factor (TOTP) before any patient data is shown, so a staff client
 is logged in *and* verified; patients only need their password."""
 
+import time
+
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+
+def authenticator_for(user) -> TOTPDevice:
+    """The user's confirmed authenticator device, set up now if they have none."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
+
+
+def current_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    """The code the person's authenticator app shows now (or `steps_ahead` periods later)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    totp.time = totp.time + steps_ahead * device.step
+    return f"{totp.token():0{device.digits}d}"
+
 
 def log_in_staff(client, user):
     """Log a physician or clinic admin in, as if they had also entered a valid TOTP code."""
     client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = authenticator_for(user).persistent_id
+    session.save()
     return client
+
+
+def log_in_staff_through_the_forms(client, user, password):
+    """Password on the login page, then the authenticator code, as a person does it."""
+    device = authenticator_for(user)
+    client.post("/login/", {"username": user.email, "password": password})
+    response = client.post("/account/two-factor/", {"code": current_code(device)})
+    assert response.status_code == 302, "the second factor was refused"
+    return client
+
+
+def unused_code(user) -> str:
+    """A code the user's device will still accept: codes work once, so a second login in the
+    same 30 seconds uses the next period's code (the server accepts one period of drift)."""
+    device = authenticator_for(user)
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    steps_ahead = max(0, device.last_t + 1 - totp.t())
+    if steps_ahead > 1:
+        time.sleep((steps_ahead - 1) * device.step - (totp.time - device.t0) % device.step + 0.1)
+        return unused_code(user)
+    return current_code(device, steps_ahead)

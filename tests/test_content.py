@@ -171,3 +171,24 @@ def test_demo_accounts_seed_a_queue_with_one_screening_of_each_level(settings):
     assert levels == ["urgent", "contraindicated", "caution", "info", ""]
     call_command("create_demo_accounts")  # idempotent
     assert Screening.objects.count() == 5
+
+
+def test_demo_staff_can_log_in_with_the_printed_code(client, capsys, settings):
+    from screening.demo import DEMO_PASSWORD
+
+    settings.DEBUG = True
+    call_command("create_demo_accounts")
+    capsys.readouterr()
+    call_command("demo_codes")
+    codes = dict(line.split() for line in capsys.readouterr().out.splitlines()[:2])
+    client.post("/login/", {"username": "physician@example.com", "password": DEMO_PASSWORD})
+    client.post("/account/two-factor/", {"code": codes["physician@example.com"]})
+    assert client.get("/staff/queue/").status_code == 200
+
+
+def test_demo_codes_are_never_shown_in_production(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="never shown in production"):
+        call_command("demo_codes")

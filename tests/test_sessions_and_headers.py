@@ -6,6 +6,7 @@ import pytest
 
 from screening.models import Answer
 from screening.services import start_screening
+from tests.logins import log_in_staff_through_the_forms
 
 from .intake_helpers import page_post_data
 
@@ -37,18 +38,14 @@ def test_a_patient_is_logged_out_after_30_idle_minutes_and_resumes_where_they_we
 
 
 def test_staff_are_logged_out_after_15_idle_minutes(client, physician):
-    client.post(
-        "/login/", {"username": physician.email, "password": "correct horse battery staple"}
-    )
+    log_in_staff_through_the_forms(client, physician, "correct horse battery staple")
     assert client.get("/staff/queue/").status_code == 200
     age_session(client, 16 * 60)
     assert client.get("/staff/queue/")["Location"].startswith("/login/")
 
 
 def test_staff_sessions_end_12_hours_after_login_however_active(client, physician):
-    client.post(
-        "/login/", {"username": physician.email, "password": "correct horse battery staple"}
-    )
+    log_in_staff_through_the_forms(client, physician, "correct horse battery staple")
     session = client.session
     session["started_at"] = int(time.time()) - 12 * 3600 - 1
     session.save()
@@ -56,9 +53,7 @@ def test_staff_sessions_end_12_hours_after_login_however_active(client, physicia
 
 
 def test_a_deactivated_users_session_stops_on_the_next_request(client, physician):
-    client.post(
-        "/login/", {"username": physician.email, "password": "correct horse battery staple"}
-    )
+    log_in_staff_through_the_forms(client, physician, "correct horse battery staple")
     physician.is_active = False
     physician.save()
     assert client.get("/staff/queue/")["Location"].startswith("/login/")

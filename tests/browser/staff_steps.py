@@ -5,12 +5,17 @@ field labels (only flag_titles looks at classes, to drop the badge and rule code
 flag's heading), so the tests say what a physician sees.
 """
 
+import base64
 import re
 
+from django_otp.oath import TOTP
 from playwright.sync_api import Locator, Page, expect
 
+from screening.models import User
 from tests.conftest import PASSWORD
+from tests.logins import unused_code
 
+from .conftest import assert_accessible, shoot
 from .patient_steps import heading
 
 DECISION_SECTION = re.compile(r"^(Record|Amend) (a|the) decision$")
@@ -20,13 +25,37 @@ STALE_MESSAGE = "Another physician changed this screening"
 
 
 def log_in_as_staff(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Log in on the ordinary /login/ page; staff land on the review queue."""
+    """Log in on the ordinary /login/ page, then the authenticator code; staff land on the
+    review queue."""
     page.goto("/login/")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Log in", exact=True).click()
+    enter_authenticator_code(page, email)
     expect(heading(page)).to_have_text("Review queue")
+
+
+def enter_authenticator_code(page: Page, email: str) -> None:
+    """The second step for staff: on the first login, set up the app from the key on the
+    page; afterwards, type what the app shows now."""
+    if heading(page).inner_text() == "Set up your authenticator app":
+        shoot(page, "staff-00-two-factor-set-up")
+        assert_accessible(page, "two-factor set-up")
+        code = code_for_typed_key(page.locator("#secret-key").inner_text())
+    else:
+        expect(heading(page)).to_have_text("Enter your code")
+        code = unused_code(User.objects.get(email=email))
+    page.get_by_label("Code from your authenticator app").fill(code)
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile("^(Continue|Turn on and continue)$")).click()
+
+
+def code_for_typed_key(key: str) -> str:
+    """What an authenticator app shows after the person types the key from the set-up page."""
+    secret = "".join(key.split())
+    secret += "=" * (-len(secret) % 8)
+    return f"{TOTP(base64.b32decode(secret)).token():06d}"
 
 
 def queue_table(page: Page) -> Locator:

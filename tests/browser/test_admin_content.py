@@ -13,6 +13,7 @@ from screening.demo import seed_demo_screenings
 from tests.conftest import PASSWORD
 
 from .conftest import DESKTOP, shoot
+from .staff_steps import enter_authenticator_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,6 +29,7 @@ def admin_log_in(page: Page, email: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     with page.expect_navigation():
         page.get_by_role("button", name="Log in").click()
+    enter_authenticator_code(page, email)
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
 
 

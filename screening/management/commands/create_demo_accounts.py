@@ -4,9 +4,10 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.demo import DEMO_PASSWORD, seed_demo_screenings
+from screening.demo import DEMO_PASSWORD, demo_authenticator, seed_demo_screenings
 from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, User
 from screening.services import NoPublishedQuestionSet, ensure_roles
+from screening.two_factor import secret_for_typing
 
 DEMO_ACCOUNTS = [
     ("patient@example.com", "Pat Demo", None, False),
@@ -33,6 +34,11 @@ class Command(BaseCommand):
             user.save(update_fields=["is_staff"])
             if group_name:
                 user.groups.add(Group.objects.get(name=group_name))
+        keys = {
+            email: secret_for_typing(demo_authenticator(User.objects.get(email=email)))
+            for email, _, group_name, _ in DEMO_ACCOUNTS
+            if group_name
+        }
         try:
             seeded = seed_demo_screenings()
         except NoPublishedQuestionSet:
@@ -51,6 +57,11 @@ Demo accounts (development only). Open {base_url}/login/ and sign in as:
   Clinic admin admin@example.com      password: {DEMO_PASSWORD}
               -> edit questions, rules and the formulary at {base_url}/admin/,
                  read the audit log at {base_url}/staff/audit/
+
+Staff also enter a one-time code after the password. Either add the key to an authenticator
+app, or print the current codes with:  .venv/bin/python manage.py demo_codes
+  physician@example.com  key: {keys["physician@example.com"]}
+  admin@example.com      key: {keys["admin@example.com"]}
 {line}
 """
         )

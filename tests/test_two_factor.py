@@ -1,0 +1,217 @@
+"""Staff need a one-time code from an authenticator app after their password, before any
+patient data; patients do not. A code works once."""
+
+import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from screening.models import AuditEvent
+from tests.conftest import PASSWORD
+from tests.factories import make_submitted_screening
+from tests.logins import authenticator_for, current_code
+
+PATIENT_MARKER = "Quentin Markerson"
+
+
+def log_in_with_password(client, user):
+    response = client.post("/login/", {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    return response
+
+
+@pytest.fixture
+def submitted(default_version, other_patient):
+    other_patient.full_name = PATIENT_MARKER
+    other_patient.save()
+    return make_submitted_screening(patient=other_patient, level="urgent")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/staff/queue/", "/staff/", "/staff/audit/", "/staff/invitations/", "/admin/"],
+)
+@pytest.mark.parametrize("who", ["physician", "clinic_admin"])
+def test_staff_with_only_a_password_see_no_staff_page(client, request, who, url, submitted):
+    user = request.getfixturevalue(who)
+    authenticator_for(user)
+    log_in_with_password(client, user)
+    response = client.get(url, follow=True)
+    assert response.redirect_chain[-1][0].startswith("/account/two-factor/")
+    assert "Enter your code" in response.text
+    assert PATIENT_MARKER not in response.text
+
+
+def test_a_screening_page_needs_the_code_too(client, physician, submitted):
+    authenticator_for(physician)
+    log_in_with_password(client, physician)
+    response = client.get(f"/staff/screenings/{submitted.pk}/")
+    assert response.status_code == 302
+    assert PATIENT_MARKER not in response.text
+    assert not AuditEvent.objects.filter(action="screening.viewed").exists()
+
+
+def test_a_post_without_the_code_changes_nothing(client, physician, submitted):
+    authenticator_for(physician)
+    log_in_with_password(client, physician)
+    response = client.post(
+        f"/staff/screenings/{submitted.pk}/decide/",
+        {"outcome": "not_candidate", "reason": "x", "lock_version": submitted.lock_version},
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith("/account/two-factor/")
+    assert not submitted.decisions.exists()
+
+
+def test_the_right_code_opens_the_page_first_asked_for(client, physician, submitted):
+    device = authenticator_for(physician)
+    log_in_with_password(client, physician)
+    response = client.get("/staff/queue/")
+    verify_url = response["Location"]
+    response = client.post(verify_url, {"code": current_code(device)})
+    assert response["Location"] == "/staff/queue/"
+    page = client.get("/staff/queue/")
+    assert page.status_code == 200 and PATIENT_MARKER in page.text
+    assert AuditEvent.objects.filter(action="two_factor.verified", actor=physician).exists()
+
+
+def test_a_wrong_code_is_refused_beside_the_field(client, physician):
+    device = authenticator_for(physician)
+    log_in_with_password(client, physician)
+    wrong = f"{(int(current_code(device)) + 1) % 1_000_000:06d}"
+    response = client.post("/account/two-factor/", {"code": wrong})
+    assert response.status_code == 200
+    assert "That code is not right" in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert client.get("/staff/queue/").status_code == 302
+    assert AuditEvent.objects.filter(action="two_factor.failed", actor=physician).exists()
+
+
+@pytest.mark.parametrize("code", ["", "abcdef", "12345", "1234567", "１２３４５６", "0" * 500])
+def test_malformed_codes_get_a_clear_message(client, physician, code):
+    authenticator_for(physician)
+    log_in_with_password(client, physician)
+    response = client.post("/account/two-factor/", {"code": code})
+    assert response.status_code == 200
+    assert "invalid-feedback" in response.text
+    assert client.get("/staff/queue/").status_code == 302
+
+
+def test_a_replayed_code_is_refused(client, physician):
+    """Someone who watched a code being typed cannot use it again in another session."""
+    device = authenticator_for(physician)
+    code = current_code(device)
+    log_in_with_password(client, physician)
+    assert client.post("/account/two-factor/", {"code": code}).status_code == 302
+    client.post("/logout/")
+
+    log_in_with_password(client, physician)
+    response = client.post("/account/two-factor/", {"code": code})
+    assert response.status_code == 200
+    assert "already used" in response.text
+    assert client.get("/staff/queue/").status_code == 302
+
+
+def test_guessing_is_slowed_down(client, physician, settings):
+    """After a wrong code the next try waits (1 s, 2 s, 4 s... with the default factor of 1;
+    a minute here so the test does not depend on how fast it runs)."""
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60
+    device = authenticator_for(physician)
+    log_in_with_password(client, physician)
+    wrong = f"{(int(current_code(device)) + 5) % 1_000_000:06d}"
+    client.post("/account/two-factor/", {"code": wrong})
+    response = client.post("/account/two-factor/", {"code": current_code(device)})
+    assert "Too many wrong codes" in response.text
+    assert client.get("/staff/queue/").status_code == 302
+
+
+def test_first_login_sets_up_the_authenticator(client, physician, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # retype at once after the wrong code below
+    log_in_with_password(client, physician)
+    response = client.get("/staff/queue/", follow=True)
+    assert response.redirect_chain[-1][0].startswith("/account/two-factor/set-up/")
+    assert "Set up your authenticator app" in response.text
+    assert "<svg" in response.text  # the QR code, inline: no request to anyone else
+    device = TOTPDevice.objects.get(user=physician, confirmed=False)
+    # The same secret on reload, so a person who scanned it is not left with a dead entry.
+    client.get("/account/two-factor/set-up/")
+    assert TOTPDevice.objects.filter(user=physician).count() == 1
+
+    refused = client.post("/account/two-factor/set-up/", {"code": "000000"})
+    assert "That code is not right" in refused.text
+    response = client.post(
+        "/account/two-factor/set-up/?next=/staff/queue/", {"code": current_code(device)}
+    )
+    assert response["Location"] == "/staff/queue/"
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get("/staff/queue/").status_code == 200
+    assert AuditEvent.objects.filter(action="two_factor.enrolled", actor=physician).exists()
+
+
+def test_a_password_alone_cannot_set_up_a_second_device(client, physician):
+    """A stolen password must not let the thief enrol their own phone."""
+    authenticator_for(physician)
+    log_in_with_password(client, physician)
+    response = client.get("/account/two-factor/set-up/")
+    assert response["Location"].startswith("/account/two-factor/")
+    assert "set-up" not in response["Location"]
+    assert client.post("/account/two-factor/set-up/", {"code": "123456"}).status_code == 302
+    assert TOTPDevice.objects.filter(user=physician).count() == 1
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/x"])
+def test_the_next_address_cannot_leave_the_site(client, physician, next_url):
+    device = authenticator_for(physician)
+    log_in_with_password(client, physician)
+    response = client.post("/account/two-factor/", {"code": current_code(device), "next": next_url})
+    assert response.status_code == 302
+    assert "evil" not in response["Location"]
+
+
+def test_patients_are_never_asked_for_a_code(client, patient):
+    log_in_with_password(client, patient)
+    assert client.get("/screenings/").status_code == 200
+    assert client.get("/account/two-factor/")["Location"] == "/"
+
+
+def test_staff_can_log_out_before_entering_a_code(client, physician):
+    authenticator_for(physician)
+    log_in_with_password(client, physician)
+    client.post("/logout/")
+    assert client.get("/staff/queue/")["Location"].startswith("/login/")
+
+
+def test_the_code_pages_need_a_password_login_first(client):
+    assert client.get("/account/two-factor/")["Location"].startswith("/login/")
+    assert client.get("/account/two-factor/set-up/")["Location"].startswith("/login/")
+
+
+def test_a_clinic_admin_removes_a_lost_device_without_seeing_its_key(
+    client, clinic_admin, physician
+):
+    from tests.logins import log_in_staff
+
+    lost = authenticator_for(physician)
+    log_in_staff(client, clinic_admin)
+    change_page = client.get(f"/admin/otp_totp/totpdevice/{lost.pk}/change/")
+    assert change_page.status_code == 200
+    assert lost.key not in change_page.text
+    assert client.get(f"/admin/otp_totp/totpdevice/{lost.pk}/config/").status_code == 403
+    client.post(f"/admin/otp_totp/totpdevice/{lost.pk}/delete/", {"post": "yes"})
+    assert not TOTPDevice.objects.filter(pk=lost.pk).exists()
+
+    client.post("/logout/")
+    log_in_with_password(client, physician)
+    assert (
+        client.get("/staff/queue/", follow=True)
+        .redirect_chain[-1][0]
+        .startswith("/account/two-factor/set-up/")
+    )
+
+
+def test_physicians_cannot_touch_devices_in_the_admin(client, physician):
+    from tests.logins import log_in_staff
+
+    device = authenticator_for(physician)
+    log_in_staff(client, physician)
+    response = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
