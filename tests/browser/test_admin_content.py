@@ -12,7 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 from screening.demo import seed_demo_screenings
 from tests.conftest import PASSWORD
 
-from .conftest import DESKTOP, shoot
+from .conftest import DESKTOP, PHONE, shoot
 from .staff_steps import enter_authenticator_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,6 +31,14 @@ def admin_log_in(page: Page, email: str) -> None:
         page.get_by_role("button", name="Log in").click()
     enter_authenticator_code(page, email)
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+
+
+def shoot_both_widths(page: Page, name: str) -> None:
+    """The admin at desktop width, then as it looks on a phone (390 px), then back."""
+    shoot(page, f"{name}-desktop")
+    page.set_viewport_size(PHONE["viewport"])
+    shoot(page, f"{name}-phone")
+    page.set_viewport_size(DESKTOP["viewport"])
 
 
 def go_to(page: Page, model_name: str) -> None:
@@ -126,7 +134,7 @@ def test_admin_drafts_edits_previews_and_publishes_a_new_version(
     expect(page.get_by_label("Text:", exact=True)).to_have_value(NEW_TEXT)
     expect(page.get_by_label("Show when:", exact=True)).to_have_value(INVALID_SHOW_WHEN)
     expect(field_row(page, "text").locator(".errorlist")).to_have_count(0)
-    shoot(page, "admin-01-show-when-error")
+    shoot_both_widths(page, "admin-01-show-when-error")
 
     page.get_by_label("Show when:", exact=True).fill(VALID_SHOW_WHEN)
     with page.expect_navigation():
@@ -143,7 +151,7 @@ def test_admin_drafts_edits_previews_and_publishes_a_new_version(
     expect(preview).to_contain_text("submitted screenings on file")
     expect(preview.get_by_role("columnheader", name="Would gain")).to_be_visible()
     expect(preview.get_by_role("columnheader", name="Would lose")).to_be_visible()
-    shoot(page, "admin-02-publish-preview")
+    shoot_both_widths(page, "admin-02-publish-preview")
     with page.expect_navigation():
         page.get_by_role("button", name=re.compile(r"^Yes, publish")).click()
     expect(messages_shown(page)).to_contain_text("is now published")
@@ -165,4 +173,4 @@ def test_admin_drafts_edits_previews_and_publishes_a_new_version(
     expect(page.get_by_role("heading", level=1)).to_contain_text("View rule")
     expect(page.get_by_role("button", name=re.compile(r"^Save"))).to_have_count(0)
     expect(page.get_by_role("textbox")).to_have_count(0)
-    shoot(page, "admin-03-published-rule-read-only")
+    shoot_both_widths(page, "admin-03-published-rule-read-only")
