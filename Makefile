@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup bench lint format clean
+.PHONY: run test setup bench backup restore lint format clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ test: $(STAMP)
 ## Benchmarks: prints one table of figures beside their targets.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## Back up the PostgreSQL database in DATABASE_URL to backups/ (or to BACKUP_FILE).
+backup:
+	bash scripts/backup.sh
+
+## Restore BACKUP_FILE into the PostgreSQL database in DATABASE_URL (replaces its contents).
+restore:
+	bash scripts/restore.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

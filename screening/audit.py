@@ -1,10 +1,26 @@
 """Write audit events: every staff read of a screening, every decision, every content change.
 
-Rows are only ever inserted here; nothing in the app updates or deletes them, and the
-admin shows them read-only.
+Rows are only ever inserted, and only by ``record`` below: nothing in the app updates or
+deletes them, the model refuses to, and on PostgreSQL a trigger refuses too. Each row
+carries a SHA-256 hash of its own fields chained to the previous row's hash, so any later
+edit, deletion or insertion is found by ``manage.py verify_audit``.
 """
 
+import hashlib
+import json
+from datetime import UTC
+
+from django.db import connection, transaction
+from django.utils import timezone
+
 from .models import AuditEvent
+
+# The previous_hash of the very first event.
+GENESIS_HASH = "0" * 64
+
+# Key of the PostgreSQL advisory lock that serialises appends (any fixed 64-bit number;
+# this one is the first 8 bytes of sha256("screening.auditevent") as a signed integer).
+CHAIN_LOCK_KEY = 2342241390980210168
 
 
 def client_ip(request) -> str | None:
@@ -14,18 +30,68 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def compute_row_hash(event, previous_hash: str) -> str:
+    """SHA-256 over a canonical serialisation of the event's fields and the previous hash.
+
+    Changing this changes every hash: old rows would no longer verify. The 0004 migration
+    uses it to hash the rows that existed before the chain.
+    """
+    canonical = json.dumps(
+        {
+            "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor_id": str(event.actor_id) if event.actor_id is not None else None,
+            "action": event.action,
+            "screening_id": str(event.screening_id) if event.screening_id is not None else None,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "summary": event.summary,
+            "ip_address": event.ip_address,
+            "previous_hash": previous_hash,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _lock_chain() -> None:
+    """Make concurrent appenders queue, so no two chain to the same predecessor.
+
+    The lock is held until the surrounding transaction ends. SQLite allows one writer at
+    a time anyway. (Under READ COMMITTED, the default, the read of the last hash after
+    the lock sees every append committed before it.)
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+
+
 def record(
     *, request=None, actor=None, action: str, screening=None, obj=None, summary: str = ""
 ) -> AuditEvent:
+    """Append one event to the audit log (the only place that writes audit events)."""
     actor = actor if actor is not None else getattr(request, "user", None)
     if actor is not None and not actor.is_authenticated:
         actor = None
-    return AuditEvent.objects.create(
-        actor=actor,
-        action=action,
-        screening=screening,
-        object_type=obj._meta.label if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        summary=summary[:300],
-        ip_address=client_ip(request),
-    )
+    ip_address = client_ip(request)
+    if ip_address:
+        # Hash the address in the form the database will return it (IPv6 compressed).
+        ip_address = AuditEvent._meta.get_field("ip_address").to_python(ip_address)
+    with transaction.atomic():
+        _lock_chain()
+        last_hash = AuditEvent.objects.order_by("-id").values_list("row_hash", flat=True).first()
+        event = AuditEvent(
+            at=timezone.now(),
+            actor=actor,
+            action=action,
+            screening=screening,
+            object_type=obj._meta.label if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            summary=summary[:300],
+            ip_address=ip_address,
+            previous_hash=last_hash or GENESIS_HASH,
+        )
+        event.row_hash = compute_row_hash(event, event.previous_hash)
+        event.save()
+    return event

@@ -605,8 +605,35 @@ class Decision(models.Model):
         return f"{self.get_outcome_display()} by {self.signed_name}"
 
 
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Bulk writes would skip the hash chain or rewrite history, so they are refused."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are never updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are never deleted.")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        raise AppendOnlyError("Audit events are written one at a time by screening.audit.record.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("Audit events are never updated.")
+
+
 class AuditEvent(models.Model):
-    """Append-only record of who read or changed what, when and from where."""
+    """Append-only record of who read or changed what, when and from where.
+
+    Every row is chained to the one before it: ``row_hash`` is a SHA-256 over its own
+    fields and ``previous_hash`` (the row_hash of the previous row by id), so an edited,
+    deleted or inserted row breaks the chain (``manage.py verify_audit``). Rows are
+    written only by ``screening.audit.record``; on PostgreSQL a trigger also refuses
+    UPDATE and DELETE.
+    """
 
     id = models.BigAutoField(primary_key=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -621,9 +648,27 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     summary = models.CharField(max_length=300, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # Unique: two writers that chained to the same predecessor would fork the chain, so
+    # the database refuses the second one even if the writers' lock were ever missing.
+    previous_hash = models.CharField(max_length=64, unique=True, editable=False)
+    row_hash = models.CharField(max_length=64, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are never updated.")
+        if not self.row_hash:
+            raise AppendOnlyError("Audit events are written only by screening.audit.record.")
+        # Never let a preset primary key turn this insert into an UPDATE of another row.
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are never deleted.")
