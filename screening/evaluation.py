@@ -38,8 +38,12 @@ def _formulary_fingerprint() -> tuple:
 
 
 def current_formulary() -> Formulary:
+    # Threads may share these caches (runserver, gunicorn --threads): read each entry once
+    # into a local and return that, so another thread clearing the cache cannot pull an
+    # entry out from under us between the check and the return.
     key = _formulary_fingerprint()
-    if key not in _formulary_cache:
+    formulary = _formulary_cache.get(key)
+    if formulary is None:
         data = {
             "classes": dict(DrugClass.objects.values_list("name", "description")),
             "drugs": [
@@ -64,12 +68,13 @@ def current_formulary() -> Formulary:
             # The admin validates every change, so this means a database edited by hand.
             # Patients must still be able to submit: keep the last good formulary, loudly.
             logger.exception("The formulary in the database is invalid; using the last good one.")
-            if _formulary_cache:
-                return next(iter(_formulary_cache.values()))
+            last_good = list(_formulary_cache.values())
+            if last_good:
+                return last_good[0]
             raise
         _formulary_cache.clear()
         _formulary_cache[key] = formulary
-    return _formulary_cache[key]
+    return formulary
 
 
 def rule_defs(version: QuestionSetVersion) -> list[RuleDef]:
@@ -98,13 +103,15 @@ def ruleset_for(version: QuestionSetVersion) -> RuleSet:
             questionnaire_for(version), rule_defs(version), score_defs(version), formulary
         )
     key = (version.pk, id(formulary))
-    if key not in _ruleset_cache:
-        if len(_ruleset_cache) > 16:
-            _ruleset_cache.clear()
-        _ruleset_cache[key] = RuleSet(
+    ruleset = _ruleset_cache.get(key)
+    if ruleset is None:
+        ruleset = RuleSet(
             questionnaire_for(version), rule_defs(version), score_defs(version), formulary
         )
-    return _ruleset_cache[key]
+        if len(_ruleset_cache) > 16:
+            _ruleset_cache.clear()
+        _ruleset_cache[key] = ruleset
+    return ruleset
 
 
 def validator_for(version: QuestionSetVersion) -> RuleSet:
