@@ -12,6 +12,8 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import audit
 from .content import copy_rules_and_scores, expression_problems, rule_problems, write_questionnaire
@@ -603,6 +605,12 @@ class AuditEventAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     search_fields = ["actor__email", "summary", "object_id"]
+    # The list shows every field, so there is no page per event: audit events are numbered
+    # (the hash chain is walked in that order) and no URL may carry a sequential number.
+    list_display_links = None
+
+    def get_urls(self):
+        return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
 
     def has_add_permission(self, request):
         return False
@@ -611,4 +619,23 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Staff authenticator devices (django-otp). A clinic admin can remove a colleague's lost
+# phone so they enrol a new one at their next login. django-otp's own admin adds pages that
+# show a device's secret key by a numbered URL; this one keeps only the list, the device
+# page (without the key) and delete.
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class StaffAuthenticatorAdmin(TOTPDeviceAdmin):
+    def get_urls(self):
+        return admin.ModelAdmin.get_urls(self)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
