@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early, so redirects sent by later middleware (session expiry, two-factor) carry the policy.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,7 +91,6 @@ MIDDLEWARE = [
     "screening.middleware.SessionTimeoutMiddleware",
     # Staff enter a one-time code (TOTP) after their password before seeing any patient data.
     "screening.middleware.StaffTwoFactorMiddleware",
-    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lockout into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -244,10 +245,28 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# Patient data must never reach the logs: only warnings and errors, no request bodies.
+# Request bodies. The biggest legitimate post, the medicines page with 68 rows of three
+# 200-character boxes of non-Latin text, is under 400 KB and 220 fields; anything much bigger
+# is refused with the 400 page (templates/400.html) before a view reads it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
+
+# Patient data must never reach the logs: only warnings and errors, no request bodies, no SQL.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # No handlers of its own: Django's defaults include mail_admins, whose error emails
+        # carry the request's POST data (patients' answers). Its records go to the root.
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        # These two write patients' answers at DEBUG: with DEBUG on, every SQL statement with
+        # its parameters; and a template variable that does not resolve, with the whole
+        # page context. Never, whatever LOG_LEVEL says.
+        "django.db.backends": {"level": "INFO"},
+        "django.template": {"level": "INFO"},
+    },
 }

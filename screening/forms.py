@@ -12,6 +12,8 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.core.exceptions import ValidationError
+from django.core.mail.message import sanitize_address
+from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -395,7 +397,17 @@ class InvitationForm(forms.Form):
     email = forms.EmailField(label="Patient's email address", max_length=254)
 
     def clean_email(self):
-        return self.cleaned_data["email"].strip().lower()
+        email = self.cleaned_data["email"].strip().lower()
+        # Django's validator accepts some internationalised domains that mail cannot encode
+        # (an empty label, U+FFFD, a label over 63 letters): sending would fail after the
+        # invitation was saved. Refuse them here, where the error can be shown.
+        try:
+            validate_email(sanitize_address(email, "utf-8"))
+        except (UnicodeError, ValueError, ValidationError):
+            raise ValidationError(
+                "Mail cannot be sent to this address. Please check it for typing errors."
+            ) from None
+        return email
 
 
 class SetPasswordForm(forms.Form):
@@ -438,6 +450,9 @@ class EmailLoginForm(AuthenticationForm):
 
     username = UsernameField(
         label="Email address",
+        # Enforced, not just the HTML maxlength Django's form sets: a longer name would reach
+        # django-axes, whose 255-character column refuses it on PostgreSQL (a 500).
+        max_length=254,
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
 

@@ -46,6 +46,9 @@ def home(request):
 @login_required
 @require_POST
 def start(request):
+    if request.user.is_clinic_staff:
+        # Staff accounts review screenings; they never fill one in for themselves.
+        return redirect("staff:home")
     try:
         screening = start_screening(patient=request.user)
     except NoPublishedQuestionSet:
@@ -95,6 +98,11 @@ def section(request, screening_id, section_code: str):
         presented = {
             code for code in request.POST.getlist("presented") if code in {q.code for q in shown}
         }
+        if not presented:
+            # Not a post of this page's form (none of its questions was on it): saving
+            # nothing would still mark the finished page unfinished. Show the page again.
+            form = build_section_form(shown, stored=stored)
+            return _render_section(request, screening, section_def, visibility, form, from_review)
         questions = _questions_to_check(section_def, stored, request.POST, screening)
         form = build_section_form(questions, stored=stored, data=request.POST, presented=presented)
         if form.is_valid():
