@@ -4,6 +4,9 @@ A patient only ever reaches their own screenings: every lookup filters on the lo
 user, so anyone else's screening is a 404, never a 403 that would confirm it exists.
 """
 
+import logging
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -27,6 +30,8 @@ from ..services import (
     visibility_for,
 )
 from .review import answer_rows
+
+logger = logging.getLogger(__name__)
 
 
 def _own_screening(request, screening_id) -> Screening:
@@ -210,6 +215,18 @@ def review(request, screening_id):
             return redirect(
                 "patient:section", screening_id=screening.pk, section_code=error.section.code
             )
+        except Exception:
+            # The submit rolled back as a whole (nothing half-saved); the patient keeps every
+            # answer and needs a way forward, not an error page. Logged without answers.
+            logger.exception("Submitting screening %s failed and was rolled back.", screening.pk)
+            messages.error(
+                request,
+                "Sorry, something went wrong on our side and your questionnaire was not sent. "
+                "Your answers are saved. Please press Submit again in a few minutes, or "
+                "contact the clinic if this keeps happening.",
+            )
+            messages.warning(request, settings.CRISIS_RESOURCES_TEXT)
+            return redirect("patient:review", screening_id=screening.pk)
         # Already submitted (double click, second tab) lands on the same confirmation.
         return redirect("patient:done", screening_id=screening.pk)
     context = {
