@@ -76,6 +76,21 @@ def send_invitation_email(*, invitation: Invitation, link: str) -> None:
     )
 
 
+def send_account_exists_email(*, invitation: Invitation, login_link: str, reset_link: str) -> None:
+    context = {
+        "invitation": invitation,
+        "login_link": login_link,
+        "reset_link": reset_link,
+        "clinic_name": settings.CLINIC_NAME,
+    }
+    send_mail(
+        subject=f"{settings.CLINIC_NAME}: your pre-treatment questionnaire",
+        message=render_to_string("email/invitation_account_exists.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
 def find_usable_invitation(token: str) -> Invitation:
     invitation = Invitation.objects.filter(token_hash=_hash_token(token)).first()
     if invitation is None or not invitation.is_usable:

@@ -167,3 +167,25 @@ def test_login_ignores_the_case_of_the_email(client, patient):
         "/login/", {"username": "Alice@Example.COM", "password": "correct horse battery staple"}
     )
     assert response.status_code == 302
+
+
+def test_inviting_someone_who_has_an_account_looks_the_same_and_sends_a_log_in_email(
+    client, physician, patient
+):
+    log_in_staff(client, physician)
+    known = client.post(
+        "/staff/invitations/", {"full_name": "Alice", "email": patient.email.upper()}, follow=True
+    )
+    unknown = client.post(
+        "/staff/invitations/", {"full_name": "Dora", "email": "dora@example.com"}, follow=True
+    )
+    assert "Invitation sent to alice@example.com" in known.text
+    assert "Invitation sent to dora@example.com" in unknown.text
+    assert known.status_code == unknown.status_code == 200
+    to_alice, to_dora = mail.outbox
+    assert to_alice.subject == to_dora.subject
+    # Alice is told to log in (no link that could set her password); Dora gets her link.
+    assert "/invitation/" not in to_alice.body
+    assert "already have an account" in to_alice.body and "/login/" in to_alice.body
+    assert "/account/password-reset/" in to_alice.body
+    assert "/invitation/" in to_dora.body

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from ..forms import InvitationForm
-from ..models import Invitation
-from ..services import create_invitation, send_invitation_email
+from ..models import Invitation, User
+from ..services import create_invitation, send_account_exists_email, send_invitation_email
 
 
 def staff_required(view):
@@ -46,9 +46,18 @@ def invitations(request):
             email=form.cleaned_data["email"],
             created_by=request.user,
         )
-        link = request.build_absolute_uri(reverse("accept_invitation", args=[token]))
-        # The link goes only to the patient's inbox: staff never hold a working link.
-        send_invitation_email(invitation=invitation, link=link)
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            # An invitation never touches an existing account: that person is told to log
+            # in instead. The page says the same either way.
+            send_account_exists_email(
+                invitation=invitation,
+                login_link=request.build_absolute_uri(reverse("login")),
+                reset_link=request.build_absolute_uri(reverse("password_reset")),
+            )
+        else:
+            link = request.build_absolute_uri(reverse("accept_invitation", args=[token]))
+            # The link goes only to the patient's inbox: staff never hold a working link.
+            send_invitation_email(invitation=invitation, link=link)
         messages.success(request, f"Invitation sent to {invitation.email}.")
         return redirect("staff:invitations")
     recent = Invitation.objects.select_related("created_by").order_by("-created_at")[:50]
