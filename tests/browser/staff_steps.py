@@ -8,6 +8,7 @@ flag's heading), so the tests say what a physician sees.
 import base64
 import re
 
+from django.core import mail
 from django_otp.oath import TOTP
 from playwright.sync_api import Locator, Page, expect
 
@@ -187,3 +188,18 @@ def open_first_in_queue(page: Page) -> None:
     with page.expect_navigation():
         queue_table(page).locator("tbody tr").first.get_by_role("link").first.click()
     expect(heading(page)).to_have_text(re.compile(r"^Screening of "))
+
+
+def invite_patient(page: Page, full_name: str, email: str) -> str:
+    """Send an invitation from the staff page; returns the link from the patient's email
+    (the only place it exists), as a path on the test server."""
+    page.goto("/staff/invitations/")
+    page.get_by_label("Patient's full name").fill(full_name)
+    page.get_by_label("Patient's email address").fill(email)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send invitation").click()
+    expect(status_messages(page)).to_have_text(f"Invitation sent to {email}.")
+    (message,) = [m for m in mail.outbox if m.to == [email]]
+    link = re.search(r"https?://\S+(/invitation/\S+)", message.body)
+    assert link, message.body
+    return link.group(1)

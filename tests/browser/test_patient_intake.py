@@ -13,6 +13,7 @@ from django.test import Client
 from playwright.sync_api import Page, expect
 
 from screening.services import start_screening, visibility_for
+from tests.conftest import PASSWORD
 from tests.intake_helpers import fill_intake
 
 from .conftest import DESKTOP, PHONE, assert_accessible, shoot
@@ -26,6 +27,17 @@ from .patient_steps import (
     main_form,
     save,
     section_slug,
+)
+from .staff_steps import (
+    DECISION_SIGNED,
+    acknowledge_every_flag,
+    decide,
+    filter_queue,
+    flag_titles,
+    invite_patient,
+    log_in_as_staff,
+    open_from_queue,
+    status_messages,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -108,16 +120,26 @@ def try_implausible_blood_pressure_then_correct_it(
     diastolic.fill("82")
 
 
-def test_patient_answers_every_page_on_a_phone_resumes_and_submits(
-    contexts, default_version, patient, axe_audit
+def test_invited_patient_answers_every_page_on_a_phone_resumes_submits_and_is_reviewed(
+    contexts, default_version, physician, axe_audit
 ):
-    page = contexts.new_page(PHONE)
-    page.goto("/login/")
-    expect(heading(page)).to_have_text("Log in")
-    axe_audit.check(page, "login page")
-    shoot(page, "phone-00-login")
+    """The whole journey: a physician invites a new patient; the patient accepts the emailed
+    link on a phone, answers every page, stops half-way and resumes, reviews and submits;
+    the physician finds that screening in the queue, acknowledges its flags and decides."""
+    new_patient = ("Pia Journey", "pia.journey@example.com")
+    staff_page = contexts.new_page(DESKTOP)
+    log_in_as_staff(staff_page, physician.email)
+    invitation_link = invite_patient(staff_page, *new_patient)
 
-    log_in(page, patient.email)
+    page = contexts.new_page(PHONE)
+    page.goto(invitation_link)
+    expect(heading(page)).to_contain_text("Welcome")
+    axe_audit.check(page, "invitation page")
+    shoot(page, "phone-00-invitation")
+    page.get_by_label("Choose a password").fill(PASSWORD)
+    page.get_by_label("Type the password again").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create my account").click()
     start_questionnaire(page)
 
     problems: list[str] = []  # what a patient would stumble on; reported together at the end
@@ -153,7 +175,11 @@ def test_patient_answers_every_page_on_a_phone_resumes_and_submits(
             assert next_title != medicines_title
             page.context.close()
             page = contexts.new_page(PHONE)
-            log_in(page, patient.email)
+            page.goto("/login/")
+            expect(heading(page)).to_have_text("Log in")
+            axe_audit.check(page, "login page")
+            shoot(page, "phone-00-login")
+            log_in(page, new_patient[1])
             with page.expect_navigation():
                 page.get_by_role("link", name="Continue your questionnaire").click()
             expect(heading(page)).to_have_text(next_title)
@@ -184,6 +210,24 @@ def test_patient_answers_every_page_on_a_phone_resumes_and_submits(
     expect(heading(page)).to_have_text(CONFIRMATION)
     shoot(page, "phone-92-submitted")
     axe_audit.check(page, "confirmation page")
+
+    # The physician who sent the invitation finds this screening and decides it.
+    staff_page.goto("/staff/queue/")
+    filter_queue(staff_page, search="Pia")
+    open_from_queue(staff_page, new_patient[0])
+    expect(heading(staff_page)).to_have_text(f"Screening of {new_patient[0]}")
+    titles = flag_titles(staff_page)
+    for expected_flag in ("Strong CYP3A4 inhibitor", "Benzodiazepine"):
+        assert any(expected_flag in title for title in titles), titles
+    axe_audit.check(staff_page, "physician: the journey's screening")
+    acknowledge_every_flag(staff_page)
+    decide(
+        staff_page,
+        "Not a candidate",
+        {"Reason": "A contraindication on screening; discussed with the patient by phone."},
+    )
+    expect(status_messages(staff_page)).to_have_text(DECISION_SIGNED)
+    shoot(staff_page, "staff-07-journey-screening-decided")
 
     if axe_audit.problems:
         problems.append(axe_audit.report())
