@@ -631,8 +631,21 @@ admin.site.unregister(TOTPDevice)
 
 @admin.register(TOTPDevice)
 class StaffAuthenticatorAdmin(TOTPDeviceAdmin):
+    list_filter = ["confirmed"]
+
     def get_urls(self):
         return admin.ModelAdmin.get_urls(self)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Django's admin accepts filters on any field in the URL: ?key__startswith=... would
+        # let a clinic admin read a colleague's secret one character at a time.
+        return lookup in {"confirmed", "confirmed__exact", "user", "user__id__exact"}
+
+    def has_delete_permission(self, request, obj=None):
+        # Removing a superuser's device lets whoever knows that password enrol their own phone.
+        if obj is not None and obj.user.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def has_add_permission(self, request):
         return False

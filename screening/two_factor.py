@@ -5,9 +5,11 @@ code before any page but the two-factor pages and log out (enforced by
 `StaffTwoFactorMiddleware`). django-otp does the cryptography, refuses a code that was already
 used (each device remembers the last time step it accepted) and slows down guessing.
 
-A staff member enrols once, with the password alone, on first login. After that a new device
-can only be set up after a clinic admin removes the old one in the admin (so a stolen
-password is not enough to enrol the thief's phone).
+A staff member enrols once, on first login. The secret being enrolled lives only in that
+login's session, so nobody else who knows the password can copy it; the device is saved
+only when its first code is confirmed, and the person is emailed whenever a device is
+enrolled. After that a new device can only be set up after a clinic admin removes the old
+one in the admin.
 """
 
 import base64
@@ -15,14 +17,29 @@ import io
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.utils.safestring import SafeString, mark_safe
 from django_otp import login as otp_login
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 from . import audit
+from .models import User
 
 DEVICE_NAME = "Authenticator app"
+PENDING_KEY_SESSION_KEY = "two_factor_pending_key"
+# django-otp doubles the wait after each wrong code without limit, so someone holding only
+# the password could lock the real person out for days. Counting at most this many failures
+# caps the wait at 2**(10-1) s, about 8.5 minutes: guessing one of the ~3 valid codes in a
+# million still takes years.
+MAX_COUNTED_FAILURES = 10
+
+
+class CodeRefused(Exception):
+    """The code was wrong, already used, or guessing is paused; the message says which."""
 
 
 def needs_second_factor(user) -> bool:
@@ -34,12 +51,14 @@ def confirmed_device(user) -> TOTPDevice | None:
     return TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
 
 
-def device_being_enrolled(user) -> TOTPDevice:
-    """The unconfirmed device shown on the set-up page; the same secret until it is confirmed."""
-    device = TOTPDevice.objects.devices_for_user(user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
-    return device
+def device_being_enrolled(request) -> TOTPDevice:
+    """An unsaved device for the set-up page. Its secret is kept in this session only, the
+    same on reload (a person who scanned it is not left with a dead entry)."""
+    key = request.session.get(PENDING_KEY_SESSION_KEY)
+    if not key:
+        key = random_hex(20)
+        request.session[PENDING_KEY_SESSION_KEY] = key
+    return TOTPDevice(user=request.user, name=DEVICE_NAME, key=key, confirmed=False)
 
 
 def secret_for_typing(device: TOTPDevice) -> str:
@@ -59,23 +78,26 @@ def qr_code_svg(device: TOTPDevice) -> SafeString:
     return mark_safe(svg[svg.index("<svg") :])  # noqa: S308
 
 
-class CodeRefused(Exception):
-    """The code was wrong, already used, or guessing is paused; the message says which."""
+def _normalise(code: str) -> str:
+    return "".join(code.split())
 
 
 def _check_code(device_id, code: str) -> TOTPDevice:
     """Verify `code` on one device, with its row locked so two requests cannot both spend the
     same code (django-otp remembers the last accepted time step and refuses it again)."""
-    code = "".join(code.split())
+    code = _normalise(code)
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().get(pk=device_id)
-        allowed, _ = device.verify_is_allowed()
+        if device.throttling_failure_count > MAX_COUNTED_FAILURES:
+            device.throttling_failure_count = MAX_COUNTED_FAILURES
+        allowed, details = device.verify_is_allowed()
         # verify_token counts a failure on the device; raise only after the block commits it.
         accepted = allowed and code.isdigit() and len(code) == device.digits
         accepted = accepted and device.verify_token(code)
     if not allowed:
         raise CodeRefused(
-            "Too many wrong codes. Wait a minute, then enter the code your app shows now."
+            f"Too many wrong codes. Wait until {details['locked_until']:%H:%M:%S} UTC, then "
+            "enter the code your app shows at that time."
         )
     if not accepted:
         raise CodeRefused(
@@ -84,17 +106,46 @@ def _check_code(device_id, code: str) -> TOTPDevice:
     return device
 
 
-def confirm_enrolment(request, device: TOTPDevice, code: str) -> None:
-    """Accept the first code from a new device: it becomes the user's second factor."""
-    try:
-        device = _check_code(device.pk, code)
-    except CodeRefused:
-        audit.record(request=request, action="two_factor.failed", summary="Set-up code refused")
-        raise
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
+def _mark_verified(request, device: TOTPDevice) -> None:
     otp_login(request, device)
+    # A new session key once verified: a session cookie planted before the code was typed
+    # (session fixation) must not become a verified session.
+    request.session.cycle_key()
+
+
+def confirm_enrolment(request, device: TOTPDevice, code: str) -> None:
+    """Accept the first code from the device on the set-up page: save it as the second factor."""
+    user = request.user
+    code = _normalise(code)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    if not (code.isdigit() and len(code) == device.digits and totp.verify(int(code), 1)):
+        audit.record(request=request, action="two_factor.failed", summary="Set-up code refused")
+        raise CodeRefused(
+            "That code is not right. Check the key in your app and enter the code it shows now."
+        )
+    with transaction.atomic():
+        # Lock the person: two set-up pages confirming at once must not both enrol.
+        User.objects.select_for_update().get(pk=user.pk)
+        if confirmed_device(user) is not None:
+            raise CodeRefused("An authenticator app is already set up for this account.")
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device.confirmed = True
+        device.last_t = totp.t()  # the code just typed cannot be used again to log in
+        device.save()
+    request.session.pop(PENDING_KEY_SESSION_KEY, None)
+    _mark_verified(request, device)
     audit.record(request=request, action="two_factor.enrolled", obj=device)
+    send_mail(
+        subject=f"{settings.CLINIC_NAME}: an authenticator app was set up for your account",
+        message=(
+            "An authenticator app was just set up as the second step for logging in to your "
+            f"{settings.CLINIC_NAME} staff account.\n\nIf this was not you, tell a clinic admin "
+            "at once: someone knows your password."
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+        fail_silently=True,
+    )
 
 
 def verify_code(request, code: str) -> None:
@@ -107,5 +158,5 @@ def verify_code(request, code: str) -> None:
     except CodeRefused:
         audit.record(request=request, action="two_factor.failed", summary="Code refused")
         raise
-    otp_login(request, device)
+    _mark_verified(request, device)
     audit.record(request=request, action="two_factor.verified", obj=device)

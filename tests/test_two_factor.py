@@ -1,10 +1,18 @@
 """Staff need a one-time code from an authenticator app after their password, before any
 patient data; patients do not. A code works once."""
 
+import base64
+import datetime
+import re
+
 import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from screening.models import AuditEvent
+from screening.models import AuditEvent, User
 from tests.conftest import PASSWORD
 from tests.factories import make_submitted_screening
 from tests.logins import authenticator_for, current_code
@@ -123,28 +131,103 @@ def test_guessing_is_slowed_down(client, physician, settings):
     assert client.get("/staff/queue/").status_code == 302
 
 
-def test_first_login_sets_up_the_authenticator(client, physician, settings):
-    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # retype at once after the wrong code below
+def key_on_set_up_page(response) -> str:
+    return re.search(r'id="secret-key">([A-Z2-7 ]+)<', response.text).group(1)
+
+
+def code_for_key(key: str, steps_ahead: int = 0) -> str:
+    """What an authenticator app shows after the person types the key from the set-up page."""
+    secret = "".join(key.split())
+    totp = TOTP(base64.b32decode(secret + "=" * (-len(secret) % 8)))
+    totp.time = totp.time + steps_ahead * 30
+    return f"{totp.token():06d}"
+
+
+def test_first_login_sets_up_the_authenticator(client, physician):
     log_in_with_password(client, physician)
     response = client.get("/staff/queue/", follow=True)
     assert response.redirect_chain[-1][0].startswith("/account/two-factor/set-up/")
     assert "Set up your authenticator app" in response.text
     assert "<svg" in response.text  # the QR code, inline: no request to anyone else
-    device = TOTPDevice.objects.get(user=physician, confirmed=False)
-    # The same secret on reload, so a person who scanned it is not left with a dead entry.
-    client.get("/account/two-factor/set-up/")
-    assert TOTPDevice.objects.filter(user=physician).count() == 1
+    key = key_on_set_up_page(response)
+    # The same secret on reload, so a person who scanned it is not left with a dead entry;
+    # nothing is saved until the first code is confirmed.
+    assert key_on_set_up_page(client.get("/account/two-factor/set-up/")) == key
+    assert not TOTPDevice.objects.filter(user=physician).exists()
 
     refused = client.post("/account/two-factor/set-up/", {"code": "000000"})
     assert "That code is not right" in refused.text
     response = client.post(
-        "/account/two-factor/set-up/?next=/staff/queue/", {"code": current_code(device)}
+        "/account/two-factor/set-up/?next=/staff/queue/", {"code": code_for_key(key)}
     )
     assert response["Location"] == "/staff/queue/"
-    device.refresh_from_db()
-    assert device.confirmed
+    assert TOTPDevice.objects.get(user=physician).confirmed
     assert client.get("/staff/queue/").status_code == 200
     assert AuditEvent.objects.filter(action="two_factor.enrolled", actor=physician).exists()
+    # The person hears of it, in case it was not them.
+    (notice,) = mail.outbox
+    assert notice.to == [physician.email] and "If this was not you" in notice.body
+
+
+def test_the_set_up_code_cannot_then_be_used_to_log_in(client, physician):
+    log_in_with_password(client, physician)
+    key = key_on_set_up_page(client.get("/account/two-factor/set-up/"))
+    code = code_for_key(key)
+    client.post("/account/two-factor/set-up/", {"code": code})
+    client.post("/logout/")
+    log_in_with_password(client, physician)
+    assert "already used" in client.post("/account/two-factor/", {"code": code}).text
+
+
+def test_a_second_login_with_the_password_sees_another_key_and_cannot_enrol_after(
+    client, physician
+):
+    """Someone else who knows the password cannot copy the key being set up, and once the
+    real person has confirmed theirs, cannot set up another."""
+    other = Client()
+    log_in_with_password(client, physician)
+    log_in_with_password(other, physician)
+    mine = key_on_set_up_page(client.get("/account/two-factor/set-up/"))
+    theirs = key_on_set_up_page(other.get("/account/two-factor/set-up/"))
+    assert mine != theirs
+
+    client.post("/account/two-factor/set-up/", {"code": code_for_key(mine)})
+    late = other.post("/account/two-factor/set-up/", {"code": code_for_key(theirs)})
+    assert late.status_code == 302 and "set-up" not in late["Location"]
+    assert TOTPDevice.objects.filter(user=physician).count() == 1
+    assert other.get("/staff/queue/").status_code == 302
+    # Codes from the copied key do not work on the real device either.
+    assert "not right" in other.post("/account/two-factor/", {"code": code_for_key(theirs)}).text
+
+
+def test_the_session_gets_a_new_key_once_the_code_is_accepted(client, physician):
+    """A session cookie planted before the code was typed must not become a verified one."""
+    device = authenticator_for(physician)
+    log_in_with_password(client, physician)
+    planted = client.cookies["sessionid"].value
+    client.post("/account/two-factor/", {"code": current_code(device)})
+    assert client.cookies["sessionid"].value != planted
+    attacker = Client()
+    attacker.cookies["sessionid"] = planted
+    assert attacker.get("/staff/queue/").status_code == 302
+
+
+def test_the_wait_after_many_wrong_codes_is_capped(client, physician):
+    """Someone with only the password cannot lock the real person out for days."""
+    device = authenticator_for(physician)
+    device.throttling_failure_count = 40
+    device.throttling_failure_timestamp = timezone.now()
+    device.save()
+    log_in_with_password(client, physician)
+    response = client.post("/account/two-factor/", {"code": current_code(device)})
+    until = re.search(r"Wait until (\d\d:\d\d:\d\d) UTC", response.text).group(1)
+    wait = (
+        datetime.datetime.combine(
+            timezone.now().date(), datetime.time.fromisoformat(until), tzinfo=datetime.UTC
+        )
+        - timezone.now()
+    )
+    assert wait.total_seconds() % 86400 < 10 * 60
 
 
 def test_a_password_alone_cannot_set_up_a_second_device(client, physician):
@@ -198,6 +281,9 @@ def test_a_clinic_admin_removes_a_lost_device_without_seeing_its_key(
     # django-otp's own page showing the key as a QR code is not served here.
     config_page = client.get(f"/admin/otp_totp/totpdevice/{lost.pk}/config/", follow=True)
     assert lost.key not in config_page.text and "qrcode" not in config_page.text
+    # Filters on the key would reveal it a character at a time: refused.
+    probe = client.get(f"/admin/otp_totp/totpdevice/?key__startswith={lost.key[:1]}")
+    assert probe.status_code == 400
     client.post(f"/admin/otp_totp/totpdevice/{lost.pk}/delete/", {"post": "yes"})
     assert not TOTPDevice.objects.filter(pk=lost.pk).exists()
 
@@ -217,3 +303,13 @@ def test_physicians_cannot_touch_devices_in_the_admin(client, physician):
     log_in_staff(client, physician)
     response = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_clinic_admin_cannot_remove_a_superusers_device(client, clinic_admin):
+    from tests.logins import log_in_staff
+
+    owner = User.objects.create_superuser(email="root@example.com", password=PASSWORD)
+    device = authenticator_for(owner)
+    log_in_staff(client, clinic_admin)
+    client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()

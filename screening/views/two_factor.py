@@ -50,7 +50,7 @@ def setup(request):
     if two_factor.confirmed_device(user) is not None:
         # Already enrolled: a password alone must not be enough to add another device.
         return redirect_with_next("two_factor_verify", request)
-    device = two_factor.device_being_enrolled(user)
+    device = two_factor.device_being_enrolled(request)
     form = OneTimeCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
