@@ -29,7 +29,9 @@ test: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest
 
-## Benchmarks: prints one table of figures beside their targets.
+## Benchmarks: engine, queue and HTTP (gunicorn + wrk) in one table of figures beside their
+## targets, on PostgreSQL (BENCH_DATABASE_URL; the screening_bench database is created if
+## missing). A few minutes; needs wrk (apt-get install wrk), else the HTTP rows are skipped.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -2,6 +2,7 @@
 
 import os
 import platform
+import signal
 import sys
 
 import django
@@ -10,9 +11,11 @@ BENCH_DATABASE = "postgres://postgres@127.0.0.1:5432/screening_bench"
 
 
 def _use_postgres() -> None:
-    """The queue benchmark needs PostgreSQL: use BENCH_DATABASE_URL, creating the database if needed."""
+    """The queue and HTTP benchmarks need PostgreSQL: use BENCH_DATABASE_URL, creating the
+    database if needed."""
     url = os.environ.get("BENCH_DATABASE_URL", BENCH_DATABASE)
     os.environ["DATABASE_URL"] = url
+    os.environ["BENCH_DATABASE_URL"] = url
     import dj_database_url
     import psycopg2
 
@@ -32,26 +35,74 @@ def _use_postgres() -> None:
     admin.close()
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _machine() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0].split(" ")[0]
+    return (
+        f"Machine: {os.cpu_count()} CPUs ({_cpu_model()}, {platform.machine()}), "
+        f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
+        f"Django {django.get_version()}, PostgreSQL {postgres}"
+    )
+
+
+RESULTS = {True: "PASS", False: "MISS", None: "-"}
+
+
+def _print_table(rows, notes) -> None:
+    header = ("benchmark", "figure", "target", "result")
+    lines = [(name, figure, target, RESULTS.get(ok, ok)) for name, figure, target, ok in rows]
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(4)]
+    print()
+    for index, line in enumerate([header, *lines]):
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+    print()
+    for number, note in enumerate(notes, start=1):
+        print(f"[{number}] {note}")
+
+
+def _exit_on_sigterm(signum, frame):
+    # Unwind like Ctrl-C, so the HTTP benchmark stops its gunicorn on the way out.
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
-    os.environ["DEBUG"] = "True"  # the benchmark server is local; the queue code is the same
+    os.environ["DEBUG"] = "True"  # in-process benchmarks; the HTTP one runs gunicorn with DEBUG off
     _use_postgres()
     django.setup()
-    from bench import engine, queue
+    from bench import engine, http, queue
 
     rows = engine.run() + queue.run()
-    print(
-        f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}\n"
-    )
-    width = max(len(row[0]) for row in rows)
-    print(f"{'benchmark'.ljust(width)}  {'figure':>16}  {'target':>14}  ok")
-    print("-" * (width + 40))
-    failed = False
-    for name, figure, target, ok in rows:
-        failed |= not ok
-        print(f"{name.ljust(width)}  {figure:>16}  {target:>14}  {'yes' if ok else 'NO'}")
-    return 0 if not failed else 1
+    failure = None
+    try:
+        rows += http.run()
+    except http.BenchFailure as error:
+        failure = error
+        rows.append(
+            ("http: wizard, queue and bare view under gunicorn + wrk", "failed", "-", "FAIL")
+        )
+    _print_table(rows, [_machine(), *http.NOTES])
+    if failure is not None:
+        print(f"\nHTTP benchmark FAILED: {failure}", file=sys.stderr)
+        return 2
+    return 0 if all(ok is not False for *_, ok in rows) else 1
 
 
 if __name__ == "__main__":

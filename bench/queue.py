@@ -5,12 +5,15 @@ import time
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+
+from bench.sessions import signed_in_session
 
 SCREENINGS = 100_000
 LEVELS = [("urgent", 4), ("contraindicated", 3), ("caution", 2), ("info", 1), ("", 0)]
@@ -67,7 +70,8 @@ def run() -> list[tuple[str, str, str, bool]]:
     )
     physician.groups.add(Group.objects.get(name=PHYSICIAN_GROUP))
     client = Client()
-    client.force_login(physician)
+    # Signed in and past the second factor, as a physician is when reading the queue.
+    client.cookies[settings.SESSION_COOKIE_NAME] = signed_in_session(physician, staff=True)
     for _ in range(5):
         client.get("/staff/queue/")
     timings = []
@@ -75,7 +79,7 @@ def run() -> list[tuple[str, str, str, bool]]:
         start = time.perf_counter()
         response = client.get("/staff/queue/")
         timings.append(time.perf_counter() - start)
-        assert response.status_code == 200
+        assert response.status_code == 200, (response.status_code, response.get("Location"))
     with CaptureQueriesContext(connection) as queries:
         client.get("/staff/queue/")
     median_ms = statistics.median(timings) * 1000
