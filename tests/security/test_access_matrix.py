@@ -60,7 +60,7 @@ from screening.questionnaire import questionnaire_for
 from screening.services import create_invitation, ensure_roles, start_screening, visibility_for
 from tests.factories import make_patient, make_submitted_screening
 from tests.intake_helpers import fill_intake, page_post_data, plausible_post_value
-from tests.logins import log_in_staff
+from tests.logins import authenticator_for, log_in_staff
 
 PASSWORD = "correct horse battery staple"
 
@@ -334,6 +334,8 @@ def build_world() -> World:
         .first()
         .pk,
         "auth.group": Group.objects.get(name=PHYSICIAN_GROUP).pk,
+        # The physician's authenticator (a real row: ids differ between databases).
+        "otp_totp.totpdevice": authenticator_for(physician).pk,
     }
     for model in admin.site._registry:
         label = model._meta.label_lower
