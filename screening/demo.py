@@ -5,11 +5,11 @@ through the real submit path, so the flags the physician sees are the engine's o
 """
 
 from django.db import transaction
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import Answer, CompletedSection, Screening, User
 from .services import current_version, submit_screening
+from .two_factor import code_shown
 
 DEMO_PASSWORD = "demo-screening-2026"
 
@@ -119,9 +119,4 @@ def demo_authenticator(user) -> TOTPDevice:
 
 def current_codes(users) -> dict[str, str]:
     """What each demo staff member's authenticator app would show now."""
-    codes = {}
-    for user in users:
-        device = demo_authenticator(user)
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
-        codes[user.email] = f"{totp.token():0{device.digits}d}"
-    return codes
+    return {user.email: code_shown(demo_authenticator(user)) for user in users}

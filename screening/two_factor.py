@@ -78,6 +78,25 @@ def qr_code_svg(device: TOTPDevice) -> SafeString:
     return mark_safe(svg[svg.index("<svg") :])  # noqa: S308
 
 
+def app_clock(device: TOTPDevice) -> TOTP:
+    """The device's codes as the person's app computes them (without the server's drift)."""
+    return TOTP(device.bin_key, device.step, device.t0, device.digits)
+
+
+def code_shown(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    """The code the person's app shows now (or `steps_ahead` periods later)."""
+    clock = app_clock(device)
+    clock.time = clock.time + steps_ahead * device.step
+    return f"{clock.token():0{device.digits}d}"
+
+
+def device_for_typed_key(typed: str) -> TOTPDevice:
+    """An unsaved device from a key as `secret_for_typing` shows it (spaces and all)."""
+    secret = "".join(typed.split())
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    return TOTPDevice(key=key.hex())
+
+
 def _normalise(code: str) -> str:
     return "".join(code.split())
 
@@ -117,7 +136,7 @@ def confirm_enrolment(request, device: TOTPDevice, code: str) -> None:
     """Accept the first code from the device on the set-up page: save it as the second factor."""
     user = request.user
     code = _normalise(code)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    totp = app_clock(device)
     if not (code.isdigit() and len(code) == device.digits and totp.verify(int(code), 1)):
         audit.record(request=request, action="two_factor.failed", summary="Set-up code refused")
         raise CodeRefused(

@@ -6,8 +6,10 @@ is logged in *and* verified; patients only need their password."""
 import time
 
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from screening.two_factor import app_clock, device_for_typed_key
+from screening.two_factor import code_shown as current_code
 
 
 def authenticator_for(user) -> TOTPDevice:
@@ -16,11 +18,9 @@ def authenticator_for(user) -> TOTPDevice:
     return device or TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
 
 
-def current_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
-    """The code the person's authenticator app shows now (or `steps_ahead` periods later)."""
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
-    totp.time = totp.time + steps_ahead * device.step
-    return f"{totp.token():0{device.digits}d}"
+def code_for_typed_key(typed: str, steps_ahead: int = 0) -> str:
+    """What an authenticator app shows after the person types the key from the set-up page."""
+    return current_code(device_for_typed_key(typed), steps_ahead)
 
 
 def log_in_staff(client, user):
@@ -46,7 +46,7 @@ def unused_code(user) -> str:
     same 30 seconds uses the next period's code (the server accepts one period of drift)."""
     device = authenticator_for(user)
     device.refresh_from_db()
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    totp = app_clock(device)
     steps_ahead = max(0, device.last_t + 1 - totp.t())
     if steps_ahead > 1:
         time.sleep((steps_ahead - 1) * device.step - (totp.time - device.t0) % device.step + 0.1)

@@ -5,16 +5,14 @@ field labels (only flag_titles looks at classes, to drop the badge and rule code
 flag's heading), so the tests say what a physician sees.
 """
 
-import base64
 import re
 
 from django.core import mail
-from django_otp.oath import TOTP
 from playwright.sync_api import Locator, Page, expect
 
 from screening.models import User
 from tests.conftest import PASSWORD
-from tests.logins import unused_code
+from tests.logins import code_for_typed_key, unused_code
 
 from .conftest import assert_accessible, shoot
 from .patient_steps import heading
@@ -50,13 +48,6 @@ def enter_authenticator_code(page: Page, email: str) -> None:
     page.get_by_label("Code from your authenticator app").fill(code)
     with page.expect_navigation():
         page.get_by_role("button", name=re.compile("^(Continue|Turn on and continue)$")).click()
-
-
-def code_for_typed_key(key: str) -> str:
-    """What an authenticator app shows after the person types the key from the set-up page."""
-    secret = "".join(key.split())
-    secret += "=" * (-len(secret) % 8)
-    return f"{TOTP(base64.b32decode(secret)).token():06d}"
 
 
 def queue_table(page: Page) -> Locator:
