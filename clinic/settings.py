@@ -105,7 +105,8 @@ MIDDLEWARE = [
 ]
 
 # Login throttling with django-axes: after 5 failures for one email from one address, that
-# pair is locked for an hour; every attempt is recorded (AccessAttempt, AccessLog).
+# pair is locked for an hour; every attempt is recorded (AccessAttempt, AccessLog). Per pair,
+# so someone failing from another address never locks the real person out.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -116,6 +117,17 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_USERNAME_CALLABLE = "screening.forms.login_username"
+# The address axes counts against is the one the audit log records (screening/client_address.py).
+# That callable is axes' first choice, before django-ipware (not installed: its proxy count
+# expects the proxies' own addresses in the header, so behind one nginx it finds no client).
+AXES_CLIENT_IP_CALLABLE = "screening.client_address.client_ip"
+
+# How many proxies of ours stand in front of the app, each appending to X-Forwarded-For
+# (nginx alone: 1; a load balancer and nginx: 2). 0, the default, ignores the header: only
+# a deployment behind proxies may trust it, or anyone could claim any address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
 
 # Content Security Policy (django-csp): nothing inline, nothing from elsewhere; Bootstrap's
 # icons are data: SVGs inside its stylesheet.
