@@ -14,6 +14,9 @@ $(STAMP): requirements.txt
 
 setup: $(STAMP)
 
+# Production is the default (DEBUG off unless set); these two are development, and say so.
+run test: export DEBUG := True
+
 ## Serve the app on SQLite at http://127.0.0.1:8000 with the default content and demo accounts.
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput

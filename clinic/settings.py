@@ -1,8 +1,10 @@
 """Settings for the clinic screening app, read from the environment.
 
-Development needs nothing set: SQLite, DEBUG on, a throwaway secret key.
-Production sets DEBUG=False, and then start-up refuses to run without SECRET_KEY
-and ALLOWED_HOSTS. Every variable is listed in .env.example.
+Production is the default: with nothing set, DEBUG is off and start-up refuses to run
+without SECRET_KEY and ALLOWED_HOSTS. Development says so (DEBUG=True): `make run` and
+`make test` do it themselves, the test suite's own settings module (tests/settings.py) too.
+Every variable is listed in .env.example; a `.env` file beside manage.py is read, and a
+real environment variable always wins over it.
 """
 
 import os
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,7 +44,13 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from error
 
 
-DEBUG = env_bool("DEBUG", True)
+# Only the project's own .env (never one found by searching upwards from the working
+# directory), and never over a variable the environment already has. READ_ENV_FILE=False, as a
+# real environment variable, skips it: the tests do, so a developer's .env cannot change them.
+if env_bool("READ_ENV_FILE", True):
+    load_dotenv(BASE_DIR / ".env", override=False, interpolate=False)
+
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
@@ -96,7 +105,8 @@ MIDDLEWARE = [
 ]
 
 # Login throttling with django-axes: after 5 failures for one email from one address, that
-# pair is locked for an hour; every attempt is recorded (AccessAttempt, AccessLog).
+# pair is locked for an hour; every attempt is recorded (AccessAttempt, AccessLog). Per pair,
+# so someone failing from another address never locks the real person out.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -107,6 +117,17 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_USERNAME_CALLABLE = "screening.forms.login_username"
+# The address axes counts against is the one the audit log records (screening/client_address.py).
+# That callable is axes' first choice, before django-ipware (not installed: its proxy count
+# expects the proxies' own addresses in the header, so behind one nginx it finds no client).
+AXES_CLIENT_IP_CALLABLE = "screening.client_address.client_ip"
+
+# How many proxies of ours stand in front of the app, each appending to X-Forwarded-For
+# (nginx alone: 1; a load balancer and nginx: 2). 0, the default, ignores the header: only
+# a deployment behind proxies may trust it, or anyone could claim any address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
 
 # Content Security Policy (django-csp): nothing inline, nothing from elsewhere; Bootstrap's
 # icons are data: SVGs inside its stylesheet.

@@ -34,6 +34,7 @@ from .models import (
     User,
 )
 from .questionnaire import questionnaire_for
+from .two_factor_links import remove_authenticator
 
 
 class AuditedAdminMixin:
@@ -623,9 +624,10 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 # Staff authenticator devices (django-otp). A clinic admin can remove a colleague's lost
-# phone so they enrol a new one at their next login. django-otp's own admin adds pages that
-# show a device's secret key by a numbered URL; this one keeps only the list, the device
-# page (without the key) and delete.
+# phone; the removal is audited and the colleague is emailed a link to set up a new one
+# (screening/two_factor_links.py). django-otp's own admin adds pages that show a device's
+# secret key by a numbered URL; this one keeps only the list, the device page (without the
+# key) and delete.
 admin.site.unregister(TOTPDevice)
 
 
@@ -652,3 +654,11 @@ class StaffAuthenticatorAdmin(TOTPDeviceAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def delete_model(self, request, obj):
+        remove_authenticator(device=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        # The "delete selected" action: each one audited and followed by its own email.
+        for device in queryset.select_related("user"):
+            remove_authenticator(device=device, request=request)

@@ -13,6 +13,7 @@ from datetime import UTC
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .client_address import client_ip
 from .models import AuditEvent
 
 # The previous_hash of the very first event.
@@ -21,13 +22,6 @@ GENESIS_HASH = "0" * 64
 # Key of the PostgreSQL advisory lock that serialises appends (any fixed 64-bit number;
 # this one is the first 8 bytes of sha256("screening.auditevent") as a signed integer).
 CHAIN_LOCK_KEY = 2342241390980210168
-
-
-def client_ip(request) -> str | None:
-    """The caller's address. Behind a proxy, configure it to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips)."""
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def compute_row_hash(event, previous_hash: str) -> str:

@@ -74,7 +74,13 @@ class StaffTwoFactorMiddleware:
     their password before any page but the two-factor pages, log out and static files.
     Sits after django-otp's OTPMiddleware, which tells whether this session is verified."""
 
-    ALWAYS_ALLOWED_URL_NAMES = {"two_factor_verify", "two_factor_setup", "logout"}
+    ALWAYS_ALLOWED_URL_NAMES = {
+        "two_factor_verify",
+        "two_factor_setup",
+        "two_factor_open_link",
+        "two_factor_send_link",
+        "logout",
+    }
 
     def __init__(self, get_response):
         self.get_response = get_response

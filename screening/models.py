@@ -256,6 +256,33 @@ class Invitation(models.Model):
         return self.accepted_at is None and self.expires_at > timezone.now()
 
 
+class AuthenticatorSetupLink(models.Model):
+    """A single-use, expiring link emailed to a staff member: with their password, the only
+    way to set up an authenticator app, so a password alone can never enrol a new device.
+
+    Opening it swaps the token for this row's id in the session (the token is spent then);
+    setting up the app marks it used. Only the account's newest link works.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="authenticator_links"
+    )
+    # Only a hash is stored, so a database leak does not leak working links.
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="authlink_user_newest")]
+
+    def __str__(self) -> str:
+        return f"Authenticator set-up link for {self.user}"
+
+
 class ScreeningQuerySet(models.QuerySet):
     def for_patient(self, user):
         return self.filter(patient=user)

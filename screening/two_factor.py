@@ -5,11 +5,11 @@ code before any page but the two-factor pages and log out (enforced by
 `StaffTwoFactorMiddleware`). django-otp does the cryptography, refuses a code that was already
 used (each device remembers the last time step it accepted) and slows down guessing.
 
-A staff member enrols once, on first login. The secret being enrolled lives only in that
-login's session, so nobody else who knows the password can copy it; the device is saved
-only when its first code is confirmed, and the person is emailed whenever a device is
-enrolled. After that a new device can only be set up after a clinic admin removes the old
-one in the admin.
+A staff member enrols once, and only through a single-use link emailed to their account
+(screening/two_factor_links.py): a password alone never sets up a device. The secret being
+enrolled lives only in that login's session, so nobody else can copy it; the device is
+saved only when its first code is confirmed, and the person is emailed whenever a device
+is enrolled. A new device needs a clinic admin to remove the old one, which emails a new link.
 """
 
 import base64
@@ -20,6 +20,7 @@ import qrcode.image.svg
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
@@ -27,7 +28,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
 from . import audit
-from .models import User
+from .models import AuthenticatorSetupLink, User
+from .two_factor_links import LINK_SESSION_KEY
 
 DEVICE_NAME = "Authenticator app"
 PENDING_KEY_SESSION_KEY = "two_factor_pending_key"
@@ -132,8 +134,11 @@ def _mark_verified(request, device: TOTPDevice) -> None:
     request.session.cycle_key()
 
 
-def confirm_enrolment(request, device: TOTPDevice, code: str) -> None:
-    """Accept the first code from the device on the set-up page: save it as the second factor."""
+def confirm_enrolment(
+    request, device: TOTPDevice, code: str, *, link: AuthenticatorSetupLink
+) -> None:
+    """Accept the first code from the device on the set-up page: save it as the second factor.
+    `link` is the emailed set-up link this session opened; it is used up here."""
     user = request.user
     code = _normalise(code)
     totp = app_clock(device)
@@ -147,11 +152,20 @@ def confirm_enrolment(request, device: TOTPDevice, code: str) -> None:
         User.objects.select_for_update().get(pk=user.pk)
         if confirmed_device(user) is not None:
             raise CodeRefused("An authenticator app is already set up for this account.")
+        # A second tab of the same session must not enrol a second device with the same link.
+        if (
+            AuthenticatorSetupLink.objects.filter(pk=link.pk, used_at__isnull=True).update(
+                used_at=timezone.now()
+            )
+            != 1
+        ):
+            raise CodeRefused("This set-up link was already used. Ask for a new one.")
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device.confirmed = True
         device.last_t = totp.t()  # the code just typed cannot be used again to log in
         device.save()
     request.session.pop(PENDING_KEY_SESSION_KEY, None)
+    request.session.pop(LINK_SESSION_KEY, None)
     _mark_verified(request, device)
     audit.record(request=request, action="two_factor.enrolled", obj=device)
     send_mail(

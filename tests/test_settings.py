@@ -1,18 +1,36 @@
-"""Production settings refuse to start without a secret key and allowed hosts, and pass check --deploy."""
+"""Production is the default: with nothing set the app refuses to start without a secret key
+and allowed hosts, and production settings pass check --deploy. The .env file is read from
+the project only, under the real environment, and .env.example lists every variable."""
 
+import ast
 import os
+import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_FILE = ROOT / "clinic" / "settings.py"
+ENV_EXAMPLE = ROOT / ".env.example"
 
 
 def run_manage(*args, **env):
+    """manage.py as a deployment runs it: clinic.settings (not the tests' settings module) and
+    none of the variables under test. READ_ENV_FILE=False stays, so a developer's .env cannot
+    change the outcome."""
     # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for their own process; a deployment must not.
-    unset = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    unset = (
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DEBUG",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+        "DJANGO_SETTINGS_MODULE",
+    )
     environment = {k: v for k, v in os.environ.items() if k not in unset}
     environment.update(env)
     return subprocess.run(
@@ -23,6 +41,16 @@ def run_manage(*args, **env):
         text=True,
         timeout=120,
     )
+
+
+def test_with_nothing_set_the_app_runs_in_production_mode_and_refuses_to_start():
+    result = run_manage("check")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_development_mode_is_asked_for_explicitly():
+    assert run_manage("check", DEBUG="True").returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -55,3 +83,105 @@ def test_production_settings_pass_the_deploy_check():
         ALLOWED_HOSTS="clinic.example.org",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# .env --------------------------------------------------------------------------------------
+
+
+def settings_of_a_project_at(project: Path, environment: dict[str, str], cwd: Path) -> dict:
+    """Run a copy of clinic/settings.py that lives in `project` (so its .env is
+    project/.env), in exactly `environment`, from the working directory `cwd`."""
+    (project / "clinic").mkdir(parents=True)
+    shutil.copy(SETTINGS_FILE, project / "clinic" / "settings.py")
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with mock.patch.dict(os.environ, environment, clear=True):
+            return runpy.run_path(str(project / "clinic" / "settings.py"))
+    finally:
+        os.chdir(before)
+
+
+def test_the_projects_env_file_is_read_and_the_real_environment_wins(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(
+        "DEBUG=True\nCLINIC_NAME=Clinic From The File   # a comment\nINVITATION_VALID_DAYS=3\n"
+        "SECRET_KEY=abc$def${HOME}\n"
+    )
+    values = settings_of_a_project_at(project, {"INVITATION_VALID_DAYS": "9"}, cwd=project)
+    assert values["DEBUG"] is True
+    assert values["CLINIC_NAME"] == "Clinic From The File"
+    assert values["INVITATION_VALID_DAYS"] == 9  # the real environment, not the file's 3
+    assert values["SECRET_KEY"] == "abc$def${HOME}"  # taken as written, never expanded
+    assert "CLINIC_NAME" not in os.environ  # the test's environment is back as it was
+
+
+def test_an_env_file_elsewhere_is_never_read(tmp_path):
+    """Not one in the working directory, nor one above the project (python-dotenv's own
+    search would find both)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (tmp_path / ".env").write_text("DEBUG=True\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".env").write_text("DEBUG=True\n")
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY must be set"):
+        settings_of_a_project_at(project, {}, cwd=elsewhere)
+
+
+def test_read_env_file_false_skips_the_file(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text("DEBUG=True\nCLINIC_NAME=Clinic From The File\n")
+    values = settings_of_a_project_at(
+        project, {"READ_ENV_FILE": "False", "DEBUG": "True"}, cwd=project
+    )
+    assert values["CLINIC_NAME"] == "Ketamine Clinic"
+
+
+READERS = {"env_bool", "env_int", "env_list"}
+
+
+def variables_settings_reads() -> set[str]:
+    """Every name clinic/settings.py reads from the environment: os.environ.get("X"),
+    os.environ["X"], os.getenv("X"), its env_* helpers, and DATABASE_URL (dj-database-url)."""
+    names = {"DATABASE_URL"}
+    for node in ast.walk(ast.parse(SETTINGS_FILE.read_text())):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            function = ast.unparse(node.func)
+            if function in READERS | {"os.environ.get", "os.getenv"}:
+                names.add(node.args[0].value)
+        elif (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
+    return names
+
+
+def variables_in_env_example() -> set[str]:
+    names = set()
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        line = line.removeprefix("#").strip()
+        name, equals, _ = line.partition("=")
+        if equals and name.isidentifier() and name.isupper():
+            names.add(name)
+    return names
+
+
+def test_env_example_lists_every_variable_settings_reads_and_no_other():
+    read = variables_settings_reads()
+    assert {"DEBUG", "SECRET_KEY", "STAFF_IDLE_TIMEOUT_SECONDS"} <= read  # the parser works
+    listed = variables_in_env_example()
+    assert read - listed == set(), "read by settings.py but missing from .env.example"
+    assert listed - read == set(), "in .env.example but read by nothing"
+
+
+def test_env_example_is_a_valid_env_file_for_production():
+    values = dotenv_values(ENV_EXAMPLE, interpolate=False)
+    assert values["DEBUG"] == "False"  # the comment after the value is not part of it
+    assert values["ALLOWED_HOSTS"] == "screening.example.org"

@@ -35,9 +35,25 @@ def log_in_as_staff(page: Page, email: str, password: str = PASSWORD) -> None:
     expect(heading(page)).to_have_text("Review queue")
 
 
+def open_emailed_set_up_link(page: Page, email: str) -> None:
+    """A staff member without an app asks for the set-up link and opens it from the email
+    (the only place it exists), in the same browser."""
+    assert_accessible(page, "two-factor set-up link needed")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Email me a set-up link").click()
+    expect(status_messages(page)).to_contain_text(f"We emailed a set-up link to {email}")
+    (message,) = [m for m in mail.outbox if m.to == [email] and "set up" in m.subject]
+    link = re.search(r"https?://\S+(/account/two-factor/set-up/link/\S+)", message.body)
+    assert link, message.body
+    page.goto(link.group(1))
+
+
 def enter_authenticator_code(page: Page, email: str) -> None:
-    """The second step for staff: on the first login, set up the app from the key on the
-    page; afterwards, type what the app shows now."""
+    """The second step for staff: on the first login, set up the app from the emailed link
+    and the key on the page; afterwards, type what the app shows now."""
+    if heading(page).inner_text() == "Set up your authenticator app from your email":
+        open_emailed_set_up_link(page, email)
+        expect(heading(page)).to_have_text("Set up your authenticator app")
     if heading(page).inner_text() == "Set up your authenticator app":
         shoot(page, "staff-00-two-factor-set-up")
         assert_accessible(page, "two-factor set-up")

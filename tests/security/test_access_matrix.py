@@ -534,6 +534,14 @@ APP_MATRIX = {
         "GET":              (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
         "POST":             (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
     },
+    "two_factor_open_link": {  # no token here: the "link can't be used" page, for everyone
+        "GET":              (MISSING,     MISSING,        MISSING,                MISSING,                 MISSING),
+        "POST":             (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+    },
+    "two_factor_send_link": {  # only staff without an app get a link; everyone here has one or needs none
+        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+        "POST":             (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
+    },
     "password_reset": {  # an empty POST is a form error
         "GET":              (OK,          OK,             OK,                     OK,                      OK),
         "POST":             (OK,          OK,             OK,                     OK,                      OK),
@@ -804,7 +812,14 @@ def test_staff_never_start_a_questionnaire_for_themselves(client, physician, def
 # Staff who have given their password but not yet their second factor ------------------
 
 # The only pages they may open (everything else sends them to enter a code).
-SECOND_FACTOR_PAGES = {"two_factor_verify", "two_factor_setup", "logout", "admin:logout"}
+SECOND_FACTOR_PAGES = {
+    "two_factor_verify",
+    "two_factor_setup",
+    "two_factor_open_link",
+    "two_factor_send_link",
+    "logout",
+    "admin:logout",
+}
 
 
 @pytest.mark.parametrize("method", METHODS)

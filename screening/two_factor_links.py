@@ -1,0 +1,164 @@
+"""Emailed set-up links: what, besides the password, lets a staff member set up an authenticator.
+
+A password alone never enrols a device (no trust on first use): a staff account that has
+none, because it never had one or because a clinic admin removed it, gets a single-use,
+expiring link at its own email address. Opening the link spends its token at once and
+keeps only the link's id in the session, then redirects to the token-free set-up page,
+so no working token is left in an address bar, a history or a server log (the documented
+access log records the path without the query string, where the token travels). The
+set-up page (screening/views/two_factor.py) works only in a session that opened the
+account's newest link, while the person is logged in with that account's password.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from . import audit
+from .models import AuthenticatorSetupLink, User
+
+# Long enough for a link sent in the evening to be used the next working day.
+LINK_VALID_FOR = timedelta(hours=24)
+# Someone who knows the password could otherwise fill the person's inbox with links.
+NEW_LINK_AFTER = timedelta(minutes=2)
+LINK_SESSION_KEY = "two_factor_setup_link"
+
+
+class LinkNotUsable(Exception):
+    """Unknown, already opened, expired or replaced: all look the same to the visitor."""
+
+
+class TooSoonForANewLink(Exception):
+    def __init__(self, sent_at):
+        super().__init__("A link was sent a moment ago.")
+        self.sent_at = sent_at
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _newest_link(user) -> AuthenticatorSetupLink | None:
+    return AuthenticatorSetupLink.objects.filter(user=user).order_by("-created_at").first()
+
+
+def email_setup_link(*, user: User, url: str, removed_by: User | None) -> None:
+    """Email the set-up link to the account's own address, once the transaction commits (no
+    email for a rolled-back link). robust: an unreachable mail server is logged, not a 500;
+    the person can ask for a new link."""
+    context = {
+        "user": user,
+        "url": url,
+        "removed_by": removed_by,
+        "valid_hours": int(LINK_VALID_FOR.total_seconds() // 3600),
+        "clinic_name": settings.CLINIC_NAME,
+    }
+    subject = f"{settings.CLINIC_NAME}: set up your authenticator app"
+    message = render_to_string("email/authenticator_setup_link.txt", context)
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=subject, message=message, from_email=None, recipient_list=[user.email]
+        ),
+        robust=True,
+    )
+
+
+def issue_setup_link(*, user: User, request, removed_by: User | None = None) -> None:
+    """Make a new link for `user` (their older links stop working) and email it to them."""
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        AuthenticatorSetupLink.objects.create(
+            user=user,
+            token_hash=_hash_token(token),
+            expires_at=timezone.now() + LINK_VALID_FOR,
+        )
+        audit.record(
+            request=request,
+            action="two_factor.link_sent",
+            obj=user,
+            summary=f"Authenticator set-up link emailed to {user.email}",
+        )
+        url = request.build_absolute_uri(reverse("two_factor_open_link"))
+        email_setup_link(
+            user=user, url=f"{url}?{urlencode({'token': token})}", removed_by=removed_by
+        )
+
+
+def send_new_setup_link(*, request) -> None:
+    """The logged-in staff member without an authenticator asks for a (new) link. It goes to
+    the account's address only; one every NEW_LINK_AFTER at most."""
+    user = request.user
+    with transaction.atomic():
+        # Lock the person: two clicks at once must not both send.
+        User.objects.select_for_update().get(pk=user.pk)
+        newest = _newest_link(user)
+        if newest is not None and newest.created_at > timezone.now() - NEW_LINK_AFTER:
+            raise TooSoonForANewLink(newest.created_at)
+        issue_setup_link(user=user, request=request)
+
+
+def remove_authenticator(*, device: TOTPDevice, request) -> None:
+    """A clinic admin removes a colleague's authenticator (a lost phone): audited as who
+    removed whose, and the colleague is emailed a link to set up a new one."""
+    owner = device.user
+    with transaction.atomic():
+        device.delete()
+        audit.record(
+            request=request,
+            action="two_factor.removed",
+            obj=owner,
+            summary=f"Authenticator app of {owner.email} removed",
+        )
+        if not TOTPDevice.objects.filter(user=owner, confirmed=True).exists():
+            issue_setup_link(user=owner, request=request, removed_by=request.user)
+
+
+def open_setup_link(*, token: str, request) -> None:
+    """Spend the token: keep the link's id in this session, where the set-up page finds it."""
+    with transaction.atomic():
+        link = (
+            AuthenticatorSetupLink.objects.select_for_update()
+            .filter(token_hash=_hash_token(token))
+            .first()
+        )
+        if (
+            link is None
+            or link.opened_at is not None
+            or link.expires_at <= timezone.now()
+            or link != _newest_link(link.user)
+        ):
+            raise LinkNotUsable
+        link.opened_at = timezone.now()
+        link.save(update_fields=["opened_at"])
+        audit.record(
+            request=request,
+            action="two_factor.link_opened",
+            obj=link.user,
+            summary="Authenticator set-up link opened",
+        )
+    request.session[LINK_SESSION_KEY] = str(link.pk)
+
+
+def setup_link_in_session(request) -> AuthenticatorSetupLink | None:
+    """The opened link this session may set up the logged-in user's authenticator with."""
+    link_id = request.session.get(LINK_SESSION_KEY)
+    if not link_id:
+        return None
+    link = AuthenticatorSetupLink.objects.filter(pk=link_id, user=request.user).first()
+    if (
+        link is None
+        or link.used_at is not None
+        or link.expires_at <= timezone.now()
+        or link != _newest_link(request.user)
+    ):
+        return None
+    return link
