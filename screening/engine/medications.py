@@ -30,6 +30,10 @@ FUZZY_MIN_LETTERS = 5  # shorter words ("coke", "pot", "meth", "E") are never fu
 CACHE_SIZE = 10_000
 CACHE_MAX_TYPED = 300  # longer entries are recognised but not cached
 MAX_WORDS = 60  # recognition reads the first 60 words of an entry
+# Combination products: real ones list a handful of single drugs (Genvoya has four); a
+# combination of combinations is allowed for kits, but nesting stops here (issue 10, finding 7).
+MAX_COMBINATION_DEPTH = 3
+MAX_COMPONENTS = 12
 
 METHODS = ("exact", "brand", "synonym", "slang", "fuzzy", "none")
 GRADES = frozenset({"major", "moderate", "minor", "none", ""})
@@ -203,7 +207,7 @@ class Formulary:
             self.drugs[drug.name] = drug
         for drug in self.drugs.values():
             self._check(drug)
-        self._components = {name: self._expand(name, ()) for name in self.drugs}
+        self._components = self._expand_all()
         self._classes_of = {
             name: frozenset().union(*(self.drugs[c].classes for c in components))
             for name, components in self._components.items()
@@ -251,6 +255,13 @@ class Formulary:
                     raise ValueError(f'{where}: component "{component}" is not a formulary entry.')
                 if component == drug.name:
                     raise ValueError(f"{where}: a combination cannot list itself.")
+            repeated = sorted({c for c in drug.components if drug.components.count(c) > 1})
+            if repeated:
+                raise ValueError(f"{where}: component {_quoted(repeated)} is listed twice.")
+            if len(drug.components) > MAX_COMPONENTS:
+                raise ValueError(
+                    f"{where}: a combination may list at most {MAX_COMPONENTS} components."
+                )
         elif not drug.classes:
             raise ValueError(f"{where}: needs classes (use [none] for no interaction).")
         if drug.form:
@@ -265,19 +276,53 @@ class Formulary:
                 f'{where}: grade "{drug.grade}" must be one of {_quoted(sorted(GRADES - {""}))}.'
             )
 
-    def _expand(self, name: str, path: tuple[str, ...]) -> tuple[str, ...]:
-        if name in path:
-            cycle = " -> ".join((*path, name))
-            raise ValueError(f"Formulary combinations contain each other in a loop: {cycle}.")
-        drug = self.drugs[name]
-        if not drug.components:
-            return (name,)
-        expanded: list[str] = []
-        for component in drug.components:
-            for leaf in self._expand(component, (*path, name)):
-                if leaf not in expanded:
-                    expanded.append(leaf)
-        return tuple(expanded)
+    def _expand_all(self) -> dict[str, tuple[str, ...]]:
+        """Every entry's leaf components, each entry expanded once (linear in the formulary).
+
+        A combination may contain combinations, but only MAX_COMBINATION_DEPTH levels deep and
+        with at most MAX_COMPONENTS leaves: an admin's deeply nested or looping entries are
+        refused here, so neither saving the formulary nor a patient's submit can be stalled by
+        them (a chain of entries each listing the previous two used to double the work per level).
+        """
+        leaves: dict[str, tuple[str, ...]] = {}
+        depth: dict[str, int] = {}
+
+        def expand(name: str, path: tuple[str, ...]) -> None:
+            if name in leaves:
+                return
+            if name in path:
+                cycle = " -> ".join((*path[path.index(name) :], name))
+                raise ValueError(f"Formulary combinations contain each other in a loop: {cycle}.")
+            drug = self.drugs[name]
+            if not drug.components:
+                leaves[name], depth[name] = (name,), 0
+                return
+            if len(path) >= MAX_COMBINATION_DEPTH:
+                chain = " -> ".join((*path, name))
+                raise ValueError(
+                    f"Formulary combinations are nested more than {MAX_COMBINATION_DEPTH} deep:"
+                    f" {chain}. List the single drugs instead."
+                )
+            expanded: dict[str, None] = {}
+            for component in drug.components:
+                expand(component, (*path, name))
+                expanded.update(dict.fromkeys(leaves[component]))
+            if len(expanded) > MAX_COMPONENTS:
+                raise ValueError(
+                    f'Formulary entry "{name}" stands for {len(expanded)} single drugs;'
+                    f" a combination may have at most {MAX_COMPONENTS}."
+                )
+            level = 1 + max(depth[component] for component in drug.components)
+            if level > MAX_COMBINATION_DEPTH:
+                raise ValueError(
+                    f'Formulary entry "{name}" nests combinations {level} deep; at most'
+                    f" {MAX_COMBINATION_DEPTH} levels are allowed. List the single drugs instead."
+                )
+            leaves[name], depth[name] = tuple(expanded), level
+
+        for name in self.drugs:
+            expand(name, ())
+        return leaves
 
     def _build_indexes(self) -> None:
         """Every name, brand, synonym and slang term, normalised, plus aliases and form stems.
