@@ -86,11 +86,18 @@ class DrugDictionary:
         for word in words:
             self._words_by_length.setdefault(len(word), []).append(word)
             skeletons.setdefault((_skeleton(word), len(word)), set()).add(self._keys[word])
-        # Vowel slips ("zolpedim", "respiridone") by consonants and length, where one drug owns them.
+        # Vowel slips ("zolpedim", "respiridone") by consonants and length, where one drug owns
+        # them, and only towards a generic's own name: among 47,000 brands worldwide, two
+        # vowels are too easily the difference between two drugs ("Cipramil", "Capramol").
+        generic_names = {
+            (_skeleton(g.name), len(g.name)): n
+            for n, g in enumerate(self.generics)
+            if g.name.isalpha() and len(g.name) > FUZZY_MIN_LETTERS
+        }
         self._by_skeleton = {
             skeleton: next(iter(numbers))
             for skeleton, numbers in skeletons.items()
-            if len(numbers) == 1
+            if len(numbers) == 1 and generic_names.get(skeleton) in numbers
         }
 
     def __len__(self) -> int:
@@ -158,11 +165,10 @@ class DrugDictionary:
         if number is None:
             return None
         generic = self.generics[number]
-        names = [v for v in generic.variants if len(v) == len(word) and v[0] == word[0]]
-        close = [v for v in names if _skeleton(v) == _skeleton(word) and OSA.distance(word, v) <= 2]
-        if not close:
+        name = generic.name
+        if name[0] != word[0] or _skeleton(name) != _skeleton(word) or OSA.distance(word, name) > 2:
             return None
-        return generic, round(100 * max(OSA.normalized_similarity(word, v) for v in close), 1)
+        return generic, round(100 * OSA.normalized_similarity(word, name), 1)
 
 
 _VOWELS = str.maketrans("", "", "aeiouy")
@@ -194,6 +200,7 @@ def generics_from_package_data(data: Mapping) -> list[Generic]:
             continue
         name = canonical.strip().lower()
         plain = _PARENTHESES.sub("", name).strip()
+        keys.append(" ".join(tokenize(plain)))  # its own name is one of its names
         parts = tuple(p for p in _COMBINATION_SPLIT.split(plain) if p) or (plain,)
         trees = about.get("mesh_tree") or ()
         review = any(tree.startswith(REVIEW_FAMILIES) for tree in trees)
