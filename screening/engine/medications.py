@@ -871,18 +871,24 @@ class Formulary:
                 score_cutoff=FUZZY_THRESHOLD / 100,
                 limit=5,
             )
-            top: float | None = None
-            drugs: set[str | None] = set()
-            for choice, similarity, position in results:
-                if not _plausible_slip(query, choice):
-                    continue
-                if top is not None and similarity < top - 1e-9:
-                    break
-                top = similarity
-                hit = choice_hits[position]
-                drugs.add(self._resolve_form(choice, hit, families))
-            if top is None or len(drugs) != 1 or None in drugs:
-                continue  # nothing close, or a tie between different drugs: do not guess
+            plausible = [
+                (OSA.distance(query, choice), -similarity, choice, position)
+                for choice, similarity, position in results
+                if _plausible_slip(query, choice)
+            ]
+            if not plausible:
+                continue
+            # A tie counts edits, not the length-weighted score: "lozapine" is one slip from
+            # loxapine and one from clozapine, so it is neither.
+            fewest = min(item[0] for item in plausible)
+            closest = sorted(item for item in plausible if item[0] == fewest)
+            drugs = {
+                self._resolve_form(choice, choice_hits[position], families)
+                for _, _, choice, position in closest
+            }
+            if len(drugs) != 1 or None in drugs:
+                continue  # a tie between different drugs: do not guess
+            top = -closest[0][1]
             score = round(top * 100, 1)
             if best is None or score > best[0].score:
                 best = (self._found(drugs.pop(), "fuzzy", score), query)

@@ -79,6 +79,11 @@ class DrugDictionary:
         self._keys: dict[str, int] = {
             key: next(iter(numbers)) for key, numbers in owners.items() if len(numbers) == 1
         }
+        for number, generic in enumerate(self.generics):
+            # A generic's own name, where no name of the dictionary already claims that text.
+            own = " ".join(tokenize(_PARENTHESES.sub("", generic.name)))
+            if own and own not in owners:
+                self._keys[own] = number
         self.longest = max((len(key.split()) for key in self._keys), default=1)
         words = [key for key in self._keys if key.isalpha() and len(key) >= FUZZY_MIN_LETTERS]
         self._words_by_length: dict[int, list[str]] = {}
@@ -200,7 +205,6 @@ def generics_from_package_data(data: Mapping) -> list[Generic]:
             continue
         name = canonical.strip().lower()
         plain = _PARENTHESES.sub("", name).strip()
-        keys.append(" ".join(tokenize(plain)))  # its own name is one of its names
         parts = tuple(p for p in _COMBINATION_SPLIT.split(plain) if p) or (plain,)
         trees = about.get("mesh_tree") or ()
         review = any(tree.startswith(REVIEW_FAMILIES) for tree in trees)

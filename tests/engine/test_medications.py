@@ -437,7 +437,8 @@ UNRECOGNISED = [
     "E",
     "Vitamin C",  # one letter from "vitamin d", but a different vitamin
     "omega 6",
-    "oxcarbazepine",  # 2 letters longer than carbamazepine: a different drug
+    "lozapine",  # one slip from loxapine and one from clozapine: do not guess
+    "epixol",  # one slip from Epitol (carbamazepine) and one from Depixol (flupentixol)
     "azithromycin",  # two edits from erythromycin, at the start: a different drug
     "esomeprazole",
     "lansoprazole",
@@ -762,7 +763,7 @@ def test_is_known_class_or_drug(formulary):
 def test_the_formulary_keeps_every_field_of_an_entry(formulary):
     drug = formulary.drugs["clarithromycin"]
     assert drug.classes == frozenset({"cyp3a4_strong_inhibitor"})
-    assert drug.brands == ("Biaxin", "Biaxin XL")
+    assert drug.brands[:2] == ("Biaxin", "Biaxin XL")
     assert drug.grade == "moderate"
     assert "HAG10" in drug.sources
     assert formulary.drugs["fluticasone nasal"].form == "nasal"
