@@ -770,7 +770,7 @@ class Formulary:
             return _Found(generic.name, leaves, classes, method, score)
         if generic.review:
             return _AMBIGUOUS
-        return _Found(generic.name, (generic.name,), frozenset(), method, score)
+        return _Found(generic.name, generic.parts, frozenset(), method, score)
 
     def _entry_for(self, generic: Generic) -> str | tuple[str, ...] | object | None:
         """The formulary entry a dictionary generic is, memoised per generic.

@@ -48,7 +48,15 @@ REVIEW_FAMILIES = (
 # Words that appear as names in the dictionary but mean something else in a medication list.
 # A class of drugs ("an antibiotic") could be one that interacts: it stays unrecognised.
 NOT_NAMES = frozenset(
-    ("colgate", "antibiotic", "antibiotics", "antidepressant", "antidepressants", "vitamins")
+    (
+        "colgate",
+        "antibiotic",
+        "antibiotics",
+        "antidepressant",
+        "antidepressants",
+        "vitamins",
+        "water",
+    )
 )
 
 _PARENTHESES = re.compile(r"\s*\([^)]*\)")
@@ -82,7 +90,7 @@ class DrugDictionary:
         for number, generic in enumerate(self.generics):
             # A generic's own name, where no name of the dictionary already claims that text.
             own = " ".join(tokenize(_PARENTHESES.sub("", generic.name)))
-            if own and own not in owners:
+            if own and own not in owners and own not in NOT_NAMES:
                 self._keys[own] = number
         self.longest = max((len(key.split()) for key in self._keys), default=1)
         words = [key for key in self._keys if key.isalpha() and len(key) >= FUZZY_MIN_LETTERS]
