@@ -87,9 +87,9 @@ def main() -> int:
     os.environ["DEBUG"] = "True"  # in-process benchmarks; the HTTP one runs gunicorn with DEBUG off
     _use_postgres()
     django.setup()
-    from bench import engine, http, queue
+    from bench import engine, http, queue, recognition
 
-    rows = engine.run() + queue.run()
+    rows = engine.run() + recognition.run() + queue.run()
     failure = None
     try:
         rows += http.run()

@@ -348,6 +348,7 @@ def default_ruleset_from_files(
 ):
     """The default RuleSet straight from the data files (no database)."""
     from .engine.medications import Formulary
+    from .engine.resolver import shared_dictionary
     from .engine.rules import RuleSet
 
     data, _ = read_content(content_path)
@@ -356,5 +357,5 @@ def default_ruleset_from_files(
         questionnaire_from_data(data),
         rule_defs_from_data(data),
         score_defs_from_data(data),
-        Formulary.from_data(formulary_data),
+        Formulary.from_data(formulary_data, shared_dictionary()),
     )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from .content import RULE_FIELDS, rule_defs_from_data, score_defs_from_data
 from .engine.medications import Formulary
+from .engine.resolver import shared_dictionary
 from .engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleDef, RuleSet, ScoreDef
 from .models import (
     Answer,
@@ -63,7 +64,7 @@ def current_formulary() -> Formulary:
             ],
         }
         try:
-            formulary = Formulary.from_data(data)
+            formulary = Formulary.from_data(data, shared_dictionary())
         except ValueError:
             # The admin validates every change, so this means a database edited by hand.
             # Patients must still be able to submit: keep the last good formulary, loudly.
@@ -166,7 +167,7 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
             typed=entry.match.typed,
             dose=row_field(entry, "dose"),
             frequency=row_field(entry, "frequency"),
-            matched=entry.match.drug or "",
+            matched=(entry.match.drug or "")[:120],
             components=list(entry.match.components),
             classes=sorted(entry.match.classes),
             score=float(entry.match.score),

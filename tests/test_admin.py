@@ -222,3 +222,34 @@ def test_nothing_can_be_added_to_a_published_version(default_version, clinic_adm
     assert response.status_code == 200
     assert b"Select a valid choice" in response.content
     assert Rule.objects.filter(version=default_version).count() == before
+
+
+def test_a_combination_nested_too_deep_is_refused_with_a_message(clinic_admin, client):
+    # Issue 10, finding 7: nesting 20 deep used to be saved, and stalled every submit.
+    from screening.models import Drug
+
+    Drug.objects.create(name="level0", classes=["none"])
+    for level in range(1, 4):
+        Drug.objects.create(name=f"level{level}", components=[f"level{level - 1}"])
+    log_in_staff(client, clinic_admin)
+    response = client.post(
+        "/admin/screening/drug/add/",
+        drug_form_data(name="level4", classes="", components="level3", brands="", synonyms=""),
+    )
+    assert response.status_code == 200
+    assert b"nests combinations 4 deep; at most 3 levels" in response.content
+    assert not Drug.objects.filter(name="level4").exists()
+
+
+def test_a_combination_listing_a_component_twice_is_refused(clinic_admin, client):
+    from screening.models import Drug
+
+    Drug.objects.create(name="level0", classes=["none"])
+    log_in_staff(client, clinic_admin)
+    response = client.post(
+        "/admin/screening/drug/add/",
+        drug_form_data(name="double", classes="", components="level0, level0", brands=""),
+    )
+    assert response.status_code == 200
+    assert b"is listed twice" in response.content
+    assert not Drug.objects.filter(name="double").exists()

@@ -1,6 +1,7 @@
 """The default question set loads from its data file, idempotently, with valid expressions."""
 
 import pytest
+import yaml
 from django.core.management import call_command
 
 from screening.content import (
@@ -192,3 +193,16 @@ def test_demo_codes_are_never_shown_in_production(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="never shown in production"):
         call_command("demo_codes")
+
+
+def test_the_formulary_loader_refuses_combinations_nested_too_deep(tmp_path):
+    # Issue 10, finding 7: the loader checks nesting as the admin does, before writing anything.
+    from screening.content import load_formulary
+
+    drugs = [{"name": "level0", "classes": ["none"]}]
+    drugs += [{"name": f"level{n}", "components": [f"level{n - 1}"]} for n in range(1, 21)]
+    path = tmp_path / "formulary.yaml"
+    path.write_text(yaml.safe_dump({"classes": {"none": "no interaction"}, "drugs": drugs}))
+    with pytest.raises(ContentError, match="nests combinations 4 deep"):
+        load_formulary(path)
+    assert not Drug.objects.filter(name__startswith="level").exists()

@@ -288,3 +288,27 @@ def test_clinic_admins_read_the_audit_log_and_nobody_can_edit_it(
 
 def test_physicians_cannot_read_the_audit_log(physician_client):
     assert physician_client.get("/staff/audit/").status_code == 403
+
+
+def test_a_medicine_the_formulary_lacks_is_shown_recognised_with_no_known_interaction(
+    physician_client, patient, default_version
+):
+    # Issue 13: a generic the drug dictionary knows is recognised, not "unrecognised".
+    patient_client = Client()
+    patient_client.force_login(patient)
+    screening = start_screening(patient=patient)
+    rows = {"medications-0-name": "Keppra 500mg", "medications-1-name": "Blorbex 10 mg"}
+    fill_intake(
+        patient_client, screening, {"medications-none": "", "medications-rows": "2", **rows}
+    )
+    patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    screening.refresh_from_db()
+    keppra, blorbex = screening.medications.order_by("position")
+    assert (keppra.matched, keppra.method, keppra.classes) == ("levetiracetam", "resolver", [])
+    assert (blorbex.matched, blorbex.method) == ("", "none")
+    [flag] = screening.flags.filter(code="unrecognised_medication")
+    assert [item.get("typed") for item in flag.evidence] == ["Blorbex 10 mg"]
+    body = physician_client.get(url(screening)).content.decode()
+    assert "levetiracetam" in body and "no known interaction with ketamine" in body
+    assert "drug dictionary; not in the clinic formulary" in body
+    assert "Check this entry" in body

@@ -11,11 +11,15 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from .expressions import FunctionSpec, Problem
+
+if TYPE_CHECKING:  # the dictionary module imports this one
+    from .resolver import DrugDictionary, Generic
 
 # The fuzzy score is OSA (Damerau) edit similarity x 100: 1 - edits / length of the longer
 # string, where an edit is one inserted, deleted, changed or swapped letter. 83 accepts one
@@ -30,8 +34,13 @@ FUZZY_MIN_LETTERS = 5  # shorter words ("coke", "pot", "meth", "E") are never fu
 CACHE_SIZE = 10_000
 CACHE_MAX_TYPED = 300  # longer entries are recognised but not cached
 MAX_WORDS = 60  # recognition reads the first 60 words of an entry
+# Combination products: real ones list a handful of single drugs (Genvoya has four); a
+# combination of combinations is allowed for kits, but nesting stops here (issue 10, finding 7).
+MAX_COMBINATION_DEPTH = 3
+MAX_COMPONENTS = 12
+MAX_DICTIONARY_WORDS = 6  # longer dictionary names are chemical, never typed by patients
 
-METHODS = ("exact", "brand", "synonym", "slang", "fuzzy", "none")
+METHODS = ("exact", "brand", "synonym", "slang", "fuzzy", "resolver", "resolver-fuzzy", "none")
 GRADES = frozenset({"major", "moderate", "minor", "none", ""})
 
 # --- Normalisation vocabulary (§2.12) -----------------------------------------------------
@@ -188,14 +197,41 @@ class _Hit:
 _KIND_RANK = {"exact": 0, "brand": 1, "synonym": 2, "slang": 3}
 
 
+class _Found(NamedTuple):
+    """One thing a typed entry was recognised as, before it becomes a Match."""
+
+    drug: str
+    components: tuple[str, ...]
+    classes: frozenset[str]
+    method: str
+    score: float
+
+
+# Where a typed row lists several things ("Xanax, Lexapro and Elavil"), and the words that
+# start an instruction rather than a drug ("..., as needed for sleep").
+_SEPARATORS = re.compile(r"[,;+&\n]|\b(?:and|plus|also)\b", re.IGNORECASE)
+_INSTRUCTION_WORDS = frozenset(
+    ("for", "when", "if", "as", "to", "at", "before", "after", "with", "during", "because")
+)
+
+_AMBIGUOUS = object()  # words that name something, but not one thing we can be sure of
+_MISSING = object()
+
+
 # --- The formulary ------------------------------------------------------------------------
 
 
 class Formulary:
     """The validated formulary and its recognition indexes (built once, read-only after)."""
 
-    def __init__(self, classes: Mapping[str, str], drugs: Iterable[Drug]):
+    def __init__(
+        self,
+        classes: Mapping[str, str],
+        drugs: Iterable[Drug],
+        dictionary: DrugDictionary | None = None,
+    ):
         self.classes: dict[str, str] = dict(classes)
+        self._dictionary = dictionary
         self.drugs: dict[str, Drug] = {}
         for drug in drugs:
             if drug.name in self.drugs:
@@ -203,19 +239,28 @@ class Formulary:
             self.drugs[drug.name] = drug
         for drug in self.drugs.values():
             self._check(drug)
-        self._components = {name: self._expand(name, ()) for name in self.drugs}
+        self._components = self._expand_all()
         self._classes_of = {
             name: frozenset().union(*(self.drugs[c].classes for c in components))
             for name, components in self._components.items()
         }
         self._build_indexes()
+        self._combination_by_leaves = {
+            frozenset(leaves): name
+            for name, leaves in self._components.items()
+            if self.drugs[name].components
+        }
+        self._entries_by_generic: dict[str, object] = {}
         self._cache: dict[tuple, tuple[Match, ...]] = {}
 
     # Construction -------------------------------------------------------------------------
 
     @classmethod
-    def from_data(cls, data: Mapping) -> Formulary:
+    def from_data(cls, data: Mapping, dictionary: DrugDictionary | None = None) -> Formulary:
         """Build from yaml.safe_load(content/formulary.yaml) or the same shape from the database.
+
+        With a dictionary (resolver.shared_dictionary()), names the formulary does not list are
+        looked up there too; the formulary stays the only source of interaction classes.
 
         Raises ValueError naming the entry and the field when something is malformed.
         """
@@ -228,7 +273,8 @@ class Formulary:
         raw_drugs = data.get("drugs") or []
         if not isinstance(raw_drugs, list):
             raise ValueError("Formulary 'drugs' must be a list of entries.")
-        return cls(classes, [_drug_from_raw(raw, n) for n, raw in enumerate(raw_drugs, 1)])
+        drugs = [_drug_from_raw(raw, n) for n, raw in enumerate(raw_drugs, 1)]
+        return cls(classes, drugs, dictionary)
 
     def _check(self, drug: Drug) -> None:
         where = f'Formulary entry "{drug.name}"'
@@ -251,6 +297,13 @@ class Formulary:
                     raise ValueError(f'{where}: component "{component}" is not a formulary entry.')
                 if component == drug.name:
                     raise ValueError(f"{where}: a combination cannot list itself.")
+            repeated = sorted({c for c in drug.components if drug.components.count(c) > 1})
+            if repeated:
+                raise ValueError(f"{where}: component {_quoted(repeated)} is listed twice.")
+            if len(drug.components) > MAX_COMPONENTS:
+                raise ValueError(
+                    f"{where}: a combination may list at most {MAX_COMPONENTS} components."
+                )
         elif not drug.classes:
             raise ValueError(f"{where}: needs classes (use [none] for no interaction).")
         if drug.form:
@@ -265,19 +318,53 @@ class Formulary:
                 f'{where}: grade "{drug.grade}" must be one of {_quoted(sorted(GRADES - {""}))}.'
             )
 
-    def _expand(self, name: str, path: tuple[str, ...]) -> tuple[str, ...]:
-        if name in path:
-            cycle = " -> ".join((*path, name))
-            raise ValueError(f"Formulary combinations contain each other in a loop: {cycle}.")
-        drug = self.drugs[name]
-        if not drug.components:
-            return (name,)
-        expanded: list[str] = []
-        for component in drug.components:
-            for leaf in self._expand(component, (*path, name)):
-                if leaf not in expanded:
-                    expanded.append(leaf)
-        return tuple(expanded)
+    def _expand_all(self) -> dict[str, tuple[str, ...]]:
+        """Every entry's leaf components, each entry expanded once (linear in the formulary).
+
+        A combination may contain combinations, but only MAX_COMBINATION_DEPTH levels deep and
+        with at most MAX_COMPONENTS leaves: an admin's deeply nested or looping entries are
+        refused here, so neither saving the formulary nor a patient's submit can be stalled by
+        them (a chain of entries each listing the previous two used to double the work per level).
+        """
+        leaves: dict[str, tuple[str, ...]] = {}
+        depth: dict[str, int] = {}
+
+        def expand(name: str, path: tuple[str, ...]) -> None:
+            if name in leaves:
+                return
+            if name in path:
+                cycle = " -> ".join((*path[path.index(name) :], name))
+                raise ValueError(f"Formulary combinations contain each other in a loop: {cycle}.")
+            drug = self.drugs[name]
+            if not drug.components:
+                leaves[name], depth[name] = (name,), 0
+                return
+            if len(path) >= MAX_COMBINATION_DEPTH:
+                chain = " -> ".join((*path, name))
+                raise ValueError(
+                    f"Formulary combinations are nested more than {MAX_COMBINATION_DEPTH} deep:"
+                    f" {chain}. List the single drugs instead."
+                )
+            expanded: dict[str, None] = {}
+            for component in drug.components:
+                expand(component, (*path, name))
+                expanded.update(dict.fromkeys(leaves[component]))
+            if len(expanded) > MAX_COMPONENTS:
+                raise ValueError(
+                    f'Formulary entry "{name}" stands for {len(expanded)} single drugs;'
+                    f" a combination may have at most {MAX_COMPONENTS}."
+                )
+            level = 1 + max(depth[component] for component in drug.components)
+            if level > MAX_COMBINATION_DEPTH:
+                raise ValueError(
+                    f'Formulary entry "{name}" nests combinations {level} deep; at most'
+                    f" {MAX_COMBINATION_DEPTH} levels are allowed. List the single drugs instead."
+                )
+            leaves[name], depth[name] = tuple(expanded), level
+
+        for name in self.drugs:
+            expand(name, ())
+        return leaves
 
     def _build_indexes(self) -> None:
         """Every name, brand, synonym and slang term, normalised, plus aliases and form stems.
@@ -480,85 +567,264 @@ class Formulary:
 
     def _recognise(self, typed: str, allow_slang: bool) -> tuple[Match, ...]:
         normalised, families = self.normalise(typed)
-        tokens = normalised.split()
-        hits, ambiguous = self._exact_hits(tokens, families, allow_slang)
-        if not hits and not ambiguous:
-            fuzzy = self._fuzzy(normalised, tokens, families)
-            if fuzzy is not None:
-                hits = [fuzzy]
+        hits, covered = self._hits(normalised, families, allow_slang)
         if not hits:
             return (Match(typed, normalised, None, (), frozenset(), 0.0, "none"),)
+        found: list[tuple[str, _Found | None]] = [(normalised, hit) for hit in hits]
+        if _SEPARATORS.search(typed):
+            found += self._other_parts(typed, covered, {hit.drug for hit in hits}, allow_slang)
         return tuple(
-            Match(
-                typed,
-                normalised,
-                drug,
-                self._components[drug],
-                self._classes_of[drug],
-                score,
-                method,
-            )
-            for drug, method, score in hits
+            Match(typed, text, None, (), frozenset(), 0.0, "none")
+            if hit is None
+            else Match(typed, text, hit.drug, hit.components, hit.classes, hit.score, hit.method)
+            for text, hit in found
         )
+
+    def _hits(
+        self, normalised: str, families: frozenset[str], allow_slang: bool
+    ) -> tuple[list[_Found], set[str]]:
+        """What the words name exactly, else the closest misspelling; and the words used."""
+        tokens = normalised.split()
+        hits, covered, ambiguous = self._exact_hits(tokens, families, allow_slang)
+        if hits or ambiguous:
+            return hits, covered
+        for fuzzy in (self._fuzzy, self._dictionary_fuzzy):
+            found = fuzzy(normalised, tokens, families)
+            if found is not None:
+                hit, query = found
+                return [hit], set(query.split())
+        return [], set()
+
+    def _other_parts(
+        self, typed: str, covered: set[str], drugs: set[str], allow_slang: bool
+    ) -> list[tuple[str, _Found | None]]:
+        """Parts of a list ("Xanax, sertaline and Blorbex") that the whole row did not name.
+
+        Each is recognised on its own; one that names nothing is kept as an unrecognised
+        entry, so no drug in a row of several is ever dropped without a word to the physician.
+        A part that starts like an instruction ("..., as needed for sleep") is not a drug.
+        """
+        extra: list[tuple[str, _Found | None]] = []
+        for part in _SEPARATORS.split(typed):
+            words = tokenize(part)
+            if not words or words[0] in _INSTRUCTION_WORDS:
+                continue
+            normalised, families = self.normalise(part)
+            tokens = normalised.split()
+            if not tokens or any(token in covered for token in tokens):
+                continue
+            hits, _ = self._hits(normalised, families, allow_slang)
+            if not hits:
+                extra.append((normalised, None))
+            for hit in hits:
+                if hit.drug not in drugs:
+                    drugs.add(hit.drug)
+                    extra.append((normalised, hit))
+        return extra
+
+    def _found(self, drug: str, method: str, score: float = 100.0) -> _Found:
+        return _Found(drug, self._components[drug], self._classes_of[drug], method, score)
 
     def _exact_hits(
         self, tokens: list[str], families: frozenset[str], allow_slang: bool
-    ) -> tuple[list[tuple[str, str, float]], bool]:
-        """Longest-first cover of the words by names, brands, synonyms (and slang if allowed).
+    ) -> tuple[list[_Found], set[str], bool]:
+        """Longest-first cover of the words: formulary names, then the dictionary, then slang.
 
-        "I take Xanax at night" -> alprazolam; "Xanax and Ambien" -> both.
-        Returns the hits in typed order, and whether some words named a form-ambiguous stem.
+        "I take Xanax at night" -> alprazolam; "Xanax and Ambien" -> both; "Xanax and Elavil"
+        -> alprazolam from the formulary, amitriptyline from the dictionary. The dictionary
+        comes before street names, so "folic acid" is folic acid and never "acid" (LSD).
+        Returns the hits in typed order, the words they used, and whether some words named
+        something ambiguous.
         """
         count = len(tokens)
         used = [False] * count
-        found: list[tuple[int, str, str]] = []
+        covered: set[str] = set()
+        found: list[tuple[int, _Found]] = []
         ambiguous = False
-        short_slang_ok = allow_slang and all(t in self._short_slang for t in tokens)
-        for length in range(min(count, self._longest), 0, -1):
-            for start in range(count - length + 1):
-                if any(used[start : start + length]):
-                    continue
-                phrase = " ".join(tokens[start : start + length])
-                whole = short_slang_ok or length == count
-                resolved = self._lookup(phrase, families, allow_slang, whole)
-                if resolved is None:
-                    continue
-                used[start : start + length] = [True] * length
-                drug, method = resolved
-                if drug is None:
-                    ambiguous = True
-                else:
-                    found.append((start, drug, method))
-        found.sort()
-        hits: list[tuple[str, str, float]] = []
-        for _, drug, method in found:
-            if all(drug != other for other, _, _ in hits):
-                hits.append((drug, method, 100.0))
+
+        def cover(longest: int, lookup) -> None:
+            nonlocal ambiguous
+            for length in range(min(count, longest), 0, -1):
+                for start in range(count - length + 1):
+                    if any(used[start : start + length]):
+                        continue
+                    resolved = lookup(" ".join(tokens[start : start + length]), length)
+                    if resolved is None:
+                        continue
+                    used[start : start + length] = [True] * length
+                    if resolved is _AMBIGUOUS:
+                        ambiguous = True
+                    else:
+                        found.append((start, resolved))
+                        covered.update(tokens[start : start + length])
+
+        whole_slang = allow_slang and " ".join(tokens) in self._slang
+        if not whole_slang:
+            cover(self._longest, lambda phrase, _: self._lookup(phrase, families))
+            if self._dictionary is not None:
+                cover(
+                    min(self._dictionary.longest, MAX_DICTIONARY_WORDS),
+                    lambda phrase, _: self._lookup_dictionary(phrase, families, "resolver", 100.0),
+                )
+        if allow_slang:
+            short_slang_ok = all(t in self._short_slang for t in tokens)
+            cover(
+                self._longest,
+                lambda phrase, length: self._lookup_slang(
+                    phrase, short_slang_ok or length == count
+                ),
+            )
+        found.sort(key=lambda item: item[0])
+        hits: list[_Found] = []
+        for _, hit in found:
+            if all(hit.drug != other.drug for other in hits):
+                hits.append(hit)
         if len(hits) > 1:  # "Percocet (oxycodone)" is one drug, not two
-            parts = {drug: set(self._components[drug]) for drug, _, _ in hits}
+            parts = {hit.drug: set(hit.components) for hit in hits}
             hits = [
                 hit
                 for hit in hits
-                if not any(parts[hit[0]] < parts[other] for other in parts if other != hit[0])
+                if not any(parts[hit.drug] < parts[other] for other in parts if other != hit.drug)
             ]
-        return hits, ambiguous
+        return hits, covered, ambiguous
 
-    def _lookup(
-        self, phrase: str, families: frozenset[str], allow_slang: bool, whole: bool
-    ) -> tuple[str | None, str] | None:
-        """The (drug, method) a phrase names, (None, method) if form-ambiguous, None if nothing."""
+    def _lookup(self, phrase: str, families: frozenset[str]) -> _Found | object | None:
+        """What a phrase names in the formulary: a hit, _AMBIGUOUS (a bare stem) or None."""
         candidates = [phrase]
         if len(phrase) > 3 and phrase.endswith("s"):
             candidates.append(phrase[:-1])  # "beers", "aspirins"
         for text in candidates:
-            hit = self._keys.get(text)
-            if hit is None and allow_slang and (whole or text not in self._short_slang):
-                hit = self._slang.get(text)
-            if hit is None:
-                hit = self._aliases.get(text) or self._stem_hits.get(text)
+            hit = self._keys.get(text) or self._aliases.get(text) or self._stem_hits.get(text)
             if hit is not None:
-                return self._resolve_form(text, hit, families), hit.method
+                drug = self._resolve_form(text, hit, families)
+                return _AMBIGUOUS if drug is None else self._found(drug, hit.method)
         return None
+
+    def _lookup_slang(self, phrase: str, whole: bool) -> _Found | None:
+        """A street name: only in the recreational list, and a one-letter one only whole."""
+        if not whole and phrase in self._short_slang:
+            return None
+        hit = self._slang.get(phrase)
+        return None if hit is None else self._found(hit.drug, hit.method)
+
+    # The broad dictionary ---------------------------------------------------------------
+
+    def _lookup_dictionary(
+        self, phrase: str, families: frozenset[str], method: str, score: float
+    ) -> _Found | object | None:
+        generic = self._dictionary.lookup(phrase) if self._dictionary is not None else None
+        return None if generic is None else self._from_generic(generic, families, method, score)
+
+    def _dictionary_fuzzy(
+        self, normalised: str, tokens: list[str], families: frozenset[str]
+    ) -> tuple[_Found, str] | None:
+        """A misspelt word the formulary could not place, against the dictionary's names."""
+        if self._dictionary is None:
+            return None
+        best: tuple[_Found, str] | None = None
+        for token in dict.fromkeys(tokens):
+            if token in FORM_FAMILIES:
+                continue
+            closest = self._dictionary.closest(token)
+            if closest is None:
+                continue
+            generic, score = closest
+            hit = self._from_generic(generic, families, "resolver-fuzzy", score)
+            if isinstance(hit, _Found) and (best is None or hit.score > best[0].score):
+                best = (hit, token)
+        return best
+
+    def _from_generic(
+        self, generic: Generic, families: frozenset[str], method: str, score: float
+    ) -> _Found | object:
+        """A dictionary generic as a hit: its formulary entry when it has one, else itself.
+
+        A generic with no formulary entry is recognised with no interaction class ("no known
+        interaction with ketamine"), unless it belongs to a family that interacts (then it is
+        _AMBIGUOUS, reported unrecognised for the physician to check). A generic whose names
+        the formulary reads as different entries, or as a form-ambiguous stem, is _AMBIGUOUS.
+        """
+        entry = self._entry_for(generic)
+        if entry is _AMBIGUOUS:
+            return _AMBIGUOUS
+        if isinstance(entry, str):
+            variants = self._stems.get(" ".join(tokenize(entry)))
+            if variants and not self.drugs[entry].form:
+                # The dictionary does not say which form a brand is ("Extina" is a foam):
+                # only the typed form words may choose a variant.
+                wanted = {n for family in families for n in variants.get(family, ())}
+                if len(wanted) != 1:
+                    return _AMBIGUOUS
+                entry = wanted.pop()
+            return self._found(entry, method, score)
+        if isinstance(entry, tuple):  # a combination of formulary entries and other generics
+            leaves = tuple(
+                dict.fromkeys(
+                    leaf for part in entry for leaf in self._components.get(part, (part,))
+                )
+            )
+            same = self._combination_by_leaves.get(frozenset(leaves))
+            if same is not None:
+                return self._found(same, method, score)
+            classes = frozenset().union(*(self._classes_of.get(part, ()) for part in entry))
+            return _Found(generic.name, leaves, classes, method, score)
+        if generic.review:
+            return _AMBIGUOUS
+        return _Found(generic.name, generic.parts, frozenset(), method, score)
+
+    def _entry_for(self, generic: Generic) -> str | tuple[str, ...] | object | None:
+        """The formulary entry a dictionary generic is, memoised per generic.
+
+        Its own name first ("acetaminophen" is paracetamol's synonym), then every name the
+        dictionary gives it, which must all point to one entry ("clorazepate dipotassium" is
+        the formulary's clorazepate through "Tranxene"); a combination maps part by part.
+        None when the formulary does not know it; _AMBIGUOUS when it cannot tell.
+        """
+        known = self._entries_by_generic.get(generic.name, _MISSING)
+        if known is not _MISSING:
+            return known
+        entry: str | tuple[str, ...] | object | None = None
+        own = self._formulary_text(" ".join(generic.parts))
+        if own is None:
+            own = self._formulary_text(generic.name)
+        if own is not None:
+            entry = own
+        else:
+            named = {self._keys[v].drug for v in generic.variants if v in self._keys}
+            if any(v in self._stem_hits for v in generic.variants) or len(named) > 1:
+                entry = _AMBIGUOUS
+            elif named:
+                entry = named.pop()
+            elif len(generic.parts) > 1:
+                entry = self._combination_parts(generic)
+        if len(self._entries_by_generic) < CACHE_SIZE:
+            self._entries_by_generic[generic.name] = entry
+        return entry
+
+    def _formulary_text(self, text: str) -> str | object | None:
+        key = " ".join(tokenize(text))
+        hit = self._keys.get(key) or self._aliases.get(key) or self._stem_hits.get(key)
+        if hit is None:
+            return None
+        return _AMBIGUOUS if hit.drug is None else hit.drug
+
+    def _combination_parts(self, generic: Generic) -> tuple[str, ...] | object | None:
+        parts: list[str] = []
+        for part in generic.parts:
+            entry = self._formulary_text(part)
+            if entry is None and self._dictionary is not None:
+                sub = self._dictionary.generic_named(part)
+                if sub is not None and sub.name != generic.name:
+                    entry = self._entry_for(sub)
+                    if entry is None and sub.review:
+                        entry = _AMBIGUOUS
+                    entry = sub.name if entry is None else entry
+            if entry is _AMBIGUOUS or isinstance(entry, tuple):
+                return _AMBIGUOUS
+            parts.append(entry if isinstance(entry, str) else part)
+        if not any(part in self.drugs for part in parts):
+            return None  # nothing the formulary knows: a plain generic of the dictionary
+        return tuple(parts)
 
     def _resolve_form(self, text: str, hit: _Hit, families: frozenset[str]) -> str | None:
         """Apply the typed form words to a hit.
@@ -583,7 +849,7 @@ class Formulary:
 
     def _fuzzy(
         self, normalised: str, tokens: list[str], families: frozenset[str]
-    ) -> tuple[str, str, float] | None:
+    ) -> tuple[_Found, str] | None:
         """Misspellings: the whole text, then each word of 5+ letters, against non-slang names."""
         queries = [normalised] if _letters(normalised) >= FUZZY_MIN_LETTERS else []
         queries += [
@@ -594,7 +860,7 @@ class Formulary:
             and token.isalpha()
             and len(token) >= FUZZY_MIN_LETTERS
         ]
-        best: tuple[str, str, float] | None = None
+        best: tuple[_Found, str] | None = None
         for query in queries:
             choices, choice_hits = self._choices_by_length.get(len(query), ([], []))
             results = process.extract(
@@ -605,21 +871,27 @@ class Formulary:
                 score_cutoff=FUZZY_THRESHOLD / 100,
                 limit=5,
             )
-            top: float | None = None
-            drugs: set[str | None] = set()
-            for choice, similarity, position in results:
-                if not _plausible_slip(query, choice):
-                    continue
-                if top is not None and similarity < top - 1e-9:
-                    break
-                top = similarity
-                hit = choice_hits[position]
-                drugs.add(self._resolve_form(choice, hit, families))
-            if top is None or len(drugs) != 1 or None in drugs:
-                continue  # nothing close, or a tie between different drugs: do not guess
+            plausible = [
+                (OSA.distance(query, choice), -similarity, choice, position)
+                for choice, similarity, position in results
+                if _plausible_slip(query, choice)
+            ]
+            if not plausible:
+                continue
+            # A tie counts edits, not the length-weighted score: "lozapine" is one slip from
+            # loxapine and one from clozapine, so it is neither.
+            fewest = min(item[0] for item in plausible)
+            closest = sorted(item for item in plausible if item[0] == fewest)
+            drugs = {
+                self._resolve_form(choice, choice_hits[position], families)
+                for _, _, choice, position in closest
+            }
+            if len(drugs) != 1 or None in drugs:
+                continue  # a tie between different drugs: do not guess
+            top = -closest[0][1]
             score = round(top * 100, 1)
-            if best is None or score > best[2]:
-                best = (drugs.pop(), "fuzzy", score)
+            if best is None or score > best[0].score:
+                best = (self._found(drugs.pop(), "fuzzy", score), query)
             if query == normalised:
                 break  # the whole text matched; its words cannot do better
         return best

@@ -21,7 +21,9 @@ def readable_classes(classes) -> str:
         for name in classes or []
         if name != "none"
     ]
-    return ", ".join(words) or "no interaction class"
+    # A drug the formulary lists as class "none", and a generic the drug dictionary recognised
+    # that the formulary does not list, both have no interaction the rules know of.
+    return ", ".join(words) or "no known interaction with ketamine"
 
 
 @register.filter
