@@ -1,10 +1,19 @@
 """The test cast (a patient, another patient, a physician, a clinic admin) and shared fixtures."""
 
+import functools
+
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 
 from screening.content import load_formulary, load_question_set
-from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, QuestionSetVersion, User
+from screening.models import (
+    CLINIC_ADMIN_GROUP,
+    PHYSICIAN_GROUP,
+    AuditEvent,
+    QuestionSetVersion,
+    User,
+)
 from screening.services import ensure_roles
 
 PASSWORD = "correct horse battery staple"
@@ -16,6 +25,43 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_formulary()
         load_question_set()
+
+
+# The 0005 migration's trigger: PostgreSQL refuses TRUNCATE of the audit log.
+AUDIT_TRUNCATE_TRIGGER = "screening_auditevent_no_truncate"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_past_the_audit_truncate_trigger():
+    """Let the flush after each transactional test empty the audit log on PostgreSQL.
+
+    Django flushes with one TRUNCATE of every table, which the audit log's trigger refuses
+    (as it should in production, `manage.py flush` included). Here, and only here, the flush
+    disables the trigger around its TRUNCATE, in the same transaction. A test that needs the
+    real flush uses `sql_flush.__wrapped__`.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    operations = type(connection.ops)
+    plain_sql_flush = operations.sql_flush
+
+    @functools.wraps(plain_sql_flush)
+    def sql_flush(self, style, tables, **options):
+        statements = plain_sql_flush(self, style, tables, **options)
+        table = AuditEvent._meta.db_table
+        if not statements or table not in tables:
+            return statements
+        quoted = self.quote_name(table)
+        return [
+            f"ALTER TABLE {quoted} DISABLE TRIGGER {AUDIT_TRUNCATE_TRIGGER};",
+            *statements,
+            f"ALTER TABLE {quoted} ENABLE TRIGGER {AUDIT_TRUNCATE_TRIGGER};",
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(operations, "sql_flush", sql_flush)
+        yield
 
 
 @pytest.fixture
