@@ -298,7 +298,7 @@ def test_anchors_can_come_from_standard_input(physician, default_version, monkey
 
     empty_the_log()
     monkeypatch.setattr("sys.stdin", io.StringIO(line + "\n"))
-    with pytest.raises(CommandError, match="-, line 1 says it held 5"):
+    with pytest.raises(CommandError, match="standard input, line 1 says it held 5"):
         verify_audit("--anchor-file", "-")
 
 

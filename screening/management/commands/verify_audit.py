@@ -47,6 +47,7 @@ def anchors_from_file(path: str) -> list[Anchor]:
         raise CommandError(
             f"Cannot read anchors from {path}: {error}", returncode=USAGE_ERROR
         ) from error
+    name = "standard input" if path == "-" else path
     anchors = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
@@ -55,11 +56,11 @@ def anchors_from_file(path: str) -> list[Anchor]:
         match = ANCHOR_LINE.match(line)
         if match is None:
             raise CommandError(
-                f"{path}, line {number}: not an anchor. Expected the line verify_audit "
+                f"{name}, line {number}: not an anchor. Expected the line verify_audit "
                 f'prints, "Anchor: <number of events> <64 hex digits>".',
                 returncode=USAGE_ERROR,
             )
-        anchors.append(Anchor(int(match[1]), match[2], f"{path}, line {number}"))
+        anchors.append(Anchor(int(match[1]), match[2], f"{name}, line {number}"))
     return anchors
 
 
