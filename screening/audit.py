@@ -1,9 +1,10 @@
 """Write audit events: every staff read of a screening, every decision, every content change.
 
 Rows are only ever inserted, and only by ``record`` below: nothing in the app updates or
-deletes them, the model refuses to, and on PostgreSQL a trigger refuses too. Each row
-carries a SHA-256 hash of its own fields chained to the previous row's hash, so any later
-edit, deletion or insertion is found by ``manage.py verify_audit``.
+deletes them, the model refuses to, and on PostgreSQL triggers refuse UPDATE, DELETE and
+TRUNCATE too. Each row carries a SHA-256 hash of its own fields chained to the previous
+row's hash, so any later edit, deletion or insertion is found by ``manage.py verify_audit``;
+events cut off the end are found by the anchors it prints (see that command).
 """
 
 import hashlib
@@ -26,6 +27,11 @@ CHAIN_LOCK_KEY = 2342241390980210168
 
 def compute_row_hash(event, previous_hash: str) -> str:
     """SHA-256 over a canonical serialisation of the event's fields and the previous hash.
+
+    Every stored field is covered except the id (the order it gives is what previous_hash
+    links) and row_hash itself. The previous hash must stay in: without it, an event could be
+    deleted and the next one re-pointed at its predecessor unnoticed
+    (tests/security/test_audit_integrity.py checks both).
 
     Changing this changes every hash: old rows would no longer verify. The 0004 migration
     uses it to hash the rows that existed before the chain.

@@ -658,8 +658,8 @@ class AuditEvent(models.Model):
     Every row is chained to the one before it: ``row_hash`` is a SHA-256 over its own
     fields and ``previous_hash`` (the row_hash of the previous row by id), so an edited,
     deleted or inserted row breaks the chain (``manage.py verify_audit``). Rows are
-    written only by ``screening.audit.record``; on PostgreSQL a trigger also refuses
-    UPDATE and DELETE.
+    written only by ``screening.audit.record``; on PostgreSQL triggers also refuse
+    UPDATE, DELETE and TRUNCATE.
     """
 
     id = models.BigAutoField(primary_key=True)

@@ -4,7 +4,8 @@
 #   DATABASE_URL=postgres://... scripts/backup.sh                  -> backups/screening-YYYYmmdd-HHMMSS.dump
 #   DATABASE_URL=postgres://... BACKUP_FILE=/path/x.dump scripts/backup.sh
 #
-# The dump holds patients' health data: keep it encrypted and off the app server.
+# Never overwrites an existing file, and the file is readable by its owner only. The dump
+# holds patients' health data: keep it encrypted and off the app server.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,9 +21,15 @@ fi
 umask 077
 mkdir -p "$(dirname "$target")"
 
-# Written under a temporary name so a failed dump never looks like a finished backup.
-partial="$target.partial"
+# Written under a temporary name so a failed dump never looks like a finished backup
+# (mktemp: a new owner-only file, never one that was already there).
+partial=$(mktemp "$target.partial.XXXXXX")
 trap 'rm -f "$partial"' EXIT
 pg_dump --format=custom --file="$partial" --dbname="$PG_URI"
-mv "$partial" "$target"
+# ln, not mv: a hard link refuses an existing name in one step, so a file that appeared
+# while pg_dump ran (another backup to the same name) is never replaced.
+if ! ln -- "$partial" "$target"; then
+  echo "backup: could not create $target (see above); not overwriting anything." >&2
+  exit 1
+fi
 echo "Backup written to $target ($(du -h "$target" | cut -f1))."

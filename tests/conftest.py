@@ -1,10 +1,26 @@
-"""The test cast (a patient, another patient, a physician, a clinic admin) and shared fixtures."""
+"""The test cast (a patient, another patient, a physician, a clinic admin) and shared fixtures.
+
+Also: the figures the README quotes, printed at the end of every run that includes their
+tests, and a guard that stops CI from skipping the PostgreSQL-only tests.
+"""
+
+import functools
+import os
+import sys
+from collections import Counter
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 
 from screening.content import load_formulary, load_question_set
-from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, QuestionSetVersion, User
+from screening.models import (
+    CLINIC_ADMIN_GROUP,
+    PHYSICIAN_GROUP,
+    AuditEvent,
+    QuestionSetVersion,
+    User,
+)
 from screening.services import ensure_roles
 
 PASSWORD = "correct horse battery staple"
@@ -16,6 +32,43 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_formulary()
         load_question_set()
+
+
+# The 0005 migration's trigger: PostgreSQL refuses TRUNCATE of the audit log.
+AUDIT_TRUNCATE_TRIGGER = "screening_auditevent_no_truncate"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_past_the_audit_truncate_trigger():
+    """Let the flush after each transactional test empty the audit log on PostgreSQL.
+
+    Django flushes with one TRUNCATE of every table, which the audit log's trigger refuses
+    (as it should in production, `manage.py flush` included). Here, and only here, the flush
+    disables the trigger around its TRUNCATE, in the same transaction. A test that needs the
+    real flush uses `sql_flush.__wrapped__`.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    operations = type(connection.ops)
+    plain_sql_flush = operations.sql_flush
+
+    @functools.wraps(plain_sql_flush)
+    def sql_flush(self, style, tables, **options):
+        statements = plain_sql_flush(self, style, tables, **options)
+        table = AuditEvent._meta.db_table
+        if not statements or table not in tables:
+            return statements
+        quoted = self.quote_name(table)
+        return [
+            f"ALTER TABLE {quoted} DISABLE TRIGGER {AUDIT_TRUNCATE_TRIGGER};",
+            *statements,
+            f"ALTER TABLE {quoted} ENABLE TRIGGER {AUDIT_TRUNCATE_TRIGGER};",
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(operations, "sql_flush", sql_flush)
+        yield
 
 
 @pytest.fixture
@@ -63,3 +116,83 @@ def clinic_admin(roles):
 def patient_client(client, patient):
     client.force_login(patient)
     return client
+
+
+# PostgreSQL-only tests skip on SQLite with a reason. CI sets REQUIRE_POSTGRESQL=1 so that a
+# misconfigured DATABASE_URL fails the run instead of quietly skipping the race, trigger and
+# backup tests.
+@pytest.fixture(scope="session", autouse=True)
+def postgresql_when_required():
+    if (
+        os.environ.get("REQUIRE_POSTGRESQL", "").strip() == "1"
+        and connection.vendor != "postgresql"
+    ):
+        pytest.exit(
+            f"REQUIRE_POSTGRESQL=1 but the tests run on {connection.vendor}: set DATABASE_URL "
+            "to a PostgreSQL database.",
+            returncode=1,
+        )
+
+
+# The figures the README quotes ----------------------------------------------------------------
+
+# (what is counted, the test whose parametrised cases are counted, the unit)
+COUNTED_TESTS = [
+    (
+        "Access matrix",
+        "tests/security/test_access_matrix.py::test_access_matrix[",
+        "cells",
+    ),
+    (
+        "Staff with only a password",
+        "tests/security/test_access_matrix.py::"
+        "test_staff_with_only_a_password_reach_nothing_but_the_second_factor[",
+        "cells",
+    ),
+    (
+        "Default rules raised by their case",
+        "tests/engine/test_default_rules.py::test_a_rule_is_raised_once_with_its_severity_and_evidence[",
+        "rules",
+    ),
+    (
+        "Default rules quiet on their near miss",
+        "tests/engine/test_default_rules.py::test_a_near_miss_does_not_raise_the_rule[",
+        "rules",
+    ),
+]
+OUTCOMES: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Remember each test's outcome: failed if any phase failed, else its call's outcome."""
+    if report.failed:
+        OUTCOMES[report.nodeid] = "failed"
+    elif report.when == "call" or (report.when == "setup" and report.skipped):
+        OUTCOMES.setdefault(report.nodeid, report.outcome)
+
+
+def readme_figures() -> list[str]:
+    lines = []
+    for label, prefix, unit in COUNTED_TESTS:
+        outcomes = Counter(
+            outcome for nodeid, outcome in OUTCOMES.items() if nodeid.startswith(prefix)
+        )
+        total = sum(outcomes.values())
+        if total:
+            detail = ", ".join(
+                f"{count:,} {outcome}" for outcome, count in sorted(outcomes.items())
+            )
+            lines.append(f"{label}: {total:,} {unit} ({detail})")
+    fuzzing = sys.modules.get("tests.security.test_fuzz_forms")
+    submissions = sum(getattr(fuzzing, "EXAMPLES_RUN", {}).values()) if fuzzing else 0
+    if submissions:
+        lines.append(f"Fuzzing: {submissions:,} malformed submissions sent")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = readme_figures()
+    if lines:
+        terminalreporter.section("figures the README quotes")
+        for line in lines:
+            terminalreporter.write_line(line)

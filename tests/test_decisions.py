@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from screening.models import AuditEvent, Decision, Screening
+from screening.models import AuditEvent, Decision, FlagAcknowledgement, Screening
 from screening.services import start_screening
 from tests.logins import log_in_staff
 
@@ -193,11 +193,11 @@ def test_a_stale_acknowledgement_is_refused(physician_client, default_version):
         url(screening, f"flags/{second.pk}/acknowledge/"), {"lock_version": version}, follow=True
     )
     assert "Another physician changed this screening" in response.content.decode()
-    assert not hasattr(type(second).objects.get(pk=second.pk), "acknowledgement") or True
-    second.refresh_from_db()
-    from screening.models import FlagAcknowledgement
-
-    assert not FlagAcknowledgement.objects.filter(flag=second).exists()
+    # The first acknowledgement stands; the stale one left nothing: no row, no version, no event.
+    assert list(FlagAcknowledgement.objects.values_list("flag", flat=True)) == [first.pk]
+    screening.refresh_from_db()
+    assert screening.lock_version == version + 1
+    assert AuditEvent.objects.filter(action="flag.acknowledged").count() == 1
 
 
 def test_more_information_reopens_the_intake_and_resubmission_returns_it_to_the_queue(

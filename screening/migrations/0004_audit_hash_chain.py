@@ -2,7 +2,7 @@
 
 Adds the hash chain (previous_hash, row_hash), chains the events already on file in id
 order, and on PostgreSQL installs a trigger that refuses UPDATE and DELETE of audit rows.
-A row-level trigger does not fire on TRUNCATE, so Django's test flush still works.
+A row-level trigger does not fire on TRUNCATE: 0005 adds a statement-level one for that.
 """
 
 from django.db import migrations, models

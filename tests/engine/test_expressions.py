@@ -1,5 +1,6 @@
 import builtins
 import dataclasses
+import operator
 import random
 from datetime import date, datetime
 from decimal import Decimal
@@ -601,20 +602,83 @@ def test_random_garbage_only_ever_raises_expression_syntax_error():
         ".", ";", "[", "\\", "'", '"', "!", "-", "`", "__import__", "\u00e9",
     ]  # fmt: skip
     generator = random.Random(20240601)
+    parsed = 0
     for _ in range(3000):
         text = "".join(generator.choices(pieces, k=generator.randint(1, 25)))
+        assert isinstance(validate(text, VARIABLES, FUNCTIONS), list)
         try:
             expression = parse(text)
         except ExpressionSyntaxError:
-            expression = None
-        assert isinstance(validate(text, VARIABLES, FUNCTIONS), list)
-        if expression is not None:
-            # Whatever parses must evaluate to a three-valued result or a clean error.
-            try:
-                result = expression.evaluate({"a": 1, "b_1": "x"}, FUNCTIONS, set())
-            except ExpressionError:
-                continue
-            assert result in (True, False, None)
+            continue
+        parsed += 1
+        # Whatever parses must evaluate to a three-valued result or a clean error.
+        try:
+            result = expression.evaluate({"a": 1, "b_1": "x"}, FUNCTIONS, set())
+        except ExpressionError:
+            continue
+        assert result in (True, False, None)
+    # Random pieces seldom parse (a handful in 3000): the next test evaluates well-formed ones.
+    assert parsed >= 1
+
+
+# Kleene's three-valued logic, written independently of the engine: "unknown" is None.
+def _all_of(*values):
+    return False if False in values else None if None in values else True
+
+
+def _any_of(*values):
+    return True if True in values else None if None in values else False
+
+
+RANDOM_VALUES = {"a": 1, "b_1": "x", "m": ["x"]}  # and c, never answered
+COMPARISONS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def random_expression(generator: random.Random, depth: int = 0) -> tuple[str, bool | None]:
+    """A well-formed expression and the value it must have, given RANDOM_VALUES."""
+    if depth >= 3 or generator.random() < 0.35:
+        symbol = generator.choice(["=", "!=", "<", "<=", ">", ">="])
+        number = generator.randint(-1, 3)
+        text = generator.choice(["x", "y"])
+        return generator.choice(
+            [
+                (f"a {symbol} {number}", COMPARISONS[symbol](1, number)),
+                (f"b_1 = {text!r}", text == "x"),
+                (f"b_1 != {text!r}", text != "x"),
+                (f'"{text}" in m', text == "x"),
+                (f"c {symbol} {number}", None),
+                (f'"{text}" in c', None),
+            ]
+        )
+    (left, left_value), (right, right_value) = (
+        random_expression(generator, depth + 1),
+        random_expression(generator, depth + 1),
+    )
+    return generator.choice(
+        [
+            (f"({left}) and ({right})", _all_of(left_value, right_value)),
+            (f"({left}) or ({right})", _any_of(left_value, right_value)),
+            (f"not ({left})", None if left_value is None else not left_value),
+        ]
+    )
+
+
+def test_random_expressions_follow_three_valued_logic():
+    """2,000 random expressions, each evaluated by the engine and by Kleene's tables above."""
+    generator = random.Random(20240602)
+    seen = set()
+    for _ in range(2000):
+        text, expected = random_expression(generator)
+        assert parse(text).evaluate(RANDOM_VALUES, FUNCTIONS, set()) is expected, text
+        seen.add(expected)
+    assert seen == {True, False, None}  # each value really came up
 
 
 # --- Validation messages ------------------------------------------------------------------

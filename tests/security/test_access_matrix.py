@@ -58,6 +58,7 @@ from screening.models import (
 )
 from screening.questionnaire import questionnaire_for
 from screening.services import create_invitation, ensure_roles, start_screening, visibility_for
+from screening.staff_forms import QueueFilterForm
 from tests.factories import make_patient, make_submitted_screening
 from tests.intake_helpers import fill_intake, page_post_data, plausible_post_value
 from tests.logins import authenticator_for, log_in_staff
@@ -766,6 +767,26 @@ CELLS = [
 DENIALS = {LOGIN, ADMIN_LOGIN, DENIED, MISSING, NOT_ALLOWED}
 
 
+def tries_a_made_up_identifier(route: Route, role: str, want: str) -> bool:
+    """Whether a cell's refusal is checked again with a made-up identifier in the URL.
+
+    Django's admin looks an object up before it checks the history and delete permissions
+    (and the change permission on POST), so a signed-in admin user can tell whether an id
+    exists; ids of patient data are random UUIDs. Everyone else is checked.
+    """
+    admin_lookup_first = route.model and role == "clinic_admin"
+    return (
+        want in DENIALS
+        and not admin_lookup_first
+        and any(name in IDENTIFIER_KWARGS for name in route.converters)
+    )
+
+
+# Pages that take an identifier but refuse no one: a bad link gets the same page as a used
+# or expired one, which test_invitations.py and test_password_reset.py check.
+NO_REFUSAL_TO_TRY = {"accept_invitation", "password_reset_confirm"}
+
+
 @pytest.mark.parametrize(("route", "role", "method"), CELLS)
 def test_access_matrix(route, role, method, world, db):
     want = expected(route, role, method)
@@ -784,15 +805,7 @@ def test_access_matrix(route, role, method, world, db):
         assert seen <= own, f"{method} {url} as {role} refused with {seen - own} in the body"
     assert seen <= MAY_READ[role], f"{method} {url} as {role} shows {seen - MAY_READ[role]}"
 
-    # Django's admin looks an object up before it checks the history and delete permissions
-    # (and the change permission on POST), so a signed-in admin user can tell whether an id
-    # exists; ids of patient data are random UUIDs. Everyone else is checked here.
-    admin_lookup_first = route.model and role == "clinic_admin"
-    if (
-        want in DENIALS
-        and not admin_lookup_first
-        and any(name in IDENTIFIER_KWARGS for name in route.converters)
-    ):
+    if tries_a_made_up_identifier(route, role, want):
         # A made-up identifier gets the same answer: a refusal confirms nothing exists.
         other_url = build_url(route, route_kwargs(route, world, made_up=True))
         client = client_for(role, world)
@@ -801,6 +814,26 @@ def test_access_matrix(route, role, method, world, db):
             f"{method} {other_url} (made-up identifier) as {role}: expected {want}, "
             f"got {outcome_of(other, other_url, route)}"
         )
+
+
+def test_every_refused_route_naming_an_object_is_tried_with_a_made_up_identifier():
+    """The made-up identifier check above is conditional: prove it runs wherever it can."""
+    # Independent of IDENTIFIER_KWARGS, so a converter missing from it shows up here.
+    naming = {
+        route.key
+        for route in ROUTES
+        if any(name not in NOT_IDENTIFIERS for name in route.converters)
+    }
+    tried = {
+        route.key
+        for route in ROUTES
+        for role in ROLES
+        for method in METHODS
+        if tries_a_made_up_identifier(route, role, expected(route, role, method))
+    }
+    assert len(naming) > 50  # the app's screening pages and the admin's object pages
+    assert naming - tried == NO_REFUSAL_TO_TRY
+    assert tried <= naming
 
 
 def test_staff_never_start_a_questionnaire_for_themselves(client, physician, default_version):
@@ -875,32 +908,66 @@ def test_every_identifier_outside_the_admin_is_a_uuid_or_an_unguessable_token():
     assert not offenders, offenders
 
 
-PATIENT_DATA_MODELS = [
-    Screening,
-    Answer,
-    CompletedSection,
-    Flag,
-    FlagAcknowledgement,
-    RecognisedMedication,
-    Decision,
-    Invitation,
-    AuditEvent,
-    User,
-]
+# Which model's primary key each identifier outside the admin carries (uidb64 is the
+# password-reset link's base64 of the user's key; invitation tokens are not keys).
+KEY_IN_URL = {"screening_id": Screening, "flag_id": Flag, "uidb64": User}
+
+# Every model holding patient data, and whether any URL names one of its rows (an app page,
+# or a page per object in the admin). A row named in a URL needs a random key; the others
+# may keep a sequential one (the audit log's order is its hash chain's, and its admin has
+# only the list). Exposing one of them in a URL means changing this table, and its key.
+PATIENT_DATA_IN_URLS = {
+    Screening: True,
+    Flag: True,
+    Invitation: True,  # the admin's read-only pages
+    User: True,  # the admin's pages and the password-reset link
+    Answer: False,
+    CompletedSection: False,
+    FlagAcknowledgement: False,
+    RecognisedMedication: False,
+    Decision: False,
+    AuditEvent: False,
+}
 
 
-@pytest.mark.parametrize("model", PATIENT_DATA_MODELS, ids=lambda model: model.__name__)
-def test_patient_data_reachable_by_url_has_a_random_key(model):
-    """A model with a page per object in the admin needs a random key. The audit log is
-    numbered (its hash chain runs in that order), so its admin has only the list."""
-    model_admin = admin.site._registry.get(model)
-    if model_admin is None:
-        return
-    object_pages = [url for url in model_admin.get_urls() if "object_id" in str(url.pattern)]
-    if object_pages:
+def routes_naming_rows_of(model) -> list[str]:
+    """The URL patterns whose converters carry a primary key of `model`."""
+    label = model._meta.label_lower
+    named = []
+    for route in ROUTES:
+        if route.model:  # a ModelAdmin's pages: object_id (or id, for a user's password)
+            if route.model == label and {"object_id", "id", "pk"} & set(route.converters):
+                named.append(route.key)
+        elif any(KEY_IN_URL.get(name) is model for name in route.converters):
+            named.append(route.key)
+    return named
+
+
+def test_every_identifier_outside_the_admin_says_which_model_it_names():
+    names = {
+        name
+        for route in ROUTES
+        if not route.model and route.key != "admin:view_on_site"  # 404s for every model
+        for name, converter in route.converters.items()
+        if name not in NOT_IDENTIFIERS and name != "token"
+    }
+    assert names == set(KEY_IN_URL), "add the new identifier to KEY_IN_URL"
+
+
+@pytest.mark.parametrize(
+    ("model", "in_urls"),
+    PATIENT_DATA_IN_URLS.items(),
+    ids=[model.__name__ for model in PATIENT_DATA_IN_URLS],
+)
+def test_patient_data_reachable_by_url_has_a_random_key(model, in_urls):
+    named = routes_naming_rows_of(model)
+    assert bool(named) is in_urls, (
+        f"{model.__name__} rows are named by {named or 'no URL'}; PATIENT_DATA_IN_URLS says "
+        f"{'some' if in_urls else 'none'}"
+    )
+    if in_urls:
         assert isinstance(model._meta.pk, models.UUIDField), (
-            f"{model.__name__} has admin pages per object with a "
-            f"{type(model._meta.pk).__name__} key"
+            f"{model.__name__} is named in {named} by a {type(model._meta.pk).__name__} key"
         )
 
 
@@ -944,18 +1011,27 @@ def test_unknown_queue_parameters_are_ignored(client, physician, default_version
         assert not _reflected_raw(value, response.content.decode()), (parameter, value)
 
 
-def test_a_hostile_queue_search_finds_nothing_and_is_shown_escaped(
+def test_a_hostile_queue_search_finds_nothing_or_is_ignored_and_is_shown_escaped(
     client, physician, default_version
 ):
-    make_submitted_screening(level="urgent", patient=make_patient("Ursula Urgent"))
+    urgent = make_submitted_screening(level="urgent", patient=make_patient("Ursula Urgent"))
     log_in_staff(client, physician)
+    # The search works, so finding nothing below means something.
+    assert list(client.get("/staff/queue/", {"q": "ursula"}).context["page"]) == [urgent]
+    searched = 0
     for value in HOSTILE_VALUES:
         response = client.get("/staff/queue/", {"q": value})
         assert response.status_code == 200, value
         body = response.content.decode()
         assert not _reflected_raw(value, body), value
-        if value == "%_%":  # LIKE wildcards are matched literally
-            assert list(response.context["page"]) == []
+        # A valid search matches none of Ursula's name or email ("%_%" would, as LIKE
+        # wildcards); an invalid one (a NUL byte, over 100 characters) is ignored.
+        if QueueFilterForm({"q": value}).is_valid():
+            searched += 1
+            assert list(response.context["page"]) == [], value
+        else:
+            assert list(response.context["page"]) == [urgent], value
+    assert searched == len(HOSTILE_VALUES) - 2
     shown = client.get("/staff/queue/", {"q": '"><img src=x onerror=alert(1)>'}).content.decode()
     assert 'value="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in shown
 

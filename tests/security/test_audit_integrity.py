@@ -1,7 +1,14 @@
-"""The audit log is tamper-evident (a hash chain that verify_audit checks) and immutable."""
+"""The audit log is tamper-evident (a hash chain that verify_audit checks) and immutable.
+
+Someone with full database access can still cut events off the end, empty the table or
+re-hash the whole chain; the anchors verify_audit prints (kept away from the database)
+catch that, and the tests below prove it for each.
+"""
 
 import io
 import threading
+import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from screening import audit
-from screening.models import AppendOnlyError, AuditEvent
+from screening.models import AppendOnlyError, AuditEvent, Screening, User
 from tests.factories import make_submitted_screening
 from tests.logins import log_in_staff
 
@@ -25,13 +32,22 @@ def postgresql_only(reason: str):
 
 TABLE = AuditEvent._meta.db_table
 TRIGGER = "screening_auditevent_append_only"
+TRUNCATE_TRIGGER = "screening_auditevent_no_truncate"
 
 
-def verify_audit() -> str:
+def verify_audit(*args: str) -> str:
     """The command's output when the chain is intact; raises CommandError when it is not."""
     output = io.StringIO()
-    call_command("verify_audit", stdout=output)
+    call_command("verify_audit", *args, stdout=output)
     return output.getvalue()
+
+
+def anchor_of(output: str) -> tuple[str, str]:
+    """The "Anchor: N HASH" line of a run, as (N, HASH)."""
+    lines = [line for line in output.splitlines() if line.startswith("Anchor: ")]
+    assert len(lines) == 1, output
+    count, head = lines[0].removeprefix("Anchor: ").split()
+    return count, head
 
 
 def audited_actions(physician) -> list[AuditEvent]:
@@ -58,10 +74,33 @@ def tamper(sql: str, params: list) -> None:
             # PostgreSQL will not alter a table with foreign-key checks still pending from
             # this transaction (the test's rows): run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER {TRIGGER}")
+            # USER: both the append-only and the no-truncate trigger, as a superuser could.
+            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
         cursor.execute(sql, params)
         if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER {TRIGGER}")
+            cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
+
+
+def empty_the_log() -> None:
+    """TRUNCATE on PostgreSQL (its triggers disabled), DELETE on SQLite (which has none)."""
+    if connection.vendor == "postgresql":
+        tamper(f"TRUNCATE {TABLE}", [])
+    else:
+        tamper(f"DELETE FROM {TABLE}", [])
+
+
+def rehash_from(events: list[AuditEvent], start: int) -> None:
+    """Rewrite events[start:] in place and re-chain them: what a forger with the code does."""
+    previous_hash = events[start].previous_hash
+    for event in events[start:]:
+        event.summary = f"forged: {event.summary}"
+        event.previous_hash = previous_hash
+        event.row_hash = audit.compute_row_hash(event, previous_hash)
+        previous_hash = event.row_hash
+        tamper(
+            f"UPDATE {TABLE} SET summary = %s, previous_hash = %s, row_hash = %s WHERE id = %s",
+            [event.summary, event.previous_hash, event.row_hash, event.pk],
+        )
 
 
 def test_the_chain_verifies_after_real_audited_actions(physician, default_version):
@@ -119,6 +158,177 @@ def test_a_row_deleted_from_the_middle_is_detected(physician, default_version):
         verify_audit()
 
 
+def test_a_deleted_event_whose_successor_is_relinked_by_raw_sql_is_named(
+    physician, default_version
+):
+    """The hash covers the link: re-pointing the next event past a deleted one breaks it."""
+    events = audited_actions(physician)
+    deleted, relinked = events[2], events[3]
+    tamper(f"DELETE FROM {TABLE} WHERE id = %s", [deleted.pk])
+    tamper(
+        f"UPDATE {TABLE} SET previous_hash = %s WHERE id = %s",
+        [events[1].row_hash, relinked.pk],
+    )
+    with pytest.raises(CommandError) as broken:
+        verify_audit()
+    message = str(broken.value)
+    assert f"event {relinked.pk} (" in message
+    assert "its content does not match its hash" in message
+    assert "2 events before it are intact" in message
+
+
+def test_the_hash_covers_the_link_and_every_field_of_an_event():
+    """Change any one stored field (or the previous hash) and the row hash changes.
+
+    Every column but the id (its order is what previous_hash links) and row_hash itself must
+    be listed here: a new column that the hash left out could be edited unnoticed.
+    """
+    event = AuditEvent(
+        at=timezone.now(),
+        actor_id=uuid.uuid4(),
+        action="screening.viewed",
+        screening_id=uuid.uuid4(),
+        object_type="screening.screening",
+        object_id="1234",
+        summary="Read the screening",
+        ip_address="192.0.2.1",
+        previous_hash="a" * 64,
+    )
+    changes = {
+        "at": event.at + timedelta(microseconds=1),
+        "actor_id": uuid.uuid4(),
+        "action": "screening.printed",
+        "screening_id": uuid.uuid4(),
+        "object_type": "screening.flag",
+        "object_id": "1235",
+        "summary": "Read the screening.",
+        "ip_address": "192.0.2.2",
+        "previous_hash": "b" * 64,
+    }
+    stored = {field.attname for field in AuditEvent._meta.concrete_fields}
+    assert set(changes) == stored - {"id", "row_hash"}
+    original = audit.compute_row_hash(event, event.previous_hash)
+    for attname, value in changes.items():
+        changed = AuditEvent(**{name: getattr(event, name) for name in changes})
+        setattr(changed, attname, value)
+        assert audit.compute_row_hash(changed, changed.previous_hash) != original, (
+            f"the row hash ignores {attname}"
+        )
+    # And none of them is optional: null or empty counts as a change too.
+    for attname in ("actor_id", "screening_id", "ip_address", "summary", "object_id"):
+        changed = AuditEvent(**{name: getattr(event, name) for name in changes})
+        setattr(changed, attname, None if attname.endswith(("_id", "address")) else "")
+        assert audit.compute_row_hash(changed, changed.previous_hash) != original, attname
+
+
+# Anchors: what the chain alone cannot show ---------------------------------------------------
+
+
+def test_each_run_prints_an_anchor_that_a_later_run_accepts(physician, default_version):
+    events = audited_actions(physician)
+    count, head = anchor_of(verify_audit())
+    assert (count, head) == ("5", events[-1].row_hash)
+    audit.record(action="test.later")  # the log grows; the anchor still holds
+
+    output = verify_audit("--expect-count", count, "--expect-head", head)
+
+    assert "Audit log intact: 6 events" in output
+    assert "It still holds all 1 anchor(s) given." in output
+    assert anchor_of(output) == ("6", AuditEvent.objects.order_by("-id").first().row_hash)
+
+
+def test_events_cut_off_the_end_pass_the_chain_but_fail_the_anchor(physician, default_version):
+    events = audited_actions(physician)
+    count, head = anchor_of(verify_audit())
+    tamper(f"DELETE FROM {TABLE} WHERE id >= %s", [events[3].pk])
+
+    assert "Audit log intact: 3 events" in verify_audit()  # the chain alone cannot tell
+    with pytest.raises(CommandError) as cut:
+        verify_audit("--expect-count", count, "--expect-head", head)
+    message = str(cut.value)
+    assert "Audit log cut short: it holds 3 events" in message
+    assert "says it held 5" in message and "removed from its end" in message
+    assert cut.value.returncode == 1
+
+
+def test_an_emptied_log_fails_its_anchor(physician, default_version):
+    audited_actions(physician)
+    count, head = anchor_of(verify_audit())
+    empty_the_log()
+
+    assert "Audit log intact: 0 events" in verify_audit()  # the chain alone cannot tell
+    with pytest.raises(CommandError, match="Audit log cut short: it holds 0 events"):
+        verify_audit("--expect-count", count, "--expect-head", head)
+
+
+def test_a_log_rewritten_and_rehashed_to_the_end_fails_its_anchor(physician, default_version):
+    events = audited_actions(physician)
+    count, head = anchor_of(verify_audit())
+    rehash_from(events, 2)  # events 3 to 5 rewritten, and the chain made whole again
+
+    assert "Audit log intact: 5 events" in verify_audit()  # the chain alone cannot tell
+    with pytest.raises(CommandError) as rewritten:
+        verify_audit("--expect-count", count, "--expect-head", head)
+    message = str(rewritten.value)
+    assert f"Audit log rewritten: event {events[-1].pk}, number 5 in the log" in message
+    assert head in message
+
+
+def test_an_anchor_file_checks_every_anchor_in_it(physician, default_version, tmp_path):
+    audited_actions(physician)
+    first = "Anchor: {} {}".format(*anchor_of(verify_audit()))
+    audit.record(action="test.later")
+    second = "Anchor: {} {}".format(*anchor_of(verify_audit()))
+    anchors = tmp_path / "anchors.txt"
+    anchors.write_text(f"# kept on the backup host\n{first}\n\n{second}  # last night\n")
+
+    assert "It still holds all 2 anchor(s) given." in verify_audit("--anchor-file", str(anchors))
+
+    # Events 5 and 6 rewritten: each anchor is now wrong; the older is named first.
+    rehash_from(list(AuditEvent.objects.order_by("id")), 4)
+    with pytest.raises(CommandError, match=rf"number 5 in the log.* {anchors}, line 2 says"):
+        verify_audit("--anchor-file", str(anchors))
+
+
+def test_anchors_can_come_from_standard_input(physician, default_version, monkeypatch):
+    audited_actions(physician)
+    line = "Anchor: {} {}".format(*anchor_of(verify_audit()))
+    monkeypatch.setattr("sys.stdin", io.StringIO(line + "\n"))
+    assert "It still holds all 1 anchor(s) given." in verify_audit("--anchor-file", "-")
+
+    empty_the_log()
+    monkeypatch.setattr("sys.stdin", io.StringIO(line + "\n"))
+    with pytest.raises(CommandError, match="standard input, line 1 says it held 5"):
+        verify_audit("--anchor-file", "-")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--expect-count", "5"], "together"),
+        (["--expect-head", "a" * 64], "together"),
+        (["--expect-count", "0", "--expect-head", "a" * 64], "positive number"),
+        (["--expect-count", "5", "--expect-head", "not-a-hash"], "64 hex digits"),
+    ],
+    ids=["count-alone", "head-alone", "zero", "bad-hash"],
+)
+def test_a_malformed_anchor_is_a_usage_error(args, message):
+    with pytest.raises(CommandError, match=message) as refused:
+        verify_audit(*args)
+    assert refused.value.returncode == 2
+
+
+def test_a_malformed_anchor_file_names_the_line(tmp_path):
+    anchors = tmp_path / "anchors.txt"
+    anchors.write_text(f"Anchor: 5 {'a' * 64}\nAnchor: five {'a' * 64}\n")
+    with pytest.raises(CommandError, match=rf"{anchors}, line 2: not an anchor") as refused:
+        verify_audit("--anchor-file", str(anchors))
+    assert refused.value.returncode == 2
+    with pytest.raises(CommandError, match="Cannot read anchors") as missing:
+        verify_audit("--anchor-file", str(tmp_path / "missing.txt"))
+    assert missing.value.returncode == 2
+
+
 def test_the_orm_refuses_to_change_or_delete_audit_events(physician, default_version):
     audited_actions(physician)
     event = AuditEvent.objects.order_by("id").first()
@@ -157,6 +367,48 @@ def test_postgresql_refuses_raw_update_and_delete(physician, default_version, sq
         cursor.execute(sql)
     assert AuditEvent.objects.count() == 5
     assert not AuditEvent.objects.filter(summary="edited").exists()
+
+
+def truncate(sql: str) -> None:
+    with connection.cursor() as cursor:
+        # Without this PostgreSQL refuses any TRUNCATE for another reason: the test's own
+        # rows still have foreign-key checks pending.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(sql)
+
+
+@postgresql_only("the no-truncate trigger exists only on PostgreSQL (SQLite has no TRUNCATE)")
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"TRUNCATE {TABLE}",
+        # The audit log points at screenings and users: CASCADE would empty it too.
+        f"TRUNCATE {Screening._meta.db_table} CASCADE",
+        f"TRUNCATE {User._meta.db_table} CASCADE",
+    ],
+    ids=["audit-log", "screenings-cascade", "users-cascade"],
+)
+def test_postgresql_refuses_to_truncate_the_audit_log(physician, default_version, sql):
+    audited_actions(physician)
+    with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"), transaction.atomic():
+        truncate(sql)
+    assert AuditEvent.objects.count() == 5
+    assert "Audit log intact: 5 events" in verify_audit()
+
+
+@postgresql_only("the no-truncate trigger exists only on PostgreSQL (SQLite has no TRUNCATE)")
+def test_manage_py_flush_cannot_empty_the_audit_log(physician, default_version, monkeypatch):
+    audited_actions(physician)
+    # The suite's own flush steps past the trigger (tests/conftest.py); production's does not.
+    operations = type(connection.ops)
+    monkeypatch.setattr(operations, "sql_flush", operations.sql_flush.__wrapped__)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with pytest.raises(CommandError, match="couldn't be flushed") as refused:
+        call_command("flush", interactive=False, verbosity=0)
+    assert "append-only: TRUNCATE refused" in str(refused.value.__cause__)
+    assert AuditEvent.objects.count() == 5
+    assert Screening.objects.exists()
 
 
 @postgresql_only("SQLite lets one connection write at a time, so appends cannot race there")

@@ -399,6 +399,10 @@ def acknowledge_all(client, screening):
         )
         assert response.status_code == 302
     assert not Flag.objects.filter(screening=screening, acknowledgement__isnull=True).exists()
+    # The note was stored, so its absence from the logs below means something.
+    assert Flag.objects.filter(
+        screening=screening, acknowledgement__note=HEALTH["AckNote"]
+    ).exists()
 
 
 def email_text(message) -> str:

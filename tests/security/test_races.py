@@ -1,5 +1,6 @@
 """Races, with real threads on PostgreSQL: double submits, many patients at once, two
-physicians on one screening, a page save against a submit, and a submit that fails halfway.
+physicians on one screening, a page save against a submit (one revealing required
+follow-up questions while the submit checks the pages), and a submit that fails halfway.
 
 Each test runs its callables in threads released together by a barrier (`run_together`).
 Django gives every thread its own database connection, so these are real concurrent
@@ -40,9 +41,11 @@ from screening.questionnaire import questionnaire_for
 from screening.services import (
     ScreeningLocked,
     ensure_roles,
+    first_incomplete_section,
     save_page,
     start_screening,
     submit_screening,
+    visibility_for,
 )
 from tests.conftest import make_user
 from tests.factories import make_patient, make_submitted_screening
@@ -123,22 +126,27 @@ def values(outcomes: list[Outcome]) -> list:
 class Pause:
     """Replace a function so that its first call waits (its caller's locks held) until released.
 
-    Use it as a context manager: leaving the block releases the paused call, even on failure.
+    The wait is before the real call, or with `after=True` between the real call's return
+    and the caller getting its value. Use it as a context manager: leaving the block
+    releases the paused call, even on failure.
     """
 
-    def __init__(self, monkeypatch, target: str):
+    def __init__(self, monkeypatch, target: str, *, after: bool = False):
         module, name = target.rsplit(".", 1)
         self.real = getattr(import_module(module), name)
+        self.after = after
         self.reached = threading.Event()
         self.released = threading.Event()
         self._first = threading.Lock()
         monkeypatch.setattr(target, self)
 
     def __call__(self, *args, **kwargs):
-        if self._first.acquire(blocking=False):
-            self.reached.set()
-            assert self.released.wait(TIMEOUT), "never released"
-        return self.real(*args, **kwargs)
+        if not self._first.acquire(blocking=False):
+            return self.real(*args, **kwargs)
+        value = self.real(*args, **kwargs) if self.after else None
+        self.reached.set()
+        assert self.released.wait(TIMEOUT), "never released"
+        return value if self.after else self.real(*args, **kwargs)
 
     def wait_until_reached(self):
         assert self.reached.wait(TIMEOUT), f"{self.real.__name__} was never called"
@@ -163,6 +171,27 @@ def wait_for_lock_waiters(count: int = 1):
                 return
         time.sleep(0.01)
     raise AssertionError(f"{count} session(s) never blocked on a lock")
+
+
+def wait_until_blocked_or_done(running: Running):
+    """Wait until `running` is blocked on a lock, or has finished because nothing blocked it.
+
+    For tests where the lock under test is what should block it: without the lock the
+    thread runs to its end, and the test's assertions then say what went wrong.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if not running.thread.is_alive():
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{running.thread.name} neither blocked nor finished")
 
 
 class Calls:
@@ -617,6 +646,49 @@ def test_a_submit_arriving_while_a_save_holds_the_screening_evaluates_the_saved_
     assert submit.result().value is True
     assert answers_of(screening)["bp"] == {"systolic": 185, "diastolic": 95}
     assert "bp_crisis_range" in set(screening.flags.values_list("code", flat=True))
+    assert_flags_match_answers(screening)
+
+
+def test_a_save_revealing_required_follow_ups_while_the_submit_checks_the_pages_is_refused(
+    default_version, monkeypatch
+):
+    """The submit's row lock is what keeps an incomplete screening from being submitted.
+
+    The submit finds every page complete; before it marks the screening submitted, the
+    patient's other tab saves "yes" to thoughts of suicide, which shows three required
+    follow-ups (a method, intent, a plan) and makes the page incomplete again. The save must
+    wait for the submit and be refused. Without the lock it lands in between, and the
+    screening goes to the physician with the suicide follow-ups never asked.
+    """
+    screening = filled_screening(make_patient())
+    safety = questionnaire_for(screening.version).section("safety")
+    shown = {question.code for question in visibility_for(screening).visible_in(safety)}
+    assert {"suicide_method", "suicide_intent", "suicide_plan"}.isdisjoint(shown)
+
+    def reveal_follow_ups():
+        return save_page(
+            screening=screening,
+            section=safety,
+            answers={"suicide_thoughts": "yes"},
+            presented=shown,
+        )
+
+    # The submit stops just after finding every page complete, before its status update.
+    with Pause(monkeypatch, "screening.services.first_incomplete_section", after=True) as pause:
+        submit = Running(lambda: submit_screening(screening=screening), name="submit")
+        pause.wait_until_reached()
+        save = Running(reveal_follow_ups, name="save")
+        wait_until_blocked_or_done(save)  # blocked behind the submit's row lock, if it has one
+
+    assert submit.result().value is True
+    screening.refresh_from_db()
+    missing = first_incomplete_section(screening)
+    assert missing is None, (
+        f"submitted with required questions unanswered on the {missing.code} page; "
+        f"the save returned {save.result().value}"
+    )
+    assert isinstance(save.result().error, ScreeningLocked), save.result()
+    assert answers_of(screening)["suicide_thoughts"] == "no"
     assert_flags_match_answers(screening)
 
 
