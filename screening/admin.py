@@ -120,11 +120,18 @@ class DraftOnlyMixin(AuditedAdminMixin):
         self._lock(obj)
         super().delete_model(request, obj)
 
+    def log_deletions(self, request, queryset):
+        # Django logs a deletion before deleting, and logging takes the audit log's lock:
+        # take the version's lock first, so every writer takes the two in the same order
+        # (a publication does too) and two of them can never deadlock.
+        for obj in queryset:
+            self._lock(obj)
+        return super().log_deletions(request, queryset)
+
     def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            for obj in queryset:
-                self._lock(obj)
-            super().delete_queryset(request, queryset)
+        for obj in queryset:
+            self._lock(obj)
+        super().delete_queryset(request, queryset)
 
     def _lock(self, obj) -> None:
         """Lock the object's version for this transaction; raise VersionNotEditable unless a draft."""
@@ -149,8 +156,11 @@ class DraftOnlyMixin(AuditedAdminMixin):
             return HttpResponseRedirect(request.path)
 
     def response_action(self, request, queryset):
+        # One transaction per action, as for the change and delete pages: a bulk delete's
+        # locks, audit events and deletions commit together or not at all.
         try:
-            return super().response_action(request, queryset)
+            with transaction.atomic():
+                return super().response_action(request, queryset)
         except VersionNotEditable as error:  # a bulk delete raced a publication
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
