@@ -397,6 +397,7 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
             }
             for case in review.panel.cases
         ]
+        cases.sort(key=lambda case: case["passed"])  # failing cases first, in panel order
         return TemplateResponse(
             request,
             "admin/screening/publish_review.html",
