@@ -7,6 +7,7 @@ the same files again changes nothing, and a change to either becomes a new publi
 version (old screenings keep the version they were answered on).
 """
 
+import datetime
 import hashlib
 import json
 from decimal import Decimal
@@ -320,32 +321,61 @@ def panel_cases_from_data(data: dict) -> list[dict]:
     if not isinstance(data, dict):
         raise ContentError("The test panel file must be a mapping with patients and cases.")
     patients = data.get("patients") or {}
-    cases = []
-    for index, raw in enumerate(data.get("cases") or [], start=1):
+    raw_cases = data.get("cases") or []
+    if not isinstance(patients, dict) or not all(isinstance(p, dict) for p in patients.values()):
+        raise ContentError("test panel: patients must map each name to answers by question code")
+    if not isinstance(raw_cases, list):
+        raise ContentError("test panel: cases must be a list")
+    default_as_of = _panel_date(data.get("as_of"), "test panel: as_of")
+    cases: list[dict] = []
+    for index, raw in enumerate(raw_cases, start=1):
         if not isinstance(raw, dict) or not str(raw.get("name") or "").strip():
             raise ContentError(f"test panel case {index}: needs a name")
-        where = f"test panel case {index} ({raw['name']})"
+        name = str(raw["name"]).strip()
+        where = f"test panel case {index} ({name})"
+        if any(case["name"] == name for case in cases):
+            raise ContentError(f"{where}: another case has the same name")
         start = raw.get("start_from")
         if start is not None and start not in patients:
             raise ContentError(f"{where}: no patient called {start!r} under patients")
+        changes = raw.get("answers") or {}
+        if not isinstance(changes, dict):
+            raise ContentError(f"{where}: answers must map question codes to answers")
         answers = dict(patients[start]) if start is not None else {}
-        for code, value in (raw.get("answers") or {}).items():
+        for code, value in changes.items():
             if value is None:
                 answers.pop(code, None)
             else:
                 answers[code] = value
+        expectations = {}
+        for key in ("must_raise", "must_not_raise"):
+            codes = raw.get(key) or []
+            if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                raise ContentError(f"{where}: {key} must be a list of rule codes")
+            expectations[key] = codes
         cases.append(
             {
-                "name": str(raw["name"]).strip(),
+                "name": name,
                 "answers": answers,
-                "must_raise": [str(code) for code in raw.get("must_raise") or []],
-                "must_not_raise": [str(code) for code in raw.get("must_not_raise") or []],
+                **expectations,
                 "nothing_else": bool(raw.get("nothing_else", False)),
-                "as_of": raw.get("as_of", data.get("as_of")),
+                "as_of": _panel_date(raw["as_of"], f"{where}: as_of")
+                if "as_of" in raw
+                else default_as_of,
                 "note": str(raw.get("note", "") or "").strip(),
             }
         )
     return cases
+
+
+def _panel_date(value, where: str) -> datetime.date | None:
+    """A date from the panel file (YAML reads 2026-11-23 as a date; a quoted one is text)."""
+    if value is None or isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError as error:
+        raise ContentError(f"{where}: {value!r} is not a date like 2026-11-23") from error
 
 
 def write_panel_cases(version: QuestionSetVersion, cases: list[dict]) -> None:

@@ -3,6 +3,7 @@ edited in the admin, run before publishing. Publishing is one service that refus
 whose cases fail, with the reasons."""
 
 import json
+import re
 
 import pytest
 from django.contrib.admin.sites import site
@@ -326,3 +327,24 @@ def test_a_case_left_broken_by_a_later_edit_fails_with_the_reason(default_versio
     assert result.failing
     for case in result.failing:
         assert "No rule of this version has the code opioid." in case.reasons(), case
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- just a list", "must be a mapping"),
+        ("cases: {a: 1}", "cases must be a list"),
+        ("patients: {calm: [1, 2]}", "patients must map"),
+        ("cases: [{note: no name}]", "test panel case 1: needs a name"),
+        ("cases: [{name: A}, {name: A}]", "test panel case 2 (A): another case has the same name"),
+        ("cases: [{name: A, start_from: nobody}]", "no patient called 'nobody'"),
+        ("cases: [{name: A, answers: [1]}]", "answers must map question codes"),
+        ("cases: [{name: A, must_raise: opioid}]", "must_raise must be a list of rule codes"),
+        ("cases: [{name: A, as_of: someday}]", "'someday' is not a date like 2026-11-23"),
+    ],
+)
+def test_a_malformed_panel_file_is_refused_with_its_place(tmp_path, default_version, text, message):
+    panel = tmp_path / "panel.yaml"
+    panel.write_text(text)
+    with pytest.raises(ContentError, match=re.escape(message)):
+        load(DEFAULT_CONTENT_FILE, panel)
