@@ -576,6 +576,17 @@ class ScoreDefinitionAdmin(DraftOnlyMixin, admin.ModelAdmin):
     list_filter = ["version"]
 
 
+class CommaListField(forms.CharField):
+    """A list edited as comma-separated text, so admins never type JSON."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+
 class PanelCaseJSONField(forms.JSONField):
     """JSON typed by an admin: any text is a form error, never a crash, and shown indented."""
 
@@ -597,26 +608,15 @@ class PanelCaseJSONField(forms.JSONField):
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-class RuleCodeListField(forms.CharField):
-    """Rule codes edited as comma-separated text, so admins never type JSON."""
-
-    def prepare_value(self, value):
-        return ", ".join(map(str, value)) if isinstance(value, list) else value
-
-    def to_python(self, value):
-        text = super().to_python(value) or ""
-        return [code.strip() for code in text.split(",") if code.strip()]
-
-
 class PanelCaseAdminForm(DraftLockFormMixin, forms.ModelForm):
     answers = PanelCaseJSONField(
         widget=forms.Textarea(attrs={"rows": 20, "cols": 80}),
         help_text=PanelCase._meta.get_field("answers").help_text,
     )
-    must_raise = RuleCodeListField(
+    must_raise = CommaListField(
         required=False, help_text="Comma-separated rule codes, e.g. bp_elevated, opioid."
     )
-    must_not_raise = RuleCodeListField(
+    must_not_raise = CommaListField(
         required=False, help_text="Comma-separated rule codes, e.g. bp_crisis_range."
     )
 
@@ -718,17 +718,6 @@ class PanelCaseAdmin(DraftOnlyMixin, admin.ModelAdmin):
 
 
 LIST_FIELDS = ("classes", "components", "brands", "synonyms", "slang", "sources")
-
-
-class CommaListField(forms.CharField):
-    """A list edited as comma-separated text, so admins never type JSON."""
-
-    def prepare_value(self, value):
-        return ", ".join(value) if isinstance(value, list) else value
-
-    def to_python(self, value):
-        text = super().to_python(value) or ""
-        return [item.strip() for item in text.split(",") if item.strip()]
 
 
 class DrugAdminForm(forms.ModelForm):
