@@ -1,4 +1,4 @@
-"""Engine benchmarks: one full default screening, and re-evaluation throughput for the publish preview."""
+"""Engine benchmarks: one full default screening, and re-evaluation throughput for a draft's impact preview."""
 
 import datetime
 import random
@@ -97,7 +97,7 @@ def run() -> list[tuple[str, str, str, bool]]:
             median_ms < 1.0,
         ),
         (
-            "engine: re-evaluations per second (publish preview, varied screenings)",
+            "engine: re-evaluations per second (draft impact preview, varied screenings)",
             f"{per_second:,.0f}/s",
             "> 2,000/s",
             per_second > 2000,

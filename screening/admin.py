@@ -1,23 +1,32 @@
-"""The clinic admin's workshop: question sets, versions, sections, questions, invitations.
+"""The clinic admin's workshop: question sets, versions, sections, questions, rules, scores,
+the test panel, the formulary, invitations.
 
 Only draft versions can be edited; a published version is read-only here, and a new
-draft is made from it with an action. Every show-when is checked with the expression
-validator when saved, and its errors appear on the form beside the field.
+draft is made from it with an action. Every content write locks its version's row for the
+rest of the admin's transaction and is refused if the version is no longer a draft (see
+services_content). Every show-when and rule is checked with the expression validator when
+saved, and its errors appear on the form beside the field. A draft is tested against its
+test panel of synthetic cases, never against real patients' screenings.
 """
+
+import json
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.forms.fields import InvalidJSONInput
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import audit
-from .content import copy_rules_and_scores, expression_problems, rule_problems, write_questionnaire
+from .answers_json import clean_answers
 from .engine.expressions import validate
+from .engine.panel import PanelCaseDef, expectation_problems, run_case
 from .engine.questionnaire import variable_types
 from .models import (
     AuditEvent,
@@ -25,6 +34,7 @@ from .models import (
     Drug,
     DrugClass,
     Invitation,
+    PanelCase,
     Question,
     QuestionSet,
     QuestionSetVersion,
@@ -34,6 +44,14 @@ from .models import (
     User,
 )
 from .questionnaire import questionnaire_for
+from .services_content import (
+    PublishRefused,
+    VersionNotEditable,
+    lock_for_editing,
+    make_draft,
+    publish_version,
+    review_for_publishing,
+)
 from .two_factor_links import remove_authenticator
 
 
@@ -54,11 +72,34 @@ class AuditedAdminMixin:
         return super().log_deletions(request, queryset)
 
 
+class DraftLockFormMixin:
+    """Lock the version a content form writes to, and refuse it unless it is still a draft.
+
+    The admin validates and saves a form in one transaction, so the lock taken here holds
+    until the object (and its inlines) are saved: another admin publishing the version
+    waits for this save, or this save waits for the publication and is then refused with
+    the message on the form, everything typed still in it.
+    """
+
+    def clean(self):
+        version = self.cleaned_data.get("version")
+        if isinstance(self.instance, QuestionSetVersion):
+            ids = [self.instance.pk] if not self.instance._state.adding else []
+        else:
+            ids = [getattr(self.instance, "version_id", None), version.pk if version else None]
+        try:
+            lock_for_editing(*ids)
+        except VersionNotEditable as error:
+            raise forms.ValidationError(str(error)) from error
+        return super().clean()
+
+
 class DraftOnlyMixin(AuditedAdminMixin):
     """Published and retired versions, and everything in them, are read-only.
 
     Changing and deleting are refused per object; adding is refused by offering only
-    draft versions (and sections of drafts) in the form, checked again in clean().
+    draft versions (and sections of drafts) in the form. Every write locks the version
+    and checks it again inside the write's transaction (DraftLockFormMixin, and below).
     """
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -73,14 +114,57 @@ class DraftOnlyMixin(AuditedAdminMixin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        version = self._version_of(obj)
-        if (
-            version is not None
-            and not version.is_editable
-            and not isinstance(obj, QuestionSetVersion)
-        ):
-            raise PermissionDenied("Published versions cannot be changed; make a new draft.")
+        self._lock(obj)
         super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        self._lock(obj)
+        super().delete_model(request, obj)
+
+    def log_deletions(self, request, queryset):
+        # Django logs a deletion before deleting, and logging takes the audit log's lock:
+        # take the version's lock first, so every writer takes the two in the same order
+        # (a publication does too) and two of them can never deadlock.
+        for obj in queryset:
+            self._lock(obj)
+        return super().log_deletions(request, queryset)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._lock(obj)
+        super().delete_queryset(request, queryset)
+
+    def _lock(self, obj) -> None:
+        """Lock the object's version for this transaction; raise VersionNotEditable unless a draft."""
+        if isinstance(obj, QuestionSetVersion):
+            if not obj._state.adding:
+                lock_for_editing(obj.pk)
+        else:
+            lock_for_editing(obj.version_id)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except VersionNotEditable as error:  # the form's clean() says it first; never a 500
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except VersionNotEditable as error:  # published while the confirmation page was open
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def response_action(self, request, queryset):
+        # One transaction per action, as for the change and delete pages: a bulk delete's
+        # locks, audit events and deletions commit together or not at all.
+        try:
+            with transaction.atomic():
+                return super().response_action(request, queryset)
+        except VersionNotEditable as error:  # a bulk delete raced a publication
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def _version_of(self, obj):
         return obj if isinstance(obj, QuestionSetVersion) else getattr(obj, "version", None)
@@ -120,7 +204,7 @@ class ChoiceInline(admin.TabularInline):
         return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
-class QuestionAdminForm(forms.ModelForm):
+class QuestionAdminForm(DraftLockFormMixin, forms.ModelForm):
     class Meta:
         model = Question
         fields = [
@@ -202,7 +286,7 @@ class QuestionAdmin(DraftOnlyMixin, admin.ModelAdmin):
         return obj.text[:80]
 
 
-class SectionAdminForm(forms.ModelForm):
+class SectionAdminForm(DraftLockFormMixin, forms.ModelForm):
     class Meta:
         model = Section
         fields = ["version", "position", "code", "title", "intro", "show_when"]
@@ -242,38 +326,40 @@ class SectionInline(admin.TabularInline):
         return (obj is None or obj.is_editable) and super().has_delete_permission(request, obj)
 
 
+class QuestionSetVersionAdminForm(DraftLockFormMixin, forms.ModelForm):
+    class Meta:
+        model = QuestionSetVersion
+        fields = ["question_set", "number", "notes"]
+
+
 @admin.register(QuestionSetVersion)
 class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
+    form = QuestionSetVersionAdminForm
     list_display = ["__str__", "status", "created_at", "published_at"]
     list_filter = ["question_set", "status"]
     readonly_fields = ["status", "published_at", "created_at"]
     fields = ["question_set", "number", "notes", "status", "created_at", "published_at"]
     inlines = [SectionInline]
-    actions = ["make_draft_copy", "publish"]
+    actions = ["make_draft_copy", "run_test_panel", "publish"]
 
     @admin.action(description="Make a new draft from this version")
     def make_draft_copy(self, request, queryset):
         for version in queryset:
-            with transaction.atomic():
-                last = version.question_set.versions.order_by("-number").first()
-                draft = QuestionSetVersion.objects.create(
-                    question_set=version.question_set,
-                    number=last.number + 1,
-                    notes=f"Draft made from version {version.number}",
-                )
-                write_questionnaire(draft, questionnaire_for(version))
-                copy_rules_and_scores(version, draft)
-                audit.record(
-                    request=request, action="content.draft_made", obj=draft, summary=str(draft)
-                )
+            draft = make_draft(
+                source=version, actor=request.user, ip_address=audit.client_ip(request)
+            )
             self.message_user(request, f"Draft version {draft.number} created.", messages.SUCCESS)
 
-    @admin.action(description="Publish this draft (preview its effect first)")
+    @admin.action(description="Run the test panel of this version")
+    def run_test_panel(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one version.", messages.ERROR)
+            return None
+        version = queryset.get()
+        return self._review_page(request, version, review_for_publishing(version), confirm=False)
+
+    @admin.action(description="Publish this draft (runs its test panel first)")
     def publish(self, request, queryset):
-        from django.template.response import TemplateResponse
-
-        from .evaluation import preview_publication
-
         drafts = [version for version in queryset if version.is_editable]
         if len(drafts) != 1 or queryset.count() != 1:
             self.message_user(
@@ -281,39 +367,54 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
             )
             return None
         version = drafts[0]
-        problems = expression_problems(questionnaire_for(version)) + rule_problems(version)
-        if problems:
-            self.message_user(
-                request, f"{version} was not published: " + "; ".join(problems), messages.ERROR
-            )
-            return None
-        if request.POST.get("confirm") != "yes":
-            evaluated, impact = preview_publication(version)
-            return TemplateResponse(
-                request,
-                "admin/screening/publish_preview.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": f"Publish {version}?",
-                    "version": version,
-                    "evaluated": evaluated,
-                    "impact": [row for row in impact if row.now or row.gained or row.lost],
-                    "opts": self.model._meta,
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                },
-            )
-        with transaction.atomic():
-            version.question_set.versions.filter(status=QuestionSetVersion.Status.PUBLISHED).update(
-                status=QuestionSetVersion.Status.RETIRED
-            )
-            version.status = QuestionSetVersion.Status.PUBLISHED
-            version.published_at = timezone.now()
-            version.save(update_fields=["status", "published_at"])
-            audit.record(
-                request=request, action="content.published", obj=version, summary=str(version)
-            )
-        self.message_user(request, f"{version} is now published.", messages.SUCCESS)
-        return None
+        refused: list[str] = []
+        if request.POST.get("confirm") == "yes":
+            try:
+                publish_version(
+                    version=version, actor=request.user, ip_address=audit.client_ip(request)
+                )
+            except VersionNotEditable as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return None
+            except PublishRefused as error:
+                refused = error.reasons
+            else:
+                self.message_user(request, f"{version} is now published.", messages.SUCCESS)
+                return None
+        return self._review_page(
+            request, version, review_for_publishing(version), confirm=True, refused=refused
+        )
+
+    def _review_page(self, request, version, review, *, confirm: bool, refused=()):
+        """The test panel's results (and, to publish, the confirmation): synthetic cases only."""
+        titles = dict(version.rules.values_list("code", "title"))
+        cases = [
+            {
+                "name": case.name,
+                "passed": case.passed,
+                "problems": case.problems,
+                "missing": [(code, titles.get(code, "")) for code in case.missing],
+                "unexpected": [(code, titles.get(code, "")) for code in case.unexpected],
+            }
+            for case in review.panel.cases
+        ]
+        cases.sort(key=lambda case: case["passed"])  # failing cases first, in panel order
+        return TemplateResponse(
+            request,
+            "admin/screening/publish_review.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Publish {version}?" if confirm else f"Test panel of {version}",
+                "version": version,
+                "review": review,
+                "cases": cases,
+                "failing_count": len(review.panel.failing),
+                "confirm": confirm,
+                "refused": refused,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
 
 @admin.register(QuestionSet)
@@ -379,7 +480,7 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     filter_horizontal = ["groups"]
 
 
-class RuleAdminForm(forms.ModelForm):
+class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
     class Meta:
         model = Rule
         fields = [
@@ -433,7 +534,7 @@ class RuleAdmin(DraftOnlyMixin, admin.ModelAdmin):
     ordering = ["version", "position"]
 
 
-class ScoreDefinitionAdminForm(forms.ModelForm):
+class ScoreDefinitionAdminForm(DraftLockFormMixin, forms.ModelForm):
     class Meta:
         model = ScoreDefinition
         fields = ["version", "position", "code", "name", "items", "bands", "source"]
@@ -476,9 +577,6 @@ class ScoreDefinitionAdmin(DraftOnlyMixin, admin.ModelAdmin):
     list_filter = ["version"]
 
 
-LIST_FIELDS = ("classes", "components", "brands", "synonyms", "slang", "sources")
-
-
 class CommaListField(forms.CharField):
     """A list edited as comma-separated text, so admins never type JSON."""
 
@@ -488,6 +586,139 @@ class CommaListField(forms.CharField):
     def to_python(self, value):
         text = super().to_python(value) or ""
         return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class PanelCaseJSONField(forms.JSONField):
+    """JSON typed by an admin: any text is a form error, never a crash, and shown indented."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except (ValueError, RecursionError) as error:  # huge numbers, absurd nesting
+            raise forms.ValidationError("Enter valid JSON.") from error
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except (ValueError, RecursionError):
+            return InvalidJSONInput(data)
+
+    def prepare_value(self, value):
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class PanelCaseAdminForm(DraftLockFormMixin, forms.ModelForm):
+    answers = PanelCaseJSONField(
+        widget=forms.Textarea(attrs={"rows": 20, "cols": 80}),
+        help_text=PanelCase._meta.get_field("answers").help_text,
+    )
+    must_raise = CommaListField(
+        required=False, help_text="Comma-separated rule codes, e.g. bp_elevated, opioid."
+    )
+    must_not_raise = CommaListField(
+        required=False, help_text="Comma-separated rule codes, e.g. bp_crisis_range."
+    )
+
+    class Meta:
+        model = PanelCase
+        fields = [
+            "version",
+            "position",
+            "name",
+            "answers",
+            "must_raise",
+            "must_not_raise",
+            "nothing_else",
+            "as_of",
+            "note",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        version = cleaned.get("version")
+        if version is None:
+            return cleaned
+        if "answers" in cleaned:
+            answers, problems = clean_answers(cleaned["answers"], questionnaire_for(version))
+            for problem in problems:
+                self.add_error("answers", problem)
+            if not problems:
+                # Stored exactly as the intake would store them (e.g. "120/80" as two numbers).
+                cleaned["answers"] = answers
+        rule_codes = set(version.rules.values_list("code", flat=True))
+        must_raise = cleaned.get("must_raise", [])
+        must_not_raise = cleaned.get("must_not_raise", [])
+        for name, codes in (("must_raise", must_raise), ("must_not_raise", must_not_raise)):
+            for problem in expectation_problems(codes, [], rule_codes):
+                self.add_error(name, problem)
+        both = sorted(set(must_raise) & set(must_not_raise) & rule_codes)
+        if both:
+            self.add_error(
+                "must_not_raise", f"{', '.join(both)} cannot be both raised and not raised."
+            )
+        if not must_raise and not must_not_raise and not cleaned.get("nothing_else"):
+            self.add_error(
+                None,
+                "Say what the case checks: the flags it must raise, the flags it must not "
+                'raise, or tick "nothing else" for a patient who must raise no other flag.',
+            )
+        return cleaned
+
+
+@admin.register(PanelCase)
+class PanelCaseAdmin(DraftOnlyMixin, admin.ModelAdmin):
+    """The test panel: synthetic patients with the flags they must and must not raise."""
+
+    form = PanelCaseAdminForm
+    list_display = ["name", "expects", "version"]
+    list_filter = ["version"]
+    search_fields = ["name", "note"]
+    ordering = ["version", "position", "pk"]
+    readonly_fields = ["result_now"]
+
+    def get_fields(self, request, obj=None):
+        fields = list(self.form.Meta.fields)
+        return [*fields, "result_now"] if obj is not None else fields
+
+    @admin.display(description="Expects")
+    def expects(self, obj):
+        parts = []
+        if obj.must_raise:
+            parts.append("raises " + ", ".join(obj.must_raise))
+        if obj.nothing_else:
+            parts.append("nothing else" if obj.must_raise else "no flag at all")
+        elif obj.must_not_raise:
+            parts.append("not " + ", ".join(obj.must_not_raise))
+        return "; ".join(parts)
+
+    @admin.display(description="Result with this version's rules")
+    def result_now(self, obj):
+        from .evaluation import draft_ruleset
+
+        ruleset = draft_ruleset(obj.version)
+        answers, problems = clean_answers(obj.answers, ruleset.questionnaire)
+        result = run_case(
+            ruleset,
+            PanelCaseDef(
+                name=obj.name,
+                answers=answers,
+                must_raise=tuple(obj.must_raise),
+                must_not_raise=tuple(obj.must_not_raise),
+                nothing_else=obj.nothing_else,
+                as_of=obj.as_of,
+                problems=tuple(problems),
+            ),
+            timezone.localdate(),
+        )
+        raised = ", ".join(result.raised) or "no flag"
+        if result.passed:
+            return f"Passes. Raises: {raised}."
+        return f"Fails. {' '.join(result.reasons())} Raises: {raised}."
+
+
+LIST_FIELDS = ("classes", "components", "brands", "synonyms", "slang", "sources")
 
 
 class DrugAdminForm(forms.ModelForm):

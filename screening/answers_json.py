@@ -1,7 +1,8 @@
 """Read answers keyed by question code from JSON, validated exactly as the intake form would.
 
 Used by the `evaluate` command (and the acceptance suite) so a file of answers meets the
-same checks, and gets the same messages, as a patient typing them.
+same checks, and gets the same messages, as a patient typing them; and by the test panel,
+whose synthetic cases must look exactly like answers a patient could have given.
 """
 
 import json
@@ -46,6 +47,31 @@ def answers_from_json(text: str, questionnaire: QuestionnaireDef) -> dict[str, o
     return answers
 
 
+def clean_answers(data, questionnaire: QuestionnaireDef) -> tuple[dict[str, object], list[str]]:
+    """Every answer in data checked and stored as the intake would store it, and every problem.
+
+    Unlike answers_from_json this does not stop at the first bad key: a clinic admin fixing
+    a test case sees everything wrong with it at once. null means "not answered".
+    """
+    if not isinstance(data, dict):
+        return {}, [
+            'The answers must be an object keyed by question code, e.g. {"pregnant": "no"}.'
+        ]
+    data = _join_blood_pressure_halves(data, questionnaire)
+    answers: dict[str, object] = {}
+    problems: list[str] = []
+    for code, raw in data.items():
+        question = questionnaire.questions_by_code.get(code)
+        if question is None:
+            problems.append(f'"{code}": not a question code of this version.')
+        elif raw is not None:
+            try:
+                answers[code] = _clean(question, raw)
+            except AnswersError as error:
+                problems.append(str(error))
+    return answers, problems
+
+
 def _join_blood_pressure_halves(data: dict, questionnaire: QuestionnaireDef) -> dict:
     """Accept {"bp_systolic": 120, "bp_diastolic": 80} as well as {"bp": "120/80"}."""
     data = dict(data)
@@ -86,6 +112,10 @@ def _clean(question: QuestionDef, raw) -> object:
         post[f"{code}_systolic"] = "" if systolic is None else str(systolic)
         post[f"{code}_diastolic"] = "" if diastolic is None else str(diastolic)
     elif kind == MEDICATION_LIST:
+        if isinstance(raw, dict) and isinstance(raw.get("rows"), list):
+            # The stored shape, so a stored answer checks again to itself.
+            post[f"{code}-none"] = "on" if raw.get("none") else ""
+            raw = raw["rows"]
         if not isinstance(raw, list):
             raise AnswersError(
                 f'"{code}": expected a list of typed entries, e.g. ["Xanax 0.5 mg"].'

@@ -68,13 +68,23 @@ def _lock_chain() -> None:
 
 
 def record(
-    *, request=None, actor=None, action: str, screening=None, obj=None, summary: str = ""
+    *,
+    request=None,
+    actor=None,
+    action: str,
+    screening=None,
+    obj=None,
+    summary: str = "",
+    ip_address: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the audit log (the only place that writes audit events)."""
+    """Append one event to the audit log (the only place that writes audit events).
+
+    Services called without a request (publish_version) pass the actor and ip_address.
+    """
     actor = actor if actor is not None else getattr(request, "user", None)
     if actor is not None and not actor.is_authenticated:
         actor = None
-    ip_address = client_ip(request)
+    ip_address = ip_address or client_ip(request)
     if ip_address:
         # Hash the address in the form the database will return it (IPv6 compressed).
         ip_address = AuditEvent._meta.get_field("ip_address").to_python(ip_address)

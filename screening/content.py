@@ -1,11 +1,13 @@
 """Load clinical content (question sets) from the reviewable data files in content/.
 
-The file is the source of truth for the default content. Loading is idempotent: the
-file's digest is stored on the version it created, so loading the same file again
-changes nothing, and a changed file becomes a new published version (old screenings
-keep the version they were answered on).
+The files are the source of truth for the default content: the question set with its
+scores and rules, and the test panel of synthetic cases that must pass on it. Loading is
+idempotent: the digest of both files is stored on the version they created, so loading
+the same files again changes nothing, and a change to either becomes a new published
+version (old screenings keep the version they were answered on).
 """
 
+import datetime
 import hashlib
 import json
 from decimal import Decimal
@@ -30,6 +32,7 @@ from .models import (
     Choice,
     Drug,
     DrugClass,
+    PanelCase,
     Question,
     QuestionSet,
     QuestionSetVersion,
@@ -37,9 +40,11 @@ from .models import (
     ScoreDefinition,
     Section,
 )
+from .questionnaire import questionnaire_for
 
 DEFAULT_CONTENT_FILE = Path(settings.BASE_DIR) / "content" / "ketamine_default.yaml"
 DEFAULT_FORMULARY_FILE = Path(settings.BASE_DIR) / "content" / "formulary.yaml"
+DEFAULT_PANEL_FILE = Path(settings.BASE_DIR) / "content" / "test_panel.yaml"
 RULE_FIELDS = ("code", "title", "severity", "when", "message", "rationale", "source")
 
 
@@ -138,12 +143,21 @@ def _decimal(value) -> Decimal | None:
 
 
 @transaction.atomic
-def load_question_set(path: Path = DEFAULT_CONTENT_FILE) -> tuple[QuestionSetVersion, bool]:
-    """Publish the file's content unless the live version already came from identical content.
+def load_question_set(
+    path: Path = DEFAULT_CONTENT_FILE, panel_path: Path | None = DEFAULT_PANEL_FILE
+) -> tuple[QuestionSetVersion, bool]:
+    """Publish the file's content and test panel unless the live version came from identical files.
 
-    Returns the published version and whether a new one was created.
+    The panel must pass on the content, as it must for an admin's draft. Returns the
+    published version and whether a new one was created.
     """
     data, digest = read_content(path)
+    panel = panel_cases_from_data({})
+    if panel_path is not None:
+        panel_data, panel_digest = read_content(panel_path)
+        panel = panel_cases_from_data(panel_data)
+        # One digest for both files, so a change to either makes a new version.
+        digest = hashlib.sha256(f"{digest}:{panel_digest}".encode()).hexdigest()
     questionnaire = questionnaire_from_data(data)
     meta = data["question_set"]
     question_set, _ = QuestionSet.objects.get_or_create(
@@ -169,6 +183,12 @@ def load_question_set(path: Path = DEFAULT_CONTENT_FILE) -> tuple[QuestionSetVer
     problems = rule_problems(version)
     if problems:
         raise ContentError("Invalid rules:\n" + "\n".join(problems))
+    write_panel_cases(version, panel)
+    from .evaluation import run_test_panel
+
+    result = run_test_panel(version)
+    if not result.passed:
+        raise ContentError("The test panel fails on this content:\n" + "\n".join(result.reasons()))
     if live:
         live.status = QuestionSetVersion.Status.RETIRED
         live.save(update_fields=["status"])
@@ -283,15 +303,117 @@ def load_formulary(path: Path = DEFAULT_FORMULARY_FILE) -> tuple[int, int]:
     return created, updated
 
 
-def copy_rules_and_scores(source: QuestionSetVersion, target: QuestionSetVersion) -> None:
-    for score in ScoreDefinition.objects.filter(version=source):
-        score.pk = None
-        score.version = target
-        score.save()
-    for rule in Rule.objects.filter(version=source):
-        rule.pk = None
-        rule.version = target
-        rule.save()
+def copy_rules_scores_and_panel(source: QuestionSetVersion, target: QuestionSetVersion) -> None:
+    """Copy a version's scores, rules and test panel cases onto a new draft."""
+    for model in (ScoreDefinition, Rule, PanelCase):
+        for row in model.objects.filter(version=source):
+            row.pk = None
+            row.version = target
+            row.save()
+
+
+def panel_cases_from_data(data: dict) -> list[dict]:
+    """The panel file's cases, each with its answers in full; raise ContentError on problems.
+
+    A case names a patient from `patients` to start from and gives only what it changes
+    (null removes an answer), so each case reads as the difference it is about.
+    """
+    if not isinstance(data, dict):
+        raise ContentError("The test panel file must be a mapping with patients and cases.")
+    patients = data.get("patients") or {}
+    raw_cases = data.get("cases") or []
+    if not isinstance(patients, dict) or not all(isinstance(p, dict) for p in patients.values()):
+        raise ContentError("test panel: patients must map each name to answers by question code")
+    if not isinstance(raw_cases, list):
+        raise ContentError("test panel: cases must be a list")
+    default_as_of = _panel_date(data.get("as_of"), "test panel: as_of")
+    cases: list[dict] = []
+    for index, raw in enumerate(raw_cases, start=1):
+        if not isinstance(raw, dict) or not str(raw.get("name") or "").strip():
+            raise ContentError(f"test panel case {index}: needs a name")
+        name = str(raw["name"]).strip()
+        where = f"test panel case {index} ({name})"
+        if any(case["name"] == name for case in cases):
+            raise ContentError(f"{where}: another case has the same name")
+        start = raw.get("start_from")
+        if start is not None and start not in patients:
+            raise ContentError(f"{where}: no patient called {start!r} under patients")
+        changes = raw.get("answers") or {}
+        if not isinstance(changes, dict):
+            raise ContentError(f"{where}: answers must map question codes to answers")
+        answers = dict(patients[start]) if start is not None else {}
+        for code, value in changes.items():
+            if value is None:
+                answers.pop(code, None)
+            else:
+                answers[code] = value
+        expectations = {}
+        for key in ("must_raise", "must_not_raise"):
+            codes = raw.get(key) or []
+            if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                raise ContentError(f"{where}: {key} must be a list of rule codes")
+            expectations[key] = codes
+        cases.append(
+            {
+                "name": name,
+                "answers": answers,
+                **expectations,
+                "nothing_else": bool(raw.get("nothing_else", False)),
+                "as_of": _panel_date(raw["as_of"], f"{where}: as_of")
+                if "as_of" in raw
+                else default_as_of,
+                "note": str(raw.get("note", "") or "").strip(),
+            }
+        )
+    return cases
+
+
+def _panel_date(value, where: str) -> datetime.date | None:
+    """A date from the panel file (YAML reads 2026-11-23 as a date; a quoted one is text)."""
+    if value is None or isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError as error:
+        raise ContentError(f"{where}: {value!r} is not a date like 2026-11-23") from error
+
+
+def write_panel_cases(version: QuestionSetVersion, cases: list[dict]) -> None:
+    """Store the file's test panel on a version, each case checked as the admin checks it."""
+    questionnaire = questionnaire_for(version)
+    rule_codes = set(version.rules.values_list("code", flat=True))
+    for position, case in enumerate(cases, start=1):
+        answers, problems = panel_case_problems(
+            questionnaire, rule_codes, case["answers"], case["must_raise"], case["must_not_raise"]
+        )
+        if problems:
+            raise ContentError(f"test panel case {case['name']}: " + " ".join(problems))
+        PanelCase.objects.create(version=version, position=position, **{**case, "answers": answers})
+
+
+def panel_case_problems(
+    questionnaire: QuestionnaireDef,
+    rule_codes,
+    answers,
+    must_raise,
+    must_not_raise,
+) -> tuple[dict, list[str]]:
+    """A case's answers stored as the intake stores them, and everything wrong with the case.
+
+    Answers are checked as the intake form checks a patient's, so a case is always
+    something a real patient could have submitted; expectations must name rules of the
+    version.
+    """
+    from .answers_json import clean_answers
+    from .engine.panel import expectation_problems
+
+    cleaned, problems = clean_answers(answers, questionnaire)
+    for label, codes in (("must raise", must_raise), ("must not raise", must_not_raise)):
+        if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+            problems.append(f'"{label}" must be a list of rule codes.')
+            return cleaned, problems
+    problems.extend(expectation_problems(must_raise, must_not_raise, rule_codes))
+    return cleaned, problems
 
 
 def rule_problems(version: QuestionSetVersion) -> list[str]:

@@ -1,4 +1,5 @@
-"""Build the engine's RuleSet from the database, and store what it finds for a screening.
+"""Build the engine's RuleSet from the database, store what it finds for a screening, run a
+version's test panel, and count what a draft would change on screenings on file.
 
 Published versions never change, so their RuleSet is cached per process; the cache key
 includes the formulary's fingerprint, so an admin's formulary edit takes effect at once.
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from .content import RULE_FIELDS, rule_defs_from_data, score_defs_from_data
 from .engine.medications import Formulary
+from .engine.panel import PanelCaseDef, PanelResult, run_panel
 from .engine.resolver import shared_dictionary
 from .engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleDef, RuleSet, ScoreDef
 from .models import (
@@ -19,6 +21,7 @@ from .models import (
     Drug,
     DrugClass,
     Flag,
+    PanelCase,
     QuestionSetVersion,
     RecognisedMedication,
     Rule,
@@ -197,41 +200,84 @@ class FlagImpact:
     lost: int  # would no longer get it
 
 
-def preview_publication(draft: QuestionSetVersion) -> tuple[int, list[FlagImpact]]:
-    """Re-evaluate every submitted screening with the draft's rules; count flags gained and lost.
-
-    Nothing is written: the answers patients gave are evaluated as they are, with the
-    draft's questions, scores and rules. Returns (screenings evaluated, impact per flag).
-    """
-    ruleset = validator_for(draft)
-    ruleset = RuleSet(ruleset.questionnaire, rule_defs(draft), ruleset.scores, ruleset.formulary)
-    titles = {rule.code: (rule.title, rule.severity) for rule in ruleset.rules}
-    current: dict = {}
-    for screening_id, code, title, severity in Flag.objects.filter(
-        screening__status=Screening.Status.SUBMITTED
-    ).values_list("screening_id", "code", "title", "severity"):
-        current.setdefault(screening_id, set()).add(code)
-        titles.setdefault(code, (title, severity))
-    answers_by_screening: dict = {}
-    for screening_id, code, value in (
-        Answer.objects.filter(screening__status=Screening.Status.SUBMITTED)
-        .values_list("screening_id", "question__code", "value")
-        .iterator(chunk_size=5000)
-    ):
-        answers_by_screening.setdefault(screening_id, {})[code] = value
-    submitted_on = dict(
-        Screening.objects.filter(status=Screening.Status.SUBMITTED).values_list(
-            "id", "submitted_at"
-        )
+def draft_ruleset(version: QuestionSetVersion) -> RuleSet:
+    """The version's questions, scores and rules, read fresh (never from the cache)."""
+    validator = validator_for(version)
+    return RuleSet(
+        validator.questionnaire, rule_defs(version), validator.scores, validator.formulary
     )
-    counts = {code: FlagImpact(code, *titles[code], 0, 0, 0) for code in titles}
-    for screening_id, submitted_at in submitted_on.items():
-        before = current.get(screening_id, set())
-        today = timezone.localdate(submitted_at) if submitted_at else timezone.localdate()
-        evaluation = ruleset.evaluate(
-            answers_by_screening.get(screening_id, {}), today, with_evidence=False
+
+
+def run_test_panel(version: QuestionSetVersion) -> PanelResult:
+    """Evaluate every test panel case of the version with the version's own rules.
+
+    Each case is checked again first: an answer that no longer fits the version (a
+    question removed or its choices changed since the case was saved) fails the case with
+    the reason, as does an expectation naming a rule that is gone.
+    """
+    from .content import panel_case_problems
+
+    ruleset = draft_ruleset(version)
+    cases = []
+    for case in PanelCase.objects.filter(version=version).order_by("position", "pk"):
+        answers, problems = panel_case_problems(
+            ruleset.questionnaire,
+            ruleset.rule_codes,
+            case.answers,
+            case.must_raise,
+            case.must_not_raise,
         )
-        after = {flag.code for flag in evaluation.flags}
+        cases.append(
+            PanelCaseDef(
+                name=case.name,
+                answers=answers,
+                must_raise=tuple(case.must_raise) if not problems else (),
+                must_not_raise=tuple(case.must_not_raise) if not problems else (),
+                nothing_else=case.nothing_else,
+                as_of=case.as_of,
+                problems=tuple(problems),
+            )
+        )
+    return run_panel(ruleset, cases, timezone.localdate())
+
+
+PREVIEW_CHUNK = 500  # screenings read per query: under every database's parameter limit
+
+
+def preview_publication(
+    draft: QuestionSetVersion, screening_ids: list
+) -> tuple[int, list[FlagImpact]]:
+    """Re-evaluate these screenings with the draft's rules; count flags gained and lost.
+
+    Nothing is written. The answers patients gave are evaluated as they are, with the
+    draft's questions, scores and rules. Reading them is the caller's to audit (see
+    services_content.preview_draft_impact). Returns (screenings evaluated, impact per flag).
+    """
+    ruleset = draft_ruleset(draft)
+    titles = {rule.code: (rule.title, rule.severity) for rule in ruleset.rules}
+    before_by_screening: dict = {}
+    after_by_screening: dict = {}
+    for start in range(0, len(screening_ids), PREVIEW_CHUNK):
+        chunk = screening_ids[start : start + PREVIEW_CHUNK]
+        answers: dict = {screening_id: {} for screening_id in chunk}
+        for screening_id, code, value in Answer.objects.filter(screening_id__in=chunk).values_list(
+            "screening_id", "question__code", "value"
+        ):
+            answers[screening_id][code] = value
+        for screening_id, code, title, severity in Flag.objects.filter(
+            screening_id__in=chunk
+        ).values_list("screening_id", "code", "title", "severity"):
+            before_by_screening.setdefault(screening_id, set()).add(code)
+            titles.setdefault(code, (title, severity))
+        for screening_id, submitted_at in Screening.objects.filter(pk__in=chunk).values_list(
+            "id", "submitted_at"
+        ):
+            today = timezone.localdate(submitted_at) if submitted_at else timezone.localdate()
+            evaluation = ruleset.evaluate(answers[screening_id], today, with_evidence=False)
+            after_by_screening[screening_id] = {flag.code for flag in evaluation.flags}
+    counts = {code: FlagImpact(code, *titles[code], 0, 0, 0) for code in titles}
+    for screening_id, after in after_by_screening.items():
+        before = before_by_screening.get(screening_id, set())
         for code in before:
             counts[code].now += 1
         for code in after - before:
@@ -240,4 +286,4 @@ def preview_publication(draft: QuestionSetVersion) -> tuple[int, list[FlagImpact
             counts[code].lost += 1
     order = {severity: rank for rank, severity in enumerate(SEVERITIES)}
     impact = sorted(counts.values(), key=lambda row: (order.get(row.severity, 9), row.code))
-    return len(submitted_on), impact
+    return len(after_by_screening), impact

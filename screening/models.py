@@ -471,6 +471,51 @@ class Rule(models.Model):
         return f"{self.code} ({self.severity})"
 
 
+class PanelCase(models.Model):
+    """A synthetic patient of a version's test panel: answers plus the flags they must raise.
+
+    Clinic admins test a draft's rules against these before publishing, never against real
+    patients' screenings. Cases are content: copied into a new draft like rules, read-only
+    once their version is published.
+    """
+
+    version = models.ForeignKey(
+        QuestionSetVersion, on_delete=models.CASCADE, related_name="panel_cases"
+    )
+    name = models.CharField(max_length=200, help_text="Say who the patient is and what it checks.")
+    answers = models.JSONField(
+        default=dict,
+        help_text='Answers keyed by question code, as a patient would give them, e.g. {"pregnant":'
+        ' "no", "bp": "120/80", "medications": ["Xanax 0.5 mg"]}. Unanswered questions are left out.',
+    )
+    must_raise = models.JSONField(
+        default=list, blank=True, help_text="Codes of the rules this patient must raise."
+    )
+    must_not_raise = models.JSONField(
+        default=list, blank=True, help_text="Codes of the rules this patient must not raise."
+    )
+    nothing_else = models.BooleanField(
+        default=False, help_text="Fail if any flag other than the ones it must raise is raised."
+    )
+    as_of = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Evaluate as if on this day, so ages in the case never drift. Blank: today.",
+    )
+    note = models.TextField(blank=True, help_text="Why the case exists, e.g. its clinical source.")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["version", "position", "pk"]
+        verbose_name = "test panel case"
+        constraints = [
+            models.UniqueConstraint(fields=["version", "name"], name="unique_panel_case_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Drug(models.Model):
     """One formulary entry: a drug, substance, food or combination product patients may type."""
 

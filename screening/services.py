@@ -290,7 +290,16 @@ def alert_physicians_of_urgent_screening(*, screening: Screening) -> None:
 
 # Roles -------------------------------------------------------------------------------
 
-CONTENT_MODELS = ("section", "question", "choice", "rule", "scoredefinition", "drug", "drugclass")
+CONTENT_MODELS = (
+    "section",
+    "question",
+    "choice",
+    "rule",
+    "scoredefinition",
+    "panelcase",
+    "drug",
+    "drugclass",
+)
 ROLE_PERMISSIONS = {
     PHYSICIAN_GROUP: [
         "screening.add_invitation",

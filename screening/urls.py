@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from .views import accounts, patient, physician, staff
+from .views import accounts, drafts, patient, physician, staff
 
 patient_urls = (
     [
@@ -30,6 +30,8 @@ staff_urls = (
         ),
         path("screenings/<uuid:screening_id>/decide/", physician.decide, name="decide"),
         path("audit/", physician.audit_log, name="audit"),
+        path("drafts/", drafts.drafts, name="drafts"),
+        path("drafts/<uuid:version_id>/impact/", drafts.draft_impact, name="draft_impact"),
     ],
     "staff",
 )

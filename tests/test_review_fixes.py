@@ -147,13 +147,9 @@ def test_a_score_definition_is_checked_before_it_is_saved(
     clinic_admin, client, default_version, items, bands, field
 ):
     from screening.admin import ScoreDefinitionAdminForm
-    from screening.content import copy_rules_and_scores, write_questionnaire
-    from screening.models import QuestionSetVersion
-    from screening.questionnaire import questionnaire_for
+    from screening.services_content import make_draft
 
-    draft = QuestionSetVersion.objects.create(question_set=default_version.question_set, number=99)
-    write_questionnaire(draft, questionnaire_for(default_version))
-    copy_rules_and_scores(default_version, draft)
+    draft = make_draft(source=default_version, actor=clinic_admin, ip_address=None)
     form = ScoreDefinitionAdminForm(
         data={
             "version": draft.pk,

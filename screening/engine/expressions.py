@@ -80,6 +80,8 @@ class VariableType:
     kind: VariableKind
     # Allowed values of CHOICE and MULTI; empty means any value is accepted.
     choices: frozenset[str] = frozenset()
+    # Set when the name exists but expressions may not use it; says why (a form error).
+    refused: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -776,11 +778,17 @@ class _Validator:
         self.problems.append(Problem(message, position))
 
     def check(self, part: Node | Operand) -> None:
-        # Unknown names are reported once here; the checks below skip them quietly.
+        # Unknown and refused names are reported once here; the checks below skip them quietly.
         if isinstance(part, VariableRef) and part.name not in self.variables:
             self.add(
                 f'Unknown question code "{part.name}" at {_column(part.position)}.'
-                + _suggestion(part.name, self.variables.keys()),
+                + _suggestion(part.name, self._usable_names()),
+                part.position,
+            )
+        elif isinstance(part, VariableRef) and self.variables[part.name].refused:
+            self.add(
+                f'Cannot use "{part.name}" at {_column(part.position)}:'
+                f" {self.variables[part.name].refused}",
                 part.position,
             )
         elif isinstance(part, Comparison):
@@ -792,9 +800,13 @@ class _Validator:
         elif isinstance(part, Call):
             self.check_call(part)
 
+    def _usable_names(self) -> list[str]:
+        return [name for name, kind in self.variables.items() if not kind.refused]
+
     def type_of(self, operand: Operand) -> VariableType | None:
         if isinstance(operand, VariableRef):
-            return self.variables.get(operand.name)
+            variable_type = self.variables.get(operand.name)
+            return None if variable_type is None or variable_type.refused else variable_type
         return None
 
     def check_comparison(self, node: Comparison) -> None:

@@ -39,6 +39,18 @@ QUESTION_KINDS = (
 )
 CHOICE_KINDS = (SINGLE_CHOICE, MULTIPLE_CHOICE, SCALE_ITEM)
 
+# Kinds whose answer is whatever the patient typed, in their own words. Only TEXT is:
+# yes/no, choices, scale items, numbers, dates and blood pressures are values from a fixed
+# set or range. A medication list is typed too, but expressions reach it only through the
+# formulary's recognition (takes(), unrecognised_medication()) and can never compare it.
+# Free text never feeds a rule or a show-when: it is for a physician to read, and matching
+# words in it would let whoever writes content search what patients wrote.
+FREE_TEXT_KINDS = frozenset({TEXT})
+FREE_TEXT_REFUSED = (
+    "it is a free-text answer, and rules and show-when never read free text (it is for "
+    "the physician to read). Ask a yes/no or choice question for what the rule needs."
+)
+
 # Derived values: computed from answers, usable in expressions like any question code.
 AGE = "age"
 BMI = "bmi"
@@ -163,6 +175,8 @@ def _types_of(question: QuestionDef) -> dict[str, VariableType]:
         return {name: VariableType(VariableKind.NUMBER) for name in question.expression_names}
     if kind == MEDICATION_LIST:
         return {question.code: VariableType(VariableKind.LIST)}
+    if kind in FREE_TEXT_KINDS:
+        return {question.code: VariableType(VariableKind.TEXT, refused=FREE_TEXT_REFUSED)}
     return {question.code: VariableType(VariableKind.TEXT)}
 
 

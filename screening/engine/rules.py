@@ -30,6 +30,8 @@ from .medications import (
     matches_for,
 )
 from .questionnaire import (
+    FREE_TEXT_KINDS,
+    FREE_TEXT_REFUSED,
     MEDICATION_LIST,
     QuestionnaireDef,
     is_answered,
@@ -152,6 +154,9 @@ def _describe_answered_args(questionnaire: QuestionnaireDef):
         code = args[0] if args else None
         if code not in questionnaire.questions_by_code:
             return [Problem(f'answered() needs a question code; "{code}" is not one.', 0)]
+        if questionnaire.questions_by_code[code].kind in FREE_TEXT_KINDS:
+            # Even whether someone wrote anything is free text feeding a rule.
+            return [Problem(f'Cannot use answered("{code}"): {FREE_TEXT_REFUSED}', 0)]
         return []
 
     return describe
@@ -169,6 +174,8 @@ class RuleSet:
     ):
         self.questionnaire = questionnaire
         self.rules = [rule for rule in rules if rule.active]
+        # Inactive rules too: a test case may expect one of them not to fire.
+        self.rule_codes = frozenset(rule.code for rule in rules)
         self.scores = scores
         self.formulary = formulary
         self.functions: dict[str, FunctionSpec] = {

@@ -1,4 +1,4 @@
-"""A clinic admin changes the questionnaire in the Django admin: draft, edit, preview, publish.
+"""A clinic admin changes the questionnaire in the Django admin: draft, edit, test, publish.
 
 Found by what the admin sees (link text, labels, the action menu), as a person would.
 Screenshots land in screenshots/admin-*.png.
@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 INVALID_SHOW_WHEN = 'pregnant = "maybe"'
 VALID_SHOW_WHEN = 'can_be_pregnant = yes and pregnant = "no"'
 NEW_TEXT = "Are you using contraception (birth control) at the moment?"
+CASE_NAME = "Man with a blood pressure of 150 over 95"
 VERSION_NAME = re.compile(r"v(\d+) \((Draft|Published|Retired)\)$")
 
 
@@ -87,10 +88,10 @@ def field_row(page: Page, field: str) -> Locator:
     return page.locator(f".form-row.field-{field}")
 
 
-def test_admin_drafts_edits_previews_and_publishes_a_new_version(
+def test_admin_drafts_edits_tests_and_publishes_a_new_version(
     contexts, default_version, clinic_admin
 ):
-    seed_demo_screenings()  # so the publish preview has screenings to run the rules on
+    seed_demo_screenings()  # screenings on file, which the admin must never see evaluated
     published_name = str(default_version)
     page = contexts.new_page(DESKTOP)
     admin_log_in(page, clinic_admin.email)
@@ -142,16 +143,49 @@ def test_admin_drafts_edits_previews_and_publishes_a_new_version(
     expect(messages_shown(page)).to_contain_text("was changed successfully")
     expect(page.locator("#result_list")).to_contain_text(NEW_TEXT)
 
-    # Publish, after a preview of what the new rules would do to screenings on file.
+    # A test case of their own: a made-up patient with the flags it must raise. The first
+    # attempt expects the wrong flag, so the panel fails and publishing is not offered.
+    go_to(page, "Test panel cases")
+    with page.expect_navigation():
+        page.get_by_role("link", name=re.compile(r"^Add test panel case")).click()
+    draft_label = f"{default_version.question_set.name} v{draft_number} (Draft)"
+    page.get_by_label("Version:").select_option(label=draft_label)
+    page.get_by_label("Name:").fill(CASE_NAME)
+    page.get_by_label("Answers:").fill('{"sex_at_birth": "male", "bp": "150/95", "heart_rate": 72}')
+    page.get_by_label("Must raise:").fill("bp_uncontrolled")
+    page.get_by_label("As of:").fill("2026-11-23")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save", exact=True).click()
+    expect(messages_shown(page)).to_contain_text("was added successfully")
+
     go_to(page, "Question set versions")
     draft_row = next(name for name in result_rows(page) if f"v{draft_number} (Draft)" in name)
-    run_action(page, draft_row, "Publish this draft (preview its effect first)")
+    run_action(page, draft_row, "Publish this draft (runs its test panel first)")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Publish")
-    preview = page.locator("#content")
-    expect(preview).to_contain_text("submitted screenings on file")
-    expect(preview.get_by_role("columnheader", name="Would gain")).to_be_visible()
-    expect(preview.get_by_role("columnheader", name="Would lose")).to_be_visible()
-    shoot_both_widths(page, "admin-02-publish-preview")
+    review = page.locator("#content")
+    expect(review).to_contain_text("1 of")
+    failing = review.get_by_role("row", name=re.compile(re.escape(CASE_NAME)))
+    expect(failing).to_contain_text("Fail")
+    expect(failing).to_contain_text("Expected flag missing: bp_uncontrolled")
+    expect(review).not_to_contain_text("screenings on file")
+    expect(page.get_by_role("button", name=re.compile(r"^Yes, publish"))).to_have_count(0)
+    shoot_both_widths(page, "admin-02-test-panel-fails")
+
+    # The admin corrects the case: 150/95 is elevated, not uncontrolled.
+    go_to(page, "Test panel cases")
+    with page.expect_navigation():
+        page.locator("#result_list").get_by_role("link", name=CASE_NAME).click()
+    page.get_by_label("Must raise:").fill("bp_elevated")
+    page.get_by_label("Must not raise:").fill("bp_uncontrolled, bp_crisis_range")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save", exact=True).click()
+
+    go_to(page, "Question set versions")
+    run_action(page, draft_row, "Publish this draft (runs its test panel first)")
+    review = page.locator("#content")
+    expect(review).to_contain_text(re.compile(r"All \d+ pass\."))
+    expect(review).not_to_contain_text("screenings on file")
+    shoot_both_widths(page, "admin-03-test-panel-passes")
     with page.expect_navigation():
         page.get_by_role("button", name=re.compile(r"^Yes, publish")).click()
     expect(messages_shown(page)).to_contain_text("is now published")
@@ -173,4 +207,4 @@ def test_admin_drafts_edits_previews_and_publishes_a_new_version(
     expect(page.get_by_role("heading", level=1)).to_contain_text("View rule")
     expect(page.get_by_role("button", name=re.compile(r"^Save"))).to_have_count(0)
     expect(page.get_by_role("textbox")).to_have_count(0)
-    shoot_both_widths(page, "admin-03-published-rule-read-only")
+    shoot_both_widths(page, "admin-04-published-rule-read-only")

@@ -58,6 +58,7 @@ from screening.models import (
 )
 from screening.questionnaire import questionnaire_for
 from screening.services import create_invitation, ensure_roles, start_screening, visibility_for
+from screening.services_content import make_draft
 from screening.staff_forms import QueueFilterForm
 from tests.factories import make_patient, make_submitted_screening
 from tests.intake_helpers import fill_intake, page_post_data, plausible_post_value
@@ -206,6 +207,7 @@ class World:
     invitation_token: str  # a usable invitation (for someone new)
     b_uidb64: str
     admin_objects: dict  # model label -> pk of a real object of that model
+    draft_version: uuid.UUID  # a clinic admin's draft of the question set
 
     @property
     def b_reset_token(self) -> str:
@@ -317,6 +319,7 @@ def build_world() -> World:
 
     b.refresh_from_db()  # the login above changed last_login, which reset tokens depend on
     version = screening.version
+    draft = make_draft(source=version, actor=clinic_admin, ip_address=None)
     components = {name for drug in Drug.objects.all() for name in (drug.components or [])}
     classes_in_use = {name for drug in Drug.objects.all() for name in (drug.classes or [])}
     admin_objects = {
@@ -329,6 +332,7 @@ def build_world() -> World:
         "screening.questionset": version.question_set_id,
         "screening.rule": version.rules.order_by("position").first().pk,
         "screening.scoredefinition": version.score_definitions.order_by("position").first().pk,
+        "screening.panelcase": version.panel_cases.order_by("position").first().pk,
         "screening.drug": Drug.objects.exclude(name__in=components).order_by("name").first().pk,
         "screening.drugclass": DrugClass.objects.filter(name__in=classes_in_use)
         .order_by("name")
@@ -358,6 +362,7 @@ def build_world() -> World:
         invitation_token=token,
         b_uidb64=urlsafe_base64_encode(force_bytes(b.pk)),
         admin_objects=admin_objects,
+        draft_version=draft.pk,
     )
 
 
@@ -417,11 +422,21 @@ KWARGS_BY_NAME = {
     "token": "invitation_token",
     "uidb64": "b_uidb64",
     "section_code": "=medicines",
+    "version_id": "draft_version",
     "app_label": "=screening",
     "url": "=no-such-page/",
 }
 # Converters that name an object: swapped for made-up values to check for existence oracles.
-IDENTIFIER_KWARGS = {"screening_id", "flag_id", "token", "object_id", "id", "pk", "uidb64"}
+IDENTIFIER_KWARGS = {
+    "screening_id",
+    "flag_id",
+    "version_id",
+    "token",
+    "object_id",
+    "id",
+    "pk",
+    "uidb64",
+}
 
 
 def route_kwargs(route: Route, world: World, made_up: bool = False) -> dict:
@@ -623,6 +638,14 @@ APP_MATRIX = {
         "GET":              (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
         "POST":             (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
     },
+    "staff:drafts": {  # the drafts a physician may run over screenings on file
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
+    },
+    "staff:draft_impact": {  # reads every screening awaiting review: never a clinic admin
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+    },
 }
 
 # The admin site. Anyone who is not an active is_staff user (visitors, patients, physicians)
@@ -665,6 +688,7 @@ CLINIC_ADMIN_IN_ADMIN = {
     "screening.section":            PUBLISHED_CONTENT,
     "screening.rule":               PUBLISHED_CONTENT,
     "screening.scoredefinition":    PUBLISHED_CONTENT,
+    "screening.panelcase":          PUBLISHED_CONTENT,
     "screening.questionsetversion": PUBLISHED_CONTENT,  # no delete permission either
     "screening.questionset":        {**PUBLISHED_CONTENT, "change": (OK, OK)},  # no delete permission
     "screening.drug":               {**PUBLISHED_CONTENT, "change": (OK, OK), "delete": (OK, OK)},

@@ -4,7 +4,7 @@ Payloads go in through the real forms: the physician's invitation (the patient's
 again when the patient accepts), the intake wizard (free-text answers, medication names,
 doses and frequencies), the physician's acknowledgement note and decision texts, and the
 Django admin (question text, help text and choice labels, section title and intro, rule
-title and message, a formulary drug's name). Then every page that shows them is read: the
+title and message, a test panel case's name and note, a formulary drug's name). Then every page that shows them is read: the
 staff queue, screening page, print view and audit log, the admin's changelists, change,
 delete and history pages, and the patient's own pages. No page may contain a payload's
 markup raw, and each payload must appear, escaped, where it is shown.
@@ -94,6 +94,13 @@ SHOWN_ON = {
     "sintro": ["patient page about_you", "admin section change"],
     "sbullet": ["patient page about_you", "admin section change"],
     "rtitle": ["staff screening", "staff print view", "admin rule change"],
+    "pcname": [
+        "admin publish preview",
+        "admin panel case changelist",
+        "admin panel case change",
+        "staff audit log",
+    ],
+    "pcnote": ["admin panel case change"],
     "rmsg": ["staff screening", "staff print view", "admin rule change"],
     "drug": [
         "staff screening",
@@ -130,7 +137,6 @@ SHOWN_ON = {
     ],
 }
 PAGE_LABELS = sorted({label for labels in SHOWN_ON.values() for label in labels}) + [
-    "admin publish preview",
     "admin question history",
 ]
 
@@ -250,6 +256,21 @@ def run_scenario() -> dict[str, str]:
             "active": _checkbox(rule.active),
         },
     )
+    _post_ok(
+        admin,
+        "/admin/screening/panelcase/add/",
+        {
+            "version": draft.pk,
+            "position": 999,
+            "name": payload("pcname"),
+            "answers": json.dumps({"bp": "120/80"}),
+            "must_raise": "",
+            "must_not_raise": "bp_elevated",
+            "as_of": "",
+            "note": payload("pcnote"),
+        },
+    )
+    panel_case = draft.panel_cases.get(position=999)
     publish = {"action": "publish", "_selected_action": [str(draft.pk)]}
     preview = admin.post("/admin/screening/questionsetversion/", publish)
     assert preview.status_code == 200, preview.content.decode()[:3000]
@@ -371,6 +392,12 @@ def run_scenario() -> dict[str, str]:
     )
     read("admin section change", admin, f"/admin/screening/section/{new_section.pk}/change/")
     read("admin rule change", admin, f"/admin/screening/rule/{new_rule.pk}/change/")
+    read(
+        "admin panel case changelist",
+        admin,
+        f"/admin/screening/panelcase/?version__id__exact={panel_case.version_id}",
+    )
+    read("admin panel case change", admin, f"/admin/screening/panelcase/{panel_case.pk}/change/")
     read("admin drug changelist", admin, "/admin/screening/drug/?q=zzxbrand")
     read("admin drug change", admin, f"/admin/screening/drug/{drug.pk}/change/")
     read("admin drug delete", admin, f"/admin/screening/drug/{drug.pk}/delete/")

@@ -1,4 +1,4 @@
-"""Load the default ketamine pre-treatment question set from content/; idempotent."""
+"""Load the default ketamine pre-treatment question set and its test panel from content/; idempotent."""
 
 from pathlib import Path
 
@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from screening.content import (
     DEFAULT_CONTENT_FILE,
     DEFAULT_FORMULARY_FILE,
+    DEFAULT_PANEL_FILE,
     ContentError,
     load_formulary,
     load_question_set,
@@ -14,16 +15,20 @@ from screening.content import (
 
 
 class Command(BaseCommand):
-    help = "Load the formulary and publish the default question set and rules (idempotent)."
+    help = (
+        "Load the formulary and publish the default question set, rules and test panel "
+        "(idempotent; the panel must pass on the rules)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--file", type=Path, default=DEFAULT_CONTENT_FILE)
         parser.add_argument("--formulary", type=Path, default=DEFAULT_FORMULARY_FILE)
+        parser.add_argument("--panel", type=Path, default=DEFAULT_PANEL_FILE)
 
-    def handle(self, *args, file: Path, formulary: Path, **options):
+    def handle(self, *args, file: Path, formulary: Path, panel: Path, **options):
         try:
             drugs_created, drugs_updated = load_formulary(formulary)
-            version, created = load_question_set(file)
+            version, created = load_question_set(file, panel)
         except (ContentError, OSError) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Formulary: {drugs_created} entries added, {drugs_updated} updated.")

@@ -1,0 +1,59 @@
+"""Draft content for physicians: the drafts, and a draft's effect on the screenings on file.
+
+Running a draft's rules over real screenings reads patients' answers, so it belongs to
+those allowed to read screenings (the review permission), never to clinic admins, who
+test drafts on the synthetic test panel instead. Every screening it reads is audited
+(services_content.preview_draft_impact).
+"""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .. import audit
+from ..models import QuestionSetVersion, Screening
+from ..services_content import VersionNotEditable, preview_draft_impact
+from .physician import permission_required
+
+
+@permission_required("review_screening")
+@require_GET
+def drafts(request):
+    versions = (
+        QuestionSetVersion.objects.filter(status=QuestionSetVersion.Status.DRAFT)
+        .select_related("question_set")
+        .order_by("question_set__name", "number")
+    )
+    return render(request, "staff/drafts.html", {"drafts": versions})
+
+
+@permission_required("review_screening")
+@require_http_methods(["GET", "POST"])
+def draft_impact(request, version_id):
+    """GET says what the preview will read; POST runs it (audited) and shows the counts."""
+    version = get_object_or_404(
+        QuestionSetVersion.objects.select_related("question_set"),
+        pk=version_id,
+        status=QuestionSetVersion.Status.DRAFT,
+    )
+    result = None
+    if request.method == "POST":
+        try:
+            result = preview_draft_impact(
+                version=version, actor=request.user, ip_address=audit.client_ip(request)
+            )
+        except VersionNotEditable:
+            messages.error(request, f"Version {version.number} was published meanwhile.")
+            return redirect("staff:drafts")
+    return render(
+        request,
+        "staff/draft_impact.html",
+        {
+            "version": version,
+            "awaiting": Screening.objects.awaiting_review().count(),
+            "result": result,
+            "rows": [row for row in result.impact if row.now or row.gained or row.lost]
+            if result
+            else [],
+        },
+    )
