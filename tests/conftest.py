@@ -2,6 +2,8 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.test import override_settings
 
 from screening.content import load_formulary, load_question_set
 from screening.models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, QuestionSetVersion, User
@@ -16,6 +18,31 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_formulary()
         load_question_set()
+
+
+IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tasks_run_at_once():
+    """Most tests read an email straight after the request that queued it: the immediate
+    backend runs each task as it is queued. Tests of the queue itself use `task_worker`.
+    (Session-wide, so that module-wide worlds built before any test get it too.)"""
+    with override_settings(TASKS=IMMEDIATE_TASKS):
+        yield
+
+
+@pytest.fixture
+def task_worker(settings):
+    """The real queue, as production runs it: the database backend, and a function that
+    runs the real worker (`manage.py db_worker --batch`) over every task that is due."""
+    settings.TASKS = DATABASE_TASKS
+
+    def run_due_tasks() -> None:
+        call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
+
+    return run_due_tasks
 
 
 @pytest.fixture
