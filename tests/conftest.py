@@ -1,8 +1,12 @@
 """The test cast (a patient, another patient, a physician, a clinic admin) and shared fixtures."""
 
+from contextlib import ExitStack
+from unittest.mock import patch
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
 
 from screening.content import load_formulary, load_question_set
@@ -21,6 +25,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+WORKER_MODULE = "django_tasks_db.management.commands.db_worker"
 DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 
@@ -40,7 +45,13 @@ def task_worker(settings):
     settings.TASKS = DATABASE_TASKS
 
     def run_due_tasks() -> None:
-        call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
+        with ExitStack() as stack:
+            if connection.in_atomic_block:
+                # Inside a test's transaction the worker's between-task connection recycling
+                # would close that transaction's connection (on PostgreSQL), so it is skipped
+                # there; transactional tests run the worker untouched.
+                stack.enter_context(patch(f"{WORKER_MODULE}.close_old_connections"))
+            call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
 
     return run_due_tasks
 

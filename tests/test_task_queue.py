@@ -263,3 +263,19 @@ def test_an_invitation_accepted_before_its_email_goes_out_sends_nothing(
     Invitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     task_worker()
     assert mail.outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_sends_committed_mail_outside_any_test_transaction(task_worker, roles):
+    """End to end with real commits: the request's transaction commits the task, and the
+    worker (untouched, connection recycling included) picks it up and sends it."""
+    from tests.conftest import make_user
+
+    physician = make_user("doctor@example.com", "Dr Dana Physician", "Physician")
+    client = log_in_staff(Client(), physician)
+    invite(client, "carol@example.com")
+    assert mail.outbox == []
+    task_worker()
+    (message,) = mail.outbox
+    assert message.to == ["carol@example.com"]
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
