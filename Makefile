@@ -17,12 +17,14 @@ setup: $(STAMP)
 # Production is the default (DEBUG off unless set); these two are development, and say so.
 run test: export DEBUG := True
 
-## Serve the app on SQLite at http://127.0.0.1:8000 with the default content and demo accounts.
+## Serve the app on SQLite at http://127.0.0.1:8000 with the default content and demo accounts,
+## and run the task worker that sends its email (printed in this terminal) next to it.
+## Ctrl-C stops both. RUN_ADDRESS=127.0.0.1:8001 make run serves on another port.
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_default_content
 	$(BIN)/python manage.py create_demo_accounts
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	bash scripts/run_dev.sh
 
 ## The whole suite: SQLite by default, PostgreSQL when DATABASE_URL is set.
 test: $(STAMP)

@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_tasks",
+    "django_tasks_db",
     "screening",
 ]
 
@@ -233,7 +235,46 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds before a silent mail server counts as a failed send (then retried), so it cannot
+# hold the worker forever.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "screening@localhost")
+
+# Every email is sent by a background worker, never inside a request (screening/tasks.py):
+# a request only adds a row to the task table, so no page waits on a mail server and no
+# response time tells whether an address has an account. django-tasks with its database
+# backend: no extra server, and any number of `manage.py db_worker` processes on any machine
+# that reaches the database. `make run` starts one next to the development server.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Seconds to wait before each new attempt at a failed send; after the last, the email is
+# recorded as undelivered (screening.UndeliveredEmail) for staff and logged without content.
+try:
+    EMAIL_RETRY_DELAYS = [
+        int(delay) for delay in env_list("EMAIL_RETRY_DELAYS", "60,300,1800,7200")
+    ]
+except ValueError as error:
+    raise ImproperlyConfigured(
+        "EMAIL_RETRY_DELAYS must be whole numbers of seconds separated by commas, "
+        f"not {os.environ['EMAIL_RETRY_DELAYS']!r}"
+    ) from error
+
+# The address patients and staff reach the app at, for links in emails (the worker has no
+# request to take it from). Production defaults to https:// and the first ALLOWED_HOSTS entry.
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
+if not SITE_URL:
+    if DEBUG:
+        SITE_URL = "http://127.0.0.1:8000"
+    elif ALLOWED_HOSTS[0].startswith(".") or "*" in ALLOWED_HOSTS[0]:
+        raise ImproperlyConfigured("SITE_URL must be set when ALLOWED_HOSTS starts with a pattern.")
+    else:
+        SITE_URL = f"https://{ALLOWED_HOSTS[0]}"
+
+# Password-reset emails, at most this many per account and per client address in the window
+# (counted in the database, so the limit holds across every gunicorn worker and machine).
+# Over the limit the page says the same as always; no email is sent.
+PASSWORD_RESET_LIMIT_PER_ACCOUNT = env_int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", 3)
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 10)
+PASSWORD_RESET_LIMIT_WINDOW_MINUTES = env_int("PASSWORD_RESET_LIMIT_WINDOW_MINUTES", 60)
 
 # What the clinic calls itself on every page, and how long an invitation link stays valid.
 CLINIC_NAME = os.environ.get("CLINIC_NAME", "Ketamine Clinic")
@@ -277,10 +318,30 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "filters": {"no_query_string": {"()": "screening.log_filters.DropQueryString"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # The development server's request lines, without their query strings: links carry
+        # their invitation and password-reset tokens there, and the queue's search a name.
+        # On the logger, so that every handler (one added later too) gets the cut line.
+        "django.server": {
+            "handlers": ["django.server"],
+            "filters": ["no_query_string"],
+            "level": "INFO",
+            "propagate": False,
+        },
         # No handlers of its own: Django's defaults include mail_admins, whose error emails
         # carry the request's POST data (patients' answers). Its records go to the root.
         "django": {"handlers": [], "level": LOG_LEVEL},

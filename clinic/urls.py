@@ -1,12 +1,11 @@
 """Top-level URLs: accounts, the admin, and the screening app."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from screening.forms import EmailLoginForm
-from screening.views import two_factor
+from screening.forms import EmailLoginForm, PasswordResetRequestForm
+from screening.views import accounts, two_factor
 
 admin.site.site_header = "Clinic screening administration"
 admin.site.site_title = "Clinic screening admin"
@@ -34,14 +33,13 @@ urlpatterns = [
         two_factor.send_setup_link,
         name="two_factor_send_link",
     ),
-    # Password reset: the same "check your email" page whether or not the address has an account.
+    # Password reset: the same "check your email" page whether or not the address has an
+    # account, and whether or not the rate limit was reached; the worker sends the email.
     path(
         "account/password-reset/",
         auth_views.PasswordResetView.as_view(
             template_name="accounts/password_reset_form.html",
-            email_template_name="email/password_reset.txt",
-            subject_template_name="email/password_reset_subject.txt",
-            extra_email_context={"clinic_name": settings.CLINIC_NAME},
+            form_class=PasswordResetRequestForm,
         ),
         name="password_reset",
     ),
@@ -50,11 +48,12 @@ urlpatterns = [
         auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
         name="password_reset_done",
     ),
+    # The emailed link (?uid=...&token=...) puts both into the session and redirects to the
+    # new-password page, whose URL holds neither.
+    path("account/password-reset/link/", accounts.password_reset_link, name="password_reset_link"),
     path(
-        "account/password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html"
-        ),
+        "account/password-reset/new-password/",
+        accounts.NewPasswordView.as_view(),
         name="password_reset_confirm",
     ),
     path(
@@ -63,6 +62,11 @@ urlpatterns = [
             template_name="accounts/password_reset_complete.html"
         ),
         name="password_reset_complete",
+    ),
+    path(
+        "account/password-reset/<uidb64>/<token>/",
+        accounts.old_password_reset_link,
+        name="old_password_reset_link",
     ),
     path("admin/", admin.site.urls),
     path("", include("screening.urls")),

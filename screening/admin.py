@@ -22,6 +22,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_tasks_db.models import DBTaskResult
 
 from . import audit
 from .answers_json import clean_answers
@@ -41,6 +42,7 @@ from .models import (
     Rule,
     ScoreDefinition,
     Section,
+    UndeliveredEmail,
     User,
 )
 from .questionnaire import questionnaire_for
@@ -852,6 +854,32 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(UndeliveredEmail)
+class UndeliveredEmailAdmin(admin.ModelAdmin):
+    """Emails the worker gave up on after every retry: what they were about, never their text."""
+
+    list_display = ["failed_at", "kind", "object_type", "object_id", "attempts", "error"]
+    list_filter = ["kind"]
+    list_display_links = None
+
+    def get_urls(self):
+        return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# The task table (django-tasks-db registers it) holds addresses typed into the password-reset
+# form; undelivered emails have their own list above, so it stays out of the admin.
+admin.site.unregister(DBTaskResult)
 
 
 # Staff authenticator devices (django-otp). A clinic admin can remove a colleague's lost

@@ -10,13 +10,14 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm, UsernameField
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UsernameField
 from django.core.exceptions import ValidationError
 from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.html import escape
 
+from .audit import client_ip
 from .engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
@@ -30,6 +31,7 @@ from .engine.questionnaire import (
     YES_NO,
     QuestionDef,
 )
+from .password_reset import request_password_reset
 
 YES_NO_CHOICES = [("yes", "Yes"), ("no", "No")]
 TEXT_MAX_LENGTH = 2000
@@ -482,3 +484,14 @@ class OneTimeCodeForm(forms.Form):
         help_text="Six digits. A new code appears every 30 seconds.",
         error_messages={"required": "Enter the six-digit code your authenticator app shows."},
     )
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Django's "forgot password" form, whose save only queues the email (rate-limited).
+
+    Django's own save looks the account up and sends mail inside the request, so the
+    response time told whether the address had an account.
+    """
+
+    def save(self, *, request=None, **unused_options) -> None:
+        request_password_reset(email=self.cleaned_data["email"], ip_address=client_ip(request))

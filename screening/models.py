@@ -744,3 +744,69 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are never deleted.")
+
+
+class PasswordResetRequest(models.Model):
+    """A password-reset email that was let through, counted for the rate limit.
+
+    Only granted requests are kept, so a flood cannot push a real request out of the window;
+    rows older than the window are deleted as new ones come in. The address typed is kept
+    only as a keyed hash: counting needs equality, not the address.
+    """
+
+    requested_at = models.DateTimeField(default=timezone.now)
+    email_digest = models.CharField(max_length=64)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email_digest", "requested_at"], name="reset_by_email_idx"),
+            models.Index(fields=["ip_address", "requested_at"], name="reset_by_address_idx"),
+            models.Index(fields=["requested_at"], name="reset_by_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Password reset requested {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class UndeliveredEmailQuerySet(models.QuerySet):
+    def unresolved(self):
+        return self.filter(resolved_at__isnull=True)
+
+
+class UndeliveredEmail(models.Model):
+    """An email the worker gave up on after every retry, kept so staff can act on it.
+
+    It names what the email was about (an invitation, a screening, an account) and the last
+    error's class, never the email's text or the error's message, so it holds no health data.
+    """
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation to a patient"
+        PASSWORD_RESET = "password_reset", "Password-reset link"
+        URGENT_ALERT = "urgent_alert", "Urgent screening alert to physicians"
+        TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Notice of a new authenticator app"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64)
+    attempts = models.PositiveSmallIntegerField()
+    error = models.CharField(max_length=200)
+    failed_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UndeliveredEmailQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-failed_at"]
+        indexes = [
+            models.Index(
+                fields=["failed_at"],
+                name="undelivered_open_idx",
+                condition=Q(resolved_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} not delivered ({self.failed_at:%Y-%m-%d %H:%M})"

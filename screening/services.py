@@ -11,12 +11,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.mail import send_mail
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils import timezone
 
+from . import tasks
 from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
 from .engine.rules import URGENT
 from .evaluation import evaluate, store_evaluation
@@ -66,29 +66,28 @@ def create_invitation(*, full_name: str, email: str, created_by: User) -> tuple[
     return invitation, token
 
 
-def send_invitation_email(*, invitation: Invitation, link: str) -> None:
-    context = {"invitation": invitation, "link": link, "clinic_name": settings.CLINIC_NAME}
-    send_mail(
-        subject=f"{settings.CLINIC_NAME}: your pre-treatment questionnaire",
-        message=render_to_string("email/invitation.txt", context),
-        from_email=None,
-        recipient_list=[invitation.email],
+@transaction.atomic
+def invite_patient(*, full_name: str, email: str, created_by: User) -> Invitation:
+    """What the staff page calls: the invitation now, its email from the worker.
+
+    The same work whether or not the address already has an account (the worker decides
+    which email to send), so the page's response time does not tell. The token made here
+    is never sent: the worker mints the one it emails, so no working link sits in the task
+    table.
+    """
+    invitation, _never_sent = create_invitation(
+        full_name=full_name, email=email, created_by=created_by
     )
+    tasks.send_invitation.enqueue(invitation_id=str(invitation.pk))
+    return invitation
 
 
-def send_account_exists_email(*, invitation: Invitation, login_link: str, reset_link: str) -> None:
-    context = {
-        "invitation": invitation,
-        "login_link": login_link,
-        "reset_link": reset_link,
-        "clinic_name": settings.CLINIC_NAME,
-    }
-    send_mail(
-        subject=f"{settings.CLINIC_NAME}: your pre-treatment questionnaire",
-        message=render_to_string("email/invitation_account_exists.txt", context),
-        from_email=None,
-        recipient_list=[invitation.email],
-    )
+def issue_invitation_token(*, invitation: Invitation) -> str:
+    """A new token for the invitation's link; any earlier one stops working."""
+    token = secrets.token_urlsafe(32)
+    Invitation.objects.filter(pk=invitation.pk).update(token_hash=_hash_token(token))
+    invitation.token_hash = _hash_token(token)
+    return token
 
 
 def find_usable_invitation(token: str) -> Invitation:
@@ -98,12 +97,21 @@ def find_usable_invitation(token: str) -> Invitation:
     return invitation
 
 
+def usable_invitation(invitation_id: str) -> Invitation:
+    """The invitation a visitor's session holds (see `views.accounts.accept_invitation_view`)."""
+    try:
+        invitation = Invitation.objects.filter(pk=invitation_id).first()
+    except ValidationError:  # no invitation in the session
+        raise InvitationInvalid from None
+    if invitation is None or not invitation.is_usable:
+        raise InvitationInvalid
+    return invitation
+
+
 @transaction.atomic
-def accept_invitation(*, token: str, password: str) -> User:
-    """Create (or re-activate) the patient's account with their chosen password; the link dies."""
-    invitation = (
-        Invitation.objects.select_for_update().filter(token_hash=_hash_token(token)).first()
-    )
+def accept_invitation(*, invitation_id: str, password: str) -> User:
+    """Create the patient's account with their chosen password; the link dies."""
+    invitation = Invitation.objects.select_for_update().filter(pk=invitation_id).first()
     if invitation is None or not invitation.is_usable:
         raise InvitationInvalid
     if User.objects.filter(email__iexact=invitation.email).exists():
@@ -262,30 +270,10 @@ def submit_screening(*, screening: Screening) -> bool:
     evaluation = evaluate(locked)
     store_evaluation(locked, evaluation)
     if evaluation.level == URGENT:
-        # robust: a mail-server failure is logged, never shown to the patient in place of
-        # the crisis resources.
-        transaction.on_commit(
-            lambda: alert_physicians_of_urgent_screening(screening=locked), robust=True
-        )
+        # Queued in this transaction: the alert exists exactly when the submission does, and
+        # the worker sends it, so a mail-server failure never reaches the patient's page.
+        tasks.alert_physicians_of_urgent_screening.enqueue(screening_id=str(locked.pk))
     return True
-
-
-def alert_physicians_of_urgent_screening(*, screening: Screening) -> None:
-    """Email every active physician; no patient details in the email, only a link to log in."""
-    recipients = list(
-        User.objects.filter(groups__name=PHYSICIAN_GROUP, is_active=True)
-        .values_list("email", flat=True)
-        .distinct()
-    )
-    if not recipients:
-        return
-    context = {"clinic_name": settings.CLINIC_NAME, "screening": screening}
-    send_mail(
-        subject=f"{settings.CLINIC_NAME}: a submitted screening needs same-day review",
-        message=render_to_string("email/urgent_screening.txt", context),
-        from_email=None,
-        recipient_list=recipients,
-    )
 
 
 # Roles -------------------------------------------------------------------------------
@@ -313,6 +301,8 @@ ROLE_PERMISSIONS = {
         "screening.add_invitation",
         "screening.view_invitation",
         "screening.view_auditevent",
+        # Emails the worker could not deliver (an invitation, say), to act on.
+        "screening.view_undeliveredemail",
         # Remove a colleague's lost authenticator so they can set up a new one at next login.
         "otp_totp.view_totpdevice",
         "otp_totp.delete_totpdevice",

@@ -17,8 +17,6 @@ import io
 
 import qrcode
 import qrcode.image.svg
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -27,7 +25,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
-from . import audit
+from . import audit, tasks
 from .models import AuthenticatorSetupLink, User
 from .two_factor_links import LINK_SESSION_KEY
 
@@ -168,17 +166,8 @@ def confirm_enrolment(
     request.session.pop(LINK_SESSION_KEY, None)
     _mark_verified(request, device)
     audit.record(request=request, action="two_factor.enrolled", obj=device)
-    send_mail(
-        subject=f"{settings.CLINIC_NAME}: an authenticator app was set up for your account",
-        message=(
-            "An authenticator app was just set up as the second step for logging in to your "
-            f"{settings.CLINIC_NAME} staff account.\n\nIf this was not you, tell a clinic admin "
-            "at once: someone knows your password."
-        ),
-        from_email=None,
-        recipient_list=[user.email],
-        fail_silently=True,
-    )
+    # Sent by the worker, like every email: never inside the request.
+    tasks.notify_two_factor_enrolled.enqueue(user_id=str(user.pk))
 
 
 def verify_code(request, code: str) -> None:

@@ -38,7 +38,9 @@ staff_urls = (
 
 urlpatterns = [
     path("", accounts.home, name="home"),
-    path("invitation/<str:token>/", accounts.accept_invitation_view, name="accept_invitation"),
+    # The token comes in the query string (?token=...), never in the path: see views.accounts.
+    path("invitation/", accounts.accept_invitation_view, name="accept_invitation"),
+    path("invitation/<str:token>/", accounts.old_invitation_link, name="old_invitation_link"),
     path("screenings/", include(patient_urls)),
     path("staff/", include(staff_urls)),
 ]

@@ -8,10 +8,14 @@ import functools
 import os
 import sys
 from collections import Counter
+from contextlib import ExitStack
+from unittest.mock import patch
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 
 from screening.content import load_formulary, load_question_set
 from screening.models import (
@@ -69,6 +73,38 @@ def flush_past_the_audit_truncate_trigger():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(operations, "sql_flush", sql_flush)
         yield
+
+
+IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+WORKER_MODULE = "django_tasks_db.management.commands.db_worker"
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tasks_run_at_once():
+    """Most tests read an email straight after the request that queued it: the immediate
+    backend runs each task as it is queued. Tests of the queue itself use `task_worker`.
+    (Session-wide, so that module-wide worlds built before any test get it too.)"""
+    with override_settings(TASKS=IMMEDIATE_TASKS):
+        yield
+
+
+@pytest.fixture
+def task_worker(settings):
+    """The real queue, as production runs it: the database backend, and a function that
+    runs the real worker (`manage.py db_worker --batch`) over every task that is due."""
+    settings.TASKS = DATABASE_TASKS
+
+    def run_due_tasks() -> None:
+        with ExitStack() as stack:
+            if connection.in_atomic_block:
+                # Inside a test's transaction the worker's between-task connection recycling
+                # would close that transaction's connection (on PostgreSQL), so it is skipped
+                # there; transactional tests run the worker untouched.
+                stack.enter_context(patch(f"{WORKER_MODULE}.close_old_connections"))
+            call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
+
+    return run_due_tasks
 
 
 @pytest.fixture

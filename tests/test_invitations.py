@@ -1,4 +1,7 @@
-"""Staff invite patients; the single-use link sets a password and then dies."""
+"""Staff invite patients; the single-use link sets a password and then dies.
+
+The link carries its token in the query string; opening it moves the invitation into the
+visitor's session and redirects to /invitation/, where the password is set."""
 
 from datetime import timedelta
 
@@ -14,12 +17,31 @@ pytestmark = pytest.mark.django_db
 GOOD_PASSWORD = "plum orchard lantern river"
 
 
+ACCEPT_PAGE = "/invitation/"
+
+
+def link_for(token: str) -> str:
+    return f"/invitation/?token={token}"
+
+
+def open_link(client, link):
+    """Follow the emailed link as a browser does: it lands on the token-free page."""
+    response = client.get(link)
+    assert response.status_code == 302 and response["Location"] == ACCEPT_PAGE
+    return client.get(ACCEPT_PAGE)
+
+
+def accept(client, link, password1=GOOD_PASSWORD, password2=None):
+    open_link(client, link)
+    return client.post(ACCEPT_PAGE, {"password1": password1, "password2": password2 or password1})
+
+
 @pytest.fixture
 def invitation_link(physician):
     _, token = create_invitation(
         full_name="Carol New", email="Carol@Example.com", created_by=physician
     )
-    return f"/invitation/{token}/"
+    return link_for(token)
 
 
 def test_physician_invites_a_patient_and_only_the_email_carries_the_link(client, physician):
@@ -34,8 +56,10 @@ def test_physician_invites_a_patient_and_only_the_email_carries_the_link(client,
     assert "Invitation sent to carol@example.com" in page
     assert len(mail.outbox) == 1
     link = next(line for line in mail.outbox[0].body.splitlines() if "/invitation/" in line)
+    assert "/invitation/?token=" in link
     # Staff never hold a working link: it exists only in the patient's inbox.
     assert link.strip() not in page
+    assert link.strip().split("token=")[1] not in page
 
 
 def test_the_invitation_form_refuses_a_bad_email(client, physician):
@@ -56,9 +80,7 @@ def test_an_anonymous_visitor_is_sent_to_log_in_from_staff_pages(client):
 
 
 def test_accepting_an_invitation_creates_the_account_and_logs_in(client, invitation_link):
-    response = client.post(
-        invitation_link, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
-    )
+    response = accept(client, invitation_link)
     assert response["Location"] == "/screenings/"
     user = User.objects.get(email="carol@example.com")
     assert user.full_name == "Carol New"
@@ -68,36 +90,32 @@ def test_accepting_an_invitation_creates_the_account_and_logs_in(client, invitat
 
 
 def test_the_patient_then_logs_in_with_email_and_password(client, invitation_link):
-    client.post(invitation_link, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    accept(client, invitation_link)
     client.logout()
     response = client.post("/login/", {"username": "carol@example.com", "password": GOOD_PASSWORD})
     assert response.status_code == 302
 
 
 def test_an_invitation_cannot_be_used_twice(client, invitation_link):
-    client.post(invitation_link, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    accept(client, invitation_link)
     client.logout()
-    assert client.get(invitation_link).status_code == 404
-    again = client.post(
-        invitation_link,
-        {"password1": "another long passphrase", "password2": "another long passphrase"},
-    )
+    assert open_link(client, invitation_link).status_code == 404
+    again = accept(client, invitation_link, "another long passphrase")
     assert again.status_code == 404
     assert User.objects.get(email="carol@example.com").check_password(GOOD_PASSWORD)
 
 
 def test_an_expired_invitation_cannot_be_used(client, invitation_link):
+    assert open_link(client, invitation_link).status_code == 200
     Invitation.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
-    response = client.post(
-        invitation_link, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
-    )
+    response = client.post(ACCEPT_PAGE, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
     assert response.status_code == 404
     assert b"already been used or has expired" in response.content
     assert not User.objects.filter(email="carol@example.com").exists()
 
 
 def test_an_unknown_token_looks_like_a_used_one(client, db):
-    response = client.get("/invitation/not-a-real-token/")
+    response = open_link(client, link_for("not-a-real-token"))
     assert response.status_code == 404
     assert b"already been used or has expired" in response.content
 
@@ -117,7 +135,7 @@ def test_an_unknown_token_looks_like_a_used_one(client, db):
 def test_weak_or_mismatched_passwords_are_refused(
     client, invitation_link, password1, password2, message
 ):
-    response = client.post(invitation_link, {"password1": password1, "password2": password2})
+    response = accept(client, invitation_link, password1, password2)
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not User.objects.filter(email="carol@example.com").exists()
@@ -125,9 +143,7 @@ def test_weak_or_mismatched_passwords_are_refused(
 
 def test_an_invitation_cannot_take_over_an_existing_patient_account(client, patient, physician):
     _, token = create_invitation(full_name="Alice", email="ALICE@example.com", created_by=physician)
-    response = client.post(
-        f"/invitation/{token}/", {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
-    )
+    response = accept(client, link_for(token))
     assert response.status_code == 404
     patient.refresh_from_db()
     assert not patient.check_password(GOOD_PASSWORD)
@@ -139,16 +155,14 @@ def test_accepting_one_invitation_expires_the_others_to_the_same_address(client,
     _, second = create_invitation(
         full_name="Carol", email="carol@example.com", created_by=physician
     )
-    client.post(f"/invitation/{first}/", {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    accept(client, link_for(first))
     client.logout()
-    assert client.get(f"/invitation/{second}/").status_code == 404
+    assert open_link(client, link_for(second)).status_code == 404
 
 
 def test_an_invitation_cannot_take_over_a_staff_account(client, physician, clinic_admin):
     _, token = create_invitation(full_name="Dr", email=physician.email, created_by=clinic_admin)
-    response = client.post(
-        f"/invitation/{token}/", {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
-    )
+    response = accept(client, link_for(token))
     assert response.status_code == 404
     physician.refresh_from_db()
     assert not physician.check_password(GOOD_PASSWORD)
@@ -189,3 +203,37 @@ def test_inviting_someone_who_has_an_account_looks_the_same_and_sends_a_log_in_e
     assert "already have an account" in to_alice.body and "/login/" in to_alice.body
     assert "/account/password-reset/" in to_alice.body
     assert "/invitation/" in to_dora.body
+
+
+def test_opening_the_link_takes_the_token_out_of_the_address_bar(client, invitation_link):
+    response = client.get(invitation_link)
+    assert response.status_code == 302
+    assert response["Location"] == ACCEPT_PAGE
+    page = client.get(ACCEPT_PAGE)
+    assert "Welcome, Carol New" in page.text
+    # The form posts back to the token-free page, and the token is nowhere on it.
+    assert invitation_link.split("token=")[1] not in page.text
+
+
+def test_the_page_without_the_link_opened_in_this_browser_is_refused(client, invitation_link):
+    other_browser = client.__class__()
+    open_link(other_browser, invitation_link)
+    assert client.get(ACCEPT_PAGE).status_code == 404
+    response = client.post(ACCEPT_PAGE, {"password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
+    assert response.status_code == 404
+    assert not User.objects.filter(email="carol@example.com").exists()
+
+
+def test_a_mail_scanner_opening_the_link_first_does_not_spend_it(client, invitation_link):
+    scanner = client.__class__()
+    assert open_link(scanner, invitation_link).status_code == 200
+    assert accept(client, invitation_link)["Location"] == "/screenings/"
+
+
+def test_a_link_from_before_tokens_left_the_path_shows_the_ask_for_a_new_link_page(
+    client, physician
+):
+    _, token = create_invitation(full_name="Old", email="old@example.com", created_by=physician)
+    response = client.get(f"/invitation/{token}/")
+    assert response.status_code == 404
+    assert b"please ask the clinic for a new link" in response.content

@@ -185,3 +185,35 @@ def test_env_example_is_a_valid_env_file_for_production():
     values = dotenv_values(ENV_EXAMPLE, interpolate=False)
     assert values["DEBUG"] == "False"  # the comment after the value is not part of it
     assert values["ALLOWED_HOSTS"] == "screening.example.org"
+
+
+def settings_value(name, **env) -> str:
+    result = run_manage(
+        "shell", "-c", f"from django.conf import settings; print(settings.{name})", **env
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+PRODUCTION = {"DEBUG": "False", "SECRET_KEY": "k" * 60}
+
+
+def test_links_in_emails_point_at_the_first_allowed_host_over_https_by_default():
+    value = settings_value("SITE_URL", **PRODUCTION, ALLOWED_HOSTS="clinic.example.org,other.org")
+    assert value == "https://clinic.example.org"
+    value = settings_value(
+        "SITE_URL", **PRODUCTION, ALLOWED_HOSTS="clinic.example.org", SITE_URL="https://x.org/"
+    )
+    assert value == "https://x.org"
+
+
+def test_a_host_pattern_needs_an_explicit_site_url():
+    result = run_manage("check", **PRODUCTION, ALLOWED_HOSTS=".example.org")
+    assert result.returncode != 0
+    assert "SITE_URL must be set" in result.stderr
+
+
+def test_bad_retry_delays_fail_loudly():
+    result = run_manage("check", DEBUG="True", EMAIL_RETRY_DELAYS="60,soon")
+    assert result.returncode != 0
+    assert "EMAIL_RETRY_DELAYS must be whole numbers" in result.stderr

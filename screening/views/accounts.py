@@ -1,14 +1,30 @@
-"""Log in, log out, home, and accepting an invitation: the pages everyone passes through."""
+"""Log in, log out, home, and the links in emails: accepting an invitation, resetting a password.
+
+Both links carry their token in the query string, never in the path, so no access log keeps
+it (screening.log_filters, clinic.access_log). The first visit moves the token into the
+visitor's session and redirects to the same page without it, so it also leaves the address
+bar, the browser's history and any Referer.
+"""
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from ..forms import SetPasswordForm
 from ..models import User
-from ..services import InvitationInvalid, accept_invitation, find_usable_invitation
+from ..password_reset import RESET_USER_SESSION_KEY, reset_link_tokens
+from ..services import (
+    InvitationInvalid,
+    accept_invitation,
+    find_usable_invitation,
+    usable_invitation,
+)
+
+INVITATION_SESSION_KEY = "invitation_id"
 
 
 @login_required
@@ -18,24 +34,79 @@ def home(request):
     return redirect("patient:home")
 
 
+def _invitation_invalid(request):
+    return render(request, "accounts/invitation_invalid.html", status=404)
+
+
 @require_http_methods(["GET", "POST"])
-def accept_invitation_view(request, token: str):
+def accept_invitation_view(request):
+    token = request.GET.get("token")
+    if token is not None:
+        # The link from the email. The token stays valid until the password is set (a mail
+        # scanner opening the link first must not spend it), but from here on only this
+        # session needs it.
+        try:
+            request.session[INVITATION_SESSION_KEY] = str(find_usable_invitation(token).pk)
+        except InvitationInvalid:
+            request.session.pop(INVITATION_SESSION_KEY, None)
+        return redirect("accept_invitation")
     try:
-        invitation = find_usable_invitation(token)
+        invitation = usable_invitation(request.session.get(INVITATION_SESSION_KEY, ""))
     except InvitationInvalid:
-        return render(request, "accounts/invitation_invalid.html", status=404)
+        return _invitation_invalid(request)
     provisional_user = User(email=invitation.email, full_name=invitation.full_name)
     form = SetPasswordForm(
         request.POST if request.method == "POST" else None, user=provisional_user
     )
     if request.method == "POST" and form.is_valid():
         try:
-            user = accept_invitation(token=token, password=form.cleaned_data["password2"])
+            user = accept_invitation(
+                invitation_id=invitation.pk, password=form.cleaned_data["password2"]
+            )
         except InvitationInvalid:
-            return render(request, "accounts/invitation_invalid.html", status=404)
+            return _invitation_invalid(request)
+        request.session.pop(INVITATION_SESSION_KEY, None)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Your account is ready. You can start your questionnaire now.")
         return redirect("patient:home")
     return render(
         request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
     )
+
+
+@require_http_methods(["GET", "POST"])
+def old_invitation_link(request, token: str):
+    """Links sent before tokens left the path: every one was ended when that changed."""
+    return _invitation_invalid(request)
+
+
+@require_GET
+def password_reset_link(request):
+    """The link in the reset email: its user and token go into the session, then away."""
+    request.session[RESET_USER_SESSION_KEY] = request.GET.get("uid", "")
+    request.session[INTERNAL_RESET_SESSION_TOKEN] = request.GET.get("token", "")
+    return redirect("password_reset_confirm")
+
+
+class NewPasswordView(auth_views.PasswordResetConfirmView):
+    """Django's "choose a new password" page, taking the link's user and token from the
+    session (put there by `password_reset_link`) instead of from the URL."""
+
+    template_name = "accounts/password_reset_confirm.html"
+    token_generator = reset_link_tokens
+
+    def dispatch(self, request, *args, **kwargs):
+        # Django's view checks the session's token when the URL's token is its placeholder.
+        uidb64 = request.session.get(RESET_USER_SESSION_KEY, "")
+        return super().dispatch(request, uidb64=uidb64, token=self.reset_url_token)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        self.request.session.pop(RESET_USER_SESSION_KEY, None)
+        return response
+
+
+@require_http_methods(["GET", "POST"])
+def old_password_reset_link(request, uidb64: str, token: str):
+    """Links sent before tokens left the path: their tokens were made with another salt."""
+    return render(request, "accounts/password_reset_confirm.html", {"validlink": False}, status=404)

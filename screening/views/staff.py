@@ -5,12 +5,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from ..forms import InvitationForm
-from ..models import Invitation, User
-from ..services import create_invitation, send_account_exists_email, send_invitation_email
+from ..models import Invitation
+from ..services import invite_patient
 
 
 def staff_required(view):
@@ -41,23 +40,14 @@ def invitations(request):
         raise PermissionDenied
     form = InvitationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        invitation, token = create_invitation(
+        # The same work whether or not the address has an account: the worker decides which
+        # email to send (an existing account is told to log in). The link goes only to the
+        # patient's inbox: staff never hold a working link.
+        invitation = invite_patient(
             full_name=form.cleaned_data["full_name"],
             email=form.cleaned_data["email"],
             created_by=request.user,
         )
-        if User.objects.filter(email__iexact=invitation.email).exists():
-            # An invitation never touches an existing account: that person is told to log
-            # in instead. The page says the same either way.
-            send_account_exists_email(
-                invitation=invitation,
-                login_link=request.build_absolute_uri(reverse("login")),
-                reset_link=request.build_absolute_uri(reverse("password_reset")),
-            )
-        else:
-            link = request.build_absolute_uri(reverse("accept_invitation", args=[token]))
-            # The link goes only to the patient's inbox: staff never hold a working link.
-            send_invitation_email(invitation=invitation, link=link)
         messages.success(request, f"Invitation sent to {invitation.email}.")
         return redirect("staff:invitations")
     recent = Invitation.objects.select_related("created_by").order_by("-created_at")[:50]

@@ -412,8 +412,8 @@ KWARGS_BY_ROUTE = {
     "patient:section": {"screening_id": "b_open", "section_code": "=medicines"},
     "patient:review": {"screening_id": "b_open"},
     "patient:done": {"screening_id": "b_screening"},
-    "accept_invitation": {"token": "invitation_token"},
-    "password_reset_confirm": {"uidb64": "b_uidb64", "token": "b_reset_token"},
+    "old_invitation_link": {"token": "invitation_token"},
+    "old_password_reset_link": {"uidb64": "b_uidb64", "token": "b_reset_token"},
 }
 # Otherwise, by converter name.
 KWARGS_BY_NAME = {
@@ -566,9 +566,17 @@ APP_MATRIX = {
         "GET":              (OK,          OK,             OK,                     OK,                      OK),
         "POST":             (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
     },
-    "password_reset_confirm": {  # B's valid link: swapped for the set-password form's own URL
+    "password_reset_link": {  # the emailed link: its token goes into the session, then away
         "GET":              (to("password_reset_confirm"),) * 5,
-        "POST":             (to("password_reset_confirm"),) * 5,
+        "POST":             (NOT_ALLOWED,) * 5,
+    },
+    "password_reset_confirm": {  # without a link opened in this session: "no longer works"
+        "GET":              (OK,) * 5,
+        "POST":             (OK,) * 5,
+    },
+    "old_password_reset_link": {  # a token in the path (from before): "no longer works"
+        "GET":              (MISSING,) * 5,
+        "POST":             (MISSING,) * 5,
     },
     "password_reset_complete": {
         "GET":              (OK,          OK,             OK,                     OK,                      OK),
@@ -578,9 +586,13 @@ APP_MATRIX = {
         "GET":              (LOGIN,       PATIENT_HOME,   PATIENT_HOME,           STAFF_HOME,              STAFF_HOME),
         "POST":             (LOGIN,       PATIENT_HOME,   PATIENT_HOME,           STAFF_HOME,              STAFF_HOME),
     },
-    "accept_invitation": {  # whoever holds the link; an empty POST is a form error
-        "GET":              (OK,          OK,             OK,                     OK,                      OK),
-        "POST":             (OK,          OK,             OK,                     OK,                      OK),
+    "accept_invitation": {  # only in a session that opened the link (tests/test_invitations.py)
+        "GET":              (MISSING,) * 5,
+        "POST":             (MISSING,) * 5,
+    },
+    "old_invitation_link": {  # a token in the path (from before): "ask for a new link"
+        "GET":              (MISSING,) * 5,
+        "POST":             (MISSING,) * 5,
     },
     "patient:home": {  # a POST reads like a GET
         "GET":              (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME),
@@ -695,6 +707,7 @@ CLINIC_ADMIN_IN_ADMIN = {
     "screening.drugclass":          {**PUBLISHED_CONTENT, "change": (OK, OK)},  # a class in use is kept
     "screening.invitation":         READ_ONLY,  # invitations are made on the staff page
     "screening.auditevent":         {"changelist": (OK, OK)},  # append-only; the list is all there is
+    "screening.undeliveredemail":   {"changelist": (OK, OK)},  # read-only; the list is all there is
     "otp_totp.totpdevice":          {  # view and delete only: remove a colleague's lost phone
         "changelist": (OK, OK), "add": (DENIED, DENIED), "change": (OK, DENIED), "history": (OK, OK),
         "delete": (OK, OK), "object": (CHANGE_PAGE, CHANGE_PAGE),

@@ -300,10 +300,11 @@ def run_scenario() -> dict[str, str]:
         "/staff/invitations/",
         {"full_name": payload("name"), "email": "xss.patient@example.com"},
     )
-    link = re.search(r"https?://[^/\s]+(/invitation/[^\s]+/)", mail.outbox[-1].body)[1]
+    link = re.search(r"https?://[^/\s]+(/invitation/\?token=[\w-]+)", mail.outbox[-1].body)[1]
     patient = Client()
-    read("accept invitation", patient, link)
-    _post_ok(patient, link, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert patient.get(link)["Location"] == "/invitation/"
+    read("accept invitation", patient, "/invitation/")
+    _post_ok(patient, "/invitation/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
 
     # The patient answers with payloads in every free-text field.
     started = patient.post("/screenings/start/")

@@ -47,7 +47,7 @@ from screening.services import (
     submit_screening,
     visibility_for,
 )
-from tests.conftest import make_user
+from tests.conftest import DATABASE_TASKS, make_user
 from tests.factories import make_patient, make_submitted_screening
 from tests.intake_helpers import fill_intake, page_post_data
 from tests.logins import log_in_staff
@@ -746,7 +746,7 @@ def test_a_failure_after_the_flags_are_written_rolls_them_back_too(default_versi
             submit_screening(screening=screening)
 
     assert_untouched_in_progress(screening, before, lock_version=0)
-    assert mail.outbox == []  # the urgent alert is sent only after a commit
+    assert mail.outbox == []  # the urgent alert is queued in the submit's own transaction
     assert submit_screening(screening=screening) is True
     assert_flags_match_answers(screening)
     assert len(urgent_alerts()) == 1
@@ -769,3 +769,37 @@ def test_nobody_sees_a_submitted_screening_before_its_flags(default_version, mon
     assert submit.result().value is True
     assert_flags_match_answers(screening)
     assert list(staff.get("/staff/queue/").context["page"]) == [screening]
+
+
+# 6. Password-reset emails counted across app servers --------------------------------------
+
+
+def test_reset_requests_from_many_app_servers_at_once_let_only_the_limit_through(
+    monkeypatch, settings
+):
+    """Each thread is an app server with its own connection; all count before any records.
+    The advisory lock makes them take turns, so exactly three emails are queued."""
+    from django_tasks_db.models import DBTaskResult
+
+    from screening import password_reset
+    from screening.models import PasswordResetRequest
+
+    settings.TASKS = DATABASE_TASKS
+    real_limit_reached = password_reset.limit_reached
+
+    def slow_limit_reached(**counts):
+        time.sleep(0.2)  # widen the gap between counting and recording
+        return real_limit_reached(**counts)
+
+    monkeypatch.setattr(password_reset, "limit_reached", slow_limit_reached)
+    outcomes = run_together(
+        *[
+            lambda: password_reset.request_password_reset(
+                email="alice@example.com", ip_address="203.0.113.9"
+            )
+            for _ in range(8)
+        ]
+    )
+    assert sorted(values(outcomes)) == [False] * 5 + [True] * 3
+    assert PasswordResetRequest.objects.count() == 3
+    assert DBTaskResult.objects.filter(task_path="screening.tasks.send_password_reset").count() == 3

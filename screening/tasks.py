@@ -1,0 +1,240 @@
+"""Every email the app sends, as background tasks run by the worker (`manage.py db_worker`).
+
+A request only enqueues a task: one row in the task table, written in the request's own
+transaction. The worker looks things up, renders and sends. So no request waits on a mail
+server, and a request does the same work whether or not an address has an account.
+A task is given ids and addresses, never rendered health data and never a working link:
+invitation and password-reset links are minted here, in the worker, so no usable token
+ever sits in the task table.
+
+A failed send is tried again after each delay in settings.EMAIL_RETRY_DELAYS (the task
+enqueues itself again with `run_after`: django-tasks has no retries of its own). After the
+last attempt the email is recorded as an UndeliveredEmail for staff, logged with its kind
+and object id only, and the task ends as failed.
+"""
+
+import logging
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
+from django.core.mail import EmailMessage
+from django.db import models, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_tasks import task
+from django_tasks.base import Task
+
+from .models import PHYSICIAN_GROUP, Invitation, Screening, UndeliveredEmail, User
+
+logger = logging.getLogger(__name__)
+
+
+class EmailNotDelivered(Exception):
+    """Every attempt failed; the task result is marked failed and staff can see the email."""
+
+
+def absolute_url(path: str, query: dict[str, str] | None = None) -> str:
+    """A link for an email: the worker has no request, so the site's address is a setting."""
+    return settings.SITE_URL + path + (f"?{urlencode(query)}" if query else "")
+
+
+class SendAttempt:
+    """One try at sending. On an error, enqueue the next try or, after the last, record the
+    email as undelivered and fail the task. Used as `with SendAttempt(...) as attempt:`."""
+
+    def __init__(self, *, kind: str, task: Task, arguments: dict, number: int) -> None:
+        self.kind = kind
+        self.task = task
+        self.arguments = arguments
+        self.number = number
+        self.object_type = ""
+        self.object_id = ""
+
+    def about(self, obj: models.Model) -> None:
+        """What the email is about, for the undelivered record (an id, never its content)."""
+        self.object_type = obj._meta.label_lower
+        self.object_id = str(obj.pk)
+
+    def __enter__(self) -> "SendAttempt":
+        return self
+
+    def __exit__(self, exc_type, error, traceback) -> bool:
+        if error is None or not isinstance(error, Exception):
+            return False
+        # The error's class only: SMTP messages can quote addresses, and nothing else here
+        # may reach a log.
+        reason = type(error).__name__
+        delays = settings.EMAIL_RETRY_DELAYS
+        if self.number <= len(delays):
+            delay = delays[self.number - 1]
+            retry = self.task
+            if retry.get_backend().supports_defer:
+                retry = retry.using(run_after=timezone.now() + timedelta(seconds=delay))
+            retry.enqueue(**self.arguments, attempt=self.number + 1)
+            logger.warning(
+                "Could not send the %s email about %s %s (attempt %d, %s); trying again in %d s.",
+                self.kind,
+                self.object_type or "-",
+                self.object_id or "-",
+                self.number,
+                reason,
+                delay,
+            )
+            return True
+        with transaction.atomic():
+            UndeliveredEmail.objects.create(
+                kind=self.kind,
+                object_type=self.object_type,
+                object_id=self.object_id,
+                attempts=self.number,
+                error=reason[:200],
+            )
+        logger.error(
+            "Gave up sending the %s email about %s %s after %d attempts (%s).",
+            self.kind,
+            self.object_type or "-",
+            self.object_id or "-",
+            self.number,
+            reason,
+        )
+        # From None: the original error's message stays out of the task table's traceback.
+        raise EmailNotDelivered(
+            f"{self.kind} email not delivered after {self.number} attempts ({reason})"
+        ) from None
+
+
+def _send(*, subject: str, template: str, context: dict, to: list[str]) -> None:
+    context = {"clinic_name": settings.CLINIC_NAME, **context}
+    body = render_to_string(template, context)
+    EmailMessage(subject=subject, body=body, to=to).send(fail_silently=False)
+
+
+# Invitations ----------------------------------------------------------------------------
+
+
+@task()
+def send_invitation(invitation_id: str, attempt: int = 1) -> None:
+    """The patient's link to set a password, or, if the address already has an account, a
+    note to log in instead (an invitation never touches an existing account)."""
+    from .services import issue_invitation_token
+
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.INVITATION,
+        task=send_invitation,
+        arguments={"invitation_id": invitation_id},
+        number=attempt,
+    ) as sending:
+        invitation = Invitation.objects.filter(pk=invitation_id).first()
+        if invitation is None or not invitation.is_usable:
+            return  # accepted or expired since it was queued: nothing to send
+        sending.about(invitation)
+        subject = f"{settings.CLINIC_NAME}: your pre-treatment questionnaire"
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            _send(
+                subject=subject,
+                template="email/invitation_account_exists.txt",
+                context={
+                    "invitation": invitation,
+                    "login_link": absolute_url(reverse("login")),
+                    "reset_link": absolute_url(reverse("password_reset")),
+                },
+                to=[invitation.email],
+            )
+            return
+        # A new token for every attempt: only this email ever holds it.
+        token = issue_invitation_token(invitation=invitation)
+        _send(
+            subject=subject,
+            template="email/invitation.txt",
+            context={
+                "invitation": invitation,
+                "link": absolute_url(reverse("accept_invitation"), {"token": token}),
+            },
+            to=[invitation.email],
+        )
+
+
+# Password reset -------------------------------------------------------------------------
+
+
+@task()
+def send_password_reset(email: str, attempt: int = 1) -> None:
+    """A reset link to the account with this address, if there is one that may reset
+    (active, with a usable password: Django's own policy); otherwise nothing."""
+    from .password_reset import reset_link_tokens
+
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.PASSWORD_RESET,
+        task=send_password_reset,
+        arguments={"email": email},
+        number=attempt,
+    ) as sending:
+        for user in PasswordResetForm().get_users(email):
+            sending.about(user)
+            query = {
+                "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": reset_link_tokens.make_token(user),
+            }
+            subject = render_to_string(
+                "email/password_reset_subject.txt", {"clinic_name": settings.CLINIC_NAME}
+            )
+            _send(
+                subject=" ".join(subject.split()),
+                template="email/password_reset.txt",
+                context={"link": absolute_url(reverse("password_reset_link"), query)},
+                to=[user.email],
+            )
+
+
+# Staff ----------------------------------------------------------------------------------
+
+
+@task()
+def alert_physicians_of_urgent_screening(screening_id: str, attempt: int = 1) -> None:
+    """Email every active physician; no patient details, only that there is one to review."""
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.URGENT_ALERT,
+        task=alert_physicians_of_urgent_screening,
+        arguments={"screening_id": screening_id},
+        number=attempt,
+    ) as sending:
+        screening = Screening.objects.get(pk=screening_id)
+        sending.about(screening)
+        recipients = list(
+            User.objects.filter(groups__name=PHYSICIAN_GROUP, is_active=True)
+            .values_list("email", flat=True)
+            .distinct()
+        )
+        if not recipients:
+            return
+        _send(
+            subject=f"{settings.CLINIC_NAME}: a submitted screening needs same-day review",
+            template="email/urgent_screening.txt",
+            context={"screening": screening},
+            to=recipients,
+        )
+
+
+@task()
+def notify_two_factor_enrolled(user_id: str, attempt: int = 1) -> None:
+    """Tell a staff member an authenticator app was set up: if it was not them, someone
+    knows their password."""
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.TWO_FACTOR_ENROLLED,
+        task=notify_two_factor_enrolled,
+        arguments={"user_id": user_id},
+        number=attempt,
+    ) as sending:
+        user = User.objects.get(pk=user_id)
+        sending.about(user)
+        _send(
+            subject=f"{settings.CLINIC_NAME}: an authenticator app was set up for your account",
+            template="email/two_factor_enrolled.txt",
+            context={},
+            to=[user.email],
+        )
