@@ -786,6 +786,7 @@ class UndeliveredEmail(models.Model):
         PASSWORD_RESET = "password_reset", "Password-reset link"
         URGENT_ALERT = "urgent_alert", "Urgent screening alert to physicians"
         TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Notice of a new authenticator app"
+        AUTHENTICATOR_SETUP_LINK = "authenticator_setup_link", "Authenticator set-up link"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=30, choices=Kind.choices)

@@ -29,7 +29,14 @@ from django.utils.http import urlsafe_base64_encode
 from django_tasks import task
 from django_tasks.base import Task
 
-from .models import PHYSICIAN_GROUP, Invitation, Screening, UndeliveredEmail, User
+from .models import (
+    PHYSICIAN_GROUP,
+    AuthenticatorSetupLink,
+    Invitation,
+    Screening,
+    UndeliveredEmail,
+    User,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -237,4 +244,38 @@ def notify_two_factor_enrolled(user_id: str, attempt: int = 1) -> None:
             template="email/two_factor_enrolled.txt",
             context={},
             to=[user.email],
+        )
+
+
+@task()
+def send_authenticator_setup_link(link_id: str, removed_by_id: str = "", attempt: int = 1) -> None:
+    """The single-use link a staff member needs, with their password, to set up an
+    authenticator app (no trust on first use). Minted here, so no working link is queued."""
+    from .two_factor_links import LINK_VALID_FOR, issue_setup_link_token
+
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.AUTHENTICATOR_SETUP_LINK,
+        task=send_authenticator_setup_link,
+        arguments={"link_id": link_id, "removed_by_id": removed_by_id},
+        number=attempt,
+    ) as sending:
+        link = AuthenticatorSetupLink.objects.select_related("user").filter(pk=link_id).first()
+        if link is None:
+            return
+        sending.about(link.user)
+        token = issue_setup_link_token(link=link)
+        if token is None:
+            return  # opened, expired or replaced since it was queued: nothing to send
+        _send(
+            subject=f"{settings.CLINIC_NAME}: set up your authenticator app",
+            template="email/authenticator_setup_link.txt",
+            context={
+                "user": link.user,
+                "url": absolute_url(reverse("two_factor_open_link"), {"token": token}),
+                "removed_by": User.objects.filter(pk=removed_by_id).first()
+                if removed_by_id
+                else None,
+                "valid_hours": int(LINK_VALID_FOR.total_seconds() // 3600),
+            },
+            to=[link.user.email],
         )

@@ -14,16 +14,11 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import audit
+from . import audit, tasks
 from .models import AuthenticatorSetupLink, User
 
 # Long enough for a link sent in the evening to be used the next working day.
@@ -51,34 +46,16 @@ def _newest_link(user) -> AuthenticatorSetupLink | None:
     return AuthenticatorSetupLink.objects.filter(user=user).order_by("-created_at").first()
 
 
-def email_setup_link(*, user: User, url: str, removed_by: User | None) -> None:
-    """Email the set-up link to the account's own address, once the transaction commits (no
-    email for a rolled-back link). robust: an unreachable mail server is logged, not a 500;
-    the person can ask for a new link."""
-    context = {
-        "user": user,
-        "url": url,
-        "removed_by": removed_by,
-        "valid_hours": int(LINK_VALID_FOR.total_seconds() // 3600),
-        "clinic_name": settings.CLINIC_NAME,
-    }
-    subject = f"{settings.CLINIC_NAME}: set up your authenticator app"
-    message = render_to_string("email/authenticator_setup_link.txt", context)
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=subject, message=message, from_email=None, recipient_list=[user.email]
-        ),
-        robust=True,
-    )
-
-
 def issue_setup_link(*, user: User, request, removed_by: User | None = None) -> None:
-    """Make a new link for `user` (their older links stop working) and email it to them."""
-    token = secrets.token_urlsafe(32)
+    """Make a new link for `user` (their older links stop working); the worker emails it.
+
+    The token made here is never sent: the worker mints the one it emails (a new one per
+    attempt), so no working link sits in the task table, like invitations.
+    """
     with transaction.atomic():
-        AuthenticatorSetupLink.objects.create(
+        link = AuthenticatorSetupLink.objects.create(
             user=user,
-            token_hash=_hash_token(token),
+            token_hash=_hash_token(secrets.token_urlsafe(32)),
             expires_at=timezone.now() + LINK_VALID_FOR,
         )
         audit.record(
@@ -87,10 +64,27 @@ def issue_setup_link(*, user: User, request, removed_by: User | None = None) -> 
             obj=user,
             summary=f"Authenticator set-up link emailed to {user.email}",
         )
-        url = request.build_absolute_uri(reverse("two_factor_open_link"))
-        email_setup_link(
-            user=user, url=f"{url}?{urlencode({'token': token})}", removed_by=removed_by
+        tasks.send_authenticator_setup_link.enqueue(
+            link_id=str(link.pk), removed_by_id=str(removed_by.pk) if removed_by else ""
         )
+
+
+def issue_setup_link_token(*, link: AuthenticatorSetupLink) -> str | None:
+    """A new token for the link's email (any earlier one stops working), or None when the
+    link can no longer be used: opened, expired or replaced by a newer one since it was
+    queued."""
+    with transaction.atomic():
+        link = AuthenticatorSetupLink.objects.select_for_update().get(pk=link.pk)
+        if (
+            link.opened_at is not None
+            or link.expires_at <= timezone.now()
+            or link != _newest_link(link.user)
+        ):
+            return None
+        token = secrets.token_urlsafe(32)
+        link.token_hash = _hash_token(token)
+        link.save(update_fields=["token_hash"])
+    return token
 
 
 def send_new_setup_link(*, request) -> None:

@@ -119,14 +119,33 @@ def test_enrolling_an_authenticator_queues_the_notice(client, physician, task_wo
     client.post(
         "/login/", {"username": physician.email, "password": "correct horse battery staple"}
     )
+    # No trust on first use: the set-up link comes by email, from the worker too.
+    with no_mail_work(monkeypatch):
+        client.post("/account/two-factor/set-up/send-link/")
+    task_worker()
+    (link_email,) = mail.outbox
+    link = re.search(r"https?://[^/\s]+(/\S+)", link_email.body).group(1)
+    assert client.get(link).status_code == 302
     page = client.get("/account/two-factor/set-up/").text
     typed = re.search(r'id="secret-key">([A-Z2-7 ]+)<', page).group(1)
     with no_mail_work(monkeypatch):
         response = client.post("/account/two-factor/set-up/", {"code": code_for_typed_key(typed)})
     assert response.status_code == 302
     task_worker()
-    (notice,) = mail.outbox
+    notice = mail.outbox[-1]
     assert notice.to == [physician.email] and "If this was not you" in notice.body
+
+
+def test_the_set_up_link_is_minted_by_the_worker_never_queued(client, physician, task_worker):
+    client.post(
+        "/login/", {"username": physician.email, "password": "correct horse battery staple"}
+    )
+    client.post("/account/two-factor/set-up/send-link/")
+    stored = " ".join(str(task.args_kwargs) for task in DBTaskResult.objects.all())
+    task_worker()
+    (link_email,) = mail.outbox
+    token = re.search(r"token=([\w-]+)", link_email.body).group(1)
+    assert token not in stored
 
 
 def test_the_task_table_holds_ids_and_addresses_never_a_link_or_an_answer(
