@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -19,6 +19,7 @@ from . import audit
 from .content import copy_rules_and_scores, expression_problems, rule_problems, write_questionnaire
 from .engine.expressions import validate
 from .engine.questionnaire import variable_types
+from .json_input import BoundedJSONField
 from .models import (
     AuditEvent,
     Choice,
@@ -38,6 +39,9 @@ from .questionnaire import questionnaire_for
 
 class AuditedAdminMixin:
     """Every change made in the admin also goes to the append-only audit log."""
+
+    # Django's JSON form field turns deep nesting and huge integers into a 500.
+    formfield_overrides = {models.JSONField: {"form_class": BoundedJSONField}}
 
     def log_addition(self, request, obj, message):
         audit.record(request=request, action="content.added", obj=obj, summary=str(obj))
@@ -409,7 +413,7 @@ class RuleAdminForm(forms.ModelForm):
                 self.add_error("when", problem.message)
         superseded_by = cleaned.get("superseded_by") or []
         if version and superseded_by:
-            if not isinstance(superseded_by, list):
+            if not is_list_of_text(superseded_by):
                 self.add_error(
                     "superseded_by", 'Give a list of rule codes, e.g. ["suicide_risk_high"].'
                 )
@@ -444,7 +448,7 @@ class ScoreDefinitionAdminForm(forms.ModelForm):
             scale_items = set(
                 version.questions.filter(kind="scale_item").values_list("code", flat=True)
             )
-            if not isinstance(items, list) or not items:
+            if not items or not is_list_of_text(items):
                 self.add_error(
                     "items", 'Give a list of scale item codes, e.g. ["phq9_1", "phq9_2"].'
                 )
@@ -454,18 +458,34 @@ class ScoreDefinitionAdminForm(forms.ModelForm):
                     self.add_error(
                         "items", f"Not scale items of this version: {', '.join(unknown)}."
                     )
-        if bands is not None:
-            try:
-                for band in bands:
-                    low, high = float(band["min"]), float(band["max"])
-                    if low > high or not str(band["label"]).strip():
-                        raise ValueError
-            except (TypeError, KeyError, ValueError):
-                self.add_error(
-                    "bands",
-                    'Give a list like [{"min": 0, "max": 4, "label": "Minimal"}], min not above max.',
-                )
+        if bands is not None and not are_bands(bands):
+            self.add_error(
+                "bands",
+                'Give a list like [{"min": 0, "max": 4, "label": "Minimal"}], min not above max.',
+            )
         return cleaned
+
+
+def is_list_of_text(value) -> bool:
+    """A list of codes; a nested list or an object in it is a form error, not a 500."""
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def are_bands(bands) -> bool:
+    """A list of {"min": number, "max": number, "label": text}, min not above max."""
+
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    return isinstance(bands, list) and all(
+        isinstance(band, dict)
+        and number(band.get("min"))
+        and number(band.get("max"))
+        and band["min"] <= band["max"]
+        and isinstance(band.get("label"), str)
+        and band["label"].strip()
+        for band in bands
+    )
 
 
 @admin.register(ScoreDefinition)
