@@ -242,6 +242,16 @@ def test_the_next_address_cannot_leave_the_site(client, physician, next_url):
     assert "evil" not in response["Location"]
 
 
+@pytest.mark.parametrize("next_url", ["1 ", "queue", "staff", "x.y"])
+@pytest.mark.parametrize("page", ["verify", "set-up"])
+def test_a_next_address_that_is_not_a_path_goes_home(client, physician, page, next_url):
+    """Found by the fuzzer: redirect() took "1 " for the name of a URL and answered 500."""
+    url, right_code = start_code_page(client, physician, page)
+    response = client.post(url, {"code": right_code(), "next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
 def test_patients_are_never_asked_for_a_code(client, patient):
     log_in_with_password(client, patient)
     assert client.get("/screenings/").status_code == 200
