@@ -399,6 +399,11 @@ class RuleAdminForm(forms.ModelForm):
             "active",
         ]
 
+    def clean_superseded_by(self):
+        # An empty box (or null) means none; the column cannot hold NULL (an IntegrityError).
+        value = self.cleaned_data.get("superseded_by")
+        return [] if value is None else value
+
     def clean(self):
         from .engine.rules import RuleDef
         from .evaluation import validator_for
@@ -440,6 +445,11 @@ class ScoreDefinitionAdminForm(forms.ModelForm):
     class Meta:
         model = ScoreDefinition
         fields = ["version", "position", "code", "name", "items", "bands", "source"]
+
+    def clean_bands(self):
+        # An empty box (or null) means no bands; the column cannot hold NULL.
+        value = self.cleaned_data.get("bands")
+        return [] if value is None else value
 
     def clean(self):
         cleaned = super().clean()

@@ -92,7 +92,7 @@ class BoundedJSONField(forms.JSONField):
     def to_python(self, value):
         if self.disabled:
             return value
-        if value in self.empty_values:
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
             return None
         if isinstance(value, list | dict | int | float | JSONString):
             return value

@@ -361,3 +361,22 @@ def test_valid_lists_still_save(client, score_in_draft, draft):
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.superseded_by == ["suicide_risk_high"]
+
+
+@pytest.mark.parametrize("text", ["", "null", "  "])
+def test_an_empty_list_box_saves_an_empty_list(client, score_in_draft, draft, text):
+    """Found by the fuzzer: an empty box or null was saved as NULL, an IntegrityError (500)."""
+    response = client.post(
+        f"/admin/screening/scoredefinition/{score_in_draft.pk}/change/",
+        score_form_data(score_in_draft, bands=text),
+    )
+    assert response.status_code == 302
+    score_in_draft.refresh_from_db()
+    assert score_in_draft.bands == []
+    rule = draft.rules.get(code="suicide_risk_low")
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/", rule_form_data(rule, superseded_by=text)
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.superseded_by == []
