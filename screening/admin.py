@@ -416,13 +416,14 @@ class RuleAdminForm(forms.ModelForm):
             rule = RuleDef(code="", title="", severity="info", when=when, message="")
             for problem in ruleset.problems(rule):
                 self.add_error("when", problem.message)
-        superseded_by = cleaned.get("superseded_by") or []
-        if version and superseded_by:
+        # None only when the box could not be read, and that error is already shown.
+        superseded_by = cleaned.get("superseded_by")
+        if superseded_by is not None:
             if not is_list_of_text(superseded_by):
                 self.add_error(
                     "superseded_by", 'Give a list of rule codes, e.g. ["suicide_risk_high"].'
                 )
-            else:
+            elif version and superseded_by:
                 known = set(version.rules.values_list("code", flat=True))
                 unknown = [code for code in superseded_by if code not in known]
                 if unknown:

@@ -380,3 +380,18 @@ def test_an_empty_list_box_saves_an_empty_list(client, score_in_draft, draft, te
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.superseded_by == []
+
+
+@pytest.mark.parametrize("text", ["false", "0", "{}", '""', '{"suicide_risk_high": 1}'])
+def test_superseded_by_must_be_a_list_even_when_falsy(client, draft, text):
+    """Found by the fuzzer: false, 0, {} and "" passed as "no list given" and were stored,
+    which the engine cannot read."""
+    rule = draft.rules.get(code="suicide_risk_low")
+    before = rule.superseded_by
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/", rule_form_data(rule, superseded_by=text)
+    )
+    assert response.status_code == 200
+    assert "Give a list of rule codes" in error_beside(response.text, "superseded_by")
+    rule.refresh_from_db()
+    assert rule.superseded_by == before
