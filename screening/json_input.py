@@ -3,7 +3,8 @@
 Python's json module turns some inputs into crashes rather than errors: nesting deeper than
 the interpreter's stack ("[[[[..." raises RecursionError), integers past Python's 4,300-digit
 limit (ValueError), and it accepts NaN and Infinity, which no JSON standard allows. Here each
-becomes JSONInputError, with a message a person can act on.
+becomes JSONInputError, with a message a person can act on; so does text holding NUL, which
+PostgreSQL cannot store in a JSON column.
 """
 
 import json
@@ -36,24 +37,27 @@ def parse_json(text: str):
     except RecursionError as error:
         # The C decoder counts its own recursion and raises cleanly before the stack runs out.
         raise JSONInputError(_too_deep()) from error
-    if nesting(data) > MAX_NESTING:
-        raise JSONInputError(_too_deep())
+    _check_structure(data)
     return data
 
 
-def nesting(data) -> int:
-    """How many lists and objects deep `data` goes (0 for a plain value); no recursion."""
-    deepest = 0
-    stack = [(data, 1)]
+def _check_structure(data) -> None:
+    """Refuse nesting past MAX_NESTING, and NUL in any text: PostgreSQL's jsonb cannot
+    store it (a DataError), and no text here needs it. A loop, not recursion."""
+    stack = [(data, 0)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, dict):
+            stack.extend((key, depth) for key in value)
             value = list(value.values())
         if isinstance(value, list):
-            deepest = max(deepest, depth)
-            if depth <= MAX_NESTING:  # one past the limit is enough to refuse
-                stack.extend((item, depth + 1) for item in value)
-    return deepest
+            if depth + 1 > MAX_NESTING:
+                raise JSONInputError(_too_deep())
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and "\x00" in value:
+            raise JSONInputError(
+                "A text value holds a NUL character (\\u0000), which is not allowed."
+            )
 
 
 def _too_deep() -> str:

@@ -241,6 +241,10 @@ HOSTILE_JSON = {
     "huge-decimal": ("[1e400]", "too large"),
     "nan": ("[NaN]", "NaN is not a number JSON allows"),
     "broken": ('["phq9_1"', "Not valid JSON"),
+    # PostgreSQL's jsonb cannot store NUL (a DataError, so a 500 there).
+    "nul": ('["phq9_1\\u0000"]', "NUL character"),
+    "nul-in-a-label": ('[{"min": 0, "max": 4, "label": "Minimal\\u0000"}]', "NUL character"),
+    "nul-in-a-key": ('[{"min": 0, "max": 4, "label": "Minimal", "\\u0000": 1}]', "NUL character"),
 }
 
 

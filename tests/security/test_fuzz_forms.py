@@ -1904,9 +1904,12 @@ DEEP_JSON = [
     '{"a": ' * 30_000 + "1" + "}" * 30_000,
     "[" * 21 + "]" * 21,
 ]
+# PostgreSQL's jsonb cannot store NUL: saved, these would be a DataError there.
+NUL_JSON = ['[{"min": 0, "max": 4, "label": "Minimal\\u0000"}]', '["suicide_risk_high\\u0000"]']
 HOSTILE_JSON = st.one_of(
     st.sampled_from(
         DEEP_JSON
+        + NUL_JSON
         + [
             "[" + "9" * 5000 + "]",
             "[-" + "9" * 4301 + "]",
@@ -2016,7 +2019,7 @@ def test_admin_score_definition_json_survives_malformed_posts(client, draft_in_a
     explicit = [
         {"submission": Submission(data={**base, field: text})}
         for field in ("items", "bands")
-        for text in DEEP_JSON
+        for text in DEEP_JSON + NUL_JSON
     ]
 
     @fuzz("admin_score_json", explicit)
@@ -2062,7 +2065,8 @@ def test_admin_rule_superseded_by_survives_malformed_posts(client, draft_in_admi
     strategies = {"superseded_by": json_texts(valid_codes)}
     valid = {"superseded_by": valid_codes.map(lambda v: {"superseded_by": v})}
     explicit = [
-        {"submission": Submission(data={**base, "superseded_by": text})} for text in DEEP_JSON
+        {"submission": Submission(data={**base, "superseded_by": text})}
+        for text in DEEP_JSON + NUL_JSON
     ]
 
     @fuzz("admin_rule_json", explicit)
