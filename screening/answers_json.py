@@ -35,9 +35,11 @@ def answers_from_bytes(raw: bytes, questionnaire: QuestionnaireDef) -> dict[str,
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        # The decoder counts from after a byte-order mark; say where it is in the file.
+        position = error.start + len(raw) - len(error.object)
         raise AnswersError(
-            f"The file is not UTF-8 text: byte 0x{raw[error.start]:02x} at position "
-            f"{error.start:,} cannot be read. Save it as UTF-8."
+            f"The file is not UTF-8 text: byte 0x{raw[position]:02x} at position "
+            f"{position:,} cannot be read. Save it as UTF-8."
         ) from error
     return answers_from_json(text, questionnaire)
 
