@@ -90,6 +90,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Early, so redirects sent by later middleware (session expiry, two-factor) carry the policy.
     "csp.middleware.CSPMiddleware",
+    # Before anything reads a body (CSRF reads the form): oversized and chunked bodies are
+    # refused on their headers, unread, with the 400 page carrying the headers above.
+    "screening.request_limits.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -312,6 +315,14 @@ if not DEBUG:
 # is refused with the 400 page (templates/400.html) before a view reads it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
+# That limit covers only form fields, so screening.request_limits refuses any body (file parts
+# and multipart framing included) declared larger, or sent without a length, unread.
+# No page takes a file: the first file part of a multipart body is refused with the same page,
+# and should one ever get past, the only upload handler keeps files in memory up to 0 bytes,
+# so it is dropped, never written to a temporary file.
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 
 # Patient data must never reach the logs: only warnings and errors, no request bodies, no SQL.
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")

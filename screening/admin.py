@@ -15,7 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.db import transaction
+from django.db import models, transaction
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -29,6 +29,7 @@ from .answers_json import clean_answers
 from .engine.expressions import validate
 from .engine.panel import PanelCaseDef, expectation_problems, run_case
 from .engine.questionnaire import variable_types
+from .json_input import BoundedJSONField
 from .models import (
     AuditEvent,
     Choice,
@@ -59,6 +60,9 @@ from .two_factor_links import remove_authenticator
 
 class AuditedAdminMixin:
     """Every change made in the admin also goes to the append-only audit log."""
+
+    # Django's JSON form field turns deep nesting and huge integers into a 500.
+    formfield_overrides = {models.JSONField: {"form_class": BoundedJSONField}}
 
     def log_addition(self, request, obj, message):
         audit.record(request=request, action="content.added", obj=obj, summary=str(obj))
@@ -499,6 +503,11 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
             "active",
         ]
 
+    def clean_superseded_by(self):
+        # An empty box (or null) means none; the column cannot hold NULL (an IntegrityError).
+        value = self.cleaned_data.get("superseded_by")
+        return [] if value is None else value
+
     def clean(self):
         from .engine.rules import RuleDef
         from .evaluation import validator_for
@@ -511,13 +520,14 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
             rule = RuleDef(code="", title="", severity="info", when=when, message="")
             for problem in ruleset.problems(rule):
                 self.add_error("when", problem.message)
-        superseded_by = cleaned.get("superseded_by") or []
-        if version and superseded_by:
-            if not isinstance(superseded_by, list):
+        # None only when the box could not be read, and that error is already shown.
+        superseded_by = cleaned.get("superseded_by")
+        if superseded_by is not None:
+            if not is_list_of_text(superseded_by):
                 self.add_error(
                     "superseded_by", 'Give a list of rule codes, e.g. ["suicide_risk_high"].'
                 )
-            else:
+            elif version and superseded_by:
                 known = set(version.rules.values_list("code", flat=True))
                 unknown = [code for code in superseded_by if code not in known]
                 if unknown:
@@ -541,6 +551,11 @@ class ScoreDefinitionAdminForm(DraftLockFormMixin, forms.ModelForm):
         model = ScoreDefinition
         fields = ["version", "position", "code", "name", "items", "bands", "source"]
 
+    def clean_bands(self):
+        # An empty box (or null) means no bands; the column cannot hold NULL.
+        value = self.cleaned_data.get("bands")
+        return [] if value is None else value
+
     def clean(self):
         cleaned = super().clean()
         version, items, bands = cleaned.get("version"), cleaned.get("items"), cleaned.get("bands")
@@ -548,7 +563,7 @@ class ScoreDefinitionAdminForm(DraftLockFormMixin, forms.ModelForm):
             scale_items = set(
                 version.questions.filter(kind="scale_item").values_list("code", flat=True)
             )
-            if not isinstance(items, list) or not items:
+            if not items or not is_list_of_text(items):
                 self.add_error(
                     "items", 'Give a list of scale item codes, e.g. ["phq9_1", "phq9_2"].'
                 )
@@ -558,18 +573,34 @@ class ScoreDefinitionAdminForm(DraftLockFormMixin, forms.ModelForm):
                     self.add_error(
                         "items", f"Not scale items of this version: {', '.join(unknown)}."
                     )
-        if bands is not None:
-            try:
-                for band in bands:
-                    low, high = float(band["min"]), float(band["max"])
-                    if low > high or not str(band["label"]).strip():
-                        raise ValueError
-            except (TypeError, KeyError, ValueError):
-                self.add_error(
-                    "bands",
-                    'Give a list like [{"min": 0, "max": 4, "label": "Minimal"}], min not above max.',
-                )
+        if bands is not None and not are_bands(bands):
+            self.add_error(
+                "bands",
+                'Give a list like [{"min": 0, "max": 4, "label": "Minimal"}], min not above max.',
+            )
         return cleaned
+
+
+def is_list_of_text(value) -> bool:
+    """A list of codes; a nested list or an object in it is a form error, not a 500."""
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def are_bands(bands) -> bool:
+    """A list of {"min": number, "max": number, "label": text}, min not above max."""
+
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    return isinstance(bands, list) and all(
+        isinstance(band, dict)
+        and number(band.get("min"))
+        and number(band.get("max"))
+        and band["min"] <= band["max"]
+        and isinstance(band.get("label"), str)
+        and band["label"].strip()
+        for band in bands
+    )
 
 
 @admin.register(ScoreDefinition)

@@ -5,8 +5,6 @@ same checks, and gets the same messages, as a patient typing them; and by the te
 whose synthetic cases must look exactly like answers a patient could have given.
 """
 
-import json
-
 from django.core.exceptions import ValidationError
 from django.utils.datastructures import MultiValueDict
 
@@ -20,19 +18,38 @@ from .engine.questionnaire import (
     QuestionnaireDef,
 )
 from .forms import field_for, stored_value
+from .json_input import JSONInputError, parse_json
 
 
 class AnswersError(Exception):
     """Bad input; the message names the offending key."""
 
 
+# An answers file is a few kilobytes; a bigger one is a mistake (or an attempt to exhaust memory).
+MAX_FILE_BYTES = 1024 * 1024
+
+
+def answers_from_bytes(raw: bytes, questionnaire: QuestionnaireDef) -> dict[str, object]:
+    """Answers from a file's bytes: UTF-8 (with or without a byte-order mark), at most 1 MB."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise AnswersError(f"The file is larger than {MAX_FILE_BYTES // 1024:,} KB.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        # The decoder counts from after a byte-order mark; say where it is in the file.
+        position = error.start + len(raw) - len(error.object)
+        raise AnswersError(
+            f"The file is not UTF-8 text: byte 0x{raw[position]:02x} at position "
+            f"{position:,} cannot be read. Save it as UTF-8."
+        ) from error
+    return answers_from_json(text, questionnaire)
+
+
 def answers_from_json(text: str, questionnaire: QuestionnaireDef) -> dict[str, object]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise AnswersError(
-            f"Not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-        ) from error
+        data = parse_json(text)
+    except JSONInputError as error:
+        raise AnswersError(str(error)) from error
     if not isinstance(data, dict):
         raise AnswersError("The answers must be a JSON object keyed by question code.")
     data = _join_blood_pressure_halves(data, questionnaire)
@@ -126,7 +143,13 @@ def _clean(question: QuestionDef, raw) -> object:
         for index, item in enumerate(raw):
             row = item if isinstance(item, dict) else {"name": item}
             for part in ("name", "dose", "frequency"):
-                post[f"{code}-{index}-{part}"] = str(row.get(part, "") or "")
+                value = row.get(part)
+                if isinstance(value, dict | list):
+                    raise AnswersError(
+                        f'"{code}": entry {index + 1}: "{part}" should be text, not a '
+                        f"{'list' if isinstance(value, list) else 'JSON object'}."
+                    )
+                post[f"{code}-{index}-{part}"] = str(value or "")
     elif isinstance(raw, (dict, list)):
         raise AnswersError(
             f'"{code}": expected a single value for a {kind.replace("_", " ")} question.'

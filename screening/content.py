@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import bounded_yaml
 from .engine.expressions import validate
 from .engine.questionnaire import (
     CHOICE_KINDS,
@@ -53,11 +54,21 @@ class ContentError(Exception):
 
 
 def read_content(path: Path) -> tuple[dict, str]:
-    raw = path.read_bytes()
+    """The file's data and a digest of it. Every content file is read here, with the bounds
+    of bounded_yaml: a small hostile file must not stall or exhaust the server."""
+    with path.open("rb") as file:
+        # One byte past the limit is enough to know it is too big, whatever stat() says.
+        raw = file.read(bounded_yaml.MAX_FILE_BYTES + 1)
     try:
-        data = yaml.safe_load(raw)
+        data = bounded_yaml.load(raw, name=path.name)
+    except bounded_yaml.YAMLRefused as error:
+        raise ContentError(f"{path.name} was refused: {error}.") from error
     except yaml.YAMLError as error:
         raise ContentError(f"{path.name} is not valid YAML: {error}") from error
+    except ValueError as error:
+        raise ContentError(f"{path.name} holds a value that cannot be read: {error}") from error
+    if not isinstance(data, dict):
+        raise ContentError(f"{path.name} must hold a mapping of names to values at the top.")
     # Digest of the parsed data, so comments and layout changes do not make a new version.
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return data, digest

@@ -14,6 +14,7 @@ is enrolled. A new device needs a clinic admin to remove the old one, which emai
 
 import base64
 import io
+import unicodedata
 
 import qrcode
 import qrcode.image.svg
@@ -97,21 +98,30 @@ def device_for_typed_key(typed: str) -> TOTPDevice:
     return TOTPDevice(key=key.hex())
 
 
-def _normalise(code: str) -> str:
-    return "".join(code.split())
+def digits_typed(code: str) -> str:
+    """The typed code as ASCII digits, or "" when it is not one.
+
+    Spaces are dropped ("123 456"), and decimal digits of any script are read as 0-9: a phone
+    set to Arabic types ٤٢. Anything else, such as superscripts (²), which str.isdigit()
+    accepts but int() refuses, makes it not a code.
+    """
+    code = "".join(code.split())
+    if not all(unicodedata.category(character) == "Nd" for character in code):
+        return ""
+    return "".join(str(unicodedata.decimal(character)) for character in code)
 
 
 def _check_code(device_id, code: str) -> TOTPDevice:
     """Verify `code` on one device, with its row locked so two requests cannot both spend the
     same code (django-otp remembers the last accepted time step and refuses it again)."""
-    code = _normalise(code)
+    code = digits_typed(code)
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().get(pk=device_id)
         if device.throttling_failure_count > MAX_COUNTED_FAILURES:
             device.throttling_failure_count = MAX_COUNTED_FAILURES
         allowed, details = device.verify_is_allowed()
         # verify_token counts a failure on the device; raise only after the block commits it.
-        accepted = allowed and code.isdigit() and len(code) == device.digits
+        accepted = allowed and len(code) == device.digits
         accepted = accepted and device.verify_token(code)
     if not allowed:
         raise CodeRefused(
@@ -138,9 +148,9 @@ def confirm_enrolment(
     """Accept the first code from the device on the set-up page: save it as the second factor.
     `link` is the emailed set-up link this session opened; it is used up here."""
     user = request.user
-    code = _normalise(code)
+    code = digits_typed(code)
     totp = app_clock(device)
-    if not (code.isdigit() and len(code) == device.digits and totp.verify(int(code), 1)):
+    if not (len(code) == device.digits and totp.verify(int(code), 1)):
         audit.record(request=request, action="two_factor.failed", summary="Set-up code refused")
         raise CodeRefused(
             "That code is not right. Check the key in your app and enter the code it shows now."

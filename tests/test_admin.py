@@ -1,5 +1,8 @@
 """Clinic admins edit drafts in the Django admin; published versions are read-only."""
 
+import json
+import re
+
 import pytest
 from django.contrib.admin.sites import site
 
@@ -232,3 +235,177 @@ def test_a_combination_listing_a_component_twice_is_refused(clinic_admin, client
     assert response.status_code == 200
     assert b"is listed twice" in response.content
     assert not Drug.objects.filter(name="double").exists()
+
+
+# JSON boxes: bad JSON of any shape is a form error beside the box (issue 10, finding 12) -------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+HOSTILE_JSON = {
+    # Each of these was a 500: a list or object where a code belongs is unhashable...
+    "list-in-list": ('[["phq9_1"]]', "Give a list"),
+    "object-in-list": ('[{"code": "phq9_1"}]', "Give a list"),
+    # ... and Django's JSON field lets RecursionError and the 4,300-digit ValueError through.
+    "deep-nesting": (DEEP, "nested more than 20 levels deep"),
+    "nesting-within-the-stack": ("[" * 60 + "]" * 60, "nested more than 20 levels deep"),
+    "huge-integer": ("[" + "9" * 5000 + "]", "5,000 characters long"),
+    "huge-decimal": ("[1e400]", "too large"),
+    "nan": ("[NaN]", "NaN is not a number JSON allows"),
+    "broken": ('["phq9_1"', "Not valid JSON"),
+    # PostgreSQL's jsonb cannot store NUL (a DataError, so a 500 there).
+    "nul": ('["phq9_1\\u0000"]', "NUL character"),
+    "nul-in-a-label": ('[{"min": 0, "max": 4, "label": "Minimal\\u0000"}]', "NUL character"),
+    "nul-in-a-key": ('[{"min": 0, "max": 4, "label": "Minimal", "\\u0000": 1}]', "NUL character"),
+}
+
+
+@pytest.fixture
+def score_in_draft(draft):
+    return draft.score_definitions.get(code="phq9_total")
+
+
+def score_form_data(score, **changes):
+    data = {
+        "version": score.version_id,
+        "position": score.position,
+        "code": score.code,
+        "name": score.name,
+        "items": json.dumps(score.items),
+        "bands": json.dumps(score.bands),
+        "source": score.source,
+    }
+    return {**data, **changes}
+
+
+def rule_form_data(rule, **changes):
+    data = {
+        "version": rule.version_id,
+        "position": rule.position,
+        "code": rule.code,
+        "title": rule.title,
+        "severity": rule.severity,
+        "when": rule.when,
+        "message": rule.message,
+        "rationale": rule.rationale,
+        "source": rule.source,
+        "superseded_by": json.dumps(rule.superseded_by),
+        "active": "on" if rule.active else "",
+    }
+    return {**data, **changes}
+
+
+def error_beside(html: str, field: str) -> str:
+    """The error list in the admin's row for `field` ("" when the row shows none)."""
+    row = re.search(
+        rf'<div class="form-row errors field-{field}">(.*?)<div class="form-row', html, re.S
+    )
+    return row.group(1) if row else ""
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_JSON))
+@pytest.mark.parametrize("field", ["items", "bands"])
+def test_bad_json_in_a_score_definition_is_an_error_beside_the_box(
+    client, score_in_draft, field, name
+):
+    text, message = HOSTILE_JSON[name]
+    if field == "bands" and message == "Give a list":
+        message = "Give a list like"
+    before = (score_in_draft.items, score_in_draft.bands)
+    response = client.post(
+        f"/admin/screening/scoredefinition/{score_in_draft.pk}/change/",
+        score_form_data(score_in_draft, **{field: text}),
+    )
+    assert response.status_code == 200
+    assert message in error_beside(response.text, field)
+    score_in_draft.refresh_from_db()
+    assert (score_in_draft.items, score_in_draft.bands) == before
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_JSON))
+def test_bad_json_in_a_rules_superseded_by_is_an_error_beside_the_box(client, draft, name):
+    text, message = HOSTILE_JSON[name]
+    rule = draft.rules.get(code="suicide_risk_low")
+    before = rule.superseded_by
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/", rule_form_data(rule, superseded_by=text)
+    )
+    assert response.status_code == 200
+    assert message in error_beside(response.text, "superseded_by")
+    rule.refresh_from_db()
+    assert rule.superseded_by == before
+
+
+@pytest.mark.parametrize(
+    "bands",
+    [
+        '[{"min": 0, "max": 4, "label": ["Minimal"]}]',
+        '[{"min": "0", "max": 4, "label": "Minimal"}]',
+        '[{"min": true, "max": 4, "label": "Minimal"}]',
+        '[{"min": 5, "max": 4, "label": "Minimal"}]',
+        '[{"min": 0, "max": 4, "label": " "}]',
+        '{"min": 0, "max": 4, "label": "Minimal"}',
+        '"Minimal"',
+        "4",
+    ],
+)
+def test_bands_must_be_numbers_with_a_label(client, score_in_draft, bands):
+    response = client.post(
+        f"/admin/screening/scoredefinition/{score_in_draft.pk}/change/",
+        score_form_data(score_in_draft, bands=bands),
+    )
+    assert response.status_code == 200
+    assert "Give a list like" in error_beside(response.text, "bands")
+
+
+def test_valid_lists_still_save(client, score_in_draft, draft):
+    items = json.dumps(score_in_draft.items[:3])
+    bands = '[{"min": 0, "max": 4.5, "label": "Low"}, {"min": 5, "max": 9, "label": "High"}]'
+    response = client.post(
+        f"/admin/screening/scoredefinition/{score_in_draft.pk}/change/",
+        score_form_data(score_in_draft, items=items, bands=bands),
+    )
+    assert response.status_code == 302, error_beside(response.text, "items")
+    score_in_draft.refresh_from_db()
+    assert score_in_draft.items == json.loads(items)
+    assert score_in_draft.bands[0] == {"min": 0, "max": 4.5, "label": "Low"}
+    rule = draft.rules.get(code="suicide_risk_low")
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/",
+        rule_form_data(rule, superseded_by='["suicide_risk_high"]'),
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.superseded_by == ["suicide_risk_high"]
+
+
+@pytest.mark.parametrize("text", ["", "null", "  "])
+def test_an_empty_list_box_saves_an_empty_list(client, score_in_draft, draft, text):
+    """Found by the fuzzer: an empty box or null was saved as NULL, an IntegrityError (500)."""
+    response = client.post(
+        f"/admin/screening/scoredefinition/{score_in_draft.pk}/change/",
+        score_form_data(score_in_draft, bands=text),
+    )
+    assert response.status_code == 302
+    score_in_draft.refresh_from_db()
+    assert score_in_draft.bands == []
+    rule = draft.rules.get(code="suicide_risk_low")
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/", rule_form_data(rule, superseded_by=text)
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.superseded_by == []
+
+
+@pytest.mark.parametrize("text", ["false", "0", "{}", '""', '{"suicide_risk_high": 1}'])
+def test_superseded_by_must_be_a_list_even_when_falsy(client, draft, text):
+    """Found by the fuzzer: false, 0, {} and "" passed as "no list given" and were stored,
+    which the engine cannot read."""
+    rule = draft.rules.get(code="suicide_risk_low")
+    before = rule.superseded_by
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/", rule_form_data(rule, superseded_by=text)
+    )
+    assert response.status_code == 200
+    assert "Give a list of rule codes" in error_beside(response.text, "superseded_by")
+    rule.refresh_from_db()
+    assert rule.superseded_by == before

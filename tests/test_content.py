@@ -3,12 +3,14 @@
 import pytest
 import yaml
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from screening.content import (
     DEFAULT_CONTENT_FILE,
     ContentError,
     load_question_set,
     questionnaire_from_data,
+    read_content,
 )
 from screening.models import Drug, Question, QuestionSetVersion, Rule, User
 from screening.services import start_screening
@@ -206,3 +208,91 @@ def test_the_formulary_loader_refuses_combinations_nested_too_deep(tmp_path):
     with pytest.raises(ContentError, match="nests combinations 4 deep"):
         load_formulary(path)
     assert not Drug.objects.filter(name__startswith="level").exists()
+
+
+# Hostile content files (issue 10, finding 11) -------------------------------------------------
+
+# The attack's shape: 414 bytes whose aliases expand to 9**9 (387 million) strings. Loading
+# its 426-byte original took 10.7 s and 349 MB.
+BILLION_LAUGHS = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (BILLION_LAUGHS, r"bomb\.yaml was refused: aliases \(\*name\) expand it to more than"),
+        # Nested deeper than Python's stack: the composer recursed until RecursionError.
+        ("x: " + "[" * 50_000 + "]" * 50_000, r"bomb\.yaml was refused: nested more than"),
+        ("x: " + "{a: " * 30 + "1" + "}" * 30, r"bomb\.yaml was refused: nested more than"),
+        # Shallow anchors that nest deep only once their aliases are expanded.
+        (
+            "a0: &a0 [1]\n"
+            + "".join(f"a{n}: &a{n} [*a{n - 1}]\n" for n in range(1, 40))
+            + "x: *a39\n",
+            r"bomb\.yaml was refused: aliases \(\*name\) nest values more than",
+        ),
+        # An alias inside the value it names: the digest's json.dumps raised ValueError.
+        ("x: &x [1, *x]\n", r"bomb\.yaml was refused: an alias \(\*name\) repeats a value"),
+        ("x: " + "9" * 5000 + "\n", r"bomb\.yaml holds a value that cannot be read"),
+        ("x: 2024-02-30\n", r"bomb\.yaml holds a value that cannot be read"),
+        ("- just\n- a list\n", r"bomb\.yaml must hold a mapping"),
+        ("x: [1, 2\n", r"bomb\.yaml is not valid YAML"),
+    ],
+    ids=[
+        "billion-laughs",
+        "deep-lists",
+        "deep-mappings",
+        "deep-through-aliases",
+        "alias-inside-itself",
+        "huge-integer",
+        "impossible-date",
+        "not-a-mapping",
+        "broken",
+    ],
+)
+def test_a_hostile_content_file_is_refused_quickly_naming_the_file(tmp_path, text, message):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    with pytest.raises(ContentError, match=message):
+        read_content(path)
+
+
+def test_a_content_file_over_a_megabyte_is_refused_unparsed(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"x: '" + b"a" * (1024 * 1024) + b"'\n")
+    with pytest.raises(ContentError, match=r"big\.yaml was refused: larger than 1,024 KB"):
+        read_content(path)
+
+
+def test_a_non_utf8_content_file_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("x: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ContentError, match=r"latin1\.yaml is not valid YAML"):
+        read_content(path)
+
+
+def test_aliases_within_the_bounds_still_load(tmp_path):
+    """The default question set shares one list of choices between the PHQ-9 items."""
+    path = tmp_path / "shared.yaml"
+    path.write_text("a: &choices [{value: x, label: X}]\nb: *choices\nc: *choices\n")
+    data, _ = read_content(path)
+    assert data["b"] == data["c"] == [{"value": "x", "label": "X"}]
+
+
+def test_load_default_content_refuses_the_attack_file_with_a_message(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS)
+    with pytest.raises(CommandError, match=r"bomb\.yaml was refused"):
+        call_command("load_default_content", "--file", str(path))
+    with pytest.raises(CommandError, match=r"bomb\.yaml was refused"):
+        call_command("load_default_content", "--formulary", str(path))

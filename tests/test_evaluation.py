@@ -1,6 +1,8 @@
 """Submitting evaluates the screening: flags with evidence, scores, medications, the urgent path."""
 
+import io
 import json
+import sys
 
 import pytest
 from django.core import mail
@@ -163,6 +165,55 @@ def test_the_evaluate_command_names_the_bad_key_and_exits_2(
     with pytest.raises(CommandError, match=message) as error:
         call_command("evaluate", str(path))
     assert error.value.returncode == 2
+
+
+# Inputs that made the command print a traceback and exit 1 (issue 10, finding 12).
+HOSTILE_ANSWER_FILES = {
+    "deep-nesting": (b'{"medications": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested more"),
+    "nesting-within-the-stack": (b'{"cv_conditions": ' + b"[" * 50 + b"]" * 50 + b"}", "nested"),
+    "huge-integer": (b'{"heart_rate": ' + b"9" * 5000 + b"}", "5,000 characters long"),
+    "huge-decimal": (b'{"weight_kg": 1e400}', "too large"),
+    "nan": (b'{"weight_kg": NaN}', "NaN is not a number JSON allows"),
+    "latin-1": ('{"questions_for_clinic": "caf\xe9"}'.encode("latin-1"), "not UTF-8 text"),
+    "utf-16": ('{"sex_at_birth": "male"}'.encode("utf-16"), "not UTF-8 text"),
+    "lone-surrogate": (b'{"drug_allergy_list": "\xed\xa0\x80"}', "not UTF-8 text"),
+    "after-a-byte-order-mark": (b'\xef\xbb\xbf{"x": "\xff"}', "byte 0xff at position 10"),
+    "medication-as-object": (b'{"medications": [{"name": {"a": [1]}}]}', "should be text"),
+    "too-big": (b'{"questions_for_clinic": "' + b"x" * (1024 * 1024) + b'"}', "larger than"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_ANSWER_FILES))
+def test_the_evaluate_command_refuses_hostile_files_with_a_message_and_exit_2(
+    default_version, tmp_path, name
+):
+    raw, message = HOSTILE_ANSWER_FILES[name]
+    path = tmp_path / "answers.json"
+    path.write_bytes(raw)
+    with pytest.raises(CommandError, match=message) as error:
+        call_command("evaluate", str(path))
+    assert error.value.returncode == 2
+    assert str(error.value).startswith(f"{path}: ")
+
+
+def test_the_evaluate_command_reads_standard_input_as_bytes(default_version, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"x": "\xff"}')))
+    with pytest.raises(CommandError, match="not UTF-8 text: byte 0xff at position 7") as error:
+        call_command("evaluate", "-")
+    assert error.value.returncode == 2
+
+
+def test_the_evaluate_command_accepts_a_byte_order_mark(default_version, tmp_path, capsys):
+    """Windows editors save UTF-8 with a byte-order mark."""
+    answers = json.dumps({"date_of_birth": "1950-01-01", "bp": "181/95"}).encode()
+    plain, marked = tmp_path / "plain.json", tmp_path / "marked.json"
+    plain.write_bytes(answers)
+    marked.write_bytes(b"\xef\xbb\xbf" + answers)
+    call_command("evaluate", str(plain))
+    expected = json.loads(capsys.readouterr().out)
+    call_command("evaluate", str(marked))
+    assert json.loads(capsys.readouterr().out) == expected
+    assert "bp_crisis_range" in {flag["code"] for flag in expected["flags"]}
 
 
 def test_export_questionset_lists_codes_kinds_and_choices(default_version, capsys):

@@ -259,6 +259,16 @@ def test_the_next_address_cannot_leave_the_site(client, physician, next_url):
     assert "evil" not in response["Location"]
 
 
+@pytest.mark.parametrize("next_url", ["1 ", "queue", "staff", "x.y"])
+@pytest.mark.parametrize("page", ["verify", "set-up"])
+def test_a_next_address_that_is_not_a_path_goes_home(client, physician, page, next_url):
+    """Found by the fuzzer: redirect() took "1 " for the name of a URL and answered 500."""
+    url, right_code = start_code_page(client, physician, page)
+    response = client.post(url, {"code": right_code(), "next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
 def test_patients_are_never_asked_for_a_code(client, patient):
     log_in_with_password(client, patient)
     assert client.get("/screenings/").status_code == 200
@@ -319,3 +329,61 @@ def test_a_clinic_admin_cannot_remove_a_superusers_device(client, clinic_admin):
     log_in_staff(client, clinic_admin)
     client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
     assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+# Codes typed in other digits (issue 10, finding 12) -----------------------------------------
+
+# str.isdigit() is True for these, but int() refuses them: set-up answered 500.
+NOT_DIGITS = {
+    "superscript": "⁰¹²³⁴⁵⁶⁷⁸⁹",
+    "subscript": "₀₁₂₃₄₅₆₇₈₉",
+    "circled": "⓪①②③④⑤⑥⑦⑧⑨",
+    "roman": "ⅩⅠⅡⅢⅣⅤⅥⅦⅧⅨ",
+}
+# Decimal digits of other scripts: a phone set to Arabic, Persian or Hindi types these.
+OTHER_SCRIPTS = {
+    "ascii-with-space": "0123456789",
+    "arabic-indic": "٠١٢٣٤٥٦٧٨٩",
+    "persian": "۰۱۲۳۴۵۶۷۸۹",
+    "devanagari": "०१२३४५६७८९",
+    "fullwidth": "０１２３４５６７８９",
+}
+
+
+def typed_in(digits: str, code: str) -> str:
+    typed = code.translate(str.maketrans("0123456789", digits))
+    return f"{typed[:3]} {typed[3:]}"
+
+
+def start_code_page(client, user, page: str):
+    """Open the verify or set-up page; returns its URL and the code the app shows now."""
+    if page == "verify":
+        device = authenticator_for(user)
+        log_in_with_password(client, user)
+        return "/account/two-factor/", lambda: current_code(device)
+    log_in_with_password(client, user)
+    key = key_on_set_up_page(client.get("/account/two-factor/set-up/"))
+    return "/account/two-factor/set-up/", lambda: code_for_typed_key(key)
+
+
+@pytest.mark.parametrize("page", ["verify", "set-up"])
+@pytest.mark.parametrize("kind", ["²²²²²²", *NOT_DIGITS])
+def test_a_code_of_superscripts_and_the_like_is_not_right(client, physician, page, kind):
+    url, right_code = start_code_page(client, physician, page)
+    code = kind if kind == "²²²²²²" else typed_in(NOT_DIGITS[kind], right_code())
+    response = client.post(url, {"code": code})
+    assert response.status_code == 200
+    assert "That code is not right" in response.text
+    assert client.get("/staff/queue/").status_code == 302
+    assert TOTPDevice.objects.filter(user=physician, confirmed=True).count() == (
+        1 if page == "verify" else 0
+    )
+
+
+@pytest.mark.parametrize("page", ["verify", "set-up"])
+@pytest.mark.parametrize("script", list(OTHER_SCRIPTS))
+def test_the_right_code_in_another_scripts_digits_is_accepted(client, physician, page, script):
+    url, right_code = start_code_page(client, physician, page)
+    response = client.post(url, {"code": typed_in(OTHER_SCRIPTS[script], right_code())})
+    assert response.status_code == 302
+    assert client.get("/staff/queue/").status_code == 200

@@ -16,18 +16,21 @@ AFTER_SET_UP_SESSION_KEY = "two_factor_after_set_up"
 
 
 def _next_url(request) -> str:
-    """Where to go after the code: the page the person asked for, if it is on this site."""
+    """Where to go after the code: the page the person asked for, if it is on this site.
+
+    Only a path: redirect() would take any other word ("1 ") for a URL name and fail to
+    reverse it (a 500)."""
     candidate = (
         request.POST.get("next")
         or request.GET.get("next")
         or request.session.get(AFTER_SET_UP_SESSION_KEY)
         or ""
     )
-    if url_has_allowed_host_and_scheme(
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return "home"
+    return reverse("home")
 
 
 @login_required
@@ -128,6 +131,6 @@ def send_setup_link(request):
 def redirect_with_next(url_name: str, request):
     next_url = _next_url(request)
     target = reverse(url_name)
-    if next_url != "home":
+    if next_url != reverse("home"):
         target += "?" + urlencode({"next": next_url})
     return redirect(target)

@@ -2,18 +2,25 @@
 
 Hypothesis sends generated and malformed submissions (wrong types, missing and duplicated
 fields, 100,000-character strings, NUL, right-to-left marks, emoji, unknown choices, tampered
-hidden fields and ids, huge and negative numbers, "NaN", impossible dates, broken bodies) to
+hidden fields and ids, huge and negative numbers, integers past Python's 4,300-digit limit,
+superscript, Arabic-Indic and other Unicode digits, deeply nested brackets, bytes that are
+not UTF-8 in urlencoded and multipart bodies, "NaN", impossible dates, broken bodies) to
 every wizard page of the default question set, the review page, login, invitation
-acceptance, the staff invitation form, the queue's filters and the acknowledge and decide
-forms. Each example must:
+acceptance, the password-reset request and set-new-password forms, the two-factor
+verification and set-up forms, the staff invitation form, the queue's filters, the
+acknowledge and decide forms, and the admin's JSON boxes (score definitions, rules); and
+answer files of the same shapes to the `evaluate` command. Each example must:
 
 - never answer 500 (requests run with ``raise_request_exception = False``; a 500 is sent
-  again with exceptions raised so the failure shows the traceback), and
+  again with exceptions raised so the failure shows the traceback; the command must print
+  flags or exit with status 2 and a message, never a traceback), and
 - change nothing it should not: every example runs in a savepoint that is rolled back, so
   each one starts from the same saved state and is compared with it afterwards. A refused
   submission changes nothing at all; an accepted one changes only what it was allowed to
   (the posted page's shown questions, with well-formed values; one acknowledgement; one
-  decision), checked against the form as the oracle for what is valid.
+  decision; the account's password; one authenticator, announced by email; a reset email
+  only to the owner of the address typed), checked against the form as the oracle for what
+  is valid.
 
 Reproducible by default: ``derandomize=True`` runs the same examples on every machine, so a
 CI failure is never a fluke of the seed and a red build can always be reproduced locally.
@@ -23,27 +30,42 @@ with ``FUZZ_SEED=<seed>``).
 
 from __future__ import annotations
 
+import copy
 import datetime
+import json
 import math
 import os
 import random
 import re
+import unicodedata
 import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import quote, urlencode
+from io import BytesIO
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings as django_settings
+from django.contrib.auth.forms import PasswordResetForm, _unicode_ci_compare
+from django.contrib.auth.forms import SetPasswordForm as NewPasswordForm
 from django.core import mail
+from django.core.cache import cache
+from django.core.exceptions import SuspiciousOperation
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.http import QueryDict
-from django.test import Client
+from django.http.multipartparser import MultiPartParser
+from django.test import Client, TestCase
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+from django.urls import resolve, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import HealthCheck, example, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -70,6 +92,7 @@ from screening.forms import (
     SYSTOLIC_RANGE,
     TEXT_MAX_LENGTH,
     InvitationForm,
+    OneTimeCodeForm,
     SetPasswordForm,
     SubmitForm,
     plain_number,
@@ -80,6 +103,8 @@ from screening.models import (
     Flag,
     FlagAcknowledgement,
     Invitation,
+    Rule,
+    ScoreDefinition,
     Screening,
     User,
 )
@@ -95,9 +120,10 @@ from screening.services import (
     visibility_for,
 )
 from screening.staff_forms import AcknowledgeForm, DecisionForm, QueueFilterForm
+from screening.two_factor import PENDING_KEY_SESSION_KEY, code_shown
 from tests.conftest import PASSWORD
 from tests.factories import make_patient, make_submitted_screening
-from tests.logins import log_in_staff
+from tests.logins import authenticator_for, log_in_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +157,13 @@ BUDGETS = {
     "queue": 130,
     "acknowledge": 110,
     "decide": 150,
+    "password_reset": 90,
+    "set_new_password": 90,
+    "two_factor_verify": 110,
+    "two_factor_setup": 90,
+    "admin_score_json": 60,
+    "admin_rule_json": 40,
+    "evaluate": 120,
 }
 MINIMUM_TOTAL = 2000
 EXAMPLES_RUN: Counter[str] = Counter()
@@ -208,6 +241,19 @@ def rolled_back():
 
 MULTIPART = "multipart/form-data"
 URLENCODED = "application/x-www-form-urlencoded"
+# Multipart bodies the test writes byte by byte (the client would encode every value as UTF-8).
+RAW_BOUNDARY = "fuzz-raw-boundary"
+RAW_MULTIPART = f"{MULTIPART}; boundary={RAW_BOUNDARY}"
+
+
+def multipart_bytes(fields: list[tuple[bytes, bytes]]) -> bytes:
+    """A well-formed multipart body of (name, value) pairs, as bytes of any encoding."""
+    body = b"".join(
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (RAW_BOUNDARY.encode(), name, value)
+        for name, value in fields
+    )
+    return body + b"--%s--\r\n" % RAW_BOUNDARY.encode()
 
 
 @dataclass
@@ -235,6 +281,13 @@ class Submission:
             return parsed
         if self.content_type.startswith(URLENCODED):
             return QueryDict(self.raw)
+        if self.content_type == RAW_MULTIPART:
+            # Parsed as the server parses it: bytes that are not UTF-8 become U+FFFD.
+            meta = {"CONTENT_TYPE": self.content_type, "CONTENT_LENGTH": str(len(self.raw))}
+            try:
+                return MultiPartParser(meta, BytesIO(self.raw), [], "utf-8").parse()[0]
+            except SuspiciousOperation:
+                return None  # too many fields: the server refuses it too
         return None
 
 
@@ -320,6 +373,25 @@ NASTY_STRINGS = [
     "9" * 30,
     "-" + "9" * 30,
     "1" * 5000,
+    # Past Python's 4,300-digit limit for int(str): a ValueError wherever int() is not guarded.
+    "9" * 4301,
+    "-" + "9" * 5000,
+    "1e99999",
+    "9" * 5000 + ".5",
+    # Unicode digits: str.isdigit() is True for superscripts, but int() refuses them; int()
+    # reads Arabic-Indic, Persian, Devanagari and full-width digits.
+    "²²²²²²",
+    "¹²³⁴⁵⁶",
+    "₁₂₃",
+    "①②③④⑤⑥",
+    "٠١٢٣٤٥",
+    "۱۲۳۴۵۶",
+    "१२३४५६",
+    "１２３４５６",
+    # Deep nesting, for anything that parses JSON.
+    "[" * 5000 + "]" * 5000,
+    '{"a": ' * 2000 + "1" + "}" * 2000,
+    "[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]",
     "9999-12-31",
     "0001-01-01",
     "10000-01-01",
@@ -358,10 +430,13 @@ SWEEP = [
     "-inf",
     "-1",
     "9" * 30,
+    "9" * 5000,
     "١٢٠",
+    "²²²²²²",
     "\u202e120\u200f",
     "👨‍👩‍👧‍👦",
     "9999-12-31",
+    "[" * 50_000 + "]" * 50_000,
     "x" * 100_000,
 ]
 
@@ -445,6 +520,27 @@ JUNK_BYTES = [
     b"%C3%28",
     b"\xff\xfe",
     b"&=&",
+    # Not UTF-8, raw and escaped: Latin-1, an overlong "/", a lone surrogate, a code point past
+    # U+10FFFF, a truncated sequence.
+    b"\xe9",
+    b"%E9",
+    b"\xc0\xaf",
+    b"%C0%AF",
+    b"\xed\xa0\x80",
+    b"%ED%A0%80",
+    b"\xf4\x90\x80\x80",
+    b"%E2%82",
+]
+# Bytes spliced into multipart field values and names, which the client would encode as UTF-8.
+NON_UTF8 = [
+    b"\xff",
+    b"\xfe\xff",
+    b"caf\xe9",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xe2\x82",
 ]
 
 
@@ -465,9 +561,11 @@ def submissions(draw, base: dict, strategies: dict, junk_values=ANY_TEXT, valid=
             return Submission(data=data)
         return Submission(raw=urlencode(data, doseq=True).encode(), content_type=URLENCODED)
     data = draw(mutated(base, strategies, junk_values))
-    how = draw(st.integers(0, 9))
+    how = draw(st.integers(0, 10))
     if how < 7:
         return Submission(data=data)
+    if how == 10:
+        return draw(non_utf8_multipart(data))
     encoded = urlencode(data, doseq=True).encode()
     if how < 9:
         # Urlencoded, as browsers send forms, with broken escapes and separators spliced in.
@@ -491,6 +589,30 @@ def submissions(draw, base: dict, strategies: dict, junk_values=ANY_TEXT, valid=
     return Submission(
         raw=draw(st.one_of(st.just(encoded), st.binary(max_size=200))), content_type=content_type
     )
+
+
+@st.composite
+def non_utf8_multipart(draw, data: dict) -> Submission:
+    """The data as a multipart body with bytes that are not UTF-8 in some values or names."""
+    fields = [
+        (key.encode(), str(value).encode())
+        for key, values in data.items()
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    for _ in range(draw(st.integers(1, 3))):
+        junk = draw(st.sampled_from(NON_UTF8))
+        if not fields or draw(st.integers(0, 4)) == 0:
+            fields.append((draw(st.sampled_from([b"", b"x"])) + junk, junk))
+            continue
+        index = draw(st.integers(0, len(fields) - 1))
+        name, value = fields[index]
+        at = draw(st.integers(0, len(value)))
+        if draw(st.integers(0, 5)) == 0:
+            name = name + junk
+        else:
+            value = value[:at] + junk + value[at:]
+        fields[index] = (name, value)
+    return Submission(raw=multipart_bytes(fields), content_type=RAW_MULTIPART)
 
 
 def number_strings(low, high):
@@ -1095,6 +1217,291 @@ def test_accepting_an_invitation_survives_malformed_posts(db, physician, setting
     assert_budget_ran("accept_invitation", explicit)
 
 
+# Password reset and the second factor ---------------------------------------------------------
+#
+# Driven through URL names and form field names, and the reset link as the email gives it,
+# so they keep working when the reset flow changes shape (a token exchanged for a session,
+# mail sent after the response or by a task queue).
+
+
+@contextmanager
+def kept_cookies(client: Client):
+    """Give the client its cookies back after an example: an accepted code or password gives
+    the session a new key, whose row the rollback then removes."""
+    saved = copy.deepcopy(client.cookies)
+    try:
+        yield
+    finally:
+        client.cookies = saved
+
+
+def form_class_of(path: str, default):
+    """The form the view at `path` validates with, as the oracle for what it must accept."""
+    view = resolve(urlsplit(path).path).func
+    return getattr(getattr(view, "view_class", None), "form_class", None) or default
+
+
+@contextmanager
+def mail_sent_by_the_request():
+    """Mail is in mail.outbox when the block ends, also if it is sent once the transaction
+    commits (on_commit, or a task enqueued then): the example's savepoint never commits."""
+    mail.outbox.clear()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        yield
+
+
+def emailed_link() -> str:
+    (message,) = mail.outbox
+    return re.search(r"http://testserver(/\S+)", message.body).group(1)
+
+
+RESET_MAILS: Counter[str] = Counter()
+
+
+def test_password_reset_request_survives_malformed_posts(patient, other_patient):
+    client = Client()
+    url = reverse("password_reset")
+    form_class = form_class_of(url, PasswordResetForm)
+    strategies = {
+        "email": st.one_of(
+            st.sampled_from(
+                [
+                    patient.email,
+                    patient.email.upper(),
+                    f"  {patient.email} ",
+                    "ａｌｉｃｅ@example.com",
+                    "alice@ＥＸＡＭＰＬＥ.com",
+                    patient.email + "\x00",
+                    patient.email + "\n",
+                    "ALİCE@example.com",
+                    "nobody@example.com",
+                    "a" * 250 + "@example.com",
+                ]
+            ),
+            st.sampled_from(INTERNATIONAL_EMAILS),
+            st.emails().map(str),
+            ANY_TEXT,
+        )
+    }
+    base = {"email": patient.email}
+    accounts = [patient, other_patient]
+    state = {user.pk: (user.password, user.email, user.is_active) for user in accounts}
+    # Whatever the address, an accepted request answers the same: found once, then required.
+    with rolled_back(), mail_sent_by_the_request():
+        accepted_answer = client.post(url, base)["Location"]
+        assert client.post(url, {"email": "nobody@example.com"})["Location"] == accepted_answer
+    explicit = [{"submission": submission} for submission in sweep(base, ["email"])]
+
+    @fuzz("password_reset", explicit)
+    @given(submission=submissions(base, strategies))
+    def post_reset_request(submission):
+        # Limits kept in the cache start afresh for each example, like the rolled-back database.
+        cache.clear()
+        with rolled_back():
+            with mail_sent_by_the_request():
+                response = send(client, url, submission)
+            assert response.status_code in (200, 302, 400)
+            parsed = submission.query_dict()
+            form = form_class(parsed) if parsed is not None else None
+            expected = form is not None and form.is_valid() and response.status_code != 400
+            assert (response.status_code == 302) == expected
+            if expected:
+                assert response["Location"] == accepted_answer
+            # One email at most, only to the account holder, only for their own address.
+            assert len(mail.outbox) <= 1
+            for message in mail.outbox:
+                assert message.to == [patient.email]
+                assert _unicode_ci_compare(form.cleaned_data["email"], patient.email)
+            for user in accounts:
+                user.refresh_from_db()
+                assert (user.password, user.email, user.is_active) == state[user.pk]
+            RESET_MAILS["request"] += len(mail.outbox)
+        ran("password_reset", accepted=expected)
+
+    post_reset_request()
+    assert_budget_ran("password_reset", explicit)
+    assert RESET_MAILS["request"] > 0, (
+        "No reset email was seen: if mail now goes through the task queue, run its tasks "
+        "inside mail_sent_by_the_request() so the fuzzer still checks who is emailed."
+    )
+
+
+def test_setting_a_new_password_survives_malformed_posts(patient, settings):
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    client = Client()
+    with mail_sent_by_the_request():
+        client.post(reverse("password_reset"), {"email": patient.email})
+    page = client.get(emailed_link(), follow=True)
+    assert 'name="new_password1"' in page.text, "the emailed link did not lead to the form"
+    set_url = page.redirect_chain[-1][0] if page.redirect_chain else emailed_link()
+    form_class = form_class_of(set_url, NewPasswordForm)
+    good = "quiet orchard lantern 1987"
+    strategies = {
+        "new_password1": st.one_of(
+            st.sampled_from([good, "short", "password1234", patient.email, "Alice Patient1"]),
+            ANY_TEXT,
+        ),
+        "new_password2": st.one_of(st.sampled_from([good, good + " ", ""]), ANY_TEXT),
+    }
+    base = {"new_password1": good, "new_password2": good}
+    old_hash = patient.password
+    explicit = [
+        {"submission": submission, "with_the_link": True}
+        for submission in sweep(base, ["new_password1", "new_password2"])
+    ]
+
+    @fuzz("set_new_password", explicit)
+    @given(
+        submission=submissions(base, strategies),
+        with_the_link=st.sampled_from([True, True, True, True, False]),
+    )
+    def post_new_password(submission, with_the_link):
+        # Without the link's session, the page must refuse whatever is posted.
+        poster = client if with_the_link else Client()
+        with kept_cookies(client), rolled_back():
+            response = send(poster, set_url, submission)
+            assert response.status_code in (200, 302, 400)
+            parsed = submission.query_dict()
+            expected = (
+                with_the_link
+                and parsed is not None
+                and form_class(patient, parsed).is_valid()
+                and response.status_code != 400
+            )
+            assert (response.status_code == 302) == expected
+            patient.refresh_from_db()
+            assert (patient.password != old_hash) == expected
+            if expected:
+                assert patient.check_password(parsed["new_password1"])
+        ran("set_new_password", accepted=expected)
+
+    post_new_password()
+    assert_budget_ran("set_new_password", explicit)
+
+
+def digits_of(text: str) -> str | None:
+    """The oracle's reading of a typed code: spaces dropped, decimal digits of any script
+    read as 0-9 (int() reads them too); anything else, superscripts included, is no code."""
+    text = "".join(text.split())
+    if not all(unicodedata.category(c) == "Nd" for c in text):
+        return None
+    return "".join(str(unicodedata.decimal(c)) for c in text)
+
+
+def codes_accepted_now(device: TOTPDevice) -> set[str]:
+    """The codes the server accepts this moment: one period either side (django-otp)."""
+    return {code_shown(device, steps) for steps in (-1, 0, 1)}
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def code_placeholders(device: TOTPDevice) -> dict[str, str]:
+    """The codes an example may type, known only when it runs: right now, in Arabic-Indic
+    digits, spaced, in superscripts, from five periods ago (refused), and the next one."""
+    now = code_shown(device)
+    return {
+        "CODE_NOW": now,
+        "CODE_ARABIC": now.translate(ARABIC_INDIC),
+        "CODE_SPACED": f" {now[:3]} {now[3:]} ",
+        "CODE_SUPERSCRIPT": now.translate(SUPERSCRIPT),
+        "CODE_STALE": code_shown(device, -5),
+        "CODE_NEXT": code_shown(device, 1),
+    }
+
+
+CODES = st.one_of(
+    st.sampled_from(
+        ["CODE_NOW"] * 3
+        + ["CODE_ARABIC", "CODE_SPACED", "CODE_SUPERSCRIPT", "CODE_STALE", "CODE_NEXT"]
+    ),
+    st.sampled_from(["²²²²²²", "000000", "123456", "12345", "1234567", "１２３４５６", "٠١٢٣٤٥"]),
+    st.integers(0, 999_999).map(lambda n: f"{n:06d}"),
+    st.text(alphabet=st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=8),
+    ANY_TEXT,
+)
+NEXT_URLS = st.one_of(
+    st.sampled_from(["/staff/queue/", "//evil.example.com/", "https://evil.example.com/", ""]),
+    ANY_TEXT,
+)
+
+
+def assert_code_oracle(response, typed: str | None, before: set, after: set, verified: bool):
+    """Accepted only a code the server could accept at that moment; refused one it could not
+    have missed (codes move on every 30 s, so the sets from either side of the request)."""
+    assert response.status_code in (200, 302, 400)
+    if verified:
+        assert response.status_code == 302
+        assert typed in before | after, typed
+        assert url_has_allowed_host_and_scheme(response["Location"], {"testserver"})
+    else:
+        assert response.status_code != 302 or "two-factor" in response["Location"]
+        assert typed not in before & after, f"the right code {typed} was refused"
+
+
+def test_two_factor_verification_survives_malformed_posts(physician):
+    device = authenticator_for(physician)
+    client = Client()
+    client.force_login(physician)
+    url = reverse("two_factor_verify")
+    base = {"code": "CODE_NOW", "next": "/staff/queue/"}
+    strategies = {"code": CODES, "next": NEXT_URLS}
+    explicit = [{"submission": submission} for submission in sweep(base, ["code", "next"])]
+
+    @fuzz("two_factor_verify", explicit)
+    @given(submission=submissions(base, strategies))
+    def post_code(submission):
+        with kept_cookies(client), rolled_back():
+            device.refresh_from_db()
+            before = codes_accepted_now(device)
+            concrete = with_placeholders(submission, code_placeholders(device))
+            response = send(client, url, concrete)
+            after = codes_accepted_now(device)
+            parsed = concrete.query_dict()
+            form = OneTimeCodeForm(parsed) if parsed is not None else None
+            typed = digits_of(form.cleaned_data["code"]) if form and form.is_valid() else None
+            verified = DEVICE_ID_SESSION_KEY in client.session
+            assert_code_oracle(response, typed, before, after, verified)
+        ran("two_factor_verify", accepted=verified)
+
+    post_code()
+    assert_budget_ran("two_factor_verify", explicit)
+
+
+def test_two_factor_set_up_survives_malformed_posts(physician):
+    client = Client()
+    client.force_login(physician)
+    url = reverse("two_factor_setup")
+    assert client.get(url).status_code == 200
+    device = TOTPDevice(key=client.session[PENDING_KEY_SESSION_KEY])
+    base = {"code": "CODE_NOW", "next": "/staff/queue/"}
+    strategies = {"code": CODES, "next": NEXT_URLS}
+    explicit = [{"submission": submission} for submission in sweep(base, ["code", "next"])]
+
+    @fuzz("two_factor_setup", explicit)
+    @given(submission=submissions(base, strategies))
+    def post_code(submission):
+        with kept_cookies(client), rolled_back():
+            before = codes_accepted_now(device)
+            concrete = with_placeholders(submission, code_placeholders(device))
+            with mail_sent_by_the_request():
+                response = send(client, url, concrete)
+            after = codes_accepted_now(device)
+            parsed = concrete.query_dict()
+            form = OneTimeCodeForm(parsed) if parsed is not None else None
+            typed = digits_of(form.cleaned_data["code"]) if form and form.is_valid() else None
+            enrolled = TOTPDevice.objects.filter(user=physician, confirmed=True).exists()
+            assert enrolled == (DEVICE_ID_SESSION_KEY in client.session)
+            assert_code_oracle(response, typed, before, after, enrolled)
+            # The person is told of every enrolment, and of nothing else.
+            assert [m.to for m in mail.outbox] == ([[physician.email]] if enrolled else [])
+        ran("two_factor_setup", accepted=enrolled)
+
+    post_code()
+    assert_budget_ran("two_factor_setup", explicit)
+
+
 # Staff -------------------------------------------------------------------------------------
 
 
@@ -1389,20 +1796,33 @@ def test_decide_survives_malformed_posts(client, physician, submitted):
 
 def with_lock_version(submission: Submission, version: int) -> Submission:
     """Put the screening's current lock_version where the base data holds the placeholder."""
+    return with_placeholders(submission, {"LOCK": str(version)})
+
+
+def with_placeholders(submission: Submission, values: dict[str, str]) -> Submission:
+    """Put values known only when the example runs (a lock version, the code an authenticator
+    shows now) where the generated data holds their placeholder names."""
     if submission.data is not None:
         data = {
             key: (
-                [str(version) if v == "LOCK" else v for v in value]
+                [values.get(v, v) if isinstance(v, str) else v for v in value]
                 if isinstance(value, list)
-                else (str(version) if value == "LOCK" else value)
+                else (values.get(value, value) if isinstance(value, str) else value)
             )
             for key, value in submission.data.items()
         }
         return Submission(data=data)
-    return Submission(
-        raw=submission.raw.replace(b"LOCK", str(version).encode()),
-        content_type=submission.content_type,
-    )
+    raw = submission.raw
+    # Longest first, so a placeholder that starts another is not replaced inside it.
+    for name in sorted(values, key=len, reverse=True):
+        value = values[name]
+        encoded = (
+            quote_plus(value).encode()
+            if submission.content_type.startswith(URLENCODED)
+            else value.encode()
+        )
+        raw = raw.replace(name.encode(), encoded)
+    return Submission(raw=raw, content_type=submission.content_type)
 
 
 def test_queue_filters_survive_malformed_queries(client, physician, submitted):
@@ -1480,6 +1900,262 @@ def _audit_count() -> int:
     return AuditEvent.objects.count()
 
 
+# JSON that people write: the admin's JSON boxes and the evaluate command --------------------
+
+DEEP_JSON = [
+    "[" * 100_000 + "]" * 100_000,
+    '{"a": ' * 30_000 + "1" + "}" * 30_000,
+    "[" * 21 + "]" * 21,
+]
+# PostgreSQL's jsonb cannot store NUL: saved, these would be a DataError there.
+NUL_JSON = ['[{"min": 0, "max": 4, "label": "Minimal\\u0000"}]', '["suicide_risk_high\\u0000"]']
+HOSTILE_JSON = st.one_of(
+    st.sampled_from(
+        DEEP_JSON
+        + NUL_JSON
+        + [
+            "[" + "9" * 5000 + "]",
+            "[-" + "9" * 4301 + "]",
+            "[1e400]",
+            "[" + "1" * 200 + ".5]",
+            "[NaN]",
+            "[Infinity]",
+            "[-Infinity]",
+            '["phq9_1"',
+            "[[]]",
+            '[["phq9_1"]]',
+            '[{"code": "phq9_1"}]',
+            '[{"min": 0, "max": 4, "label": ["Minimal"]}]',
+            '[{"min": [[0]], "max": 4, "label": "Minimal"}]',
+            '[{"min": true, "max": 4, "label": "Minimal"}]',
+            "\ufeff[]",
+            "[]",
+            "null",
+            '""',
+            '"phq9_1"',
+            "{}",
+            "7",
+        ]
+    ),
+    ANY_TEXT,
+)
+JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.sampled_from(["phq9_1", "suicide_risk_high", "min", "max", "label"]),
+)
+JSON_TREES = st.recursive(
+    JSON_LEAVES,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from(["min", "max", "label", "x"]), children, max_size=4),
+    ),
+    max_leaves=12,
+).map(lambda value: json.dumps(value, ensure_ascii=False))
+
+
+def json_texts(valid):
+    return st.one_of(valid, JSON_TREES, HOSTILE_JSON)
+
+
+def valid_bands_json():
+    band = st.tuples(
+        st.integers(0, 30), st.integers(0, 30), PLAIN_TEXT.filter(lambda s: s.strip())
+    ).map(lambda b: {"min": min(b[:2]), "max": max(b[:2]), "label": b[2]})
+    return st.lists(band, max_size=4).map(json.dumps)
+
+
+def stored_bands_are_valid(bands) -> bool:
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    return isinstance(bands, list) and all(
+        isinstance(b, dict)
+        and number(b.get("min"))
+        and number(b.get("max"))
+        and b["min"] <= b["max"]
+        and isinstance(b.get("label"), str)
+        and b["label"].strip()
+        for b in bands
+    )
+
+
+@pytest.fixture
+def draft_in_admin(client, clinic_admin, default_version):
+    """A draft copy of the default content, and a clinic admin in the admin."""
+    log_in_staff(client, clinic_admin)
+    client.post(
+        reverse("admin:screening_questionsetversion_changelist"),
+        {"action": "make_draft_copy", "_selected_action": [str(default_version.pk)]},
+    )
+    return default_version.question_set.versions.get(status="draft")
+
+
+def test_admin_score_definition_json_survives_malformed_posts(client, draft_in_admin):
+    score = draft_in_admin.score_definitions.get(code="phq9_total")
+    scale_items = list(
+        draft_in_admin.questions.filter(kind=SCALE_ITEM).values_list("code", flat=True)
+    )
+    url = reverse("admin:screening_scoredefinition_change", args=[score.pk])
+    fields = ("version_id", "position", "code", "name", "items", "bands", "source")
+    baseline = ScoreDefinition.objects.filter(pk=score.pk).values(*fields).get()
+    base = {
+        "version": str(score.version_id),
+        "position": str(score.position),
+        "code": score.code,
+        "name": score.name,
+        "items": json.dumps(score.items),
+        "bands": json.dumps(score.bands),
+        "source": score.source,
+    }
+    valid_items = st.lists(st.sampled_from(scale_items), min_size=1, max_size=9, unique=True).map(
+        json.dumps
+    )
+    strategies = {"items": json_texts(valid_items), "bands": json_texts(valid_bands_json())}
+    valid = {
+        "items": valid_items.map(lambda v: {"items": v}),
+        "bands": valid_bands_json().map(lambda v: {"bands": v}),
+    }
+    explicit = [
+        {"submission": Submission(data={**base, field: text})}
+        for field in ("items", "bands")
+        for text in DEEP_JSON + NUL_JSON
+    ]
+
+    @fuzz("admin_score_json", explicit)
+    @given(submission=submissions(base, strategies, valid=valid))
+    def post_score(submission):
+        with rolled_back():
+            response = send(client, url, submission)
+            assert response.status_code in (200, 302, 400)
+            after = ScoreDefinition.objects.filter(pk=score.pk).values(*fields).get()
+            saved = response.status_code == 302
+            if not saved:
+                assert after == baseline, "a refused post changed the score definition"
+            else:
+                items = after["items"]
+                assert isinstance(items, list) and items and set(items) <= set(scale_items)
+                assert all(isinstance(item, str) for item in items)
+                assert stored_bands_are_valid(after["bands"]), after["bands"]
+        ran("admin_score_json", accepted=saved)
+
+    post_score()
+    assert_budget_ran("admin_score_json", explicit)
+
+
+def test_admin_rule_superseded_by_survives_malformed_posts(client, draft_in_admin):
+    rule = draft_in_admin.rules.get(code="suicide_risk_low")
+    codes = list(draft_in_admin.rules.values_list("code", flat=True))
+    url = reverse("admin:screening_rule_change", args=[rule.pk])
+    baseline = Rule.objects.filter(pk=rule.pk).values().get()
+    base = {
+        "version": str(rule.version_id),
+        "position": str(rule.position),
+        "code": rule.code,
+        "title": rule.title,
+        "severity": rule.severity,
+        "when": rule.when,
+        "message": rule.message,
+        "rationale": rule.rationale,
+        "source": rule.source,
+        "superseded_by": json.dumps(rule.superseded_by),
+        "active": "on",
+    }
+    valid_codes = st.lists(st.sampled_from(codes), max_size=3, unique=True).map(json.dumps)
+    strategies = {"superseded_by": json_texts(valid_codes)}
+    valid = {"superseded_by": valid_codes.map(lambda v: {"superseded_by": v})}
+    explicit = [
+        {"submission": Submission(data={**base, "superseded_by": text})}
+        for text in DEEP_JSON + NUL_JSON
+    ]
+
+    @fuzz("admin_rule_json", explicit)
+    @given(submission=submissions(base, strategies, valid=valid))
+    def post_rule(submission):
+        with rolled_back():
+            response = send(client, url, submission)
+            assert response.status_code in (200, 302, 400)
+            after = Rule.objects.filter(pk=rule.pk).values().get()
+            saved = response.status_code == 302
+            if not saved:
+                assert after == baseline, "a refused post changed the rule"
+            else:
+                # The rest of the form may change too (junk spliced into the title is saved).
+                superseded_by = after["superseded_by"]
+                assert isinstance(superseded_by, list) and set(superseded_by) <= set(codes)
+                assert all(isinstance(code, str) for code in superseded_by)
+        ran("admin_rule_json", accepted=saved)
+
+    post_rule()
+    assert_budget_ran("admin_rule_json", explicit)
+
+
+@st.composite
+def answer_files(draw, codes: list[str]) -> bytes:
+    """An answers file: JSON of question codes to generated or hostile values, sometimes with
+    bytes that are not UTF-8, or bytes that are not JSON at all."""
+    how = draw(st.integers(0, 9))
+    if how == 0:
+        return draw(st.sampled_from(DEEP_JSON).map(str.encode) | st.binary(max_size=200))
+    answers = draw(
+        st.dictionaries(
+            st.sampled_from(codes) | st.text(max_size=10),
+            JSON_TREES.map(json.loads) | st.sampled_from(NASTY_STRINGS),
+            max_size=6,
+        )
+    )
+    text = json.dumps(answers, ensure_ascii=draw(st.booleans()))
+    for _ in range(draw(st.integers(0, 2))):
+        # A hostile shape where a value goes.
+        at = text.rfind("}")
+        value = draw(HOSTILE_JSON)
+        if at > 0:
+            text = (
+                text[:at]
+                + ("," if len(text) > 2 else "")
+                + f'"{draw(st.sampled_from(codes))}": {value}'
+                + text[at:]
+            )
+    raw = text.encode("utf-8", "surrogatepass")
+    if how == 1:
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.sampled_from(NON_UTF8)) + raw[at:]
+    elif how == 2:
+        raw = text.encode("utf-16")
+    elif how == 3:
+        raw = b"\xef\xbb\xbf" + raw
+    return raw
+
+
+def test_the_evaluate_command_survives_malformed_answer_files(default_version, tmp_path, capsys):
+    """Flags as JSON, or exit status 2 with a message naming the file; never a traceback."""
+    codes = sorted(questionnaire_for(default_version).questions_by_code)
+    path = tmp_path / "answers.json"
+
+    @fuzz("evaluate")
+    @given(raw=answer_files(codes))
+    def evaluate(raw):
+        path.write_bytes(raw)
+        capsys.readouterr()
+        try:
+            call_command("evaluate", str(path))
+        except CommandError as error:
+            assert error.returncode == 2, error
+            assert str(error).startswith(f"{path}: ")
+            accepted = False
+        else:
+            output = json.loads(capsys.readouterr().out)
+            assert set(output) == {"level", "flags", "scores"}
+            accepted = True
+        ran("evaluate", accepted=accepted)
+
+    evaluate()
+    assert_budget_ran("evaluate")
+
+
 # Oversized requests -------------------------------------------------------------------------
 
 REFUSED_PAGE = "The page could not be read"
@@ -1525,6 +2201,13 @@ def test_the_biggest_legitimate_page_fits_well_within_the_limits(client, intake)
     assert 2 * field_count <= django_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS, field_count
     response = client.post(url, body, content_type=URLENCODED)
     assert response.status_code == 200  # read, and refused with field errors (too many rows)
+    assert "Please list at most" in response.content.decode()
+    # As multipart too: the whole body, framing included, is what the request limit counts.
+    multipart = encode_multipart(BOUNDARY, data)
+    print(f"the same as multipart: {len(multipart)} bytes")
+    assert 2 * len(multipart) <= django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE, len(multipart)
+    response = client.generic("POST", url, multipart, content_type=MULTIPART_CONTENT)
+    assert response.status_code == 200
     assert "Please list at most" in response.content.decode()
 
 

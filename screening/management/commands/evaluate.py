@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from screening.answers_json import AnswersError, answers_from_json
+from screening.answers_json import MAX_FILE_BYTES, AnswersError, answers_from_bytes
 from screening.evaluation import ruleset_for
 from screening.services import NoPublishedQuestionSet, current_version
 
@@ -26,7 +26,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, answers_file: Path, **options):
         try:
-            text = sys.stdin.read() if str(answers_file) == "-" else answers_file.read_text()
+            # Bytes, decoded by answers_from_bytes: a file that is not UTF-8 gets a message,
+            # not a traceback. One byte past the size limit is enough to refuse it.
+            limit = MAX_FILE_BYTES + 1
+            if str(answers_file) == "-":
+                raw = sys.stdin.buffer.read(limit)
+            else:
+                with answers_file.open("rb") as file:
+                    raw = file.read(limit)
         except OSError as error:
             raise CommandError(
                 f"Cannot read {answers_file}: {error.strerror}", returncode=2
@@ -39,9 +46,9 @@ class Command(BaseCommand):
             ) from error
         ruleset = ruleset_for(version)
         try:
-            answers = answers_from_json(text, ruleset.questionnaire)
+            answers = answers_from_bytes(raw, ruleset.questionnaire)
         except AnswersError as error:
-            raise CommandError(str(error), returncode=2) from error
+            raise CommandError(f"{answers_file}: {error}", returncode=2) from error
         evaluation = ruleset.evaluate(answers, timezone.localdate())
         output = {
             "level": evaluation.level or None,
