@@ -362,6 +362,10 @@ def start_code_page(client, user, page: str):
         log_in_with_password(client, user)
         return "/account/two-factor/", lambda: current_code(device)
     log_in_with_password(client, user)
+    # No trust on first use: the set-up page shows a key only after the emailed link.
+    client.post("/account/two-factor/set-up/send-link/")
+    link = re.search(r"https?://[^/\s]+(/\S+)", mail.outbox[-1].body).group(1)
+    client.get(link)
     key = key_on_set_up_page(client.get("/account/two-factor/set-up/"))
     return "/account/two-factor/set-up/", lambda: code_for_typed_key(key)
 
