@@ -5,7 +5,7 @@ import random
 import statistics
 import time
 
-from screening.content import default_ruleset_from_files
+from screening.engine.definitions import default_ruleset_from_files
 from screening.engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,

@@ -126,7 +126,8 @@ class WrkResult:
 
 def _prepare_database():
     """Migrate, load the default content and the roles (all idempotent); returns the version."""
-    from screening.services import current_version, ensure_roles
+    from screening.selectors import current_version
+    from screening.services.roles import ensure_roles
 
     call_command("migrate", verbosity=0, stdout=StringIO())
     call_command("load_default_content", verbosity=0, stdout=StringIO())
@@ -138,8 +139,9 @@ def _answer_pages(screening, *, stop_before: str | None = None) -> None:
     """Save page after page with the demo's calm answers, as the wizard would, through
     services.save_page; stop at `stop_before` or any page after it (or when all are done)."""
     from screening.demo import CALM_ANSWERS
-    from screening.questionnaire import questionnaire_for
-    from screening.services import first_incomplete_section, save_page, visibility_for
+    from screening.selectors import first_incomplete_section, visibility_for
+    from screening.services.intake import save_page
+    from screening.snapshots import questionnaire_for
 
     codes = [section.code for section in questionnaire_for(screening.version).sections]
     stop_at = set(codes[codes.index(stop_before) :]) if stop_before else set()
@@ -163,7 +165,7 @@ def _answer_pages(screening, *, stop_before: str | None = None) -> None:
 def _patients_in_progress(count: int) -> list:
     """Patients whose open screening has every page before the PHQ-9 page saved."""
     from screening.models import User
-    from screening.services import start_screening
+    from screening.services.intake import start_screening
 
     screenings = []
     for index in range(count):
@@ -181,7 +183,7 @@ def _ensure_submitted(count: int) -> None:
     """At least `count` submitted screenings, so the queue's first page is full (the queue
     benchmark's 100,000 usually are there already)."""
     from screening.models import Screening, User
-    from screening.services import start_screening, submit_screening
+    from screening.services.intake import start_screening, submit_screening
 
     missing = count - Screening.objects.filter(status="submitted").count()
     for index in range(max(missing, 0)):
@@ -364,7 +366,7 @@ def _wizard_requests(port: int, screening, session_key: str) -> tuple[Request, R
     every POST under load must answer.
     """
     from screening.demo import CALM_ANSWERS
-    from screening.questionnaire import questionnaire_for
+    from screening.snapshots import questionnaire_for
 
     questions = questionnaire_for(screening.version).questions_by_code
     path = f"/screenings/{screening.pk}/page/{WIZARD_SECTION}/"

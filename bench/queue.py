@@ -58,7 +58,8 @@ def _seed(version) -> None:
 
 def run() -> list[tuple[str, str, str, bool]]:
     from screening.models import PHYSICIAN_GROUP, User
-    from screening.services import current_version, ensure_roles
+    from screening.selectors import current_version
+    from screening.services.roles import ensure_roles
 
     call_command("migrate", verbosity=0)
     call_command("load_default_content", verbosity=0)

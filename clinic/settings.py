@@ -101,10 +101,10 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "screening.middleware.NoStoreForSignedInUsersMiddleware",
-    "screening.middleware.SessionTimeoutMiddleware",
+    "screening.accounts.middleware.NoStoreForSignedInUsersMiddleware",
+    "screening.accounts.middleware.SessionTimeoutMiddleware",
     # Staff enter a one-time code (TOTP) after their password before seeing any patient data.
-    "screening.middleware.StaffTwoFactorMiddleware",
+    "screening.accounts.middleware.StaffTwoFactorMiddleware",
     # Last, as django-axes asks: it turns a lockout into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -121,7 +121,7 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
-AXES_USERNAME_CALLABLE = "screening.forms.login_username"
+AXES_USERNAME_CALLABLE = "screening.accounts.forms.login_username"
 # The address axes counts against is the one the audit log records (screening/client_address.py).
 # That callable is axes' first choice, before django-ipware (not installed: its proxy count
 # expects the proxies' own addresses in the header, so behind one nginx it finds no client).

@@ -4,7 +4,7 @@ from django.db.models.signals import post_migrate
 
 def _ensure_roles(sender, **kwargs):
     # Permissions only exist after migrate has run, so the groups are set up here.
-    from .services import ensure_roles
+    from .services.roles import ensure_roles
 
     ensure_roles()
 

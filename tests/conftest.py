@@ -17,7 +17,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
-from screening.content import load_formulary, load_question_set
 from screening.models import (
     CLINIC_ADMIN_GROUP,
     PHYSICIAN_GROUP,
@@ -25,7 +24,8 @@ from screening.models import (
     QuestionSetVersion,
     User,
 )
-from screening.services import ensure_roles
+from screening.services.content import load_formulary, load_question_set
+from screening.services.roles import ensure_roles
 
 PASSWORD = "correct horse battery staple"
 

@@ -16,7 +16,7 @@ from screening.engine.questionnaire import (
     QuestionDef,
 )
 from screening.models import Screening
-from screening.questionnaire import questionnaire_for
+from screening.snapshots import questionnaire_for
 
 # Answers that make a calm, unremarkable patient; tests override what they need.
 DEFAULT_OVERRIDES = {

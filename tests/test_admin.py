@@ -141,8 +141,8 @@ def drug_form_data(**changes):
 
 
 def test_an_admin_adds_a_drug_with_comma_separated_names_and_it_is_recognised(clinic_admin, client):
-    from screening.evaluation import current_formulary
     from screening.models import Drug
+    from screening.snapshots import current_formulary
 
     log_in_staff(client, clinic_admin)
     response = client.post("/admin/screening/drug/add/", drug_form_data())

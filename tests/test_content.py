@@ -5,15 +5,10 @@ import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from screening.content import (
-    DEFAULT_CONTENT_FILE,
-    ContentError,
-    load_question_set,
-    questionnaire_from_data,
-    read_content,
-)
+from screening.engine.definitions import ContentError, questionnaire_from_data, read_content
 from screening.models import Drug, Question, QuestionSetVersion, Rule, User
-from screening.services import start_screening
+from screening.services.content import DEFAULT_CONTENT_FILE, load_question_set
+from screening.services.intake import start_screening
 
 pytestmark = pytest.mark.django_db
 
@@ -199,7 +194,7 @@ def test_demo_codes_are_never_shown_in_production(settings):
 
 def test_the_formulary_loader_refuses_combinations_nested_too_deep(tmp_path):
     # Issue 10, finding 7: the loader checks nesting as the admin does, before writing anything.
-    from screening.content import load_formulary
+    from screening.services.content import load_formulary
 
     drugs = [{"name": "level0", "classes": ["none"]}]
     drugs += [{"name": f"level{n}", "components": [f"level{n - 1}"]} for n in range(1, 21)]

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from screening.models import AuditEvent, Decision, FlagAcknowledgement, Screening
-from screening.services import start_screening
+from screening.services.intake import start_screening
 from tests.logins import log_in_staff
 
 from .factories import make_submitted_screening

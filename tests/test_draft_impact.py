@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from screening.models import AuditEvent, QuestionSetVersion, Screening
-from screening.services import start_screening
-from screening.services_content import DRAFT_PREVIEW_ACTION, make_draft, preview_draft_impact
+from screening.services.content import DRAFT_PREVIEW_ACTION, make_draft, preview_draft_impact
+from screening.services.intake import start_screening
 from tests.factories import make_patient
 from tests.intake_helpers import fill_intake
 from tests.logins import log_in_staff

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from screening.models import Flag, RecognisedMedication, Screening
-from screening.services import start_screening, submit_screening
+from screening.services.intake import start_screening, submit_screening
 
 from .intake_helpers import fill_intake
 
@@ -92,7 +92,7 @@ def test_a_calm_screening_sends_no_alert(
 
 
 def test_re_evaluating_the_same_answers_gives_the_same_flags(patient_client, screening):
-    from screening.evaluation import evaluate
+    from screening.services.evaluation import evaluate
 
     submitted = submit_with(patient_client, screening, {"bp_systolic": "185", "bp_diastolic": "95"})
     stored = sorted(submitted.flags.values_list("code", flat=True))

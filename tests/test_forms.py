@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from screening.engine.questionnaire import ChoiceDef, QuestionDef
-from screening.forms import SectionForm
+from screening.intake.forms import SectionForm
 
 
 def question(kind, **extra):

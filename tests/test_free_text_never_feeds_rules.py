@@ -4,7 +4,7 @@ in the admin and when a content file is loaded, with a message saying why."""
 import pytest
 
 from screening.admin import QuestionAdminForm, RuleAdminForm, SectionAdminForm
-from screening.content import DEFAULT_CONTENT_FILE, ContentError, load_question_set
+from screening.engine.definitions import ContentError
 from screening.engine.expressions import validate
 from screening.engine.questionnaire import (
     FREE_TEXT_KINDS,
@@ -16,9 +16,9 @@ from screening.engine.questionnaire import (
     variable_types,
 )
 from screening.engine.rules import RuleDef, RuleSet
-from screening.evaluation import validator_for
 from screening.models import QuestionSetVersion, Rule
-from screening.services_content import make_draft
+from screening.services.content import DEFAULT_CONTENT_FILE, load_question_set, make_draft
+from screening.snapshots import validator_for
 from tests.test_admin import form_data
 
 # For each kind: is the answer free text (the patient's own words)? Only "text" is; the
@@ -65,8 +65,9 @@ def test_a_rule_may_use_any_kind_but_free_text(kind):
 
 
 def current_formulary_from_files():
-    from screening.content import DEFAULT_FORMULARY_FILE, read_content
+    from screening.engine.definitions import read_content
     from screening.engine.medications import Formulary
+    from screening.services.content import DEFAULT_FORMULARY_FILE
 
     return Formulary.from_data(read_content(DEFAULT_FORMULARY_FILE)[0])
 

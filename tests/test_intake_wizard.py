@@ -3,7 +3,7 @@
 import pytest
 
 from screening.models import Answer, Screening
-from screening.services import start_screening
+from screening.services.intake import start_screening
 
 from .intake_helpers import fill_intake, page_post_data
 

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from screening.models import Invitation, User
-from screening.services import create_invitation
+from screening.services.invitations import create_invitation
 from tests.logins import log_in_staff
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,9 @@ import pytest
 from django.test import Client
 
 from screening.engine.questionnaire import QuestionDef
-from screening.forms import SectionForm
+from screening.intake.forms import SectionForm
 from screening.models import Answer, AuditEvent, Decision, DrugClass
-from screening.services import start_screening
+from screening.services.intake import start_screening
 from tests.logins import log_in_staff
 
 from .factories import make_submitted_screening
@@ -64,8 +64,8 @@ def test_an_amendment_cannot_clear_flags_nobody_acknowledged(physician, default_
 
 
 def test_a_second_acknowledgement_does_not_overwrite_the_first(physician, default_version):
-    from screening.decisions import acknowledge_flag
     from screening.models import User
+    from screening.services.review import acknowledge_flag
 
     other = User.objects.create_user(email="other@example.com", password=None, full_name="Dr Other")
     screening = make_submitted_screening(flags=[("opioid", "caution")])
@@ -147,7 +147,7 @@ def test_a_score_definition_is_checked_before_it_is_saved(
     clinic_admin, client, default_version, items, bands, field
 ):
     from screening.admin import ScoreDefinitionAdminForm
-    from screening.services_content import make_draft
+    from screening.services.content import make_draft
 
     draft = make_draft(source=default_version, actor=clinic_admin, ip_address=None)
     form = ScoreDefinitionAdminForm(

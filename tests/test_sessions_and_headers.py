@@ -5,7 +5,7 @@ import time
 import pytest
 
 from screening.models import Answer
-from screening.services import start_screening
+from screening.services.intake import start_screening
 from tests.logins import log_in_staff_through_the_forms
 
 from .intake_helpers import page_post_data

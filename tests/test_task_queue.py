@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from screening.models import Screening, UndeliveredEmail
-from screening.services import start_screening
+from screening.services.intake import start_screening
 from tests.intake_helpers import fill_intake
 from tests.logins import code_for_typed_key, log_in_staff
 from tests.mailboxes import BrokenMailServer, no_mail_work

@@ -8,16 +8,18 @@ import re
 import pytest
 from django.contrib.admin.sites import site
 
-from screening.content import DEFAULT_CONTENT_FILE, DEFAULT_PANEL_FILE, ContentError
-from screening.content import load_question_set as load
-from screening.evaluation import run_test_panel
+from screening.engine.definitions import ContentError
 from screening.models import AuditEvent, PanelCase, QuestionSetVersion, Rule
-from screening.services_content import (
+from screening.services.content import (
+    DEFAULT_CONTENT_FILE,
+    DEFAULT_PANEL_FILE,
     PublishRefused,
     VersionNotEditable,
     make_draft,
     publish_version,
 )
+from screening.services.content import load_question_set as load
+from screening.services.evaluation import run_test_panel
 from tests.logins import log_in_staff
 
 pytestmark = pytest.mark.django_db
@@ -332,7 +334,7 @@ def test_a_case_left_broken_by_a_later_edit_fails_with_the_reason(default_versio
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("- just a list", "must be a mapping"),
+        ("- just a list", "must hold a mapping"),
         ("cases: {a: 1}", "cases must be a list"),
         ("patients: {calm: [1, 2]}", "patients must map"),
         ("cases: [{note: no name}]", "test panel case 1: needs a name"),

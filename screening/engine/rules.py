@@ -22,13 +22,7 @@ from .expressions import (
     parse,
     validate,
 )
-from .medications import (
-    Formulary,
-    Match,
-    make_takes_spec,
-    make_unrecognised_spec,
-    matches_for,
-)
+from .medications import Formulary, Match, make_takes_spec, make_unrecognised_spec, matches_for
 from .questionnaire import (
     FREE_TEXT_KINDS,
     FREE_TEXT_REFUSED,

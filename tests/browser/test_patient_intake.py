@@ -12,7 +12,8 @@ import pytest
 from django.test import Client
 from playwright.sync_api import Page, expect
 
-from screening.services import start_screening, visibility_for
+from screening.selectors import visibility_for
+from screening.services.intake import start_screening
 from tests.conftest import PASSWORD
 from tests.intake_helpers import fill_intake
 

@@ -5,14 +5,13 @@ import datetime
 
 import pytest
 
-from screening.content import (
-    DEFAULT_CONTENT_FILE,
-    DEFAULT_PANEL_FILE,
+from screening.engine.definitions import (
     default_ruleset_from_files,
     panel_cases_from_data,
     read_content,
 )
 from screening.engine.panel import PanelCaseDef, expectation_problems, run_case, run_panel
+from screening.services.content import DEFAULT_CONTENT_FILE, DEFAULT_PANEL_FILE
 
 TODAY = datetime.date(2026, 11, 23)
 CALM = {"bp": {"systolic": 120, "diastolic": 80}, "heart_rate": 70}
@@ -84,7 +83,7 @@ def test_expectations_cannot_both_require_and_forbid_a_flag():
 
 
 def test_the_default_panel_passes_on_the_default_rules_and_fires_every_rule(ruleset):
-    from screening.answers_json import clean_answers
+    from screening.intake.answers_json import clean_answers
 
     cases = []
     for raw in panel_cases_from_data(read_content(DEFAULT_PANEL_FILE)[0]):

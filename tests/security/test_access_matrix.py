@@ -38,7 +38,6 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from screening import audit
-from screening.decisions import acknowledge_flag, record_decision
 from screening.engine.questionnaire import QuestionDef
 from screening.models import (
     CLINIC_ADMIN_GROUP,
@@ -57,10 +56,14 @@ from screening.models import (
     Screening,
     User,
 )
-from screening.questionnaire import questionnaire_for
-from screening.services import create_invitation, ensure_roles, start_screening, visibility_for
-from screening.services_content import make_draft
-from screening.staff_forms import QueueFilterForm
+from screening.review.forms import QueueFilterForm
+from screening.selectors import visibility_for
+from screening.services.content import make_draft
+from screening.services.intake import start_screening
+from screening.services.invitations import create_invitation
+from screening.services.review import acknowledge_flag, record_decision
+from screening.services.roles import ensure_roles
+from screening.snapshots import questionnaire_for
 from tests.factories import make_patient, make_submitted_screening
 from tests.intake_helpers import fill_intake, page_post_data, plausible_post_value
 from tests.logins import authenticator_for, log_in_staff

@@ -23,7 +23,8 @@ from django.db import transaction
 from django.test import Client
 
 from screening.models import Invitation, PanelCase, QuestionSetVersion, Rule, Screening
-from screening.services import create_invitation, start_screening
+from screening.services.intake import start_screening
+from screening.services.invitations import create_invitation
 from tests.factories import make_patient
 from tests.intake_helpers import fill_intake
 from tests.logins import log_in_staff

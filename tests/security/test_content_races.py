@@ -29,7 +29,7 @@ from screening.models import (
     ScoreDefinition,
     Section,
 )
-from screening.services import ensure_roles
+from screening.services.roles import ensure_roles
 from tests.conftest import make_user
 from tests.logins import log_in_staff
 from tests.security.test_output_safety import question_admin_data
@@ -296,7 +296,7 @@ def test_a_content_write_arriving_during_a_publication_waits_and_is_refused(
     before = current()
 
     # Hold the publication after it has locked the draft, before it checks the content.
-    with Pause(monkeypatch, "screening.services_content.review_for_publishing") as paused:
+    with Pause(monkeypatch, "screening.services.content.review_for_publishing") as paused:
         publication = Running(lambda: publish(publisher, draft), name="publish")
         paused.wait_until_reached()
         edit = Running(lambda: editor.post(url, data), name="edit")

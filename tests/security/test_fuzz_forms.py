@@ -70,6 +70,8 @@ from hypothesis import HealthCheck, example, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from screening.accounts.forms import OneTimeCodeForm, SetPasswordForm
+from screening.accounts.two_factor import PENDING_KEY_SESSION_KEY, code_shown
 from screening.engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
@@ -83,7 +85,7 @@ from screening.engine.questionnaire import (
     YES_NO,
     QuestionDef,
 )
-from screening.forms import (
+from screening.intake.forms import (
     BLANK_MEDICATION_ROWS,
     DIASTOLIC_RANGE,
     EARLIEST_DATE,
@@ -91,11 +93,7 @@ from screening.forms import (
     MEDICATION_MAX_ROWS,
     SYSTOLIC_RANGE,
     TEXT_MAX_LENGTH,
-    InvitationForm,
-    OneTimeCodeForm,
-    SetPasswordForm,
     SubmitForm,
-    plain_number,
 )
 from screening.models import (
     CompletedSection,
@@ -108,19 +106,17 @@ from screening.models import (
     Screening,
     User,
 )
-from screening.questionnaire import questionnaire_for
-from screening.services import (
+from screening.presenters import plain_number
+from screening.review.forms import AcknowledgeForm, DecisionForm, InvitationForm, QueueFilterForm
+from screening.selectors import (
     completed_codes,
-    create_invitation,
     first_incomplete_section,
-    save_page,
-    start_screening,
     stored_answers,
-    submit_screening,
     visibility_for,
 )
-from screening.staff_forms import AcknowledgeForm, DecisionForm, QueueFilterForm
-from screening.two_factor import PENDING_KEY_SESSION_KEY, code_shown
+from screening.services.intake import save_page, start_screening, submit_screening
+from screening.services.invitations import create_invitation
+from screening.snapshots import questionnaire_for
 from tests.conftest import PASSWORD
 from tests.factories import make_patient, make_submitted_screening
 from tests.logins import authenticator_for, log_in_staff

@@ -34,7 +34,7 @@ from django.test import Client
 from django.utils.log import AdminEmailHandler, configure_logging
 
 from screening.models import Flag, Screening, User
-from screening.services import start_screening
+from screening.services.intake import start_screening
 from tests.intake_helpers import fill_intake, page_post_data
 from tests.logins import log_in_staff
 
@@ -352,7 +352,7 @@ def test_a_whole_screening_leaves_no_patient_data_in_logs_emails_or_error_pages(
     def broken_save_page(**kwargs):
         raise RuntimeError("simulated failure while saving a page")
 
-    monkeypatch.setattr("screening.views.patient.save_page", broken_save_page)
+    monkeypatch.setattr("screening.intake.views.save_page", broken_save_page)
     Screening.objects.filter(pk=screening.pk).update(status=Screening.Status.IN_PROGRESS)
     patient_client.raise_request_exception = False
     crashed = patient_client.post(

@@ -32,7 +32,7 @@ from screening.models import (
     Section,
     User,
 )
-from screening.services import ensure_roles
+from screening.services.roles import ensure_roles
 from tests.intake_helpers import fill_intake
 from tests.logins import log_in_staff
 

@@ -24,8 +24,6 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from screening.decisions import StaleScreening, acknowledge_flag, record_decision
-from screening.evaluation import evaluate
 from screening.models import (
     PHYSICIAN_GROUP,
     Answer,
@@ -37,16 +35,12 @@ from screening.models import (
     RecognisedMedication,
     Screening,
 )
-from screening.questionnaire import questionnaire_for
-from screening.services import (
-    ScreeningLocked,
-    ensure_roles,
-    first_incomplete_section,
-    save_page,
-    start_screening,
-    submit_screening,
-    visibility_for,
-)
+from screening.selectors import first_incomplete_section, visibility_for
+from screening.services.evaluation import evaluate
+from screening.services.intake import ScreeningLocked, save_page, start_screening, submit_screening
+from screening.services.review import StaleScreening, acknowledge_flag, record_decision
+from screening.services.roles import ensure_roles
+from screening.snapshots import questionnaire_for
 from tests.conftest import DATABASE_TASKS, make_user
 from tests.factories import make_patient, make_submitted_screening
 from tests.intake_helpers import fill_intake, page_post_data
@@ -340,8 +334,8 @@ def test_ten_tabs_submitting_at_once_make_one_submission_one_set_of_flags_one_al
     physician = new_physician()
     patient = make_user("alice@example.com", "Alice Patient")
     screening = filled_screening(patient, URGENT_ANSWERS)
-    submits = Calls(monkeypatch, "screening.views.patient.submit_screening")
-    evaluations = Calls(monkeypatch, "screening.services.store_evaluation")
+    submits = Calls(monkeypatch, "screening.intake.views.submit_screening")
+    evaluations = Calls(monkeypatch, "screening.services.intake.store_evaluation")
 
     responses = values(
         run_together(
@@ -618,7 +612,7 @@ def test_a_save_arriving_while_the_submit_holds_the_screening_waits_and_is_refus
     screening = filled_screening(make_patient())
     before = intake_state(screening)
     # The submit stops after its status update, before evaluating, holding the row lock.
-    with Pause(monkeypatch, "screening.services.evaluate") as pause:
+    with Pause(monkeypatch, "screening.services.intake.evaluate") as pause:
         submit = Running(lambda: submit_screening(screening=screening), name="submit")
         pause.wait_until_reached()
         save = Running(lambda: save_crisis_bp(screening), name="save")
@@ -636,7 +630,7 @@ def test_a_submit_arriving_while_a_save_holds_the_screening_evaluates_the_saved_
 ):
     screening = filled_screening(make_patient())
     # The save stops just after taking the row lock (its first read of the stored answers).
-    with Pause(monkeypatch, "screening.services.stored_answers") as pause:
+    with Pause(monkeypatch, "screening.services.intake.stored_answers") as pause:
         save = Running(lambda: save_crisis_bp(screening), name="save")
         pause.wait_until_reached()
         submit = Running(lambda: submit_screening(screening=screening), name="submit")
@@ -674,7 +668,7 @@ def test_a_save_revealing_required_follow_ups_while_the_submit_checks_the_pages_
         )
 
     # The submit stops just after finding every page complete, before its status update.
-    with Pause(monkeypatch, "screening.services.first_incomplete_section", after=True) as pause:
+    with Pause(monkeypatch, "screening.services.intake.first_incomplete_section", after=True) as pause:
         submit = Running(lambda: submit_screening(screening=screening), name="submit")
         pause.wait_until_reached()
         save = Running(reveal_follow_ups, name="save")
@@ -708,7 +702,7 @@ def test_a_failed_evaluation_rolls_the_submit_back_and_the_patients_retry_succee
         raise RuntimeError("the rule engine fell over")
 
     with monkeypatch.context() as patched:
-        patched.setattr("screening.services.evaluate", broken_engine)
+        patched.setattr("screening.services.intake.evaluate", broken_engine)
         failed = client.post(review_url(screening), {"consent": "on"})
 
     # No error page: back to the review page, told to try again, with crisis resources.
@@ -733,7 +727,7 @@ def test_a_failure_after_the_flags_are_written_rolls_them_back_too(default_versi
     new_physician()
     screening = filled_screening(make_patient(), {**URGENT_ANSWERS, **TYPED_MEDICATIONS})
     before = intake_state(screening)
-    real_store = import_module("screening.services").store_evaluation
+    real_store = import_module("screening.services.intake").store_evaluation
 
     def store_then_fail(screening, evaluation):
         real_store(screening, evaluation)
@@ -741,7 +735,7 @@ def test_a_failure_after_the_flags_are_written_rolls_them_back_too(default_versi
         raise RuntimeError("the database connection dropped")
 
     with monkeypatch.context() as patched:
-        patched.setattr("screening.services.store_evaluation", store_then_fail)
+        patched.setattr("screening.services.intake.store_evaluation", store_then_fail)
         with pytest.raises(RuntimeError):
             submit_screening(screening=screening)
 
@@ -757,7 +751,7 @@ def test_nobody_sees_a_submitted_screening_before_its_flags(default_version, mon
     screening = filled_screening(make_patient(), URGENT_ANSWERS)
     staff = staff_client(physician)
     # The submit stops with its status set to "submitted" but no flags written yet.
-    with Pause(monkeypatch, "screening.services.store_evaluation") as pause:
+    with Pause(monkeypatch, "screening.services.intake.store_evaluation") as pause:
         submit = Running(lambda: submit_screening(screening=screening), name="submit")
         pause.wait_until_reached()
         screening.refresh_from_db()
@@ -781,7 +775,7 @@ def test_reset_requests_from_many_app_servers_at_once_let_only_the_limit_through
     The advisory lock makes them take turns, so exactly three emails are queued."""
     from django_tasks_db.models import DBTaskResult
 
-    from screening import password_reset
+    from screening.accounts import password_reset
     from screening.models import PasswordResetRequest
 
     settings.TASKS = DATABASE_TASKS

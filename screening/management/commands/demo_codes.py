@@ -3,9 +3,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.demo import current_codes
-from screening.management.commands.create_demo_accounts import DEMO_ACCOUNTS
-from screening.models import User
+from ...demo import current_codes
+from ...models import User
+from .create_demo_accounts import DEMO_ACCOUNTS
 
 
 class Command(BaseCommand):

@@ -11,9 +11,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from screening.answers_json import MAX_FILE_BYTES, AnswersError, answers_from_bytes
-from screening.evaluation import ruleset_for
-from screening.services import NoPublishedQuestionSet, current_version
+from ...intake.answers_json import MAX_FILE_BYTES, AnswersError, answers_from_bytes
+from ...selectors import NoPublishedQuestionSet, current_version
+from ...snapshots import ruleset_for
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.evaluation import ruleset_for
-from screening.services import NoPublishedQuestionSet, current_version
+from ...selectors import NoPublishedQuestionSet, current_version
+from ...snapshots import ruleset_for
 
 
 class Command(BaseCommand):

@@ -4,11 +4,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.content import (
+from ...engine.definitions import ContentError
+from ...services.content import (
     DEFAULT_CONTENT_FILE,
     DEFAULT_FORMULARY_FILE,
     DEFAULT_PANEL_FILE,
-    ContentError,
     load_formulary,
     load_question_set,
 )

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.audit import GENESIS_HASH, compute_row_hash
-from screening.models import AuditEvent
+from ...audit import GENESIS_HASH, compute_row_hash
+from ...models import AuditEvent
 
 # "Anchor: 1234 <64 hex digits>", as printed below; the "Anchor:" label is optional.
 ANCHOR_LINE = re.compile(r"^(?:Anchor:\s*)?(\d+)\s+([0-9a-f]{64})$")

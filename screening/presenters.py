@@ -1,8 +1,9 @@
 """Answers as people read them: shared by the patient's review page and the staff pages."""
 
 import datetime
+from decimal import Decimal
 
-from ..engine.questionnaire import (
+from .engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
@@ -14,7 +15,6 @@ from ..engine.questionnaire import (
     QuestionDef,
     Visibility,
 )
-from ..forms import plain_number
 
 NOT_ANSWERED = "Not answered"
 
@@ -70,3 +70,44 @@ def answer_rows(visibility: Visibility) -> list[dict]:
         }
         for section in visibility.sections
     ]
+
+
+def plain_number(value):
+    """70.0 reads as 70 and 70.5 as 70.5: no trailing zeros a patient never typed."""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return value
+    return f"{number.normalize():f}" if number == number.to_integral_value() else str(value)
+
+
+SEVERITY_LABELS = {
+    "urgent": "Urgent",
+    "contraindicated": "Contraindicated",
+    "caution": "Caution",
+    "info": "Info",
+}
+
+
+DERIVED_LABELS = {
+    "age": "Age",
+    "bmi": "BMI",
+    "bp_systolic": "Systolic BP",
+    "bp_diastolic": "Diastolic BP",
+}
+
+
+def intro_blocks(text: str) -> list[dict]:
+    """Split an intro into paragraphs (one per line) and bullet lists (lines starting "- ")."""
+    blocks: list[dict] = []
+    for raw_line in text.replace("\r\n", "\n").splitlines():
+        line = raw_line.strip()
+        if not line:
+            continue
+        if line.startswith("- "):
+            if not blocks or "bullets" not in blocks[-1]:
+                blocks.append({"bullets": []})
+            blocks[-1]["bullets"].append(line[2:])
+        else:
+            blocks.append({"text": line})
+    return blocks

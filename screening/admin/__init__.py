@@ -4,7 +4,7 @@ the test panel, the formulary, invitations.
 Only draft versions can be edited; a published version is read-only here, and a new
 draft is made from it with an action. Every content write locks its version's row for the
 rest of the admin's transaction and is refused if the version is no longer a draft (see
-services_content). Every show-when and rule is checked with the expression validator when
+screening.services.content). Every show-when and rule is checked with the expression validator when
 saved, and its errors appear on the form beside the field. A draft is tested against its
 test panel of synthetic cases, never against real patients' screenings.
 """
@@ -24,13 +24,14 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tasks_db.models import DBTaskResult
 
-from . import audit
-from .answers_json import clean_answers
-from .engine.expressions import validate
-from .engine.panel import PanelCaseDef, expectation_problems, run_case
-from .engine.questionnaire import variable_types
-from .json_input import BoundedJSONField
-from .models import (
+from .. import audit
+from ..accounts.two_factor_links import remove_authenticator
+from ..engine.expressions import validate
+from ..engine.panel import PanelCaseDef, expectation_problems, run_case
+from ..engine.questionnaire import variable_types
+from ..intake.answers_json import clean_answers
+from ..json_input import BoundedJSONField
+from ..models import (
     AuditEvent,
     Choice,
     Drug,
@@ -46,8 +47,7 @@ from .models import (
     UndeliveredEmail,
     User,
 )
-from .questionnaire import questionnaire_for
-from .services_content import (
+from ..services.content import (
     PublishRefused,
     VersionNotEditable,
     lock_for_editing,
@@ -55,7 +55,7 @@ from .services_content import (
     publish_version,
     review_for_publishing,
 )
-from .two_factor_links import remove_authenticator
+from ..snapshots import questionnaire_for
 
 
 class AuditedAdminMixin:
@@ -509,8 +509,8 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
         return [] if value is None else value
 
     def clean(self):
-        from .engine.rules import RuleDef
-        from .evaluation import validator_for
+        from ..engine.rules import RuleDef
+        from ..snapshots import validator_for
 
         cleaned = super().clean()
         version = cleaned.get("version")
@@ -728,7 +728,7 @@ class PanelCaseAdmin(DraftOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Result with this version's rules")
     def result_now(self, obj):
-        from .evaluation import draft_ruleset
+        from ..snapshots import draft_ruleset
 
         ruleset = draft_ruleset(obj.version)
         answers, problems = clean_answers(obj.answers, ruleset.questionnaire)
@@ -774,7 +774,7 @@ class DrugAdminForm(forms.ModelForm):
 
     def clean(self):
         """Check the whole formulary with this entry changed, as the engine will read it."""
-        from .engine.medications import Formulary
+        from ..engine.medications import Formulary
 
         cleaned = super().clean()
         if self.errors:
@@ -915,7 +915,7 @@ admin.site.unregister(DBTaskResult)
 
 # Staff authenticator devices (django-otp). A clinic admin can remove a colleague's lost
 # phone; the removal is audited and the colleague is emailed a link to set up a new one
-# (screening/two_factor_links.py). django-otp's own admin adds pages that show a device's
+# (screening/accounts/two_factor_links.py). django-otp's own admin adds pages that show a device's
 # secret key by a numbered URL; this one keeps only the list, the device page (without the
 # key) and delete.
 admin.site.unregister(TOTPDevice)

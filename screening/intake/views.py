@@ -13,23 +13,25 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..forms import SectionForm, SubmitForm, build_section_form
 from ..models import Screening
-from ..questionnaire import questionnaire_for
-from ..services import (
+from ..presenters import answer_rows, intro_blocks
+from ..selectors import (
     NoPublishedQuestionSet,
-    ScreeningIncomplete,
-    ScreeningLocked,
     completed_codes,
     first_incomplete_section,
-    save_page,
     section_is_complete,
-    start_screening,
     stored_answers,
-    submit_screening,
     visibility_for,
 )
-from .review import answer_rows
+from ..services.intake import (
+    ScreeningIncomplete,
+    ScreeningLocked,
+    save_page,
+    start_screening,
+    submit_screening,
+)
+from ..snapshots import questionnaire_for
+from .forms import SectionForm, SubmitForm, build_section_form
 
 logger = logging.getLogger(__name__)
 
@@ -177,22 +179,6 @@ def _render_section(request, screening, section_def, visibility, form, from_revi
         "intro_blocks": intro_blocks(section_def.intro),
     }
     return render(request, "patient/section.html", context)
-
-
-def intro_blocks(text: str) -> list[dict]:
-    """Split an intro into paragraphs (one per line) and bullet lists (lines starting "- ")."""
-    blocks: list[dict] = []
-    for raw_line in text.replace("\r\n", "\n").splitlines():
-        line = raw_line.strip()
-        if not line:
-            continue
-        if line.startswith("- "):
-            if not blocks or "bullets" not in blocks[-1]:
-                blocks.append({"bullets": []})
-            blocks[-1]["bullets"].append(line[2:])
-        else:
-            blocks.append({"text": line})
-    return blocks
 
 
 @login_required

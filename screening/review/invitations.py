@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from ..forms import InvitationForm
 from ..models import Invitation
-from ..services import invite_patient
+from ..services.invitations import invite_patient
+from .forms import InvitationForm
 
 
 def staff_required(view):

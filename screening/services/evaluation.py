@@ -5,122 +5,14 @@ Published versions never change, so their RuleSet is cached per process; the cac
 includes the formulary's fingerprint, so an admin's formulary edit takes effect at once.
 """
 
-import logging
 from dataclasses import dataclass
 
-from django.db.models import Count, Max
 from django.utils import timezone
 
-from .content import RULE_FIELDS, rule_defs_from_data, score_defs_from_data
-from .engine.medications import Formulary
-from .engine.panel import PanelCaseDef, PanelResult, run_panel
-from .engine.resolver import shared_dictionary
-from .engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleDef, RuleSet, ScoreDef
-from .models import (
-    Answer,
-    Drug,
-    DrugClass,
-    Flag,
-    PanelCase,
-    QuestionSetVersion,
-    RecognisedMedication,
-    Rule,
-    ScoreDefinition,
-    Screening,
-)
-from .questionnaire import questionnaire_for
-
-logger = logging.getLogger(__name__)
-_formulary_cache: dict[tuple, Formulary] = {}
-_ruleset_cache: dict[tuple, RuleSet] = {}
-
-
-def _formulary_fingerprint() -> tuple:
-    drugs = Drug.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
-    classes = DrugClass.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
-    return (drugs["count"], drugs["changed"], classes["count"], classes["changed"])
-
-
-def current_formulary() -> Formulary:
-    # Threads may share these caches (runserver, gunicorn --threads): read each entry once
-    # into a local and return that, so another thread clearing the cache cannot pull an
-    # entry out from under us between the check and the return.
-    key = _formulary_fingerprint()
-    formulary = _formulary_cache.get(key)
-    if formulary is None:
-        data = {
-            "classes": dict(DrugClass.objects.values_list("name", "description")),
-            "drugs": [
-                {
-                    "name": drug.name,
-                    "classes": drug.classes,
-                    "components": drug.components,
-                    "brands": drug.brands,
-                    "synonyms": drug.synonyms,
-                    "slang": drug.slang,
-                    "form": drug.form,
-                    "note": drug.note,
-                    "grade": drug.grade,
-                    "sources": drug.sources,
-                }
-                for drug in Drug.objects.all()
-            ],
-        }
-        try:
-            formulary = Formulary.from_data(data, shared_dictionary())
-        except ValueError:
-            # The admin validates every change, so this means a database edited by hand.
-            # Patients must still be able to submit: keep the last good formulary, loudly.
-            logger.exception("The formulary in the database is invalid; using the last good one.")
-            last_good = list(_formulary_cache.values())
-            if last_good:
-                return last_good[0]
-            raise
-        _formulary_cache.clear()
-        _formulary_cache[key] = formulary
-    return formulary
-
-
-def rule_defs(version: QuestionSetVersion) -> list[RuleDef]:
-    """The version's rules as engine definitions (the same builder the data files use)."""
-    rows = (
-        Rule.objects.filter(version=version)
-        .order_by("position", "pk")
-        .values(*RULE_FIELDS, "superseded_by", "active")
-    )
-    return rule_defs_from_data({"rules": list(rows)})
-
-
-def score_defs(version: QuestionSetVersion) -> list[ScoreDef]:
-    rows = (
-        ScoreDefinition.objects.filter(version=version)
-        .order_by("position", "pk")
-        .values("code", "name", "items", "bands", "source")
-    )
-    return score_defs_from_data({"scores": list(rows)})
-
-
-def ruleset_for(version: QuestionSetVersion) -> RuleSet:
-    formulary = current_formulary()
-    if version.status == QuestionSetVersion.Status.DRAFT:
-        return RuleSet(
-            questionnaire_for(version), rule_defs(version), score_defs(version), formulary
-        )
-    key = (version.pk, id(formulary))
-    ruleset = _ruleset_cache.get(key)
-    if ruleset is None:
-        ruleset = RuleSet(
-            questionnaire_for(version), rule_defs(version), score_defs(version), formulary
-        )
-        if len(_ruleset_cache) > 16:
-            _ruleset_cache.clear()
-        _ruleset_cache[key] = ruleset
-    return ruleset
-
-
-def validator_for(version: QuestionSetVersion) -> RuleSet:
-    """A RuleSet with the version's names and functions but no rules: for checking expressions."""
-    return RuleSet(questionnaire_for(version), [], score_defs(version), current_formulary())
+from ..engine.panel import PanelCaseDef, PanelResult, run_panel
+from ..engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleSet
+from ..models import Answer, Flag, PanelCase, QuestionSetVersion, RecognisedMedication, Screening
+from ..snapshots import draft_ruleset, ruleset_for
 
 
 def evaluate(screening: Screening, ruleset: RuleSet | None = None) -> Evaluation:
@@ -200,14 +92,6 @@ class FlagImpact:
     lost: int  # would no longer get it
 
 
-def draft_ruleset(version: QuestionSetVersion) -> RuleSet:
-    """The version's questions, scores and rules, read fresh (never from the cache)."""
-    validator = validator_for(version)
-    return RuleSet(
-        validator.questionnaire, rule_defs(version), validator.scores, validator.formulary
-    )
-
-
 def run_test_panel(version: QuestionSetVersion) -> PanelResult:
     """Evaluate every test panel case of the version with the version's own rules.
 
@@ -251,7 +135,7 @@ def preview_publication(
 
     Nothing is written. The answers patients gave are evaluated as they are, with the
     draft's questions, scores and rules. Reading them is the caller's to audit (see
-    services_content.preview_draft_impact). Returns (screenings evaluated, impact per flag).
+    screening.services.content.preview_draft_impact). Returns (screenings evaluated, impact per flag).
     """
     ruleset = draft_ruleset(draft)
     titles = {rule.code: (rule.title, rule.severity) for rule in ruleset.rules}

@@ -22,8 +22,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from . import tasks
-from .models import PasswordResetRequest
+from .. import tasks
+from ..models import PasswordResetRequest
 
 logger = logging.getLogger(__name__)
 

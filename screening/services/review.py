@@ -8,8 +8,8 @@ refused (StaleScreening) instead of silently overwriting the first.
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import audit
-from .models import Decision, Flag, FlagAcknowledgement, Screening, User
+from .. import audit
+from ..models import Decision, Flag, FlagAcknowledgement, Screening, User
 
 
 class StaleScreening(Exception):

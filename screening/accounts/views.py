@@ -14,15 +14,15 @@ from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ..forms import SetPasswordForm
 from ..models import User
-from ..password_reset import RESET_USER_SESSION_KEY, reset_link_tokens
-from ..services import (
+from ..services.invitations import (
     InvitationInvalid,
     accept_invitation,
     find_usable_invitation,
     usable_invitation,
 )
+from .forms import SetPasswordForm
+from .password_reset import RESET_USER_SESSION_KEY, reset_link_tokens
 
 INVITATION_SESSION_KEY = "invitation_id"
 

@@ -3,7 +3,7 @@
 Running a draft's rules over real screenings reads patients' answers, so it belongs to
 those allowed to read screenings (the review permission), never to clinic admins, who
 test drafts on the synthetic test panel instead. Every screening it reads is audited
-(services_content.preview_draft_impact).
+(screening.services.content.preview_draft_impact).
 """
 
 from django.contrib import messages
@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import audit
 from ..models import QuestionSetVersion, Screening
-from ..services_content import VersionNotEditable, preview_draft_impact
-from .physician import permission_required
+from ..services.content import VersionNotEditable, preview_draft_impact
+from .views import permission_required
 
 
 @permission_required("review_screening")

@@ -9,16 +9,11 @@ import datetime
 from decimal import Decimal
 
 from django import forms
-from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UsernameField
 from django.core.exceptions import ValidationError
-from django.core.mail.message import sanitize_address
-from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.html import escape
 
-from .audit import client_ip
-from .engine.questionnaire import (
+from ..engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
@@ -31,7 +26,7 @@ from .engine.questionnaire import (
     YES_NO,
     QuestionDef,
 )
-from .password_reset import request_password_reset
+from ..presenters import plain_number
 
 YES_NO_CHOICES = [("yes", "Yes"), ("no", "No")]
 TEXT_MAX_LENGTH = 2000
@@ -368,15 +363,6 @@ def initial_value(question: QuestionDef, stored):
     return stored
 
 
-def plain_number(value):
-    """70.0 reads as 70 and 70.5 as 70.5: no trailing zeros a patient never typed."""
-    try:
-        number = Decimal(str(value))
-    except ArithmeticError:
-        return value
-    return f"{number.normalize():f}" if number == number.to_integral_value() else str(value)
-
-
 def build_section_form(
     questions: list[QuestionDef], *, stored: dict[str, object], data=None, presented=None
 ) -> SectionForm:
@@ -392,106 +378,3 @@ class SubmitForm(forms.Form):
         ),
         error_messages={"required": "Please tick this box to confirm before you submit."},
     )
-
-
-class InvitationForm(forms.Form):
-    full_name = forms.CharField(label="Patient's full name", max_length=200)
-    email = forms.EmailField(label="Patient's email address", max_length=254)
-
-    def clean_email(self):
-        email = self.cleaned_data["email"].strip().lower()
-        # Django's validator accepts some internationalised domains that mail cannot encode
-        # (an empty label, U+FFFD, a label over 63 letters): sending would fail after the
-        # invitation was saved. Refuse them here, where the error can be shown.
-        try:
-            validate_email(sanitize_address(email, "utf-8"))
-        except (UnicodeError, ValueError, ValidationError):
-            raise ValidationError(
-                "Mail cannot be sent to this address. Please check it for typing errors."
-            ) from None
-        return email
-
-
-class SetPasswordForm(forms.Form):
-    """Set the password of a new patient account; Django's validators decide what is strong enough."""
-
-    password1 = forms.CharField(
-        label="Choose a password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 12 characters. A few unrelated words make a strong, memorable password.",
-    )
-    password2 = forms.CharField(
-        label="Type the password again",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def __init__(self, *args, user=None, **kwargs):
-        self.user = user
-        super().__init__(*args, **kwargs)
-
-    def clean_password2(self):
-        first = self.cleaned_data.get("password1")
-        second = self.cleaned_data.get("password2")
-        if first and second and first != second:
-            raise ValidationError("The two passwords are different.")
-        if second:
-            password_validation.validate_password(second, self.user)
-        return second
-
-
-def login_username(request, credentials) -> str:
-    """The email django-axes counts failures against, in the same case accounts are stored."""
-    username = (credentials or {}).get("username") or request.POST.get("username", "")
-    return str(username).strip().lower()
-
-
-class EmailLoginForm(AuthenticationForm):
-    """Django's login form, labelled for email addresses, with one message for every failure."""
-
-    username = UsernameField(
-        label="Email address",
-        # Enforced, not just the HTML maxlength Django's form sets: a longer name would reach
-        # django-axes, whose 255-character column refuses it on PostgreSQL (a 500).
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
-    )
-
-    def clean_username(self):
-        # Accounts are stored in lower case; phones like to capitalise the first letter.
-        return self.cleaned_data["username"].strip().lower()
-
-    error_messages = {
-        "invalid_login": "That email address and password do not match an account. Please try again.",
-        "inactive": "That email address and password do not match an account. Please try again.",
-    }
-
-
-class OneTimeCodeForm(forms.Form):
-    """The six-digit code from an authenticator app."""
-
-    code = forms.CharField(
-        label="Code from your authenticator app",
-        max_length=12,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "inputmode": "numeric",
-                "autofocus": True,
-            }
-        ),
-        help_text="Six digits. A new code appears every 30 seconds.",
-        error_messages={"required": "Enter the six-digit code your authenticator app shows."},
-    )
-
-
-class PasswordResetRequestForm(PasswordResetForm):
-    """Django's "forgot password" form, whose save only queues the email (rate-limited).
-
-    Django's own save looks the account up and sends mail inside the request, so the
-    response time told whether the address had an account.
-    """
-
-    def save(self, *, request=None, **unused_options) -> None:
-        request_password_reset(email=self.cleaned_data["email"], ip_address=client_ip(request))

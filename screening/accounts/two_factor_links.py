@@ -6,7 +6,7 @@ expiring link at its own email address. Opening the link spends its token at onc
 keeps only the link's id in the session, then redirects to the token-free set-up page,
 so no working token is left in an address bar, a history or a server log (the documented
 access log records the path without the query string, where the token travels). The
-set-up page (screening/views/two_factor.py) works only in a session that opened the
+set-up page (screening/accounts/two_factor_views.py) works only in a session that opened the
 account's newest link, while the person is logged in with that account's password.
 """
 
@@ -18,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import audit, tasks
-from .models import AuthenticatorSetupLink, User
+from .. import audit, tasks
+from ..models import AuthenticatorSetupLink, User
 
 # Long enough for a link sent in the evening to be used the next working day.
 LINK_VALID_FOR = timedelta(hours=24)

@@ -1,9 +1,12 @@
 """Forms of the physician's pages: queue filters (allow-listed), acknowledgements, decisions."""
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.mail.message import sanitize_address
+from django.core.validators import validate_email
 from django.db.models import Q
 
-from .models import SEVERITY_CHOICES, Decision, Screening
+from ..models import SEVERITY_CHOICES, Decision, Screening
 
 QUEUE_STATUSES = [
     ("submitted", "Awaiting review"),
@@ -127,3 +130,21 @@ class DecisionForm(forms.Form):
                 "This screening has a contraindication: explain why you clear it anyway.",
             )
         return cleaned
+
+
+class InvitationForm(forms.Form):
+    full_name = forms.CharField(label="Patient's full name", max_length=200)
+    email = forms.EmailField(label="Patient's email address", max_length=254)
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        # Django's validator accepts some internationalised domains that mail cannot encode
+        # (an empty label, U+FFFD, a label over 63 letters): sending would fail after the
+        # invitation was saved. Refuse them here, where the error can be shown.
+        try:
+            validate_email(sanitize_address(email, "utf-8"))
+        except (UnicodeError, ValueError, ValidationError):
+            raise ValidationError(
+                "Mail cannot be sent to this address. Please check it for typing errors."
+            ) from None
+        return email

@@ -12,20 +12,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from .. import audit
-from ..decisions import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
 from ..engine.rules import SEVERITIES
 from ..models import Flag, Screening
-from ..services import visibility_for
-from ..staff_forms import AcknowledgeForm, DecisionForm, QueueFilterForm
-from .review import answer_rows, display_answer
+from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer
+from ..selectors import visibility_for
+from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
+from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
 
 QUEUE_PAGE_SIZE = 50
-SEVERITY_LABELS = {
-    "urgent": "Urgent",
-    "contraindicated": "Contraindicated",
-    "caution": "Caution",
-    "info": "Info",
-}
 
 
 def permission_required(codename):
@@ -97,14 +91,6 @@ def screening_context(screening: Screening) -> dict:
         ),
         "labels": SEVERITY_LABELS,
     }
-
-
-DERIVED_LABELS = {
-    "age": "Age",
-    "bmi": "BMI",
-    "bp_systolic": "Systolic BP",
-    "bp_diastolic": "Diastolic BP",
-}
 
 
 def _evidence_row(item: dict, answers, labels: dict, score_names: dict) -> dict:

@@ -1,0 +1,16 @@
+"""The patient's intake, under /screenings/: one page per section, review, submit."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "patient"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("start/", views.start, name="start"),
+    path("<uuid:screening_id>/", views.resume, name="resume"),
+    path("<uuid:screening_id>/page/<slug:section_code>/", views.section, name="section"),
+    path("<uuid:screening_id>/review/", views.review, name="review"),
+    path("<uuid:screening_id>/submitted/", views.done, name="done"),
+]

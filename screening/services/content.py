@@ -1,0 +1,434 @@
+"""Writes to clinical content (make a draft, lock a draft for an edit, publish) and the audited
+preview of a draft's effect on screenings on file.
+
+Every content write locks its version's row (SELECT ... FOR UPDATE) for the rest of its
+transaction and checks, under that lock, that the version is still a draft. Publishing
+takes the same lock before it validates and runs the test panel, so an edit and the
+publication of its version are serialised: the edit either lands before publication (and
+is checked by it) or is refused. A published version never changes.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from .. import audit
+from ..engine.definitions import (
+    DEFAULT_CONTENT_FILE,
+    DEFAULT_FORMULARY_FILE,
+    DEFAULT_PANEL_FILE,
+    RULE_FIELDS,
+    ContentError,
+    expression_problems,
+    panel_cases_from_data,
+    questionnaire_from_data,
+    read_content,
+)
+from ..engine.panel import PanelResult
+from ..engine.questionnaire import (
+    QuestionnaireDef,
+)
+from ..models import (
+    Choice,
+    Drug,
+    DrugClass,
+    PanelCase,
+    Question,
+    QuestionSet,
+    QuestionSetVersion,
+    Rule,
+    ScoreDefinition,
+    Screening,
+    Section,
+    User,
+)
+from ..snapshots import questionnaire_for
+from .evaluation import FlagImpact, preview_publication, run_test_panel
+
+
+class VersionNotEditable(Exception):
+    """The version is published or retired: its content can no longer change."""
+
+
+class PublishRefused(Exception):
+    """The draft has invalid expressions or failing test panel cases; nothing was published."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def lock_for_editing(*version_ids) -> list[QuestionSetVersion]:
+    """Lock these versions until the current transaction ends; refuse any that is not a draft.
+
+    Call it inside the transaction that writes the content (the admin's add, change and
+    delete views each run in one). Rows are locked in primary-key order, so two writers
+    locking the same versions can never deadlock.
+    """
+    ids = {version_id for version_id in version_ids if version_id is not None}
+    versions = list(
+        QuestionSetVersion.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    )
+    for version in versions:
+        if not version.is_editable:
+            raise VersionNotEditable(
+                f"Version {version.number} is {version.get_status_display().lower()}, so its "
+                "content can no longer change (it may have been published while you were "
+                "editing). Nothing was saved. Make a new draft from it to change it."
+            )
+    return versions
+
+
+def make_draft(*, source: QuestionSetVersion, actor: User, ip_address: str | None):
+    """Copy a version (questions, scores, rules, test panel) into a new draft numbered next."""
+    with transaction.atomic():
+        # The question set's row serialises drafts and publications of one set, so two
+        # admins making drafts at once get the next two numbers, not a clash.
+        QuestionSet.objects.select_for_update().get(pk=source.question_set_id)
+        # The source's row: a draft being copied cannot be edited halfway through the copy.
+        source = QuestionSetVersion.objects.select_for_update().get(pk=source.pk)
+        last = source.question_set.versions.order_by("-number").first()
+        draft = QuestionSetVersion.objects.create(
+            question_set=source.question_set,
+            number=last.number + 1,
+            notes=f"Draft made from version {source.number}",
+        )
+        write_questionnaire(draft, questionnaire_for(source))
+        copy_rules_scores_and_panel(source, draft)
+        audit.record(
+            actor=actor,
+            ip_address=ip_address,
+            action="content.draft_made",
+            obj=draft,
+            summary=str(draft),
+        )
+    return draft
+
+
+@dataclass
+class PublishReview:
+    """Everything that decides whether a draft may be published; nothing about any patient."""
+
+    problems: list[str]  # invalid show-when and rule expressions
+    panel: PanelResult
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems and self.panel.passed
+
+    def reasons(self) -> list[str]:
+        return [*self.problems, *(f"Test case {line}" for line in self.panel.reasons())]
+
+
+def review_for_publishing(version: QuestionSetVersion) -> PublishReview:
+    """Validate every expression and run the test panel (synthetic cases only)."""
+    problems = expression_problems(questionnaire_for(version)) + rule_problems(version)
+    return PublishReview(problems, run_test_panel(version))
+
+
+def publish_version(
+    *, version: QuestionSetVersion, actor: User, ip_address: str | None
+) -> QuestionSetVersion:
+    """Make a draft the live version, if its expressions are valid and its test panel passes.
+
+    One transaction: lock the question set and the draft, check and run the panel on the
+    content as it is under the lock, retire the live version, publish, write the audit
+    event. Raises PublishRefused with the reasons, or VersionNotEditable.
+    """
+    with transaction.atomic():
+        QuestionSet.objects.select_for_update().get(pk=version.question_set_id)
+        [locked] = lock_for_editing(version.pk)
+        review = review_for_publishing(locked)
+        if not review.ready:
+            raise PublishRefused(review.reasons())
+        locked.question_set.versions.filter(status=QuestionSetVersion.Status.PUBLISHED).update(
+            status=QuestionSetVersion.Status.RETIRED
+        )
+        locked.status = QuestionSetVersion.Status.PUBLISHED
+        locked.published_at = timezone.now()
+        locked.save(update_fields=["status", "published_at"])
+        passed = len(review.panel.cases)
+        audit.record(
+            actor=actor,
+            ip_address=ip_address,
+            action="content.published",
+            obj=locked,
+            summary=f"{locked}; test panel: {passed} of {passed} cases pass",
+        )
+    return locked
+
+
+# The effect of a draft on real screenings: for those who may read screenings -------------
+
+DRAFT_PREVIEW_ACTION = "screening.draft_preview"
+
+
+@dataclass
+class DraftImpact:
+    version: QuestionSetVersion
+    evaluated: int
+    impact: list[FlagImpact] = field(default_factory=list)
+
+
+def preview_draft_impact(
+    *, version: QuestionSetVersion, actor: User, ip_address: str | None
+) -> DraftImpact:
+    """Evaluate every screening awaiting review with the draft's rules; count flags gained and lost.
+
+    This reads patients' answers, so only someone allowed to read screenings may run it,
+    and it is audited as a read of each screening it evaluated: one event per screening
+    (as for opening one), written in the same transaction as the read, so the result is
+    never shown without its audit trail.
+    """
+    if not actor.has_perm("screening.review_screening"):
+        raise PermissionDenied
+    if not version.is_editable:
+        raise VersionNotEditable(f"Version {version.number} is not a draft.")
+    with transaction.atomic():
+        screenings = list(
+            Screening.objects.awaiting_review().order_by("submitted_at", "id").only("id")
+        )
+        evaluated, impact = preview_publication(version, [s.pk for s in screenings])
+        summary = f"Evaluated under draft version {version.number} to preview its effect"
+        for screening in screenings:
+            audit.record(
+                actor=actor,
+                ip_address=ip_address,
+                action=DRAFT_PREVIEW_ACTION,
+                screening=screening,
+                obj=version,
+                summary=summary,
+            )
+    return DraftImpact(version, evaluated, impact)
+
+
+# Loading the content files -------------------------------------------------------------
+
+
+@transaction.atomic
+def load_question_set(
+    path: Path = DEFAULT_CONTENT_FILE, panel_path: Path | None = DEFAULT_PANEL_FILE
+) -> tuple[QuestionSetVersion, bool]:
+    """Publish the file's content and test panel unless the live version came from identical files.
+
+    The panel must pass on the content, as it must for an admin's draft. Returns the
+    published version and whether a new one was created.
+    """
+    data, digest = read_content(path)
+    panel = panel_cases_from_data({})
+    if panel_path is not None:
+        panel_data, panel_digest = read_content(panel_path)
+        panel = panel_cases_from_data(panel_data)
+        # One digest for both files, so a change to either makes a new version.
+        digest = hashlib.sha256(f"{digest}:{panel_digest}".encode()).hexdigest()
+    questionnaire = questionnaire_from_data(data)
+    meta = data["question_set"]
+    question_set, _ = QuestionSet.objects.get_or_create(
+        slug=meta["slug"],
+        defaults={"name": meta["name"], "description": meta.get("description", "")},
+    )
+    live = (
+        question_set.versions.select_for_update()
+        .filter(status=QuestionSetVersion.Status.PUBLISHED)
+        .first()
+    )
+    if live and live.source_digest == digest:
+        return live, False
+    last = question_set.versions.order_by("-number").first()
+    version = QuestionSetVersion.objects.create(
+        question_set=question_set,
+        number=(last.number + 1) if last else 1,
+        notes=f"Loaded from {path.name}",
+        source_digest=digest,
+    )
+    write_questionnaire(version, questionnaire)
+    write_rules_and_scores(version, data)
+    problems = rule_problems(version)
+    if problems:
+        raise ContentError("Invalid rules:\n" + "\n".join(problems))
+    write_panel_cases(version, panel)
+    from .evaluation import run_test_panel
+
+    result = run_test_panel(version)
+    if not result.passed:
+        raise ContentError("The test panel fails on this content:\n" + "\n".join(result.reasons()))
+    if live:
+        live.status = QuestionSetVersion.Status.RETIRED
+        live.save(update_fields=["status"])
+    version.status = QuestionSetVersion.Status.PUBLISHED
+    version.published_at = timezone.now()
+    version.save(update_fields=["status", "published_at"])
+    return version, True
+
+
+def write_questionnaire(version: QuestionSetVersion, questionnaire: QuestionnaireDef) -> None:
+    """Store a questionnaire definition as the sections, questions and choices of a version."""
+    for s_position, section_def in enumerate(questionnaire.sections, start=1):
+        section = Section.objects.create(
+            version=version,
+            code=section_def.code,
+            title=section_def.title,
+            intro=section_def.intro,
+            show_when=section_def.show_when,
+            position=s_position,
+        )
+        for q_position, question_def in enumerate(section_def.questions, start=1):
+            question = Question.objects.create(
+                version=version,
+                section=section,
+                code=question_def.code,
+                text=question_def.text,
+                help_text=question_def.help_text,
+                kind=question_def.kind,
+                required=question_def.required,
+                min_value=question_def.min_value,
+                max_value=question_def.max_value,
+                unit=question_def.unit,
+                show_when=question_def.show_when,
+                position=s_position * 1000 + q_position,
+            )
+            Choice.objects.bulk_create(
+                Choice(
+                    question=question,
+                    value=choice.value,
+                    label=choice.label,
+                    score=choice.score,
+                    exclusive=choice.exclusive,
+                    position=c_position,
+                )
+                for c_position, choice in enumerate(question_def.choices, start=1)
+            )
+
+
+def write_rules_and_scores(version: QuestionSetVersion, data: dict) -> None:
+    """Store the file's score definitions and rules on a version (validated by the caller)."""
+    for position, raw in enumerate(data.get("scores") or [], start=1):
+        ScoreDefinition.objects.create(
+            version=version,
+            code=raw["code"],
+            name=raw["name"],
+            items=list(raw["items"]),
+            bands=[dict(band) for band in raw.get("bands") or []],
+            source=str(raw.get("source", "")),
+            position=position,
+        )
+    for position, raw in enumerate(data.get("rules") or [], start=1):
+        missing = [name for name in RULE_FIELDS if not str(raw.get(name, "")).strip()]
+        if missing:
+            raise ContentError(f"rule {raw.get('code', position)}: missing {', '.join(missing)}")
+        Rule.objects.create(
+            version=version,
+            **{name: str(raw[name]).strip() for name in RULE_FIELDS},
+            superseded_by=list(raw.get("superseded_by") or []),
+            active=bool(raw.get("active", True)),
+            position=position,
+        )
+
+
+@transaction.atomic
+def load_formulary(path: Path = DEFAULT_FORMULARY_FILE) -> tuple[int, int]:
+    """Add or update every formulary entry of the file; entries admins added are kept.
+
+    Returns (created, updated); loading the same file twice updates nothing.
+    """
+    from ..engine.medications import Formulary
+
+    data, _ = read_content(path)
+    try:
+        Formulary.from_data(data)
+    except ValueError as error:
+        raise ContentError(f"{path.name}: {error}") from error
+    for name, description in (data.get("classes") or {}).items():
+        DrugClass.objects.update_or_create(name=name, defaults={"description": description})
+    created = updated = 0
+    existing = {drug.name: drug for drug in Drug.objects.all()}
+    for raw in data.get("drugs") or []:
+        fields = {
+            "classes": list(raw.get("classes") or []),
+            "components": list(raw.get("components") or []),
+            "brands": [str(x) for x in raw.get("brands") or []],
+            "synonyms": [str(x) for x in raw.get("synonyms") or []],
+            "slang": [str(x) for x in raw.get("slang") or []],
+            "form": str(raw.get("form") or ""),
+            "note": str(raw.get("note") or ""),
+            "grade": str(raw.get("grade") or ""),
+            "sources": [str(x) for x in raw.get("sources") or []],
+        }
+        drug = existing.get(raw["name"])
+        if drug is None:
+            Drug.objects.create(name=raw["name"], **fields)
+            created += 1
+        elif any(getattr(drug, key) != value for key, value in fields.items()):
+            for key, value in fields.items():
+                setattr(drug, key, value)
+            drug.save()
+            updated += 1
+    return created, updated
+
+
+def copy_rules_scores_and_panel(source: QuestionSetVersion, target: QuestionSetVersion) -> None:
+    """Copy a version's scores, rules and test panel cases onto a new draft."""
+    for model in (ScoreDefinition, Rule, PanelCase):
+        for row in model.objects.filter(version=source):
+            row.pk = None
+            row.version = target
+            row.save()
+
+
+def write_panel_cases(version: QuestionSetVersion, cases: list[dict]) -> None:
+    """Store the file's test panel on a version, each case checked as the admin checks it."""
+    questionnaire = questionnaire_for(version)
+    rule_codes = set(version.rules.values_list("code", flat=True))
+    for position, case in enumerate(cases, start=1):
+        answers, problems = panel_case_problems(
+            questionnaire, rule_codes, case["answers"], case["must_raise"], case["must_not_raise"]
+        )
+        if problems:
+            raise ContentError(f"test panel case {case['name']}: " + " ".join(problems))
+        PanelCase.objects.create(version=version, position=position, **{**case, "answers": answers})
+
+
+def panel_case_problems(
+    questionnaire: QuestionnaireDef,
+    rule_codes,
+    answers,
+    must_raise,
+    must_not_raise,
+) -> tuple[dict, list[str]]:
+    """A case's answers stored as the intake stores them, and everything wrong with the case.
+
+    Answers are checked as the intake form checks a patient's, so a case is always
+    something a real patient could have submitted; expectations must name rules of the
+    version.
+    """
+    from ..engine.panel import expectation_problems
+    from ..intake.answers_json import clean_answers
+
+    cleaned, problems = clean_answers(answers, questionnaire)
+    for label, codes in (("must raise", must_raise), ("must not raise", must_not_raise)):
+        if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+            problems.append(f'"{label}" must be a list of rule codes.')
+            return cleaned, problems
+    problems.extend(expectation_problems(must_raise, must_not_raise, rule_codes))
+    return cleaned, problems
+
+
+def rule_problems(version: QuestionSetVersion) -> list[str]:
+    """Every rule's expression checked against the version's questions, scores and formulary."""
+    from ..snapshots import rule_defs, validator_for
+
+    ruleset = validator_for(version)
+    problems = []
+    codes = {rule.code for rule in rule_defs(version)}
+    for rule in rule_defs(version):
+        problems.extend(f"rule {rule.code}: {p.message}" for p in ruleset.problems(rule))
+        problems.extend(
+            f"rule {rule.code}: superseded_by names unknown rule {code}"
+            for code in rule.superseded_by
+            if code not in codes
+        )
+    return problems

@@ -1,0 +1,178 @@
+"""The database as the engine's plain data: questionnaires, rule sets and the formulary.
+
+Published versions never change, so their snapshots are cached for the life of the
+process; drafts are read fresh because admins are editing them. The formulary's cache
+key is its fingerprint, so an admin's formulary edit takes effect at once.
+"""
+
+import logging
+from functools import lru_cache
+
+from django.db.models import Count, Max
+
+from .engine.definitions import RULE_FIELDS, rule_defs_from_data, score_defs_from_data
+from .engine.medications import Formulary
+from .engine.questionnaire import ChoiceDef, QuestionDef, QuestionnaireDef, SectionDef
+from .engine.resolver import shared_dictionary
+from .engine.rules import RuleDef, RuleSet, ScoreDef
+from .models import (
+    Choice,
+    Drug,
+    DrugClass,
+    Question,
+    QuestionSetVersion,
+    Rule,
+    ScoreDefinition,
+    Section,
+)
+
+
+def questionnaire_for(version: QuestionSetVersion) -> QuestionnaireDef:
+    if version.status == QuestionSetVersion.Status.DRAFT:
+        return _build(version.pk)
+    return _cached(version.pk)
+
+
+@lru_cache(maxsize=32)
+def _cached(version_id) -> QuestionnaireDef:
+    return _build(version_id)
+
+
+def _build(version_id) -> QuestionnaireDef:
+    choices_by_question: dict[int, list[ChoiceDef]] = {}
+    for choice in Choice.objects.filter(question__version_id=version_id).order_by("position"):
+        choices_by_question.setdefault(choice.question_id, []).append(
+            ChoiceDef(choice.value, choice.label, choice.score, choice.exclusive)
+        )
+    questions_by_section: dict[int, list[QuestionDef]] = {}
+    for question in Question.objects.filter(version_id=version_id).order_by("position"):
+        questions_by_section.setdefault(question.section_id, []).append(
+            QuestionDef(
+                code=question.code,
+                kind=question.kind,
+                text=question.text,
+                help_text=question.help_text,
+                required=question.required,
+                min_value=question.min_value,
+                max_value=question.max_value,
+                unit=question.unit,
+                show_when=question.show_when,
+                choices=tuple(choices_by_question.get(question.pk, ())),
+            )
+        )
+    sections = tuple(
+        SectionDef(
+            code=section.code,
+            title=section.title,
+            intro=section.intro,
+            show_when=section.show_when,
+            questions=tuple(questions_by_section.get(section.pk, ())),
+        )
+        for section in Section.objects.filter(version_id=version_id).order_by("position")
+    )
+    return QuestionnaireDef(sections)
+
+
+logger = logging.getLogger(__name__)
+
+
+_formulary_cache: dict[tuple, Formulary] = {}
+
+
+_ruleset_cache: dict[tuple, RuleSet] = {}
+
+
+def _formulary_fingerprint() -> tuple:
+    drugs = Drug.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
+    classes = DrugClass.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
+    return (drugs["count"], drugs["changed"], classes["count"], classes["changed"])
+
+
+def current_formulary() -> Formulary:
+    # Threads may share these caches (runserver, gunicorn --threads): read each entry once
+    # into a local and return that, so another thread clearing the cache cannot pull an
+    # entry out from under us between the check and the return.
+    key = _formulary_fingerprint()
+    formulary = _formulary_cache.get(key)
+    if formulary is None:
+        data = {
+            "classes": dict(DrugClass.objects.values_list("name", "description")),
+            "drugs": [
+                {
+                    "name": drug.name,
+                    "classes": drug.classes,
+                    "components": drug.components,
+                    "brands": drug.brands,
+                    "synonyms": drug.synonyms,
+                    "slang": drug.slang,
+                    "form": drug.form,
+                    "note": drug.note,
+                    "grade": drug.grade,
+                    "sources": drug.sources,
+                }
+                for drug in Drug.objects.all()
+            ],
+        }
+        try:
+            formulary = Formulary.from_data(data, shared_dictionary())
+        except ValueError:
+            # The admin validates every change, so this means a database edited by hand.
+            # Patients must still be able to submit: keep the last good formulary, loudly.
+            logger.exception("The formulary in the database is invalid; using the last good one.")
+            last_good = list(_formulary_cache.values())
+            if last_good:
+                return last_good[0]
+            raise
+        _formulary_cache.clear()
+        _formulary_cache[key] = formulary
+    return formulary
+
+
+def rule_defs(version: QuestionSetVersion) -> list[RuleDef]:
+    """The version's rules as engine definitions (the same builder the data files use)."""
+    rows = (
+        Rule.objects.filter(version=version)
+        .order_by("position", "pk")
+        .values(*RULE_FIELDS, "superseded_by", "active")
+    )
+    return rule_defs_from_data({"rules": list(rows)})
+
+
+def score_defs(version: QuestionSetVersion) -> list[ScoreDef]:
+    rows = (
+        ScoreDefinition.objects.filter(version=version)
+        .order_by("position", "pk")
+        .values("code", "name", "items", "bands", "source")
+    )
+    return score_defs_from_data({"scores": list(rows)})
+
+
+def ruleset_for(version: QuestionSetVersion) -> RuleSet:
+    formulary = current_formulary()
+    if version.status == QuestionSetVersion.Status.DRAFT:
+        return RuleSet(
+            questionnaire_for(version), rule_defs(version), score_defs(version), formulary
+        )
+    key = (version.pk, id(formulary))
+    ruleset = _ruleset_cache.get(key)
+    if ruleset is None:
+        ruleset = RuleSet(
+            questionnaire_for(version), rule_defs(version), score_defs(version), formulary
+        )
+        if len(_ruleset_cache) > 16:
+            _ruleset_cache.clear()
+        _ruleset_cache[key] = ruleset
+    return ruleset
+
+
+def validator_for(version: QuestionSetVersion) -> RuleSet:
+    """A RuleSet with the version's names and functions but no rules: for checking expressions."""
+    return RuleSet(questionnaire_for(version), [], score_defs(version), current_formulary())
+
+
+def draft_ruleset(version: QuestionSetVersion) -> RuleSet:
+    """The version's questions, scores and rules, read fresh (never from the cache)."""
+    validator = validator_for(version)
+    return RuleSet(
+        validator.questionnaire, rule_defs(version), validator.scores, validator.formulary
+    )

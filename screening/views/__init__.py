@@ -1,1 +1,0 @@
-"""Views, one module per audience: accounts (everyone), patient (the intake), staff."""
