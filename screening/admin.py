@@ -19,6 +19,7 @@ from . import audit
 from .content import copy_rules_and_scores, expression_problems, rule_problems, write_questionnaire
 from .engine.expressions import validate
 from .engine.questionnaire import variable_types
+from .fhir.admin import import_fhir_questionnaire  # also registers the FHIR API tokens
 from .models import (
     AuditEvent,
     Choice,
@@ -249,7 +250,7 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
     readonly_fields = ["status", "published_at", "created_at"]
     fields = ["question_set", "number", "notes", "status", "created_at", "published_at"]
     inlines = [SectionInline]
-    actions = ["make_draft_copy", "publish"]
+    actions = ["make_draft_copy", "publish", import_fhir_questionnaire]
 
     @admin.action(description="Make a new draft from this version")
     def make_draft_copy(self, request, queryset):

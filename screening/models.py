@@ -699,3 +699,7 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are never deleted.")
+
+
+# FHIR API tokens live with the rest of the FHIR code; re-exported so the app sees them.
+from .fhir.models import ApiToken  # noqa: E402, F401

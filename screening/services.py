@@ -304,6 +304,10 @@ ROLE_PERMISSIONS = {
         "screening.add_invitation",
         "screening.view_invitation",
         "screening.view_auditevent",
+        # Issue and revoke FHIR API tokens that read question sets only; a token that reads
+        # screenings needs screening.issue_screening_token, which no group has.
+        "screening.view_apitoken",
+        "screening.add_apitoken",
         # Remove a colleague's lost authenticator so they can set up a new one at next login.
         "otp_totp.view_totpdevice",
         "otp_totp.delete_totpdevice",

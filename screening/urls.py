@@ -1,7 +1,9 @@
-"""URLs by audience: patient intake under /screenings/, staff pages under /staff/."""
+"""URLs by audience: patient intake under /screenings/, staff pages under /staff/, and the
+read-only FHIR API under /fhir/R4/."""
 
 from django.urls import include, path
 
+from .fhir.download import screening_bundle_download
 from .views import accounts, patient, physician, staff
 
 patient_urls = (
@@ -29,6 +31,7 @@ staff_urls = (
             name="acknowledge",
         ),
         path("screenings/<uuid:screening_id>/decide/", physician.decide, name="decide"),
+        path("screenings/<uuid:screening_id>/fhir/", screening_bundle_download, name="fhir_bundle"),
         path("audit/", physician.audit_log, name="audit"),
     ],
     "staff",
@@ -39,4 +42,5 @@ urlpatterns = [
     path("invitation/<str:token>/", accounts.accept_invitation_view, name="accept_invitation"),
     path("screenings/", include(patient_urls)),
     path("staff/", include(staff_urls)),
+    path("fhir/R4/", include("screening.fhir.urls")),
 ]
