@@ -41,7 +41,8 @@ class IssueTokenForm(forms.ModelForm):
         self.user = user
         self.fields["expires_at"].initial = timezone.now() + DEFAULT_VALIDITY
         self.fields["expires_at"].help_text = "At most a year from now."
-        self.fields["scope"].choices = [
+        # The scopes this person may issue; choosing one is deliberate (no default).
+        self.fields["scope"].choices = [("", "---------")] + [
             (value, label) for value, label in ApiToken.Scope.choices if may_issue(user, value)
         ]
 

@@ -21,6 +21,7 @@ import secrets
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -40,6 +41,8 @@ from django.utils.http import urlsafe_base64_encode
 from screening import audit
 from screening.decisions import acknowledge_flag, record_decision
 from screening.engine.questionnaire import QuestionDef
+from screening.fhir.models import ApiToken
+from screening.fhir.tokens import issue_token
 from screening.models import (
     CLINIC_ADMIN_GROUP,
     PHYSICIAN_GROUP,
@@ -52,6 +55,7 @@ from screening.models import (
     Flag,
     FlagAcknowledgement,
     Invitation,
+    QuestionSetVersion,
     RecognisedMedication,
     Screening,
     User,
@@ -206,6 +210,7 @@ class World:
     invitation_token: str  # a usable invitation (for someone new)
     b_uidb64: str
     admin_objects: dict  # model label -> pk of a real object of that model
+    version: uuid.UUID  # the published question-set version B answered
 
     @property
     def b_reset_token(self) -> str:
@@ -317,6 +322,16 @@ def build_world() -> World:
 
     b.refresh_from_db()  # the login above changed last_login, which reset tokens depend on
     version = screening.version
+    # A FHIR API token (issued by a superuser: it reads screenings), for its admin pages.
+    issuer = User.objects.create_superuser(
+        email="root.m@example.com", password=None, full_name="Sue Superuser"
+    )
+    issue_token(
+        client_name="EHR interface",
+        scope=ApiToken.Scope.SCREENINGS_READ,
+        expires_at=timezone.now() + timedelta(days=30),
+        created_by=issuer,
+    )
     components = {name for drug in Drug.objects.all() for name in (drug.components or [])}
     classes_in_use = {name for drug in Drug.objects.all() for name in (drug.classes or [])}
     admin_objects = {
@@ -335,6 +350,7 @@ def build_world() -> World:
         .first()
         .pk,
         "auth.group": Group.objects.get(name=PHYSICIAN_GROUP).pk,
+        "screening.apitoken": ApiToken.objects.get().pk,
         # The physician's authenticator (a real row: ids differ between databases).
         "otp_totp.totpdevice": authenticator_for(physician).pk,
     }
@@ -358,6 +374,7 @@ def build_world() -> World:
         invitation_token=token,
         b_uidb64=urlsafe_base64_encode(force_bytes(b.pk)),
         admin_objects=admin_objects,
+        version=version.pk,
     )
 
 
@@ -414,6 +431,7 @@ KWARGS_BY_ROUTE = {
 KWARGS_BY_NAME = {
     "screening_id": "b_screening",
     "flag_id": "b_flag",
+    "version_id": "version",
     "token": "invitation_token",
     "uidb64": "b_uidb64",
     "section_code": "=medicines",
@@ -421,7 +439,16 @@ KWARGS_BY_NAME = {
     "url": "=no-such-page/",
 }
 # Converters that name an object: swapped for made-up values to check for existence oracles.
-IDENTIFIER_KWARGS = {"screening_id", "flag_id", "token", "object_id", "id", "pk", "uidb64"}
+IDENTIFIER_KWARGS = {
+    "screening_id",
+    "flag_id",
+    "version_id",
+    "token",
+    "object_id",
+    "id",
+    "pk",
+    "uidb64",
+}
 
 
 def route_kwargs(route: Route, world: World, made_up: bool = False) -> dict:
@@ -497,6 +524,7 @@ POST_BODIES = {
 # The policy -----------------------------------------------------------------------------
 
 OK = "200"
+UNAUTHORIZED = "401"  # the FHIR API: no token (a browser session is not one)
 DENIED = "403"
 MISSING = "404"
 NOT_ALLOWED = "405"
@@ -623,6 +651,21 @@ APP_MATRIX = {
         "GET":              (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
         "POST":             (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
     },
+    "staff:fhir_bundle": {  # B's screening as a FHIR Bundle file, as the physician reads it
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+    },
+    # The FHIR API answers API tokens only (tests/fhir/test_api.py tries every kind of token):
+    # a session, even a physician's, gets 401. Its CapabilityStatement is public.
+    "fhir:metadata": {
+        "GET":              (OK,)*5,
+        "POST":             (NOT_ALLOWED,)*5,
+    },
+    "fhir:questionnaire":     {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
+    "fhir:response_search":   {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
+    "fhir:response":          {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
+    "fhir:bundle":            {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
+    "fhir:unknown":           {"GET": (MISSING,)*5,      "POST": (MISSING,)*5},
 }
 
 # The admin site. Anyone who is not an active is_staff user (visitors, patients, physicians)
@@ -670,6 +713,7 @@ CLINIC_ADMIN_IN_ADMIN = {
     "screening.drug":               {**PUBLISHED_CONTENT, "change": (OK, OK), "delete": (OK, OK)},
     "screening.drugclass":          {**PUBLISHED_CONTENT, "change": (OK, OK)},  # a class in use is kept
     "screening.invitation":         READ_ONLY,  # invitations are made on the staff page
+    "screening.apitoken":           PUBLISHED_CONTENT,  # issued and revoked, never edited or deleted
     "screening.auditevent":         {"changelist": (OK, OK)},  # append-only; the list is all there is
     "otp_totp.totpdevice":          {  # view and delete only: remove a colleague's lost phone
         "changelist": (OK, OK), "add": (DENIED, DENIED), "change": (OK, DENIED), "history": (OK, OK),
@@ -764,7 +808,7 @@ CELLS = [
     for role in ROLES
     if expected(route, role, method) is not None
 ]
-DENIALS = {LOGIN, ADMIN_LOGIN, DENIED, MISSING, NOT_ALLOWED}
+DENIALS = {LOGIN, ADMIN_LOGIN, UNAUTHORIZED, DENIED, MISSING, NOT_ALLOWED}
 
 
 def tries_a_made_up_identifier(route: Route, role: str, want: str) -> bool:
@@ -910,7 +954,12 @@ def test_every_identifier_outside_the_admin_is_a_uuid_or_an_unguessable_token():
 
 # Which model's primary key each identifier outside the admin carries (uidb64 is the
 # password-reset link's base64 of the user's key; invitation tokens are not keys).
-KEY_IN_URL = {"screening_id": Screening, "flag_id": Flag, "uidb64": User}
+KEY_IN_URL = {
+    "screening_id": Screening,
+    "flag_id": Flag,
+    "uidb64": User,
+    "version_id": QuestionSetVersion,
+}
 
 # Every model holding patient data, and whether any URL names one of its rows (an app page,
 # or a page per object in the admin). A row named in a URL needs a random key; the others
