@@ -111,11 +111,17 @@ def _matches(answer: dict, operator: str, expected_key: str, expected) -> bool:
 
 
 def _condition_holds(condition: dict, answers: dict) -> bool:
+    """R4's operators: exists; "=" when at least one answer equals; "!=" when no answer
+    equals (so an unanswered question is "not equal"); the orderings when at least one
+    answer compares so (R4's wording of these is a known erratum, fixed in R5)."""
     given = answers.get(condition["question"], [])
-    if condition["operator"] == "exists":
+    operator = condition["operator"]
+    if operator == "exists":
         return bool(given) == condition["answerBoolean"]
     key = next(k for k in condition if k.startswith("answer"))
-    return any(_matches(answer, condition["operator"], key, condition[key]) for answer in given)
+    if operator == "!=":
+        return not any(_matches(answer, "=", key, condition[key]) for answer in given)
+    return any(_matches(answer, operator, key, condition[key]) for answer in given)
 
 
 def enabled_codes(form: dict, response: dict) -> set[str]:
@@ -185,8 +191,14 @@ ANSWER_SETS = (
         answers(**{code: value})
         for code, question in DEFAULT.questions_by_code.items()
         if question.kind in ("yes_no", "single_choice", "scale_item") and code in BASELINE
-        for value in ([c.value for c in question.choices] or ["yes", "no"])
+        for value in ([c.value for c in question.choices] or ["yes", "no", None])
         if value != BASELINE[code]
+    ]
+    # ... and no answer at all to each of them (unknown, never "not equal").
+    + [
+        answers(**{code: None})
+        for code, question in DEFAULT.questions_by_code.items()
+        if question.kind in ("single_choice", "scale_item") and code in BASELINE
     ]
 )
 
