@@ -49,8 +49,8 @@ class IssueTokenForm(forms.ModelForm):
     def clean_expires_at(self):
         expires_at = self.cleaned_data["expires_at"]
         now = timezone.now()
-        if expires_at <= now:
-            raise forms.ValidationError("Choose a time in the future.")
+        if expires_at <= now + timedelta(hours=1):
+            raise forms.ValidationError("Choose a time at least an hour from now.")
         if expires_at > now + MAX_VALIDITY:
             raise forms.ValidationError("A token may be valid for a year at most.")
         return expires_at

@@ -34,7 +34,7 @@ from .export import (
     searchset,
 )
 from .models import ApiToken
-from .records import question_set_data, screening_data, screenings_for_export
+from .records import question_set_data, responses_data, screening_data, screenings_for_export
 from .tokens import Refusal, authenticate, take_request
 from .vocabulary import FHIR_JSON
 
@@ -283,9 +283,9 @@ def response_search(request: HttpRequest, token: ApiToken) -> HttpResponse:
     page = list(screenings[offset : offset + count])
     base = base_url(request)
     resources = []
-    for screening in page:
+    for screening, data in zip(page, responses_data(page), strict=True):
         _audit_read(request, token, "QuestionnaireResponse (search)", screening)
-        resources.append(questionnaire_response(screening_data(screening), base))
+        resources.append(questionnaire_response(data, base))
     query = [(k, v) for k, v in request.GET.lists() for v in v if k not in ("_offset",)]
     here = f"{base}/QuestionnaireResponse"
     links = {"self": f"{here}?{urlencode([*query, ('_offset', offset)])}"}

@@ -344,7 +344,7 @@ def _fhirpath_comparison(node: Comparison, targets: Mapping[str, Target]) -> str
         plain = (INTEGER, DECIMAL, DATE, YES_NO)
         if left is None or right is None or left.kind not in plain or right.kind not in plain:
             return None
-        return f"{_value_path(left)} {_operator(node.operator)} {_value_path(right)}"
+        return f"{_value_path(left)} {node.operator} {_value_path(right)}"
     oriented = _orient(node)
     if oriented is None:
         return None
@@ -358,13 +358,9 @@ def _value_path(target: Target) -> str:
     return f"{path}.value" if target.quantity else path
 
 
-def _operator(operator: str) -> str:
-    return "=" if operator == "=" else operator
-
-
 def _fhirpath_atom(target: Target, operator: str, literal: Literal) -> str | None:
     path = answer_path(target.link_id)
-    op = _operator(operator)
+    op = operator  # our operators are FHIRPath's
     if target.kind == SCALE_ITEM:
         chosen = _choices_scoring(target, operator, literal)
         if chosen is None:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ..engine.questionnaire import work_out_visibility
 from ..evaluation import score_defs
-from ..models import QuestionSetVersion, Screening
+from ..models import Answer, QuestionSetVersion, Screening
 from ..questionnaire import questionnaire_for
 from .export import (
     AcknowledgementData,
@@ -45,12 +45,45 @@ def screenings_for_export():
     )
 
 
+def _visible_answers(screening: Screening, question_set: QuestionSetData, stored: dict) -> dict:
+    # The same day the engine used, so derived values (age) agree with the flags.
+    day = timezone.localdate(screening.submitted_at)
+    return work_out_visibility(question_set.questionnaire, stored, day).answers
+
+
+def responses_data(screenings: list[Screening]) -> list[ScreeningData]:
+    """Just enough for each screening's QuestionnaireResponse (a search page), in a few
+    queries whatever the number of screenings."""
+    stored: dict = {screening.pk: {} for screening in screenings}
+    for screening_id, code, value in Answer.objects.filter(screening__in=screenings).values_list(
+        "screening_id", "question__code", "value"
+    ):
+        stored[screening_id][code] = value
+    question_sets: dict = {}
+    made = []
+    for screening in screenings:
+        if screening.version_id not in question_sets:
+            question_sets[screening.version_id] = question_set_data(screening.version)
+        question_set = question_sets[screening.version_id]
+        made.append(
+            ScreeningData(
+                id=str(screening.pk),
+                status=screening.status,
+                submitted_at=screening.submitted_at,
+                evaluated_at=screening.evaluated_at,
+                patient_id=str(screening.patient_id),
+                patient_name=screening.patient.full_name,
+                question_set=question_set,
+                answers=_visible_answers(screening, question_set, stored[screening.pk]),
+            )
+        )
+    return made
+
+
 def screening_data(screening: Screening) -> ScreeningData:
     question_set = question_set_data(screening.version)
     stored = dict(screening.answers.values_list("question__code", "value"))
-    # The same day the engine used, so derived values (age) agree with the flags.
-    day = timezone.localdate(screening.submitted_at)
-    visible = work_out_visibility(question_set.questionnaire, stored, day).answers
+    visible = _visible_answers(screening, question_set, stored)
     flags = []
     for flag in screening.flags.select_related("acknowledgement__physician").order_by("position"):
         acknowledgement = getattr(flag, "acknowledgement", None)
