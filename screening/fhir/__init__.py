@@ -5,5 +5,7 @@
 - ``export``: pure builders, plain data in, FHIR JSON (dicts) out;
 - ``records``: the database read that gives ``export`` its plain data;
 - ``models`` and ``tokens``: per-client API tokens; ``api`` and ``urls``: the read-only API;
-- ``importer``: a FHIR Questionnaire into a new draft version, with a report.
+  ``download``: the staff screening page's Bundle file;
+- ``importer``: a FHIR Questionnaire into a new draft version, with a report;
+- ``admin``: issuing and revoking tokens, and the import action, in the Django admin.
 """

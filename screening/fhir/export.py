@@ -31,12 +31,13 @@ from ..engine.questionnaire import (
     SINGLE_CHOICE,
     TEXT,
     YES_NO,
+    ChoiceDef,
     QuestionDef,
     QuestionnaireDef,
     SectionDef,
 )
 from ..engine.rules import ScoreDef
-from .conditions import score_expression, targets_of, translate
+from .conditions import Target, score_expression, targets_of, translate
 from .vocabulary import (
     BP_PANEL,
     CALCULATED_EXPRESSION,
@@ -60,6 +61,7 @@ from .vocabulary import (
     UNITS,
     URI_IDENTIFIER,
     VITAL_SIGNS,
+    Code,
 )
 
 ITEM_TYPES = {
@@ -254,7 +256,9 @@ def _scores_by_section(data: QuestionSetData) -> dict[str, list[ScoreDef]]:
     return placed
 
 
-def _section_item(section: SectionDef, targets, scores: Sequence[ScoreDef], base: str) -> dict:
+def _section_item(
+    section: SectionDef, targets: Mapping[str, Target], scores: Sequence[ScoreDef], base: str
+) -> dict:
     item: dict = {"linkId": section.code, "text": section.title, "type": "group"}
     children = []
     if section.intro:
@@ -291,7 +295,7 @@ def _unit_extension(unit: str) -> dict:
     return {"url": QUESTIONNAIRE_UNIT, "valueCoding": coding}
 
 
-def _question_items(question: QuestionDef, targets, base: str) -> list[dict]:
+def _question_items(question: QuestionDef, targets: Mapping[str, Target], base: str) -> list[dict]:
     """The item for one question (and, for a medication list, its "none" box)."""
     kind = question.kind
     item: dict = {"linkId": question.code, "text": question.text, "type": ITEM_TYPES[kind]}
@@ -352,7 +356,7 @@ def _question_items(question: QuestionDef, targets, base: str) -> list[dict]:
     return items
 
 
-def _answer_option(kind: str, choice) -> dict:
+def _answer_option(kind: str, choice: ChoiceDef) -> dict:
     option: dict = {"valueCoding": {"code": choice.value, "display": choice.label}}
     extensions = []
     if kind == SCALE_ITEM and choice.score is not None:
@@ -364,7 +368,7 @@ def _answer_option(kind: str, choice) -> dict:
     return option
 
 
-def _score_item(score: ScoreDef, targets) -> dict:
+def _score_item(score: ScoreDef, targets: Mapping[str, Target]) -> dict:
     items = [(code, targets[code].choices) for code in score.items if code in targets]
     item: dict = {
         "linkId": score.code,
@@ -643,7 +647,7 @@ def vital_observations(data: ScreeningData) -> dict[str, dict]:
     return made
 
 
-def _component(code, value) -> dict:
+def _component(code: Code, value: int | float | None) -> dict:
     component: dict = {"code": {"coding": [code.coding()], "text": code.display}}
     if value is None:
         component["dataAbsentReason"] = {
