@@ -7,10 +7,10 @@ through the real submit path, so the flags the physician sees are the engine's o
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .accounts.two_factor import code_shown
 from .models import Answer, CompletedSection, Screening, User
 from .selectors import current_version
 from .services.intake import submit_screening
+from .services.two_factor import code_shown
 
 DEMO_PASSWORD = "demo-screening-2026"
 

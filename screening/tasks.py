@@ -29,6 +29,12 @@ from django.utils.http import urlsafe_base64_encode
 from django_tasks import task
 from django_tasks.base import Task
 
+from .link_tokens import (
+    LINK_VALID_FOR,
+    issue_invitation_token,
+    issue_setup_link_token,
+    reset_link_tokens,
+)
 from .models import (
     PHYSICIAN_GROUP,
     AuthenticatorSetupLink,
@@ -128,8 +134,6 @@ def _send(*, subject: str, template: str, context: dict, to: list[str]) -> None:
 def send_invitation(invitation_id: str, attempt: int = 1) -> None:
     """The patient's link to set a password, or, if the address already has an account, a
     note to log in instead (an invitation never touches an existing account)."""
-    from .services.invitations import issue_invitation_token
-
     with SendAttempt(
         kind=UndeliveredEmail.Kind.INVITATION,
         task=send_invitation,
@@ -173,8 +177,6 @@ def send_invitation(invitation_id: str, attempt: int = 1) -> None:
 def send_password_reset(email: str, attempt: int = 1) -> None:
     """A reset link to the account with this address, if there is one that may reset
     (active, with a usable password: Django's own policy); otherwise nothing."""
-    from .accounts.password_reset import reset_link_tokens
-
     with SendAttempt(
         kind=UndeliveredEmail.Kind.PASSWORD_RESET,
         task=send_password_reset,
@@ -251,8 +253,6 @@ def notify_two_factor_enrolled(user_id: str, attempt: int = 1) -> None:
 def send_authenticator_setup_link(link_id: str, removed_by_id: str = "", attempt: int = 1) -> None:
     """The single-use link a staff member needs, with their password, to set up an
     authenticator app (no trust on first use). Minted here, so no working link is queued."""
-    from .accounts.two_factor_links import LINK_VALID_FOR, issue_setup_link_token
-
     with SendAttempt(
         kind=UndeliveredEmail.Kind.AUTHENTICATOR_SETUP_LINK,
         task=send_authenticator_setup_link,

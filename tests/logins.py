@@ -8,8 +8,8 @@ import time
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from screening.accounts.two_factor import app_clock, device_for_typed_key
-from screening.accounts.two_factor import code_shown as current_code
+from screening.services.two_factor import app_clock, device_for_typed_key
+from screening.services.two_factor import code_shown as current_code
 
 
 def authenticator_for(user) -> TOTPDevice:

@@ -17,9 +17,9 @@ from screening.services.content import (
     VersionNotEditable,
     make_draft,
     publish_version,
+    run_test_panel,
 )
 from screening.services.content import load_question_set as load
-from screening.services.evaluation import run_test_panel
 from tests.logins import log_in_staff
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Use
 from django.core.exceptions import ValidationError
 
 from ..client_address import client_ip
-from .password_reset import request_password_reset
+from ..services.password_reset import request_password_reset
 
 
 class SetPasswordForm(forms.Form):

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 
-from .two_factor import needs_second_factor
+from ..services.two_factor import needs_second_factor
 
 
 class NoStoreForSignedInUsersMiddleware:

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import two_factor, two_factor_links
+from ..services import two_factor, two_factor_links
 from .forms import OneTimeCodeForm
 
 # The page asked for before a set-up link was requested, kept for when the link comes back.

@@ -14,6 +14,7 @@ from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from ..link_tokens import reset_link_tokens
 from ..models import User
 from ..services.invitations import (
     InvitationInvalid,
@@ -21,8 +22,8 @@ from ..services.invitations import (
     find_usable_invitation,
     usable_invitation,
 )
+from ..services.password_reset import RESET_USER_SESSION_KEY
 from .forms import SetPasswordForm
-from .password_reset import RESET_USER_SESSION_KEY, reset_link_tokens
 
 INVITATION_SESSION_KEY = "invitation_id"
 

@@ -25,11 +25,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tasks_db.models import DBTaskResult
 
 from .. import audit
-from ..accounts.two_factor_links import remove_authenticator
+from ..answers_json import clean_answers
 from ..engine.expressions import validate
 from ..engine.panel import PanelCaseDef, expectation_problems, run_case
 from ..engine.questionnaire import variable_types
-from ..intake.answers_json import clean_answers
+from ..fhir.admin import import_fhir_questionnaire  # also registers the FHIR API tokens
 from ..json_input import BoundedJSONField
 from ..models import (
     AuditEvent,
@@ -55,6 +55,7 @@ from ..services.content import (
     publish_version,
     review_for_publishing,
 )
+from ..services.two_factor_links import remove_authenticator
 from ..snapshots import questionnaire_for
 
 
@@ -346,7 +347,7 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
     readonly_fields = ["status", "published_at", "created_at"]
     fields = ["question_set", "number", "notes", "status", "created_at", "published_at"]
     inlines = [SectionInline]
-    actions = ["make_draft_copy", "run_test_panel", "publish"]
+    actions = ["make_draft_copy", "run_test_panel", "publish", import_fhir_questionnaire]
 
     @admin.action(description="Make a new draft from this version")
     def make_draft_copy(self, request, queryset):

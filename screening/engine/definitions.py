@@ -16,6 +16,7 @@ import yaml
 
 from . import bounded_yaml
 from .expressions import validate
+from .medications import Formulary
 from .questionnaire import (
     CHOICE_KINDS,
     QUESTION_KINDS,
@@ -25,6 +26,8 @@ from .questionnaire import (
     SectionDef,
     variable_types,
 )
+from .resolver import shared_dictionary
+from .rules import Band, RuleDef, RuleSet, ScoreDef
 
 # The default content files, reviewable in a diff (content/ at the top of the repository).
 CONTENT_DIRECTORY = Path(__file__).resolve().parents[2] / "content"
@@ -206,8 +209,6 @@ def _panel_date(value, where: str) -> datetime.date | None:
 
 def rule_defs_from_data(data: dict):
     """The file's rules as engine definitions, for tests and benchmarks that need no database."""
-    from .rules import RuleDef
-
     return [
         RuleDef(
             **{name: str(raw[name]).strip() for name in RULE_FIELDS},
@@ -219,8 +220,6 @@ def rule_defs_from_data(data: dict):
 
 
 def score_defs_from_data(data: dict):
-    from .rules import Band, ScoreDef
-
     return [
         ScoreDef(
             code=raw["code"],
@@ -240,10 +239,6 @@ def default_ruleset_from_files(
     content_path: Path = DEFAULT_CONTENT_FILE, formulary_path: Path = DEFAULT_FORMULARY_FILE
 ):
     """The default RuleSet straight from the data files (no database)."""
-    from .medications import Formulary
-    from .resolver import shared_dictionary
-    from .rules import RuleSet
-
     data, _ = read_content(content_path)
     formulary_data, _ = read_content(formulary_path)
     return RuleSet(

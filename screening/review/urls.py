@@ -3,6 +3,7 @@ invitations, and a draft's effect on screenings (physicians)."""
 
 from django.urls import path
 
+from ..fhir.download import screening_bundle_download
 from . import drafts, invitations, views
 
 app_name = "staff"
@@ -19,6 +20,7 @@ urlpatterns = [
         name="acknowledge",
     ),
     path("screenings/<uuid:screening_id>/decide/", views.decide, name="decide"),
+    path("screenings/<uuid:screening_id>/fhir/", screening_bundle_download, name="fhir_bundle"),
     path("audit/", views.audit_log, name="audit"),
     path("drafts/", drafts.drafts, name="drafts"),
     path("drafts/<uuid:version_id>/impact/", drafts.draft_impact, name="draft_impact"),

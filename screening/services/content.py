@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import audit
+from ..answers_json import clean_answers
 from ..engine.definitions import (
     DEFAULT_CONTENT_FILE,
     DEFAULT_FORMULARY_FILE,
@@ -28,7 +29,8 @@ from ..engine.definitions import (
     questionnaire_from_data,
     read_content,
 )
-from ..engine.panel import PanelResult
+from ..engine.medications import Formulary
+from ..engine.panel import PanelCaseDef, PanelResult, expectation_problems, run_panel
 from ..engine.questionnaire import (
     QuestionnaireDef,
 )
@@ -46,8 +48,8 @@ from ..models import (
     Section,
     User,
 )
-from ..snapshots import questionnaire_for
-from .evaluation import FlagImpact, preview_publication, run_test_panel
+from ..snapshots import draft_ruleset, questionnaire_for, rule_defs, validator_for
+from .evaluation import FlagImpact, preview_publication
 
 
 class VersionNotEditable(Exception):
@@ -251,8 +253,6 @@ def load_question_set(
     if problems:
         raise ContentError("Invalid rules:\n" + "\n".join(problems))
     write_panel_cases(version, panel)
-    from .evaluation import run_test_panel
-
     result = run_test_panel(version)
     if not result.passed:
         raise ContentError("The test panel fails on this content:\n" + "\n".join(result.reasons()))
@@ -335,8 +335,6 @@ def load_formulary(path: Path = DEFAULT_FORMULARY_FILE) -> tuple[int, int]:
 
     Returns (created, updated); loading the same file twice updates nothing.
     """
-    from ..engine.medications import Formulary
-
     data, _ = read_content(path)
     try:
         Formulary.from_data(data)
@@ -405,9 +403,6 @@ def panel_case_problems(
     something a real patient could have submitted; expectations must name rules of the
     version.
     """
-    from ..engine.panel import expectation_problems
-    from ..intake.answers_json import clean_answers
-
     cleaned, problems = clean_answers(answers, questionnaire)
     for label, codes in (("must raise", must_raise), ("must not raise", must_not_raise)):
         if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
@@ -419,8 +414,6 @@ def panel_case_problems(
 
 def rule_problems(version: QuestionSetVersion) -> list[str]:
     """Every rule's expression checked against the version's questions, scores and formulary."""
-    from ..snapshots import rule_defs, validator_for
-
     ruleset = validator_for(version)
     problems = []
     codes = {rule.code for rule in rule_defs(version)}
@@ -432,3 +425,34 @@ def rule_problems(version: QuestionSetVersion) -> list[str]:
             if code not in codes
         )
     return problems
+
+
+def run_test_panel(version: QuestionSetVersion) -> PanelResult:
+    """Evaluate every test panel case of the version with the version's own rules.
+
+    Each case is checked again first: an answer that no longer fits the version (a
+    question removed or its choices changed since the case was saved) fails the case with
+    the reason, as does an expectation naming a rule that is gone.
+    """
+    ruleset = draft_ruleset(version)
+    cases = []
+    for case in PanelCase.objects.filter(version=version).order_by("position", "pk"):
+        answers, problems = panel_case_problems(
+            ruleset.questionnaire,
+            ruleset.rule_codes,
+            case.answers,
+            case.must_raise,
+            case.must_not_raise,
+        )
+        cases.append(
+            PanelCaseDef(
+                name=case.name,
+                answers=answers,
+                must_raise=tuple(case.must_raise) if not problems else (),
+                must_not_raise=tuple(case.must_not_raise) if not problems else (),
+                nothing_else=case.nothing_else,
+                as_of=case.as_of,
+                problems=tuple(problems),
+            )
+        )
+    return run_panel(ruleset, cases, timezone.localdate())

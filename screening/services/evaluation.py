@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from ..engine.panel import PanelCaseDef, PanelResult, run_panel
 from ..engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleSet
-from ..models import Answer, Flag, PanelCase, QuestionSetVersion, RecognisedMedication, Screening
+from ..models import Answer, Flag, QuestionSetVersion, RecognisedMedication, Screening
 from ..snapshots import draft_ruleset, ruleset_for
 
 
@@ -90,39 +89,6 @@ class FlagImpact:
     now: int  # screenings on file that have this flag today
     gained: int  # would newly get it under the draft
     lost: int  # would no longer get it
-
-
-def run_test_panel(version: QuestionSetVersion) -> PanelResult:
-    """Evaluate every test panel case of the version with the version's own rules.
-
-    Each case is checked again first: an answer that no longer fits the version (a
-    question removed or its choices changed since the case was saved) fails the case with
-    the reason, as does an expectation naming a rule that is gone.
-    """
-    from .content import panel_case_problems
-
-    ruleset = draft_ruleset(version)
-    cases = []
-    for case in PanelCase.objects.filter(version=version).order_by("position", "pk"):
-        answers, problems = panel_case_problems(
-            ruleset.questionnaire,
-            ruleset.rule_codes,
-            case.answers,
-            case.must_raise,
-            case.must_not_raise,
-        )
-        cases.append(
-            PanelCaseDef(
-                name=case.name,
-                answers=answers,
-                must_raise=tuple(case.must_raise) if not problems else (),
-                must_not_raise=tuple(case.must_not_raise) if not problems else (),
-                nothing_else=case.nothing_else,
-                as_of=case.as_of,
-                problems=tuple(problems),
-            )
-        )
-    return run_panel(ruleset, cases, timezone.localdate())
 
 
 PREVIEW_CHUNK = 500  # screenings read per query: under every database's parameter limit

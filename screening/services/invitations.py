@@ -4,7 +4,6 @@ The raw token exists only in the email the worker sends (screening.tasks); only 
 hash is stored. An invitation only ever creates an account, never touches one.
 """
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import tasks
+from ..link_tokens import hash_token
 from ..models import (
     Invitation,
     User,
@@ -24,17 +24,13 @@ class InvitationInvalid(Exception):
     """The link was already used, has expired or never existed: all look the same to the visitor."""
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_invitation(*, full_name: str, email: str, created_by: User) -> tuple[Invitation, str]:
     """Make a single-use link for a patient; the raw token exists only in the returned link."""
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         full_name=full_name.strip(),
         email=email.strip().lower(),
-        token_hash=_hash_token(token),
+        token_hash=hash_token(token),
         created_by=created_by,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
     )
@@ -57,16 +53,8 @@ def invite_patient(*, full_name: str, email: str, created_by: User) -> Invitatio
     return invitation
 
 
-def issue_invitation_token(*, invitation: Invitation) -> str:
-    """A new token for the invitation's link; any earlier one stops working."""
-    token = secrets.token_urlsafe(32)
-    Invitation.objects.filter(pk=invitation.pk).update(token_hash=_hash_token(token))
-    invitation.token_hash = _hash_token(token)
-    return token
-
-
 def find_usable_invitation(token: str) -> Invitation:
-    invitation = Invitation.objects.filter(token_hash=_hash_token(token)).first()
+    invitation = Invitation.objects.filter(token_hash=hash_token(token)).first()
     if invitation is None or not invitation.is_usable:
         raise InvitationInvalid
     return invitation

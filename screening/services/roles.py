@@ -1,6 +1,6 @@
 """The staff groups and what each may do; created on migrate and safe to run again."""
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from ..models import PHYSICIAN_GROUP
 
@@ -50,8 +50,6 @@ ROLE_PERMISSIONS = {
 
 def ensure_roles() -> None:
     """Create the staff groups with their permissions; safe to run again."""
-    from django.contrib.auth.models import Permission
-
     for group_name, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=group_name)
         permissions = []

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from screening.engine.definitions import default_ruleset_from_files, read_content
+from screening.engine.definitions import (
+    DEFAULT_CONTENT_FILE,
+    default_ruleset_from_files,
+    read_content,
+)
 from screening.engine.questionnaire import work_out_visibility
-from screening.services.content import DEFAULT_CONTENT_FILE
+
 
 TODAY = datetime.date(2026, 11, 23)
 RULES = {rule["code"]: rule for rule in read_content(DEFAULT_CONTENT_FILE)[0]["rules"]}

@@ -83,7 +83,7 @@ def test_expectations_cannot_both_require_and_forbid_a_flag():
 
 
 def test_the_default_panel_passes_on_the_default_rules_and_fires_every_rule(ruleset):
-    from screening.intake.answers_json import clean_answers
+    from screening.answers_json import clean_answers
 
     cases = []
     for raw in panel_cases_from_data(read_content(DEFAULT_PANEL_FILE)[0]):

@@ -21,6 +21,7 @@ import secrets
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -39,10 +40,12 @@ from django.utils.http import urlsafe_base64_encode
 
 from screening import audit
 from screening.engine.questionnaire import QuestionDef
+from screening.fhir.tokens import issue_token
 from screening.models import (
     CLINIC_ADMIN_GROUP,
     PHYSICIAN_GROUP,
     Answer,
+    ApiToken,
     AuditEvent,
     CompletedSection,
     Decision,
@@ -212,6 +215,7 @@ class World:
     b_uidb64: str
     admin_objects: dict  # model label -> pk of a real object of that model
     draft_version: uuid.UUID  # a clinic admin's draft of the question set
+    version: uuid.UUID  # the published question-set version B answered
 
     @property
     def b_reset_token(self) -> str:
@@ -324,6 +328,16 @@ def build_world() -> World:
     b.refresh_from_db()  # the login above changed last_login, which reset tokens depend on
     version = screening.version
     draft = make_draft(source=version, actor=clinic_admin, ip_address=None)
+    # A FHIR API token (issued by a superuser: it reads screenings), for its admin pages.
+    issuer = User.objects.create_superuser(
+        email="root.m@example.com", password=None, full_name="Sue Superuser"
+    )
+    issue_token(
+        client_name="EHR interface",
+        scope=ApiToken.Scope.SCREENINGS_READ,
+        expires_at=timezone.now() + timedelta(days=30),
+        created_by=issuer,
+    )
     components = {name for drug in Drug.objects.all() for name in (drug.components or [])}
     classes_in_use = {name for drug in Drug.objects.all() for name in (drug.classes or [])}
     admin_objects = {
@@ -343,6 +357,7 @@ def build_world() -> World:
         .first()
         .pk,
         "auth.group": Group.objects.get(name=PHYSICIAN_GROUP).pk,
+        "screening.apitoken": ApiToken.objects.get().pk,
         # The physician's authenticator (a real row: ids differ between databases).
         "otp_totp.totpdevice": authenticator_for(physician).pk,
     }
@@ -367,6 +382,7 @@ def build_world() -> World:
         b_uidb64=urlsafe_base64_encode(force_bytes(b.pk)),
         admin_objects=admin_objects,
         draft_version=draft.pk,
+        version=version.pk,
     )
 
 
@@ -418,15 +434,16 @@ KWARGS_BY_ROUTE = {
     "patient:done": {"screening_id": "b_screening"},
     "old_invitation_link": {"token": "invitation_token"},
     "old_password_reset_link": {"uidb64": "b_uidb64", "token": "b_reset_token"},
+    "staff:draft_impact": {"version_id": "draft_version"},
 }
 # Otherwise, by converter name.
 KWARGS_BY_NAME = {
     "screening_id": "b_screening",
     "flag_id": "b_flag",
+    "version_id": "version",
     "token": "invitation_token",
     "uidb64": "b_uidb64",
     "section_code": "=medicines",
-    "version_id": "draft_version",
     "app_label": "=screening",
     "url": "=no-such-page/",
 }
@@ -516,6 +533,7 @@ POST_BODIES = {
 # The policy -----------------------------------------------------------------------------
 
 OK = "200"
+UNAUTHORIZED = "401"  # the FHIR API: no token (a browser session is not one)
 DENIED = "403"
 MISSING = "404"
 NOT_ALLOWED = "405"
@@ -662,6 +680,21 @@ APP_MATRIX = {
         "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
         "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
     },
+    "staff:fhir_bundle": {  # B's screening as a FHIR Bundle file, as the physician reads it
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+    },
+    # The FHIR API answers API tokens only (tests/fhir/test_api.py tries every kind of token):
+    # a session, even a physician's, gets 401. Its CapabilityStatement is public.
+    "fhir:metadata": {
+        "GET":              (OK,)*5,
+        "POST":             (NOT_ALLOWED,)*5,
+    },
+    "fhir:questionnaire":     {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
+    "fhir:response_search":   {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
+    "fhir:response":          {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
+    "fhir:bundle":            {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
+    "fhir:unknown":           {"GET": (MISSING,)*5,      "POST": (MISSING,)*5},
 }
 
 # The admin site. Anyone who is not an active is_staff user (visitors, patients, physicians)
@@ -710,6 +743,7 @@ CLINIC_ADMIN_IN_ADMIN = {
     "screening.drug":               {**PUBLISHED_CONTENT, "change": (OK, OK), "delete": (OK, OK)},
     "screening.drugclass":          {**PUBLISHED_CONTENT, "change": (OK, OK)},  # a class in use is kept
     "screening.invitation":         READ_ONLY,  # invitations are made on the staff page
+    "screening.apitoken":           PUBLISHED_CONTENT,  # issued and revoked, never edited or deleted
     "screening.auditevent":         {"changelist": (OK, OK)},  # append-only; the list is all there is
     "screening.undeliveredemail":   {"changelist": (OK, OK)},  # read-only; the list is all there is
     "otp_totp.totpdevice":          {  # view and delete only: remove a colleague's lost phone
@@ -805,7 +839,7 @@ CELLS = [
     for role in ROLES
     if expected(route, role, method) is not None
 ]
-DENIALS = {LOGIN, ADMIN_LOGIN, DENIED, MISSING, NOT_ALLOWED}
+DENIALS = {LOGIN, ADMIN_LOGIN, UNAUTHORIZED, DENIED, MISSING, NOT_ALLOWED}
 
 
 def tries_a_made_up_identifier(route: Route, role: str, want: str) -> bool:

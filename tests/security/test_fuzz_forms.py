@@ -71,7 +71,15 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from screening.accounts.forms import OneTimeCodeForm, SetPasswordForm
-from screening.accounts.two_factor import PENDING_KEY_SESSION_KEY, code_shown
+from screening.answer_fields import (
+    BLANK_MEDICATION_ROWS,
+    DIASTOLIC_RANGE,
+    EARLIEST_DATE,
+    MEDICATION_FIELD_MAX_LENGTH,
+    MEDICATION_MAX_ROWS,
+    SYSTOLIC_RANGE,
+    TEXT_MAX_LENGTH,
+)
 from screening.engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
@@ -85,16 +93,7 @@ from screening.engine.questionnaire import (
     YES_NO,
     QuestionDef,
 )
-from screening.intake.forms import (
-    BLANK_MEDICATION_ROWS,
-    DIASTOLIC_RANGE,
-    EARLIEST_DATE,
-    MEDICATION_FIELD_MAX_LENGTH,
-    MEDICATION_MAX_ROWS,
-    SYSTOLIC_RANGE,
-    TEXT_MAX_LENGTH,
-    SubmitForm,
-)
+from screening.intake.forms import SubmitForm
 from screening.models import (
     CompletedSection,
     Decision,
@@ -116,6 +115,7 @@ from screening.selectors import (
 )
 from screening.services.intake import save_page, start_screening, submit_screening
 from screening.services.invitations import create_invitation
+from screening.services.two_factor import PENDING_KEY_SESSION_KEY, code_shown
 from screening.snapshots import questionnaire_for
 from tests.conftest import PASSWORD
 from tests.factories import make_patient, make_submitted_screening

@@ -12,13 +12,18 @@ from __future__ import annotations
 import os
 import re
 import runpy
+import uuid
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from screening.fhir.tokens import issue_token
+from screening.models import ApiToken, User
 from tests.logins import log_in_staff
 
 from .test_access_matrix import PASSWORD, ROLES, ROUTES, build_url, built_world, route_kwargs
@@ -186,6 +191,33 @@ def test_the_redirect_to_the_second_factor_carries_the_csp(world, production, db
     response = client.get("/staff/queue/", secure=True)
     assert response.status_code == 302
     assert response.has_header("Content-Security-Policy")
+
+
+def test_the_fhir_api_read_with_a_token_carries_the_headers_and_is_never_cached(
+    world, production, db
+):
+    """API clients have no session, so no-store must come from the API itself."""
+    _, secret = issue_token(
+        client_name="Header check",
+        scope=ApiToken.Scope.SCREENINGS_READ,
+        expires_at=timezone.now() + timedelta(days=1),
+        created_by=User.objects.get(email="root.m@example.com"),
+    )
+    urls = [
+        f"/fhir/R4/Bundle/{world.b_screening}",
+        f"/fhir/R4/QuestionnaireResponse/{world.b_screening}",
+        "/fhir/R4/QuestionnaireResponse",
+        f"/fhir/R4/Questionnaire/{world.version}",
+        f"/fhir/R4/Bundle/{uuid.uuid4()}",  # 404
+    ]
+    for url in urls:
+        response = Client().get(url, secure=True, HTTP_AUTHORIZATION=f"Bearer {secret}")
+        assert response.status_code in (200, 404), url
+        problems = header_problems(response, authenticated=True, settings=production)
+        assert not problems, f"GET {url} with a token: {problems}"
+    refused = Client().get(urls[0], secure=True, HTTP_AUTHORIZATION="Bearer wrong")
+    assert refused.status_code == 401
+    assert not header_problems(refused, authenticated=True, settings=production)
 
 
 def test_plain_http_is_redirected_to_https_without_hsts(production, db):

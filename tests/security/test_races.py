@@ -668,7 +668,9 @@ def test_a_save_revealing_required_follow_ups_while_the_submit_checks_the_pages_
         )
 
     # The submit stops just after finding every page complete, before its status update.
-    with Pause(monkeypatch, "screening.services.intake.first_incomplete_section", after=True) as pause:
+    with Pause(
+        monkeypatch, "screening.services.intake.first_incomplete_section", after=True
+    ) as pause:
         submit = Running(lambda: submit_screening(screening=screening), name="submit")
         pause.wait_until_reached()
         save = Running(reveal_follow_ups, name="save")
@@ -775,8 +777,8 @@ def test_reset_requests_from_many_app_servers_at_once_let_only_the_limit_through
     The advisory lock makes them take turns, so exactly three emails are queued."""
     from django_tasks_db.models import DBTaskResult
 
-    from screening.accounts import password_reset
     from screening.models import PasswordResetRequest
+    from screening.services import password_reset
 
     settings.TASKS = DATABASE_TASKS
     real_limit_reached = password_reset.limit_reached

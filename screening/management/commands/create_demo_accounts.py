@@ -4,11 +4,11 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from ...accounts.two_factor import secret_for_typing
 from ...demo import DEMO_PASSWORD, demo_authenticator, seed_demo_screenings
 from ...models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, User
 from ...selectors import NoPublishedQuestionSet
 from ...services.roles import ensure_roles
+from ...services.two_factor import secret_for_typing
 
 DEMO_ACCOUNTS = [
     ("patient@example.com", "Pat Demo", None, False),

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ...intake.answers_json import MAX_FILE_BYTES, AnswersError, answers_from_bytes
+from ...answers_json import MAX_FILE_BYTES, AnswersError, answers_from_bytes
 from ...selectors import NoPublishedQuestionSet, current_version
 from ...snapshots import ruleset_for
 

@@ -10,7 +10,6 @@ set-up page (screening/accounts/two_factor_views.py) works only in a session tha
 account's newest link, while the person is logged in with that account's password.
 """
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -19,10 +18,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import audit, tasks
+from ..link_tokens import LINK_VALID_FOR, hash_token, newest_link
 from ..models import AuthenticatorSetupLink, User
 
-# Long enough for a link sent in the evening to be used the next working day.
-LINK_VALID_FOR = timedelta(hours=24)
 # Someone who knows the password could otherwise fill the person's inbox with links.
 NEW_LINK_AFTER = timedelta(minutes=2)
 LINK_SESSION_KEY = "two_factor_setup_link"
@@ -38,14 +36,6 @@ class TooSoonForANewLink(Exception):
         self.sent_at = sent_at
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _newest_link(user) -> AuthenticatorSetupLink | None:
-    return AuthenticatorSetupLink.objects.filter(user=user).order_by("-created_at").first()
-
-
 def issue_setup_link(*, user: User, request, removed_by: User | None = None) -> None:
     """Make a new link for `user` (their older links stop working); the worker emails it.
 
@@ -55,7 +45,7 @@ def issue_setup_link(*, user: User, request, removed_by: User | None = None) -> 
     with transaction.atomic():
         link = AuthenticatorSetupLink.objects.create(
             user=user,
-            token_hash=_hash_token(secrets.token_urlsafe(32)),
+            token_hash=hash_token(secrets.token_urlsafe(32)),
             expires_at=timezone.now() + LINK_VALID_FOR,
         )
         audit.record(
@@ -69,24 +59,6 @@ def issue_setup_link(*, user: User, request, removed_by: User | None = None) -> 
         )
 
 
-def issue_setup_link_token(*, link: AuthenticatorSetupLink) -> str | None:
-    """A new token for the link's email (any earlier one stops working), or None when the
-    link can no longer be used: opened, expired or replaced by a newer one since it was
-    queued."""
-    with transaction.atomic():
-        link = AuthenticatorSetupLink.objects.select_for_update().get(pk=link.pk)
-        if (
-            link.opened_at is not None
-            or link.expires_at <= timezone.now()
-            or link != _newest_link(link.user)
-        ):
-            return None
-        token = secrets.token_urlsafe(32)
-        link.token_hash = _hash_token(token)
-        link.save(update_fields=["token_hash"])
-    return token
-
-
 def send_new_setup_link(*, request) -> None:
     """The logged-in staff member without an authenticator asks for a (new) link. It goes to
     the account's address only; one every NEW_LINK_AFTER at most."""
@@ -94,7 +66,7 @@ def send_new_setup_link(*, request) -> None:
     with transaction.atomic():
         # Lock the person: two clicks at once must not both send.
         User.objects.select_for_update().get(pk=user.pk)
-        newest = _newest_link(user)
+        newest = newest_link(user)
         if newest is not None and newest.created_at > timezone.now() - NEW_LINK_AFTER:
             raise TooSoonForANewLink(newest.created_at)
         issue_setup_link(user=user, request=request)
@@ -121,14 +93,14 @@ def open_setup_link(*, token: str, request) -> None:
     with transaction.atomic():
         link = (
             AuthenticatorSetupLink.objects.select_for_update()
-            .filter(token_hash=_hash_token(token))
+            .filter(token_hash=hash_token(token))
             .first()
         )
         if (
             link is None
             or link.opened_at is not None
             or link.expires_at <= timezone.now()
-            or link != _newest_link(link.user)
+            or link != newest_link(link.user)
         ):
             raise LinkNotUsable
         link.opened_at = timezone.now()
@@ -152,7 +124,7 @@ def setup_link_in_session(request) -> AuthenticatorSetupLink | None:
         link is None
         or link.used_at is not None
         or link.expires_at <= timezone.now()
-        or link != _newest_link(request.user)
+        or link != newest_link(request.user)
     ):
         return None
     return link

@@ -17,7 +17,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -32,15 +31,6 @@ RESET_USER_SESSION_KEY = "password_reset_uid"
 # Key of the PostgreSQL advisory lock that makes count-then-record atomic across app servers
 # (the first 8 bytes of sha256("screening.password_reset") as a signed integer).
 LIMIT_LOCK_KEY = -2505539735004606316
-
-
-class ResetLinkTokenGenerator(PasswordResetTokenGenerator):
-    # Its own salt: links emailed before tokens moved out of the URL path (where access logs
-    # recorded them) no longer work.
-    key_salt = "screening.password_reset.ResetLinkTokenGenerator"
-
-
-reset_link_tokens = ResetLinkTokenGenerator()
 
 
 def email_digest(email: str) -> str:

@@ -8,7 +8,8 @@ whose synthetic cases must look exactly like answers a patient could have given.
 from django.core.exceptions import ValidationError
 from django.utils.datastructures import MultiValueDict
 
-from ..engine.questionnaire import (
+from .answer_fields import field_for, stored_value
+from .engine.questionnaire import (
     BLOOD_PRESSURE,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
@@ -17,8 +18,7 @@ from ..engine.questionnaire import (
     QuestionDef,
     QuestionnaireDef,
 )
-from ..json_input import JSONInputError, parse_json
-from .forms import field_for, stored_value
+from .json_input import JSONInputError, parse_json
 
 
 class AnswersError(Exception):

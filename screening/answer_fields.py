@@ -1,0 +1,341 @@
+"""How each kind of question is typed, checked and stored: one form field per question kind.
+
+Fields validate and normalise what people type into the JSON shape an answer is stored
+in (`stored_value`); every error message says what to type, and a refused value is shown
+back as typed. Shared by the intake's pages (screening/intake/forms.py) and by answers
+given as JSON (screening/answers_json.py: the evaluate command, the test panel).
+"""
+
+import datetime
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.html import escape
+
+from .engine.questionnaire import (
+    BLOOD_PRESSURE,
+    DATE,
+    DECIMAL,
+    INTEGER,
+    MEDICATION_LIST,
+    MULTIPLE_CHOICE,
+    SCALE_ITEM,
+    SINGLE_CHOICE,
+    TEXT,
+    YES_NO,
+    QuestionDef,
+)
+from .presenters import plain_number
+
+YES_NO_CHOICES = [("yes", "Yes"), ("no", "No")]
+
+
+TEXT_MAX_LENGTH = 2000
+
+
+MEDICATION_FIELD_MAX_LENGTH = 200
+
+
+MEDICATION_MAX_ROWS = 60
+
+
+BLANK_MEDICATION_ROWS = 3
+
+
+# Plausible resting blood pressure, mmHg: outside this a typo is far likelier than a reading.
+SYSTOLIC_RANGE = (60, 260)
+
+
+DIASTOLIC_RANGE = (30, 160)
+
+
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+
+
+class BloodPressureWidget(forms.Widget):
+    template_name = "widgets/blood_pressure.html"
+
+    def value_from_datadict(self, data, files, name):
+        return {
+            "systolic": data.get(f"{name}_systolic", ""),
+            "diastolic": data.get(f"{name}_diastolic", ""),
+        }
+
+    def value_omitted_from_data(self, data, files, name):
+        return f"{name}_systolic" not in data and f"{name}_diastolic" not in data
+
+    def format_value(self, value):
+        if isinstance(value, dict):
+            return {
+                key: "" if value.get(key) is None else value.get(key)
+                for key in ("systolic", "diastolic")
+            }
+        return {"systolic": "", "diastolic": ""}
+
+    def id_for_label(self, id_):
+        return f"{id_}_systolic" if id_ else id_
+
+
+class BloodPressureField(forms.Field):
+    """Two whole numbers, top over bottom, each within a plausible range."""
+
+    widget = BloodPressureWidget
+
+    def clean(self, value):
+        value = value or {}
+        systolic_text = str(value.get("systolic", "")).strip()
+        diastolic_text = str(value.get("diastolic", "")).strip()
+        if not systolic_text and not diastolic_text:
+            if self.required:
+                raise ValidationError(
+                    "Enter both numbers of your blood pressure, for example 120 and 80."
+                )
+            return None
+        if not systolic_text or not diastolic_text:
+            raise ValidationError(
+                "Enter both numbers of your blood pressure (top and bottom), or leave both empty."
+            )
+        systolic = _whole_number(systolic_text)
+        diastolic = _whole_number(diastolic_text)
+        low, high = SYSTOLIC_RANGE
+        d_low, d_high = DIASTOLIC_RANGE
+        errors = []
+        if systolic is None or not low <= systolic <= high:
+            errors.append(
+                f"The top number (systolic) must be a whole number between {low} and {high}."
+            )
+        if diastolic is None or not d_low <= diastolic <= d_high:
+            errors.append(
+                f"The bottom number (diastolic) must be a whole number between {d_low} and {d_high}."
+            )
+        if not errors and diastolic >= systolic:
+            errors.append(
+                "The top number (systolic) should be higher than the bottom number (diastolic)."
+            )
+        if errors:
+            raise ValidationError(errors)
+        return {"systolic": systolic, "diastolic": diastolic}
+
+
+def _whole_number(text: str) -> int | None:
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 4:
+        return None
+    return int(text)
+
+
+class MedicationListWidget(forms.Widget):
+    """Rows of name, dose and how often; works without JavaScript (blank rows are offered)."""
+
+    template_name = "widgets/medication_list.html"
+    extra_rows = BLANK_MEDICATION_ROWS
+
+    def value_from_datadict(self, data, files, name):
+        try:
+            count = int(data.get(f"{name}-rows", "0"))
+        except ValueError:
+            count = 0
+        count = max(0, min(count, MEDICATION_MAX_ROWS + 10))
+        rows = [
+            {
+                "name": data.get(f"{name}-{index}-name", ""),
+                "dose": data.get(f"{name}-{index}-dose", ""),
+                "frequency": data.get(f"{name}-{index}-frequency", ""),
+            }
+            for index in range(count)
+        ]
+        return {"rows": rows, "none": data.get(f"{name}-none") in ("on", "true", "1", "yes")}
+
+    def value_omitted_from_data(self, data, files, name):
+        return f"{name}-rows" not in data
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        value = value if isinstance(value, dict) else {}
+        rows = [row for row in value.get("rows", []) if any(str(v).strip() for v in row.values())]
+        blank = {"name": "", "dose": "", "frequency": ""}
+        rows = rows + [dict(blank) for _ in range(self.extra_rows)]
+        context["widget"]["rows"] = rows
+        context["widget"]["row_count"] = len(rows)
+        context["widget"]["none"] = bool(value.get("none"))
+        context["widget"]["none_label"] = getattr(self, "none_label", "I don't take any")
+        return context
+
+    def format_value(self, value):
+        return value
+
+    def id_for_label(self, id_):
+        return f"{id_}-0-name" if id_ else id_
+
+
+class MedicationListField(forms.Field):
+    widget = MedicationListWidget
+
+    def clean(self, value):
+        value = value or {}
+        rows = []
+        errors = []
+        for number, row in enumerate(value.get("rows", []), start=1):
+            name = str(row.get("name", "")).strip()
+            dose = str(row.get("dose", "")).strip()
+            frequency = str(row.get("frequency", "")).strip()
+            if not (name or dose or frequency):
+                continue
+            if "\x00" in name + dose + frequency:
+                errors.append(f"Row {number}: remove the invisible control character.")
+                continue
+            if not name:
+                errors.append(f"Row {number}: add the name of the medicine or substance.")
+            if max(len(name), len(dose), len(frequency)) > MEDICATION_FIELD_MAX_LENGTH:
+                errors.append(
+                    f"Row {number}: please keep each box under {MEDICATION_FIELD_MAX_LENGTH} characters."
+                )
+            rows.append({"name": name, "dose": dose, "frequency": frequency})
+        if len(rows) > MEDICATION_MAX_ROWS:
+            errors.append(
+                f"Please list at most {MEDICATION_MAX_ROWS} items; add the rest in a note to the clinic."
+            )
+        none = bool(value.get("none"))
+        if none and rows:
+            errors.append(
+                "You ticked that you take none, but also listed some. Untick the box or clear the rows."
+            )
+        if errors:
+            raise ValidationError(errors)
+        if not rows and not none and self.required:
+            raise ValidationError(
+                "List what you take, one per row, or tick the box if you take none."
+            )
+        return {"rows": rows, "none": none}
+
+
+class ExclusiveMultipleChoiceField(forms.MultipleChoiceField):
+    """Checkboxes where a "None of these" choice cannot be combined with the others."""
+
+    def __init__(self, *, exclusive_values: set[str], **kwargs):
+        self.exclusive_values = exclusive_values
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        chosen = super().clean(value)
+        if len(chosen) > 1 and self.exclusive_values & set(chosen):
+            label = dict(self.choices).get(next(iter(self.exclusive_values & set(chosen))))
+            raise ValidationError(f"“{label}” can't be ticked together with other answers.")
+        return chosen
+
+
+def field_for(question: QuestionDef) -> forms.Field:
+    """The form field that asks one question."""
+    common = {
+        "label": f"{question.text} ({question.unit})" if question.unit else question.text,
+        # crispy renders help text unescaped; admin-written text must stay inert.
+        "help_text": escape(question.help_text),
+        "required": question.required,
+    }
+    kind = question.kind
+    required_message = "Please answer this question."
+    if kind == YES_NO:
+        field = forms.ChoiceField(choices=YES_NO_CHOICES, widget=forms.RadioSelect, **common)
+    elif kind in (SINGLE_CHOICE, SCALE_ITEM):
+        field = forms.ChoiceField(
+            choices=[(c.value, c.label) for c in question.choices],
+            widget=forms.RadioSelect,
+            **common,
+        )
+    elif kind == MULTIPLE_CHOICE:
+        field = ExclusiveMultipleChoiceField(
+            choices=[(c.value, c.label) for c in question.choices],
+            exclusive_values={c.value for c in question.choices if c.exclusive},
+            widget=forms.CheckboxSelectMultiple,
+            **common,
+        )
+        required_message = "Please tick at least one answer (or “None of these”)."
+    elif kind == INTEGER:
+        field = forms.IntegerField(widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common)
+        _add_range(field, question, "a whole number")
+    elif kind == DECIMAL:
+        field = forms.DecimalField(
+            max_digits=10,
+            decimal_places=2,
+            widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+            **common,
+        )
+        _add_range(field, question, "a number")
+    elif kind == DATE:
+        field = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        field.validators.append(_date_in_the_past)
+        field.error_messages["invalid"] = "Enter a date like 1985-04-23 (year, month, day)."
+    elif kind == BLOOD_PRESSURE:
+        field = BloodPressureField(**common)
+    elif kind == MEDICATION_LIST:
+        field = MedicationListField(**common)
+    elif kind == TEXT:
+        field = forms.CharField(
+            max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}), **common
+        )
+    else:  # pragma: no cover - kinds are a closed list checked on load
+        raise ValueError(f"Unknown question kind {kind!r}")
+    field.error_messages["required"] = required_message
+    field.question = question
+    return field
+
+
+def _add_range(field: forms.Field, question: QuestionDef, what: str) -> None:
+    low, high = question.min_value, question.max_value
+    unit = f" {question.unit}" if question.unit else ""
+    if low is not None and high is not None:
+        message = f"Enter {what} between {_plain(low)} and {_plain(high)}{unit}."
+    elif low is not None:
+        message = f"Enter {what} of at least {_plain(low)}{unit}."
+    elif high is not None:
+        message = f"Enter {what} of at most {_plain(high)}{unit}."
+    else:
+        message = f"Enter {what}."
+    field.error_messages["invalid"] = message
+    field.error_messages["max_digits"] = message
+    field.error_messages["max_decimal_places"] = f"Use at most two decimal places. {message}"
+
+    def check_range(value):
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValidationError(message)
+
+    field.validators.append(check_range)
+
+
+def _plain(number: Decimal) -> str:
+    return f"{number.normalize():f}"
+
+
+def _date_in_the_past(value: datetime.date) -> None:
+    if value > timezone.localdate():
+        raise ValidationError("This date is in the future. Please check the year.")
+    if value < EARLIEST_DATE:
+        raise ValidationError("Please check the year: dates before 1900 are not accepted.")
+
+
+def stored_value(question: QuestionDef, cleaned):
+    if cleaned in (None, "", []):
+        return None
+    if question.kind == DATE:
+        return cleaned.isoformat()
+    if question.kind == DECIMAL:
+        return float(cleaned)
+    if question.kind == MULTIPLE_CHOICE:
+        return list(cleaned)
+    return cleaned
+
+
+def initial_value(question: QuestionDef, stored):
+    """What a form shows for a stored answer (the inverse of stored_value)."""
+    if stored is None:
+        return None
+    if question.kind == DATE:
+        try:
+            return datetime.date.fromisoformat(stored)
+        except (TypeError, ValueError):
+            return None
+    if question.kind == DECIMAL:
+        return plain_number(stored)
+    return stored

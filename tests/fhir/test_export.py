@@ -1,0 +1,384 @@
+"""Every resource the export produces validates against FHIR models, and says what it should.
+
+Validated (tests/fhir/validation.py: fhir.resources' R4B models plus every required code):
+the default question set as a Questionnaire; the Bundle of every demo screening, after
+physicians acknowledge flags and sign (and amend) decisions; and the Bundle of each
+default-rule case (tests/engine/test_default_rules.py), built without a database.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+
+from screening.demo import seed_demo_screenings
+from screening.engine.definitions import (
+    DEFAULT_CONTENT_FILE,
+    questionnaire_from_data,
+    read_content,
+    score_defs_from_data,
+)
+from screening.engine.questionnaire import work_out_visibility
+from screening.fhir.export import (
+    FlagData,
+    MedicationData,
+    QuestionSetData,
+    ScreeningData,
+    questionnaire,
+    screening_bundle,
+)
+from screening.fhir.records import question_set_data, screening_data, screenings_for_export
+from screening.models import Decision, Screening
+from screening.services.review import acknowledge_flag, record_decision
+from tests.engine.test_default_rules import CASES, TODAY, answers
+from tests.fhir.validation import every, validated
+
+BASE = "https://clinic.example.org/fhir/R4"
+NOW = datetime.datetime(2026, 11, 24, 9, 30, tzinfo=datetime.UTC)
+
+
+def resources_of(bundle: dict, resource_type: str) -> list[dict]:
+    return [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type
+    ]
+
+
+def assert_references_resolve(bundle: dict) -> None:
+    """Every urn:uuid reference inside the Bundle names one of its entries."""
+    full_urls = {entry["fullUrl"] for entry in bundle["entry"]}
+    references = [r for r in every(bundle, "reference") if r.startswith("urn:uuid:")]
+    assert references
+    assert set(references) <= full_urls, set(references) - full_urls
+    assert len(full_urls) == len(bundle["entry"])
+
+
+# --- The default question set -------------------------------------------------------------------
+
+
+def test_the_default_question_set_is_a_valid_questionnaire(default_version):
+    resource = questionnaire(question_set_data(default_version), BASE)
+    validated(resource)
+    assert resource["url"] == f"{BASE}/Questionnaire/ketamine-pretreatment"
+    assert resource["version"] == str(default_version.number)
+    assert resource["status"] == "active"
+    items = {item["linkId"]: item for item in every(resource, "item") for item in item}
+    # Every question is an item under its own code.
+    for question in default_version.questions.all():
+        assert question.code in items, question.code
+    assert items["date_of_birth"]["type"] == "date"
+    assert items["can_be_pregnant"]["type"] == "boolean"
+    assert items["cv_conditions"]["repeats"] is True
+    assert items["height_cm"]["type"] == "decimal"
+    assert items["heart_rate"]["type"] == "integer"
+    assert items["questions_for_clinic"]["type"] == "text"
+    assert [i["linkId"] for i in items["bp"]["item"] if i["type"] == "quantity"] == [
+        "bp_systolic",
+        "bp_diastolic",
+    ]
+    assert items["medications"]["repeats"] is True and items["medications"]["type"] == "group"
+
+
+def test_scale_items_carry_their_scores_and_the_phq9_its_loinc_codes(default_version):
+    resource = questionnaire(question_set_data(default_version), BASE)
+    items = {item["linkId"]: item for item in every(resource, "item") for item in item}
+    options = items["phq9_9"]["answerOption"]
+    assert [o["extension"][0]["valueDecimal"] for o in options] == [0, 1, 2, 3]
+    assert items["phq9_9"]["code"] == [
+        {
+            "system": "http://loinc.org",
+            "code": "44260-8",
+            "display": "Thoughts that you would be better off dead, or of hurting yourself in some way",
+        }
+    ]
+    assert items["phq9_total"]["readOnly"] is True
+    assert items["phq9_total"]["code"][0]["code"] == "44261-6"
+    assert items["gad7_total"]["code"][0]["code"] == "70274-6"
+    # Instruments whose codes we could not confirm carry none.
+    assert "code" not in items["auditc_total"] and "code" not in items["pcl5_1"]
+    loinc_codes = {
+        c["code"]
+        for c in every(resource, "coding")
+        for c in c
+        if c.get("system") == "http://loinc.org"
+    }
+    loinc_codes |= {c["code"] for item in items.values() for c in item.get("code", [])}
+    assert loinc_codes <= {
+        "44249-1", "44261-6", "69737-5", "70274-6", "85354-9", "8480-6", "8462-4",
+        "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
+        "44253-3", "44260-8", "69722-7", "69725-0", "68509-9", "69733-4", "69734-2",
+        "69735-9", "69689-8", "69736-7",
+    }  # fmt: skip
+
+
+# --- Demo screenings, with the physician's work --------------------------------------------------
+
+
+@pytest.fixture
+def demo_screenings(default_version, physician):
+    seed_demo_screenings()
+    screenings = list(screenings_for_export().order_by("submitted_at"))
+    assert len(screenings) == 5
+    urgent = next(s for s in screenings if s.level == "urgent")
+    flag = urgent.flags.first()
+    acknowledge_flag(
+        flag=flag, physician=physician, note="Called her.", seen_version=urgent.lock_version
+    )
+    urgent.refresh_from_db()
+    first = record_decision(
+        screening=urgent,
+        physician=physician,
+        outcome=Decision.Outcome.MORE_INFORMATION_NEEDED,
+        seen_version=urgent.lock_version,
+        message_to_patient="Please tell us more about these thoughts.",
+    )
+    caution = next(s for s in screenings if s.level == "caution")
+    for flag in caution.flags.all():
+        caution.refresh_from_db()
+        acknowledge_flag(flag=flag, physician=physician, note="", seen_version=caution.lock_version)
+    caution.refresh_from_db()
+    record_decision(
+        screening=caution,
+        physician=physician,
+        outcome=Decision.Outcome.CLEARED_WITH_CONDITIONS,
+        seen_version=caution.lock_version,
+        conditions="Stop clarithromycin a week before.",
+    )
+    caution.refresh_from_db()
+    record_decision(
+        screening=caution,
+        physician=physician,
+        outcome=Decision.Outcome.NOT_A_CANDIDATE,
+        seen_version=caution.lock_version,
+        reason="Blood pressure too high on the day.",
+    )  # a second decision amends the first
+    assert first.pk
+    return list(screenings_for_export().order_by("submitted_at"))
+
+
+def test_every_demo_screening_is_a_valid_bundle_whose_references_resolve(demo_screenings):
+    for screening in demo_screenings:
+        bundle = screening_bundle(screening_data(screening), BASE, timezone.now())
+        validated(bundle)
+        assert_references_resolve(bundle)
+        [response] = resources_of(bundle, "QuestionnaireResponse")
+        [form] = resources_of(bundle, "Questionnaire")
+        assert response["questionnaire"] == f"{form['url']}|{form['version']}"
+        assert response["id"] == str(screening.pk)
+        assert len(resources_of(bundle, "DetectedIssue")) == screening.flags.count()
+
+
+def test_a_bundle_holds_the_decision_as_a_clinical_impression_and_amendments_chain(demo_screenings):
+    caution = next(s for s in demo_screenings if s.level == "caution")
+    bundle = screening_bundle(screening_data(caution), BASE, NOW)
+    first, amended = resources_of(bundle, "ClinicalImpression")
+    assert (
+        first["summary"]
+        == "Cleared with conditions. Conditions: Stop clarithromycin a week before."
+    )
+    assert amended["previous"]["reference"] == f"urn:uuid:{first['id']}"
+    assert amended["finding"][0]["itemCodeableConcept"]["coding"][0]["code"] == "not_a_candidate"
+    [doctor] = resources_of(bundle, "Practitioner")
+    assert amended["assessor"]["reference"] == f"urn:uuid:{doctor['id']}"
+    assert doctor["name"] == [{"text": "Dr Dana Physician"}]
+    issue = resources_of(bundle, "DetectedIssue")[0]
+    assert issue["mitigation"][0]["author"]["reference"] == f"urn:uuid:{doctor['id']}"
+
+
+def test_medications_keep_the_text_as_typed_and_flags_point_at_them(demo_screenings):
+    caution = next(s for s in demo_screenings if s.level == "caution")
+    bundle = screening_bundle(screening_data(caution), BASE, NOW)
+    statements = {
+        s["medicationCodeableConcept"]["text"]: s
+        for s in resources_of(bundle, "MedicationStatement")
+    }
+    assert (
+        statements["Biaxin"]["medicationCodeableConcept"]["coding"][0]["code"] == "clarithromycin"
+    )
+    assert statements["Biaxin"]["dosage"] == [{"text": "500 mg twice a day"}]
+    interaction = next(
+        issue
+        for issue in resources_of(bundle, "DetectedIssue")
+        if any(
+            ref["reference"] == f"urn:uuid:{statements['Biaxin']['id']}"
+            for ref in issue.get("implicated", [])
+        )
+    )
+    assert interaction["severity"] in ("high", "moderate")
+
+
+def test_vital_signs_are_loinc_observations_in_ucum(demo_screenings):
+    calm = next(s for s in demo_screenings if s.level == "")
+    bundle = screening_bundle(screening_data(calm), BASE, NOW)
+    vitals = {
+        o["code"]["coding"][0]["code"]: o
+        for o in resources_of(bundle, "Observation")
+        if o["category"][0]["coding"][0]["code"] == "vital-signs"
+    }
+    assert set(vitals) == {"85354-9", "8867-4", "8302-2", "29463-7"}
+    systolic, diastolic = vitals["85354-9"]["component"]
+    assert systolic["code"]["coding"][0]["code"] == "8480-6"
+    assert systolic["valueQuantity"] == {
+        "value": 122,
+        "unit": "mmHg",
+        "system": "http://unitsofmeasure.org",
+        "code": "mm[Hg]",
+    }
+    assert diastolic["code"]["coding"][0]["code"] == "8462-4"
+    assert vitals["8867-4"]["valueQuantity"]["code"] == "/min"
+    assert vitals["8302-2"]["valueQuantity"] == {
+        "value": 168.0,
+        "unit": "cm",
+        "system": "http://unitsofmeasure.org",
+        "code": "cm",
+    }
+    assert vitals["29463-7"]["valueQuantity"]["code"] == "kg"
+    phq9 = next(
+        o
+        for o in resources_of(bundle, "Observation")
+        if o["code"]["coding"][0]["code"] == "44261-6"
+    )
+    panel = next(
+        o
+        for o in resources_of(bundle, "Observation")
+        if o["code"]["coding"][0]["code"] == "44249-1"
+    )
+    assert phq9["valueInteger"] == 8 and phq9["interpretation"] == [{"text": "Mild"}]
+    assert panel["hasMember"] == [{"reference": f"urn:uuid:{phq9['id']}", "type": "Observation"}]
+
+
+def test_the_patient_is_named_by_a_stable_identifier_and_nothing_but_name_and_birth_date(
+    demo_screenings,
+):
+    screening = demo_screenings[0]
+    bundle = screening_bundle(screening_data(screening), BASE, NOW)
+    [patient] = resources_of(bundle, "Patient")
+    assert patient == {
+        "resourceType": "Patient",
+        "id": str(screening.patient_id),
+        "identifier": [
+            {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{screening.patient_id}"}
+        ],
+        "name": [{"text": screening.patient.full_name}],
+        "birthDate": "1986-03-14",
+    }
+    assert screening.patient.email not in json.dumps(bundle)
+
+
+def test_a_hidden_questions_stale_answer_never_leaves(demo_screenings):
+    """The answer to a question the patient was not shown stays out of the export."""
+    calm = next(s for s in demo_screenings if s.level == "")
+    question = calm.version.questions.get(code="psych_history_other")  # shown only for "other"
+    calm.answers.create(question=question, value="STALE-ANSWER")
+    bundle = json.dumps(screening_bundle(screening_data(calm), BASE, NOW))
+    assert "STALE-ANSWER" not in bundle
+
+
+def test_the_export_is_stable(demo_screenings):
+    screening = demo_screenings[1]
+    once = screening_bundle(screening_data(screening), BASE, NOW)
+    again = screening_bundle(screening_data(Screening.objects.get(pk=screening.pk)), BASE, NOW)
+    assert once == again
+
+
+# --- The default-rule cases, without a database ------------------------------------------------------
+
+DATA, _ = read_content(DEFAULT_CONTENT_FILE)
+QUESTION_SET = QuestionSetData(
+    version_id="00000000-0000-4000-8000-00000000000a",
+    slug="ketamine-pretreatment",
+    name="Ketamine pre-treatment screening",
+    description="",
+    number=1,
+    status="published",
+    published_at=NOW,
+    questionnaire=questionnaire_from_data(DATA),
+    scores=tuple(score_defs_from_data(DATA)),
+)
+
+
+def case_bundle(rules, stored: dict) -> dict:
+    evaluation = rules.evaluate(stored, TODAY)
+    visible = work_out_visibility(QUESTION_SET.questionnaire, stored, TODAY).answers
+    medications = []
+    for position, entry in enumerate(evaluation.medications):
+        rows = (stored.get(entry.question) or {}).get("rows", [])
+        row = rows[entry.row] if entry.row < len(rows) else {}
+        medications.append(
+            MedicationData(
+                entry.question,
+                entry.match.typed,
+                row.get("dose", ""),
+                row.get("frequency", ""),
+                entry.match.drug or "",
+                position,
+            )
+        )
+    flags = [
+        FlagData(
+            f"00000000-0000-4000-9000-{index:012d}",
+            f.code,
+            f.severity,
+            f.title,
+            f.message,
+            f.rationale,
+            f.evidence,
+        )
+        for index, f in enumerate(evaluation.flags)
+    ]
+    data = ScreeningData(
+        id="00000000-0000-4000-8000-00000000000b",
+        status="submitted",
+        submitted_at=NOW,
+        evaluated_at=NOW,
+        patient_id="00000000-0000-4000-8000-00000000000c",
+        patient_name="Case Patient",
+        question_set=QUESTION_SET,
+        answers=visible,
+        scores=[
+            {"code": s.code, "name": s.name, "value": s.value, "band": s.band}
+            for s in evaluation.scores
+        ],
+        medications=medications,
+        flags=flags,
+    )
+    return screening_bundle(data, BASE, NOW)
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_each_default_rule_case_is_a_valid_bundle_with_evidence(code, default_rules):
+    bundle = case_bundle(default_rules, answers(**CASES[code].fire))
+    validated(bundle)
+    assert_references_resolve(bundle)
+    issue = next(
+        i for i in resources_of(bundle, "DetectedIssue") if i["code"]["coding"][0]["code"] == code
+    )
+    expected = {"urgent": "high", "contraindicated": "high", "caution": "moderate", "info": "low"}
+    severity = DATA_RULES[code]["severity"]
+    assert issue["severity"] == expected[severity]
+    assert issue["extension"][0]["valueCode"] == severity
+    # Evidence is named, and points at answers, observations or statements in the Bundle.
+    assert issue.get("evidence"), code
+    for evidence in issue["evidence"]:
+        for ref in evidence["detail"]:
+            assert ref["type"] in ("QuestionnaireResponse", "Observation", "MedicationStatement")
+
+
+DATA_RULES = {rule["code"]: rule for rule in DATA["rules"]}
+
+
+def test_an_answer_as_evidence_points_at_its_item(default_rules):
+    bundle = case_bundle(default_rules, answers(**CASES["phq9_item9_positive"].fire))
+    issue = next(
+        i
+        for i in resources_of(bundle, "DetectedIssue")
+        if i["code"]["coding"][0]["code"] == "phq9_item9_positive"
+    )
+    [ref] = issue["evidence"][0]["detail"]
+    assert ref["extension"] == [
+        {"url": "http://hl7.org/fhir/StructureDefinition/targetElement", "valueUri": "item-phq9_9"}
+    ]
+    [response] = resources_of(bundle, "QuestionnaireResponse")
+    assert "item-phq9_9" in set(every(response, "id"))
