@@ -23,7 +23,6 @@ from screening.engine.definitions import (
 )
 from screening.engine.questionnaire import work_out_visibility
 
-
 TODAY = datetime.date(2026, 11, 23)
 RULES = {rule["code"]: rule for rule in read_content(DEFAULT_CONTENT_FILE)[0]["rules"]}
 
