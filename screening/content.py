@@ -37,10 +37,12 @@ from .models import (
     ScoreDefinition,
     Section,
 )
+from .patient_messages import placeholder_problems
 
 DEFAULT_CONTENT_FILE = Path(settings.BASE_DIR) / "content" / "ketamine_default.yaml"
 DEFAULT_FORMULARY_FILE = Path(settings.BASE_DIR) / "content" / "formulary.yaml"
 RULE_FIELDS = ("code", "title", "severity", "when", "message", "rationale", "source")
+URGENT = "urgent"
 
 
 class ContentError(Exception):
@@ -231,11 +233,21 @@ def write_rules_and_scores(version: QuestionSetVersion, data: dict) -> None:
         )
     for position, raw in enumerate(data.get("rules") or [], start=1):
         missing = [name for name in RULE_FIELDS if not str(raw.get(name, "")).strip()]
+        patient_message = str(raw.get("patient_message") or "").strip()
+        if raw.get("severity") == URGENT and not patient_message:
+            missing.append("patient_message (required for an urgent rule)")
+        if patient_message and raw.get("severity") != URGENT:
+            raise ContentError(
+                f"rule {raw.get('code', position)}: only urgent rules show a patient_message"
+            )
         if missing:
             raise ContentError(f"rule {raw.get('code', position)}: missing {', '.join(missing)}")
+        for problem in placeholder_problems(patient_message):
+            raise ContentError(f"rule {raw['code']}: patient_message: {problem}")
         Rule.objects.create(
             version=version,
             **{name: str(raw[name]).strip() for name in RULE_FIELDS},
+            patient_message=patient_message,
             superseded_by=list(raw.get("superseded_by") or []),
             active=bool(raw.get("active", True)),
             position=position,
@@ -318,6 +330,7 @@ def rule_defs_from_data(data: dict):
     return [
         RuleDef(
             **{name: str(raw[name]).strip() for name in RULE_FIELDS},
+            patient_message=str(raw.get("patient_message") or "").strip(),
             superseded_by=tuple(raw.get("superseded_by") or ()),
             active=bool(raw.get("active", True)),
         )

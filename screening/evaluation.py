@@ -83,7 +83,7 @@ def rule_defs(version: QuestionSetVersion) -> list[RuleDef]:
     rows = (
         Rule.objects.filter(version=version)
         .order_by("position", "pk")
-        .values(*RULE_FIELDS, "superseded_by", "active")
+        .values(*RULE_FIELDS, "patient_message", "superseded_by", "active")
     )
     return rule_defs_from_data({"rules": list(rows)})
 
@@ -144,6 +144,7 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
             message=flag.message,
             rationale=flag.rationale,
             source=flag.source,
+            patient_message=flag.patient_message,
             evidence=list(flag.evidence),
             position=position,
         )

@@ -21,18 +21,29 @@ from .engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
     QuestionDef,
 )
+from .measurement_fields import check_weight_against_height, field_for_measurement
 
 YES_NO_CHOICES = [("yes", "Yes"), ("no", "No")]
 TEXT_MAX_LENGTH = 2000
+SHORT_TEXT_MAX_LENGTH = 200
+# A telephone number as people write it: digits with spaces, dashes, dots, brackets and a
+# leading +; between 7 and 15 digits (15 is the longest international number, E.164).
+PHONE_MAX_LENGTH = 30
+PHONE_DIGITS = (7, 15)
+PHONE_CHARACTERS = "0123456789 +-()."
 MEDICATION_FIELD_MAX_LENGTH = 200
 MEDICATION_MAX_ROWS = 60
 BLANK_MEDICATION_ROWS = 3
@@ -259,10 +270,29 @@ def field_for(question: QuestionDef) -> forms.Field:
         field = BloodPressureField(**common)
     elif kind == MEDICATION_LIST:
         field = MedicationListField(**common)
+    elif kind in (HEIGHT, WEIGHT):
+        field = field_for_measurement(question, **common)
     elif kind == TEXT:
         field = forms.CharField(
             max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}), **common
         )
+    elif kind == SHORT_TEXT:
+        field = forms.CharField(
+            max_length=SHORT_TEXT_MAX_LENGTH,
+            widget=forms.TextInput(attrs={"autocomplete": "off"}),
+            **common,
+        )
+        field.error_messages["max_length"] = (
+            f"Please keep this under {SHORT_TEXT_MAX_LENGTH} characters."
+        )
+    elif kind == PHONE:
+        field = forms.CharField(
+            max_length=PHONE_MAX_LENGTH,
+            widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+            **common,
+        )
+        field.validators.append(_phone_number)
+        field.error_messages["max_length"] = _PHONE_MESSAGE
     else:  # pragma: no cover - kinds are a closed list checked on load
         raise ValueError(f"Unknown question kind {kind!r}")
     field.error_messages["required"] = required_message
@@ -296,6 +326,19 @@ def _plain(number: Decimal) -> str:
     return f"{number.normalize():f}"
 
 
+_PHONE_MESSAGE = (
+    f"Enter a phone number of {PHONE_DIGITS[0]} to {PHONE_DIGITS[1]} digits, for example "
+    "555 201 4477 or +44 20 7946 0000."
+)
+
+
+def _phone_number(value: str) -> None:
+    digits = sum(character in PHONE_CHARACTERS[:10] for character in value)
+    low, high = PHONE_DIGITS
+    if set(value) - set(PHONE_CHARACTERS) or "+" in value[1:] or not low <= digits <= high:
+        raise ValidationError(_PHONE_MESSAGE)
+
+
 def _date_in_the_past(value: datetime.date) -> None:
     if value > timezone.localdate():
         raise ValidationError("This date is in the future. Please check the year.")
@@ -318,11 +361,19 @@ class SectionForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         self.questions = questions
+        self.lenient = lenient
         for question in questions:
             field = field_for(question)
             if lenient or (presented is not None and question.code not in presented):
                 field.required = False
             self.fields[question.code] = field
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.lenient:
+            # A weight in pounds typed into the kilograms box passes every range check.
+            check_weight_against_height(self)
+        return cleaned
 
     def stored_answers(self) -> dict[str, object]:
         """The cleaned answers in their stored JSON shape; None for a blank optional answer."""
