@@ -9,7 +9,7 @@ A weight typed in pounds into the kilograms box passes every range check (180 is
 possible weight in either unit) but would raise a false "BMI 40 or more". So a section
 form that asks for a height and a weight checks them together: when the BMI they give is
 the kind a mixed-up unit makes, the page comes back asking the patient to move the number
-to the other box or to tick "Yes, 120 kg is right".
+to the other box or to tick "Yes, I weigh 120 kg".
 """
 
 from __future__ import annotations
@@ -90,7 +90,17 @@ class MeasurementWidget(forms.Widget):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        context["widget"]["inputs"] = {part: self._input_name(name, part) for part in self.parts}
+        widget = context["widget"]
+        widget["inputs"] = {part: self._input_name(name, part) for part in self.parts}
+        # A refused answer marks the boxes that hold it (all of them when all are empty),
+        # not the empty boxes of the other unit that the message suggests using.
+        attrs = widget["attrs"]
+        refused = attrs.get("aria-invalid") in ("true", True) or "is-invalid" in str(
+            attrs.get("class", "")
+        )
+        boxes = [part for part in self.parts if part != "confirm"]
+        filled = [part for part in boxes if str(widget["value"].get(part, "")).strip()]
+        widget["invalid"] = {part: refused and (part in filled or not filled) for part in boxes}
         return context
 
     def id_for_label(self, id_):
@@ -108,7 +118,7 @@ class WeightWidget(MeasurementWidget):
     parts = ("kg", "lb", "confirm")
     stored_keys = {"lb": "pounds"}
     # Set by the section form when the weight and height together look like a mixed-up
-    # unit: the page then offers the "Yes, this is right" box.
+    # unit: the page then offers the "Yes, I weigh ..." box.
     ask_to_confirm = False
 
     def format_value(self, value):
@@ -128,7 +138,7 @@ class WeightWidget(MeasurementWidget):
             "show": bool(typed) and (self.ask_to_confirm or confirmed),
             "checked": confirmed,
             "value": typed,
-            "label": f"Yes, {typed} {unit} is right",
+            "label": f"Yes, I weigh {typed} {unit}",
         }
         return context
 
@@ -285,13 +295,13 @@ def weight_check_message(weight: dict) -> str:
             f"Please check your weight. {typed} lb is only {plain(Decimal(str(weight['kg'])))} "
             "kg, which is very light for your height. If you weighed yourself in kilograms, "
             f"put the number in the kilograms box instead. If {typed} lb is right, tick the "
-            "box to say so."
+            "box above to say so."
         )
     kg = Decimal(str(weight["kg"]))
     return (
         f"Please check your weight. {plain(kg)} kg is about {plain(pounds_from_kg(kg))} lb. "
         "If you weighed yourself in pounds, put the number in the pounds box instead. "
-        f"If {plain(kg)} kg is right, tick the box to say so."
+        f"If {plain(kg)} kg is right, tick the box above to say so."
     )
 
 

@@ -164,12 +164,15 @@ def test_pounds_typed_into_the_kilograms_box_are_refused_until_moved_or_confirme
     assert message == (
         "Please check your weight. 180 kg is about 397 lb. If you weighed yourself in "
         "pounds, put the number in the pounds box instead. If 180 kg is right, tick the box "
-        "to say so."
+        "above to say so."
     )
     html = form.as_p()
     assert 'value="180"' in html  # kept as typed
     assert 'name="weight_kg_confirm" id="id_weight_kg_confirm" value="180">' in html
-    assert "Yes, 180 kg is right" in html
+    assert "Yes, I weigh 180 kg" in html
+    # The box holding the number is marked, not the empty pounds box it suggests.
+    assert 'id="id_weight_kg_kg" value="180" aria-invalid="true"' in html
+    assert 'id="id_weight_kg_lb" value="" aria-describedby' in html
     assert form.errors.keys() == {"weight_kg"}
 
 
@@ -189,7 +192,7 @@ def test_a_confirmation_of_another_number_does_not_count():
     """Ticked for 180, then changed to 250: the new number is asked about afresh."""
     form = refused(post(height_cm="170", weight_kg="250", weight_kg_confirm="180"))
     assert "250 kg is about 551 lb" in form.errors["weight_kg"][0]
-    assert "Yes, 250 kg is right" in form.as_p()
+    assert "Yes, I weigh 250 kg" in form.as_p()
 
 
 def test_a_confirmed_weight_comes_back_ticked_for_the_same_number():
@@ -203,7 +206,7 @@ def test_kilograms_typed_into_the_pounds_box_are_refused_until_moved_or_confirme
     assert form.errors["weight_kg"] == [
         "Please check your weight. 80 lb is only 36.3 kg, which is very light for your "
         "height. If you weighed yourself in kilograms, put the number in the kilograms box "
-        "instead. If 80 lb is right, tick the box to say so."
+        "instead. If 80 lb is right, tick the box above to say so."
     ]
     assert saved(post(height_cm="170", weight_kg_lb="80", weight_kg_confirm="80"))["weight_kg"] == {
         "kg": 36.3,

@@ -87,6 +87,7 @@ NAMES = [
     "psychosis",
     "psychotic",
     "bipolar disorder",
+    "anxiety disorder",
     "manic",
     "hypomanic",
     "post-traumatic stress disorder",
