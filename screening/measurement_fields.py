@@ -39,8 +39,7 @@ PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 def plain(number: Decimal) -> str:
     """170.0 reads as 170 and 70.50 as 70.5."""
-    text = f"{number.normalize():f}"
-    return text
+    return f"{number.normalize():f}"
 
 
 def _number(text: str) -> Decimal | None:
@@ -183,7 +182,7 @@ class HeightField(forms.Field):
                     "Enter your height in centimetres as a number, for example 168.",
                     code="invalid",
                 )
-            if Decimal(2) <= cm <= Decimal(9):
+            if (self.low is None or cm < self.low) and Decimal(2) <= cm <= Decimal(9):
                 raise ValidationError(
                     f"{cm_text} cm looks like feet. Put your height in the boxes for feet "
                     "and inches instead, for example 5 feet 7 inches.",
@@ -305,17 +304,21 @@ def weight_check_message(weight: dict) -> str:
     )
 
 
-def weight_to_check(height: object, weight: object) -> bool:
-    """Whether a cleaned height and weight need the patient to confirm the weight."""
+def looks_mixed_up(height: object, weight: object) -> bool:
+    """Whether a cleaned height and weight give the BMI that a mixed-up unit gives."""
     if not isinstance(height, dict) or not isinstance(weight, dict):
-        return False
-    if weight.get("confirmed"):
         return False
     return weight_needs_checking(
         cm=Decimal(str(height["cm"])),
         kg=Decimal(str(weight["kg"])),
         typed_in=POUNDS if "pounds" in weight else KG,
     )
+
+
+def weight_to_check(height: object, weight: object) -> bool:
+    """Whether the patient still has to move or confirm the weight."""
+    confirmed = isinstance(weight, dict) and weight.get("confirmed")
+    return not confirmed and looks_mixed_up(height, weight)
 
 
 def check_weight_against_height(form: forms.Form) -> None:
@@ -339,3 +342,12 @@ def check_weight_against_height(form: forms.Form) -> None:
         if weight_to_check(height, weight):
             form.fields[name].widget.ask_to_confirm = True
             form.add_error(name, ValidationError(weight_check_message(weight), code="check"))
+        elif (
+            isinstance(weight, dict)
+            and weight.get("confirmed")
+            and height is not None
+            and not looks_mixed_up(height, weight)
+        ):
+            # Ticked for a weight that needs no confirming (the height changed, say):
+            # nothing to record.
+            del weight["confirmed"]

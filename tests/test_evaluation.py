@@ -181,6 +181,9 @@ def test_the_evaluate_command_reads_us_units_and_the_new_intake_questions(
     assert "hypertension_history" not in flags  # superseded by the caution
     assert {"value": "bmi", "answer": 40.1} in flags["bmi_40_or_more"]["evidence"]
     assert output["level"] == "urgent"
+    # An urgent flag shows what the patient reads; other flags show the patient nothing.
+    assert "{crisis_resources}" in flags["suicide_risk_high"]["patient_message"]
+    assert "patient_message" not in flags["cardiac_symptoms"]
 
 
 @pytest.mark.parametrize(

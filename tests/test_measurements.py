@@ -220,6 +220,12 @@ def test_a_usual_weight_in_kilograms_needs_no_confirmation(weight):
     assert "confirmed" not in saved(post(height_cm="170", weight_kg=weight))["weight_kg"]
 
 
+def test_a_confirmation_that_is_no_longer_needed_is_not_recorded():
+    """Confirmed 120 kg at 170 cm, then the height corrected to 190 cm (BMI 33)."""
+    answers = saved(post(height_cm="190", weight_kg="120", weight_kg_confirm="120"))
+    assert answers["weight_kg"] == {"kg": 120}
+
+
 def test_without_a_height_on_the_page_the_weight_is_not_checked():
     form = SectionForm({"weight_kg": "180", "weight_kg_lb": ""}, questions=[WEIGHT_Q])
     assert form.is_valid(), form.errors

@@ -61,6 +61,8 @@ class Command(BaseCommand):
                     "severity": flag.severity,
                     "message": flag.message,
                     "evidence": list(flag.evidence),
+                    # Urgent flags: what the patient's confirmation page shows.
+                    **({"patient_message": flag.patient_message} if flag.patient_message else {}),
                 }
                 for flag in evaluation.flags
             ],
