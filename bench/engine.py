@@ -10,12 +10,16 @@ from screening.engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
 )
 
@@ -65,8 +69,14 @@ def full_answers(ruleset, rng: random.Random, medications=TYPED_MEDICATIONS) -> 
                 "rows": [{"name": name, "dose": "", "frequency": ""} for name in rows],
                 "none": False,
             }
-        elif kind == TEXT:
+        elif kind == HEIGHT:
+            answers[code] = {"cm": rng.randint(150, 200)}
+        elif kind == WEIGHT:
+            answers[code] = {"kg": rng.randint(45, 140)}
+        elif kind in (TEXT, SHORT_TEXT):
             answers[code] = "nothing else"
+        elif kind == PHONE:
+            answers[code] = "555 201 4477"
     return answers
 
 

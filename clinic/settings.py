@@ -291,7 +291,7 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
 # Shown to a patient whose answers signal acute risk, and in the safety section.
 CRISIS_RESOURCES_TEXT = os.environ.get(
     "CRISIS_RESOURCES_TEXT",
-    "If you are in danger now, call your local emergency number (911 in the US). "
+    "If you are in danger now, call 911 or your local emergency number. "
     "In the US you can call or text 988, the Suicide & Crisis Lifeline, at any time.",
 )
 

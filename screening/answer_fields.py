@@ -18,21 +18,32 @@ from .engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
     QuestionDef,
 )
+from .measurement_fields import field_for_measurement
 from .presenters import plain_number
 
 YES_NO_CHOICES = [("yes", "Yes"), ("no", "No")]
 
 
 TEXT_MAX_LENGTH = 2000
+SHORT_TEXT_MAX_LENGTH = 200
+# A telephone number as people write it: digits with spaces, dashes, dots, brackets and a
+# leading +; between 7 and 15 digits (15 is the longest international number, E.164).
+PHONE_MAX_LENGTH = 30
+PHONE_DIGITS = (7, 15)
+PHONE_CHARACTERS = "0123456789 +-()."
 
 
 MEDICATION_FIELD_MAX_LENGTH = 200
@@ -271,10 +282,29 @@ def field_for(question: QuestionDef) -> forms.Field:
         field = BloodPressureField(**common)
     elif kind == MEDICATION_LIST:
         field = MedicationListField(**common)
+    elif kind in (HEIGHT, WEIGHT):
+        field = field_for_measurement(question, **common)
     elif kind == TEXT:
         field = forms.CharField(
             max_length=TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}), **common
         )
+    elif kind == SHORT_TEXT:
+        field = forms.CharField(
+            max_length=SHORT_TEXT_MAX_LENGTH,
+            widget=forms.TextInput(attrs={"autocomplete": "off"}),
+            **common,
+        )
+        field.error_messages["max_length"] = (
+            f"Please keep this under {SHORT_TEXT_MAX_LENGTH} characters."
+        )
+    elif kind == PHONE:
+        field = forms.CharField(
+            max_length=PHONE_MAX_LENGTH,
+            widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+            **common,
+        )
+        field.validators.append(_phone_number)
+        field.error_messages["max_length"] = _PHONE_MESSAGE
     else:  # pragma: no cover - kinds are a closed list checked on load
         raise ValueError(f"Unknown question kind {kind!r}")
     field.error_messages["required"] = required_message
@@ -306,6 +336,19 @@ def _add_range(field: forms.Field, question: QuestionDef, what: str) -> None:
 
 def _plain(number: Decimal) -> str:
     return f"{number.normalize():f}"
+
+
+_PHONE_MESSAGE = (
+    f"Enter a phone number of {PHONE_DIGITS[0]} to {PHONE_DIGITS[1]} digits, for example "
+    "555 201 4477 or +44 20 7946 0000."
+)
+
+
+def _phone_number(value: str) -> None:
+    digits = sum(character in PHONE_CHARACTERS[:10] for character in value)
+    low, high = PHONE_DIGITS
+    if set(value) - set(PHONE_CHARACTERS) or "+" in value[1:] or not low <= digits <= high:
+        raise ValidationError(_PHONE_MESSAGE)
 
 
 def _date_in_the_past(value: datetime.date) -> None:

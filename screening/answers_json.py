@@ -5,20 +5,34 @@ same checks, and gets the same messages, as a patient typing them; and by the te
 whose synthetic cases must look exactly like answers a patient could have given.
 """
 
+import re
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.utils.datastructures import MultiValueDict
 
 from .answer_fields import field_for, stored_value
 from .engine.questionnaire import (
     BLOOD_PRESSURE,
+    HEIGHT,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
     SCALE_ITEM,
+    WEIGHT,
     YES_NO,
     QuestionDef,
     QuestionnaireDef,
 )
+from .engine.units import bmi
 from .json_input import JSONInputError, parse_json
+from .measurement_fields import weight_to_check
+
+# "5 ft 7 in", "5'7\"", "5 feet", "168 cm", "180 lb", "70 kg": a number with its unit.
+FEET_AND_INCHES = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(?:ft|feet|foot|')\s*(?:(\d+(?:\.\d+)?)\s*(?:in|inches|inch|\"|'')?)?\s*$",
+    re.IGNORECASE,
+)
+NUMBER_AND_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
 class AnswersError(Exception):
@@ -61,6 +75,7 @@ def answers_from_json(text: str, questionnaire: QuestionnaireDef) -> dict[str, o
         if raw is None:
             continue
         answers[code] = _clean(question, raw)
+    _check_weight_against_height(answers, questionnaire)
     return answers
 
 
@@ -87,6 +102,29 @@ def clean_answers(data, questionnaire: QuestionnaireDef) -> tuple[dict[str, obje
             except AnswersError as error:
                 problems.append(str(error))
     return answers, problems
+
+
+def _check_weight_against_height(answers: dict, questionnaire: QuestionnaireDef) -> None:
+    """The intake's check for a weight typed in the wrong unit, worded for a file."""
+    questions = questionnaire.questions_by_code.values()
+    heights = [q.code for q in questions if q.kind == HEIGHT and q.code in answers]
+    if not heights:
+        return
+    height = answers[heights[0]]
+    for question in questions:
+        weight = answers.get(question.code)
+        if question.kind == WEIGHT and weight_to_check(height, weight):
+            value = bmi(Decimal(str(height["cm"])), Decimal(str(weight["kg"])))
+            typed, unit = (
+                (weight["pounds"], "pounds") if "pounds" in weight else (weight["kg"], "kg")
+            )
+            other = "kg" if unit == "pounds" else "pounds"
+            raise AnswersError(
+                f'"{question.code}": {typed} {unit} with a height of {height["cm"]} cm gives a '
+                f"BMI of {value}, which a weight typed in the wrong unit would give. Write "
+                f'{{"{other}": {typed}}} if it was in {other}, or '
+                f'{{"{unit}": {typed}, "confirmed": true}} if it is right.'
+            )
 
 
 def _join_blood_pressure_halves(data: dict, questionnaire: QuestionnaireDef) -> dict:
@@ -128,6 +166,10 @@ def _clean(question: QuestionDef, raw) -> object:
             )
         post[f"{code}_systolic"] = "" if systolic is None else str(systolic)
         post[f"{code}_diastolic"] = "" if diastolic is None else str(diastolic)
+    elif kind == HEIGHT:
+        _post_height(post, code, raw)
+    elif kind == WEIGHT:
+        _post_weight(post, code, raw)
     elif kind == MEDICATION_LIST:
         if isinstance(raw, dict) and isinstance(raw.get("rows"), list):
             # The stored shape, so a stored answer checks again to itself.
@@ -162,3 +204,52 @@ def _clean(question: QuestionDef, raw) -> object:
     except ValidationError as error:
         raise AnswersError(f'"{code}": ' + " ".join(error.messages)) from error
     return stored_value(question, cleaned)
+
+
+HEIGHT_EXAMPLES = '168, "168 cm", "5 ft 7 in", {"cm": 168} or {"feet": 5, "inches": 7}'
+WEIGHT_EXAMPLES = '70, "70 kg", "154 lb", {"kg": 70} or {"pounds": 154}'
+
+
+def _post_height(post: MultiValueDict, code: str, raw) -> None:
+    """A height as a number of cm, a string with its unit, or {"cm"} / {"feet", "inches"}."""
+    if isinstance(raw, bool):
+        raise AnswersError(f'"{code}": expected a height such as {HEIGHT_EXAMPLES}.')
+    if isinstance(raw, (int, float)):
+        post[code] = str(raw)
+    elif isinstance(raw, dict) and set(raw) <= {"cm", "feet", "inches"} and raw:
+        post[code] = str(raw.get("cm", "") or "")
+        post[f"{code}_feet"] = str(raw.get("feet", "") or "")
+        post[f"{code}_inches"] = str(raw.get("inches", "") or "")
+    elif isinstance(raw, str) and (found := FEET_AND_INCHES.match(raw)):
+        post[f"{code}_feet"], post[f"{code}_inches"] = found.group(1), found.group(2) or "0"
+    elif isinstance(raw, str) and (found := NUMBER_AND_UNIT.match(raw)):
+        if found.group(2).lower() not in ("", "cm"):
+            raise AnswersError(f'"{code}": expected a height such as {HEIGHT_EXAMPLES}.')
+        post[code] = found.group(1)
+    else:
+        raise AnswersError(f'"{code}": expected a height such as {HEIGHT_EXAMPLES}.')
+
+
+def _post_weight(post: MultiValueDict, code: str, raw) -> None:
+    """A weight as a number of kg, a string with its unit, or {"kg"} / {"pounds"}, each
+    with an optional "confirmed": true."""
+    confirmed = False
+    if isinstance(raw, dict) and raw and set(raw) <= {"kg", "pounds", "confirmed"}:
+        confirmed = raw.get("confirmed") is True
+        kg, pounds = raw.get("kg"), raw.get("pounds")
+        post[code] = "" if kg is None else str(kg)
+        post[f"{code}_lb"] = "" if pounds is None else str(pounds)
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        post[code] = str(raw)
+    elif isinstance(raw, str) and (found := NUMBER_AND_UNIT.match(raw)):
+        unit = found.group(2).lower()
+        if unit in ("", "kg", "kgs", "kilograms"):
+            post[code] = found.group(1)
+        elif unit in ("lb", "lbs", "pounds"):
+            post[f"{code}_lb"] = found.group(1)
+        else:
+            raise AnswersError(f'"{code}": expected a weight such as {WEIGHT_EXAMPLES}.')
+    else:
+        raise AnswersError(f'"{code}": expected a weight such as {WEIGHT_EXAMPLES}.')
+    if confirmed:
+        post[f"{code}_confirm"] = post.get(code) or post.get(f"{code}_lb", "")

@@ -169,6 +169,10 @@ class Question(models.Model):
         BLOOD_PRESSURE = "blood_pressure", "Blood pressure"
         MEDICATION_LIST = "medication_list", "Medication list"
         SCALE_ITEM = "scale_item", "Scale item (scored choices)"
+        HEIGHT = "height", "Height (cm, or feet and inches)"
+        WEIGHT = "weight", "Weight (kg or pounds)"
+        SHORT_TEXT = "short_text", "One line of text (e.g. a name)"
+        PHONE = "phone", "Telephone number"
 
     version = models.ForeignKey(
         QuestionSetVersion, on_delete=models.CASCADE, related_name="questions"
@@ -455,8 +459,19 @@ class Rule(models.Model):
     when = models.TextField(help_text='Expression, e.g. bp_systolic > 180 or takes("maoi").')
     message = models.TextField(help_text="What the physician reads first.")
     rationale = models.TextField(blank=True, help_text="Why it matters clinically.")
-    source = models.CharField(
-        max_length=300, help_text="Label section, consensus statement or study."
+    source = models.TextField(
+        help_text=(
+            "The references, in full: a label and its section, a guideline or a paper "
+            "(authors, journal, year)."
+        )
+    )
+    patient_message = models.TextField(
+        blank=True,
+        help_text=(
+            "Urgent rules only, and required for them: what the patient reads on the "
+            "confirmation page when this flag is raised. Plain words, grade 8 or below. "
+            "{crisis_resources} shows the clinic's crisis lines; {clinic_name} its name."
+        ),
     )
     superseded_by = models.JSONField(
         default=list, blank=True, help_text="Codes of rules that, when raised, suppress this one."
@@ -466,7 +481,14 @@ class Rule(models.Model):
 
     class Meta:
         ordering = ["version", "position"]
-        constraints = [models.UniqueConstraint(fields=["version", "code"], name="unique_rule_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="unique_rule_code"),
+            # The patient's confirmation page shows the message of each urgent flag raised.
+            models.CheckConstraint(
+                condition=~Q(severity="urgent") | ~Q(patient_message=""),
+                name="urgent_rule_has_patient_message",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.severity})"
@@ -572,7 +594,9 @@ class Flag(models.Model):
     title = models.CharField(max_length=200)
     message = models.TextField()
     rationale = models.TextField(blank=True)
-    source = models.CharField(max_length=300, blank=True)
+    source = models.TextField(blank=True)
+    # The rule's patient message as it was when the flag was raised (urgent flags only).
+    patient_message = models.TextField(blank=True)
     evidence = models.JSONField(default=list)
     position = models.PositiveIntegerField(default=0)
 

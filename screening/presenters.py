@@ -7,10 +7,12 @@ from .engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
+    HEIGHT,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
     SCALE_ITEM,
     SINGLE_CHOICE,
+    WEIGHT,
     YES_NO,
     QuestionDef,
     Visibility,
@@ -43,6 +45,8 @@ def display_answer(question: QuestionDef, stored) -> str | list[str]:
             )
             for row in stored.get("rows", [])
         ] or NOT_ANSWERED
+    if kind in (HEIGHT, WEIGHT) and isinstance(stored, dict):
+        return _measurement(kind, stored)
     unit = f" {question.unit}" if question.unit else ""
     if kind == DATE:
         try:
@@ -52,6 +56,19 @@ def display_answer(question: QuestionDef, stored) -> str | list[str]:
     if kind == DECIMAL:
         return f"{plain_number(stored)}{unit}"
     return f"{stored}{unit}"
+
+
+def _measurement(kind: str, stored: dict) -> str:
+    """As typed, with the metric value the rules use: "5 ft 7 in (170.2 cm)", "180 lb (81.6 kg)"."""
+    if kind == HEIGHT:
+        metric = f"{plain_number(stored.get('cm'))} cm"
+        if stored.get("feet") is not None:
+            typed = f"{stored['feet']} ft {plain_number(stored.get('inches') or 0)} in"
+            return f"{typed} ({metric})"
+        return metric
+    metric = f"{plain_number(stored.get('kg'))} kg"
+    shown = f"{plain_number(stored['pounds'])} lb ({metric})" if "pounds" in stored else metric
+    return f"{shown}, confirmed as right" if stored.get("confirmed") else shown
 
 
 def answer_rows(visibility: Visibility) -> list[dict]:

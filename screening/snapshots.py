@@ -133,7 +133,7 @@ def rule_defs(version: QuestionSetVersion) -> list[RuleDef]:
     rows = (
         Rule.objects.filter(version=version)
         .order_by("position", "pk")
-        .values(*RULE_FIELDS, "superseded_by", "active")
+        .values(*RULE_FIELDS, "patient_message", "superseded_by", "active")
     )
     return rule_defs_from_data({"rules": list(rows)})
 

@@ -6,12 +6,16 @@ from screening.engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
     QuestionDef,
 )
@@ -48,8 +52,16 @@ def plausible_post_value(question: QuestionDef) -> dict[str, object]:
         return {f"{code}_systolic": "120", f"{code}_diastolic": "80"}
     if kind == MEDICATION_LIST:
         return {f"{code}-rows": "3", f"{code}-none": "on"}
+    if kind == HEIGHT:
+        return {code: "168"}
+    if kind == WEIGHT:
+        return {code: "70"}
     if kind == TEXT:
         return {code: ""}
+    if kind == SHORT_TEXT:
+        return {code: "Sam Lee"}
+    if kind == PHONE:
+        return {code: "555 201 4477"}
     raise AssertionError(kind)
 
 

@@ -1,13 +1,20 @@
 """The default question set loads from its data file, idempotently, with valid expressions."""
 
+import re
+
 import pytest
 import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from screening.engine.definitions import ContentError, questionnaire_from_data, read_content
+from screening.engine.definitions import (
+    DEFAULT_CONTENT_FILE,
+    ContentError,
+    questionnaire_from_data,
+    read_content,
+)
 from screening.models import Drug, Question, QuestionSetVersion, Rule, User
-from screening.services.content import DEFAULT_CONTENT_FILE, load_question_set
+from screening.services.content import load_question_set
 from screening.services.intake import start_screening
 
 pytestmark = pytest.mark.django_db
@@ -291,3 +298,111 @@ def test_load_default_content_refuses_the_attack_file_with_a_message(tmp_path):
         call_command("load_default_content", "--file", str(path))
     with pytest.raises(CommandError, match=r"bomb\.yaml was refused"):
         call_command("load_default_content", "--formulary", str(path))
+
+
+# --- Clean clinical text (issue 13, item 4) -------------------------------------------------
+
+CONTENT = read_content(DEFAULT_CONTENT_FILE)[0]
+# Words that only make sense to whoever wrote the file: section signs pointing into our own
+# reference document, the design notes, reminders to check something.
+INTERNAL_NOTES = re.compile(
+    r"§|DESIGN\.md|verif|reference section|product decision|\bTODO\b|"
+    r"clinical-reference",
+    re.IGNORECASE,
+)
+# A bare short key of the reference's citation list ("SPR 7.1", "FDA-DDI", "CSSRS") instead
+# of the full name of the label, guideline or paper.
+BARE_KEY = re.compile(r"^[A-Z][A-Z0-9-]*(?:\s+[0-9][0-9.,\s]*)?$")
+
+
+def physician_texts():
+    for rule in CONTENT["rules"]:
+        for field in ("title", "message", "rationale", "source"):
+            yield f"rule {rule['code']} {field}", str(rule[field])
+    for score in CONTENT["scores"]:
+        yield f"score {score['code']} source", str(score["source"])
+        for band in score["bands"]:
+            yield f"score {score['code']} band", str(band["label"])
+
+
+def patient_texts():
+    for section in CONTENT["sections"]:
+        yield f"section {section['code']}", f"{section['title']} {section.get('intro', '')}"
+        for question in section["questions"]:
+            yield f"question {question['code']}", f"{question['text']} {question.get('help', '')}"
+            for choice in question.get("choices") or []:
+                yield f"question {question['code']} choice", choice["label"]
+    for rule in CONTENT["rules"]:
+        if rule.get("patient_message"):
+            yield f"rule {rule['code']} patient message", rule["patient_message"]
+
+
+def test_nothing_a_physician_or_patient_reads_holds_an_internal_note():
+    found = [
+        f"{where}: {text}"
+        for where, text in [*physician_texts(), *patient_texts()]
+        if INTERNAL_NOTES.search(text)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_rule_texts_name_other_rules_by_title_not_by_code():
+    codes = {rule["code"] for rule in CONTENT["rules"] if "_" in rule["code"]}
+    found = [
+        f"{where}: {code}"
+        for where, text in physician_texts()
+        for code in codes
+        if re.search(rf"\b{code}\b", text)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_every_source_cites_a_label_guideline_or_paper_by_its_full_name():
+    bare = [
+        f"{where}: {part.strip()!r}"
+        for where, text in physician_texts()
+        if where.endswith("source")
+        for part in re.split(r";\s+(?=[A-Z])", text)
+        if BARE_KEY.match(part.strip()) or len(part.split()) < 4
+    ]
+    assert not bare, "\n".join(bare)
+
+
+def test_a_label_is_cited_with_its_section():
+    labels = (
+        "Spravato (esketamine) nasal spray, US prescribing information",
+        "Ketalar (ketamine) injection, US prescribing information",
+        "Ketalar, UK summary of product characteristics",
+    )
+    missing = [
+        f"{where}: {part.strip()}"
+        for where, text in physician_texts()
+        if where.endswith("source")
+        for part in re.split(r";\s+(?=[A-Z])", text)
+        if part.strip().startswith(labels) and not re.search(r"section|boxed warning", part)
+    ]
+    assert not missing, "\n".join(missing)
+
+
+def test_every_suicide_risk_question_about_thoughts_names_the_past_month():
+    """A plan from years ago is not a plan now: the screener asks about the past month."""
+    questions = {
+        question["code"]: question["text"]
+        for section in CONTENT["sections"]
+        for question in section["questions"]
+    }
+    for code in (
+        "suicide_wish_dead",
+        "suicide_thoughts",
+        "suicide_method",
+        "suicide_intent",
+        "suicide_plan",
+    ):
+        assert questions[code].startswith("In the past month,"), code
+    assert "past 3 months" in questions["suicide_behaviour_3m"]
+
+
+def test_the_consent_page_explains_the_esketamine_safety_programme_in_short_sentences():
+    consent = next(s for s in CONTENT["sections"] if s["code"] == "consent")["intro"]
+    assert "You can only get it through a safety programme called the REMS." in consent
+    assert "you are enrolled before your first dose" not in consent

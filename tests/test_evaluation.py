@@ -145,9 +145,58 @@ def test_the_evaluate_command_prints_flags_as_json(default_version, tmp_path, ca
     }
 
 
+def test_the_evaluate_command_reads_us_units_and_the_new_intake_questions(
+    default_version, tmp_path, capsys
+):
+    path = write(
+        tmp_path,
+        {
+            "height_cm": "5 ft 7 in",
+            "weight_kg": "256 lb",
+            "cv_conditions": ["high_blood_pressure"],
+            "hypertension_control": "not_controlled",
+            "bp_medicines": True,
+            "cardiac_symptoms": ["chest_pain", "fainting"],
+            "ketamine_before": False,
+            "ketamine_nonmedical_ever": True,
+            "ketamine_serious_reaction": True,
+            "suicide_thoughts": True,
+            "suicide_plan": True,
+            "porphyria": "yes",
+            "dissociation_history": "yes",
+            "transport_home": True,
+            "escort_name": "Sam Lee",
+            "escort_phone": "555 201 4479",
+        },
+    )
+    call_command("evaluate", str(path))
+    output = json.loads(capsys.readouterr().out)
+    flags = {flag["code"]: flag for flag in output["flags"]}
+    assert {
+        "bmi_40_or_more",
+        "hypertension_not_controlled",
+        "cardiac_symptoms",
+        "prior_ketamine_serious_reaction",
+        "ketamine_nonmedical_use_history",
+        "suicide_risk_high",
+    } <= set(flags)
+    assert "hypertension_history" not in flags  # superseded by the caution
+    assert {"value": "bmi", "answer": 40.1} in flags["bmi_40_or_more"]["evidence"]
+    assert output["level"] == "urgent"
+    # An urgent flag shows what the patient reads; other flags show the patient nothing.
+    assert "{crisis_resources}" in flags["suicide_risk_high"]["patient_message"]
+    assert "patient_message" not in flags["cardiac_symptoms"]
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
+        (
+            {"height_cm": 170, "weight_kg": 180},
+            '"weight_kg": 180 kg with a height of 170 cm gives a BMI of 62.3',
+        ),
+        ({"height_cm": "tall"}, '"height_cm": expected a height'),
+        ({"escort_phone": "call my sister"}, '"escort_phone": Enter a phone number'),
         ({"bp_sistolic": 120}, '"bp_sistolic"'),
         ({"bp": "400/20"}, '"bp": The top number'),
         ({"heart_rate": "fast"}, '"heart_rate"'),

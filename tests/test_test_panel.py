@@ -234,6 +234,8 @@ def add_rule(draft, code, when, severity="urgent"):
         when=when,
         message="m",
         source="s",
+        # An urgent rule names what the patient reads (a database constraint).
+        patient_message="Please call the clinic." if severity == "urgent" else "",
         position=999,
     )
 

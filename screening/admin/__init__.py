@@ -47,6 +47,7 @@ from ..models import (
     UndeliveredEmail,
     User,
 )
+from ..patient_messages import placeholder_problems
 from ..services.content import (
     PublishRefused,
     VersionNotEditable,
@@ -500,6 +501,7 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
             "message",
             "rationale",
             "source",
+            "patient_message",
             "superseded_by",
             "active",
         ]
@@ -535,7 +537,29 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
                     self.add_error(
                         "superseded_by", f"Unknown rule codes: {', '.join(map(str, unknown))}."
                     )
+        self._check_patient_message(cleaned)
         return cleaned
+
+    def _check_patient_message(self, cleaned: dict) -> None:
+        """Urgent rules name what the patient reads; other flags show the patient nothing."""
+        message = (cleaned.get("patient_message") or "").strip()
+        cleaned["patient_message"] = message
+        severity = cleaned.get("severity")
+        if severity == "urgent" and not message:
+            self.add_error(
+                "patient_message",
+                "An urgent rule needs a patient message: what the patient reads on the "
+                "confirmation page when this flag is raised (for a suicide-risk rule, "
+                "include {crisis_resources}).",
+            )
+        elif message and severity and severity != "urgent":
+            self.add_error(
+                "patient_message",
+                "Only urgent flags show a message to the patient. Clear this box, or make "
+                "the rule urgent.",
+            )
+        for problem in placeholder_problems(message):
+            self.add_error("patient_message", problem)
 
 
 @admin.register(Rule)

@@ -212,6 +212,7 @@ def rule_defs_from_data(data: dict):
     return [
         RuleDef(
             **{name: str(raw[name]).strip() for name in RULE_FIELDS},
+            patient_message=str(raw.get("patient_message") or "").strip(),
             superseded_by=tuple(raw.get("superseded_by") or ()),
             active=bool(raw.get("active", True)),
         )

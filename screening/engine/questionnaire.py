@@ -8,12 +8,14 @@ name. No Django import: the intake, the rules engine and the admin's validator b
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from .expressions import Expression, ExpressionError, VariableKind, VariableType, parse
+from .units import bmi
 
 YES_NO = "yes_no"
 SINGLE_CHOICE = "single_choice"
@@ -25,6 +27,13 @@ DATE = "date"
 BLOOD_PRESSURE = "blood_pressure"
 MEDICATION_LIST = "medication_list"
 SCALE_ITEM = "scale_item"
+# Height and weight typed in metric or US units; stored, and seen by expressions, in
+# centimetres and kilograms (see engine/units.py).
+HEIGHT = "height"
+WEIGHT = "weight"
+# One line of text (a name), and a telephone number: free text that rules never read.
+SHORT_TEXT = "short_text"
+PHONE = "phone"
 QUESTION_KINDS = (
     YES_NO,
     SINGLE_CHOICE,
@@ -36,6 +45,10 @@ QUESTION_KINDS = (
     BLOOD_PRESSURE,
     MEDICATION_LIST,
     SCALE_ITEM,
+    HEIGHT,
+    WEIGHT,
+    SHORT_TEXT,
+    PHONE,
 )
 CHOICE_KINDS = (SINGLE_CHOICE, MULTIPLE_CHOICE, SCALE_ITEM)
 
@@ -167,7 +180,7 @@ def _types_of(question: QuestionDef) -> dict[str, VariableType]:
         return {question.code: VariableType(VariableKind.CHOICE, values)}
     if kind == MULTIPLE_CHOICE:
         return {question.code: VariableType(VariableKind.MULTI, values)}
-    if kind in (INTEGER, DECIMAL, SCALE_ITEM):
+    if kind in (INTEGER, DECIMAL, SCALE_ITEM, HEIGHT, WEIGHT):
         return {question.code: VariableType(VariableKind.NUMBER)}
     if kind == DATE:
         return {question.code: VariableType(VariableKind.DATE)}
@@ -189,7 +202,28 @@ def is_answered(question: QuestionDef, stored: object) -> bool:
     if question.kind == MEDICATION_LIST:
         # An empty list is an answer only when the patient said they take none.
         return isinstance(stored, dict) and (bool(stored.get("rows")) or bool(stored.get("none")))
+    if question.kind in (HEIGHT, WEIGHT):
+        return measurement_value(question.kind, stored) is not None
     return True
+
+
+MEASUREMENT_KEYS = {HEIGHT: "cm", WEIGHT: "kg"}
+
+
+def measurement_value(kind: str, stored: object) -> Decimal | None:
+    """A height in cm or a weight in kg from its stored answer; None if there is none.
+
+    Stored as {"cm": 170.2, "feet": 5, "inches": 7} or {"kg": 81.6, "pounds": 180}; the
+    cm or kg value is the one rules see, whatever unit the patient typed.
+    """
+    value = stored.get(MEASUREMENT_KEYS[kind]) if isinstance(stored, dict) else None
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and number > 0 else None
 
 
 def expression_values_of(question: QuestionDef, stored: object) -> dict[str, object]:
@@ -214,6 +248,9 @@ def expression_values_of(question: QuestionDef, stored: object) -> dict[str, obj
             return {}
     if kind == MEDICATION_LIST:
         return {question.code: list(stored.get("rows", [])) if isinstance(stored, dict) else []}
+    if kind in (HEIGHT, WEIGHT):
+        value = measurement_value(kind, stored)
+        return {} if value is None else {question.code: value}
     return {question.code: stored}
 
 
@@ -231,11 +268,9 @@ def derived_values(values: Mapping[str, object], today: datetime.date) -> dict[s
             derived[AGE] = today.year - born.year - (0 if had_birthday else 1)
     height, weight = values.get(HEIGHT_CM), values.get(WEIGHT_KG)
     if height and weight:
-        try:
-            metres = Decimal(str(height)) / 100
-            derived[BMI] = round(Decimal(str(weight)) / (metres * metres), 1)
-        except (InvalidOperation, ZeroDivisionError):
-            pass
+        # In cm and kg whatever unit was typed: the height and weight kinds store both.
+        with contextlib.suppress(InvalidOperation, ZeroDivisionError):
+            derived[BMI] = bmi(Decimal(str(height)), Decimal(str(weight)))
     return derived
 
 

@@ -76,6 +76,7 @@ class RuleDef:
     source: str = ""
     superseded_by: tuple[str, ...] = ()
     active: bool = True
+    patient_message: str = ""  # urgent rules: what the patient's confirmation page shows
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Flag:
     rationale: str
     source: str
     evidence: tuple[dict, ...]
+    patient_message: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -105,6 +107,7 @@ class Flag:
             "rationale": self.rationale,
             "source": self.source,
             "evidence": list(self.evidence),
+            "patient_message": self.patient_message,
         }
 
 
@@ -256,6 +259,7 @@ class RuleSet:
                 message=rule.message,
                 rationale=rule.rationale,
                 source=rule.source,
+                patient_message=rule.patient_message,
                 evidence=self._evidence(expression, values, visibility.answers, medications)
                 if with_evidence
                 else (),

@@ -10,6 +10,7 @@ from ..answer_fields import field_for, initial_value, stored_value
 from ..engine.questionnaire import (
     QuestionDef,
 )
+from ..measurement_fields import check_weight_against_height
 
 
 class SectionForm(forms.Form):
@@ -32,6 +33,13 @@ class SectionForm(forms.Form):
             if lenient or (presented is not None and question.code not in presented):
                 field.required = False
             self.fields[question.code] = field
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.lenient:
+            # A weight in pounds typed into the kilograms box passes every range check.
+            check_weight_against_height(self)
+        return cleaned
 
     def stored_answers(self) -> dict[str, object]:
         """The cleaned answers in their stored JSON shape; None for a blank optional answer."""

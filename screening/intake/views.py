@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..models import Screening
+from ..patient_messages import urgent_messages
 from ..presenters import answer_rows, intro_blocks
 from ..selectors import (
     NoPublishedQuestionSet,
@@ -230,6 +231,22 @@ def done(request, screening_id):
     if screening.is_editable:
         return redirect("patient:resume", screening_id=screening.pk)
     visibility = visibility_for(screening)
+    crisis_resources = settings.CRISIS_RESOURCES_TEXT
+    # The messages of the urgent flags raised: crisis lines for suicide risk, the clinic or
+    # emergency services for a blood pressure in the crisis range.
+    messages_now = urgent_messages(
+        screening.flags.filter(severity="urgent").values_list("severity", "patient_message"),
+        clinic_name=settings.CLINIC_NAME,
+        crisis_resources=crisis_resources,
+    )
     return render(
-        request, "patient/done.html", {"screening": screening, "sections": answer_rows(visibility)}
+        request,
+        "patient/done.html",
+        {
+            "screening": screening,
+            "sections": answer_rows(visibility),
+            "urgent_messages": messages_now,
+            # The crisis lines are on every confirmation page, once.
+            "crisis_lines_shown": any(crisis_resources in message for message in messages_now),
+        },
     )

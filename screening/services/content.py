@@ -34,6 +34,7 @@ from ..engine.panel import PanelCaseDef, PanelResult, expectation_problems, run_
 from ..engine.questionnaire import (
     QuestionnaireDef,
 )
+from ..engine.rules import URGENT
 from ..models import (
     Choice,
     Drug,
@@ -48,6 +49,7 @@ from ..models import (
     Section,
     User,
 )
+from ..patient_messages import placeholder_problems
 from ..snapshots import draft_ruleset, questionnaire_for, rule_defs, validator_for
 from .evaluation import FlagImpact, preview_publication
 
@@ -318,11 +320,21 @@ def write_rules_and_scores(version: QuestionSetVersion, data: dict) -> None:
         )
     for position, raw in enumerate(data.get("rules") or [], start=1):
         missing = [name for name in RULE_FIELDS if not str(raw.get(name, "")).strip()]
+        patient_message = str(raw.get("patient_message") or "").strip()
+        if raw.get("severity") == URGENT and not patient_message:
+            missing.append("patient_message (required for an urgent rule)")
+        if patient_message and raw.get("severity") != URGENT:
+            raise ContentError(
+                f"rule {raw.get('code', position)}: only urgent rules show a patient_message"
+            )
         if missing:
             raise ContentError(f"rule {raw.get('code', position)}: missing {', '.join(missing)}")
+        for problem in placeholder_problems(patient_message):
+            raise ContentError(f"rule {raw['code']}: patient_message: {problem}")
         Rule.objects.create(
             version=version,
             **{name: str(raw[name]).strip() for name in RULE_FIELDS},
+            patient_message=patient_message,
             superseded_by=list(raw.get("superseded_by") or []),
             active=bool(raw.get("active", True)),
             position=position,

@@ -38,6 +38,7 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
             message=flag.message,
             rationale=flag.rationale,
             source=flag.source,
+            patient_message=flag.patient_message,
             evidence=list(flag.evidence),
             position=position,
         )

@@ -2,8 +2,9 @@
 
 Answering is driven by the page itself, not by the content file: every fieldset of radio
 buttons gets an answer, every group of checkboxes gets its "None of these"-like choice,
-empty number boxes get a plausible number, and a medication list gets either the rows a
-test asks for or its "I don't take any" box. Tests pass `choices` and `typed` (keyed by
+empty number boxes get a plausible number, required text and phone boxes get a plain
+answer, a height or weight gets its metric box filled (or the US boxes a test asks for),
+and a medication list gets either the rows a test asks for or its "I don't take any" box. Tests pass `choices` and `typed` (keyed by
 words of the question or box label) only where they care about a particular answer, so
 rewording or adding questions in the content file does not break them.
 """
@@ -26,6 +27,10 @@ RANGE_IN_MESSAGE = re.compile(r"between (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)")
 DEFAULT_DATE = "1980-05-17"
 DEFAULT_NUMBER = "72"
 DEFAULT_FREE_TEXT = "Nothing more to add, thank you."
+DEFAULT_PHONE = "555 201 4477"
+# A height or weight: its boxes (metric first, then US units) and what a person fills in.
+MEASUREMENT = "div.measure-inputs"
+METRIC_DEFAULTS = {"Centimetres": "168", "Kilograms": "70"}
 
 # Reads, for one form control, what a person sees about it (its labels) and its state.
 _CONTROL_INFO_JS = """
@@ -42,6 +47,7 @@ e => {
     value: e.value,
     required: e.required,
     inMedicationRow: /^Item \\d+$/.test(legendText),
+    inMeasurement: !!e.closest('div.measure-inputs'),
   };
 }
 """
@@ -77,11 +83,13 @@ class Answers:
     """The answers a test cares about; everything else gets a plain, generic answer.
 
     choices: question text pattern -> label of the radio button to pick.
+    ticks: question text pattern -> labels of the checkboxes to tick (instead of "None").
     typed: box label pattern -> what to type (text, number and date boxes).
     medications: question text pattern -> rows of (name, dose, how often) to type.
     """
 
     choices: dict[str, str] = field(default_factory=dict)
+    ticks: dict[str, list[str]] = field(default_factory=dict)
     typed: dict[str, str] = field(default_factory=dict)
     medications: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
 
@@ -91,8 +99,9 @@ def answer_visible_questions(page: Page, answers: Answers | None = None) -> None
     answers = answers or Answers()
     form = main_form(page)
     _answer_radio_groups(page, form, answers)
-    _answer_checkbox_groups(page, form)
+    _answer_checkbox_groups(page, form, answers)
     _answer_medication_lists(page, form, answers)
+    _answer_measurements(form, answers)
     _answer_boxes(form, answers)
 
 
@@ -109,11 +118,16 @@ def _answer_radio_groups(page: Page, form: Locator, answers: Answers) -> None:
             group.get_by_role("radio").first.check()
 
 
-def _answer_checkbox_groups(page: Page, form: Locator) -> None:
+def _answer_checkbox_groups(page: Page, form: Locator, answers: Answers) -> None:
     groups = form.locator("fieldset").filter(has=page.locator("input[type=checkbox]"))
     for group in groups.all():
         boxes = group.get_by_role("checkbox")
         if boxes.count() < 2 or group.locator("input[type=checkbox]:checked").count():
+            continue
+        wanted = _match(answers.ticks, group.locator("legend").first.inner_text())
+        if wanted:
+            for label in wanted:
+                group.get_by_role("checkbox", name=label, exact=True).check()
             continue
         exclusive = group.get_by_role("checkbox", name=EXCLUSIVE_CHOICE)
         (exclusive.first if exclusive.count() else boxes.first).check()
@@ -149,12 +163,33 @@ def type_medications(page: Page, medication_list: Locator, medications) -> None:
         row.get_by_role("textbox", name=re.compile(r"\bHow often\b")).fill(how_often)
 
 
+def _answer_measurements(form: Locator, answers: Answers) -> None:
+    """A height or weight untouched so far: the boxes a test asks for, else the metric box."""
+    for group in form.locator(MEASUREMENT).all():
+        boxes = group.locator("input[type=text]").all()
+        infos = [box.evaluate(_CONTROL_INFO_JS) for box in boxes]
+        if any(info["value"] for info in infos):
+            continue
+        wanted = [
+            (box, _match(answers.typed, info["label"]))
+            for box, info in zip(boxes, infos, strict=True)
+        ]
+        if any(value is not None for _, value in wanted):
+            for box, value in wanted:
+                if value is not None:
+                    box.fill(value)
+            continue
+        metric = boxes[0]
+        unit = infos[0]["label"].rsplit("|", 1)[-1].strip()
+        metric.fill(METRIC_DEFAULTS.get(unit, DEFAULT_NUMBER))
+
+
 def _answer_boxes(form: Locator, answers: Answers) -> None:
     for box in form.locator(
-        "input[type=text], input[type=date], input[type=number], textarea"
+        "input[type=text], input[type=tel], input[type=date], input[type=number], textarea"
     ).all():
         info = box.evaluate(_CONTROL_INFO_JS)
-        if info["value"] or info["inMedicationRow"]:
+        if info["value"] or info["inMedicationRow"] or info["inMeasurement"]:
             continue
         wanted = _match(answers.typed, info["label"])
         if wanted is not None:
@@ -167,7 +202,9 @@ def _answer_boxes(form: Locator, answers: Answers) -> None:
             box.fill("80")
         elif info["inputmode"] in ("numeric", "decimal") or info["type"] == "number":
             box.fill(DEFAULT_NUMBER)
-        elif info["tag"] == "textarea" and info["required"]:
+        elif info["type"] == "tel" and info["required"]:
+            box.fill(DEFAULT_PHONE)
+        elif info["required"]:
             box.fill(DEFAULT_FREE_TEXT)
 
 

@@ -48,9 +48,30 @@ ABOUT_YOU = Answers(
     typed={r"date of birth": "1980-05-17", r"How tall": "168", r"How much do you weigh": "70"},
 )
 MEDICATIONS = [("Biaxin", "500 mg", "twice a day"), ("Xanax", "0.5 mg", "")]
+# The phone journey's patient uses US units, and names her care team, contact and escort.
 PATIENT_ANSWERS = Answers(
-    choices=ABOUT_YOU.choices,
-    typed=ABOUT_YOU.typed,
+    choices={
+        **ABOUT_YOU.choices,
+        r"blood pressure under control": "No, my readings are often high",
+        r"Did it help": "It helped a little",
+    },
+    ticks={
+        r"^Have you ever had any of these\?": [
+            "High blood pressure (hypertension), treated or not"
+        ],
+        r"^Do you get any of these\?": ["Fainting, or feeling that you are about to faint"],
+        r"^What do you want treatment for\?": ["Depression", "Anxiety"],
+    },
+    typed={
+        r"date of birth": "1980-05-17",
+        r"\bFeet\b": "5",
+        r"\bInches\b": "7",
+        r"\bPounds\b": "180",
+        r"What is their name, and where do they work": "Dr Rivera, Elm Street Clinic",
+        r"Who should we contact in an emergency": "Sam Lee, my sister",
+        r"phone number": "555 201 4479",
+        r"Who will take you home": "Sam Lee",
+    },
     medications={r"\bmedicines\b": MEDICATIONS},
 )
 PROGRESS = re.compile(r"^Section (\d+) of (\d+)$")
@@ -80,6 +101,54 @@ def lists_medicines(page: Page) -> bool:
 
 def is_vitals_page(page: Page) -> bool:
     return main_form(page).get_by_label(SYSTOLIC).count() > 0
+
+
+def asks_for_weight(page: Page) -> bool:
+    return main_form(page).get_by_label("Pounds", exact=True).count() > 0
+
+
+def try_pounds_in_the_kilograms_box_then_move_them(
+    page: Page, shot_name: str, axe_audit, problems: list[str]
+) -> None:
+    """180 typed into the kilograms box at 5 ft 7 in: the page asks before it can raise a
+    false "BMI 40 or more", keeps what was typed, and takes the number in the pounds box."""
+    kilograms = page.get_by_label("Kilograms", exact=True)
+    pounds = page.get_by_label("Pounds", exact=True)
+    answer_visible_questions(
+        page,
+        Answers(
+            choices=PATIENT_ANSWERS.choices,
+            ticks=PATIENT_ANSWERS.ticks,
+            typed={**PATIENT_ANSWERS.typed, r"\bPounds\b": "", r"Kilograms": "180"},
+        ),
+    )
+    expect(kilograms).to_have_value("180")
+    save(page)
+
+    expect(error_summary(page)).to_be_visible()
+    expect(kilograms).to_have_value("180")
+    expect(page.get_by_label("Feet", exact=True)).to_have_value("5")
+    expect(kilograms).to_have_attribute("aria-invalid", "true")
+    check = re.compile(r"Please check your weight\. 180 kg is about 397 lb\.")
+    expect(kilograms).to_have_accessible_description(check)
+    confirm = page.get_by_role("checkbox", name="Yes, I weigh 180 kg")
+    expect(confirm).not_to_be_checked()
+    shoot(page, f"{shot_name}-weight-check")
+    axe_audit.check(page, "about you, asking to check a weight typed in kilograms")
+    message = main_form(page).get_by_text(check)
+    try:
+        expect(message).to_be_visible(timeout=2_000)
+        boxes = kilograms.bounding_box()
+        gap = message.bounding_box()["y"] - (boxes["y"] + boxes["height"])
+        assert gap < 160, f"it is {gap:.0f}px below the weight boxes"
+    except AssertionError as problem:
+        problems.append(
+            "Weight 180 kg at 5 ft 7 in: the check is not shown beside the weight boxes: "
+            f"{str(problem).splitlines()[0]}"
+        )
+
+    kilograms.fill("")
+    pounds.fill("180")
 
 
 def try_implausible_blood_pressure_then_correct_it(
@@ -162,6 +231,9 @@ def test_invited_patient_answers_every_page_on_a_phone_resumes_submits_and_is_re
         if is_vitals_page(page):
             vitals_title = title
             try_implausible_blood_pressure_then_correct_it(page, shot_name, axe_audit, problems)
+        if asks_for_weight(page):
+            about_you_title = title
+            try_pounds_in_the_kilograms_box_then_move_them(page, shot_name, axe_audit, problems)
         medicines_page = lists_medicines(page)
         if medicines_page:
             answer_visible_questions(page, PATIENT_ANSWERS)
@@ -195,6 +267,11 @@ def test_invited_patient_answers_every_page_on_a_phone_resumes_submits_and_is_re
     for text in ("Biaxin", "500 mg", "twice a day", "Xanax", "0.5 mg"):
         expect(medicines).to_contain_text(text)
     expect(page.get_by_role("region", name=vitals_title)).to_contain_text("128/82")
+    about_you = page.get_by_role("region", name=about_you_title)
+    expect(about_you).to_contain_text("5 ft 7 in (170.2 cm)")
+    expect(about_you).to_contain_text("180 lb (81.6 kg)")
+    for text in ("Dr Rivera, Elm Street Clinic", "Sam Lee, my sister", "555 201 4479"):
+        expect(page.get_by_role("main")).to_contain_text(text)
 
     submit = page.get_by_role("button", name="Submit my answers")
     with page.expect_navigation():
@@ -218,7 +295,12 @@ def test_invited_patient_answers_every_page_on_a_phone_resumes_submits_and_is_re
     open_from_queue(staff_page, new_patient[0])
     expect(heading(staff_page)).to_have_text(f"Screening of {new_patient[0]}")
     titles = flag_titles(staff_page)
-    for expected_flag in ("Strong CYP3A4 inhibitor", "Benzodiazepine"):
+    for expected_flag in (
+        "Strong CYP3A4 inhibitor",
+        "Benzodiazepine",
+        "High blood pressure, not under control",
+        "Chest pain, palpitations or fainting",
+    ):
         assert any(expected_flag in title for title in titles), titles
     axe_audit.check(staff_page, "physician: the journey's screening")
     acknowledge_every_flag(staff_page)
@@ -332,9 +414,15 @@ def test_first_pages_and_a_follow_up_without_javascript(contexts, default_versio
     assert progress_number(page) == 1
     complete_page(page, ABOUT_YOU)
 
+    # Why you want treatment, and the care team ("Yes, a doctor prescribes" brings up their
+    # name and phone once saved).
+    while heading(page).inner_text().strip() != "Pregnancy and breast-feeding":
+        assert progress_number(page) < 6
+        complete_page(page)
+
     # Pregnancy: "Yes" to "could you become pregnant" brings up the pregnancy question
     # on the same page once saved (no script needed to reveal it).
-    assert progress_number(page) == 2
+    pregnancy_number = progress_number(page)
     pregnancy_url = page.url
     questions_before = main_form(page).get_by_role("group").count()
     expect(page.get_by_role("group", name=re.compile(r"pregnant now", re.I))).to_have_count(0)
@@ -352,9 +440,9 @@ def test_first_pages_and_a_follow_up_without_javascript(contexts, default_versio
     ).to_be_checked()
     complete_page(page, Answers(choices={r"pregnant now": "No"}))
 
-    assert progress_number(page) == 3
+    assert progress_number(page) == pregnancy_number + 1
     complete_page(page)
-    assert progress_number(page) == 4
+    assert progress_number(page) == pregnancy_number + 2
     expect(heading(page)).to_be_visible()
 
 
@@ -363,3 +451,31 @@ def test_login_page_is_accessible(contexts, live_server):
     page.goto("/login/")
     expect(page.get_by_label("Email address")).to_be_visible()
     assert_accessible(page, "login page")
+
+
+def test_a_blood_pressure_in_the_crisis_range_shows_its_own_message_on_a_phone(
+    contexts, default_version, patient, axe_audit
+):
+    """The confirmation page names what to do about the blood pressure, not the crisis lines
+    for thoughts of suicide, which stay in the usual note below."""
+    screening = start_screening(patient=patient)
+    client = Client()
+    client.force_login(patient)
+    fill_intake(client, screening, {"bp_systolic": "190", "bp_diastolic": "95"})
+
+    page = contexts.new_page(PHONE)
+    log_in(page, patient.email)
+    page.goto(f"/screenings/{screening.pk}/review/")
+    page.get_by_role("checkbox", name=re.compile(r"my answers are complete and true")).check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit my answers").click()
+
+    expect(heading(page)).to_have_text(CONFIRMATION)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The blood pressure you entered is very high.")
+    expect(alert).to_contain_text("If you feel unwell now, call 911")
+    expect(alert).not_to_contain_text("very hard time")
+    expect(page.get_by_role("note")).to_contain_text("If you feel unsafe")
+    shoot(page, "phone-93-submitted-blood-pressure")
+    axe_audit.check(page, "confirmation page with a blood pressure in the crisis range")
+    axe_audit.assert_clean()

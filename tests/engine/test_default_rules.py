@@ -5,7 +5,9 @@ here fails `test_every_default_rule_has_a_case`. Each case starts from BASELINE,
 patient who answers every question she is shown and raises no flag at all, and changes only
 what the case is about. Expected behaviour comes from /work/shared/clinical-reference.md:
 §1 (topics), §2.11 (CNS-depressant combination), §3.2 (instrument cut-offs and the suicide
-triage), §4 (strict vital-sign boundaries) and §6 (the rule catalogue).
+triage), §4 (strict vital-sign boundaries) and §6 (the rule catalogue); the hypertension and
+cardiac-symptom rules from §0.3 (a history of hypertension predicts surges), §1A #5-6 and
+§1B #3.
 
 No database: the RuleSet is built straight from the data files, once per module.
 """
@@ -37,6 +39,15 @@ def bp(systolic, diastolic):
 def typed_list(*names):
     """A medication-list answer: one row per typed name."""
     return {"rows": [{"name": name, "dose": "", "frequency": ""} for name in names], "none": False}
+
+
+def height(cm, feet=None, inches=None):
+    """A height answer as the intake stores it: cm, with the feet and inches typed, if any."""
+    return {"cm": cm} if feet is None else {"cm": cm, "feet": feet, "inches": inches}
+
+
+def weight(kg, pounds=None):
+    return {"kg": kg} if pounds is None else {"kg": kg, "pounds": pounds}
 
 
 def dob_turning(age, days_from_today=0):
@@ -74,15 +85,29 @@ PAST_BEHAVIOUR = {"suicide_behaviour_ever": "yes", "suicide_behaviour_3m": "no"}
 # --- The calm patient ------------------------------------------------------------------------
 
 # A 40-year-old woman on sertraline who answers every question she is shown (follow-ups
-# included: she had IV ketamine before, has a drug allergy, drinks monthly, reports a stressful
-# experience with a low PCL-5) and raises no flag at all. Only the four suicide follow-ups stay
+# included: she sees a psychiatrist and a therapist, had IV ketamine before, has a drug
+# allergy, drinks monthly, reports a stressful experience with a low PCL-5, has someone to take
+# her home) and raises no flag at all. Only the suicide and high-blood-pressure follow-ups stay
 # unanswered, because she is never shown them (see HIDDEN_FROM_BASELINE).
 BASELINE = {
     # About you: BMI 22.9
     "date_of_birth": dob_turning(40, days_from_today=-100),
     "sex_at_birth": "female",
-    "height_cm": 168.0,
-    "weight_kg": 64.5,
+    "height_cm": height(168.0),
+    "weight_kg": weight(64.5),
+    # Why she wants treatment, and her care team
+    "treatment_reason": ["depression", "other"],
+    "treatment_reason_other": "Sleep",
+    "antidepressants_tried": "two",
+    "prior_treatments": ["talking_therapy", "tms"],
+    "has_prescriber": "yes",
+    "prescriber_name": "Dr Rivera, Elm Street Clinic",
+    "prescriber_phone": "555 201 4477",
+    "has_therapist": "yes",
+    "therapist_name": "J. Okafor",
+    "therapist_phone": "555 201 4478",
+    "emergency_contact_name": "Sam Lee, my sister",
+    "emergency_contact_phone": "555 201 4479",
     # Pregnancy
     "can_be_pregnant": "yes",
     "pregnant": "no",
@@ -90,9 +115,11 @@ BASELINE = {
     "contraception": "yes",
     # Body
     "cv_conditions": ["none"],
+    "cardiac_symptoms": ["none"],
     "neuro_conditions": ["none"],
     "eye_conditions": ["none"],
     "liver_kidney_conditions": ["none"],
+    "porphyria": "no",
     "lung_sleep_conditions": ["none"],
     "thyroid_overactive": "no",
     # Mental health history
@@ -101,6 +128,7 @@ BASELINE = {
     "psychotic_symptoms_now": "no",
     "elevated_mood_now": "no",
     "family_psychosis": "no",
+    "dissociation_history": "no",
     # Alcohol and drugs: AUDIT-C 1
     "sud_status": "none",
     "ketamine_nonmedical_ever": "no",
@@ -118,6 +146,7 @@ BASELINE = {
     # Ketamine before, and allergies
     "ketamine_before": "yes",
     "ketamine_route": ["iv"],
+    "ketamine_response": "helped_a_little",
     "ketamine_allergy": "no",
     "ketamine_serious_reaction": "no",
     "ketamine_other_source": "no",
@@ -142,6 +171,8 @@ BASELINE = {
     "heart_rate": 70,
     # Getting home
     "transport_home": "yes",
+    "escort_name": "Sam Lee",
+    "escort_phone": "555 201 4479",
     "questions_for_clinic": "How long does a session take?",
 }
 HIDDEN_FROM_BASELINE = {
@@ -149,7 +180,11 @@ HIDDEN_FROM_BASELINE = {
     "suicide_intent",
     "suicide_plan",
     "suicide_behaviour_3m",
+    "hypertension_control",
+    "bp_medicines",
 }
+# The high-blood-pressure follow-ups, answered.
+HIGH_BP = {"cv_conditions": ["high_blood_pressure"], "bp_medicines": "yes"}
 
 
 def answers(**changes):
@@ -252,6 +287,7 @@ CASES = {
     "aneurysm_or_avm": case(
         fire={"cv_conditions": ["aneurysm"]},
         quiet={"cv_conditions": ["high_blood_pressure"]},
+        instead={"hypertension_history"},
     ),
     "intracerebral_hemorrhage_history": case(
         fire={"cv_conditions": ["brain_bleed"]},
@@ -267,6 +303,19 @@ CASES = {
         fire={"cv_conditions": ["heart_event_12m"]},
         # a heart attack, stent or bypass more than 12 months ago
         quiet={"cv_conditions": ["cad_stable"]},
+        instead={"cardiovascular_disease_stable"},
+    ),
+    "hypertension_not_controlled": case(
+        fire={**HIGH_BP, "hypertension_control": "not_controlled"},
+        shows={"cv_conditions": ["high_blood_pressure"], "hypertension_control": "not_controlled"},
+        # does not know whether it is controlled: the history, not the caution
+        quiet={**HIGH_BP, "hypertension_control": "unsure"},
+        instead={"hypertension_history"},
+    ),
+    "cardiac_symptoms": case(
+        fire={"cardiac_symptoms": ["palpitations"]},
+        # a diagnosed, stable arrhythmia is the stable-heart-disease caution instead
+        quiet={"cv_conditions": ["arrhythmia"]},
         instead={"cardiovascular_disease_stable"},
     ),
     "bp_uncontrolled": case(
@@ -512,10 +561,17 @@ CASES = {
         shows={"age": 65},
         quiet={"date_of_birth": dob_turning(65, days_from_today=1)},  # 64, 65 tomorrow
     ),
+    "hypertension_history": case(
+        fire={**HIGH_BP, "hypertension_control": "controlled"},
+        shows={"cv_conditions": ["high_blood_pressure"], "bp_medicines": "yes"},
+        # not under control: the caution replaces the history
+        quiet={**HIGH_BP, "hypertension_control": "not_controlled"},
+        instead={"hypertension_not_controlled"},
+    ),
     "bmi_40_or_more": case(
-        fire={"height_cm": 170.0, "weight_kg": 115.6},  # BMI 40.0
+        fire={"height_cm": height(170.0), "weight_kg": weight(115.6)},  # BMI 40.0
         shows={"bmi": 40.0},
-        quiet={"height_cm": 170.0, "weight_kg": 115.3},  # BMI 39.9
+        quiet={"height_cm": height(170.0), "weight_kg": weight(115.3)},  # BMI 39.9
     ),
     "bradycardia": case(
         fire={"heart_rate": 49},
@@ -617,7 +673,10 @@ CASES = {
 
 
 # Severities as §6 gives them (cssrs_* renamed suicide_risk_* by the product decisions; the
-# two missing-vitals rules are the §6 note's "separate info"). A severity changed in the file
+# two missing-vitals rules are the §6 note's "separate info"). Not in §6: a reported history
+# of hypertension is information (§0.3: it predicts surges), reported uncontrolled
+# hypertension and chest pain, palpitations or fainting are cautions (§1A #5-6, §1B #3: a
+# reading or an examination decides, as for the diagnosed conditions). A severity changed in the file
 # without a clinical decision fails here instead of being copied into the expectations.
 REFERENCE_SEVERITY = {
     "urgent": "phq9_item9_positive suicide_risk_high bp_crisis_range",
@@ -628,7 +687,8 @@ REFERENCE_SEVERITY = {
         substance_use_disorder_active hepatic_impairment_severe age_under_18
         hyperthyroidism_uncontrolled""",
     "caution": """
-        bp_elevated tachycardia cardiovascular_disease_stable head_injury_recent seizure_disorder
+        bp_elevated tachycardia cardiovascular_disease_stable hypertension_not_controlled
+        cardiac_symptoms head_injury_recent seizure_disorder
         eye_pressure_caution hepatic_impairment_moderate renal_impairment_severe
         bladder_symptoms_or_cystitis respiratory_risk hyperthyroidism_treated
         bipolar_disorder_history psychosis_substance_induced_history psychosis_family_history
@@ -639,7 +699,7 @@ REFERENCE_SEVERITY = {
         multiple_cns_depressants maoi psychostimulant sympathomimetic theophylline
         nmda_antagonist ketamine_product_current""",
     "info": """
-        age_65_or_over bmi_40_or_more bradycardia hypotension
+        hypertension_history age_65_or_over bmi_40_or_more bradycardia hypotension
         reproductive_potential_no_contraception pcl5_probable_ptsd transport_not_arranged
         cyp3a4_moderate_inhibitor cyp2b6_inhibitor_possible cyp_inducer sedating_other
         alcohol_use nasal_spray_timing thyroid_hormone lamotrigine opioid_antagonist
@@ -781,6 +841,64 @@ SCENARIOS = [
     (
         "suicide stale recency without behaviour",
         {"suicide_behaviour_3m": "yes"},
+        set(),
+    ),
+    # Height and weight typed in US units: bmi is worked out in cm and kg (§4)
+    (
+        "5 ft 7 in and 256 lb is BMI 40.1",
+        {"height_cm": height(170.2, 5, 7), "weight_kg": weight(116.1, 256)},
+        {"bmi_40_or_more"},
+    ),
+    (
+        "5 ft 7 in and 254 lb is BMI 39.8",
+        {"height_cm": height(170.2, 5, 7), "weight_kg": weight(115.2, 254)},
+        set(),
+    ),
+    # High blood pressure: the follow-ups count only after "high blood pressure" is ticked
+    (
+        "high bp, control not answered",
+        {"cv_conditions": ["high_blood_pressure"]},
+        {"hypertension_history"},
+    ),
+    (
+        "stale high bp follow-ups",
+        {"hypertension_control": "not_controlled", "bp_medicines": "yes"},
+        set(),
+    ),
+    (
+        "high bp not controlled with a crisis reading",
+        {**HIGH_BP, "hypertension_control": "not_controlled", "bp": bp(185, 95)},
+        {"hypertension_not_controlled", "bp_uncontrolled", "bp_crisis_range"},
+    ),
+    ("chest pain", {"cardiac_symptoms": ["chest_pain"]}, {"cardiac_symptoms"}),
+    ("fainting", {"cardiac_symptoms": ["fainting"]}, {"cardiac_symptoms"}),
+    # A serious reaction counts after non-medical use too (§5 "Prior ketamine exposure")
+    (
+        "serious reaction after non-medical use only",
+        {
+            "ketamine_before": "no",
+            "ketamine_nonmedical_ever": "yes",
+            "ketamine_serious_reaction": "yes",
+        },
+        {"ketamine_nonmedical_use_history", "prior_ketamine_serious_reaction"},
+    ),
+    (
+        "serious reaction stale, neither medical nor non-medical use",
+        {"ketamine_before": "no", "ketamine_serious_reaction": "yes"},
+        set(),
+    ),
+    # Questions with no default rule (no source in the reference) raise nothing
+    (
+        "no-rule answers",
+        {
+            "porphyria": "yes",
+            "dissociation_history": "yes",
+            "ketamine_response": "did_not_help",
+            "antidepressants_tried": "five_or_more",
+            "prior_treatments": ["ect", "tms", "esketamine"],
+            "has_prescriber": "no",
+            "has_therapist": "no",
+        },
         set(),
     ),
     # Pregnancy page answers that are hidden must not count

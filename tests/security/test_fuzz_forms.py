@@ -77,6 +77,9 @@ from screening.answer_fields import (
     EARLIEST_DATE,
     MEDICATION_FIELD_MAX_LENGTH,
     MEDICATION_MAX_ROWS,
+    PHONE_CHARACTERS,
+    PHONE_MAX_LENGTH,
+    SHORT_TEXT_MAX_LENGTH,
     SYSTOLIC_RANGE,
     TEXT_MAX_LENGTH,
 )
@@ -84,12 +87,16 @@ from screening.engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
     QuestionDef,
 )
@@ -126,7 +133,9 @@ pytestmark = pytest.mark.django_db
 # How many generated submissions each test sends. Every section of the default question set
 # gets its share; the medication lists, blood pressure and dates get more.
 SECTION_BUDGETS = {
-    "about_you": 120,
+    "about_you": 160,
+    "treatment_history": 40,
+    "care_team": 60,
     "pregnancy": 50,
     "heart": 45,
     "brain_eyes": 45,
@@ -668,8 +677,14 @@ def choice_strings(question: QuestionDef, all_values: list[str]):
 BASELINE_ANSWERS = {
     "date_of_birth": "1980-05-17",
     "sex_at_birth": "female",
-    "height_cm": 168.0,
-    "weight_kg": 70.5,
+    "height_cm": {"cm": 170.2, "feet": 5, "inches": 7},
+    "weight_kg": {"kg": 70.5},
+    "treatment_reason": ["depression", "other"],
+    "treatment_reason_other": "Sleep",
+    "has_prescriber": "yes",
+    "prescriber_name": "Dr Rivera",
+    "has_therapist": "yes",
+    "therapist_name": "J. Okafor",
     "can_be_pregnant": "yes",
     "pregnant": "no",
     "contraception": "yes",
@@ -701,6 +716,7 @@ BASELINE_ANSWERS = {
     "bp": {"systolic": 130, "diastolic": 85},
     "heart_rate": 72,
     "transport_home": "yes",
+    "escort_name": "Sam Lee",
     "questions_for_clinic": "Can I drive the next day?",
 }
 
@@ -724,6 +740,12 @@ def plain_stored_value(question: QuestionDef):
         return {"systolic": 120, "diastolic": 80}
     if kind == MEDICATION_LIST:
         return {"rows": [], "none": True}
+    if kind == HEIGHT:
+        return {"cm": 168}
+    if kind == WEIGHT:
+        return {"kg": 70}
+    if kind == PHONE:
+        return "555 201 4477" if question.required else None
     return "Nothing else" if question.required else None
 
 
@@ -760,6 +782,25 @@ def post_fields(question: QuestionDef, stored) -> dict:
         if stored["none"]:
             fields[f"{code}-none"] = "on"
         return fields
+    if question.kind == HEIGHT:
+        stored = stored or {}
+        if "feet" in stored:
+            return {
+                code: "",
+                f"{code}_feet": str(stored["feet"]),
+                f"{code}_inches": str(stored["inches"]),
+            }
+        return {
+            code: plain_number(stored["cm"]) if stored else "",
+            f"{code}_feet": "",
+            f"{code}_inches": "",
+        }
+    if question.kind == WEIGHT:
+        stored = stored or {}
+        kg = plain_number(stored["kg"]) if stored and "pounds" not in stored else ""
+        pounds = plain_number(stored["pounds"]) if "pounds" in stored else ""
+        confirm = (pounds or kg) if stored.get("confirmed") else ""
+        return {code: kg, f"{code}_lb": pounds, f"{code}_confirm": confirm}
     if stored is None:
         return {code: ""}
     if question.kind == MULTIPLE_CHOICE:
@@ -802,6 +843,25 @@ def valid_field_strategies(section) -> dict:
         elif kind == BLOOD_PRESSURE:
             strategy = st.tuples(st.integers(100, 220), st.integers(40, 99)).map(
                 lambda v, c=code: {f"{c}_systolic": str(v[0]), f"{c}_diastolic": str(v[1])}
+            )
+        elif kind == HEIGHT:
+            # 150-195 cm or 5 ft 0 in to 6 ft 3 in: with the weights below, never a BMI the
+            # page asks the patient to confirm (a valid save needs no confirmation).
+            strategy = st.one_of(
+                st.decimals(150, 195, places=1).map(lambda v, c=code: {c: str(v)}),
+                st.tuples(st.just(5), st.integers(0, 11)).map(
+                    lambda v, c=code: {f"{c}_feet": str(v[0]), f"{c}_inches": str(v[1])}
+                ),
+                st.integers(0, 3).map(lambda v, c=code: {f"{c}_feet": "6", f"{c}_inches": str(v)}),
+            )
+        elif kind == WEIGHT:
+            strategy = st.one_of(
+                st.decimals(50, 85, places=1).map(lambda v, c=code: {c: str(v)}),
+                st.integers(140, 180).map(lambda v, c=code: {f"{c}_lb": str(v)}),
+            )
+        elif kind == PHONE:
+            strategy = st.from_regex(r"\A\+?[0-9]{3} [0-9]{3}-[0-9]{4}\Z").map(
+                lambda v, c=code: {c: v}
             )
         elif kind == MEDICATION_LIST:
             row = st.tuples(PLAIN_TEXT, PLAIN_TEXT | st.just(""), PLAIN_TEXT | st.just(""))
@@ -853,6 +913,14 @@ def field_strategies(section, all_codes: list[str], all_values: list[str]) -> di
             strategies[code] = choice_strings(question, all_values)
         elif kind in (INTEGER, DECIMAL):
             strategies[code] = number_strings(question.min_value, question.max_value)
+        elif kind == HEIGHT:
+            strategies[code] = number_strings(question.min_value, question.max_value)
+            strategies[f"{code}_feet"] = number_strings(0, 12)
+            strategies[f"{code}_inches"] = number_strings(0, 15)
+        elif kind == WEIGHT:
+            strategies[code] = number_strings(question.min_value, question.max_value)
+            strategies[f"{code}_lb"] = number_strings(30, 800)
+            strategies[f"{code}_confirm"] = number_strings(30, 800)
         elif kind == DATE:
             strategies[code] = DATE_STRINGS
         else:
@@ -911,6 +979,19 @@ def assert_well_formed(question: QuestionDef, value) -> None:
                 assert text == text.strip() and len(text) <= MEDICATION_FIELD_MAX_LENGTH
     elif kind == TEXT:
         assert isinstance(value, str) and len(value) <= TEXT_MAX_LENGTH
+    elif kind == SHORT_TEXT:
+        assert isinstance(value, str) and value and len(value) <= SHORT_TEXT_MAX_LENGTH
+    elif kind == PHONE:
+        assert isinstance(value, str) and len(value) <= PHONE_MAX_LENGTH
+        assert set(value) <= set(PHONE_CHARACTERS)
+    elif kind in (HEIGHT, WEIGHT):
+        metric, typed = ("cm", {"feet", "inches"}) if kind == HEIGHT else ("kg", {"pounds"})
+        assert set(value) <= {metric, *typed, "confirmed"} and metric in value
+        number = value[metric]
+        assert isinstance(number, int | float) and not isinstance(number, bool)
+        assert math.isfinite(number)
+        assert question.min_value <= Decimal(str(number)) <= question.max_value
+        assert value.get("confirmed", True) is True
     else:  # pragma: no cover
         raise AssertionError(kind)
 

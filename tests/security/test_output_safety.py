@@ -101,6 +101,7 @@ SHOWN_ON = {
         "staff audit log",
     ],
     "pcnote": ["admin panel case change"],
+    "rpatient": ["patient submitted"],
     "rmsg": ["staff screening", "staff print view", "admin rule change"],
     "drug": [
         "staff screening",
@@ -118,6 +119,9 @@ SHOWN_ON = {
     "other": ["patient review", "patient submitted", "staff screening", "staff print view"],
     "allergy": ["patient review", "patient submitted", "staff screening", "staff print view"],
     "qclinic": ["patient review", "patient submitted", "staff screening", "staff print view"],
+    "prescriber": ["patient review", "patient submitted", "staff screening", "staff print view"],
+    "contact": ["patient review", "patient submitted", "staff screening", "staff print view"],
+    "escort": ["patient review", "patient submitted", "staff screening", "staff print view"],
     "ack": ["staff screening after decision", "staff print view after decision"],
     "cond": [
         "staff decision refused",
@@ -271,6 +275,26 @@ def run_scenario() -> dict[str, str]:
         },
     )
     panel_case = draft.panel_cases.get(position=999)
+    urgent = draft.rules.get(code="phq9_item9_positive")
+    _post_ok(
+        admin,
+        f"/admin/screening/rule/{urgent.pk}/change/",
+        {
+            "version": draft.pk,
+            "position": urgent.position,
+            "code": urgent.code,
+            "title": urgent.title,
+            "severity": urgent.severity,
+            "when": urgent.when,
+            "message": urgent.message,
+            "rationale": urgent.rationale,
+            "source": urgent.source,
+            # What the patient reads on the confirmation page: admin-written, shown escaped.
+            "patient_message": f"{payload('rpatient')} {{crisis_resources}}",
+            "superseded_by": json.dumps(urgent.superseded_by),
+            "active": _checkbox(urgent.active),
+        },
+    )
     publish = {"action": "publish", "_selected_action": [str(draft.pk)]}
     preview = admin.post("/admin/screening/questionsetversion/", publish)
     assert preview.status_code == 200, preview.content.decode()[:3000]
@@ -318,6 +342,12 @@ def run_scenario() -> dict[str, str]:
             "drug_allergies": "yes",
             "drug_allergy_list": payload("allergy"),
             "questions_for_clinic": payload("qclinic"),
+            "has_prescriber": "yes",
+            "prescriber_name": payload("prescriber"),
+            "emergency_contact_name": payload("contact"),
+            "transport_home": "yes",
+            "escort_name": payload("escort"),
+            "phq9_9": "several_days",
             "medications-none": "",
             "medications-rows": "2",
             "medications-0-name": payload("med"),

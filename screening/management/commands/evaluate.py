@@ -1,7 +1,13 @@
 """Evaluate a JSON file of answers against the published default rules and print the flags.
 
-Admins use it to try a rule change; the acceptance suite uses it too. Exit status 2 on
-bad input, with a message that names the offending key.
+Admins use it to try a rule change; the acceptance suite uses it too. Answers are keyed by
+question code (`export_questionset` lists them) and checked as the intake checks them:
+yes/no as "yes"/"no" or true/false, choices by value, scale items by value or score, a
+blood pressure as "120/80", a medication list as a list of typed entries, a height as
+168, "168 cm", "5 ft 7 in" or {"feet": 5, "inches": 7}, a weight as 70, "70 kg", "154 lb"
+or {"pounds": 154}. A weight that looks typed in the other unit for its height is refused
+unless written {"kg": 120, "confirmed": true}, as a patient must confirm it. Exit status 2
+on bad input, with a message that names the offending key.
 """
 
 import json
@@ -17,7 +23,11 @@ from ...snapshots import ruleset_for
 
 
 class Command(BaseCommand):
-    help = "Evaluate ANSWERS.json (answers keyed by question code) and print the flags as JSON."
+    help = (
+        "Evaluate ANSWERS.json (answers keyed by question code, as export_questionset lists "
+        'them; heights in cm or "5 ft 7 in", weights in kg or "154 lb") and print the flags '
+        "as JSON."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -58,6 +68,8 @@ class Command(BaseCommand):
                     "severity": flag.severity,
                     "message": flag.message,
                     "evidence": list(flag.evidence),
+                    # Urgent flags: what the patient's confirmation page shows.
+                    **({"patient_message": flag.patient_message} if flag.patient_message else {}),
                 }
                 for flag in evaluation.flags
             ],
