@@ -72,6 +72,8 @@ def rule_data(draft, code, when):
         "message": "m",
         "rationale": "",
         "source": "oracle",
+        # An urgent rule must name what the patient reads.
+        "patient_message": "Please call the clinic.",
         "superseded_by": "[]",
         "active": "on",
     }
