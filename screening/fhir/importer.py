@@ -406,7 +406,9 @@ def _measured_kind(item: dict) -> str | None:
 def _bound(item: dict, url: str, kind: str) -> Decimal | None:
     quantity = _extension_value(item, url)
     value = in_metric_unit(quantity, kind) if quantity is not None else None
-    return value.normalize() if value is not None and value == value.to_integral_value() else value
+    if value is not None and value == value.to_integral_value():
+        return value.to_integral_value()  # 100.0 cm is 100, never 1E+2
+    return value
 
 
 def _question(item: dict, codes: _Codes, report: ImportReport) -> _Pending | None:

@@ -331,7 +331,7 @@ MEASURED_ELSEWHERE = {
                 unit_option("cm"),
                 unit_option("[in_i]"),
                 {"url": SDC + "minQuantity", "valueQuantity": {"value": 48, "code": "[in_i]"}},
-                {"url": SDC + "maxQuantity", "valueQuantity": {"value": 230, "code": "cm"}},
+                {"url": SDC + "maxQuantity", "valueQuantity": {"value": 230.0, "code": "cm"}},
             ],
         },
         {
@@ -438,6 +438,7 @@ def test_heights_weights_names_and_phone_numbers_from_elsewhere():
         Decimal("121.92"),
         Decimal("230"),
     )
+    assert str(by_code["tall"].max_value) == "230"  # not 1E+2-style
     assert by_code["tall"].unit == "" and by_code["waist"].unit == "cm"
     # Conditions on a height or weight compare cm and kg.
     assert by_code["short"].show_when == "tall < 152.4"
@@ -494,6 +495,9 @@ def test_a_clinic_admin_imports_through_the_admin(client, clinic_admin, default_
     page = form.content.decode()
     assert "multipart/form-data" not in page and 'type="file"' not in page
     assert '<textarea name="questionnaire_json"' in page
+    # The help the box points at (aria-describedby) is there to be read.
+    assert 'aria-describedby="id_questionnaire_json_helptext"' in page
+    assert 'id="id_questionnaire_json_helptext"' in page
     data = {
         **chosen(default_version),
         "import": "yes",
