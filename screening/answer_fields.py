@@ -44,6 +44,11 @@ SHORT_TEXT_MAX_LENGTH = 200
 PHONE_MAX_LENGTH = 30
 PHONE_DIGITS = (7, 15)
 PHONE_CHARACTERS = "0123456789 +-()."
+# The same rule as one regular expression matching the whole answer, for systems that check
+# answers themselves (the FHIR export's regex extension): a leading + at most, then 7 to 15
+# digits among spaces, dashes, dots and brackets. No anchors and no (?:...), which XML
+# Schema's regular expressions lack. tests/fhir/test_export.py checks they agree.
+PHONE_PATTERN = r"\+?[\- ().]*([0-9][\- ().]*){7,15}"
 
 
 MEDICATION_FIELD_MAX_LENGTH = 200

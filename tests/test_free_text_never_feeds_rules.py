@@ -21,9 +21,10 @@ from screening.services.content import DEFAULT_CONTENT_FILE, load_question_set, 
 from screening.snapshots import validator_for
 from tests.test_admin import form_data
 
-# For each kind: is the answer free text (the patient's own words)? Only "text" is; the
-# medication list is typed too but reaches expressions only through takes() and
-# unrecognised_medication(), and a list can never be compared.
+# For each kind: is the answer free text (the patient's own words)? "text", "short_text"
+# (a name) and "phone" are; the medication list is typed too but reaches expressions only
+# through takes() and unrecognised_medication(), and a list can never be compared. A height
+# and a weight are numbers (cm, kg) whatever unit was typed.
 FREE_TEXT = {
     "yes_no": False,
     "single_choice": False,
@@ -35,6 +36,10 @@ FREE_TEXT = {
     "blood_pressure": False,
     "medication_list": False,
     "scale_item": False,
+    "height": False,
+    "weight": False,
+    "short_text": True,
+    "phone": True,
 }
 
 
@@ -81,6 +86,10 @@ def current_formulary_from_files():
         'answered("questions_for_clinic")',
         'bp_systolic > 180 or drug_allergy_list = "penicillin"',
         'not answered("psych_history_other")',
+        # Names and phone numbers are the patient's own words too.
+        'escort_phone = "555 201 4479"',
+        'answered("escort_name")',
+        'emergency_contact_name != "Sam Lee, my sister" and transport_home = yes',
     ],
 )
 def test_the_rule_validator_refuses_free_text_with_the_reason(default_version, expression):

@@ -52,13 +52,14 @@ QUESTION_KINDS = (
 )
 CHOICE_KINDS = (SINGLE_CHOICE, MULTIPLE_CHOICE, SCALE_ITEM)
 
-# Kinds whose answer is whatever the patient typed, in their own words. Only TEXT is:
-# yes/no, choices, scale items, numbers, dates and blood pressures are values from a fixed
-# set or range. A medication list is typed too, but expressions reach it only through the
-# formulary's recognition (takes(), unrecognised_medication()) and can never compare it.
-# Free text never feeds a rule or a show-when: it is for a physician to read, and matching
-# words in it would let whoever writes content search what patients wrote.
-FREE_TEXT_KINDS = frozenset({TEXT})
+# Kinds whose answer is whatever the patient typed, in their own words: text, a short text
+# (a name) and a phone number. Yes/no, choices, scale items, numbers, heights, weights,
+# dates and blood pressures are values from a fixed set or range. A medication list is
+# typed too, but expressions reach it only through the formulary's recognition (takes(),
+# unrecognised_medication()) and can never compare it. Free text never feeds a rule or a
+# show-when: it is for a physician to read, and matching words in it would let whoever
+# writes content search what patients wrote (whose escort is called what, whose number).
+FREE_TEXT_KINDS = frozenset({TEXT, SHORT_TEXT, PHONE})
 FREE_TEXT_REFUSED = (
     "it is a free-text answer, and rules and show-when never read free text (it is for "
     "the physician to read). Ask a yes/no or choice question for what the rule needs."

@@ -149,9 +149,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 class ImportQuestionnaireForm(forms.Form):
-    questionnaire_file = forms.FileField(
+    """The Questionnaire pasted as text: no page of the app takes a file
+    (screening/request_limits.py), so the request body's 1 MB limit bounds it."""
+
+    questionnaire_json = forms.CharField(
         label="FHIR Questionnaire (JSON)",
-        help_text="A FHIR R4 Questionnaire resource, for example a published PHQ-9.",
+        # No max_length: a browser would cut a long paste off silently at the box's limit.
+        # The request body limit bounds it, and read_questionnaire says what is wrong.
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"rows": 20, "cols": 100, "spellcheck": "false", "autocomplete": "off"}
+        ),
+        help_text=(
+            "Paste a FHIR R4 Questionnaire resource in JSON, for example a published PHQ-9 "
+            "(open the file in a text editor, select all, copy). At most 1 MB."
+        ),
+        error_messages={"required": "Paste the Questionnaire's JSON into the box."},
     )
     copy_rules = forms.BooleanField(
         required=False,
@@ -159,15 +172,13 @@ class ImportQuestionnaireForm(forms.Form):
         label="Copy this version's rules and scores into the draft",
     )
 
-    def clean_questionnaire_file(self):
-        upload = self.cleaned_data["questionnaire_file"]
-        if upload.size > 2 * 1024 * 1024:
-            raise forms.ValidationError("The file is larger than 2 MB.")
+    def clean_questionnaire_json(self) -> str:
+        text = self.cleaned_data["questionnaire_json"]
         try:
-            self.resource = read_questionnaire(upload.read())
+            self.resource = read_questionnaire(text)
         except NotAQuestionnaire as error:
             raise forms.ValidationError(str(error)) from None
-        return upload
+        return text
 
 
 @admin.action(
@@ -175,7 +186,7 @@ class ImportQuestionnaireForm(forms.Form):
     permissions=["add"],
 )
 def import_fhir_questionnaire(modeladmin, request, queryset):
-    """Step 1 shows the upload form; step 2 (the form posted back) imports and reports."""
+    """Step 1 shows the box to paste into; step 2 (the form posted back) imports and reports."""
     if queryset.count() != 1:
         modeladmin.message_user(
             request, "Choose exactly one version: its question set gets the draft.", messages.ERROR
@@ -184,7 +195,7 @@ def import_fhir_questionnaire(modeladmin, request, queryset):
     version: QuestionSetVersion = queryset.select_related("question_set").get()
     form = ImportQuestionnaireForm()
     if request.POST.get("import") == "yes":
-        form = ImportQuestionnaireForm(request.POST, request.FILES)
+        form = ImportQuestionnaireForm(request.POST)
         if form.is_valid():
             try:
                 draft, report = import_as_draft(
@@ -195,7 +206,7 @@ def import_fhir_questionnaire(modeladmin, request, queryset):
                     request=request,
                 )
             except NotAQuestionnaire as error:
-                form.add_error("questionnaire_file", str(error))
+                form.add_error("questionnaire_json", str(error))
             else:
                 return TemplateResponse(
                     request,

@@ -44,18 +44,39 @@ from ..engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MULTIPLE_CHOICE,
     SCALE_ITEM,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
     ChoiceDef,
     QuestionnaireDef,
 )
-from .vocabulary import ENABLE_WHEN_EXPRESSION, FHIRPATH, MM_HG, OUR_LANGUAGE, SHOW_WHEN_PATH
+from ..engine.units import CM_PER_INCH, KG_PER_POUND
+from .vocabulary import (
+    CM,
+    ENABLE_WHEN_EXPRESSION,
+    FHIRPATH,
+    INCH,
+    KG,
+    MM_HG,
+    OUR_LANGUAGE,
+    POUND,
+    SHOW_WHEN_PATH,
+    Unit,
+)
 
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
+# Kinds whose answers are ordered, so <, <=, > and >= apply. A height or weight is compared
+# in cm or kg, as the engine compares it whatever unit the patient typed.
+ORDERED = (INTEGER, DECIMAL, DATE, HEIGHT, WEIGHT)
+# The metric unit each measurement is stored and compared in, and the US one it may be
+# typed in.
+MEASURED_IN = {HEIGHT: CM, WEIGHT: KG}
+US_UNITS = {HEIGHT: INCH, WEIGHT: POUND}
 
 
 @dataclass(frozen=True)
@@ -66,11 +87,19 @@ class Target:
     kind: str  # our question kind (a blood pressure's halves are decimals in mm[Hg])
     answer_type: str  # the suffix of enableWhen.answer[x]
     choices: tuple[ChoiceDef, ...] = ()
-    quantity: bool = False
+    unit: Unit | None = None  # for an answer that is a Quantity: its unit
+
+    @property
+    def quantity(self) -> bool:
+        return self.unit is not None
 
 
 def targets_of(questionnaire: QuestionnaireDef) -> dict[str, Target]:
-    """Every expression name that is an answer in the Questionnaire, by that name."""
+    """Every expression name that is an answer in the Questionnaire, by that name.
+
+    The short texts and phone numbers are not: they are free text, which no show-when reads
+    (engine/questionnaire.py), so nothing may ever make them a condition in FHIR either.
+    """
     answer_types = {
         YES_NO: "Boolean",
         SINGLE_CHOICE: "Coding",
@@ -85,7 +114,11 @@ def targets_of(questionnaire: QuestionnaireDef) -> dict[str, Target]:
     for question in questionnaire.questions_by_code.values():
         if question.kind == BLOOD_PRESSURE:
             for name in question.expression_names:
-                targets[name] = Target(name, DECIMAL, "Quantity", quantity=True)
+                targets[name] = Target(name, DECIMAL, "Quantity", unit=MM_HG)
+        elif question.kind in MEASURED_IN:
+            targets[question.code] = Target(
+                question.code, question.kind, "Quantity", unit=MEASURED_IN[question.kind]
+            )
         elif question.kind in answer_types:
             targets[question.code] = Target(
                 question.code, question.kind, answer_types[question.kind], question.choices
@@ -190,8 +223,8 @@ def _answer_value(target: Target, literal: Literal) -> object | None:
         return value if isinstance(value, str) else None
     if target.kind == DATE:
         return value if isinstance(value, str) and _parse_iso_date(value) else None
-    if target.quantity:
-        return MM_HG.quantity(_json_number(value)) if not isinstance(value, str) else None
+    if target.unit is not None:
+        return target.unit.quantity(_json_number(value)) if not isinstance(value, str) else None
     if target.kind == INTEGER:
         return value if isinstance(value, int) else None
     if target.kind == DECIMAL:
@@ -217,7 +250,7 @@ def _clause(node: Node, targets: Mapping[str, Target]) -> _Clause | None:
             return _Clause(tuple(_condition(target, "=", _coding(c)) for c in chosen), "any")
         if target.kind == MULTIPLE_CHOICE:
             return None
-        if operator in ("<", "<=", ">", ">=") and target.kind not in (INTEGER, DECIMAL, DATE):
+        if operator in ("<", "<=", ">", ">=") and target.kind not in ORDERED:
             return None
         value = _answer_value(target, literal)
         if value is None:
@@ -341,7 +374,7 @@ def _fhirpath(node: Node, targets: Mapping[str, Target]) -> str | None:
 def _fhirpath_comparison(node: Comparison, targets: Mapping[str, Target]) -> str | None:
     if isinstance(node.left, VariableRef) and isinstance(node.right, VariableRef):
         left, right = targets.get(node.left.name), targets.get(node.right.name)
-        plain = (INTEGER, DECIMAL, DATE, YES_NO)
+        plain = (*ORDERED, YES_NO)
         if left is None or right is None or left.kind not in plain or right.kind not in plain:
             return None
         return f"{_value_path(left)} {node.operator} {_value_path(right)}"
@@ -375,7 +408,7 @@ def _fhirpath_atom(target: Target, operator: str, literal: Literal) -> str | Non
     value = _answer_value(target, literal)
     if value is None:
         return None
-    if operator in ("<", "<=", ">", ">=") and target.kind not in (INTEGER, DECIMAL, DATE):
+    if operator in ("<", "<=", ">", ">=") and target.kind not in ORDERED:
         return None
     if target.kind == YES_NO:
         return f"{path} {op} {'true' if value else 'false'}"
@@ -509,12 +542,36 @@ def _from_condition(condition: dict, targets: Mapping[str, ImportedTarget]) -> t
     numeric = answer_key in ("answerInteger", "answerDecimal", "answerQuantity")
     if numeric and target.kind in (INTEGER, DECIMAL) and _is_number(number):
         return f"{code} {operator} {_our_number(number)}", ""
+    if answer_key == "answerQuantity" and target.kind in MEASURED_IN:
+        metric = in_metric_unit(value, target.kind)
+        if metric is None:
+            return "", f'enableWhen on "{link_id}" compares with a quantity in an unknown unit'
+        return f"{code} {operator} {_our_number(metric)}", ""
     is_date = isinstance(value, str) and isinstance(_parse_iso_date(value), date)
     if answer_key == "answerDate" and target.kind == DATE and is_date:
         return f"{code} {operator} {our_string(value)}", ""
     if answer_key == "answerString" and target.kind == TEXT and operator in ("=", "!="):
         return f"{code} {operator} {our_string(str(value))}", ""
     return "", f'enableWhen on "{link_id}" ({operator} {answer_key}) has no equivalent'
+
+
+def in_metric_unit(quantity: object, kind: str) -> Decimal | None:
+    """A FHIR Quantity as a height in cm or a weight in kg; None when it is not one.
+
+    A quantity with no unit is taken to be in the metric unit, as our items say; inches
+    and pounds convert exactly, by their definitions (engine/units.py).
+    """
+    if not isinstance(quantity, dict) or not _is_number(quantity.get("value")):
+        return None
+    number = quantity["value"]
+    value = Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+    code = quantity.get("code") or quantity.get("unit") or ""
+    metric, us = MEASURED_IN[kind], US_UNITS[kind]
+    if code in ("", metric.code):
+        return value
+    if code == us.code:
+        return value * (CM_PER_INCH if kind == HEIGHT else KG_PER_POUND)
+    return None
 
 
 def _is_number(value: object) -> bool:
@@ -524,4 +581,6 @@ def _is_number(value: object) -> bool:
 def _our_number(value: int | float | Decimal) -> str:
     if isinstance(value, float):
         value = Decimal(repr(value))
+    if isinstance(value, Decimal) and value != value.to_integral_value():
+        value = value.normalize()  # 152.40 cm (60 inches) reads 152.4
     return format(value, "f") if isinstance(value, Decimal) else str(value)

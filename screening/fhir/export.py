@@ -19,49 +19,70 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from ..answer_fields import (
+    PHONE_MAX_LENGTH,
+    PHONE_PATTERN,
+    SHORT_TEXT_MAX_LENGTH,
+    TEXT_MAX_LENGTH,
+)
 from ..engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DATE_OF_BIRTH,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
     ChoiceDef,
     QuestionDef,
     QuestionnaireDef,
     SectionDef,
+    measurement_value,
 )
 from ..engine.rules import ScoreDef
 from .conditions import Target, score_expression, targets_of, translate
 from .vocabulary import (
+    BODY_HEIGHT,
+    BODY_WEIGHT,
     BP_PANEL,
     CALCULATED_EXPRESSION,
     DIASTOLIC,
     FHIR_VERSION,
     FHIRPATH,
+    INCH,
     ISSUE_SEVERITY,
     ITEM_CODES,
     ITEM_CONTROL,
     ITEM_CONTROL_EXTENSION,
+    MAX_QUANTITY,
     MAX_VALUE,
+    MIN_QUANTITY,
     MIN_VALUE,
     MM_HG,
     OBSERVATION_CATEGORY,
     OPTION_EXCLUSIVE,
     ORDINAL_VALUE,
+    POUND,
     QUESTIONNAIRE_UNIT,
+    REGEX,
     SCORE_CODES,
     SYSTOLIC,
     TARGET_ELEMENT,
+    UNIT_OPTION,
     UNITS,
     URI_IDENTIFIER,
     VITAL_SIGNS,
     Code,
+    Unit,
+    VitalSign,
 )
 
 ITEM_TYPES = {
@@ -73,9 +94,33 @@ ITEM_TYPES = {
     DECIMAL: "decimal",
     DATE: "date",
     TEXT: "text",
+    SHORT_TEXT: "string",
+    PHONE: "string",
+    HEIGHT: "quantity",
+    WEIGHT: "quantity",
     BLOOD_PRESSURE: "group",
     MEDICATION_LIST: "group",
 }
+# The longest answer the intake takes for each kind of typed text (R4's item.maxLength).
+MAX_LENGTHS = {TEXT: TEXT_MAX_LENGTH, SHORT_TEXT: SHORT_TEXT_MAX_LENGTH, PHONE: PHONE_MAX_LENGTH}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A height or a weight: the vital sign it is, and the US unit the intake also takes.
+
+    Stored, compared and exported in the metric unit (cm, kg) whatever the patient typed.
+    """
+
+    vital: VitalSign
+    us_unit: Unit
+
+    @property
+    def unit(self) -> Unit:
+        return self.vital.unit
+
+
+MEASUREMENTS = {HEIGHT: Measurement(BODY_HEIGHT, INCH), WEIGHT: Measurement(BODY_WEIGHT, POUND)}
 MEDICATION_FIELDS = (
     ("name", "Name (as on the pack)"),
     ("dose", "Dose"),
@@ -316,6 +361,24 @@ def _question_items(question: QuestionDef, targets: Mapping[str, Target], base: 
                 extensions.append({"url": url, key: value})
         if question.unit:
             extensions.append(_unit_extension(question.unit))
+    elif kind in MEASUREMENTS:
+        measurement = MEASUREMENTS[kind]
+        item["code"] = [measurement.vital.code.coding()]
+        # The answer is in the metric unit, listed first; a form filler may offer the US
+        # unit too, as the intake does (the answer is then converted, as ours is).
+        extensions.extend(
+            {"url": UNIT_OPTION, "valueCoding": unit.coding()}
+            for unit in (measurement.unit, measurement.us_unit)
+        )
+        for url, bound in ((MIN_QUANTITY, question.min_value), (MAX_QUANTITY, question.max_value)):
+            if bound is not None:
+                extensions.append(
+                    {"url": url, "valueQuantity": measurement.unit.quantity(_number(bound))}
+                )
+    elif kind in MAX_LENGTHS:
+        item["maxLength"] = MAX_LENGTHS[kind]
+        if kind == PHONE:
+            extensions.append({"url": REGEX, "valueString": PHONE_PATTERN})
     elif kind == BLOOD_PRESSURE:
         item["code"] = [BP_PANEL.coding()]
         systolic, diastolic = question.expression_names
@@ -457,8 +520,11 @@ def _answer_items(question: QuestionDef, stored: object) -> list[dict]:
         answers = [{"valueDecimal": _number(stored)}]
     elif kind == DATE and isinstance(stored, str) and stored:
         answers = [{"valueDate": stored}]
-    elif kind == TEXT and isinstance(stored, str) and stored.strip():
+    elif kind in MAX_LENGTHS and isinstance(stored, str) and stored.strip():
         answers = [{"valueString": stored}]
+    elif kind in MEASUREMENTS and measurement_value(kind, stored) is not None:
+        unit = MEASUREMENTS[kind].unit
+        answers = [{"valueQuantity": unit.quantity(_number(measurement_value(kind, stored)))}]
     elif kind == BLOOD_PRESSURE and isinstance(stored, dict):
         halves = []
         for name, key in zip(question.expression_names, ("systolic", "diastolic"), strict=True):
@@ -616,6 +682,7 @@ def vital_observations(data: ScreeningData) -> dict[str, dict]:
         stored = data.answers.get(question.code)
         if stored is None:
             continue
+        notes = [VITALS_NOTE]
         if question.kind == BLOOD_PRESSURE and isinstance(stored, dict):
             systolic, diastolic = _number(stored.get("systolic")), _number(stored.get("diastolic"))
             if systolic is None:
@@ -630,21 +697,57 @@ def vital_observations(data: ScreeningData) -> dict[str, dict]:
                 _component(SYSTOLIC, systolic),
                 _component(DIASTOLIC, diastolic),
             ]
-        elif question.code in VITAL_SIGNS and _number(stored) is not None:
-            vital = VITAL_SIGNS[question.code]
-            observation = _observation(
-                data,
-                f"vital-{question.code}",
-                "vital-signs",
-                {"coding": [vital.code.coding()], "text": vital.code.display},
+        elif question.kind in MEASUREMENTS and measurement_value(question.kind, stored):
+            vital = MEASUREMENTS[question.kind].vital
+            observation = _vital_observation(data, question.code, vital)
+            observation["valueQuantity"] = vital.unit.quantity(
+                _number(measurement_value(question.kind, stored))
             )
+            notes = [VITALS_NOTE, *_as_typed(stored)]
+        elif (
+            question.kind in (INTEGER, DECIMAL)
+            and question.code in VITAL_SIGNS
+            and _number(stored) is not None
+        ):
+            vital = VITAL_SIGNS[question.code]
+            observation = _vital_observation(data, question.code, vital)
             observation["valueQuantity"] = vital.unit.quantity(_number(stored))
         else:
             continue
         observation["performer"] = [reference("Patient", data.patient_id)]
-        observation["note"] = [{"text": VITALS_NOTE}]
+        observation["note"] = [{"text": " ".join(notes)}]
         made[question.code] = observation
     return made
+
+
+def _vital_observation(data: ScreeningData, code: str, vital: VitalSign) -> dict:
+    return _observation(
+        data,
+        f"vital-{code}",
+        "vital-signs",
+        {"coding": [vital.code.coding()], "text": vital.code.display},
+    )
+
+
+def _as_typed(stored: Mapping) -> list[str]:
+    """What the patient typed when it was not the metric unit, and a confirmed weight."""
+    said = []
+    if stored.get("feet") is not None:
+        inches = _number(stored.get("inches")) or 0
+        said.append(f"Typed as {_plain(stored['feet'])} ft {_plain(inches)} in.")
+    if stored.get("pounds") is not None:
+        said.append(f"Typed as {_plain(stored['pounds'])} lb.")
+    if stored.get("confirmed"):
+        # The intake asks when a weight and height together look like a mixed-up unit.
+        said.append("The patient confirmed this weight when asked to check the unit.")
+    return said
+
+
+def _plain(value: object) -> str:
+    number = _number(value)
+    if number is None:
+        return str(value)
+    return f"{Decimal(str(number)).normalize():f}"
 
 
 def _component(code: Code, value: int | float | None) -> dict:

@@ -10,7 +10,6 @@ never dropped silently. ``import_as_draft`` writes the draft in one transaction.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
@@ -20,6 +19,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from pydantic import ValidationError
 
 from .. import audit
+from ..answer_fields import PHONE_PATTERN, SHORT_TEXT_MAX_LENGTH
 from ..engine.expressions import KEYWORDS, validate
 from ..engine.questionnaire import (
     AGE,
@@ -27,12 +27,16 @@ from ..engine.questionnaire import (
     BMI,
     DATE,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
     ChoiceDef,
     QuestionDef,
@@ -40,37 +44,52 @@ from ..engine.questionnaire import (
     SectionDef,
     variable_types,
 )
+from ..json_input import JSONInputError, parse_json
 from ..models import QuestionSet, QuestionSetVersion
 from ..services.content import copy_rules_scores_and_panel, rule_problems, write_questionnaire
-from .conditions import ImportedTarget, show_when_from_enable_when
-from .export import MEDICATION_FIELDS
+from .conditions import (
+    MEASURED_IN,
+    US_UNITS,
+    ImportedTarget,
+    in_metric_unit,
+    show_when_from_enable_when,
+)
+from .export import MEASUREMENTS, MEDICATION_FIELDS
 from .vocabulary import (
     CALCULATED_EXPRESSION,
     DIASTOLIC,
     ENABLE_WHEN_EXPRESSION,
     FHIRPATH,
     ITEM_CONTROL_EXTENSION,
+    MAX_QUANTITY,
     MAX_VALUE,
+    MIN_QUANTITY,
     MIN_VALUE,
     OPTION_EXCLUSIVE,
     ORDINAL_VALUE,
     OUR_LANGUAGE,
     QUESTIONNAIRE_UNIT,
+    REGEX,
     SHOW_WHEN_PATH,
     SYSTOLIC,
+    UNIT_OPTION,
     UNITS,
 )
 
-MAX_BYTES = 2 * 1024 * 1024
+# Pasted into the admin's box, whose request body is at most 1 MB
+# (DATA_UPLOAD_MAX_MEMORY_SIZE); this bounds any other caller the same way.
+MAX_CHARACTERS = 1024 * 1024
 MAX_ITEMS = 2000
 MAX_DEPTH = 12
 CODE_LENGTH = 64
 RESERVED = KEYWORDS | {AGE, BMI}
 UCUM_TO_OURS = {unit.code: name for name, unit in UNITS.items()}
+# The LOINC code of a body height or weight item, for the kind it imports as.
+MEASURED_BY_CODE = {m.vital.code.code: kind for kind, m in MEASUREMENTS.items()}
 
 
 class NotAQuestionnaire(ValueError):
-    """The file cannot be imported at all; the message says why."""
+    """The text cannot be imported at all; the message says why."""
 
 
 @dataclass
@@ -83,21 +102,31 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)  # renamed codes and other changes
 
 
-# --- Reading the file --------------------------------------------------------------------------
+# --- Reading the JSON ---------------------------------------------------------------------------
 
 
-def read_questionnaire(raw: bytes) -> dict:
-    """The uploaded file as a Questionnaire resource, checked against the FHIR models."""
-    if len(raw) > MAX_BYTES:
-        raise NotAQuestionnaire(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+def read_questionnaire(text: str) -> dict:
+    """Pasted JSON as a Questionnaire resource, checked against the FHIR models.
+
+    Read by the bounded parser (screening/json_input.py): broken JSON, nesting too deep
+    and numbers too long are refused with a message, never a crash.
+    """
+    if len(text) > MAX_CHARACTERS:
+        raise NotAQuestionnaire(
+            f"The text is {len(text):,} characters long; at most {MAX_CHARACTERS:,} can be"
+            " imported."
+        )
+    if not text.strip():
+        raise NotAQuestionnaire("Paste the Questionnaire's JSON into the box.")
     try:
-        resource = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise NotAQuestionnaire("The file is not JSON (FHIR JSON, UTF-8).") from None
+        # A byte-order mark copied from a file is not part of the JSON.
+        resource = parse_json(text.lstrip("\ufeff"))
+    except JSONInputError as error:
+        raise NotAQuestionnaire(str(error)) from None
     if not isinstance(resource, dict) or resource.get("resourceType") != "Questionnaire":
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
         raise NotAQuestionnaire(
-            f"The file holds a {kind or 'JSON value'}, not a FHIR Questionnaire."
+            f"The JSON holds a {kind or 'JSON value'}, not a FHIR Questionnaire."
         )
     if _count_items(resource.get("item") or [], 1) > MAX_ITEMS:
         raise NotAQuestionnaire(
@@ -335,12 +364,51 @@ def _number(value: object) -> Decimal | None:
         return None
 
 
+def _unit_codings(item: dict) -> list[dict]:
+    """The item's units: the options of a quantity item, then its questionnaire-unit."""
+    found = [
+        e.get("valueCoding")
+        for url in (UNIT_OPTION, QUESTIONNAIRE_UNIT)
+        for e in _extensions(item, url)
+    ]
+    return [coding for coding in found if isinstance(coding, dict)]
+
+
 def _unit_of(item: dict) -> str:
-    coding = _extension_value(item, QUESTIONNAIRE_UNIT)
-    if not isinstance(coding, dict):
+    codings = _unit_codings(item)
+    if not codings:
         return ""
-    code = str(coding.get("code") or "")
-    return UCUM_TO_OURS.get(code) or str(coding.get("display") or code)[:20]
+    code = str(codings[0].get("code") or "")
+    return UCUM_TO_OURS.get(code) or str(codings[0].get("display") or code)[:20]
+
+
+def _measured_kind(item: dict) -> str | None:
+    """HEIGHT or WEIGHT for a quantity item that asks one, else None.
+
+    A body height or weight LOINC code says so; without a code, a metric unit of cm or kg
+    (with at most the US unit beside it) does. Any other code (a waist circumference in
+    cm, say) keeps it a number.
+    """
+    codes = {
+        c.get("code") for c in item.get("code") or [] if isinstance(c, dict)
+    } & MEASURED_BY_CODE.keys()
+    if codes:
+        return MEASURED_BY_CODE[codes.pop()]
+    if item.get("code"):
+        return None
+    units = [str(c.get("code") or "") for c in _unit_codings(item)]
+    for kind, metric in MEASURED_IN.items():
+        if units and units[0] == metric.code and set(units) <= {metric.code, US_UNITS[kind].code}:
+            return kind
+    return None
+
+
+def _bound(item: dict, url: str, kind: str) -> Decimal | None:
+    quantity = _extension_value(item, url)
+    value = in_metric_unit(quantity, kind) if quantity is not None else None
+    if value is not None and value == value.to_integral_value():
+        return value.to_integral_value()  # 100.0 cm is 100, never 1E+2
+    return value
 
 
 def _question(item: dict, codes: _Codes, report: ImportReport) -> _Pending | None:
@@ -370,10 +438,10 @@ def _question(item: dict, codes: _Codes, report: ImportReport) -> _Pending | Non
         "quantity": DECIMAL,
         "date": DATE,
         "dateTime": DATE,
-        "string": TEXT,
+        "string": SHORT_TEXT,
         "text": TEXT,
-        "time": TEXT,
-        "url": TEXT,
+        "time": SHORT_TEXT,
+        "url": SHORT_TEXT,
     }
     if item_type in ("attachment", "reference"):
         report.not_carried_over.append(f'"{label[:80]}" asks for a {item_type}: not asked here')
@@ -388,23 +456,62 @@ def _question(item: dict, codes: _Codes, report: ImportReport) -> _Pending | Non
                 f'"{label[:80]}" takes its answers from a value set: asked as free text'
             )
             kind = TEXT
+    elif item_type == "quantity" and _measured_kind(item):
+        kind, choices = _measured_kind(item), ()
+    elif item_type == "string":
+        kind, choices = _string_kind(item, label, report), ()
     elif item_type in kinds:
         kind, choices = kinds[item_type], ()
     else:
         report.not_carried_over.append(f'"{label[:80]}" has an unknown type {item_type!r}')
         return None
     extra = {}
+    if kind in (HEIGHT, WEIGHT):
+        # In cm or kg whatever unit the bounds were given in; the kind knows its units.
+        extra = {
+            "min_value": _bound(item, MIN_QUANTITY, kind),
+            "max_value": _bound(item, MAX_QUANTITY, kind),
+        }
+        if not _codes_of(item) & MEASURED_BY_CODE.keys():
+            report.notes.append(
+                f'"{label[:80]}" (a quantity in {MEASURED_IN[kind].code}) is asked as a {kind},'
+                " in metric or US units"
+            )
     if kind in (INTEGER, DECIMAL):
         extra = {
             "min_value": _number(_extension_value(item, MIN_VALUE)),
             "max_value": _number(_extension_value(item, MAX_VALUE)),
             "unit": _unit_of(item),
         }
+        if item_type == "quantity":
+            for key, url in (("min_value", MIN_QUANTITY), ("max_value", MAX_QUANTITY)):
+                quantity = _extension_value(item, url)
+                if extra[key] is None and isinstance(quantity, dict):
+                    extra[key] = _number(quantity.get("value"))
         if item_type == "quantity" and extra["unit"]:
             report.notes.append(f'"{label[:80]}" (a quantity) is a number in {extra["unit"]}')
     code = codes.make(link_id, report)
     question = QuestionDef(code=code, kind=kind, choices=choices, **common, **extra)
     return _Pending(question, (link_id,), item, values_by_code)
+
+
+def _string_kind(item: dict, label: str, report: ImportReport) -> str:
+    """A one-line answer: a phone number when it carries our pattern, else a short text
+    (or a text, when it may be longer than a short text's limit)."""
+    pattern = _extension_value(item, REGEX)
+    if pattern == PHONE_PATTERN:
+        return PHONE
+    if pattern is not None:
+        report.not_carried_over.append(
+            f'"{label[:80]}": the pattern its answer must match (it is asked as a short text)'
+        )
+    longest = item.get("maxLength")
+    if isinstance(longest, int) and longest > SHORT_TEXT_MAX_LENGTH:
+        report.notes.append(
+            f'"{label[:80]}" takes answers of up to {longest} characters: asked as a text'
+        )
+        return TEXT
+    return SHORT_TEXT
 
 
 def _choices(item: dict, label: str, report: ImportReport):

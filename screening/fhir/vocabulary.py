@@ -29,11 +29,18 @@ ITEM_CONTROL_EXTENSION = "http://hl7.org/fhir/StructureDefinition/questionnaire-
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 TARGET_ELEMENT = "http://hl7.org/fhir/StructureDefinition/targetElement"
+# R4 core, on a quantity item: a unit the person may answer in (Coding, repeating).
+UNIT_OPTION = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption"
+# R4 core, on an item: the syntax a valid answer has (a regular expression, string).
+REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
 
 # Structured Data Capture (SDC) extensions.
 SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/"
 ENABLE_WHEN_EXPRESSION = SDC + "sdc-questionnaire-enableWhenExpression"
 CALCULATED_EXPRESSION = SDC + "sdc-questionnaire-calculatedExpression"
+# The inclusive bounds of a quantity item (minValue and maxValue take no Quantity).
+MIN_QUANTITY = SDC + "sdc-questionnaire-minQuantity"
+MAX_QUANTITY = SDC + "sdc-questionnaire-maxQuantity"
 
 FHIRPATH = "text/fhirpath"
 # Expression.language is an extensible binding: a show-when with no FHIRPath equivalent
@@ -131,10 +138,16 @@ class Unit:
 
 
 MM_HG = Unit("mm[Hg]", "mmHg")
+CM = Unit("cm", "cm")
+KG = Unit("kg", "kg")
+# The US units the intake also takes (engine/units.py); the vital-signs profile allows
+# them for body height and body weight.
+INCH = Unit("[in_i]", "in")
+POUND = Unit("[lb_av]", "lb")
 # Our units as admins type them -> UCUM. A unit not listed travels as display text only.
 UNITS: dict[str, Unit] = {
-    "cm": Unit("cm", "cm"),
-    "kg": Unit("kg", "kg"),
+    "cm": CM,
+    "kg": KG,
     "beats per minute": Unit("/min", "beats/minute"),
     "mmHg": MM_HG,
 }
@@ -146,12 +159,16 @@ class VitalSign:
     unit: Unit
 
 
-# Vital-sign questions of the default set, keyed by question code (the blood pressure is
-# found by its kind, whatever its code).
+BODY_HEIGHT = VitalSign(loinc("8302-2", "Body height"), CM)
+BODY_WEIGHT = VitalSign(loinc("29463-7", "Body weight"), KG)
+
+# Vital-sign questions of the default set asked as plain numbers, keyed by question code
+# (versions before the height and weight kinds asked height_cm and weight_kg as decimals).
+# A blood pressure, a height and a weight are found by their kind, whatever their code.
 VITAL_SIGNS: dict[str, VitalSign] = {
     "heart_rate": VitalSign(loinc("8867-4", "Heart rate"), UNITS["beats per minute"]),
-    "height_cm": VitalSign(loinc("8302-2", "Body height"), UNITS["cm"]),
-    "weight_kg": VitalSign(loinc("29463-7", "Body weight"), UNITS["kg"]),
+    "height_cm": BODY_HEIGHT,
+    "weight_kg": BODY_WEIGHT,
 }
 
 # Flag severities -> DetectedIssue.severity (issue 16).

@@ -194,6 +194,15 @@ ANSWER_SETS = (
         for value in ([c.value for c in question.choices] or ["yes", "no", None])
         if value != BASELINE[code]
     ]
+    # Each multiple-choice question answered with one of its choices alone (so what is
+    # asked for "other" is skipped once).
+    + [
+        answers(**{code: [choice.value]})
+        for code, question in DEFAULT.questions_by_code.items()
+        if question.kind == "multiple_choice" and code in BASELINE
+        for choice in question.choices
+        if [choice.value] != BASELINE[code]
+    ]
     # ... and no answer at all to each of them (unknown, never "not equal").
     + [
         answers(**{code: None})
@@ -274,6 +283,10 @@ SYNTHETIC = QuestionnaireDef(
                 QuestionDef("dt", "date", "A date"),
                 QuestionDef("t", "text", "Some text"),
                 QuestionDef("bp", "blood_pressure", "A blood pressure"),
+                QuestionDef("h", "height", "How tall?"),
+                QuestionDef("w", "weight", "How heavy?"),
+                QuestionDef("st", "short_text", "A name"),
+                QuestionDef("ph", "phone", "A phone number"),
             ),
         ),
     )
@@ -293,6 +306,9 @@ EXPRESSIONS = [
     "n = d or (n > 2 and d <= 2.5)",
     "(yn = yes and n >= 1) or (yn = no and sc = 0)",
     "2 < n or not (sc < 3)",
+    "not (h >= 170.2)",
+    "h < 160 or (w > 90 and yn = yes)",
+    "not (w < h) or yn = no",
 ]
 SIMPLE = [
     'yn = yes and ch != "c"',
@@ -305,6 +321,10 @@ SIMPLE = [
     't = "x"',
     'dt >= "2020-01-01" or t = "x"',
     "bp_systolic > 150 or bp_diastolic >= 95",
+    "h >= 170.2",
+    "w < 80 or h > 175",
+    "w != 81.6",
+    "h in (150, 180)",
 ]
 
 
@@ -322,6 +342,11 @@ def _random_answers(rng: random.Random) -> dict:
         "dt": maybe(rng.choice(["1999-12-31", "2001-02-03", "2020-01-01", "2024-06-30"])),
         "t": maybe(rng.choice(["x", "y"])),
         "bp": maybe({"systolic": rng.choice([120, 150, 151]), "diastolic": rng.choice([80, 95])}),
+        # Stored as the intake stores them: cm and kg, with the US units when typed in them.
+        "h": maybe(rng.choice([{"cm": 150}, {"cm": 170.2, "feet": 5, "inches": 7}, {"cm": 180.3}])),
+        "w": maybe(rng.choice([{"kg": 81.6, "pounds": 180}, {"kg": 70}, {"kg": 95.5}])),
+        "st": maybe(rng.choice(["x", "Sam Lee"])),
+        "ph": maybe(rng.choice(["555 201 4479", "x"])),
     }
     return {code: value for code, value in stored.items() if value is not None}
 
@@ -377,6 +402,44 @@ def test_what_fhirpath_cannot_say_travels_in_our_language(text):
         "expression": text,
         "description": "Clinic screening expression language; no FHIRPath equivalent",
     }
+
+
+@pytest.mark.parametrize(
+    "text", ['st = "Sam Lee"', 'ph != "555 201 4479"', 'yn = yes and st = "x"', 'ph in ("1", "2")']
+)
+def test_names_and_phone_numbers_never_become_a_fhir_condition(text):
+    """Free text is no condition here (the validator refuses it), nor in FHIR: an
+    expression naming one has neither enableWhen nor FHIRPath to search what was typed."""
+    assert "st" not in TARGETS and "ph" not in TARGETS
+    translation = translate(text, TARGETS, BASE)
+    assert translation.enable_when == []
+    assert translation.expression["language"] == OUR_LANGUAGE
+
+
+def test_a_height_is_compared_in_cm_and_a_weight_in_kg():
+    translation = translate("h >= 170.2 and w < 80", TARGETS, BASE)
+    assert translation.enable_when == [
+        {
+            "question": "h",
+            "operator": ">=",
+            "answerQuantity": {
+                "value": 170.2,
+                "unit": "cm",
+                "system": "http://unitsofmeasure.org",
+                "code": "cm",
+            },
+        },
+        {
+            "question": "w",
+            "operator": "<",
+            "answerQuantity": {
+                "value": 80,
+                "unit": "kg",
+                "system": "http://unitsofmeasure.org",
+                "code": "kg",
+            },
+        },
+    ]
 
 
 def test_the_fhirpath_carries_the_original_show_when_for_our_importer():

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
+from dataclasses import replace
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from screening.answer_fields import PHONE_MAX_LENGTH, PHONE_PATTERN, field_for
 from screening.demo import seed_demo_screenings
 from screening.engine.definitions import (
     DEFAULT_CONTENT_FILE,
@@ -21,8 +27,15 @@ from screening.engine.definitions import (
     read_content,
     score_defs_from_data,
 )
-from screening.engine.questionnaire import work_out_visibility
+from screening.engine.questionnaire import (
+    FREE_TEXT_KINDS,
+    QuestionDef,
+    QuestionnaireDef,
+    SectionDef,
+    work_out_visibility,
+)
 from screening.fhir.export import (
+    VITALS_NOTE,
     FlagData,
     MedicationData,
     QuestionSetData,
@@ -71,9 +84,9 @@ def test_the_default_question_set_is_a_valid_questionnaire(default_version):
     assert items["date_of_birth"]["type"] == "date"
     assert items["can_be_pregnant"]["type"] == "boolean"
     assert items["cv_conditions"]["repeats"] is True
-    assert items["height_cm"]["type"] == "decimal"
     assert items["heart_rate"]["type"] == "integer"
     assert items["questions_for_clinic"]["type"] == "text"
+    assert items["questions_for_clinic"]["maxLength"] == 2000
     assert [i["linkId"] for i in items["bp"]["item"] if i["type"] == "quantity"] == [
         "bp_systolic",
         "bp_diastolic",
@@ -109,7 +122,7 @@ def test_scale_items_carry_their_scores_and_the_phq9_its_loinc_codes(default_ver
         "44249-1", "44261-6", "69737-5", "70274-6", "85354-9", "8480-6", "8462-4",
         "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
         "44253-3", "44260-8", "69722-7", "69725-0", "68509-9", "69733-4", "69734-2",
-        "69735-9", "69689-8", "69736-7",
+        "69735-9", "69689-8", "69736-7", "8302-2", "29463-7",
     }  # fmt: skip
 
 
@@ -382,3 +395,214 @@ def test_an_answer_as_evidence_points_at_its_item(default_rules):
     ]
     [response] = resources_of(bundle, "QuestionnaireResponse")
     assert "item-phq9_9" in set(every(response, "id"))
+
+
+# --- Heights, weights, names and phone numbers -------------------------------------------------------
+
+UCUM = "http://unitsofmeasure.org"
+
+
+def default_items() -> dict[str, dict]:
+    resource = questionnaire(QUESTION_SET, BASE)
+    return {item["linkId"]: item for items in every(resource, "item") for item in items}
+
+
+def extensions(item: dict, url: str) -> list:
+    return [
+        value
+        for e in item.get("extension", [])
+        if e["url"] == url
+        for key, value in e.items()
+        if key.startswith("value")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "loinc", "units", "bounds"),
+    [
+        ("height_cm", "8302-2", ["cm", "[in_i]"], (100, 250)),
+        ("weight_kg", "29463-7", ["kg", "[lb_av]"], (25, 350)),
+    ],
+)
+def test_height_and_weight_are_quantity_items_in_ucum(code, loinc, units, bounds):
+    item = default_items()[code]
+    assert item["type"] == "quantity"
+    assert item["code"][0]["code"] == loinc and item["code"][0]["system"] == "http://loinc.org"
+    options = extensions(item, "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption")
+    # The metric unit the answer is in comes first; the US unit the intake also takes after.
+    assert [(o["system"], o["code"]) for o in options] == [(UCUM, unit) for unit in units]
+    sdc = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-"
+    [low] = extensions(item, sdc + "minQuantity")
+    [high] = extensions(item, sdc + "maxQuantity")
+    assert (low["value"], low["code"], high["value"], high["code"]) == (
+        bounds[0],
+        units[0],
+        bounds[1],
+        units[0],
+    )
+    assert "answerOption" not in item and "enableWhen" not in item
+
+
+@pytest.mark.parametrize(
+    ("code", "longest"),
+    [
+        ("prescriber_name", 200),
+        ("emergency_contact_name", 200),
+        ("escort_name", 200),
+        ("treatment_reason_other", 200),
+        ("prescriber_phone", 30),
+        ("emergency_contact_phone", 30),
+    ],
+)
+def test_names_and_phone_numbers_are_string_items_never_codes(code, longest):
+    item = default_items()[code]
+    assert item["type"] == "string" and item["maxLength"] == longest
+    assert "code" not in item and "answerOption" not in item and "answerValueSet" not in item
+    regex = extensions(item, "http://hl7.org/fhir/StructureDefinition/regex")
+    assert regex == ([PHONE_PATTERN] if code.endswith("_phone") else [])
+
+
+def test_no_condition_in_the_questionnaire_reads_free_text():
+    resource = questionnaire(QUESTION_SET, BASE)
+    free_text = {
+        code
+        for code, q in QUESTION_SET.questionnaire.questions_by_code.items()
+        if q.kind in FREE_TEXT_KINDS
+    }
+    assert {"escort_name", "escort_phone", "questions_for_clinic"} <= free_text
+    named = {c["question"] for conditions in every(resource, "enableWhen") for c in conditions}
+    assert named and not named & free_text
+    assert not any(
+        code in json.dumps(expression)
+        for expression in every(resource, "valueExpression")
+        for code in free_text
+    )
+
+
+PHONES = st.text(alphabet="0123456789 +-().x/", max_size=PHONE_MAX_LENGTH)
+
+
+@given(PHONES)
+@example("555 201 4477")
+@example("+44 20 7946 0000")
+@example("(555) 201-4477")
+@example("555.201.44")
+@example("12345678901234567")
+@example("+1 +555 201 4477")
+@example("555 201 447x")
+@settings(max_examples=400, deadline=None)
+def test_the_exported_phone_pattern_accepts_what_the_intake_accepts(text):
+    field = field_for(QuestionDef("p", "phone", "Phone?"))
+    try:
+        field.clean(text)
+        intake_accepts = True
+    except ValidationError:
+        intake_accepts = False
+    # The field strips spaces around the number, as a FHIR filler's own check may not.
+    assert (re.fullmatch(PHONE_PATTERN, text.strip()) is not None) == intake_accepts, text
+
+
+def measured_bundle(stored: dict) -> dict:
+    return case_bundle_without_rules(answers(**stored))
+
+
+def case_bundle_without_rules(stored: dict) -> dict:
+    visible = work_out_visibility(QUESTION_SET.questionnaire, stored, TODAY).answers
+    data = ScreeningData(
+        id="00000000-0000-4000-8000-00000000000d",
+        status="submitted",
+        submitted_at=NOW,
+        evaluated_at=NOW,
+        patient_id="00000000-0000-4000-8000-00000000000e",
+        patient_name="Measured Patient",
+        question_set=QUESTION_SET,
+        answers=visible,
+    )
+    return validated_bundle(screening_bundle(data, BASE, NOW))
+
+
+def validated_bundle(bundle: dict) -> dict:
+    validated(bundle)
+    assert_references_resolve(bundle)
+    return bundle
+
+
+def response_items(bundle: dict) -> dict[str, dict]:
+    [response] = resources_of(bundle, "QuestionnaireResponse")
+    return {item["linkId"]: item for items in every(response, "item") for item in items}
+
+
+def vital(bundle: dict, loinc: str) -> dict:
+    return next(
+        o for o in resources_of(bundle, "Observation") if o["code"]["coding"][0]["code"] == loinc
+    )
+
+
+def test_a_height_typed_in_feet_and_a_weight_in_pounds_leave_in_cm_and_kg():
+    bundle = measured_bundle(
+        {
+            "height_cm": {"cm": 170.2, "feet": 5, "inches": 7},
+            "weight_kg": {"kg": 116.1, "pounds": 256, "confirmed": True},
+        }
+    )
+    answered = response_items(bundle)
+    assert answered["height_cm"]["answer"] == [
+        {"valueQuantity": {"value": 170.2, "unit": "cm", "system": UCUM, "code": "cm"}}
+    ]
+    assert answered["weight_kg"]["answer"] == [
+        {"valueQuantity": {"value": 116.1, "unit": "kg", "system": UCUM, "code": "kg"}}
+    ]
+    height, weight = vital(bundle, "8302-2"), vital(bundle, "29463-7")
+    assert height["valueQuantity"] == {"value": 170.2, "unit": "cm", "system": UCUM, "code": "cm"}
+    assert weight["valueQuantity"]["value"] == 116.1 and weight["valueQuantity"]["code"] == "kg"
+    assert height["category"][0]["coding"][0]["code"] == "vital-signs"
+    assert height["note"][0]["text"].endswith("Typed as 5 ft 7 in.")
+    assert "Typed as 256 lb." in weight["note"][0]["text"]
+    assert "confirmed this weight" in weight["note"][0]["text"]
+
+
+def test_a_metric_height_and_weight_say_nothing_of_other_units():
+    bundle = measured_bundle({"height_cm": {"cm": 168}, "weight_kg": {"kg": 70}})
+    assert vital(bundle, "8302-2")["valueQuantity"]["value"] == 168
+    assert vital(bundle, "8302-2")["note"] == [{"text": VITALS_NOTE}]
+    assert vital(bundle, "29463-7")["note"] == [{"text": VITALS_NOTE}]
+
+
+def test_names_and_phone_numbers_are_answer_strings():
+    answered = response_items(measured_bundle({}))
+    assert answered["escort_name"]["answer"] == [{"valueString": "Sam Lee"}]
+    assert answered["escort_phone"]["answer"] == [{"valueString": "555 201 4479"}]
+    assert answered["prescriber_name"]["answer"] == [
+        {"valueString": "Dr Rivera, Elm Street Clinic"}
+    ]
+
+
+def test_a_version_that_asked_height_as_a_decimal_still_exports_its_vital_signs():
+    """Screenings keep the version they were answered on: before the height and weight
+    kinds, height_cm and weight_kg were decimals holding a plain number."""
+    legacy = QuestionnaireDef(
+        (
+            SectionDef(
+                "about_you",
+                "About you",
+                questions=(
+                    QuestionDef("height_cm", "decimal", "Height", unit="cm"),
+                    QuestionDef("weight_kg", "decimal", "Weight", unit="kg"),
+                ),
+            ),
+        )
+    )
+    data = ScreeningData(
+        id="00000000-0000-4000-8000-00000000000f",
+        status="submitted",
+        submitted_at=NOW,
+        evaluated_at=NOW,
+        patient_id="00000000-0000-4000-8000-000000000010",
+        patient_name="Earlier Patient",
+        question_set=replace(QUESTION_SET, questionnaire=legacy, scores=()),
+        answers={"height_cm": 181.5, "weight_kg": 77},
+    )
+    bundle = validated_bundle(screening_bundle(data, BASE, NOW))
+    assert vital(bundle, "8302-2")["valueQuantity"]["value"] == 181.5
+    assert vital(bundle, "29463-7")["valueQuantity"]["value"] == 77
+    assert response_items(bundle)["height_cm"]["answer"] == [{"valueDecimal": 181.5}]
