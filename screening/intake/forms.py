@@ -28,6 +28,7 @@ class SectionForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         self.questions = questions
+        self.lenient = lenient
         for question in questions:
             field = field_for(question)
             if lenient or (presented is not None and question.code not in presented):

@@ -29,6 +29,10 @@ ROLE_PERMISSIONS = {
         "screening.add_invitation",
         "screening.view_invitation",
         "screening.view_auditevent",
+        # Issue and revoke FHIR API tokens that read question sets only; a token that reads
+        # screenings needs screening.issue_screening_token, which no group has.
+        "screening.view_apitoken",
+        "screening.add_apitoken",
         # Emails the worker could not deliver (an invitation, say), to act on.
         "screening.view_undeliveredemail",
         # Remove a colleague's lost authenticator so they can set up a new one at next login.
