@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from .. import audit
+from ..audit_display import identifies_screenings, shown_event
 from ..engine.rules import SEVERITIES
-from ..models import Flag, Screening
+from ..models import Flag, Screening, UndeliveredEmail
 from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer
 from ..selectors import visibility_for
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
@@ -46,10 +47,27 @@ def queue(request):
     page = Paginator(screenings, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    # The worker could not email physicians about these urgent screenings: say so here,
+    # where physicians look (the admin's list of undelivered emails does not name them).
+    unsent = UndeliveredEmail.objects.unresolved().urgent_alert_screening_ids()
+    alerts_not_sent = (
+        Screening.objects.awaiting_review()
+        .filter(pk__in=unsent)
+        .select_related("patient")
+        .in_queue_order()
+        if unsent
+        else []
+    )
     return render(
         request,
         "staff/queue.html",
-        {"filters": filters, "page": page, "query": query.urlencode(), "labels": SEVERITY_LABELS},
+        {
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "labels": SEVERITY_LABELS,
+            "alerts_not_sent": alerts_not_sent,
+        },
     )
 
 
@@ -209,6 +227,8 @@ def audit_log(request):
     if who:
         events = events.filter(actor__email__icontains=who)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    identify = identifies_screenings(request.user)
+    rows = [shown_event(event, identify_screenings=identify) for event in page]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -216,6 +236,7 @@ def audit_log(request):
         "staff/audit.html",
         {
             "page": page,
+            "rows": rows,
             "actions": actions,
             "action": action,
             "who": who,
