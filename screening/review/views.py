@@ -128,13 +128,21 @@ def _evidence_row(item: dict, answers, labels: dict, score_names: dict) -> dict:
 
 @permission_required("review_screening")
 def screening_detail(request, screening_id):
-    screening = _screening_for_staff(screening_id)
+    return _screening_page(request, _screening_for_staff(screening_id))
+
+
+def _screening_page(request, screening: Screening, decision_form: DecisionForm | None = None):
+    """The whole screening, with the decision form (as posted, when it comes back with an
+    error). Every render of it is a read of the screening, audited like any other."""
     audit.record(request=request, action="screening.viewed", screening=screening, obj=screening)
     context = screening_context(screening)
-    has_contraindication = any(f.severity == "contraindicated" for f in context["flags"])
-    context["decision_form"] = DecisionForm(
-        initial={"lock_version": screening.lock_version}, has_contraindication=has_contraindication
-    )
+    if decision_form is None:
+        has_contraindication = any(f.severity == "contraindicated" for f in context["flags"])
+        decision_form = DecisionForm(
+            initial={"lock_version": screening.lock_version},
+            has_contraindication=has_contraindication,
+        )
+    context["decision_form"] = decision_form
     context["can_decide"] = request.user.has_perm("screening.decide_screening")
     return render(request, "staff/screening.html", context)
 
@@ -206,9 +214,7 @@ def decide(request, screening_id):
         else:
             messages.success(request, "Decision signed.")
             return redirect("staff:queue")
-    context = screening_context(screening)
-    context.update({"decision_form": form, "can_decide": True})
-    return render(request, "staff/screening.html", context, status=200)
+    return _screening_page(request, screening, form)
 
 
 AUDIT_PAGE_SIZE = 100

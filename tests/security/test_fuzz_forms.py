@@ -102,6 +102,7 @@ from screening.engine.questionnaire import (
 )
 from screening.intake.forms import SubmitForm
 from screening.models import (
+    AuditEvent,
     CompletedSection,
     Decision,
     Flag,
@@ -1836,8 +1837,12 @@ def test_decide_survives_malformed_posts(client, physician, submitted):
             submission = with_lock_version(submission, version)
             baseline = staff_state(screening)
             other_baseline = staff_state(other)
+            reads = AuditEvent.objects.filter(action="screening.viewed").count()
             response = send(client, f"/staff/screenings/{target}/decide/", submission)
             assert response.status_code in (200, 302, 400, 404)
+            if response.status_code == 200:
+                # The form came back with the whole screening: an audited read of it.
+                assert AuditEvent.objects.filter(action="screening.viewed").count() == reads + 1
             parsed = submission.query_dict()
             form = DecisionForm(parsed, has_contraindication=True) if parsed is not None else None
             valid = form is not None and form.is_valid()
