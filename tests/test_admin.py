@@ -255,6 +255,15 @@ HOSTILE_JSON = {
     "nul": ('["phq9_1\\u0000"]', "NUL character"),
     "nul-in-a-label": ('[{"min": 0, "max": 4, "label": "Minimal\\u0000"}]', "NUL character"),
     "nul-in-a-key": ('[{"min": 0, "max": 4, "label": "Minimal", "\\u0000": 1}]', "NUL character"),
+    # Half a UTF-16 pair is no character: nothing can encode it, so saving it, or showing it
+    # back in an error message, was a 500 (the retest after issue 10, finding E).
+    "lone-surrogate": ('["\\ud800"]', "lone surrogate"),
+    "lone-low-surrogate": ('["phq9_1\\udfff"]', "lone surrogate"),
+    "lone-surrogate-in-a-label": ('[{"min": 0, "max": 4, "label": "\\ud800"}]', "lone surrogate"),
+    "lone-surrogate-in-a-key": (
+        '[{"min": 0, "max": 4, "label": "M", "\\udc00": 1}]',
+        "lone surrogate",
+    ),
 }
 
 
@@ -409,3 +418,54 @@ def test_superseded_by_must_be_a_list_even_when_falsy(client, draft, text):
     assert "Give a list of rule codes" in error_beside(response.text, "superseded_by")
     rule.refresh_from_db()
     assert rule.superseded_by == before
+
+
+@pytest.fixture
+def panel_case_data(draft):
+    return {
+        "version": draft.pk,
+        "position": 999,
+        "name": "Lone surrogate",
+        "must_raise": "",
+        "must_not_raise": "",
+        "nothing_else": "on",
+        "as_of": "2026-01-01",
+        "note": "",
+    }
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        '{"medications": ["\\ud800"]}',
+        '{"questions_for_clinic": "\\ud800"}',
+        '{"questions_for_clinic": "I feel \\udfff fine"}',
+        '{"\\ud800": "yes"}',
+        '{"medications": ["Sertraline\\u0000"]}',
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["medication", "free-text", "low-half", "key", "nul", "deep-nesting"],
+)
+def test_bad_json_in_a_test_cases_answers_is_an_error_beside_the_box(
+    client, draft, panel_case_data, answers
+):
+    before = draft.panel_cases.count()
+    response = client.post(
+        "/admin/screening/panelcase/add/", {**panel_case_data, "answers": answers}
+    )
+    assert response.status_code == 200
+    assert error_beside(response.text, "answers")
+    assert draft.panel_cases.count() == before
+
+
+def test_a_whole_character_written_as_two_escapes_is_read_as_that_character(
+    client, draft, panel_case_data
+):
+    answers = '{"questions_for_clinic": "Thanks \\ud83d\\ude00"}'
+    response = client.post(
+        "/admin/screening/panelcase/add/", {**panel_case_data, "answers": answers}
+    )
+    assert response.status_code == 302
+    assert draft.panel_cases.get(name="Lone surrogate").answers == {
+        "questions_for_clinic": "Thanks 😀"
+    }

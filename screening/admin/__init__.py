@@ -647,20 +647,9 @@ class CommaListField(forms.CharField):
         return [item.strip() for item in text.split(",") if item.strip()]
 
 
-class PanelCaseJSONField(forms.JSONField):
-    """JSON typed by an admin: any text is a form error, never a crash, and shown indented."""
-
-    def to_python(self, value):
-        try:
-            return super().to_python(value)
-        except (ValueError, RecursionError) as error:  # huge numbers, absurd nesting
-            raise forms.ValidationError("Enter valid JSON.") from error
-
-    def bound_data(self, data, initial):
-        try:
-            return super().bound_data(data, initial)
-        except (ValueError, RecursionError):
-            return InvalidJSONInput(data)
+class PanelCaseJSONField(BoundedJSONField):
+    """A test case's answers, read with the bounds of every admin JSON box (nesting, huge
+    numbers, NUL, lone surrogates: a message beside the box) and shown indented."""
 
     def prepare_value(self, value):
         if isinstance(value, InvalidJSONInput):
