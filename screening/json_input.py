@@ -67,9 +67,7 @@ def _check_structure(data, max_nesting: int) -> None:
 def _check_text(text: str) -> None:
     if "\x00" in text:
         # PostgreSQL's jsonb cannot store it (a DataError), and no text here needs it.
-        raise JSONInputError(
-            "A text value holds a NUL character (\\u0000), which is not allowed."
-        )
+        raise JSONInputError("A text value holds a NUL character (\\u0000), which is not allowed.")
     lone = LONE_SURROGATE.search(text)
     if lone:
         raise JSONInputError(
