@@ -7,7 +7,7 @@ import pytest
 from django.contrib.admin.sites import site
 
 from screening.admin import QuestionAdminForm
-from screening.models import Question, QuestionSetVersion
+from screening.models import Question, QuestionSetVersion, Rule
 from tests.logins import log_in_staff
 
 pytestmark = pytest.mark.django_db
@@ -469,3 +469,40 @@ def test_a_whole_character_written_as_two_escapes_is_read_as_that_character(
     assert draft.panel_cases.get(name="Lone surrogate").answers == {
         "questions_for_clinic": "Thanks 😀"
     }
+
+
+# Rule texts have limits (the retest after issue 10, finding F): each flag copies them, and
+# 450 KB each fitted under the 1 MB body limit.
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [("title", 200), ("message", 1000), ("rationale", 2000), ("source", 2000)],
+)
+def test_a_rule_text_over_its_limit_is_an_error_beside_the_field(client, draft, field, limit):
+    rule = draft.rules.get(code="suicide_risk_low")
+    before = Rule.objects.filter(pk=rule.pk).values().get()
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/", rule_form_data(rule, **{field: "M" * 450_000})
+    )
+    assert response.status_code == 200
+    error = error_beside(response.text, field)
+    assert f"At most {limit} characters" in error and "this has 450000" in error
+    assert Rule.objects.filter(pk=rule.pk).values().get() == before
+
+
+def test_an_urgent_rules_patient_message_has_a_limit_too(client, draft):
+    rule = draft.rules.filter(severity="urgent").first()
+    data = rule_form_data(rule, patient_message="Call us. " * 200)
+    response = client.post(f"/admin/screening/rule/{rule.pk}/change/", data)
+    assert response.status_code == 200
+    assert "At most 1000 characters" in error_beside(response.text, "patient_message")
+
+
+def test_a_rule_text_at_its_limit_saves(client, draft):
+    rule = draft.rules.get(code="suicide_risk_low")
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/",
+        rule_form_data(rule, message="M" * 1000, rationale="R" * 2000, source="S" * 2000),
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert len(rule.message) == 1000

@@ -33,6 +33,7 @@ from ..engine.questionnaire import variable_types
 from ..fhir.admin import import_fhir_questionnaire  # also registers the FHIR API tokens
 from ..json_input import BoundedJSONField
 from ..models import (
+    RULE_TEXT_LIMITS,
     AuditEvent,
     Choice,
     Drug,
@@ -506,6 +507,15 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
             "superseded_by",
             "active",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("title", *RULE_TEXT_LIMITS):
+            self.fields[name].error_messages["max_length"] = (
+                "At most %(limit_value)s characters: this text is copied into every flag the "
+                "rule raises (this has %(show_value)s). Shorten it, and cite long sources "
+                "by reference."
+            )
 
     def clean_superseded_by(self):
         # An empty box (or null) means none; the column cannot hold NULL (an IntegrityError).
