@@ -4,7 +4,7 @@ Python's json module turns some inputs into crashes rather than errors: nesting 
 the interpreter's stack ("[[[[..." raises RecursionError), integers past Python's 4,300-digit
 limit (ValueError), and it accepts NaN and Infinity, which no JSON standard allows. Here each
 becomes JSONInputError, with a message a person can act on; so does text holding NUL, which
-PostgreSQL cannot store in a JSON column, or a lone surrogate ("\ud800" with no second half),
+PostgreSQL cannot store in a JSON column, or a lone surrogate ("\\ud800", no second half),
 which is not a character at all: nothing can encode it as UTF-8, so saving or showing it
 was a 500.
 """
@@ -30,7 +30,7 @@ class JSONInputError(ValueError):
     """The text is not JSON this app will read; the message says why and where."""
 
 
-def parse_json(text: str, *, max_nesting: int = MAX_NESTING):
+def parse_json(text: str):
     """Parse `text` as JSON, or raise JSONInputError."""
     try:
         data = json.loads(
@@ -42,13 +42,13 @@ def parse_json(text: str, *, max_nesting: int = MAX_NESTING):
         ) from error
     except RecursionError as error:
         # The C decoder counts its own recursion and raises cleanly before the stack runs out.
-        raise JSONInputError(_too_deep(max_nesting)) from error
-    _check_structure(data, max_nesting)
+        raise JSONInputError(_too_deep()) from error
+    _check_structure(data)
     return data
 
 
-def _check_structure(data, max_nesting: int) -> None:
-    """Refuse nesting past max_nesting, and text no column can hold (NUL, lone surrogates)
+def _check_structure(data) -> None:
+    """Refuse nesting past MAX_NESTING, and text no column can hold (NUL, lone surrogates)
     in any key or value. A loop, not recursion."""
     stack = [(data, 0)]
     while stack:
@@ -57,8 +57,8 @@ def _check_structure(data, max_nesting: int) -> None:
             stack.extend((key, depth) for key in value)
             value = list(value.values())
         if isinstance(value, list):
-            if depth + 1 > max_nesting:
-                raise JSONInputError(_too_deep(max_nesting))
+            if depth + 1 > MAX_NESTING:
+                raise JSONInputError(_too_deep())
             stack.extend((item, depth + 1) for item in value)
         elif isinstance(value, str):
             _check_text(value)
@@ -77,8 +77,8 @@ def _check_text(text: str) -> None:
         )
 
 
-def _too_deep(max_nesting: int = MAX_NESTING) -> str:
-    return f"Lists and objects are nested more than {max_nesting} levels deep."
+def _too_deep() -> str:
+    return f"Lists and objects are nested more than {MAX_NESTING} levels deep."
 
 
 def _check_length(text: str) -> None:

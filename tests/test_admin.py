@@ -506,3 +506,11 @@ def test_a_rule_text_at_its_limit_saves(client, draft):
     assert response.status_code == 302
     rule.refresh_from_db()
     assert len(rule.message) == 1000
+
+
+def test_a_published_rules_page_shows_it_read_only(client, clinic_admin, default_version):
+    log_in_staff(client, clinic_admin)
+    rule = default_version.rules.first()
+    response = client.get(f"/admin/screening/rule/{rule.pk}/change/")
+    assert response.status_code == 200
+    assert rule.message in response.content.decode()

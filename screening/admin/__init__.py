@@ -510,7 +510,8 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("title", *RULE_TEXT_LIMITS):
+        # A published rule's page shows its fields read-only: the form then has none.
+        for name in {"title", *RULE_TEXT_LIMITS} & set(self.fields):
             self.fields[name].error_messages["max_length"] = (
                 "At most %(limit_value)s characters: this text is copied into every flag the "
                 "rule raises (this has %(show_value)s). Shorten it, and cite long sources "

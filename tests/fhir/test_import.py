@@ -253,8 +253,6 @@ def test_what_cannot_be_carried_over_is_reported(phq9_import):
             "not a valid FHIR Questionnaire",
         ),
         (b"[" * 100000 + b"]" * 100000, "not JSON"),
-        (b'{"resourceType": "Questionnaire", "title": "\\ud800"}', "lone surrogate"),
-        (b'{"resourceType": "Questionnaire", "title": "a\\u0000"}', "NUL character"),
         (
             json.dumps(
                 {
@@ -267,17 +265,7 @@ def test_what_cannot_be_carried_over_is_reported(phq9_import):
         ),
         (b" " * (2 * 1024 * 1024 + 1), "larger than 2 MB"),
     ],
-    ids=[
-        "not-json",
-        "patient",
-        "list",
-        "invalid",
-        "deep",
-        "lone-surrogate",
-        "nul",
-        "too-many",
-        "too-big",
-    ],
+    ids=["not-json", "patient", "list", "invalid", "deep", "too-many", "too-big"],
 )
 def test_a_file_that_is_not_a_questionnaire_is_refused_with_a_reason(raw, message):
     with pytest.raises(NotAQuestionnaire, match=message):
