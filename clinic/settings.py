@@ -67,7 +67,8 @@ else:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on our own site: lists filter only by the filters their admins declare.
+    "screening.apps.ClinicAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -126,6 +127,10 @@ AXES_USERNAME_CALLABLE = "screening.accounts.forms.login_username"
 # That callable is axes' first choice, before django-ipware (not installed: its proxy count
 # expects the proxies' own addresses in the header, so behind one nginx it finds no client).
 AXES_CLIENT_IP_CALLABLE = "screening.client_address.client_ip"
+# axes keeps a failed login's query string and form (AccessAttempt.get_data, post_data),
+# masking only these. `next` can hold the page an emailed link opened, token and all; no
+# secret belongs in the database.
+AXES_SENSITIVE_PARAMETERS = ["next", "token", "uid", "csrfmiddlewaretoken"]
 
 # How many proxies of ours stand in front of the app, each appending to X-Forwarded-For
 # (nginx alone: 1; a load balancer and nginx: 2). 0, the default, ignores the header: only

@@ -4,11 +4,14 @@ Python's json module turns some inputs into crashes rather than errors: nesting 
 the interpreter's stack ("[[[[..." raises RecursionError), integers past Python's 4,300-digit
 limit (ValueError), and it accepts NaN and Infinity, which no JSON standard allows. Here each
 becomes JSONInputError, with a message a person can act on; so does text holding NUL, which
-PostgreSQL cannot store in a JSON column.
+PostgreSQL cannot store in a JSON column, or a lone surrogate ("\\ud800", no second half),
+which is not a character at all: nothing can encode it as UTF-8, so saving or showing it
+was a 500.
 """
 
 import json
 import math
+import re
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -18,6 +21,9 @@ from django.forms.fields import InvalidJSONInput, JSONString
 # admin's lists two.
 MAX_NESTING = 20
 MAX_NUMBER_LENGTH = 100
+# Half of a UTF-16 pair: json.loads joins a whole pair ("\ud83d\ude00" is one emoji), so any
+# code point left in this range stands alone.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class JSONInputError(ValueError):
@@ -42,8 +48,8 @@ def parse_json(text: str):
 
 
 def _check_structure(data) -> None:
-    """Refuse nesting past MAX_NESTING, and NUL in any text: PostgreSQL's jsonb cannot
-    store it (a DataError), and no text here needs it. A loop, not recursion."""
+    """Refuse nesting past MAX_NESTING, and text no column can hold (NUL, lone surrogates)
+    in any key or value. A loop, not recursion."""
     stack = [(data, 0)]
     while stack:
         value, depth = stack.pop()
@@ -54,10 +60,21 @@ def _check_structure(data) -> None:
             if depth + 1 > MAX_NESTING:
                 raise JSONInputError(_too_deep())
             stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str) and "\x00" in value:
-            raise JSONInputError(
-                "A text value holds a NUL character (\\u0000), which is not allowed."
-            )
+        elif isinstance(value, str):
+            _check_text(value)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        # PostgreSQL's jsonb cannot store it (a DataError), and no text here needs it.
+        raise JSONInputError("A text value holds a NUL character (\\u0000), which is not allowed.")
+    lone = LONE_SURROGATE.search(text)
+    if lone:
+        raise JSONInputError(
+            f"A text value holds \\u{ord(lone.group()):04x}, half of a character without its "
+            "other half (a lone surrogate). Write the character itself, or both halves of "
+            "its escape (e.g. \\ud83d\\ude00)."
+        )
 
 
 def _too_deep() -> str:

@@ -11,6 +11,8 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 
@@ -447,6 +449,13 @@ class ScoreDefinition(models.Model):
         return self.name
 
 
+# A rule's texts are copied into every flag it raises and shown on the physician's page,
+# so each has a limit: several times the longest default text (message 250, rationale 411,
+# source 629, patient message 200 characters; the title is a CharField of 200), so real
+# texts always fit and a pasted megabyte never does.
+RULE_TEXT_LIMITS = {"message": 1000, "rationale": 2000, "source": 2000, "patient_message": 1000}
+
+
 class Rule(models.Model):
     """A clinical rule: when its expression is true for a screening, it raises a flag."""
 
@@ -457,15 +466,23 @@ class Rule(models.Model):
     title = models.CharField(max_length=200)
     severity = models.CharField(max_length=20, choices=SEVERITY_CHOICES)
     when = models.TextField(help_text='Expression, e.g. bp_systolic > 180 or takes("maoi").')
-    message = models.TextField(help_text="What the physician reads first.")
-    rationale = models.TextField(blank=True, help_text="Why it matters clinically.")
+    message = models.TextField(
+        max_length=RULE_TEXT_LIMITS["message"], help_text="What the physician reads first."
+    )
+    rationale = models.TextField(
+        max_length=RULE_TEXT_LIMITS["rationale"],
+        blank=True,
+        help_text="Why it matters clinically.",
+    )
     source = models.TextField(
+        max_length=RULE_TEXT_LIMITS["source"],
         help_text=(
             "The references, in full: a label and its section, a guideline or a paper "
             "(authors, journal, year)."
-        )
+        ),
     )
     patient_message = models.TextField(
+        max_length=RULE_TEXT_LIMITS["patient_message"],
         blank=True,
         help_text=(
             "Urgent rules only, and required for them: what the patient reads on the "
@@ -487,6 +504,15 @@ class Rule(models.Model):
             models.CheckConstraint(
                 condition=~Q(severity="urgent") | ~Q(patient_message=""),
                 name="urgent_rule_has_patient_message",
+            ),
+            # The limits above, kept by the database too (max_length on a TextField is
+            # only the form's).
+            *(
+                models.CheckConstraint(
+                    condition=LessThanOrEqual(Length(name), limit),
+                    name=f"rule_{name}_within_limit",
+                )
+                for name, limit in RULE_TEXT_LIMITS.items()
             ),
         ]
 
@@ -797,6 +823,21 @@ class PasswordResetRequest(models.Model):
 class UndeliveredEmailQuerySet(models.QuerySet):
     def unresolved(self):
         return self.filter(resolved_at__isnull=True)
+
+    def urgent_alert_screening_ids(self) -> list[uuid.UUID]:
+        """The screenings whose urgent-alert email to physicians was never delivered."""
+        ids = self.filter(kind=UndeliveredEmail.Kind.URGENT_ALERT).values_list(
+            "object_id", flat=True
+        )
+        return [uuid.UUID(value) for value in ids if _is_uuid(value)]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 class UndeliveredEmail(models.Model):

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.admin.sites import site
 
 from screening.admin import QuestionAdminForm
-from screening.models import Question, QuestionSetVersion
+from screening.models import Question, QuestionSetVersion, Rule
 from tests.logins import log_in_staff
 
 pytestmark = pytest.mark.django_db
@@ -255,6 +255,15 @@ HOSTILE_JSON = {
     "nul": ('["phq9_1\\u0000"]', "NUL character"),
     "nul-in-a-label": ('[{"min": 0, "max": 4, "label": "Minimal\\u0000"}]', "NUL character"),
     "nul-in-a-key": ('[{"min": 0, "max": 4, "label": "Minimal", "\\u0000": 1}]', "NUL character"),
+    # Half a UTF-16 pair is no character: nothing can encode it, so saving it, or showing it
+    # back in an error message, was a 500 (the retest after issue 10, finding E).
+    "lone-surrogate": ('["\\ud800"]', "lone surrogate"),
+    "lone-low-surrogate": ('["phq9_1\\udfff"]', "lone surrogate"),
+    "lone-surrogate-in-a-label": ('[{"min": 0, "max": 4, "label": "\\ud800"}]', "lone surrogate"),
+    "lone-surrogate-in-a-key": (
+        '[{"min": 0, "max": 4, "label": "M", "\\udc00": 1}]',
+        "lone surrogate",
+    ),
 }
 
 
@@ -409,3 +418,99 @@ def test_superseded_by_must_be_a_list_even_when_falsy(client, draft, text):
     assert "Give a list of rule codes" in error_beside(response.text, "superseded_by")
     rule.refresh_from_db()
     assert rule.superseded_by == before
+
+
+@pytest.fixture
+def panel_case_data(draft):
+    return {
+        "version": draft.pk,
+        "position": 999,
+        "name": "Lone surrogate",
+        "must_raise": "",
+        "must_not_raise": "",
+        "nothing_else": "on",
+        "as_of": "2026-01-01",
+        "note": "",
+    }
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        '{"medications": ["\\ud800"]}',
+        '{"questions_for_clinic": "\\ud800"}',
+        '{"questions_for_clinic": "I feel \\udfff fine"}',
+        '{"\\ud800": "yes"}',
+        '{"medications": ["Sertraline\\u0000"]}',
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["medication", "free-text", "low-half", "key", "nul", "deep-nesting"],
+)
+def test_bad_json_in_a_test_cases_answers_is_an_error_beside_the_box(
+    client, draft, panel_case_data, answers
+):
+    before = draft.panel_cases.count()
+    response = client.post(
+        "/admin/screening/panelcase/add/", {**panel_case_data, "answers": answers}
+    )
+    assert response.status_code == 200
+    assert error_beside(response.text, "answers")
+    assert draft.panel_cases.count() == before
+
+
+def test_a_whole_character_written_as_two_escapes_is_read_as_that_character(
+    client, draft, panel_case_data
+):
+    answers = '{"questions_for_clinic": "Thanks \\ud83d\\ude00"}'
+    response = client.post(
+        "/admin/screening/panelcase/add/", {**panel_case_data, "answers": answers}
+    )
+    assert response.status_code == 302
+    assert draft.panel_cases.get(name="Lone surrogate").answers == {
+        "questions_for_clinic": "Thanks 😀"
+    }
+
+
+# Rule texts have limits (the retest after issue 10, finding F): each flag copies them, and
+# 450 KB each fitted under the 1 MB body limit.
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [("title", 200), ("message", 1000), ("rationale", 2000), ("source", 2000)],
+)
+def test_a_rule_text_over_its_limit_is_an_error_beside_the_field(client, draft, field, limit):
+    rule = draft.rules.get(code="suicide_risk_low")
+    before = Rule.objects.filter(pk=rule.pk).values().get()
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/", rule_form_data(rule, **{field: "M" * 450_000})
+    )
+    assert response.status_code == 200
+    error = error_beside(response.text, field)
+    assert f"At most {limit} characters" in error and "this has 450000" in error
+    assert Rule.objects.filter(pk=rule.pk).values().get() == before
+
+
+def test_an_urgent_rules_patient_message_has_a_limit_too(client, draft):
+    rule = draft.rules.filter(severity="urgent").first()
+    data = rule_form_data(rule, patient_message="Call us. " * 200)
+    response = client.post(f"/admin/screening/rule/{rule.pk}/change/", data)
+    assert response.status_code == 200
+    assert "At most 1000 characters" in error_beside(response.text, "patient_message")
+
+
+def test_a_rule_text_at_its_limit_saves(client, draft):
+    rule = draft.rules.get(code="suicide_risk_low")
+    response = client.post(
+        f"/admin/screening/rule/{rule.pk}/change/",
+        rule_form_data(rule, message="M" * 1000, rationale="R" * 2000, source="S" * 2000),
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert len(rule.message) == 1000
+
+
+def test_a_published_rules_page_shows_it_read_only(client, clinic_admin, default_version):
+    log_in_staff(client, clinic_admin)
+    rule = default_version.rules.first()
+    response = client.get(f"/admin/screening/rule/{rule.pk}/change/")
+    assert response.status_code == 200
+    assert rule.message in response.content.decode()

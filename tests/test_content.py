@@ -13,8 +13,8 @@ from screening.engine.definitions import (
     questionnaire_from_data,
     read_content,
 )
-from screening.models import Drug, Question, QuestionSetVersion, Rule, User
-from screening.services.content import load_question_set
+from screening.models import RULE_TEXT_LIMITS, Drug, Question, QuestionSetVersion, Rule, User
+from screening.services.content import load_question_set, rule_text_limits
 from screening.services.intake import start_screening
 
 pytestmark = pytest.mark.django_db
@@ -406,3 +406,37 @@ def test_the_consent_page_explains_the_esketamine_safety_programme_in_short_sent
     consent = next(s for s in CONTENT["sections"] if s["code"] == "consent")["intro"]
     assert "You can only get it through a safety programme called the REMS." in consent
     assert "you are enrolled before your first dose" not in consent
+
+
+# Rule texts have limits (the retest after issue 10, finding F) ---------------------------
+
+
+def test_the_limits_on_rule_texts_are_well_above_every_default_text():
+    data, _ = read_content(DEFAULT_CONTENT_FILE)
+    limits = rule_text_limits()
+    for name, limit in limits.items():
+        longest = max(len(str(rule.get(name) or "").strip()) for rule in data["rules"])
+        assert 0 < longest * 1.5 <= limit, (name, longest, limit)
+
+
+@pytest.mark.parametrize("field", ["message", "rationale", "source", "title"])
+def test_the_content_loader_refuses_a_rule_text_over_its_limit(tmp_path, field):
+    data, _ = read_content(DEFAULT_CONTENT_FILE)
+    data["rules"][0][field] = "x" * 5000
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    code = data["rules"][0]["code"]
+    limit = rule_text_limits()[field]
+    with pytest.raises(
+        ContentError, match=rf"rule {code}: {field} is 5,000 characters long; at most {limit:,}"
+    ):
+        load_question_set(path)
+
+
+def test_the_database_refuses_a_rule_text_over_its_limit(default_version):
+    from django.db import IntegrityError, transaction
+
+    rule = default_version.rules.first()
+    for name, limit in RULE_TEXT_LIMITS.items():
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Rule.objects.filter(pk=rule.pk).update(**{name: "x" * (limit + 1)})

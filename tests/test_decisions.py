@@ -89,6 +89,40 @@ def test_clearing_needs_every_flag_acknowledged(physician_client, default_versio
     assert screening.flags.get().acknowledgement.physician.full_name == "Dr Dana Physician"
 
 
+def screening_reads(screening, physician) -> int:
+    return AuditEvent.objects.filter(
+        action="screening.viewed", screening=screening, actor=physician
+    ).count()
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [
+        {},  # only a CSRF token: the attack's read of the whole page without an audit event
+        {"lock_version": "x"},
+        {"outcome": "cleared"},  # refused by the form
+    ],
+    ids=["nothing", "bad-lock-version", "no-lock-version"],
+)
+def test_a_decision_form_sent_back_with_errors_is_an_audited_read(
+    physician_client, physician, default_version, posted
+):
+    # The retest after issue 10, finding C: the page that comes back shows the whole screening.
+    screening = make_submitted_screening(flags=[("opioid", "caution")])
+    response = physician_client.post(url(screening, "decide/"), posted)
+    assert response.status_code == 200
+    assert "Title of opioid" in response.content.decode()
+    assert screening_reads(screening, physician) == 1
+
+
+def test_a_refused_decision_is_an_audited_read(physician_client, physician, default_version):
+    screening = make_submitted_screening(flags=[("opioid", "caution")])
+    response = decide(physician_client, screening, outcome="cleared")  # flag not acknowledged
+    assert response.status_code == 200
+    assert "Acknowledge every flag before clearing" in response.content.decode()
+    assert screening_reads(screening, physician) == 1
+
+
 def test_a_decision_is_signed_and_leaves_the_queue(physician_client, physician, default_version):
     screening = make_submitted_screening(level="info")
     acknowledge_all(physician_client, screening)

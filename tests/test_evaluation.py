@@ -226,6 +226,10 @@ HOSTILE_ANSWER_FILES = {
     "latin-1": ('{"questions_for_clinic": "caf\xe9"}'.encode("latin-1"), "not UTF-8 text"),
     "utf-16": ('{"sex_at_birth": "male"}'.encode("utf-16"), "not UTF-8 text"),
     "lone-surrogate": (b'{"drug_allergy_list": "\xed\xa0\x80"}', "not UTF-8 text"),
+    # The same written as a JSON escape reads as a string no output can encode.
+    "escaped-lone-surrogate": (b'{"medications": ["\\ud800 50 mg"]}', "lone surrogate"),
+    "escaped-lone-surrogate-in-text": (b'{"questions_for_clinic": "\\udfff"}', "lone surrogate"),
+    "escaped-lone-surrogate-in-a-key": (b'{"\\ud800": "yes"}', "lone surrogate"),
     "after-a-byte-order-mark": (b'\xef\xbb\xbf{"x": "\xff"}', "byte 0xff at position 10"),
     "medication-as-object": (b'{"medications": [{"name": {"a": [1]}}]}', "should be text"),
     "too-big": (b'{"questions_for_clinic": "' + b"x" * (1024 * 1024) + b'"}', "larger than"),

@@ -175,6 +175,37 @@ def test_the_limits_come_from_settings(client, patient, settings):
     assert len(mail.outbox) == 1
 
 
+# Spellings Django's reset form matches to kessler@example.com (NFKC, then casefold).
+SAME_ACCOUNT = {
+    "long s": "ke\u017f\u017fler@example.com",
+    "Kelvin sign": "\u212aessler@example.com",
+    "full-width": "\uff4b\uff45\uff53\uff53\uff4c\uff45\uff52@example.com",
+    "upper case": "KESSLER@EXAMPLE.COM",
+    "full-width capitals": "\uff2b\uff25\uff33\uff33\uff2c\uff25\uff32@example.com",
+}
+
+
+@pytest.mark.parametrize("spelling", SAME_ACCOUNT.values(), ids=SAME_ACCOUNT.keys())
+def test_every_spelling_of_an_account_counts_as_that_account(client, db, spelling):
+    # The retest after issue 10, finding D: 'phyſician@example.com' got three more emails.
+    make_user("kessler@example.com", "Kim Kessler")
+    for email in ["kessler@example.com"] * 3 + [spelling] * 3:
+        ask_for_reset(client, email)
+    assert PasswordResetRequest.objects.count() == 3
+    assert len(mail.outbox) <= 3
+
+
+def test_the_limit_counts_addresses_as_djangos_reset_form_matches_them():
+    from django.contrib.auth.forms import _unicode_ci_compare
+
+    from screening.services.password_reset import email_digest
+
+    for spelling in SAME_ACCOUNT.values():
+        assert _unicode_ci_compare(spelling, "kessler@example.com")
+        assert email_digest(spelling) == email_digest("kessler@example.com")
+    assert email_digest("kesler@example.com") != email_digest("kessler@example.com")
+
+
 def test_the_address_typed_is_kept_only_as_a_keyed_hash(client, patient):
     ask_for_reset(client, patient.email, REMOTE_ADDR="203.0.113.9")
     (kept,) = PasswordResetRequest.objects.all()

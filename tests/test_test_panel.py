@@ -190,9 +190,10 @@ def test_a_case_added_in_the_admin_is_checked_and_stored_as_the_intake_would(dra
             "answers",
             "must be an object keyed by question code",
         ),
-        ({"answers": "{not json"}, "answers", "Enter a valid JSON"),
-        ({"answers": "[" * 5000 + "]" * 5000}, "answers", "Enter valid JSON"),
-        ({"answers": '{"heart_rate": 1' + "0" * 5000 + "}"}, "answers", "Enter valid JSON"),
+        # Read like every admin JSON box (screening/json_input.py), with its messages.
+        ({"answers": "{not json"}, "answers", "Not valid JSON: Expecting property name"),
+        ({"answers": "[" * 5000 + "]" * 5000}, "answers", "nested more than 20 levels deep"),
+        ({"answers": '{"heart_rate": 1' + "0" * 5000 + "}"}, "answers", "5,001 characters long"),
         ({"answers": '{"cv_conditions": [["none"]]}'}, "answers", "cv_conditions"),
         (
             {"must_raise": "bp_crisis, opioid"},

@@ -1,5 +1,11 @@
 """Response headers that keep patient data out of browser caches, session time limits, and
-the second factor for staff."""
+the second factor for staff.
+
+Neither redirect carries an emailed link's token in `next`: a login URL holding one lands
+in django-axes' record of a failed login (AccessAttempt.get_data), in the browser's history
+and in any Referer. The links themselves (invitation, password reset, authenticator set-up)
+only swap their token for the session, so they are let through instead.
+"""
 
 import time
 
@@ -12,6 +18,36 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 
 from ..services.two_factor import needs_second_factor
+
+# The pages emailed links open: each moves its token into the session and redirects to an
+# address without it, whoever the visitor is (screening/accounts/views.py, two_factor_views).
+TOKEN_LINK_URL_NAMES = {"accept_invitation", "password_reset_link", "two_factor_open_link"}
+# Query parameters that carry a link's secret.
+SECRET_PARAMETERS = ("token", "uid")
+
+
+def _url_name(request) -> str | None:
+    try:
+        return resolve(request.path_info).url_name
+    except Resolver404:
+        return None
+
+
+def is_token_link(request) -> bool:
+    """An emailed link being opened: a GET of a link page with its token."""
+    return (
+        request.method == "GET"
+        and _url_name(request) in TOKEN_LINK_URL_NAMES
+        and any(name in request.GET for name in SECRET_PARAMETERS)
+    )
+
+
+def next_without_secrets(request) -> str:
+    """The page asked for, to come back to after logging in, without any link's secret."""
+    query = request.GET.copy()
+    for name in SECRET_PARAMETERS:
+        query.pop(name, None)
+    return request.path + (f"?{query.urlencode()}" if query else "")
 
 
 class NoStoreForSignedInUsersMiddleware:
@@ -63,7 +99,10 @@ class SessionTimeoutMiddleware:
                     request,
                     "You were logged out after a period of inactivity. Please log in again.",
                 )
-                return redirect_to_login(request.get_full_path())
+                if is_token_link(request):
+                    # Opened as anyone is: the link takes its token into the new session.
+                    return self.get_response(request)
+                return redirect_to_login(next_without_secrets(request))
             if now - last_seen >= self.TOUCH_EVERY_SECONDS or "last_seen" not in session:
                 session["last_seen"] = now
         return self.get_response(request)
@@ -95,15 +134,12 @@ class StaffTwoFactorMiddleware:
         ):
             target = reverse("two_factor_verify")
             if request.method == "GET":
-                target += "?" + urlencode({"next": request.get_full_path()})
+                target += "?" + urlencode({"next": next_without_secrets(request)})
             return redirect(target)
         return self.get_response(request)
 
     def _always_allowed(self, request) -> bool:
         if request.path.startswith(settings.STATIC_URL):
             return True
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            return False
-        return match.url_name in self.ALWAYS_ALLOWED_URL_NAMES
+        # A link only swaps its token for the session; the page it sends on to is checked.
+        return _url_name(request) in self.ALWAYS_ALLOWED_URL_NAMES or is_token_link(request)

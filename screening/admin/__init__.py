@@ -26,12 +26,14 @@ from django_tasks_db.models import DBTaskResult
 
 from .. import audit
 from ..answers_json import clean_answers
+from ..audit_display import identifies_screenings, shown_event
 from ..engine.expressions import validate
 from ..engine.panel import PanelCaseDef, expectation_problems, run_case
 from ..engine.questionnaire import variable_types
 from ..fhir.admin import import_fhir_questionnaire  # also registers the FHIR API tokens
 from ..json_input import BoundedJSONField
 from ..models import (
+    RULE_TEXT_LIMITS,
     AuditEvent,
     Choice,
     Drug,
@@ -506,6 +508,16 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
             "active",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A published rule's page shows its fields read-only: the form then has none.
+        for name in {"title", *RULE_TEXT_LIMITS} & set(self.fields):
+            self.fields[name].error_messages["max_length"] = (
+                "At most %(limit_value)s characters: this text is copied into every flag the "
+                "rule raises (this has %(show_value)s). Shorten it, and cite long sources "
+                "by reference."
+            )
+
     def clean_superseded_by(self):
         # An empty box (or null) means none; the column cannot hold NULL (an IntegrityError).
         value = self.cleaned_data.get("superseded_by")
@@ -646,20 +658,9 @@ class CommaListField(forms.CharField):
         return [item.strip() for item in text.split(",") if item.strip()]
 
 
-class PanelCaseJSONField(forms.JSONField):
-    """JSON typed by an admin: any text is a form error, never a crash, and shown indented."""
-
-    def to_python(self, value):
-        try:
-            return super().to_python(value)
-        except (ValueError, RecursionError) as error:  # huge numbers, absurd nesting
-            raise forms.ValidationError("Enter valid JSON.") from error
-
-    def bound_data(self, data, initial):
-        try:
-            return super().bound_data(data, initial)
-        except (ValueError, RecursionError):
-            return InvalidJSONInput(data)
+class PanelCaseJSONField(BoundedJSONField):
+    """A test case's answers, read with the bounds of every admin JSON box (nesting, huge
+    numbers, NUL, lone surrogates: a message beside the box) and shown indented."""
 
     def prepare_value(self, value):
         if isinstance(value, InvalidJSONInput):
@@ -878,26 +879,44 @@ class DrugClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the audit log can be read and filtered, never edited or deleted."""
+    """Read-only: the audit log can be read and filtered, never edited or deleted.
 
-    list_display = ["at", "actor", "action", "summary", "object_type", "object_id", "ip_address"]
+    Shown as screening.audit_display says: without the review permission, an event about a
+    screening shows who did what and when, not which screening nor its outcome.
+    """
+
     list_filter = ["action"]
-    # The screening is shown by its identifier only: the log must not show whose it is.
-    fields = [
-        "at",
-        "actor",
-        "action",
-        "screening_id",
-        "object_type",
-        "object_id",
-        "summary",
-        "ip_address",
-    ]
-    readonly_fields = fields
     search_fields = ["actor__email", "summary", "object_id"]
     # The list shows every field, so there is no page per event: audit events are numbered
     # (the hash chain is walked in that order) and no URL may carry a sequential number.
     list_display_links = None
+
+    def get_list_display(self, request):
+        identify = identifies_screenings(request.user)
+
+        def shown(event):
+            return shown_event(event, identify_screenings=identify)
+
+        @admin.display(description="Summary")
+        def summary(event):
+            return shown(event).summary
+
+        @admin.display(description="Object id")
+        def object_id(event):
+            return shown(event).object_id
+
+        @admin.display(description="Screening")
+        def screening(event):
+            return shown(event).screening_id
+
+        return ["at", "actor", "action", summary, "object_type", object_id, screening, "ip_address"]
+
+    def get_search_fields(self, request):
+        # Searching the stored summaries and ids would find what the list hides (old decision
+        # events name their outcome): people who may not identify screenings search by who.
+        if identifies_screenings(request.user):
+            return self.search_fields
+        return ["actor__email"]
 
     def get_urls(self):
         return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
@@ -914,11 +933,26 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 @admin.register(UndeliveredEmail)
 class UndeliveredEmailAdmin(admin.ModelAdmin):
-    """Emails the worker gave up on after every retry: what they were about, never their text."""
+    """Emails the worker gave up on after every retry: what they were about, never their text.
 
-    list_display = ["failed_at", "kind", "object_type", "object_id", "attempts", "error"]
+    An urgent alert names its screening only to people who may review screenings (physicians
+    see it on their queue, screening.review.views.queue); to others it is an alert that
+    failed, about a screening they cannot identify.
+    """
+
     list_filter = ["kind"]
     list_display_links = None
+
+    def get_list_display(self, request):
+        identify = identifies_screenings(request.user)
+
+        @admin.display(description="Object id")
+        def object_id(email):
+            if email.kind == UndeliveredEmail.Kind.URGENT_ALERT and not identify:
+                return "— (shown to physicians on the review queue)"
+            return email.object_id
+
+        return ["failed_at", "kind", "object_type", object_id, "attempts", "error"]
 
     def get_urls(self):
         return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
@@ -952,11 +986,6 @@ class StaffAuthenticatorAdmin(TOTPDeviceAdmin):
 
     def get_urls(self):
         return admin.ModelAdmin.get_urls(self)
-
-    def lookup_allowed(self, lookup, value, request=None):
-        # Django's admin accepts filters on any field in the URL: ?key__startswith=... would
-        # let a clinic admin read a colleague's secret one character at a time.
-        return lookup in {"confirmed", "confirmed__exact", "user", "user__id__exact"}
 
     def has_delete_permission(self, request, obj=None):
         # Removing a superuser's device lets whoever knows that password enrol their own phone.

@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from .. import audit
+from ..audit_display import identifies_screenings, shown_event
 from ..engine.rules import SEVERITIES
-from ..models import Flag, Screening
+from ..models import Flag, Screening, UndeliveredEmail
 from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer
 from ..selectors import visibility_for
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
@@ -46,10 +47,27 @@ def queue(request):
     page = Paginator(screenings, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    # The worker could not email physicians about these urgent screenings: say so here,
+    # where physicians look (the admin's list of undelivered emails does not name them).
+    unsent = UndeliveredEmail.objects.unresolved().urgent_alert_screening_ids()
+    alerts_not_sent = (
+        Screening.objects.awaiting_review()
+        .filter(pk__in=unsent)
+        .select_related("patient")
+        .in_queue_order()
+        if unsent
+        else []
+    )
     return render(
         request,
         "staff/queue.html",
-        {"filters": filters, "page": page, "query": query.urlencode(), "labels": SEVERITY_LABELS},
+        {
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "labels": SEVERITY_LABELS,
+            "alerts_not_sent": alerts_not_sent,
+        },
     )
 
 
@@ -110,13 +128,21 @@ def _evidence_row(item: dict, answers, labels: dict, score_names: dict) -> dict:
 
 @permission_required("review_screening")
 def screening_detail(request, screening_id):
-    screening = _screening_for_staff(screening_id)
+    return _screening_page(request, _screening_for_staff(screening_id))
+
+
+def _screening_page(request, screening: Screening, decision_form: DecisionForm | None = None):
+    """The whole screening, with the decision form (as posted, when it comes back with an
+    error). Every render of it is a read of the screening, audited like any other."""
     audit.record(request=request, action="screening.viewed", screening=screening, obj=screening)
     context = screening_context(screening)
-    has_contraindication = any(f.severity == "contraindicated" for f in context["flags"])
-    context["decision_form"] = DecisionForm(
-        initial={"lock_version": screening.lock_version}, has_contraindication=has_contraindication
-    )
+    if decision_form is None:
+        has_contraindication = any(f.severity == "contraindicated" for f in context["flags"])
+        decision_form = DecisionForm(
+            initial={"lock_version": screening.lock_version},
+            has_contraindication=has_contraindication,
+        )
+    context["decision_form"] = decision_form
     context["can_decide"] = request.user.has_perm("screening.decide_screening")
     return render(request, "staff/screening.html", context)
 
@@ -188,9 +214,7 @@ def decide(request, screening_id):
         else:
             messages.success(request, "Decision signed.")
             return redirect("staff:queue")
-    context = screening_context(screening)
-    context.update({"decision_form": form, "can_decide": True})
-    return render(request, "staff/screening.html", context, status=200)
+    return _screening_page(request, screening, form)
 
 
 AUDIT_PAGE_SIZE = 100
@@ -209,6 +233,8 @@ def audit_log(request):
     if who:
         events = events.filter(actor__email__icontains=who)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    identify = identifies_screenings(request.user)
+    rows = [shown_event(event, identify_screenings=identify) for event in page]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -216,6 +242,7 @@ def audit_log(request):
         "staff/audit.html",
         {
             "page": page,
+            "rows": rows,
             "actions": actions,
             "action": action,
             "who": who,

@@ -36,6 +36,7 @@ from ..engine.questionnaire import (
 )
 from ..engine.rules import URGENT
 from ..models import (
+    RULE_TEXT_LIMITS,
     Choice,
     Drug,
     DrugClass,
@@ -306,6 +307,11 @@ def write_questionnaire(version: QuestionSetVersion, questionnaire: Questionnair
             )
 
 
+def rule_text_limits() -> dict[str, int]:
+    """The most characters each of a rule's texts may have (the admin form's limits too)."""
+    return {"title": Rule._meta.get_field("title").max_length, **RULE_TEXT_LIMITS}
+
+
 def write_rules_and_scores(version: QuestionSetVersion, data: dict) -> None:
     """Store the file's score definitions and rules on a version (validated by the caller)."""
     for position, raw in enumerate(data.get("scores") or [], start=1):
@@ -329,6 +335,13 @@ def write_rules_and_scores(version: QuestionSetVersion, data: dict) -> None:
             )
         if missing:
             raise ContentError(f"rule {raw.get('code', position)}: missing {', '.join(missing)}")
+        for name, limit in rule_text_limits().items():
+            length = len(patient_message if name == "patient_message" else str(raw[name]).strip())
+            if length > limit:
+                raise ContentError(
+                    f"rule {raw['code']}: {name} is {length:,} characters long; at most "
+                    f"{limit:,} (it is copied into every flag the rule raises)"
+                )
         for problem in placeholder_problems(patient_message):
             raise ContentError(f"rule {raw['code']}: patient_message: {problem}")
         Rule.objects.create(

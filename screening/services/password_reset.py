@@ -14,6 +14,7 @@ and redirects to a URL with neither token nor user id (views.accounts).
 
 import ipaddress
 import logging
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -33,10 +34,19 @@ RESET_USER_SESSION_KEY = "password_reset_uid"
 LIMIT_LOCK_KEY = -2505539735004606316
 
 
+def normalised_email(email: str) -> str:
+    """The address as Django's PasswordResetForm matches it to an account: NFKC, then
+    casefold (django.contrib.auth.forms._unicode_ci_compare). Every spelling that reaches
+    the same account counts as one: 'phyſician' (long s), a Kelvin sign for K, full-width
+    letters. Lower-casing alone kept those apart, and each got its own three emails."""
+    return unicodedata.normalize("NFKC", email).casefold().strip()
+
+
 def email_digest(email: str) -> str:
     """A keyed hash of the address typed: the rate limit needs to count, not to read it."""
-    normalised = email.strip().lower()
-    return salted_hmac("screening.password_reset.email", normalised, algorithm="sha256").hexdigest()
+    return salted_hmac(
+        "screening.password_reset.email", normalised_email(email), algorithm="sha256"
+    ).hexdigest()
 
 
 def _valid_address(ip_address: str | None) -> str | None:

@@ -22,6 +22,13 @@ class DecisionNotAllowed(Exception):
 
 CLEARING = {Decision.Outcome.CLEARED, Decision.Outcome.CLEARED_WITH_CONDITIONS}
 
+# A decision's audit summary never names its outcome: the audit log is read by clinic admins,
+# who audit who did what, not what a patient was told (the decision itself records it).
+DECISION_SUMMARIES = {
+    "decision.recorded": "Decision signed",
+    "decision.amended": "Amended decision signed",
+}
+
 
 def _lock(screening: Screening, seen_version: int) -> Screening:
     locked = Screening.objects.select_for_update().get(pk=screening.pk)
@@ -117,12 +124,13 @@ def record_decision(
             "The patient has already started another questionnaire; ask them there instead."
         ) from error
     _bump(locked)
+    action = "decision.amended" if previous else "decision.recorded"
     audit.record(
         request=request,
         actor=physician,
-        action="decision.amended" if previous else "decision.recorded",
+        action=action,
         screening=locked,
         obj=decision,
-        summary=decision.get_outcome_display(),
+        summary=DECISION_SUMMARIES[action],
     )
     return decision

@@ -7,6 +7,11 @@ draft workflow (versions, rules, the test panel, the publish confirmation, publi
 the audit log, invitations, the physician-only preview) in each state. Every page they
 reach is compared byte for byte: any difference would be something they learned.
 
+The second test publishes "oracle" show-when conditions instead (optional questions asked
+only of a patient with a given answer, so that an answer row exists only for her), then
+crawls every admin list the clinic admin can open, plain and with hostile URL lookups on
+every field and relation (?answers__isnull=False listed the questions patients answered).
+
 The two states are savepoints rolled back in turn, so identifiers, times and sessions are
 the same in both; the clock is fixed and the CSRF secret pinned, because both are random
 or time-dependent by design and would otherwise differ between any two page loads.
@@ -14,20 +19,31 @@ or time-dependent by design and would otherwise differ between any two page load
 
 import difflib
 import json
+import re
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
+from django.contrib.admin import site
 from django.db import transaction
 from django.test import Client
 
-from screening.models import Invitation, PanelCase, QuestionSetVersion, Rule, Screening
+from screening.models import (
+    Answer,
+    Invitation,
+    PanelCase,
+    Question,
+    QuestionSetVersion,
+    Rule,
+    Screening,
+)
 from screening.services.intake import start_screening
 from screening.services.invitations import create_invitation
 from tests.factories import make_patient
 from tests.intake_helpers import fill_intake
 from tests.logins import log_in_staff
+from tests.security.test_admin_lookups import HOSTILE_SHAPES, changelist, hostile_names
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +86,8 @@ def rule_data(draft, code, when):
         "severity": "urgent",
         "when": when,
         "message": "m",
+        # Urgent rules must say what the patient reads when they are raised.
+        "patient_message": "Please call the clinic today.",
         "rationale": "",
         "source": "oracle",
         # An urgent rule must name what the patient reads.
@@ -228,3 +246,121 @@ def test_two_patients_answers_give_the_clinic_admin_byte_identical_pages(
     assert statuses["publish confirmation"] == 200
     assert statuses["draft impact, run"] == 403
     assert b"synthetic case" in seen["calm"]["publish confirmation"][1]
+
+
+# Optional questions an admin asks only of patients with a given answer: an answer row for
+# one exists only if the condition held for her (the attack's poc_showwhen_oracle.py; its
+# takes("opioid") is refused in a show-when, so a blood pressure stands in for it).
+SHOW_WHEN_ORACLES = {
+    "note_a": "phq9_9 > 0",
+    "note_b": "bp_systolic > 160",
+    "note_c": 'date_of_birth < "1990-01-01"',
+    "note_d": "suicide_thoughts = yes",
+}
+NOTES = dict.fromkeys(SHOW_WHEN_ORACLES, "Nothing else, thank you")
+
+
+def form_errors(response) -> list[str]:
+    return re.findall(r'class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.content.decode(), re.S)
+
+
+def crawl_every_admin_list(admin: Client, draft) -> dict[str, tuple[int, bytes]]:
+    """Every admin list the clinic admin can open, plain and with every hostile lookup."""
+    pages: dict[str, tuple[int, bytes]] = {}
+
+    def get(url):
+        response = admin.get(url)
+        pages[url] = (response.status_code, response.content)
+        return response.status_code
+
+    for model, model_admin in sorted(site._registry.items(), key=lambda i: i[0]._meta.label):
+        url = changelist(model)
+        if get(url) != 200:
+            continue
+        for name in hostile_names(model, model_admin):
+            for shape in HOSTILE_SHAPES:
+                get(f"{url}?{shape.format(name)}")
+    questions = changelist(Question)
+    get(f"{questions}?version__id__exact={draft.pk}&answers__isnull=False&code__startswith=note_")
+    get(f"{questions}?version__id__exact={draft.pk}&answers__isnull=False&all=")
+    get(f"{changelist(QuestionSetVersion)}?screenings__isnull=False")
+    return pages
+
+
+def test_show_when_oracles_and_hostile_lookups_give_the_clinic_admin_identical_pages(
+    default_version, clinic_admin, monkeypatch
+):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
+    monkeypatch.setattr("django.middleware.csrf._get_new_csrf_string", lambda: "c" * 32)
+
+    # The clinic admin adds the oracle questions to a draft and publishes it.
+    session = log_in_staff(Client(), clinic_admin)
+    session.post(
+        VERSIONS, {"action": "make_draft_copy", "_selected_action": [str(default_version.pk)]}
+    )
+    draft = QuestionSetVersion.objects.get(status=QuestionSetVersion.Status.DRAFT)
+    last_section = draft.sections.order_by("-position").first()
+    for position, (code, show_when) in enumerate(SHOW_WHEN_ORACLES.items(), start=90):
+        response = session.post(
+            "/admin/screening/question/add/",
+            {
+                "version": draft.pk,
+                "section": last_section.pk,
+                "position": position,
+                "code": code,
+                "text": "Anything else you would like the clinic to know? (optional)",
+                "help_text": "",
+                "kind": "text",
+                "min_value": "",
+                "max_value": "",
+                "unit": "",
+                "show_when": show_when,
+                "choices-TOTAL_FORMS": "0",
+                "choices-INITIAL_FORMS": "0",
+                "choices-MIN_NUM_FORMS": "0",
+                "choices-MAX_NUM_FORMS": "1000",
+            },
+        )
+        assert response.status_code == 302, form_errors(response)
+    published = session.post(
+        VERSIONS, {"action": "publish", "confirm": "yes", "_selected_action": [str(draft.pk)]}
+    )
+    assert published.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == QuestionSetVersion.Status.PUBLISHED
+
+    # The patient fills the intake on the published version; only her answers differ below.
+    patient = make_patient("Paula Patient")
+    screening = start_screening(patient=patient)
+    assert screening.version == draft
+    patient_client = Client()
+    patient_client.force_login(patient)
+    revealing = {**REVEALING, "phq9_9": "several_days"}
+
+    seen: dict[str, dict] = {}
+    answered: dict[str, set] = {}
+    for label, answers in (("calm", CALM), ("revealing", revealing)):
+        with state_rolled_back():
+            fill_intake(patient_client, screening, {**answers, **NOTES})
+            submitted = patient_client.post(
+                f"/screenings/{screening.pk}/review/", {"consent": "on"}
+            )
+            assert submitted.status_code == 302
+            answered[label] = set(
+                Answer.objects.filter(
+                    screening=screening, question__code__in=SHOW_WHEN_ORACLES
+                ).values_list("question__code", flat=True)
+            )
+            seen[label] = crawl_every_admin_list(admin_client_like(session), draft)
+
+    # The oracles are real: the patient answered different oracle questions in each state.
+    assert answered["calm"] != answered["revealing"]
+    assert {"note_a", "note_b", "note_d"} <= answered["revealing"]
+
+    # The clinic admin cannot tell the states apart.
+    assert seen["calm"].keys() == seen["revealing"].keys()
+    differing = [url for url in seen["calm"] if seen["calm"][url] != seen["revealing"][url]]
+    assert differing == [], f"pages that differ for the clinic admin: {differing[:20]}"
+    statuses = {url: status for url, (status, _) in seen["calm"].items()}
+    assert statuses[changelist(Question)] == 200
+    assert statuses[f"{changelist(Question)}?answers__isnull=False"] == 400

@@ -8,8 +8,9 @@ not UTF-8 in urlencoded and multipart bodies, "NaN", impossible dates, broken bo
 every wizard page of the default question set, the review page, login, invitation
 acceptance, the password-reset request and set-new-password forms, the two-factor
 verification and set-up forms, the staff invitation form, the queue's filters, the
-acknowledge and decide forms, and the admin's JSON boxes (score definitions, rules); and
-answer files of the same shapes to the `evaluate` command. Each example must:
+acknowledge and decide forms, the admin's JSON boxes (score definitions, rules, test cases)
+and the admin's list filters (every registered list, with declared and undeclared lookups);
+and answer files of the same shapes to the `evaluate` command. Each example must:
 
 - never answer 500 (requests run with ``raise_request_exception = False``; a 500 is sent
   again with exceptions raised so the failure shows the traceback; the command must print
@@ -102,11 +103,13 @@ from screening.engine.questionnaire import (
 )
 from screening.intake.forms import SubmitForm
 from screening.models import (
+    AuditEvent,
     CompletedSection,
     Decision,
     Flag,
     FlagAcknowledgement,
     Invitation,
+    PanelCase,
     Rule,
     ScoreDefinition,
     Screening,
@@ -168,6 +171,8 @@ BUDGETS = {
     "two_factor_setup": 90,
     "admin_score_json": 60,
     "admin_rule_json": 40,
+    "admin_panel_json": 60,
+    "admin_filters": 150,
     "evaluate": 120,
 }
 MINIMUM_TOTAL = 2000
@@ -1836,8 +1841,12 @@ def test_decide_survives_malformed_posts(client, physician, submitted):
             submission = with_lock_version(submission, version)
             baseline = staff_state(screening)
             other_baseline = staff_state(other)
+            reads = AuditEvent.objects.filter(action="screening.viewed").count()
             response = send(client, f"/staff/screenings/{target}/decide/", submission)
             assert response.status_code in (200, 302, 400, 404)
+            if response.status_code == 200:
+                # The form came back with the whole screening: an audited read of it.
+                assert AuditEvent.objects.filter(action="screening.viewed").count() == reads + 1
             parsed = submission.query_dict()
             form = DecisionForm(parsed, has_contraindication=True) if parsed is not None else None
             valid = form is not None and form.is_valid()
@@ -1990,10 +1999,19 @@ DEEP_JSON = [
 ]
 # PostgreSQL's jsonb cannot store NUL: saved, these would be a DataError there.
 NUL_JSON = ['[{"min": 0, "max": 4, "label": "Minimal\\u0000"}]', '["suicide_risk_high\\u0000"]']
+# Half a UTF-16 pair, escaped: no character, so nothing can encode it (saved or shown, a 500).
+LONE_SURROGATE_JSON = [
+    '["\\ud800"]',
+    '["phq9_1\\udfff"]',
+    '[{"min": 0, "max": 4, "label": "\\ud800"}]',
+    '[{"min": 0, "max": 4, "label": "M", "\\udc00": 1}]',
+    '"\\ud83d"',
+]
 HOSTILE_JSON = st.one_of(
     st.sampled_from(
         DEEP_JSON
         + NUL_JSON
+        + LONE_SURROGATE_JSON
         + [
             "[" + "9" * 5000 + "]",
             "[-" + "9" * 4301 + "]",
@@ -2103,7 +2121,7 @@ def test_admin_score_definition_json_survives_malformed_posts(client, draft_in_a
     explicit = [
         {"submission": Submission(data={**base, field: text})}
         for field in ("items", "bands")
-        for text in DEEP_JSON + NUL_JSON
+        for text in DEEP_JSON + NUL_JSON + LONE_SURROGATE_JSON
     ]
 
     @fuzz("admin_score_json", explicit)
@@ -2150,7 +2168,7 @@ def test_admin_rule_superseded_by_survives_malformed_posts(client, draft_in_admi
     valid = {"superseded_by": valid_codes.map(lambda v: {"superseded_by": v})}
     explicit = [
         {"submission": Submission(data={**base, "superseded_by": text})}
-        for text in DEEP_JSON + NUL_JSON
+        for text in DEEP_JSON + NUL_JSON + LONE_SURROGATE_JSON
     ]
 
     @fuzz("admin_rule_json", explicit)
@@ -2172,6 +2190,148 @@ def test_admin_rule_superseded_by_survives_malformed_posts(client, draft_in_admi
 
     post_rule()
     assert_budget_ran("admin_rule_json", explicit)
+
+
+def storable(value) -> bool:
+    """Text any column and any page can hold: no NUL, no lone surrogate, at any depth."""
+    text = json.dumps(value, ensure_ascii=False)
+    return "\\u0000" not in text and not re.search("[\ud800-\udfff]", text)
+
+
+# Answers for a test case, as the JSON box takes them, sometimes with a hostile value inside.
+PANEL_ANSWERS = st.dictionaries(
+    st.sampled_from(
+        ["medications", "questions_for_clinic", "bp_systolic", "suicide_plan", "date_of_birth"]
+    )
+    | st.text(max_size=10),
+    JSON_LEAVES | st.lists(st.text(max_size=20), max_size=3) | st.sampled_from(NASTY_STRINGS),
+    max_size=5,
+).map(lambda value: json.dumps(value, ensure_ascii=False))
+ESCAPED_HOSTILE_ANSWERS = [
+    '{"medications": ["\\ud800"]}',
+    '{"questions_for_clinic": "\\ud800"}',
+    '{"questions_for_clinic": "ok \\udfff"}',
+    '{"\\ud800": "yes"}',
+    '{"medications": ["Sertraline\\u0000"]}',
+    '{"questions_for_clinic": "\\ud83d\\ude00"}',
+]
+
+
+def test_admin_test_case_answers_survive_malformed_posts(client, draft_in_admin):
+    url = reverse("admin:screening_panelcase_add")
+    before = PanelCase.objects.filter(version=draft_in_admin).count()
+    base = {
+        "version": str(draft_in_admin.pk),
+        "position": "999",
+        "name": "Fuzzed case",
+        "answers": '{"bp_systolic": 120}',
+        "must_raise": "",
+        "must_not_raise": "",
+        "nothing_else": "on",
+        "as_of": "2026-01-01",
+        "note": "",
+    }
+    answers = st.one_of(
+        st.sampled_from(ESCAPED_HOSTILE_ANSWERS), PANEL_ANSWERS, JSON_TREES, HOSTILE_JSON
+    )
+    valid = {"answers": st.just({"answers": '{"bp_systolic": 120, "suicide_plan": "no"}'})}
+    explicit = [
+        {"submission": Submission(data={**base, "answers": text})}
+        for text in ESCAPED_HOSTILE_ANSWERS + LONE_SURROGATE_JSON + NUL_JSON + DEEP_JSON
+    ]
+
+    @fuzz("admin_panel_json", explicit)
+    @given(submission=submissions(base, {"answers": answers}, valid=valid))
+    def post_case(submission):
+        with rolled_back():
+            response = send(client, url, submission)
+            assert response.status_code in (200, 302, 400)
+            cases = PanelCase.objects.filter(version=draft_in_admin)
+            saved = response.status_code == 302
+            if not saved:
+                assert cases.count() == before, "a refused post added a test case"
+            else:
+                case = cases.order_by("-pk").first()
+                assert isinstance(case.answers, dict) and storable(case.answers)
+                # The list and the case's page show what was saved.
+                changelist = send(client, reverse("admin:screening_panelcase_changelist"))
+                assert changelist.status_code == 200
+                page = send(client, reverse("admin:screening_panelcase_change", args=[case.pk]))
+                assert page.status_code == 200
+        ran("admin_panel_json", accepted=saved)
+
+    post_case()
+    assert_budget_ran("admin_panel_json", explicit)
+
+
+# The admin's lists: URL lookups ------------------------------------------------------------
+
+# Parameters the change list reads itself (search, order, page...), not lookups.
+CHANGELIST_PARAMETERS = ["q", "o", "p", "all", "e", "_facets", "_popup", "_to_field"]
+FILTER_VALUES = st.one_of(
+    st.sampled_from(["\x00", "a\x00", "zz", "1", "0", "-1", "True", "False", "", "9" * 30]),
+    st.sampled_from(["2026-01-01", "9999999999-01-01", "[", "(a+)+$", "%00", "urgent"]),
+    ANY_TEXT,
+)
+
+
+def test_admin_list_filters_survive_malformed_queries(client, default_version, db):
+    """Every registered list, with its declared filters given odd values (a NUL was a 500 on
+    PostgreSQL), undeclared lookups (always a 400) and the list's own parameters."""
+    from django.contrib.admin import site
+    from django.test import RequestFactory
+
+    superuser = User.objects.create_superuser(
+        email="fuzz-root@example.com", password=PASSWORD, full_name="Root"
+    )
+    log_in_staff(client, superuser)
+    request = RequestFactory().get("/")
+    request.user = superuser
+    lists = []
+    for model, model_admin in sorted(site._registry.items(), key=lambda i: i[0]._meta.label):
+        declared = sorted(model_admin.declared_filter_parameters(request))
+        fields = sorted({f.name for f in model._meta.get_fields()} | {"pk"})
+        undeclared = sorted(
+            {f"{name}{suffix}" for name in fields for suffix in ("", "__isnull", "__gt")}
+            - set(declared)
+        )
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        lists.append((url, declared, undeclared))
+
+    @st.composite
+    def queries(draw):
+        url, declared, undeclared = draw(st.sampled_from(lists))
+        keys = st.sampled_from(declared) if declared else st.sampled_from(CHANGELIST_PARAMETERS)
+        chosen = draw(
+            st.lists(
+                st.one_of(keys, keys, st.sampled_from(undeclared + CHANGELIST_PARAMETERS)),
+                min_size=1,
+                max_size=3,
+            )
+        )
+        return url, declared, [(key, draw(FILTER_VALUES)) for key in chosen]
+
+    explicit = [
+        {"query": (url, declared, [(key, value)])}
+        for url, declared, _ in lists
+        for key in declared
+        for value in ("\x00", "zz", "x" * 100_000)
+    ]
+
+    @fuzz("admin_filters", explicit)
+    @given(query=queries())
+    def get_list(query):
+        url, declared, pairs = query
+        with rolled_back():
+            response = send(client, f"{url}?{urlencode(pairs)}")
+            assert response.status_code in (200, 302, 400, 404)
+            lookups = [(k, v) for k, v in pairs if k not in CHANGELIST_PARAMETERS]
+            if any(key not in declared or "\x00" in value for key, value in lookups):
+                assert response.status_code == 400, pairs
+        ran("admin_filters")
+
+    get_list()
+    assert_budget_ran("admin_filters", explicit, both_ways=False)
 
 
 @st.composite

@@ -7,14 +7,21 @@ written as an access-log line the way production writes it (gunicorn with
 `clinic.gunicorn_conf`: its format and its logger class) and the way the development server
 writes it (Django's runserver request handler, through settings.LOGGING). The tokens, taken
 from the emails, appear in none of it, nor in any URL the browser is sent to.
+
+Nor in the database (the retest after issue 10, finding G): django-axes records a failed
+login's query string and form, and the session-timeout redirect used to send an idle staff
+member who opened a set-up link to /login/?next=<the link, token and all>.
 """
 
 import datetime
 import logging
 import re
+import time
 from types import SimpleNamespace
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import pytest
+from axes import models as axes_models
 from django.conf import settings as django_settings
 from django.core import mail
 from django.core.servers.basehttp import WSGIRequestHandler
@@ -24,7 +31,8 @@ from gunicorn.glogging import Logger as StockGunicornLogger
 
 from clinic import gunicorn_conf
 from screening.models import User
-from tests.logins import log_in_staff
+from tests.conftest import PASSWORD
+from tests.logins import authenticator_for, log_in_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -227,3 +235,88 @@ def test_the_documented_gunicorn_settings_are_the_ones_tested():
     assert "gunicorn -c python:clinic.gunicorn_conf" in readme
     assert gunicorn_conf.logger_class == "clinic.access_log.PathOnlyAccessLogger"
     assert "%(r)s" not in gunicorn_conf.access_log_format
+
+
+# The login records django-axes keeps -----------------------------------------------------------
+
+
+def login_records() -> str:
+    """Every field of every row django-axes keeps about logins."""
+    rows = []
+    for model in (axes_models.AccessAttempt, axes_models.AccessLog, axes_models.AccessFailureLog):
+        rows.extend(str(row) for row in model.objects.values())
+    return "\n".join(rows)
+
+
+def idle(client: Client) -> None:
+    """Make the client's session older than any idle limit."""
+    session = client.session
+    session["last_seen"] = int(time.time()) - 24 * 3600
+    session.save()
+
+
+def test_an_idle_staff_member_opening_a_set_up_link_leaves_its_token_in_no_login_url(
+    physician, clinic_admin, django_capture_on_commit_callbacks
+):
+    # The physician's app is removed; they are emailed a set-up link.
+    device = authenticator_for(physician)
+    admin = log_in_staff(Client(), clinic_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    link = re.search(r"https?://[^/\s]+(/\S+)", mail.outbox[-1].body).group(1)
+    (token,) = parse_qs(urlsplit(link).query)["token"]
+
+    # Signed in with their password earlier, idle since, they open the link.
+    browser = Client()
+    browser.post("/login/", {"username": physician.email, "password": PASSWORD})
+    idle(browser)
+    opened = browser.get(link)
+    assert opened.status_code == 302
+    assert token not in unquote(opened["Location"])
+    assert opened["Location"] == "/account/two-factor/set-up/"  # the link was opened
+    # Wherever they are sent to log in again, a mistyped password records no token.
+    login = browser.get(opened["Location"])
+    assert login.status_code == 302 and token not in unquote(login["Location"])
+    browser.post(login["Location"], {"username": physician.email, "password": "wrong password"})
+    assert axes_models.AccessAttempt.objects.exists()
+    assert token not in login_records()
+
+
+def test_a_failed_login_keeps_no_token_from_its_next_address(physician):
+    token = "Tok3nThatMustNotBeStored"
+    for next_url in (
+        f"/account/two-factor/set-up/link/?token={token}",
+        f"/account/password-reset/link/?uid=MQ&token={token}",
+        f"/invitation/?token={token}",
+    ):
+        Client().post(
+            "/login/?" + urlencode({"next": next_url}),
+            {"username": physician.email, "password": "wrong password", "next": next_url},
+        )
+    attempts = axes_models.AccessAttempt.objects.all()
+    assert attempts.exists() and token not in login_records()
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/invitation/?token=Tok3nThatMustNotBeStored",
+        "/account/password-reset/link/?uid=MQ&token=Tok3nThatMustNotBeStored",
+    ],
+)
+def test_an_idle_patient_opening_a_link_is_sent_on_without_the_token(patient, link):
+    browser = Client()
+    browser.force_login(patient)
+    idle(browser)
+    opened = browser.get(link)
+    assert opened.status_code == 302
+    assert "Tok3nThatMustNotBeStored" not in unquote(opened["Location"])
+    assert not opened["Location"].startswith("/login/")
+
+
+def test_the_timeout_redirect_keeps_the_page_asked_for(physician):
+    browser = log_in_staff(Client(), physician)
+    idle(browser)
+    response = browser.get("/staff/queue/?level=urgent&token=x")
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response["Location"]).query)["next"] == ["/staff/queue/?level=urgent"]

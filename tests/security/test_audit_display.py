@@ -1,0 +1,179 @@
+"""Clinic admins audit who read and did what, without learning outcomes (the retest after
+issue 10, finding B).
+
+The audit log showed each decision's outcome ("Not a candidate") and one event per
+acknowledged flag with the flag's and the screening's ids, so a clinic admin could read a
+screening's outcome and count its flags; the undelivered-email list named the screening of
+an urgent alert. Now: new decision events carry no outcome; for people without the review
+permission, events about a screening show no identifier and no summary but fixed ones, on
+the staff page and in the admin, and an urgent alert's screening is named only to
+reviewers (physicians find it on their queue). Stored events are not changed.
+"""
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from screening import audit
+from screening.models import AuditEvent, Decision, UndeliveredEmail, User
+from screening.services.review import acknowledge_flag, record_decision
+from tests.factories import make_submitted_screening
+from tests.logins import log_in_staff
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/staff/audit/", "/admin/screening/auditevent/"]
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser(
+        email="root@example.com", password="correct horse battery staple", full_name="Root"
+    )
+
+
+@pytest.fixture
+def decided(physician, default_version):
+    """A screening with three acknowledged flags and a decision, and one decision event
+    stored the old way, naming its outcome (hash-chained, so it stays as it is)."""
+    screening = make_submitted_screening(
+        flags=[("opioid", "caution"), ("bp_elevated", "caution"), ("phq9_high", "caution")]
+    )
+    for flag in screening.flags.all():
+        screening.refresh_from_db()
+        acknowledge_flag(
+            flag=flag, physician=physician, note="", seen_version=screening.lock_version
+        )
+    screening.refresh_from_db()
+    decision = record_decision(
+        screening=screening,
+        physician=physician,
+        outcome=Decision.Outcome.NOT_A_CANDIDATE,
+        seen_version=screening.lock_version,
+        reason="Active suicidal ideation",
+    )
+    old = audit.record(
+        actor=physician,
+        action="decision.recorded",
+        screening=screening,
+        obj=decision,
+        summary="Not a candidate",
+    )
+    return screening, decision, old
+
+
+def identifiers(screening, decision) -> list[str]:
+    return [str(screening.pk), str(decision.pk), *(str(f.pk) for f in screening.flags.all())]
+
+
+def test_a_decisions_audit_event_does_not_name_its_outcome(decided):
+    screening, decision, _ = decided
+    event = AuditEvent.objects.filter(object_id=str(decision.pk)).order_by("id").first()
+    assert event.summary == "Decision signed"
+    assert decision.get_outcome_display() not in event.summary
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_clinic_admin_sees_who_did_what_but_not_which_screening_nor_its_outcome(
+    client, clinic_admin, physician, decided, page
+):
+    screening, decision, _ = decided
+    log_in_staff(client, clinic_admin)
+    html = client.get(page).content.decode()
+    assert physician.email in html or physician.full_name in html
+    assert "flag.acknowledged" in html and "decision.recorded" in html
+    assert "Decision signed" in html
+    assert "Not a candidate" not in html and "not a candidate" not in html.lower()
+    leaked = [value for value in identifiers(screening, decision) if value in html]
+    assert leaked == []
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_someone_who_may_review_screenings_sees_every_field(client, superuser, decided, page):
+    screening, decision, _ = decided
+    log_in_staff(client, superuser)
+    html = client.get(page).content.decode()
+    assert all(value in html for value in identifiers(screening, decision))
+    assert "Not a candidate" in html  # the old event, as it is stored
+
+
+@pytest.mark.parametrize(
+    "search", ["Not a candidate", "candidate", "{screening}", "{decision}", "{flag}"]
+)
+def test_a_clinic_admins_search_finds_nothing_the_list_hides(client, clinic_admin, decided, search):
+    screening, decision, _ = decided
+    term = search.format(
+        screening=screening.pk, decision=decision.pk, flag=screening.flags.first().pk
+    )
+    log_in_staff(client, clinic_admin)
+    response = client.get("/admin/screening/auditevent/", {"q": term})
+    assert response.status_code == 200
+    assert "0 audit events" in response.content.decode()
+
+
+def test_a_clinic_admin_still_searches_by_who(client, clinic_admin, physician, decided):
+    log_in_staff(client, clinic_admin)
+    html = client.get("/admin/screening/auditevent/", {"q": physician.email}).content.decode()
+    assert "flag.acknowledged" in html
+
+
+def test_what_is_displayed_changes_and_what_is_stored_does_not(
+    client, clinic_admin, decided, capsys
+):
+    _, _, old = decided
+    log_in_staff(client, clinic_admin)
+    client.get("/staff/audit/")
+    client.get("/admin/screening/auditevent/")
+    old.refresh_from_db()
+    assert old.summary == "Not a candidate"
+    call_command("verify_audit")
+    assert "Audit log intact" in capsys.readouterr().out
+
+
+@pytest.fixture
+def alert_not_sent(default_version):
+    screening = make_submitted_screening(level="urgent")
+    UndeliveredEmail.objects.create(
+        kind=UndeliveredEmail.Kind.URGENT_ALERT,
+        object_type="screening.screening",
+        object_id=str(screening.pk),
+        attempts=4,
+        error="SMTPServerDisconnected",
+    )
+    invitation_email = UndeliveredEmail.objects.create(
+        kind=UndeliveredEmail.Kind.INVITATION,
+        object_type="screening.invitation",
+        object_id="5b0a4c1e-0000-4000-8000-000000000001",
+        attempts=4,
+        error="SMTPServerDisconnected",
+    )
+    return screening, invitation_email
+
+
+def test_a_clinic_admin_sees_an_urgent_alert_failed_but_not_for_which_screening(
+    client, clinic_admin, alert_not_sent
+):
+    screening, invitation_email = alert_not_sent
+    log_in_staff(client, clinic_admin)
+    html = client.get("/admin/screening/undeliveredemail/").content.decode()
+    assert "Urgent screening alert to physicians" in html
+    assert str(screening.pk) not in html
+    assert invitation_email.object_id in html  # other emails still say what they were about
+
+
+def test_reviewers_see_which_screenings_urgent_alert_failed(
+    client, superuser, physician, alert_not_sent
+):
+    screening, _ = alert_not_sent
+    log_in_staff(client, superuser)
+    assert str(screening.pk) in client.get("/admin/screening/undeliveredemail/").content.decode()
+    physician_client = log_in_staff(Client(), physician)
+    queue = physician_client.get("/staff/queue/").content.decode()
+    assert "The urgent alert email about 1 screening could not be sent" in queue
+    assert f'href="/staff/screenings/{screening.pk}/"' in queue
+
+
+def test_the_queue_says_nothing_when_every_alert_was_sent(physician, default_version):
+    make_submitted_screening(level="urgent")
+    queue = log_in_staff(Client(), physician).get("/staff/queue/").content.decode()
+    assert "could not be sent" not in queue
