@@ -90,8 +90,6 @@ def rule_data(draft, code, when):
         "patient_message": "Please call the clinic today.",
         "rationale": "",
         "source": "oracle",
-        # An urgent rule must name what the patient reads.
-        "patient_message": "Please call the clinic.",
         "superseded_by": "[]",
         "active": "on",
     }
