@@ -15,7 +15,7 @@ from .. import audit
 from ..engine.rules import SEVERITIES
 from ..models import Flag, Screening
 from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer
-from ..selectors import visibility_for
+from ..selectors import queue_page, visibility_for
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
 from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
 
@@ -42,10 +42,15 @@ def permission_required(codename):
 @permission_required("review_screening")
 def queue(request):
     filters = QueueFilterForm(request.GET or None)
-    screenings = filters.filter(Screening.objects.select_related("patient")).in_queue_order()
-    page = Paginator(screenings, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = queue_page(
+        filters.filter(Screening.objects.select_related("patient")),
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        size=QUEUE_PAGE_SIZE,
+    )
     query = request.GET.copy()
-    query.pop("page", None)
+    for cursor in ("after", "before", "page"):
+        query.pop(cursor, None)
     return render(
         request,
         "staff/queue.html",
