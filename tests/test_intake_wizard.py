@@ -1,6 +1,7 @@
 """The patient's journey through the intake: pages, follow-ups, resume, review and submit."""
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -349,3 +350,58 @@ def test_a_save_works_the_page_out_again_when_another_save_came_in_between(scree
     # Worked out afresh: "yes" reveals the method, intent and plan questions, unseen.
     assert saved.complete is False
     assert not screening.completed_sections.filter(section__code="safety").exists()
+
+
+# How a page is drawn: lean templates, prepared once per version, as accessible as before ----
+
+
+def test_a_refused_answer_is_tied_to_its_field_for_screen_readers(patient_client, screening):
+    url = page_url(screening, "about_you")
+    html = patient_client.get(url).content.decode()
+    data = page_post_data(html, screening, {"height_cm": "abc"})
+    data.pop("sex_at_birth")
+    body = patient_client.post(url, data).content.decode()
+    # The summary is an alert linking to each refused question.
+    summary = re.search(
+        r'<div class="alert alert-danger" role="alert"[^>]*>(.*?)</div>', body, re.S
+    )
+    assert 'href="#div_id_height_cm"' in summary.group(1)
+    assert 'href="#div_id_sex_at_birth"' in summary.group(1)
+    assert 'id="div_id_height_cm"' in body and 'id="div_id_sex_at_birth"' in body
+    # A box: invalid, and described by its help and its error, which says what to type.
+    box = re.search(r'<input [^>]*name="height_cm"[^>]*>', body).group(0)
+    assert 'aria-invalid="true"' in box and 'value="abc"' in box
+    assert 'aria-describedby="id_height_cm_helptext id_height_cm_error"' in box
+    error = re.search(r'<div id="id_height_cm_error"[^>]*>(.*?)</div>', body, re.S).group(1)
+    assert "Enter a number between 100 and 250" in error
+    # A radio group: a fieldset with the question as its legend, described by its error.
+    group = re.search(r"<fieldset[^>]*>\s*<legend[^>]*>\s*What sex were you assigned", body)
+    assert "id_sex_at_birth_error" in group.group(0)
+    radios = re.findall(r'<input type="radio"[^>]*name="sex_at_birth"[^>]*>', body)
+    assert radios and all('aria-invalid="true"' in radio for radio in radios)
+    assert all(f'<label for="{i}"' in body for i in re.findall(r'id="(id_sex_at_birth_\d)"', body))
+
+
+def test_stored_answers_are_shown_escaped_in_the_prepared_fields(patient_client, screening):
+    fill_intake_until(patient_client, screening, "consent")
+    url = page_url(screening, "consent")
+    html = patient_client.get(url).content.decode()
+    typed = '"><script>alert(1)</script>'
+    patient_client.post(url, page_post_data(html, screening, {"questions_for_clinic": typed}))
+    body = patient_client.get(url).content.decode()
+    assert "<script>alert(1)" not in body
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in body
+
+
+def test_a_published_versions_fields_are_prepared_once(patient_client, screening, monkeypatch):
+    from screening.intake import fields
+
+    patient_client.get(page_url(screening, "about_you"))  # prepared here, if not before
+    renders = []
+    real = fields.render_to_string
+    monkeypatch.setattr(
+        fields, "render_to_string", lambda *a, **k: renders.append(a) or real(*a, **k)
+    )
+    for code in ("about_you", "heart", "about_you"):
+        assert patient_client.get(page_url(screening, code)).status_code in (200, 302)
+    assert renders == []
