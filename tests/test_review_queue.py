@@ -110,6 +110,19 @@ def link(response, cursor: str) -> str:
     return "/staff/queue/" + html.unescape(found)
 
 
+def test_the_queue_says_how_many_only_when_they_all_fit_on_the_page(
+    physician_client, default_version
+):
+    for _ in range(3):
+        make_submitted_screening(level="info")
+    assert "3 screenings, most urgent first" in physician_client.get("/staff/queue/").text
+    for _ in range(50):
+        make_submitted_screening(level="info")
+    first = physician_client.get("/staff/queue/")
+    assert "50 a page, most urgent first" in first.text
+    assert "50 a page, most urgent first" in physician_client.get(next_link(first)).text
+
+
 def next_link(response) -> str:
     return link(response, "after")
 
