@@ -9,8 +9,9 @@ values, escaped. A field with an error, and the medication list (its number of r
 varies), is drawn by the same template at request time instead: same markup either way.
 
 The markup is the crispy-forms layout this replaces, with its labels, fieldsets and
-legends, aria-invalid, and aria-describedby naming the help and the error; crispy went
-through some 400 template renders for a page of ten radio groups.
+legends, aria-invalid, and aria-describedby naming the help and the error. Measured on the
+PHQ-9 page (ten radio groups): crispy rendered 76 templates and some 1,200 template nodes;
+the whole page now takes 4 templates and 66 nodes.
 """
 
 from __future__ import annotations
