@@ -360,24 +360,33 @@ def test_a_save_works_the_page_out_again_when_another_save_came_in_between(scree
 
 
 def test_a_refused_answer_is_tied_to_its_field_for_screen_readers(patient_client, screening):
-    url = page_url(screening, "about_you")
+    # A number box (heart rate, on the vitals page).
+    url = page_url(screening, "vitals")
     html = patient_client.get(url).content.decode()
-    data = page_post_data(html, screening, {"height_cm": "abc"})
-    data.pop("sex_at_birth")
+    data = page_post_data(html, screening, {"heart_rate": "999"})
     body = patient_client.post(url, data).content.decode()
-    # The summary is an alert linking to each refused question.
     summary = re.search(
         r'<div class="alert alert-danger" role="alert"[^>]*>(.*?)</div>', body, re.S
     )
-    assert 'href="#div_id_height_cm"' in summary.group(1)
-    assert 'href="#div_id_sex_at_birth"' in summary.group(1)
-    assert 'id="div_id_height_cm"' in body and 'id="div_id_sex_at_birth"' in body
+    assert 'href="#div_id_heart_rate"' in summary.group(1)
+    assert 'id="div_id_heart_rate"' in body
     # A box: invalid, and described by its help and its error, which says what to type.
-    box = re.search(r'<input [^>]*name="height_cm"[^>]*>', body).group(0)
-    assert 'aria-invalid="true"' in box and 'value="abc"' in box
-    assert 'aria-describedby="id_height_cm_helptext id_height_cm_error"' in box
-    error = re.search(r'<div id="id_height_cm_error"[^>]*>(.*?)</div>', body, re.S).group(1)
-    assert "Enter a number between 100 and 250" in error
+    box = re.search(r'<input [^>]*name="heart_rate"[^>]*>', body).group(0)
+    assert 'aria-invalid="true"' in box and 'value="999"' in box
+    assert "id_heart_rate_error" in box
+    error = re.search(r'<div id="id_heart_rate_error"[^>]*>(.*?)</div>', body, re.S).group(1)
+    assert "between 30 and 220" in error
+    # A radio group left unanswered on the first page.
+    url = page_url(screening, "about_you")
+    html = patient_client.get(url).content.decode()
+    data = page_post_data(html, screening, {})
+    data.pop("sex_at_birth")
+    body = patient_client.post(url, data).content.decode()
+    summary = re.search(
+        r'<div class="alert alert-danger" role="alert"[^>]*>(.*?)</div>', body, re.S
+    )
+    assert 'href="#div_id_sex_at_birth"' in summary.group(1)
+    assert 'id="div_id_sex_at_birth"' in body
     # A radio group: a fieldset with the question as its legend, described by its error.
     group = re.search(r"<fieldset[^>]*>\s*<legend[^>]*>\s*What sex were you assigned", body)
     assert "id_sex_at_birth_error" in group.group(0)

@@ -35,12 +35,16 @@ from ..engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
     DECIMAL,
+    HEIGHT,
     INTEGER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
     TEXT,
+    WEIGHT,
     YES_NO,
     QuestionDef,
     QuestionnaireDef,
@@ -80,6 +84,10 @@ class Fragments:
         for index in range(1, len(parts), 2):
             parts[index] = values[parts[index]]
         return mark_safe("".join(parts))  # noqa: S308 (static parts rendered escaped; values escaped by the caller)
+
+
+# Kinds whose boxes Django's own widgets draw at request time (templates/widgets/).
+DRAWN_BY_DJANGO = frozenset({HEIGHT, WEIGHT})
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,7 @@ class FieldView:
     none: bool = False  # "I don't take any"
     errors: ErrorList | list = field(default_factory=list)
     html: SafeString | None = None  # the whole field, when joined from its fragments
+    bound: object = None  # the bound Django field, for the kinds Django's widgets draw
 
     @property
     def options(self) -> list[dict]:
@@ -166,6 +175,8 @@ class _MarkedView(FieldView):
 
 
 def _fragments(spec: FieldSpec) -> Fragments | None:
+    if spec.kind in DRAWN_BY_DJANGO:
+        return None  # drawn from the bound field each time
     if spec.kind == MEDICATION_LIST:
         return None  # its rows vary in number: drawn by its template each time
     view = _MarkedView(
@@ -233,6 +244,16 @@ def _spec(question: QuestionDef) -> FieldSpec:
             **{**common, "input_id": f"id_{code}-0-name"},
             template=f"{TEMPLATES}/_medication_list.html",
         )
+    elif kind in (SHORT_TEXT, PHONE):
+        spec = FieldSpec(
+            **common,
+            template=f"{TEMPLATES}/_input.html",
+            input_type="tel" if kind == PHONE else "text",
+        )
+    elif kind in DRAWN_BY_DJANGO:
+        # Height and weight: metric or US boxes, and a confirmation when the two disagree
+        # with the height; their widgets (templates/widgets/) draw them from the bound field.
+        spec = FieldSpec(**common, template=f"{TEMPLATES}/_django_widget.html")
     else:  # pragma: no cover - kinds are a closed list checked on load
         raise ValueError(f"Unknown question kind {kind!r}")
     return replace(spec, fragments=_fragments(spec))

@@ -19,7 +19,7 @@ from ..presenters import intro_blocks
 from ..selectors import read_answers, visibility_for
 from ..services.intake import save_page
 from ..snapshots import questionnaire_for
-from .fields import field_views, specs_for
+from .fields import DRAWN_BY_DJANGO, field_views, specs_for
 from .forms import SectionForm, build_section_form
 
 # "Add more rows" offers this many more blank rows in every medication list on the page.
@@ -122,6 +122,11 @@ class PageStep:
             errors=form.errors if form is not None else None,
             extra_rows=BLANK_MEDICATION_ROWS + (MORE_ROWS if self.more_rows else 0),
         )
+        drawn_by_django = [view for view in fields if view.spec.kind in DRAWN_BY_DJANGO]
+        if drawn_by_django:
+            bound_form = form if form is not None else self.form()
+            for view in drawn_by_django:
+                view.bound = bound_form[view.spec.code]
         return {
             "screening": self.screening,
             "section": self.section,
