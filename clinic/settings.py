@@ -129,8 +129,16 @@ AXES_USERNAME_CALLABLE = "screening.accounts.forms.login_username"
 AXES_CLIENT_IP_CALLABLE = "screening.client_address.client_ip"
 # axes keeps a failed login's query string and form (AccessAttempt.get_data, post_data),
 # masking only these. `next` can hold the page an emailed link opened, token and all; no
-# secret belongs in the database.
-AXES_SENSITIVE_PARAMETERS = ["next", "token", "uid", "csrfmiddlewaretoken"]
+# secret belongs in the database. "username" and "ip_address" are axes' own defaults: they
+# keep emails (patient data) and addresses out of its log lines.
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "next",
+    "token",
+    "uid",
+    "csrfmiddlewaretoken",
+]
 
 # How many proxies of ours stand in front of the app, each appending to X-Forwarded-For
 # (nginx alone: 1; a load balancer and nginx: 2). 0, the default, ignores the header: only
