@@ -70,8 +70,20 @@ DIASTOLIC_RANGE = (30, 160)
 EARLIEST_DATE = datetime.date(1900, 1, 1)
 
 
+def _aria_context(context: dict) -> dict:
+    """aria-invalid and aria-describedby, which Django puts in attrs, as names a template can
+    read (the widgets' markup is shared with the wizard's lean templates)."""
+    attrs = context["widget"]["attrs"]
+    context["widget"]["invalid"] = attrs.get("aria-invalid") == "true"
+    context["widget"]["describedby"] = attrs.get("aria-describedby", "")
+    return context
+
+
 class BloodPressureWidget(forms.Widget):
     template_name = "widgets/blood_pressure.html"
+
+    def get_context(self, name, value, attrs):
+        return _aria_context(super().get_context(name, value, attrs))
 
     def value_from_datadict(self, data, files, name):
         return {
@@ -170,20 +182,23 @@ class MedicationListWidget(forms.Widget):
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         value = value if isinstance(value, dict) else {}
-        rows = [row for row in value.get("rows", []) if any(str(v).strip() for v in row.values())]
-        blank = {"name": "", "dose": "", "frequency": ""}
-        rows = rows + [dict(blank) for _ in range(self.extra_rows)]
+        rows = medication_rows(value, self.extra_rows)
         context["widget"]["rows"] = rows
         context["widget"]["row_count"] = len(rows)
         context["widget"]["none"] = bool(value.get("none"))
-        context["widget"]["none_label"] = getattr(self, "none_label", "I don't take any")
-        return context
+        return _aria_context(context)
 
     def format_value(self, value):
         return value
 
     def id_for_label(self, id_):
         return f"{id_}-0-name" if id_ else id_
+
+
+def medication_rows(value: dict, extra_rows: int) -> list[dict]:
+    """The rows a medication list shows: those with anything typed, then `extra_rows` blank."""
+    rows = [row for row in value.get("rows", []) if any(str(v).strip() for v in row.values())]
+    return rows + [{"name": "", "dose": "", "frequency": ""} for _ in range(extra_rows)]
 
 
 class MedicationListField(forms.Field):

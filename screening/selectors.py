@@ -1,8 +1,14 @@
-"""Named reads of the intake: stored answers, what a patient is asked, which pages are done.
+"""Named reads: stored answers, what a patient is asked, which pages are done, and a page of
+the review queue.
 
 Reads only; every write is in screening/services/.
 """
 
+import datetime
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
@@ -25,6 +31,19 @@ def current_version(slug: str = DEFAULT_QUESTION_SET) -> QuestionSetVersion:
 
 def stored_answers(screening: Screening) -> dict[str, object]:
     return dict(screening.answers.values_list("question__code", "value"))
+
+
+@dataclass(frozen=True)
+class AnswersRead:
+    """A screening's stored answers, and its `updated_at` read before them: a save that
+    finds the same `updated_at` under its lock knows nobody saved in between."""
+
+    answers: dict[str, object]
+    as_of: datetime.datetime
+
+
+def read_answers(screening: Screening) -> AnswersRead:
+    return AnswersRead(stored_answers(screening), screening.updated_at)
 
 
 def visibility_for(screening: Screening, answers: dict[str, object] | None = None) -> Visibility:
@@ -57,3 +76,99 @@ def first_incomplete_section(screening: Screening) -> SectionDef | None:
         if not section_is_complete(section, visibility, completed):
             return section
     return None
+
+
+# The review queue ------------------------------------------------------------------------
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+ONE_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """Up to a page of screenings in queue order, and where the neighbouring pages start."""
+
+    screenings: list[Screening]
+    next_cursor: str | None  # for ?after=
+    previous_cursor: str | None  # for ?before=
+
+    def __iter__(self):
+        return iter(self.screenings)
+
+    def __len__(self) -> int:
+        return len(self.screenings)
+
+
+def queue_page(screenings: QuerySet, *, after: str = "", before: str = "", size: int) -> QueuePage:
+    """The page after (or before) the row a cursor names, most urgent first, then oldest.
+
+    Keyset paging: each page is found from its neighbour's edge row through the queue's
+    index, so page 2,000 costs what page 1 does, and nothing counts the whole table (an
+    exact count of 100,000 screenings took longer than the rest of the page). A cursor
+    that does not parse gives the first page, like every other queue parameter.
+    """
+    backwards = _cursor(before)
+    forwards = None if backwards else _cursor(after)
+    if backwards:
+        rows = _beside(screenings, backwards, size + 1, forwards=False)
+        more_before = len(rows) > size
+        rows = rows[:size][::-1]
+        return QueuePage(rows, _cursor_of(rows[-1]) if rows else None, _first(rows, more_before))
+    if forwards:
+        rows = _beside(screenings, forwards, size + 1, forwards=True)
+    else:
+        rows = list(screenings.in_queue_order()[: size + 1])
+    more_after = len(rows) > size
+    rows = rows[:size]
+    return QueuePage(
+        rows,
+        _cursor_of(rows[-1]) if rows and more_after else None,
+        _first(rows, forwards is not None),
+    )
+
+
+def _beside(screenings: QuerySet, cursor, limit: int, *, forwards: bool) -> list[Screening]:
+    """Up to `limit` rows after (or, nearest first, before) the cursor's row in queue order.
+
+    First the rest of the cursor's level, then the levels below (or above): each is one
+    range of the (status, level, time) index, so PostgreSQL seeks to it instead of reading
+    and discarding every row before it, as one condition spanning levels made it do.
+    """
+    rank, submitted_at, pk = cursor
+    if forwards:
+        same_level = (
+            screenings.filter(level_rank=rank, submitted_at__gte=submitted_at)
+            .filter(Q(submitted_at__gt=submitted_at) | Q(submitted_at=submitted_at, id__gt=pk))
+            .order_by("submitted_at", "id")
+        )
+        other_levels = screenings.filter(level_rank__lt=rank).in_queue_order()
+    else:
+        same_level = (
+            screenings.filter(level_rank=rank, submitted_at__lte=submitted_at)
+            .filter(Q(submitted_at__lt=submitted_at) | Q(submitted_at=submitted_at, id__lt=pk))
+            .order_by("-submitted_at", "-id")
+        )
+        other_levels = screenings.filter(level_rank__gt=rank).order_by(
+            "level_rank", "-submitted_at", "-id"
+        )
+    rows = list(same_level[:limit])
+    if len(rows) < limit:
+        rows += list(other_levels[: limit - len(rows)])
+    return rows
+
+
+def _first(rows: list[Screening], more_before: bool) -> str | None:
+    return _cursor_of(rows[0]) if rows and more_before else None
+
+
+def _cursor_of(screening: Screening) -> str:
+    micros = (screening.submitted_at - EPOCH) // ONE_MICROSECOND
+    return f"{screening.level_rank}.{micros}.{screening.pk.hex}"
+
+
+def _cursor(text: str) -> tuple[int, datetime.datetime, uuid.UUID] | None:
+    try:
+        rank, micros, pk = text.split(".")
+        return int(rank), EPOCH + int(micros) * ONE_MICROSECOND, uuid.UUID(hex=pk)
+    except (ValueError, OverflowError):
+        return None

@@ -2,10 +2,12 @@
 
 Published versions never change, so their snapshots are cached for the life of the
 process; drafts are read fresh because admins are editing them. The formulary's cache
-key is its fingerprint, so an admin's formulary edit takes effect at once.
+key is its fingerprint, so an admin's formulary edit takes effect at once. Also the row
+ids of a version's questions and sections, so saving a page needs no lookup of them.
 """
 
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db.models import Count, Max
@@ -71,6 +73,32 @@ def _build(version_id) -> QuestionnaireDef:
         for section in Section.objects.filter(version_id=version_id).order_by("position")
     )
     return QuestionnaireDef(sections)
+
+
+@dataclass(frozen=True)
+class RowIds:
+    """A version's question and section primary keys by code."""
+
+    questions: dict[str, int]
+    sections: dict[str, int]
+
+
+def row_ids_for(version: QuestionSetVersion) -> RowIds:
+    if version.status == QuestionSetVersion.Status.DRAFT:
+        return _row_ids(version.pk)
+    return _cached_row_ids(version.pk)
+
+
+@lru_cache(maxsize=32)
+def _cached_row_ids(version_id) -> RowIds:
+    return _row_ids(version_id)
+
+
+def _row_ids(version_id) -> RowIds:
+    return RowIds(
+        questions=dict(Question.objects.filter(version_id=version_id).values_list("code", "pk")),
+        sections=dict(Section.objects.filter(version_id=version_id).values_list("code", "pk")),
+    )
 
 
 logger = logging.getLogger(__name__)

@@ -1,10 +1,18 @@
 """The patient's journey through the intake: pages, follow-ups, resume, review and submit."""
 
-import pytest
+import datetime
+import re
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from screening import selectors
+from screening.engine.questionnaire import work_out_visibility
 from screening.models import Answer, Screening
-from screening.selectors import visibility_for
-from screening.services.intake import start_screening
+from screening.selectors import read_answers, visibility_for
+from screening.services.intake import save_page, start_screening
+from screening.snapshots import questionnaire_for
 
 from .intake_helpers import fill_intake, page_post_data
 
@@ -253,3 +261,160 @@ def test_the_add_rows_button_offers_more_rows_without_saving(patient_client, scr
     assert 'value="Xanax"' in body
     assert 'name="medications-7-name"' in body
     assert not Answer.objects.filter(screening=screening, question__code="medications").exists()
+
+
+# What a page costs: queries, reads and working-out, fixed whatever was answered before ----
+
+
+def fill_until_mood(client, screening):
+    fill_intake_until(client, screening, "mood")
+    client.get(page_url(screening, "mood"))  # the session's first visit records its start
+
+
+def mood_answers(client, screening):
+    html = client.get(page_url(screening, "mood")).content.decode()
+    return page_post_data(html, screening, {"phq9_9": "not_at_all"})
+
+
+def test_a_wizard_page_costs_at_most_six_queries(
+    patient_client, screening, django_assert_max_num_queries
+):
+    fill_until_mood(patient_client, screening)
+    with django_assert_max_num_queries(6):
+        response = patient_client.get(page_url(screening, "mood"))
+    assert response.status_code == 200
+
+
+def test_saving_a_page_costs_at_most_twelve_queries(
+    patient_client, screening, django_assert_max_num_queries
+):
+    fill_until_mood(patient_client, screening)
+    data = mood_answers(patient_client, screening)
+    with django_assert_max_num_queries(12):
+        response = patient_client.post(page_url(screening, "mood"), data)
+    assert response.status_code == 302
+
+
+def test_a_save_reads_the_stored_answers_once_and_writes_them_in_one_statement(
+    patient_client, screening
+):
+    fill_until_mood(patient_client, screening)
+    data = mood_answers(patient_client, screening)
+    with CaptureQueriesContext(connection) as queries:
+        patient_client.post(page_url(screening, "mood"), data)
+    on_answers = [q["sql"] for q in queries.captured_queries if '"screening_answer"' in q["sql"]]
+    assert len([sql for sql in on_answers if sql.startswith("SELECT")]) == 1
+    assert len([sql for sql in on_answers if sql.startswith(("INSERT", "UPDATE"))]) == 1
+    stored = dict(screening.answers.values_list("question__code", "value"))
+    assert stored["phq9_9"] == "not_at_all"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_page_works_out_what_is_asked_once_per_request(
+    patient_client, screening, monkeypatch, method
+):
+    fill_until_mood(patient_client, screening)
+    data = mood_answers(patient_client, screening)
+    calls = []
+    real = selectors.work_out_visibility
+    monkeypatch.setattr(
+        selectors, "work_out_visibility", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    if method == "GET":
+        patient_client.get(page_url(screening, "mood"))
+    else:
+        assert patient_client.post(page_url(screening, "mood"), data).status_code == 302
+    assert len(calls) == 1
+
+
+def test_a_save_works_the_page_out_again_when_another_save_came_in_between(screening):
+    """The step's reading is reused only while nobody else saved: another tab's save in
+    between makes the service read the answers again under the lock."""
+    safety = questionnaire_for(screening.version).section("safety")
+    stale = read_answers(screening)
+    nothing_shown = work_out_visibility(
+        questionnaire_for(screening.version), {}, datetime.date.today()
+    )
+    nothing_shown.sections, nothing_shown.questions = [], {}  # would make any page complete
+    # The other tab: a save of another page moves the screening's updated_at on.
+    save_page(
+        screening=Screening.objects.get(pk=screening.pk),
+        section=questionnaire_for(screening.version).section("consent"),
+        answers={},
+        presented=set(),
+    )
+    saved = save_page(
+        screening=screening,
+        section=safety,
+        answers={"suicide_thoughts": "yes"},
+        presented={"suicide_thoughts"},
+        read=stale,
+        visibility=nothing_shown,
+    )
+    # Worked out afresh: "yes" reveals the method, intent and plan questions, unseen.
+    assert saved.complete is False
+    assert not screening.completed_sections.filter(section__code="safety").exists()
+
+
+# How a page is drawn: lean templates, prepared once per version, as accessible as before ----
+
+
+def test_a_refused_answer_is_tied_to_its_field_for_screen_readers(patient_client, screening):
+    # A number box (heart rate, on the vitals page).
+    url = page_url(screening, "vitals")
+    html = patient_client.get(url).content.decode()
+    data = page_post_data(html, screening, {"heart_rate": "999"})
+    body = patient_client.post(url, data).content.decode()
+    summary = re.search(
+        r'<div class="alert alert-danger" role="alert"[^>]*>(.*?)</div>', body, re.S
+    )
+    assert 'href="#div_id_heart_rate"' in summary.group(1)
+    assert 'id="div_id_heart_rate"' in body
+    # A box: invalid, and described by its help and its error, which says what to type.
+    box = re.search(r'<input [^>]*name="heart_rate"[^>]*>', body).group(0)
+    assert 'aria-invalid="true"' in box and 'value="999"' in box
+    assert "id_heart_rate_error" in box
+    error = re.search(r'<div id="id_heart_rate_error"[^>]*>(.*?)</div>', body, re.S).group(1)
+    assert "between 30 and 220" in error
+    # A radio group left unanswered on the first page.
+    url = page_url(screening, "about_you")
+    html = patient_client.get(url).content.decode()
+    data = page_post_data(html, screening, {})
+    data.pop("sex_at_birth")
+    body = patient_client.post(url, data).content.decode()
+    summary = re.search(
+        r'<div class="alert alert-danger" role="alert"[^>]*>(.*?)</div>', body, re.S
+    )
+    assert 'href="#div_id_sex_at_birth"' in summary.group(1)
+    assert 'id="div_id_sex_at_birth"' in body
+    # A radio group: a fieldset with the question as its legend, described by its error.
+    group = re.search(r"<fieldset[^>]*>\s*<legend[^>]*>\s*What sex were you assigned", body)
+    assert "id_sex_at_birth_error" in group.group(0)
+    radios = re.findall(r'<input type="radio"[^>]*name="sex_at_birth"[^>]*>', body)
+    assert radios and all('aria-invalid="true"' in radio for radio in radios)
+    assert all(f'<label for="{i}"' in body for i in re.findall(r'id="(id_sex_at_birth_\d)"', body))
+
+
+def test_stored_answers_are_shown_escaped_in_the_prepared_fields(patient_client, screening):
+    fill_intake_until(patient_client, screening, "consent")
+    url = page_url(screening, "consent")
+    html = patient_client.get(url).content.decode()
+    typed = '"><script>alert(1)</script>'
+    patient_client.post(url, page_post_data(html, screening, {"questions_for_clinic": typed}))
+    body = patient_client.get(url).content.decode()
+    assert "<script>alert(1)" not in body
+    assert "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in body
+
+
+def test_a_published_versions_fields_are_prepared_once(patient_client, screening, monkeypatch):
+    from screening.intake import fields
+
+    patient_client.get(page_url(screening, "about_you"))  # prepared here, if not before
+    renders = []
+    real = fields.render_to_string
+    monkeypatch.setattr(
+        fields, "render_to_string", lambda *a, **k: renders.append(a) or real(*a, **k)
+    )
+    for code in ("about_you", "heart", "about_you"):
+        assert patient_client.get(page_url(screening, code)).status_code in (200, 302)
+    assert renders == []

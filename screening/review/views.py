@@ -4,23 +4,32 @@ Every read of a screening writes an audit row. Writes go through screening.decis
 which refuses a save based on a stale page (another physician saved first).
 """
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import audit
 from ..audit_display import identifies_screenings, shown_event
 from ..engine.rules import SEVERITIES
 from ..models import Flag, Screening, UndeliveredEmail
-from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer
-from ..selectors import visibility_for
+from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer, queue_rows
+from ..selectors import queue_page, visibility_for
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
 from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
 
 QUEUE_PAGE_SIZE = 50
+QUEUE_STATUS_LABELS = dict(Screening.Status.choices)
+# What a queue row shows and pages by: not the scores' JSON nor the patient's password hash.
+QUEUE_COLUMNS = (
+    *("id", "status", "level", "level_rank", "submitted_at", "flag_count"),
+    *("patient__full_name", "patient__email"),
+)
 
 
 def permission_required(codename):
@@ -43,10 +52,19 @@ def permission_required(codename):
 @permission_required("review_screening")
 def queue(request):
     filters = QueueFilterForm(request.GET or None)
-    screenings = filters.filter(Screening.objects.select_related("patient")).in_queue_order()
-    page = Paginator(screenings, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = queue_page(
+        filters.filter(Screening.objects.select_related("patient").only(*QUEUE_COLUMNS)),
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        size=QUEUE_PAGE_SIZE,
+    )
     query = request.GET.copy()
-    query.pop("page", None)
+    for cursor in ("after", "before", "page"):
+        query.pop(cursor, None)
+    # A screening's address is this prefix and its id: reversed once, not for every row.
+    zero = uuid.UUID(int=0)
+    prefix = reverse("staff:screening", args=[zero]).removesuffix(f"{zero}/")
+    rows = queue_rows(page, link_prefix=prefix, statuses=QUEUE_STATUS_LABELS)
     # The worker could not email physicians about these urgent screenings: say so here,
     # where physicians look (the admin's list of undelivered emails does not name them).
     unsent = UndeliveredEmail.objects.unresolved().urgent_alert_screening_ids()
@@ -58,17 +76,15 @@ def queue(request):
         if unsent
         else []
     )
-    return render(
-        request,
-        "staff/queue.html",
-        {
-            "filters": filters,
-            "page": page,
-            "query": query.urlencode(),
-            "labels": SEVERITY_LABELS,
-            "alerts_not_sent": alerts_not_sent,
-        },
-    )
+    context = {
+        "filters": filters,
+        "page": page,
+        "rows": rows,
+        "query": query.urlencode(),
+        "page_size": QUEUE_PAGE_SIZE,
+        "alerts_not_sent": alerts_not_sent,
+    }
+    return render(request, "staff/queue.html", context)
 
 
 def _screening_for_staff(screening_id) -> Screening:

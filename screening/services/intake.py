@@ -11,10 +11,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import tasks
-from ..engine.questionnaire import SectionDef, is_answered
+from ..engine.questionnaire import SectionDef, Visibility, is_answered
 from ..engine.rules import URGENT
 from ..models import Answer, CompletedSection, Screening, User
-from ..selectors import current_version, first_incomplete_section, stored_answers, visibility_for
+from ..selectors import (
+    AnswersRead,
+    current_version,
+    first_incomplete_section,
+    stored_answers,
+    visibility_for,
+)
+from ..snapshots import row_ids_for
 from .evaluation import evaluate, store_evaluation
 
 
@@ -49,37 +56,68 @@ class PageSaved:
 
 @transaction.atomic
 def save_page(
-    *, screening: Screening, section: SectionDef, answers: dict[str, object], presented: set[str]
+    *,
+    screening: Screening,
+    section: SectionDef,
+    answers: dict[str, object],
+    presented: set[str],
+    read: AnswersRead | None = None,
+    visibility: Visibility | None = None,
 ) -> PageSaved:
     """Store one page of answers. Answers to questions now hidden are kept but ignored.
 
     `presented` is the set of questions the patient saw on the page. When the new answers
     reveal follow-up questions they did not see, the page is saved but not complete, so the
     patient sees the follow-ups before moving on.
+
+    A caller that has already read the stored answers (`read`) and worked out `visibility`
+    for them with `answers` laid over them passes both; they are used only if no other save
+    has changed the screening since they were read, and worked out again under the lock if
+    one has. All the answers go in one upsert.
     """
-    locked = Screening.objects.select_for_update().get(pk=screening.pk)
-    if not locked.is_editable:
-        raise ScreeningLocked
-    merged = {**stored_answers(locked), **answers}
-    visibility = visibility_for(locked, merged)
-    questions = {q.code: q for q in locked.version.questions.filter(section__code=section.code)}
+    unknown = answers.keys() - {question.code for question in section.questions}
+    if unknown:
+        raise ValueError(f"Not questions of the {section.code} page: {sorted(unknown)}")
     now = timezone.now()
-    for code, value in answers.items():
-        Answer.objects.update_or_create(
-            screening=locked, question=questions[code], defaults={"value": value, "updated_at": now}
-        )
+    in_progress = Screening.objects.filter(pk=screening.pk, status=Screening.Status.IN_PROGRESS)
+    # The UPDATE takes the screening's row lock (a submit waits for it, or it for a submit)
+    # and, matching only a screening still in progress, refuses a submitted one.
+    reusable = (
+        read is not None
+        and visibility is not None
+        and in_progress.filter(updated_at=read.as_of).update(updated_at=now) == 1
+    )
+    if not reusable:
+        if not in_progress.update(updated_at=now):
+            raise ScreeningLocked
+        visibility = visibility_for(screening, {**stored_answers(screening), **answers})
+    ids = row_ids_for(screening.version)
+    Answer.objects.bulk_create(
+        [
+            Answer(
+                screening=screening, question_id=ids.questions[code], value=value, updated_at=now
+            )
+            for code, value in answers.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["screening", "question"],
+        update_fields=["value", "updated_at"],
+    )
     shown = visibility.visible_in(section)
     complete = all(q.code in presented for q in shown) and all(
-        is_answered(q, merged.get(q.code)) for q in shown if q.required
+        is_answered(q, visibility.answers.get(q.code)) for q in shown if q.required
+    )
+    done = CompletedSection.objects.filter(
+        screening=screening, section_id=ids.sections[section.code]
     )
     if complete:
-        CompletedSection.objects.get_or_create(
-            screening=locked, section=locked.version.sections.get(code=section.code)
+        CompletedSection.objects.bulk_create(
+            [CompletedSection(screening=screening, section_id=ids.sections[section.code])],
+            ignore_conflicts=True,
         )
     else:
-        CompletedSection.objects.filter(screening=locked, section__code=section.code).delete()
-    locked.updated_at = now
-    locked.save(update_fields=["updated_at"])
+        done.delete()
+    screening.updated_at = now
     return PageSaved(complete=complete)
 
 

@@ -1,16 +1,10 @@
 """Template helpers for staff pages."""
 
 from django import template
-from django.utils.html import format_html
+
+from .. import presenters
 
 register = template.Library()
-
-BADGES = {
-    "urgent": ("text-bg-danger", "Urgent"),
-    "contraindicated": ("text-bg-dark", "Contraindicated"),
-    "caution": ("text-bg-warning", "Caution"),
-    "info": ("text-bg-info", "Info"),
-}
 
 
 @register.filter
@@ -28,6 +22,5 @@ def readable_classes(classes) -> str:
 
 @register.filter
 def level_badge(level: str) -> str:
-    """A coloured badge for a severity; a filter rather than an include because the queue renders many."""
-    css, label = BADGES.get(level, ("text-bg-light border", "Nothing flagged"))
-    return format_html('<span class="badge {}">{}</span>', css, label)
+    """A coloured badge for a severity; a filter rather than an include: pages print many."""
+    return presenters.level_badge(level)

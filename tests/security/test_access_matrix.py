@@ -1069,7 +1069,17 @@ HOSTILE_VALUES = [
     "submitted; DROP TABLE screening_screening",
     "ünïcödé ✓",
 ]
-QUEUE_PARAMETERS = ["status", "level", "submitted_from", "submitted_to", "page", "sort", "order"]
+QUEUE_PARAMETERS = [
+    "status",
+    "level",
+    "submitted_from",
+    "submitted_to",
+    "page",
+    "after",
+    "before",
+    "sort",
+    "order",
+]
 AUDIT_PARAMETERS = ["action", "page", "sort", "o"]
 
 

@@ -352,7 +352,7 @@ def test_a_whole_screening_leaves_no_patient_data_in_logs_emails_or_error_pages(
     def broken_save_page(**kwargs):
         raise RuntimeError("simulated failure while saving a page")
 
-    monkeypatch.setattr("screening.intake.views.save_page", broken_save_page)
+    monkeypatch.setattr("screening.intake.wizard.save_page", broken_save_page)
     Screening.objects.filter(pk=screening.pk).update(status=Screening.Status.IN_PROGRESS)
     patient_client.raise_request_exception = False
     crashed = patient_client.post(

@@ -1,0 +1,171 @@
+"""In-process page benchmark: each page's median server time beside the bare view's.
+
+The same pages as the HTTP benchmark (the PHQ-9 wizard page GET, its save, the physician's
+queue over the queue benchmark's 100,000 screenings) and bench/urls.py's bare view, each
+through Django's whole handler and middleware with the test client, in this process, on
+PostgreSQL: no network, no gunicorn, no wrk sharing the CPUs. Timing the bare view in the
+same run makes the figures comparable from one run (and one machine) to the next, and
+the SQL queries of each page are counted. CSRF is checked as in production (the client
+posts the token it was given); query logging is off while timing (DEBUG off).
+"""
+
+import re
+import statistics
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+
+from bench import queue
+from bench.sessions import signed_in_session
+
+# Each page's query budget (tests/test_query_counts.py asserts the same).
+QUERY_BUDGETS = {"get": 6, "post": 12, "queue": 8}
+WARMUP = 10
+SAMPLES = 60
+
+Row = tuple[str, str, str, object]
+# As from production's TLS proxy (the HTTP benchmark sends the same header).
+HEADERS = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "testserver"}
+
+
+class PageClient:
+    """A test client signed in as one user, through the bench's URLconf."""
+
+    def __init__(self, session_key: str):
+        self.client = Client(enforce_csrf_checks=True, **HEADERS)
+        self.client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+
+    def get(self, path: str):
+        return self.client.get(path)
+
+    def post(self, path: str, data: str):
+        # A browser's Origin header: CSRF checks it against the request's own scheme and host.
+        scheme = "https" if settings.SECURE_PROXY_SSL_HEADER else "http"
+        return self.client.post(
+            path,
+            data,
+            content_type="application/x-www-form-urlencoded",
+            HTTP_ORIGIN=f"{scheme}://testserver",
+        )
+
+
+def _wizard_post_body(client: PageClient, screening) -> str:
+    """A valid save of the PHQ-9 page, read from the served page; the page is saved the way
+    a patient does until a save redirects to the resume URL (as every timed save must)."""
+    from urllib.parse import urlencode
+
+    from bench.http import WIZARD_SECTION, BenchFailure, _form_pairs
+    from screening.demo import CALM_ANSWERS
+    from screening.snapshots import questionnaire_for
+
+    questions = questionnaire_for(screening.version).questions_by_code
+    path = f"/screenings/{screening.pk}/page/{WIZARD_SECTION}/"
+    for _ in range(3):
+        html = client.get(path).content.decode()
+        token = client.client.cookies[settings.CSRF_COOKIE_NAME].value
+        pairs = [("csrfmiddlewaretoken", token)]
+        for code in re.findall(r'name="presented" value="([^"]+)"', html):
+            pairs.append(("presented", code))
+            pairs += _form_pairs(questions[code], CALM_ANSWERS[code])
+        body = urlencode(pairs)
+        response = client.post(path, body)
+        if response.status_code == 302 and response["Location"] == f"/screenings/{screening.pk}/":
+            return body
+    raise BenchFailure("the PHQ-9 page was never complete after three saves")
+
+
+def _median_ms(call, expect: int) -> tuple[float, int]:
+    """Median milliseconds of `call()` over SAMPLES calls after WARMUP, and the queries of one."""
+    for _ in range(WARMUP):
+        call()
+    timings = []
+    for _ in range(SAMPLES):
+        start = time.perf_counter()
+        response = call()
+        timings.append(time.perf_counter() - start)
+        if response.status_code != expect:
+            raise AssertionError(f"expected {expect}, got {response.status_code}")
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return statistics.median(timings) * 1000, len(queries)
+
+
+def measure() -> dict[str, tuple[float, int]]:
+    """Median ms and queries of the bare view (anonymous and signed in), the wizard GET and
+    POST and the queue."""
+    from bench.http import PATIENTS, WIZARD_SECTION, _patients_in_progress, _physician
+
+    screenings = _patients_in_progress(PATIENTS)
+    patients = [PageClient(signed_in_session(s.patient, staff=False)) for s in screenings]
+    physician = PageClient(signed_in_session(_physician(), staff=True))
+    paths = [f"/screenings/{s.pk}/page/{WIZARD_SECTION}/" for s in screenings]
+    bodies = [_wizard_post_body(c, s) for c, s in zip(patients, screenings, strict=True)]
+    turn = {"get": 0, "post": 0}
+
+    def next_of(kind: str) -> int:
+        turn[kind] = (turn[kind] + 1) % len(patients)
+        return turn[kind]
+
+    def wizard_get():
+        index = next_of("get")
+        return patients[index].get(paths[index])
+
+    def wizard_post():
+        index = next_of("post")
+        return patients[index].post(paths[index], bodies[index])
+
+    anonymous = Client(**HEADERS)
+    with override_settings(ROOT_URLCONF="bench.urls", DEBUG=False):
+        return {
+            "bare": _median_ms(lambda: anonymous.get("/bench/ok/"), 200),
+            # What any signed-in page pays first: the session, the user and the
+            # second-factor middleware's check of the user's groups.
+            "signed_in": _median_ms(lambda: patients[0].get("/bench/ok/"), 200),
+            "get": _median_ms(wizard_get, 200),
+            "post": _median_ms(wizard_post, 302),
+            "queue": _median_ms(lambda: physician.get("/staff/queue/"), 200),
+        }
+
+
+LABELS = {
+    "get": "wizard page GET (PHQ-9)",
+    "post": "wizard page POST (save PHQ-9, 302)",
+    "queue": f"physician queue, first page of {queue.SCREENINGS:,}",
+}
+
+
+def run() -> list[Row]:
+    queue.seed()
+    results = measure()
+    bare_ms, bare_queries = results["bare"]
+    rows: list[Row] = [
+        (
+            "page: bare Django view /bench/ok/, in process, median",
+            f"{bare_ms:.2f} ms, {bare_queries} queries",
+            "the floor",
+            None,
+        )
+    ]
+    ms, queries = results["signed_in"]
+    rows.append(
+        (
+            "page: the same bare view, signed in as a patient, in process, median",
+            f"{ms:.2f} ms = {ms / bare_ms:.0f}x bare, {queries} queries",
+            "the signed-in floor",
+            None,
+        )
+    )
+    for key, label in LABELS.items():
+        ms, queries = results[key]
+        rows.append(
+            (
+                f"page: {label}, in process, median",
+                f"{ms:.1f} ms = {ms / bare_ms:.0f}x bare, {queries} queries",
+                f"<= {QUERY_BUDGETS[key]} queries",
+                queries <= QUERY_BUDGETS[key],
+            )
+        )
+    return rows

@@ -1,0 +1,139 @@
+"""One page of the intake for one request: the wizard's step object.
+
+Built once per request (`PageStep.load`), it reads the stored answers once and works out
+once what the patient is asked, with a post's answers laid over the stored ones, so that
+the questions on the page, the form that checks them and the save all agree. The view asks
+it whether the page applies, for its form, to save it and whether it is then complete, and
+for what the template draws. (pretix's checkout steps are the model: each says whether it
+applies and whether it is complete.)
+"""
+
+from __future__ import annotations
+
+from django.http import QueryDict
+
+from ..answer_fields import BLANK_MEDICATION_ROWS
+from ..engine.questionnaire import QuestionDef, SectionDef
+from ..models import Screening
+from ..presenters import intro_blocks
+from ..selectors import read_answers, visibility_for
+from ..services.intake import save_page
+from ..snapshots import questionnaire_for
+from .fields import DRAWN_BY_DJANGO, field_views, specs_for
+from .forms import SectionForm, build_section_form
+
+# "Add more rows" offers this many more blank rows in every medication list on the page.
+MORE_ROWS = 5
+
+
+class PageStep:
+    """The section a patient opened, with their answers and what those make of the page."""
+
+    def __init__(self, screening: Screening, section: SectionDef, data: QueryDict | None):
+        self.screening = screening
+        self.section = section
+        self.data = data
+        # The one read of the stored answers; the save reuses it if nobody saved since.
+        self.read = read_answers(screening)
+        codes = {question.code for question in section.questions}
+        posted = data.getlist("presented") if data is not None else []
+        # Only questions of this page count; the patient saw them, so the post answers them.
+        self.presented = {code for code in posted if code in codes}
+        self.more_rows = data is not None and "more_rows" in data
+        self.changes = self._posted_answers() if self.presented else {}
+        # The one working-out of what is asked: the stored answers with this post's on top.
+        self.visibility = visibility_for(screening, {**self.read.answers, **self.changes})
+        self.is_complete: bool | None = None  # known once saved
+
+    @classmethod
+    def load(cls, screening: Screening, code: str, data: QueryDict | None) -> PageStep | None:
+        """The step for the page `code` (None when the version has no such page)."""
+        section = questionnaire_for(screening.version).section(code)
+        return None if section is None else cls(screening, section, data)
+
+    @property
+    def applies(self) -> bool:
+        """False when earlier answers make the page irrelevant (e.g. pregnancy questions)."""
+        return self.section in self.visibility.sections
+
+    @property
+    def questions(self) -> list[QuestionDef]:
+        """The page's questions that the answers make relevant, in order."""
+        return self.visibility.visible_in(self.section)
+
+    @property
+    def is_save(self) -> bool:
+        """A post of this page's form to be checked and saved. "Add more rows" only shows the
+        page again; a post naming none of the page's questions would save nothing yet mark
+        a finished page unfinished."""
+        return bool(self.presented) and not self.more_rows
+
+    def _posted_answers(self) -> dict[str, object]:
+        """The post's answers to the questions the patient saw, read leniently (nothing
+        required, refused answers left out): a follow-up hidden by a changed answer is then
+        not demanded, and one revealed by it is shown next."""
+        probe = SectionForm(
+            self.data,
+            questions=[q for q in self.section.questions if q.code in self.presented],
+            lenient=True,
+        )
+        probe.is_valid()
+        return probe.valid_stored_answers()
+
+    def form(self) -> SectionForm:
+        """The form that checks the post: every relevant question, required only if seen."""
+        return build_section_form(
+            self.questions, stored=self.read.answers, data=self.data, presented=self.presented
+        )
+
+    def save(self, form: SectionForm) -> bool:
+        """Store the page's checked answers; True when the page is complete.
+
+        A follow-up revealed by this very post was not on the page: storing its blank would
+        erase an answer given before the patient changed their mind, so only questions the
+        patient saw are stored. The visibility worked out above is that of exactly these
+        answers over the stored ones (hidden questions never change what is shown), so the
+        save reuses it unless another save came in between.
+        """
+        answers = {
+            code: value for code, value in form.stored_answers().items() if code in self.presented
+        }
+        saved = save_page(
+            screening=self.screening,
+            section=self.section,
+            answers=answers,
+            presented=self.presented,
+            read=self.read,
+            visibility=self.visibility,
+        )
+        self.is_complete = saved.complete
+        return saved.complete
+
+    def page(self, form: SectionForm | None = None) -> dict:
+        """What the section template draws: progress, the questions as stored or (after a
+        refused save, or "Add more rows") as typed, each error beside its field."""
+        sections = self.visibility.sections
+        number = sections.index(self.section) + 1
+        fields = field_views(
+            specs_for(self.screening.version),
+            self.questions,
+            stored=self.read.answers,
+            data=self.data if (form is not None or self.more_rows) else None,
+            errors=form.errors if form is not None else None,
+            extra_rows=BLANK_MEDICATION_ROWS + (MORE_ROWS if self.more_rows else 0),
+        )
+        drawn_by_django = [view for view in fields if view.spec.kind in DRAWN_BY_DJANGO]
+        if drawn_by_django:
+            bound_form = form if form is not None else self.form()
+            for view in drawn_by_django:
+                view.bound = bound_form[view.spec.code]
+        return {
+            "screening": self.screening,
+            "section": self.section,
+            "fields": fields,
+            "errors": [field for field in fields if field.errors],
+            "section_number": number,
+            "section_count": len(sections),
+            "previous_section": sections[number - 2] if number > 1 else None,
+            "intro_blocks": intro_blocks(self.section.intro),
+        }
