@@ -15,6 +15,9 @@ from django.conf import settings
 
 # Requests a page's script sends by itself: they never count as the person's activity.
 BACKGROUND_URL_NAMES = frozenset({"session_status", "patient:page_draft"})
+# Requests the middleware never counts as activity: the background ones, and "Stay signed
+# in", whose view alone moves the clock on, and only once its CSRF check has passed.
+NOT_ACTIVITY_URL_NAMES = BACKGROUND_URL_NAMES | {"stay_signed_in"}
 # The warning appears this long before the idle limit (never before half of it).
 WARNING_SECONDS = 120
 # The page's script keeps a draft of the wizard page this long before the limit, so the

@@ -108,7 +108,7 @@ class SessionTimeoutMiddleware:
             if expired:
                 kept = not staff and self._keep_what_was_sent(request, user)
                 logout(request)
-                if url_name in idle.BACKGROUND_URL_NAMES | {"stay_signed_in"}:
+                if url_name in idle.NOT_ACTIVITY_URL_NAMES:
                     return JsonResponse({"signed_in": False}, status=401)
                 messages.info(
                     request,
@@ -124,7 +124,7 @@ class SessionTimeoutMiddleware:
                     # Opened as anyone is: the link takes its token into the new session.
                     return self.get_response(request)
                 return redirect_to_login(next_without_secrets(request))
-            if url_name not in idle.BACKGROUND_URL_NAMES and (
+            if url_name not in idle.NOT_ACTIVITY_URL_NAMES and (
                 now - last_seen >= self.TOUCH_EVERY_SECONDS or "last_seen" not in session
             ):
                 session["last_seen"] = now
