@@ -19,5 +19,5 @@ def session_clock_context(request):
     return {
         "idle_seconds_left": session_clock.seconds_left(session),
         "idle_warning_seconds": session_clock.warning_seconds(session),
-        "idle_draft_lead_seconds": session_clock.DRAFT_LEAD_SECONDS,
+        "idle_draft_lead_seconds": session_clock.draft_lead_seconds(session),
     }

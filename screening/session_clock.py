@@ -20,8 +20,8 @@ BACKGROUND_URL_NAMES = frozenset({"session_status", "patient:page_draft"})
 NOT_ACTIVITY_URL_NAMES = BACKGROUND_URL_NAMES | {"stay_signed_in"}
 # The warning appears this long before the idle limit (never before half of it).
 WARNING_SECONDS = 120
-# The page's script keeps a draft of the wizard page this long before the limit, so the
-# post arrives while the session still lets it in.
+# The page's script keeps a draft of the wizard page this long before the limit (less for
+# a very short limit), so the post arrives while the session still lets it in.
 DRAFT_LEAD_SECONDS = 10
 
 
@@ -57,3 +57,7 @@ def idle_seconds_left(request) -> int:
 
 def warning_seconds(session) -> int:
     return min(WARNING_SECONDS, idle_limit(session) // 2)
+
+
+def draft_lead_seconds(session) -> int:
+    return max(1, min(DRAFT_LEAD_SECONDS, idle_limit(session) // 10))

@@ -108,8 +108,6 @@ class SessionTimeoutMiddleware:
             if expired:
                 kept = not staff and self._keep_what_was_sent(request, user)
                 logout(request)
-                if url_name in idle.NOT_ACTIVITY_URL_NAMES:
-                    return JsonResponse({"signed_in": False}, status=401)
                 messages.info(
                     request,
                     "You were logged out after a period of inactivity. Please log in again."
@@ -120,6 +118,10 @@ class SessionTimeoutMiddleware:
                         else ""
                     ),
                 )
+                if url_name in idle.NOT_ACTIVITY_URL_NAMES:
+                    # The warning's script: it sends the browser to the login page, where
+                    # the message above is shown.
+                    return JsonResponse({"signed_in": False}, status=401)
                 if is_token_link(request):
                     # Opened as anyone is: the link takes its token into the new session.
                     return self.get_response(request)
