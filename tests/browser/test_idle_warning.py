@@ -59,7 +59,7 @@ def test_the_warning_comes_takes_the_focus_and_stay_signed_in_keeps_the_session(
     expect(warning).to_be_visible(timeout=(LIMIT_SECONDS + 5) * 1000)
     stay = warning.get_by_role("button", name="Stay signed in")
     expect(stay).to_be_focused()
-    expect(warning).to_contain_text("you will be signed out in")
+    expect(warning).to_contain_text("For your privacy, you will be signed out in")
     expect(warning).to_contain_text("What you have typed on this page will be kept")
     assert_accessible(page, "the idle warning (phone)")
     shoot_both(page, "idle-warning")
