@@ -416,6 +416,37 @@ class CompletedSection(models.Model):
         return f"{self.section} completed"
 
 
+class PageDraft(models.Model):
+    """What a patient typed on one wizard page and had not saved when their session ended.
+
+    Kept as the raw submitted values (a form field's name to its list of values), never
+    checked and never applied to the answers: the page is drawn from it, as typed, the next
+    time the same patient opens it, and only pressing Save makes answers of it. Saving the
+    page (or submitting the screening) supersedes it and it is removed; a later draft of the
+    same page replaces an earlier one. Never shown to staff, never in the admin.
+    """
+
+    class Source(models.TextChoices):
+        IDLE = "idle", "Kept by the page as the idle limit came"
+        EXPIRED_POST = "expired_post", "Posted after the session had ended"
+
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="page_drafts")
+    section_code = models.SlugField(max_length=64)
+    values = models.JSONField(default=dict)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    kept_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["screening", "section_code"], name="one_draft_per_page"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft of {self.section_code}"
+
+
 SEVERITY_CHOICES = [
     ("urgent", "Urgent"),
     ("contraindicated", "Contraindicated"),

@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
-from .models import QuestionSetVersion, Screening
+from .models import PageDraft, QuestionSetVersion, Screening
 from .snapshots import questionnaire_for
 
 DEFAULT_QUESTION_SET = "ketamine-pretreatment"
@@ -66,6 +66,17 @@ def section_is_complete(section: SectionDef, visibility: Visibility, completed: 
 
 def completed_codes(screening: Screening) -> set[str]:
     return set(screening.completed_sections.values_list("section__code", flat=True))
+
+
+def page_draft(screening: Screening, section_code: str) -> PageDraft | None:
+    """What was kept of this page when the patient's session ended, if anything. Only the
+    patient's own wizard page asks (the screening was looked up by its patient)."""
+    return PageDraft.objects.filter(screening=screening, section_code=section_code).first()
+
+
+def drafted_section_codes(screening: Screening) -> set[str]:
+    """The pages with a kept draft the patient has not saved yet (the review page lists them)."""
+    return set(PageDraft.objects.filter(screening=screening).values_list("section_code", flat=True))
 
 
 def first_incomplete_section(screening: Screening) -> SectionDef | None:

@@ -7,17 +7,21 @@ and in any Referer. The links themselves (invitation, password reset, authentica
 only swap their token for the session, so they are let through instead.
 """
 
-import time
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 
+from .. import session_clock as idle
+from ..models import PageDraft, Screening
+from ..services.drafts import keep_draft
 from ..services.two_factor import needs_second_factor
+from ..snapshots import questionnaire_for
 
 # The pages emailed links open: each moves its token into the session and redirects to an
 # address without it, whoever the visitor is (screening/accounts/views.py, two_factor_views).
@@ -29,6 +33,13 @@ SECRET_PARAMETERS = ("token", "uid")
 def _url_name(request) -> str | None:
     try:
         return resolve(request.path_info).url_name
+    except Resolver404:
+        return None
+
+
+def _view_name(request) -> str | None:
+    try:
+        return resolve(request.path_info).view_name
     except Resolver404:
         return None
 
@@ -66,8 +77,12 @@ class NoStoreForSignedInUsersMiddleware:
 
 class SessionTimeoutMiddleware:
     """End a session on the server after inactivity (staff 15 min, patients 30) and, for
-    staff, 12 hours after login. A patient's answers are saved per page, so logging them
-    out loses nothing: they resume at the same page after logging in again."""
+    staff, 12 hours after login. A patient's answers are saved per page, and what was typed
+    on the open page and not saved is kept as that page's draft (screening/services/drafts.py):
+    by the page's script just before the limit, or here, when the page is sent after it.
+
+    The script's background requests (screening/session_clock.py) are let through to learn
+    the session has ended, but never count as activity."""
 
     # Record activity at most this often, so a busy page does not write the session each time.
     TOUCH_EVERY_SECONDS = 30
@@ -78,34 +93,77 @@ class SessionTimeoutMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            now = int(time.time())
+            now = idle.now()
             session = request.session
             session.setdefault("started_at", now)
             if "staff_session" not in session:
                 session["staff_session"] = bool(user.is_staff or user.is_clinic_staff)
             last_seen = session.get("last_seen", now)
             staff = session.get("staff_session", False)
-            idle_limit = (
-                settings.STAFF_IDLE_TIMEOUT_SECONDS
-                if staff
-                else settings.PATIENT_IDLE_TIMEOUT_SECONDS
-            )
+            idle_limit = idle.idle_limit(session)
             expired = now - last_seen > idle_limit or (
                 staff and now - session["started_at"] > settings.STAFF_ABSOLUTE_TIMEOUT_SECONDS
             )
+            url_name = _view_name(request)
             if expired:
+                kept = not staff and self._keep_what_was_sent(request, user)
                 logout(request)
                 messages.info(
                     request,
-                    "You were logged out after a period of inactivity. Please log in again.",
+                    "You were logged out after a period of inactivity. Please log in again."
+                    + (
+                        " What you typed on this page was kept: you will see it there to "
+                        "check and save."
+                        if kept
+                        else ""
+                    ),
                 )
+                if url_name in idle.NOT_ACTIVITY_URL_NAMES:
+                    # The warning's script: it sends the browser to the login page, where
+                    # the message above is shown.
+                    return JsonResponse({"signed_in": False}, status=401)
                 if is_token_link(request):
                     # Opened as anyone is: the link takes its token into the new session.
                     return self.get_response(request)
                 return redirect_to_login(next_without_secrets(request))
-            if now - last_seen >= self.TOUCH_EVERY_SECONDS or "last_seen" not in session:
+            if url_name not in idle.NOT_ACTIVITY_URL_NAMES and (
+                now - last_seen >= self.TOUCH_EVERY_SECONDS or "last_seen" not in session
+            ):
                 session["last_seen"] = now
         return self.get_response(request)
+
+    def _keep_what_was_sent(self, request, user) -> bool:
+        """A wizard page (or its script's draft) sent after the session ended (no
+        JavaScript, or a computer that slept): keep what was typed as the page's draft before signing the patient out, so
+        it is on the page when they come back. Only a post that passes the CSRF check, of a
+        page of the patient's own screening."""
+        if request.method != "POST":
+            return False
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return False
+        if match.view_name not in ("patient:section", "patient:page_draft"):
+            return False
+        if CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {}) is not None:
+            return False
+        screening = (
+            Screening.objects.select_related("version")
+            .filter(pk=match.kwargs["screening_id"], patient=user)
+            .first()
+        )
+        section_code = match.kwargs["section_code"]
+        if screening is None or questionnaire_for(screening.version).section(section_code) is None:
+            return False
+        return (
+            keep_draft(
+                screening=screening,
+                section_code=section_code,
+                data=request.POST,
+                source=PageDraft.Source.EXPIRED_POST,
+            )
+            is not None
+        )
 
 
 class StaffTwoFactorMiddleware:

@@ -11,9 +11,11 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .. import session_clock
 from ..link_tokens import reset_link_tokens
 from ..models import User
 from ..services.invitations import (
@@ -33,6 +35,30 @@ def home(request):
     if request.user.is_clinic_staff:
         return redirect("staff:home")
     return redirect("patient:home")
+
+
+@require_GET
+def session_status(request):
+    """How long the session has left, for the idle warning's script. A background request:
+    it never moves the idle clock on (SessionTimeoutMiddleware), so asking keeps nobody in."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"signed_in": False}, status=401)
+    return JsonResponse(
+        {"signed_in": True, "seconds_left": session_clock.idle_seconds_left(request)}
+    )
+
+
+@require_POST
+def stay_signed_in(request):
+    """The warning's "Stay signed in" button: the person is here, so the idle clock starts
+    again. Only this POST (with the CSRF token, from the signed-in session, while the session
+    is still alive) moves it on; the script sends it only when the button is pressed."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"signed_in": False}, status=401)
+    request.session["last_seen"] = session_clock.now()
+    return JsonResponse(
+        {"signed_in": True, "seconds_left": session_clock.idle_seconds_left(request)}
+    )
 
 
 def _invitation_invalid(request):

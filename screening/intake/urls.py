@@ -11,6 +11,11 @@ urlpatterns = [
     path("start/", views.start, name="start"),
     path("<uuid:screening_id>/", views.resume, name="resume"),
     path("<uuid:screening_id>/page/<slug:section_code>/", views.section, name="section"),
+    path(
+        "<uuid:screening_id>/page/<slug:section_code>/draft/",
+        views.page_draft_view,
+        name="page_draft",
+    ),
     path("<uuid:screening_id>/review/", views.review, name="review"),
     path("<uuid:screening_id>/submitted/", views.done, name="done"),
 ]

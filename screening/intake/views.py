@@ -10,26 +10,31 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..models import Screening
+from ..models import PageDraft, Screening
 from ..patient_messages import urgent_messages
 from ..presenters import answer_rows
 from ..selectors import (
     NoPublishedQuestionSet,
     completed_codes,
+    drafted_section_codes,
     first_incomplete_section,
+    page_draft,
     section_is_complete,
     visibility_for,
 )
+from ..services.drafts import draft_data, keep_draft
 from ..services.intake import (
     ScreeningIncomplete,
     ScreeningLocked,
     start_screening,
     submit_screening,
 )
+from ..session_clock import idle_seconds_left
+from ..snapshots import questionnaire_for
 from .forms import SubmitForm
 from .wizard import PageStep
 
@@ -86,9 +91,14 @@ def section(request: HttpRequest, screening_id: UUID, section_code: str) -> Http
             request, "This questionnaire has been submitted and can no longer be changed."
         )
         return redirect("patient:done", screening_id=screening.pk)
-    step = PageStep.load(
-        screening, section_code, request.POST if request.method == "POST" else None
-    )
+    draft = page_draft(screening, section_code) if request.method == "GET" else None
+    if draft is not None:
+        # What the patient typed before their session ended, drawn as typed, unsaved.
+        step = PageStep.load(screening, section_code, draft_data(draft), restored=True)
+    else:
+        step = PageStep.load(
+            screening, section_code, request.POST if request.method == "POST" else None
+        )
     if step is None:
         raise Http404
     if not step.applies:
@@ -112,6 +122,28 @@ def section(request: HttpRequest, screening_id: UUID, section_code: str) -> Http
     return render(request, "patient/section.html", context)
 
 
+@require_POST
+def page_draft_view(request: HttpRequest, screening_id: UUID, section_code: str) -> HttpResponse:
+    """Keep what is typed on a wizard page as its draft: the page's script posts its form
+    here just before the idle limit signs the patient out. Answers nothing a person reads:
+    JSON for the script, and (like the session status) not counted as activity, so it
+    cannot keep a session alive."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"signed_in": False}, status=401)
+    screening = _own_screening(request, screening_id)
+    if questionnaire_for(screening.version).section(section_code) is None:
+        raise Http404
+    kept = keep_draft(
+        screening=screening,
+        section_code=section_code,
+        data=request.POST,
+        source=PageDraft.Source.IDLE,
+    )
+    return JsonResponse(
+        {"signed_in": True, "kept": kept is not None, "seconds_left": idle_seconds_left(request)}
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def review(request, screening_id):
@@ -123,6 +155,7 @@ def review(request, screening_id):
     incomplete = [
         s for s in visibility.sections if not section_is_complete(s, visibility, completed)
     ]
+    drafted = drafted_section_codes(screening)
     form = SubmitForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid() and not incomplete:
         try:
@@ -151,6 +184,8 @@ def review(request, screening_id):
         "sections": answer_rows(visibility),
         "incomplete": incomplete,
         "form": form,
+        # Pages with typing kept when a session ended and not saved since.
+        "drafted": [s for s in visibility.sections if s.code in drafted],
     }
     return render(request, "patient/review.html", context)
 

@@ -29,10 +29,19 @@ MORE_ROWS = 5
 class PageStep:
     """The section a patient opened, with their answers and what those make of the page."""
 
-    def __init__(self, screening: Screening, section: SectionDef, data: QueryDict | None):
+    def __init__(
+        self,
+        screening: Screening,
+        section: SectionDef,
+        data: QueryDict | None,
+        *,
+        restored: bool = False,
+    ):
         self.screening = screening
         self.section = section
         self.data = data
+        # `data` is a kept draft (screening/services/drafts.py), drawn as typed, never saved.
+        self.restored = restored
         # The one read of the stored answers; the save reuses it if nobody saved since.
         self.read = read_answers(screening)
         codes = {question.code for question in section.questions}
@@ -46,10 +55,12 @@ class PageStep:
         self.is_complete: bool | None = None  # known once saved
 
     @classmethod
-    def load(cls, screening: Screening, code: str, data: QueryDict | None) -> PageStep | None:
+    def load(
+        cls, screening: Screening, code: str, data: QueryDict | None, *, restored: bool = False
+    ) -> PageStep | None:
         """The step for the page `code` (None when the version has no such page)."""
         section = questionnaire_for(screening.version).section(code)
-        return None if section is None else cls(screening, section, data)
+        return None if section is None else cls(screening, section, data, restored=restored)
 
     @property
     def applies(self) -> bool:
@@ -66,7 +77,7 @@ class PageStep:
         """A post of this page's form to be checked and saved. "Add more rows" only shows the
         page again; a post naming none of the page's questions would save nothing yet mark
         a finished page unfinished."""
-        return bool(self.presented) and not self.more_rows
+        return bool(self.presented) and not self.more_rows and not self.restored
 
     def _posted_answers(self) -> dict[str, object]:
         """The post's answers to the questions the patient saw, read leniently (nothing
@@ -111,14 +122,14 @@ class PageStep:
 
     def page(self, form: SectionForm | None = None) -> dict:
         """What the section template draws: progress, the questions as stored or (after a
-        refused save, or "Add more rows") as typed, each error beside its field."""
+        refused save, "Add more rows", or a kept draft) as typed, each error beside its field."""
         sections = self.visibility.sections
         number = sections.index(self.section) + 1
         fields = field_views(
             specs_for(self.screening.version),
             self.questions,
             stored=self.read.answers,
-            data=self.data if (form is not None or self.more_rows) else None,
+            data=self.data if (form is not None or self.more_rows or self.restored) else None,
             errors=form.errors if form is not None else None,
             extra_rows=BLANK_MEDICATION_ROWS + (MORE_ROWS if self.more_rows else 0),
         )
@@ -136,4 +147,5 @@ class PageStep:
             "section_count": len(sections),
             "previous_section": sections[number - 2] if number > 1 else None,
             "intro_blocks": intro_blocks(self.section.intro),
+            "restored_draft": self.restored,
         }

@@ -22,6 +22,7 @@ from ..selectors import (
     visibility_for,
 )
 from ..snapshots import row_ids_for
+from .drafts import discard_drafts
 from .evaluation import evaluate, store_evaluation
 
 
@@ -117,6 +118,8 @@ def save_page(
         )
     else:
         done.delete()
+    # The saved answers supersede what was kept of this page when a session ended.
+    discard_drafts(screening=screening, section_code=section.code)
     screening.updated_at = now
     return PageSaved(complete=complete)
 
@@ -153,6 +156,8 @@ def submit_screening(*, screening: Screening) -> bool:
     if changed != 1:
         return False
     locked.refresh_from_db()
+    # The patient submitted without saving what a draft kept: the submitted answers stand.
+    discard_drafts(screening=locked)
     # Evaluated in the same transaction: there is never a submitted screening without flags.
     evaluation = evaluate(locked)
     store_evaluation(locked, evaluation)

@@ -54,6 +54,7 @@ from screening.models import (
     Flag,
     FlagAcknowledgement,
     Invitation,
+    PageDraft,
     QuestionSetVersion,
     RecognisedMedication,
     Screening,
@@ -519,6 +520,7 @@ def _lock_version(world: World) -> int:
 
 POST_BODIES = {
     "patient:section": _section_body,
+    "patient:page_draft": _section_body,
     "patient:review": lambda world: {"consent": "on"},
     "staff:invitations": lambda world: {"full_name": "Dan Newpatient", "email": "dan@example.com"},
     "staff:acknowledge": lambda world: {"lock_version": _lock_version(world), "note": ""},
@@ -563,6 +565,14 @@ APP_MATRIX = {
     "logout": {  # only a POST logs out
         "GET":              (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
         "POST":             (to("login"), to("login"),    to("login"),            to("login"),             to("login")),
+    },
+    "session_status": {  # the idle warning's script asks how long is left (never activity)
+        "GET":              (UNAUTHORIZED, OK,            OK,                     OK,                      OK),
+        "POST":             (NOT_ALLOWED,) * 5,
+    },
+    "stay_signed_in": {  # the warning's button: starts the idle clock again
+        "GET":              (NOT_ALLOWED,) * 5,
+        "POST":             (UNAUTHORIZED, OK,            OK,                     OK,                      OK),
     },
     "two_factor_verify": {  # everyone here has passed it already (or never needs it)
         "GET":              (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
@@ -631,6 +641,10 @@ APP_MATRIX = {
     "patient:section": {
         "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING),
         "POST":             (LOGIN,       MISSING,        to("patient:resume"),   MISSING,                 MISSING),
+    },
+    "patient:page_draft": {  # what B typed, kept before the idle limit: B's own pages only
+        "GET":              (NOT_ALLOWED,) * 5,
+        "POST":             (UNAUTHORIZED, MISSING,       OK,                     MISSING,                 MISSING),
     },
     "patient:review": {  # B's screening is incomplete: submitting shows the page again
         "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING),
@@ -1009,6 +1023,7 @@ PATIENT_DATA_IN_URLS = {
     RecognisedMedication: False,
     Decision: False,
     AuditEvent: False,
+    PageDraft: False,
 }
 
 

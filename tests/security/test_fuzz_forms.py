@@ -109,6 +109,7 @@ from screening.models import (
     Flag,
     FlagAcknowledgement,
     Invitation,
+    PageDraft,
     PanelCase,
     Rule,
     ScoreDefinition,
@@ -158,6 +159,7 @@ SECTION_BUDGETS = {
 }
 BUDGETS = {
     **{f"wizard:{code}": n for code, n in SECTION_BUDGETS.items()},
+    "page_draft": 80,
     "review": 70,
     "login": 130,
     "accept_invitation": 100,
@@ -1096,6 +1098,68 @@ def test_wizard_pages_survive_malformed_posts_and_keep_saved_answers(client, int
 
     post_malformed_page()
     assert_budget_ran(name, explicit)
+
+
+def test_page_drafts_survive_malformed_posts_and_never_change_answers(client, intake):
+    """The idle warning's draft of a wizard page (screening/services/drafts.py): kept raw,
+    whatever was sent, for the patient's own open screening only; never an answer changed;
+    and the page drawn from it afterwards is never a 500."""
+    screening, others = intake
+    section_code = "medicines"
+    questionnaire = questionnaire_for(screening.version)
+    section = questionnaire.section(section_code)
+    all_codes = list(questionnaire.questions_by_code)
+    all_values = sorted(
+        {c.value for q in questionnaire.questions_by_code.values() for c in q.choices}
+    )
+    baseline = intake_state(screening)
+    others_baseline = intake_state(others)
+    shown = visibility_for(screening).visible_in(section)
+    base = {"presented": [q.code for q in shown]}
+    for question in shown:
+        base.update(post_fields(question, baseline[0].get(question.code)))
+    strategies = field_strategies(section, all_codes, all_values)
+    own_url = f"/screenings/{screening.pk}/page/{section_code}/draft/"
+    urls = st.one_of(
+        st.just(own_url),
+        st.just(own_url),
+        st.just(own_url),
+        st.sampled_from(
+            [
+                f"/screenings/{others.pk}/page/{section_code}/draft/",
+                f"/screenings/{uuid.uuid4()}/page/{section_code}/draft/",
+                f"/screenings/{screening.pk}/page/not-a-section/draft/",
+                f"/screenings/{screening.pk}/page/about_you/draft/",
+            ]
+        ),
+    )
+    fields = [key for key in strategies if key not in ("presented", "more_rows")]
+    explicit = [
+        {"url": own_url, "submission": submission} for submission in sweep(base, fields[:2])
+    ]
+
+    @fuzz("page_draft", explicit)
+    @given(url=urls, submission=submissions(base, strategies))
+    def post_draft(url, submission):
+        with rolled_back():
+            response = send(client, url, submission)
+            assert response.status_code in (200, 400, 404), response.status_code
+            assert intake_state(screening) == baseline, "a draft changed the answers"
+            assert intake_state(others) == others_baseline, "another patient's answers changed"
+            assert not PageDraft.objects.filter(screening=others).exists()
+            kept = response.status_code == 200 and response.json()["kept"]
+            if kept:
+                # The page is drawn from what was kept, as typed, and saves nothing.
+                page_url = url.removesuffix("draft/")
+                shown_page = send(client, page_url)
+                assert shown_page.status_code in (200, 302), shown_page.status_code
+                assert intake_state(screening) == baseline, "showing a draft changed answers"
+            else:
+                assert not PageDraft.objects.exists()
+            ran("page_draft", accepted=kept)
+
+    post_draft()
+    assert_budget_ran("page_draft", explicit)
 
 
 def test_review_page_submits_only_a_complete_screening_with_consent(client, intake):
