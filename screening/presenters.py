@@ -218,7 +218,8 @@ def answer_changes(questionnaire: QuestionnaireDef, before: Visibility, after: V
 
 
 def flag_changes(before: list[dict], after: list[dict]) -> dict[str, list[dict]]:
-    """Flags of two submissions' snapshots: gained, lost, and raised again on changed evidence."""
+    """Flags of two submissions' snapshots: gained, lost, raised again on changed evidence, and
+    raised again on the same evidence (these keep their acknowledgements)."""
     old = {flag["code"]: flag for flag in before}
     new = {flag["code"]: flag for flag in after}
     return {
@@ -228,5 +229,10 @@ def flag_changes(before: list[dict], after: list[dict]) -> dict[str, list[dict]]
             flag
             for code, flag in new.items()
             if code in old and flag.get("evidence") != old[code].get("evidence")
+        ],
+        "unchanged": [
+            flag
+            for code, flag in new.items()
+            if code in old and flag.get("evidence") == old[code].get("evidence")
         ],
     }

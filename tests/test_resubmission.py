@@ -362,7 +362,11 @@ def test_the_page_says_what_changed_since_the_last_submission(
     gained = re.findall(r"<li>Newly raised: .*?</li>", panel, re.S)
     assert any("Blood pressure" in item for item in lost)
     assert any(flag.title in item for flag in reviewed.flags.all() for item in gained)
-    assert not any("psychosis" in item.lower() for item in lost + gained)  # unchanged
+    assert not any("psychosis" in item.lower() for item in lost + gained)  # unchanged:
+    unchanged = reviewed.flags.get(code="psychosis_family_history").title
+    assert re.search(
+        rf"Raised again on the same answers, with any acknowledgement kept: [^<]*{unchanged}", panel
+    )
 
     printed = physician_client.get(page(reviewed, "print/")).content.decode()
     assert "What changed since the last submission" in printed and "120/80 mmHg" in printed
