@@ -385,3 +385,14 @@ def test_the_queue_marks_resubmitted_screenings(reviewed, patient_client, physic
     }
     assert "Resubmitted" in rows[reviewed.patient.full_name]
     assert "Resubmitted" not in rows[other.patient.full_name]
+
+
+def test_a_resubmission_whose_earlier_submission_has_no_snapshot_says_so(physician_client):
+    # Sent back before snapshots were kept: the migration counted one submission, kept none.
+    screening = make_submitted_screening(flags=[("opioid", "caution")])
+    Screening.objects.filter(pk=screening.pk).update(submission_count=2)
+    Submission.objects.create(screening=screening, number=2, submitted_at=screening.submitted_at)
+    body = physician_client.get(page(screening)).content.decode()
+    assert "What changed since the last submission" in body
+    assert "before this app kept a copy of each one" in body
+    assert "Title of opioid" in body
