@@ -396,3 +396,27 @@ def test_a_resubmission_whose_earlier_submission_has_no_snapshot_says_so(physici
     assert "What changed since the last submission" in body
     assert "before this app kept a copy of each one" in body
     assert "Title of opioid" in body
+
+
+def test_acknowledging_from_a_page_drawn_before_the_resubmission_is_refused(
+    reviewed, patient_client, physician_client
+):
+    old = reviewed.flags.get(code="bp_crisis_range")
+    seen = lock_version(reviewed)
+    edit(patient_client, reviewed, "vitals", {"bp_systolic": "190", "bp_diastolic": "100"})
+    submit(patient_client, reviewed)
+    response = physician_client.post(
+        page(reviewed, f"flags/{old.pk}/acknowledge/"),
+        {"note": "From an old page", "lock_version": seen},
+        follow=True,
+    )
+    assert "changed this screening while you had it open" in response.content.decode()
+    assert not FlagAcknowledgement.objects.filter(note="From an old page").exists()
+    # Even with the current version number, a retired flag takes no acknowledgement.
+    response = physician_client.post(
+        page(reviewed, f"flags/{old.pk}/acknowledge/"),
+        {"note": "From an old page", "lock_version": lock_version(reviewed)},
+        follow=True,
+    )
+    assert "This flag is no longer current" in response.content.decode()
+    assert not FlagAcknowledgement.objects.filter(note="From an old page").exists()

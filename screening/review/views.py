@@ -250,7 +250,9 @@ def _stale(request, screening):
 @require_POST
 def acknowledge(request, screening_id, flag_id):
     screening = _screening_for_staff(screening_id)
-    flag = get_object_or_404(Flag, pk=flag_id, screening=screening)
+    # A flag retired since the page was drawn (the patient resubmitted) is not a 404: the
+    # service says the page is out of date.
+    flag = get_object_or_404(Flag.with_retired, pk=flag_id, screening=screening)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
         messages.error(request, "That acknowledgement could not be read; please try again.")
