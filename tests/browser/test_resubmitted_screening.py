@@ -94,6 +94,7 @@ def test_a_resubmitted_screening_shows_what_changed_and_keeps_the_notes(
         log_in_as_staff(page, physician.email)
         row = queue_table(page).get_by_role("row").filter(has_text="Uma Urgent")
         expect(row).to_contain_text("Resubmitted")
+        shoot(page, f"staff-resubmitted-queue-{device}")
         open_from_queue(page, "Uma Urgent")
         expect(heading(page)).to_have_text("Screening of Uma Urgent")
         panel = page.get_by_role("region", name="What changed since the last submission")
