@@ -338,6 +338,8 @@ class Screening(models.Model):
     lock_version = models.PositiveIntegerField(default=0)
     # Shown to the patient when a physician asks for more information and reopens the intake.
     message_to_patient = models.TextField(blank=True)
+    # How many times it was submitted (one Submission each): above 1, it was resubmitted.
+    submission_count = models.PositiveIntegerField(default=0)
 
     objects = ScreeningQuerySet.as_manager()
 
@@ -445,6 +447,11 @@ class PageDraft(models.Model):
 
     def __str__(self) -> str:
         return f"Draft of {self.section_code}"
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete a record that is kept as written (audit
+    events, flags, acknowledgements, submissions)."""
 
 
 SEVERITY_CHOICES = [
@@ -641,8 +648,32 @@ class DrugClass(models.Model):
         return self.name
 
 
+class FlagQuerySet(models.QuerySet):
+    """Flags are history: never deleted, retired instead (see Flag)."""
+
+    def delete(self):
+        raise AppendOnlyError("Flags are never deleted; a flag no longer raised is retired.")
+
+    def current(self):
+        return self.filter(retired_at__isnull=True)
+
+
+class CurrentFlagManager(models.Manager.from_queryset(FlagQuerySet)):
+    """The flags the latest evaluation raised: what every reader means by a screening's flags."""
+
+    def get_queryset(self):
+        return super().get_queryset().current()
+
+
 class Flag(models.Model):
-    """A concern raised by a rule for one submitted screening, with the evidence behind it."""
+    """A concern raised by a rule for one submitted screening, with the evidence behind it.
+
+    Flags are kept for good. A resubmission re-evaluates the screening: a flag raised again
+    with the same evidence is the same row (its acknowledgement and note stand); a flag whose
+    evidence changed is retired and a new flag `replaces` it (to be acknowledged again, the
+    earlier note shown beside it); a flag no longer raised is retired. `Flag.objects` and
+    `screening.flags` read current flags only; `Flag.with_retired` reads the history too.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="flags")
@@ -656,16 +687,36 @@ class Flag(models.Model):
     patient_message = models.TextField(blank=True)
     evidence = models.JSONField(default=list)
     position = models.PositiveIntegerField(default=0)
+    raised_at = models.DateTimeField(default=timezone.now)
+    # Set when a later evaluation no longer raised this flag, or raised it on other evidence.
+    retired_at = models.DateTimeField(null=True, blank=True)
+    # The earlier flag of the same topic this one follows (its evidence differed, or it had
+    # stopped being raised): its acknowledgement is shown beside this one.
+    replaces = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+    )
+
+    objects = CurrentFlagManager()
+    with_retired = FlagQuerySet.as_manager()
 
     class Meta:
         ordering = ["screening", "position"]
+        base_manager_name = "with_retired"
         constraints = [
-            # Each topic is raised once per screening, whatever happens in the code above.
-            models.UniqueConstraint(fields=["screening", "code"], name="one_flag_per_topic"),
+            # Each topic is raised once per screening, whatever happens in the code above;
+            # retired flags of the topic are its history.
+            models.UniqueConstraint(
+                fields=["screening", "code"],
+                condition=Q(retired_at__isnull=True),
+                name="one_flag_per_topic",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.severity})"
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Flags are never deleted; a flag no longer raised is retired.")
 
 
 class RecognisedMedication(models.Model):
@@ -690,23 +741,42 @@ class RecognisedMedication(models.Model):
         return f"{self.typed} -> {self.matched or 'unrecognised'}"
 
 
-class FlagAcknowledgement(models.Model):
-    """A physician's note that they have read a flag.
+class FlagAcknowledgementQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("An acknowledgement is never changed.")
 
-    A resubmission re-evaluates the screening and replaces its flags, so their
-    acknowledgements go too (the audit log keeps who acknowledged what, and when):
-    changed answers need a fresh look.
+    def delete(self):
+        raise AppendOnlyError("An acknowledgement and its note are never deleted.")
+
+
+class FlagAcknowledgement(models.Model):
+    """A physician's note that they have read a flag. Clinical documentation: never edited or
+    deleted (on PostgreSQL a trigger refuses both), and its flag cannot be deleted under it.
+
+    A resubmission keeps it: a flag raised again on the same evidence keeps its row and so
+    its acknowledgement; a flag whose evidence changed is retired with its acknowledgement,
+    and the new flag that replaces it, to be acknowledged again, shows the earlier note.
     """
 
-    flag = models.OneToOneField(Flag, on_delete=models.CASCADE, related_name="acknowledgement")
+    flag = models.OneToOneField(Flag, on_delete=models.PROTECT, related_name="acknowledgement")
     physician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     note = models.TextField(blank=True)
     acknowledged_at = models.DateTimeField(default=timezone.now)
 
+    objects = FlagAcknowledgementQuerySet.as_manager()
+
     def __str__(self) -> str:
         return f"{self.flag.code} acknowledged by {self.physician}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("An acknowledgement is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("An acknowledgement and its note are never deleted.")
 
 
 class Decision(models.Model):
@@ -759,8 +829,60 @@ class Decision(models.Model):
         return f"{self.get_outcome_display()} by {self.signed_name}"
 
 
-class AppendOnlyError(Exception):
-    """Raised when code tries to change or delete an audit event."""
+class SubmissionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("A submission's snapshot is never changed.")
+
+    def delete(self):
+        raise AppendOnlyError("A submission's snapshot is never deleted.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("A submission's snapshot is never changed.")
+
+
+class Submission(models.Model):
+    """What one submission of a screening was, as it was: never edited (like a decision).
+
+    Written by the submit, in its transaction, after the evaluation: the answers on file
+    ({question code: stored value}, hidden ones included), the flags raised (code, severity,
+    title, evidence, and the acknowledgement each carried at that moment, if any), the level
+    and the scores. `in_reply_to` is the "more information needed" decision it answered.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    screening = models.ForeignKey(Screening, on_delete=models.PROTECT, related_name="submissions")
+    number = models.PositiveIntegerField()
+    submitted_at = models.DateTimeField()
+    answers = models.JSONField(default=dict)
+    flags = models.JSONField(default=list)
+    level = models.CharField(max_length=20, blank=True)
+    scores = models.JSONField(default=list)
+    in_reply_to = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = SubmissionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["screening", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["screening", "number"], name="one_submission_per_number"
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="submission_number_from_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Submission {self.number} of {self.screening_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("A submission's snapshot is never changed.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("A submission's snapshot is never deleted.")
 
 
 class AuditEventQuerySet(models.QuerySet):

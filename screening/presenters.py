@@ -22,6 +22,7 @@ from .engine.questionnaire import (
     WEIGHT,
     YES_NO,
     QuestionDef,
+    QuestionnaireDef,
     Visibility,
 )
 
@@ -176,6 +177,62 @@ def queue_rows(screenings: Iterable, *, link_prefix: str, statuses: dict[str, st
             "submitted": short_date_time(screening.submitted_at),
             "flags": screening.flag_count,
             "status": statuses.get(screening.status, screening.status),
+            "resubmitted": screening.submission_count > 1,
         }
         for screening in screenings
     ]
+
+
+NOT_ASKED = "Not asked"
+
+
+def answer_changes(questionnaire: QuestionnaireDef, before: Visibility, after: Visibility):
+    """The answers that read differently after than before, in questionnaire order, each as
+    {section, question, before, after, before_is_list, after_is_list} with the words the answers list shows (free
+    text as typed); a question shown on one side only reads "Not asked" on the other."""
+    changes = []
+    for section in questionnaire.sections:
+        for question in section.questions:
+            old = (
+                display_answer(question, before.answers.get(question.code))
+                if question.code in before.questions
+                else NOT_ASKED
+            )
+            new = (
+                display_answer(question, after.answers.get(question.code))
+                if question.code in after.questions
+                else NOT_ASKED
+            )
+            if old != new:
+                changes.append(
+                    {
+                        "section": section,
+                        "question": question,
+                        "before": old,
+                        "after": new,
+                        "before_is_list": isinstance(old, list),
+                        "after_is_list": isinstance(new, list),
+                    }
+                )
+    return changes
+
+
+def flag_changes(before: list[dict], after: list[dict]) -> dict[str, list[dict]]:
+    """Flags of two submissions' snapshots: gained, lost, raised again on changed evidence, and
+    raised again on the same evidence (these keep their acknowledgements)."""
+    old = {flag["code"]: flag for flag in before}
+    new = {flag["code"]: flag for flag in after}
+    return {
+        "gained": [flag for code, flag in new.items() if code not in old],
+        "lost": [flag for code, flag in old.items() if code not in new],
+        "changed": [
+            flag
+            for code, flag in new.items()
+            if code in old and flag.get("evidence") != old[code].get("evidence")
+        ],
+        "unchanged": [
+            flag
+            for code, flag in new.items()
+            if code in old and flag.get("evidence") == old[code].get("evidence")
+        ],
+    }

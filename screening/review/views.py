@@ -12,22 +12,33 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .. import audit
 from ..audit_display import identifies_screenings, shown_event
+from ..engine.questionnaire import work_out_visibility
 from ..engine.rules import SEVERITIES
-from ..models import Flag, Screening, UndeliveredEmail
-from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer, queue_rows
+from ..models import Flag, Screening, Submission, UndeliveredEmail
+from ..presenters import (
+    DERIVED_LABELS,
+    SEVERITY_LABELS,
+    answer_changes,
+    answer_rows,
+    display_answer,
+    flag_changes,
+    queue_rows,
+)
 from ..selectors import queue_page, visibility_for
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
+from ..snapshots import questionnaire_for
 from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
 
 QUEUE_PAGE_SIZE = 50
 QUEUE_STATUS_LABELS = dict(Screening.Status.choices)
 # What a queue row shows and pages by: not the scores' JSON nor the patient's password hash.
 QUEUE_COLUMNS = (
-    *("id", "status", "level", "level_rank", "submitted_at", "flag_count"),
+    *("id", "status", "level", "level_rank", "submitted_at", "flag_count", "submission_count"),
     *("patient__full_name", "patient__email"),
 )
 
@@ -97,9 +108,23 @@ def _screening_for_staff(screening_id) -> Screening:
 
 
 def screening_context(screening: Screening) -> dict:
-    flags = list(screening.flags.select_related("acknowledgement__physician"))
+    # Every flag the screening ever had, in one read: the current ones are the page's flags;
+    # the retired ones are history (earlier acknowledgements, flags no longer raised).
+    history = list(
+        Flag.with_retired.filter(screening=screening).select_related("acknowledgement__physician")
+    )
+    by_id = {flag.pk: flag for flag in history}
+    replaced = {flag.replaces_id for flag in history if flag.replaces_id}
+    flags = [flag for flag in history if flag.retired_at is None]
+    no_longer_raised = sorted(
+        (flag for flag in history if flag.retired_at is not None and flag.pk not in replaced),
+        key=lambda flag: (flag.retired_at, flag.position),
+        reverse=True,
+    )
     answers = visibility_for(screening)
-    labels = {q.code: q.text for q in answers.questions.values()}
+    # Every question of the version, shown now or not: a flag no longer raised may name one
+    # the latest answers hide.
+    questions = questionnaire_for(screening.version).questions_by_code
     grouped = [
         {
             "severity": severity,
@@ -109,14 +134,14 @@ def screening_context(screening: Screening) -> dict:
         for severity in SEVERITIES
     ]
     score_names = {score["code"]: score["name"] for score in screening.scores or []}
-    for flag in flags:
-        flag.evidence_rows = [
-            _evidence_row(item, answers, labels, score_names) for item in flag.evidence
-        ]
+    for flag in flags + no_longer_raised:
+        flag.evidence_rows = [_evidence_row(item, questions, score_names) for item in flag.evidence]
+        flag.earlier_acknowledgements = _earlier_acknowledgements(flag, by_id)
     return {
         "screening": screening,
         "flag_groups": [group for group in grouped if group["flags"]],
         "flags": flags,
+        "no_longer_raised": no_longer_raised,
         "unacknowledged": [f for f in flags if not hasattr(f, "acknowledgement")],
         "medications": list(screening.medications.all()),
         "sections": answer_rows(answers),
@@ -124,15 +149,57 @@ def screening_context(screening: Screening) -> dict:
             screening.decisions.select_related("physician", "amends").order_by("signed_at")
         ),
         "labels": SEVERITY_LABELS,
+        "changes": what_changed(screening),
     }
 
 
-def _evidence_row(item: dict, answers, labels: dict, score_names: dict) -> dict:
+def _earlier_acknowledgements(flag: Flag, by_id: dict) -> list:
+    """The acknowledgements of the flags this one replaced (newest first): each was written
+    about answers that have changed since, and is shown beside it."""
+    earlier = []
+    seen = set()
+    previous = by_id.get(flag.replaces_id)
+    while previous is not None and previous.pk not in seen:
+        seen.add(previous.pk)
+        acknowledgement = getattr(previous, "acknowledgement", None)
+        if acknowledgement is not None:
+            earlier.append(acknowledgement)
+        previous = by_id.get(previous.replaces_id)
+    return earlier
+
+
+def what_changed(screening: Screening) -> dict | None:
+    """For a screening submitted more than once: what its latest submission changed since the
+    one before (answers old -> new, flags gained and lost) and the message that asked for it."""
+    if screening.submission_count < 2:
+        return None
+    latest, *earlier = (
+        Submission.objects.filter(screening=screening)
+        .select_related("in_reply_to")
+        .order_by("-number")[:2]
+    )
+    previous = earlier[0] if earlier and earlier[0].number == latest.number - 1 else None
+    changes = {"latest": latest, "previous": previous, "request": latest.in_reply_to}
+    if previous is None:
+        return changes  # the earlier submission was made before snapshots were kept
+    questionnaire = questionnaire_for(screening.version)
+    before, after = (
+        work_out_visibility(
+            questionnaire, submission.answers, timezone.localdate(submission.submitted_at)
+        )
+        for submission in (previous, latest)
+    )
+    changes["answers"] = answer_changes(questionnaire, before, after)
+    changes["flags"] = flag_changes(previous.flags, latest.flags)
+    return changes
+
+
+def _evidence_row(item: dict, questions: dict, score_names: dict) -> dict:
     """An evidence item as the physician reads it: the question's text and the answer's words."""
     row = dict(item)
-    question = answers.questions.get(item.get("question"))
+    question = questions.get(item.get("question"))
     if question is not None:
-        row["label"] = labels[question.code]
+        row["label"] = question.text
         row["display"] = display_answer(question, item.get("answer"))
         if isinstance(row["display"], list):
             row["display"] = "; ".join(row["display"])
@@ -183,7 +250,9 @@ def _stale(request, screening):
 @require_POST
 def acknowledge(request, screening_id, flag_id):
     screening = _screening_for_staff(screening_id)
-    flag = get_object_or_404(Flag, pk=flag_id, screening=screening)
+    # A flag retired since the page was drawn (the patient resubmitted) is not a 404: the
+    # service says the page is out of date.
+    flag = get_object_or_404(Flag.with_retired, pk=flag_id, screening=screening)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
         messages.error(request, "That acknowledgement could not be read; please try again.")

@@ -5,13 +5,27 @@ Published versions never change, so their RuleSet is cached per process; the cac
 includes the formulary's fingerprint, so an admin's formulary edit takes effect at once.
 """
 
+import functools
+import json
 from dataclasses import dataclass
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from ..engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleSet
-from ..models import Answer, Flag, QuestionSetVersion, RecognisedMedication, Screening
+from ..models import (
+    Answer,
+    Decision,
+    Flag,
+    QuestionSetVersion,
+    RecognisedMedication,
+    Screening,
+    Submission,
+)
 from ..snapshots import draft_ruleset, ruleset_for
+
+# A kept flag's texts are refreshed from the rule (the same version's, so the same words).
+TEXT_FIELDS = ("severity", "title", "message", "rationale", "source", "patient_message")
 
 
 def evaluate(screening: Screening, ruleset: RuleSet | None = None) -> Evaluation:
@@ -25,25 +39,72 @@ def evaluate(screening: Screening, ruleset: RuleSet | None = None) -> Evaluation
     return ruleset.evaluate(answers, today)
 
 
+def _same_evidence(stored: list, raised) -> bool:
+    """The stored evidence (read back from JSON) against a fresh evaluation's, compared as JSON."""
+    canonical = functools.partial(json.dumps, sort_keys=True, cls=DjangoJSONEncoder)
+    return canonical(list(stored or [])) == canonical(list(raised))
+
+
 def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
-    """Replace the screening's flags, recognised medications, scores and level (caller holds the transaction)."""
-    screening.flags.all().delete()
-    screening.medications.all().delete()
-    Flag.objects.bulk_create(
-        Flag(
-            screening=screening,
-            code=flag.code,
-            severity=flag.severity,
-            title=flag.title,
-            message=flag.message,
-            rationale=flag.rationale,
-            source=flag.source,
-            patient_message=flag.patient_message,
-            evidence=list(flag.evidence),
-            position=position,
+    """Store what the evaluation found: flags, recognised medications, scores and level
+    (caller holds the transaction).
+
+    No flag is deleted, so no acknowledgement or note goes. Matched by topic (code) against
+    the screening's current flags: raised again on the same evidence, the flag keeps its row
+    and acknowledgement (its position and texts refreshed); raised on other evidence, the old
+    flag is retired and a new one `replaces` it, to be acknowledged again; no longer raised,
+    it is retired. A topic raised anew after being retired replaces its latest retired flag,
+    so the earlier acknowledgement is shown beside it.
+    """
+    now = timezone.now()
+    current = {flag.code: flag for flag in Flag.objects.filter(screening=screening)}
+    retired_by_code: dict[str, Flag] = {}
+    if any(flag.code not in current for flag in evaluation.flags):
+        for flag in (
+            Flag.with_retired.filter(screening=screening, retired_at__isnull=False)
+            .filter(replaced_by__isnull=True)
+            .order_by("retired_at")
+        ):
+            retired_by_code[flag.code] = flag
+    raised_codes = {flag.code for flag in evaluation.flags}
+    to_retire = [flag.pk for code, flag in current.items() if code not in raised_codes]
+    kept: list[Flag] = []
+    new: list[Flag] = []
+    for position, raised in enumerate(evaluation.flags):
+        texts = {
+            "severity": raised.severity,
+            "title": raised.title,
+            "message": raised.message,
+            "rationale": raised.rationale,
+            "source": raised.source,
+            "patient_message": raised.patient_message,
+            "position": position,
+        }
+        existing = current.get(raised.code)
+        if existing is not None and _same_evidence(existing.evidence, raised.evidence):
+            for field, value in texts.items():
+                setattr(existing, field, value)
+            kept.append(existing)
+            continue
+        if existing is not None:
+            to_retire.append(existing.pk)
+        new.append(
+            Flag(
+                screening=screening,
+                code=raised.code,
+                evidence=list(raised.evidence),
+                raised_at=now,
+                replaces=existing or retired_by_code.get(raised.code),
+                **texts,
+            )
         )
-        for position, flag in enumerate(evaluation.flags)
-    )
+    # Retired first: the database allows one current flag per topic.
+    if to_retire:
+        Flag.objects.filter(pk__in=to_retire).update(retired_at=now)
+    if kept:
+        Flag.objects.bulk_update(kept, ["position", *TEXT_FIELDS])
+    Flag.objects.bulk_create(new)
+    screening.medications.all().delete()
     rows_by_question: dict[str, list[dict]] = {}
     for code, value in screening.answers.filter(question__kind="medication_list").values_list(
         "question__code", "value"
@@ -80,6 +141,54 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
     ]
     screening.evaluated_at = timezone.now()
     screening.save(update_fields=["level", "level_rank", "flag_count", "scores", "evaluated_at"])
+
+
+def record_submission(screening: Screening) -> Submission:
+    """Keep this submission as it is now, just evaluated (caller holds the transaction and the
+    screening's row lock): its answers, flags with their acknowledgements, level and scores,
+    and the "more information needed" decision it answers, if that is the latest decision."""
+    number = screening.submission_count + 1
+    latest = screening.decisions.order_by("-signed_at").first()
+    flags = [
+        {
+            "id": str(flag.pk),
+            "code": flag.code,
+            "severity": flag.severity,
+            "title": flag.title,
+            "evidence": flag.evidence,
+            "acknowledgement": _acknowledgement_snapshot(flag),
+        }
+        for flag in Flag.objects.filter(screening=screening)
+        .select_related("acknowledgement__physician")
+        .order_by("position")
+    ]
+    submission = Submission.objects.create(
+        screening=screening,
+        number=number,
+        submitted_at=screening.submitted_at,
+        answers=dict(screening.answers.values_list("question__code", "value")),
+        flags=flags,
+        level=screening.level,
+        scores=screening.scores,
+        in_reply_to=latest
+        if latest is not None and latest.outcome == Decision.Outcome.MORE_INFORMATION_NEEDED
+        else None,
+    )
+    screening.submission_count = number
+    screening.save(update_fields=["submission_count"])
+    return submission
+
+
+def _acknowledgement_snapshot(flag: Flag) -> dict | None:
+    acknowledgement = getattr(flag, "acknowledgement", None)
+    if acknowledgement is None:
+        return None
+    return {
+        "physician_id": str(acknowledgement.physician_id),
+        "physician_name": acknowledgement.physician.full_name,
+        "note": acknowledgement.note,
+        "acknowledged_at": acknowledgement.acknowledged_at.isoformat(),
+    }
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..selectors import (
 )
 from ..snapshots import row_ids_for
 from .drafts import discard_drafts
-from .evaluation import evaluate, store_evaluation
+from .evaluation import evaluate, record_submission, store_evaluation
 
 
 class ScreeningLocked(Exception):
@@ -161,6 +161,7 @@ def submit_screening(*, screening: Screening) -> bool:
     # Evaluated in the same transaction: there is never a submitted screening without flags.
     evaluation = evaluate(locked)
     store_evaluation(locked, evaluation)
+    record_submission(locked)
     if evaluation.level == URGENT:
         # Queued in this transaction: the alert exists exactly when the submission does, and
         # the worker sends it, so a mail-server failure never reaches the patient's page.

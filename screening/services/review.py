@@ -50,6 +50,10 @@ def acknowledge_flag(
     screening = _lock(flag.screening, seen_version)
     if screening.status == Screening.Status.IN_PROGRESS:
         raise DecisionNotAllowed("The patient is changing their answers; wait until they resubmit.")
+    if Flag.with_retired.filter(pk=flag.pk, retired_at__isnull=False).exists():
+        raise DecisionNotAllowed(
+            "This flag is no longer current: the patient resubmitted. Acknowledge the flags as they are now."
+        )
     # The first acknowledgement stands: a second one never overwrites its name or note.
     acknowledgement, created = FlagAcknowledgement.objects.get_or_create(
         flag=flag, defaults={"physician": physician, "note": note.strip()}
