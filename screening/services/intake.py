@@ -62,11 +62,10 @@ def start_first_screening(*, patient: User) -> Screening:
     one is the clinic's to start), so a physician's request for more information always
     reopens the screening the patient sent, never fails on a second open one.
     """
-    existing = Screening.objects.for_patient(patient).in_progress().first()
-    if existing:
-        return existing
-    if Screening.objects.for_patient(patient).exists():
+    sent = Screening.objects.for_patient(patient).exclude(status__in=Screening.EDITABLE_STATUSES)
+    if sent.exists():
         raise AlreadyScreened
+    # The open one, or a new one (of tabs starting together, the database lets one create it).
     return start_screening(patient=patient)
 
 
