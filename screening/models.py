@@ -885,20 +885,6 @@ class UndeliveredEmailQuerySet(models.QuerySet):
     def unresolved(self):
         return self.filter(resolved_at__isnull=True)
 
-    def urgent_alert_screening_ids(self) -> list[uuid.UUID]:
-        """The screenings whose urgent-alert email to physicians was never delivered."""
-        kinds = [UndeliveredEmail.Kind.URGENT_ALERT, UndeliveredEmail.Kind.URGENT_REALERT]
-        ids = self.filter(kind__in=kinds).values_list("object_id", flat=True)
-        return [uuid.UUID(value) for value in ids if _is_uuid(value)]
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
 
 class UndeliveredEmail(models.Model):
     """An email the worker gave up on after every retry, kept so staff can act on it.
