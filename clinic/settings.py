@@ -275,6 +275,23 @@ except ValueError as error:
         f"not {os.environ['EMAIL_RETRY_DELAYS']!r}"
     ) from error
 
+# Urgent screenings: when no physician has opened one this many minutes after it was
+# submitted, the worker alerts every physician again, and ON_CALL_EMAIL if set, then again
+# every URGENT_REALERT_MINUTES until one opens it. 30 by default: an urgent flag asks for
+# same-day review, so a missed alert must come back well within the hour, yet not so often
+# (every few minutes) that physicians learn to ignore it.
+URGENT_REVIEW_MINUTES = env_int("URGENT_REVIEW_MINUTES", 60)
+URGENT_REALERT_MINUTES = env_int("URGENT_REALERT_MINUTES", 30)
+ON_CALL_EMAIL = os.environ.get("ON_CALL_EMAIL", "").strip()
+# Patients who have not finished their intake, or not answered a request for more
+# information, are reminded after this many days without activity, at most REMINDER_MAX
+# times (REMINDER_AFTER_DAYS apart); after the last, staff see them listed in the queue.
+REMINDER_AFTER_DAYS = env_int("REMINDER_AFTER_DAYS", 3)
+REMINDER_MAX = env_int("REMINDER_MAX", 3)
+for _name in ("URGENT_REVIEW_MINUTES", "URGENT_REALERT_MINUTES", "REMINDER_AFTER_DAYS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
+
 # The address patients and staff reach the app at, for links in emails (the worker has no
 # request to take it from). Production defaults to https:// and the first ALLOWED_HOSTS entry.
 SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")

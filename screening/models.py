@@ -295,7 +295,8 @@ class ScreeningQuerySet(models.QuerySet):
         return self.filter(patient=user)
 
     def in_progress(self):
-        return self.filter(status=Screening.Status.IN_PROGRESS)
+        """Open for the patient to edit: started, or sent back for more information."""
+        return self.filter(status__in=Screening.EDITABLE_STATUSES)
 
     def awaiting_review(self):
         return self.filter(status=Screening.Status.SUBMITTED)
@@ -310,8 +311,13 @@ class Screening(models.Model):
 
     class Status(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"
+        # A physician asked for more information: the patient edits and resubmits.
+        WAITING_FOR_PATIENT = "waiting_for_patient", "Waiting for patient"
         SUBMITTED = "submitted", "Awaiting review"
         DECIDED = "decided", "Decided"
+
+    # The statuses in which the patient may change answers and submit.
+    EDITABLE_STATUSES = ("in_progress", "waiting_for_patient")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
@@ -340,6 +346,17 @@ class Screening(models.Model):
     message_to_patient = models.TextField(blank=True)
     # How many times it was submitted (one Submission each): above 1, it was resubmitted.
     submission_count = models.PositiveIntegerField(default=0)
+    # When a physician last asked for more information (the queue shows how long ago).
+    information_requested_at = models.DateTimeField(null=True, blank=True)
+    # Reminder emails sent since the patient last had something to do (a new intake, or a
+    # request for more information), and when the last one went; `reminders_exhausted_at`
+    # is set when the last allowed reminder went unanswered and staff are told.
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
+    reminders_exhausted_at = models.DateTimeField(null=True, blank=True)
+    # When this urgent submission was sent, while no physician has opened it: the queue's
+    # "not yet opened" clock, read with the row (ReviewClock keeps the history).
+    urgent_unopened_since = models.DateTimeField(null=True, blank=True)
 
     objects = ScreeningQuerySet.as_manager()
 
@@ -353,7 +370,7 @@ class Screening(models.Model):
             # A patient works on one intake at a time; two tabs cannot start two.
             models.UniqueConstraint(
                 fields=["patient"],
-                condition=Q(status="in_progress"),
+                condition=Q(status__in=["in_progress", "waiting_for_patient"]),
                 name="one_open_screening_per_patient",
             ),
             models.CheckConstraint(
@@ -371,6 +388,12 @@ class Screening(models.Model):
                 name="screening_queue_order",
             ),
             models.Index(fields=["level", "submitted_at"], name="screening_level_time"),
+            # The queue's list of patients who did not answer their last reminder.
+            models.Index(
+                fields=["reminders_exhausted_at"],
+                name="screening_unanswered_idx",
+                condition=Q(reminders_exhausted_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -378,7 +401,7 @@ class Screening(models.Model):
 
     @property
     def is_editable(self) -> bool:
-        return self.status == self.Status.IN_PROGRESS
+        return self.status in self.EDITABLE_STATUSES
 
 
 class Answer(models.Model):
@@ -452,6 +475,44 @@ class PageDraft(models.Model):
 class AppendOnlyError(Exception):
     """Raised when code tries to change or delete a record that is kept as written (audit
     events, flags, acknowledgements, submissions)."""
+
+
+class ReviewClock(models.Model):
+    """One submission's wait for a physician: when it was submitted and who opened it first.
+
+    A row per submission (a resubmission starts a new one), written in the submit's own
+    transaction. For an urgent submission the worker alerts every physician again, and
+    the on-call address, at `next_alert_at` while nobody has opened it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    screening = models.ForeignKey(Screening, on_delete=models.PROTECT, related_name="clocks")
+    submitted_at = models.DateTimeField()
+    urgent = models.BooleanField(default=False)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    realerts_sent = models.PositiveSmallIntegerField(default=0)
+    next_alert_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [
+            models.Index(
+                fields=["screening"],
+                name="clock_unopened_idx",
+                condition=Q(opened_at__isnull=True),
+            ),
+            models.Index(fields=["urgent", "-submitted_at"], name="clock_urgent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Submitted {self.submitted_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def time_to_first_review(self):
+        return self.opened_at - self.submitted_at if self.opened_at else None
 
 
 SEVERITY_CHOICES = [
@@ -977,21 +1038,6 @@ class UndeliveredEmailQuerySet(models.QuerySet):
     def unresolved(self):
         return self.filter(resolved_at__isnull=True)
 
-    def urgent_alert_screening_ids(self) -> list[uuid.UUID]:
-        """The screenings whose urgent-alert email to physicians was never delivered."""
-        ids = self.filter(kind=UndeliveredEmail.Kind.URGENT_ALERT).values_list(
-            "object_id", flat=True
-        )
-        return [uuid.UUID(value) for value in ids if _is_uuid(value)]
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
 
 class UndeliveredEmail(models.Model):
     """An email the worker gave up on after every retry, kept so staff can act on it.
@@ -1006,6 +1052,9 @@ class UndeliveredEmail(models.Model):
         URGENT_ALERT = "urgent_alert", "Urgent screening alert to physicians"
         TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Notice of a new authenticator app"
         AUTHENTICATOR_SETUP_LINK = "authenticator_setup_link", "Authenticator set-up link"
+        URGENT_REALERT = "urgent_realert", "Urgent screening not yet opened: alert again"
+        PATIENT_NOTICE = "patient_notice", "Notice to a patient that there is news"
+        PATIENT_REMINDER = "patient_reminder", "Reminder to a patient"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=30, choices=Kind.choices)

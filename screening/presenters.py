@@ -165,22 +165,54 @@ def short_date_time(moment: datetime.datetime) -> str:
     return f"{local.day} {str(MONTHS_3[local.month]).title()} {local.year}, {local:%H:%M}"
 
 
-def queue_rows(screenings: Iterable, *, link_prefix: str, statuses: dict[str, str]) -> list[dict]:
+def how_long_ago(moment: datetime.datetime, now: datetime.datetime) -> str:
+    """ "12 min", "3 h 5 min", "2 days": how long since `moment`, as a queue reads it."""
+    minutes = max(0, int((now - moment).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def queue_rows(
+    screenings: Iterable,
+    *,
+    link_prefix: str,
+    statuses: dict[str, str],
+    now: datetime.datetime | None = None,
+) -> list[dict]:
     """The queue's rows as plain values: a page of fifty through the template's own lookups,
-    {% url %} and |date cost more than the rest of the page."""
-    return [
-        {
-            "badge": _BADGE_HTML.get(screening.level) or level_badge(screening.level),
-            "url": f"{link_prefix}{screening.pk}/",
-            "name": screening.patient.full_name,
-            "email": screening.patient.email,
-            "submitted": short_date_time(screening.submitted_at),
-            "flags": screening.flag_count,
-            "status": statuses.get(screening.status, screening.status),
-            "resubmitted": screening.submission_count > 1,
-        }
-        for screening in screenings
-    ]
+    {% url %} and |date cost more than the rest of the page.
+
+    An urgent submission no physician has opened yet shows how long it has waited; a
+    screening waiting for the patient, how long ago the physician asked, and what.
+    """
+    now = now or timezone.now()
+    rows = []
+    for screening in screenings:
+        waiting = screening.status == "waiting_for_patient"
+        sent = screening.urgent_unopened_since
+        rows.append(
+            {
+                "badge": _BADGE_HTML.get(screening.level) or level_badge(screening.level),
+                "url": f"{link_prefix}{screening.pk}/",
+                "name": screening.patient.full_name,
+                "email": screening.patient.email,
+                "submitted": short_date_time(screening.submitted_at),
+                "flags": screening.flag_count,
+                "status": statuses.get(screening.status, screening.status),
+                "resubmitted": screening.submission_count > 1,
+                "not_opened_for": how_long_ago(sent, now) if sent else "",
+                "waiting": waiting,
+                "asked_ago": how_long_ago(screening.information_requested_at, now)
+                if waiting and screening.information_requested_at
+                else "",
+                "request": screening.message_to_patient if waiting else "",
+            }
+        )
+    return rows
 
 
 NOT_ASKED = "Not asked"

@@ -8,11 +8,12 @@ import datetime
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
-from .models import PageDraft, QuestionSetVersion, Screening
+from .models import PageDraft, QuestionSetVersion, Screening, UndeliveredEmail
 from .snapshots import questionnaire_for
 
 DEFAULT_QUESTION_SET = "ketamine-pretreatment"
@@ -183,3 +184,57 @@ def _cursor(text: str) -> tuple[int, datetime.datetime, uuid.UUID] | None:
         return int(rank), EPOCH + int(micros) * ONE_MICROSECOND, uuid.UUID(hex=pk)
     except (ValueError, OverflowError):
         return None
+
+
+@dataclass(frozen=True)
+class QueueNotices:
+    """What the queue must tell physicians above its rows, whatever the page shows."""
+
+    alerts_not_sent: list[Screening]  # urgent, awaiting review, whose alert email failed
+    not_answering: list[Screening]  # patients who did not answer their last reminder
+
+
+def queue_notices() -> QueueNotices:
+    """One query when there is nothing to tell (the usual case), two when there is: the ids
+    of both kinds in one UNION, then their screenings with the patients' names."""
+    kinds = [UndeliveredEmail.Kind.URGENT_ALERT, UndeliveredEmail.Kind.URGENT_REALERT]
+    undelivered = (
+        UndeliveredEmail.objects.unresolved()
+        .filter(kind__in=kinds)
+        .annotate(source=Value("alert", output_field=CharField()))
+        .values_list("object_id", "source")
+        .order_by()
+    )
+    unanswered = (
+        Screening.objects.in_progress()
+        .filter(reminders_exhausted_at__isnull=False)
+        .annotate(
+            key=Cast("id", output_field=CharField()),
+            source=Value("unanswered", output_field=CharField()),
+        )
+        .values_list("key", "source")
+        .order_by()
+    )
+    found: dict[str, set[uuid.UUID]] = {"alert": set(), "unanswered": set()}
+    for key, source in undelivered.union(unanswered, all=True):
+        try:
+            found[source].add(uuid.UUID(key))
+        except ValueError:
+            continue
+    if not found["alert"] and not found["unanswered"]:
+        return QueueNotices([], [])
+    screenings = list(
+        Screening.objects.filter(
+            Q(status=Screening.Status.SUBMITTED, pk__in=found["alert"])
+            | Q(pk__in=found["unanswered"])
+        )
+        .select_related("patient")
+        .in_queue_order()
+    )
+    return QueueNotices(
+        alerts_not_sent=[s for s in screenings if s.pk in found["alert"]],
+        not_answering=sorted(
+            (s for s in screenings if s.pk in found["unanswered"]),
+            key=lambda s: s.reminders_exhausted_at,
+        ),
+    )

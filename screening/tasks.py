@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.mail import EmailMessage
 from django.db import models, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +40,7 @@ from .models import (
     PHYSICIAN_GROUP,
     AuthenticatorSetupLink,
     Invitation,
+    ReviewClock,
     Screening,
     UndeliveredEmail,
     User,
@@ -125,6 +127,13 @@ def _send(*, subject: str, template: str, context: dict, to: list[str]) -> None:
     context = {"clinic_name": settings.CLINIC_NAME, **context}
     body = render_to_string(template, context)
     EmailMessage(subject=subject, body=body, to=to).send(fail_silently=False)
+
+
+def schedule(task_: Task, run_after, **kwargs) -> None:
+    """Queue a timed job to run at `run_after`. A backend that cannot wait (the immediate
+    one some tests use) would run it at once, before it is due: it is not queued there."""
+    if task_.get_backend().supports_defer:
+        task_.using(run_after=run_after).enqueue(**kwargs)
 
 
 # Invitations ----------------------------------------------------------------------------
@@ -226,6 +235,174 @@ def alert_physicians_of_urgent_screening(screening_id: str, attempt: int = 1) ->
             template="email/urgent_screening.txt",
             context={"screening": screening},
             to=recipients,
+        )
+
+
+def first_realert_time(submitted_at):
+    return submitted_at + timedelta(minutes=settings.URGENT_REVIEW_MINUTES)
+
+
+def schedule_urgent_escalation(clock: ReviewClock) -> None:
+    schedule(escalate_unopened_urgent_screening, clock.next_alert_at, clock_id=str(clock.pk))
+
+
+@task()
+def escalate_unopened_urgent_screening(clock_id: str) -> None:
+    """An urgent submission nobody has opened by its alert time: alert every physician and
+    the on-call address again, and come back in URGENT_REALERT_MINUTES. Ends when a
+    physician opens the screening. The clock row holds the state, so a job run early, or
+    twice, sends nothing extra."""
+    clock = ReviewClock.objects.filter(pk=clock_id, urgent=True, opened_at__isnull=True).first()
+    if clock is None or clock.next_alert_at is None:
+        return  # opened since: the clock stopped
+    now = timezone.now()
+    if now < clock.next_alert_at:
+        schedule_urgent_escalation(clock)
+        return
+    next_alert_at = now + timedelta(minutes=settings.URGENT_REALERT_MINUTES)
+    changed = ReviewClock.objects.filter(
+        pk=clock.pk, opened_at__isnull=True, next_alert_at=clock.next_alert_at
+    ).update(realerts_sent=F("realerts_sent") + 1, next_alert_at=next_alert_at)
+    if not changed:
+        return  # opened meanwhile, or another run of this job got here first
+    alert_again_about_unopened_screening.enqueue(clock_id=str(clock.pk))
+    clock.next_alert_at = next_alert_at
+    schedule_urgent_escalation(clock)
+
+
+@task()
+def alert_again_about_unopened_screening(clock_id: str, attempt: int = 1) -> None:
+    """The second (and later) alert: every active physician and ON_CALL_EMAIL, with what the
+    first alert carried (when it was submitted, its reference) and how long it has waited."""
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.URGENT_REALERT,
+        task=alert_again_about_unopened_screening,
+        arguments={"clock_id": clock_id},
+        number=attempt,
+    ) as sending:
+        clock = ReviewClock.objects.select_related("screening").get(pk=clock_id)
+        sending.about(clock.screening)
+        if clock.opened_at is not None:
+            return  # opened while this email waited: nothing to say
+        recipients = list(
+            User.objects.filter(groups__name=PHYSICIAN_GROUP, is_active=True)
+            .values_list("email", flat=True)
+            .distinct()
+        )
+        if settings.ON_CALL_EMAIL and settings.ON_CALL_EMAIL not in recipients:
+            recipients.append(settings.ON_CALL_EMAIL)
+        if not recipients:
+            return
+        waited = int((timezone.now() - clock.submitted_at).total_seconds() // 60)
+        _send(
+            subject=(
+                f"{settings.CLINIC_NAME}: an urgent screening has not been opened "
+                f"after {waited} minutes"
+            ),
+            template="email/urgent_screening_not_opened.txt",
+            context={"screening": clock.screening, "clock": clock, "waited": waited},
+            to=recipients,
+        )
+
+
+# Patients -------------------------------------------------------------------------------
+
+
+@task()
+def notify_patient(screening_id: str, attempt: int = 1) -> None:
+    """Tell the patient there is something new to read (a decision, a request for more
+    information). The email says only that, with a link to log in: no health data."""
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.PATIENT_NOTICE,
+        task=notify_patient,
+        arguments={"screening_id": screening_id},
+        number=attempt,
+    ) as sending:
+        screening = Screening.objects.select_related("patient").get(pk=screening_id)
+        sending.about(screening)
+        if not screening.patient.is_active:
+            return
+        _send(
+            subject=f"{settings.CLINIC_NAME}: there is news about your questionnaire",
+            template="email/patient_notice.txt",
+            context={"login_link": absolute_url(reverse("login"))},
+            to=[screening.patient.email],
+        )
+
+
+def schedule_reminder(screening: Screening) -> None:
+    """Start the reminders of a screening the patient now has to work on."""
+    schedule(
+        remind_patient,
+        timezone.now() + timedelta(days=settings.REMINDER_AFTER_DAYS),
+        screening_id=str(screening.pk),
+    )
+
+
+@task()
+def remind_patient(screening_id: str) -> None:
+    """A patient with an unfinished intake, or an unanswered request for more information:
+    after REMINDER_AFTER_DAYS without activity, a reminder, up to REMINDER_MAX of them;
+    after the last one goes unanswered as long, staff are told (the queue lists them).
+    Re-enqueues itself while there is something left to do; stops when the patient
+    submits. The screening row holds the count, so two runs never send twice."""
+    screening = Screening.objects.filter(pk=screening_id).first()
+    if screening is None or not screening.is_editable or screening.reminders_exhausted_at:
+        return
+    wait = timedelta(days=settings.REMINDER_AFTER_DAYS)
+    activity = [screening.updated_at, screening.last_reminded_at]
+    due = max(moment for moment in activity if moment is not None) + wait
+    now = timezone.now()
+    if now < due:
+        schedule(remind_patient, due, screening_id=screening_id)
+        return
+    unchanged = Screening.objects.filter(
+        pk=screening.pk,
+        status__in=Screening.EDITABLE_STATUSES,
+        updated_at=screening.updated_at,
+        reminders_sent=screening.reminders_sent,
+        reminders_exhausted_at__isnull=True,
+    )
+    if screening.reminders_sent >= settings.REMINDER_MAX:
+        if not unchanged.update(reminders_exhausted_at=now):
+            _carry_on_if_the_patient_acted(screening)
+        return
+    if not unchanged.update(reminders_sent=F("reminders_sent") + 1, last_reminded_at=now):
+        _carry_on_if_the_patient_acted(screening)
+        return
+    send_patient_reminder.enqueue(screening_id=screening_id)
+    schedule(remind_patient, now + wait, screening_id=screening_id)
+
+
+def _carry_on_if_the_patient_acted(seen: Screening) -> None:
+    """The row changed under this run. If another run counted a reminder, that run carries
+    on; if the patient saved a page, reminders wait again from then."""
+    now = Screening.objects.filter(pk=seen.pk).first()
+    if now is not None and now.is_editable and now.reminders_sent == seen.reminders_sent:
+        schedule(
+            remind_patient,
+            now.updated_at + timedelta(days=settings.REMINDER_AFTER_DAYS),
+            screening_id=str(seen.pk),
+        )
+
+
+@task()
+def send_patient_reminder(screening_id: str, attempt: int = 1) -> None:
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.PATIENT_REMINDER,
+        task=send_patient_reminder,
+        arguments={"screening_id": screening_id},
+        number=attempt,
+    ) as sending:
+        screening = Screening.objects.select_related("patient").get(pk=screening_id)
+        sending.about(screening)
+        if not screening.is_editable or not screening.patient.is_active:
+            return  # submitted while the email waited
+        _send(
+            subject=f"{settings.CLINIC_NAME}: your questionnaire is waiting for you",
+            template="email/patient_reminder.txt",
+            context={"login_link": absolute_url(reverse("login"))},
+            to=[screening.patient.email],
         )
 
 

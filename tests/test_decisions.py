@@ -249,7 +249,7 @@ def test_more_information_reopens_the_intake_and_resubmission_returns_it_to_the_
         message_to_patient="Please add your blood pressure.",
     )
     screening.refresh_from_db()
-    assert screening.status == Screening.Status.IN_PROGRESS
+    assert screening.status == Screening.Status.WAITING_FOR_PATIENT
     home = patient_client.get("/screenings/").content.decode()
     assert "Please add your blood pressure." in home
     review = patient_client.get(f"/screenings/{screening.pk}/review/").content.decode()

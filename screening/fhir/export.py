@@ -488,7 +488,9 @@ def questionnaire_response(data: ScreeningData, base: str) -> dict:
         "identifier": {"system": URI_IDENTIFIER, "value": urn(data.id)},
         "questionnaire": f"{canonical_url(base, question_set.slug)}|{question_set.number}",
         # A screening reopened for more information is being changed by the patient again.
-        "status": "in-progress" if data.status == "in_progress" else "completed",
+        "status": "in-progress"
+        if data.status in ("in_progress", "waiting_for_patient")
+        else "completed",
         "subject": reference("Patient", data.patient_id),
         "authored": instant(data.submitted_at),
         "source": reference("Patient", data.patient_id),

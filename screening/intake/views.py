@@ -28,14 +28,16 @@ from ..selectors import (
 )
 from ..services.drafts import draft_data, keep_draft
 from ..services.intake import (
+    AlreadyScreened,
     ScreeningIncomplete,
     ScreeningLocked,
-    start_screening,
+    start_first_screening,
     submit_screening,
 )
 from ..session_clock import idle_seconds_left
 from ..snapshots import questionnaire_for
 from .forms import SubmitForm
+from .standing import latest_decision, standing_of
 from .wizard import PageStep
 
 logger = logging.getLogger(__name__)
@@ -51,8 +53,17 @@ def _own_screening(request, screening_id) -> Screening:
 def home(request):
     if request.user.is_clinic_staff:
         return redirect("staff:home")
-    screenings = Screening.objects.for_patient(request.user).order_by("-created_at")
-    return render(request, "patient/home.html", {"screenings": screenings})
+    screenings = list(Screening.objects.for_patient(request.user).order_by("-created_at"))
+    latest = screenings[0] if screenings else None
+    return render(
+        request,
+        "patient/home.html",
+        {
+            "screenings": screenings,
+            "latest": latest,
+            "standing": standing_of(latest, latest_decision(latest)),
+        },
+    )
 
 
 @login_required
@@ -62,7 +73,13 @@ def start(request):
         # Staff accounts review screenings; they never fill one in for themselves.
         return redirect("staff:home")
     try:
-        screening = start_screening(patient=request.user)
+        screening = start_first_screening(patient=request.user)
+    except AlreadyScreened:
+        # A second questionnaire is the clinic's to start, never the patient's.
+        messages.info(
+            request, "You have already sent your questionnaire. The clinic will contact you."
+        )
+        return redirect("patient:home")
     except NoPublishedQuestionSet:
         messages.error(
             request, "The clinic has not published its questionnaire yet. Please try later."
@@ -197,18 +214,25 @@ def done(request, screening_id):
         return redirect("patient:resume", screening_id=screening.pk)
     visibility = visibility_for(screening)
     crisis_resources = settings.CRISIS_RESOURCES_TEXT
+    decision = latest_decision(screening)
     # The messages of the urgent flags raised: crisis lines for suicide risk, the clinic or
-    # emergency services for a blood pressure in the crisis range.
-    messages_now = urgent_messages(
-        screening.flags.filter(severity="urgent").values_list("severity", "patient_message"),
-        clinic_name=settings.CLINIC_NAME,
-        crisis_resources=crisis_resources,
+    # emergency services for a blood pressure in the crisis range. They say the clinic
+    # "will contact you": once a physician has decided, the page says the decision instead.
+    messages_now = (
+        []
+        if decision is not None
+        else urgent_messages(
+            screening.flags.filter(severity="urgent").values_list("severity", "patient_message"),
+            clinic_name=settings.CLINIC_NAME,
+            crisis_resources=crisis_resources,
+        )
     )
     return render(
         request,
         "patient/done.html",
         {
             "screening": screening,
+            "standing": standing_of(screening, decision),
             "sections": answer_rows(visibility),
             "urgent_messages": messages_now,
             # The crisis lines are on every confirmation page, once.

@@ -6,12 +6,21 @@ from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
 from django.db.models import Q
 
+from ..engine.rules import SEVERITY_RANK, URGENT
 from ..models import SEVERITY_CHOICES, Decision, Screening
+
+URGENT_RANK = SEVERITY_RANK[URGENT]
 
 QUEUE_STATUSES = [
     ("submitted", "Awaiting review"),
+    ("waiting_for_patient", "Waiting for patient"),
     ("decided", "Decided"),
-    ("all", "Submitted or decided"),
+    ("all", "Submitted, waiting or decided"),
+]
+SENT_IN = [
+    Screening.Status.SUBMITTED,
+    Screening.Status.WAITING_FOR_PATIENT,
+    Screening.Status.DECIDED,
 ]
 LEVEL_FILTERS = [("", "Any level"), *SEVERITY_CHOICES, ("none", "Nothing flagged")]
 
@@ -33,8 +42,13 @@ class QueueFilterForm(forms.Form):
         data = self.cleaned_data if self.is_valid() else {}
         status = data.get("status") or "submitted"
         if status == "all":
+            queryset = queryset.filter(status__in=SENT_IN)
+        elif status == "submitted":
+            # Urgent screenings sent back to the patient stay in sight, at the top, until
+            # the patient answers: someone must follow up a patient who never does.
             queryset = queryset.filter(
-                status__in=[Screening.Status.SUBMITTED, Screening.Status.DECIDED]
+                Q(status=Screening.Status.SUBMITTED)
+                | Q(status=Screening.Status.WAITING_FOR_PATIENT, level_rank=URGENT_RANK)
             )
         else:
             queryset = queryset.filter(status=status)
@@ -86,7 +100,11 @@ class DecisionForm(forms.Form):
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Message to the patient",
-        help_text="Required when asking for more information; the patient sees it and the questionnaire reopens.",
+        help_text=(
+            "The patient reads this on their home page (they are emailed only that there is "
+            "news). Required when asking for more information: the questionnaire reopens for "
+            "them. The conditions and the reason are not shown to the patient."
+        ),
     )
     override_reason = forms.CharField(
         required=False,

@@ -22,6 +22,7 @@ urlpatterns = [
     path("screenings/<uuid:screening_id>/decide/", views.decide, name="decide"),
     path("screenings/<uuid:screening_id>/fhir/", screening_bundle_download, name="fhir_bundle"),
     path("audit/", views.audit_log, name="audit"),
+    path("urgent-response/", views.urgent_response, name="urgent_response"),
     path("drafts/", drafts.drafts, name="drafts"),
     path("drafts/<uuid:version_id>/impact/", drafts.draft_impact, name="draft_impact"),
 ]

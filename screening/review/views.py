@@ -4,8 +4,10 @@ Every read of a screening writes an audit row. Writes go through screening.decis
 which refuses a save based on a stale page (another physician saved first).
 """
 
+import statistics
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -19,7 +21,7 @@ from .. import audit
 from ..audit_display import identifies_screenings, shown_event
 from ..engine.questionnaire import work_out_visibility
 from ..engine.rules import SEVERITIES
-from ..models import Flag, Screening, Submission, UndeliveredEmail
+from ..models import Flag, ReviewClock, Screening, Submission
 from ..presenters import (
     DERIVED_LABELS,
     SEVERITY_LABELS,
@@ -29,8 +31,14 @@ from ..presenters import (
     flag_changes,
     queue_rows,
 )
-from ..selectors import queue_page, visibility_for
-from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
+from ..selectors import queue_notices, queue_page, visibility_for
+from ..services.review import (
+    DecisionNotAllowed,
+    StaleScreening,
+    acknowledge_flag,
+    note_opened,
+    record_decision,
+)
 from ..snapshots import questionnaire_for
 from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
 
@@ -40,6 +48,7 @@ QUEUE_STATUS_LABELS = dict(Screening.Status.choices)
 QUEUE_COLUMNS = (
     *("id", "status", "level", "level_rank", "submitted_at", "flag_count", "submission_count"),
     *("patient__full_name", "patient__email"),
+    *("information_requested_at", "message_to_patient", "urgent_unopened_since"),
 )
 
 
@@ -76,24 +85,19 @@ def queue(request):
     zero = uuid.UUID(int=0)
     prefix = reverse("staff:screening", args=[zero]).removesuffix(f"{zero}/")
     rows = queue_rows(page, link_prefix=prefix, statuses=QUEUE_STATUS_LABELS)
-    # The worker could not email physicians about these urgent screenings: say so here,
-    # where physicians look (the admin's list of undelivered emails does not name them).
-    unsent = UndeliveredEmail.objects.unresolved().urgent_alert_screening_ids()
-    alerts_not_sent = (
-        Screening.objects.awaiting_review()
-        .filter(pk__in=unsent)
-        .select_related("patient")
-        .in_queue_order()
-        if unsent
-        else []
-    )
+    # The worker could not email physicians about these urgent screenings, or these patients
+    # did not answer their last reminder: say so here, where physicians look (the admin's
+    # list of undelivered emails does not name them).
+    notices = queue_notices()
     context = {
         "filters": filters,
         "page": page,
         "rows": rows,
         "query": query.urlencode(),
         "page_size": QUEUE_PAGE_SIZE,
-        "alerts_not_sent": alerts_not_sent,
+        "alerts_not_sent": notices.alerts_not_sent,
+        "not_answering": notices.not_answering,
+        "reminder_max": settings.REMINDER_MAX,
     }
     return render(request, "staff/queue.html", context)
 
@@ -218,7 +222,9 @@ def _screening_page(request, screening: Screening, decision_form: DecisionForm |
     """The whole screening, with the decision form (as posted, when it comes back with an
     error). Every render of it is a read of the screening, audited like any other."""
     audit.record(request=request, action="screening.viewed", screening=screening, obj=screening)
+    note_opened(screening=screening, physician=request.user)
     context = screening_context(screening)
+    context["clocks"] = list(screening.clocks.select_related("opened_by").order_by("submitted_at"))
     if decision_form is None:
         has_contraindication = any(f.severity == "contraindicated" for f in context["flags"])
         decision_form = DecisionForm(
@@ -300,6 +306,48 @@ def decide(request, screening_id):
             messages.success(request, "Decision signed.")
             return redirect("staff:queue")
     return _screening_page(request, screening, form)
+
+
+URGENT_RESPONSE_ROWS = 500
+
+
+@permission_required("review_screening")
+def urgent_response(request):
+    """How long each urgent submission waited for a physician to open it: each row, the
+    median and the longest, so a clinic can audit how fast it answers urgent flags. A
+    resubmission that is urgent again is a row of its own. Names no patient."""
+    audit.record(
+        request=request, action="urgent_response.viewed", summary="Urgent response times read"
+    )
+    now = timezone.now()
+    clocks = ReviewClock.objects.filter(urgent=True)
+    waits = [
+        opened_at - submitted_at
+        for submitted_at, opened_at in clocks.filter(opened_at__isnull=False).values_list(
+            "submitted_at", "opened_at"
+        )
+    ]
+    rows = [
+        {
+            "clock": clock,
+            "wait": clock.time_to_first_review,
+            "waiting_for": None if clock.opened_at else now - clock.submitted_at,
+        }
+        for clock in clocks.select_related("opened_by").order_by("-submitted_at")[
+            :URGENT_RESPONSE_ROWS
+        ]
+    ]
+    context = {
+        "rows": rows,
+        "opened_count": len(waits),
+        "median": statistics.median(waits) if waits else None,
+        "longest": max(waits) if waits else None,
+        "not_opened": clocks.filter(opened_at__isnull=True).count(),
+        "limit": URGENT_RESPONSE_ROWS,
+        "review_minutes": settings.URGENT_REVIEW_MINUTES,
+        "realert_minutes": settings.URGENT_REALERT_MINUTES,
+    }
+    return render(request, "staff/urgent_response.html", context)
 
 
 AUDIT_PAGE_SIZE = 100

@@ -55,7 +55,7 @@ def keep_draft(
     if (
         not values
         or not Screening.objects.filter(
-            pk=screening.pk, status=Screening.Status.IN_PROGRESS
+            pk=screening.pk, status__in=Screening.EDITABLE_STATUSES
         ).exists()
     ):
         return None

@@ -13,7 +13,7 @@ from django.utils import timezone
 from .. import tasks
 from ..engine.questionnaire import SectionDef, Visibility, is_answered
 from ..engine.rules import URGENT
-from ..models import Answer, CompletedSection, Screening, User
+from ..models import Answer, CompletedSection, ReviewClock, Screening, User
 from ..selectors import (
     AnswersRead,
     current_version,
@@ -30,6 +30,10 @@ class ScreeningLocked(Exception):
     """The screening was submitted; the patient can no longer change it."""
 
 
+class AlreadyScreened(Exception):
+    """The patient has a submitted screening: a new one is the clinic's to start."""
+
+
 # Invitations ----------------------------------------------------------------------------
 
 
@@ -44,10 +48,26 @@ def start_screening(*, patient: User) -> Screening:
     version = current_version()
     try:
         with transaction.atomic():
-            return Screening.objects.create(patient=patient, version=version)
+            screening = Screening.objects.create(patient=patient, version=version)
+            tasks.schedule_reminder(screening)
+            return screening
     except IntegrityError:
         # Two tabs started at once: the database let one win; use it.
         return Screening.objects.for_patient(patient).in_progress().get()
+
+
+def start_first_screening(*, patient: User) -> Screening:
+    """What a patient's own "Start" does: their open screening, or their first one.
+
+    Once a screening was submitted, a patient never starts another by themselves (a new
+    one is the clinic's to start), so a physician's request for more information always
+    reopens the screening the patient sent, never fails on a second open one.
+    """
+    sent = Screening.objects.for_patient(patient).exclude(status__in=Screening.EDITABLE_STATUSES)
+    if sent.exists():
+        raise AlreadyScreened
+    # The open one, or a new one (of tabs starting together, the database lets one create it).
+    return start_screening(patient=patient)
 
 
 @dataclass
@@ -80,7 +100,7 @@ def save_page(
     if unknown:
         raise ValueError(f"Not questions of the {section.code} page: {sorted(unknown)}")
     now = timezone.now()
-    in_progress = Screening.objects.filter(pk=screening.pk, status=Screening.Status.IN_PROGRESS)
+    in_progress = Screening.objects.filter(pk=screening.pk, status__in=Screening.EDITABLE_STATUSES)
     # The UPDATE takes the screening's row lock (a submit waits for it, or it for a submit)
     # and, matching only a screening still in progress, refuses a submitted one.
     reusable = (
@@ -140,18 +160,23 @@ def submit_screening(*, screening: Screening) -> bool:
     submits exactly one changes the row, whatever the database.
     """
     locked = Screening.objects.select_for_update().get(pk=screening.pk)
-    if locked.status != Screening.Status.IN_PROGRESS:
+    if not locked.is_editable:
         return False
     missing = first_incomplete_section(locked)
     if missing is not None:
         raise ScreeningIncomplete(missing)
     now = timezone.now()
-    changed = Screening.objects.filter(pk=locked.pk, status=Screening.Status.IN_PROGRESS).update(
+    changed = Screening.objects.filter(pk=locked.pk, status__in=Screening.EDITABLE_STATUSES).update(
         status=Screening.Status.SUBMITTED,
         submitted_at=now,
         consent_acknowledged_at=now,
         updated_at=now,
         lock_version=F("lock_version") + 1,
+        # Nothing left for the patient to do: reminders stop, and start again from nothing
+        # if a physician asks for more.
+        reminders_sent=0,
+        last_reminded_at=None,
+        reminders_exhausted_at=None,
     )
     if changed != 1:
         return False
@@ -162,10 +187,21 @@ def submit_screening(*, screening: Screening) -> bool:
     evaluation = evaluate(locked)
     store_evaluation(locked, evaluation)
     record_submission(locked)
-    if evaluation.level == URGENT:
+    urgent = evaluation.level == URGENT
+    # This submission's wait for a physician, stopped by the first one to open the page.
+    clock = ReviewClock.objects.create(
+        screening=locked,
+        submitted_at=now,
+        urgent=urgent,
+        next_alert_at=tasks.first_realert_time(now) if urgent else None,
+    )
+    if urgent:
+        Screening.objects.filter(pk=locked.pk).update(urgent_unopened_since=now)
         # Queued in this transaction: the alert exists exactly when the submission does, and
         # the worker sends it, so a mail-server failure never reaches the patient's page.
         tasks.alert_physicians_of_urgent_screening.enqueue(screening_id=str(locked.pk))
+        # And if nobody opens it in time, the worker alerts again, until someone does.
+        tasks.schedule_urgent_escalation(clock)
     return True
 
 

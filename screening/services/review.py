@@ -8,8 +8,8 @@ refused (StaleScreening) instead of silently overwriting the first.
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import audit
-from ..models import Decision, Flag, FlagAcknowledgement, Screening, User
+from .. import audit, tasks
+from ..models import Decision, Flag, FlagAcknowledgement, ReviewClock, Screening, User
 
 
 class StaleScreening(Exception):
@@ -43,12 +43,23 @@ def _bump(screening: Screening) -> None:
     screening.save(update_fields=["lock_version", "updated_at"])
 
 
+def note_opened(*, screening: Screening, physician: User) -> int:
+    """Stop the clock of every submission of this screening nobody had opened yet: the first
+    physician to open the page, and when, is what the response-time page reports."""
+    if screening.urgent_unopened_since is not None:
+        Screening.objects.filter(pk=screening.pk).update(urgent_unopened_since=None)
+        screening.urgent_unopened_since = None
+    return ReviewClock.objects.filter(screening=screening, opened_at__isnull=True).update(
+        opened_at=timezone.now(), opened_by=physician
+    )
+
+
 @transaction.atomic
 def acknowledge_flag(
     *, flag: Flag, physician: User, note: str, seen_version: int, request=None
 ) -> FlagAcknowledgement:
     screening = _lock(flag.screening, seen_version)
-    if screening.status == Screening.Status.IN_PROGRESS:
+    if screening.is_editable:
         raise DecisionNotAllowed("The patient is changing their answers; wait until they resubmit.")
     if Flag.with_retired.filter(pk=flag.pk, retired_at__isnull=False).exists():
         raise DecisionNotAllowed(
@@ -87,7 +98,7 @@ def record_decision(
 ) -> Decision:
     """Sign a decision. A later decision on the same screening is an amendment of the last one."""
     locked = _lock(screening, seen_version)
-    if locked.status == Screening.Status.IN_PROGRESS:
+    if locked.is_editable:
         raise DecisionNotAllowed("The patient is still answering; wait until they resubmit.")
     flags = list(locked.flags.select_related("acknowledgement"))
     if outcome in CLEARING:
@@ -100,6 +111,8 @@ def record_decision(
             raise DecisionNotAllowed(
                 "This screening has a contraindication: clearing it needs an override reason."
             )
+    # Signing counts as opening it (a decision can be posted without a fresh read).
+    note_opened(screening=locked, physician=physician)
     previous = locked.decisions.order_by("-signed_at").first()
     decision = Decision.objects.create(
         screening=locked,
@@ -114,20 +127,40 @@ def record_decision(
         signed_name=physician.full_name or physician.email,
         amends=previous,
     )
+    fields = ["status", "message_to_patient"]
     if outcome == Decision.Outcome.MORE_INFORMATION_NEEDED:
-        # The intake reopens: the patient sees the message, edits and resubmits.
-        locked.status = Screening.Status.IN_PROGRESS
+        # The intake reopens, waiting for the patient: they see the message, edit and
+        # resubmit; the queue keeps it in sight meanwhile, and reminders start.
+        locked.status = Screening.Status.WAITING_FOR_PATIENT
         locked.message_to_patient = decision.message_to_patient
+        locked.information_requested_at = decision.signed_at
+        locked.reminders_sent = 0
+        locked.last_reminded_at = None
+        locked.reminders_exhausted_at = None
+        fields += [
+            "information_requested_at",
+            "reminders_sent",
+            "last_reminded_at",
+            "reminders_exhausted_at",
+        ]
     else:
         locked.status = Screening.Status.DECIDED
     try:
         with transaction.atomic():
-            locked.save(update_fields=["status", "message_to_patient"])
+            locked.save(update_fields=fields)
     except IntegrityError as error:
+        # Patients cannot start a second questionnaire themselves (services.intake), so
+        # this is only a guard: refuse safely rather than leave two open.
         raise DecisionNotAllowed(
-            "The patient has already started another questionnaire; ask them there instead."
+            "The patient has another questionnaire open, so this one cannot be reopened. "
+            "Please contact the patient directly."
         ) from error
     _bump(locked)
+    # The patient is told there is something to read, by the worker, after this commits;
+    # the email says nothing more.
+    tasks.notify_patient.enqueue(screening_id=str(locked.pk))
+    if outcome == Decision.Outcome.MORE_INFORMATION_NEEDED:
+        tasks.schedule_reminder(locked)
     action = "decision.amended" if previous else "decision.recorded"
     audit.record(
         request=request,

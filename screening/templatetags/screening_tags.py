@@ -24,3 +24,18 @@ def readable_classes(classes) -> str:
 def level_badge(level: str) -> str:
     """A coloured badge for a severity; a filter rather than an include: pages print many."""
     return presenters.level_badge(level)
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta as "45 min", "2 h 5 min" or "3 days 4 h"; "" for None."""
+    if value is None:
+        return ""
+    minutes = max(0, int(value.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h" if hours else f"{days} days"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"

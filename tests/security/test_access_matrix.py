@@ -686,6 +686,10 @@ APP_MATRIX = {
         "GET":              (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
         "POST":             (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
     },
+    "staff:urgent_response": {  # response times of urgent submissions: physicians only
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+    },
     "staff:drafts": {  # the drafts a physician may run over screenings on file
         "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
         "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),

@@ -1939,7 +1939,7 @@ def test_decide_survives_malformed_posts(client, physician, submitted):
                     assert getattr(decision, field) == data[field].strip()
                 reopened = data["outcome"] == Decision.Outcome.MORE_INFORMATION_NEEDED
                 assert after["screening"]["status"] == (
-                    Screening.Status.IN_PROGRESS if reopened else Screening.Status.DECIDED
+                    Screening.Status.WAITING_FOR_PATIENT if reopened else Screening.Status.DECIDED
                 )
                 assert after["screening"]["lock_version"] == version + 1
         ran("decide", accepted=expected)

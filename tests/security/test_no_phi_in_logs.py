@@ -379,9 +379,17 @@ def test_a_whole_screening_leaves_no_patient_data_in_logs_emails_or_error_pages(
         assert_no_markers("an error page", page, HEALTH)
 
     invitations = [m for m in mail.outbox if m.subject.endswith("your pre-treatment questionnaire")]
-    others = [m for m in mail.outbox if m not in invitations]
+    # The patient is told there is news (a request for more information, a decision): to
+    # their own address, and nothing else of theirs, not even their name.
+    notices = [
+        m for m in mail.outbox if m.subject.endswith("there is news about your questionnaire")
+    ]
+    others = [m for m in mail.outbox if m not in invitations and m not in notices]
     assert [m.to for m in invitations] == [[IDENTITY["email"]]]
     assert_no_markers("the invitation email", email_text(invitations[0]), HEALTH)
+    assert notices and all(m.to == [IDENTITY["email"]] for m in notices)
+    for message in notices:
+        assert_no_markers("the notice to the patient", message.subject + message.body, ALL_MARKERS)
     urgent = [m for m in others if "same-day review" in m.subject]
     assert len(urgent) == 2, [m.subject for m in mail.outbox]
     assert all(m.to == [physician.email] for m in urgent)

@@ -1,0 +1,92 @@
+"""Where a patient's questionnaire stands, in plain words, for their home page and the
+confirmation page.
+
+One entry per state. A decision's own words reach the patient only through the decision's
+"message to the patient" (the box the physician is told the patient reads); the conditions
+and the reason are the physician's notes and are never shown here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models import Decision, Screening
+
+
+@dataclass(frozen=True)
+class Standing:
+    key: str  # not_started, in_progress, submitted, waiting, cleared, conditions, not_a_candidate
+    heading: str
+    text: str
+    message: str = ""  # the physician's words to the patient, if any
+    tone: str = "info"  # the Bootstrap alert colour
+
+
+# Each state's words (tests/test_readability.py grades them).
+WORDS = {
+    "not_started": (
+        "You have not started yet",
+        "Please fill in the questionnaire before your first treatment. It takes about 20 minutes.",
+    ),
+    "in_progress": (
+        "Your questionnaire is not finished",
+        "Your answers so far are saved. Please carry on where you stopped and send it "
+        "when you are done.",
+    ),
+    "submitted": (
+        "Thank you, your answers have been sent",
+        "A doctor will read them before your treatment. "
+        "We will email you when there is news. You do not need to do anything now.",
+    ),
+    "waiting": (
+        "Your doctor needs more information",
+        "Please read the message below. Then change or add to your answers and send the "
+        "questionnaire again.",
+    ),
+    "cleared": (
+        "You are cleared for treatment",
+        "A doctor has read your answers and cleared you for treatment. "
+        "The clinic will be in touch about the next steps.",
+    ),
+    "conditions": (
+        "You are cleared for treatment, with conditions",
+        "A doctor has read your answers and cleared you for treatment. "
+        "There are some conditions. The clinic will go through them with you.",
+    ),
+    "not_a_candidate": (
+        "Please contact the clinic",
+        "A doctor has read your answers. This treatment may not be right for you now. "
+        "Please contact the clinic to talk about it.",
+    ),
+}
+
+OUTCOME_KEYS = {
+    Decision.Outcome.CLEARED: ("cleared", "success"),
+    Decision.Outcome.CLEARED_WITH_CONDITIONS: ("conditions", "success"),
+    Decision.Outcome.NOT_A_CANDIDATE: ("not_a_candidate", "warning"),
+}
+
+
+def _standing(key: str, message: str = "", tone: str = "info") -> Standing:
+    heading, text = WORDS[key]
+    return Standing(key=key, heading=heading, text=text, message=message, tone=tone)
+
+
+def standing_of(screening: Screening | None, decision: Decision | None = None) -> Standing:
+    """The state of the patient's latest screening; `decision` is its latest decision."""
+    if screening is None:
+        return _standing("not_started")
+    if screening.status == Screening.Status.WAITING_FOR_PATIENT:
+        return _standing("waiting", screening.message_to_patient, "warning")
+    if screening.status == Screening.Status.IN_PROGRESS:
+        return _standing("in_progress")
+    if screening.status == Screening.Status.DECIDED and decision is not None:
+        key, tone = OUTCOME_KEYS.get(decision.outcome, ("submitted", "info"))
+        return _standing(key, decision.message_to_patient, tone)
+    return _standing("submitted")
+
+
+def latest_decision(screening: Screening | None) -> Decision | None:
+    if screening is None or screening.status != Screening.Status.DECIDED:
+        return None
+    return screening.decisions.order_by("-signed_at").first()
