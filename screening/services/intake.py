@@ -63,8 +63,12 @@ def start_first_screening(*, patient: User) -> Screening:
     one is the clinic's to start), so a physician's request for more information always
     reopens the screening the patient sent, never fails on a second open one.
     """
-    sent = Screening.objects.for_patient(patient).exclude(status__in=Screening.EDITABLE_STATUSES)
-    if sent.exists():
+    mine = Screening.objects.for_patient(patient)
+    open_one = mine.in_progress().first()
+    if open_one is not None:
+        # One the clinic started for them, or a stale Start button: carry on with it.
+        return open_one
+    if mine.exists():
         raise AlreadyScreened
     # The open one, or a new one (of tabs starting together, the database lets one create it).
     return start_screening(patient=patient)
