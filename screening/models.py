@@ -15,6 +15,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from .engine.severity import Severity
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -416,12 +418,7 @@ class CompletedSection(models.Model):
         return f"{self.section} completed"
 
 
-SEVERITY_CHOICES = [
-    ("urgent", "Urgent"),
-    ("contraindicated", "Contraindicated"),
-    ("caution", "Caution"),
-    ("info", "Info"),
-]
+SEVERITY_CHOICES = Severity.choices()
 
 
 class ScoreDefinition(models.Model):
@@ -502,7 +499,7 @@ class Rule(models.Model):
             models.UniqueConstraint(fields=["version", "code"], name="unique_rule_code"),
             # The patient's confirmation page shows the message of each urgent flag raised.
             models.CheckConstraint(
-                condition=~Q(severity="urgent") | ~Q(patient_message=""),
+                condition=~Q(severity=Severity.URGENT) | ~Q(patient_message=""),
                 name="urgent_rule_has_patient_message",
             ),
             # The limits above, kept by the database too (max_length on a TextField is

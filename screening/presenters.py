@@ -24,6 +24,7 @@ from .engine.questionnaire import (
     QuestionDef,
     Visibility,
 )
+from .engine.severity import Severity
 
 NOT_ANSWERED = "Not answered"
 
@@ -105,14 +106,6 @@ def plain_number(value):
     return f"{number.normalize():f}" if number == number.to_integral_value() else str(value)
 
 
-SEVERITY_LABELS = {
-    "urgent": "Urgent",
-    "contraindicated": "Contraindicated",
-    "caution": "Caution",
-    "info": "Info",
-}
-
-
 DERIVED_LABELS = {
     "age": "Age",
     "bmi": "BMI",
@@ -137,23 +130,27 @@ def intro_blocks(text: str) -> list[dict]:
     return blocks
 
 
-BADGES = {
-    "urgent": ("text-bg-danger", "Urgent"),
-    "contraindicated": ("text-bg-dark", "Contraindicated"),
-    "caution": ("text-bg-warning", "Caution"),
-    "info": ("text-bg-info", "Info"),
+# Each severity's badge colour (Bootstrap classes); its words are Severity.label.
+BADGE_CSS = {
+    Severity.URGENT: "text-bg-danger",
+    Severity.CONTRAINDICATED: "text-bg-dark",
+    Severity.CAUTION: "text-bg-warning",
+    Severity.INFO: "text-bg-info",
 }
 NOTHING_FLAGGED = ("text-bg-light border", "Nothing flagged")
 
 
 def level_badge(level: str) -> SafeString:
     """A coloured badge for a severity ("Nothing flagged" for none)."""
-    css, label = BADGES.get(level, NOTHING_FLAGGED)
+    if level in BADGE_CSS:
+        css, label = BADGE_CSS[level], Severity(level).label
+    else:
+        css, label = NOTHING_FLAGGED
     return format_html('<span class="badge {}">{}</span>', css, label)
 
 
 # Each level's badge, made once: the queue prints fifty.
-_BADGE_HTML = {level: level_badge(level) for level in [*BADGES, ""]}
+_BADGE_HTML = {level: level_badge(level) for level in [*Severity, ""]}
 
 
 def short_date_time(moment: datetime.datetime) -> str:

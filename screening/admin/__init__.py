@@ -30,6 +30,7 @@ from ..audit_display import identifies_screenings, shown_event
 from ..engine.expressions import validate
 from ..engine.panel import PanelCaseDef, expectation_problems, run_case
 from ..engine.questionnaire import variable_types
+from ..engine.severity import Severity
 from ..fhir.admin import import_fhir_questionnaire  # also registers the FHIR API tokens
 from ..json_input import BoundedJSONField
 from ..models import (
@@ -532,7 +533,7 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
         when = cleaned.get("when") or ""
         if version and when.strip():
             ruleset = validator_for(version)
-            rule = RuleDef(code="", title="", severity="info", when=when, message="")
+            rule = RuleDef(code="", title="", severity=Severity.INFO, when=when, message="")
             for problem in ruleset.problems(rule):
                 self.add_error("when", problem.message)
         # None only when the box could not be read, and that error is already shown.
@@ -557,14 +558,14 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
         message = (cleaned.get("patient_message") or "").strip()
         cleaned["patient_message"] = message
         severity = cleaned.get("severity")
-        if severity == "urgent" and not message:
+        if severity == Severity.URGENT and not message:
             self.add_error(
                 "patient_message",
                 "An urgent rule needs a patient message: what the patient reads on the "
                 "confirmation page when this flag is raised (for a suicide-risk rule, "
                 "include {crisis_resources}).",
             )
-        elif message and severity and severity != "urgent":
+        elif message and severity and severity != Severity.URGENT:
             self.add_error(
                 "patient_message",
                 "Only urgent flags show a message to the patient. Clear this box, or make "

@@ -32,13 +32,7 @@ from .questionnaire import (
     variable_types,
     work_out_visibility,
 )
-
-URGENT = "urgent"
-CONTRAINDICATED = "contraindicated"
-CAUTION = "caution"
-INFO = "info"
-SEVERITIES = (URGENT, CONTRAINDICATED, CAUTION, INFO)
-SEVERITY_RANK = {URGENT: 4, CONTRAINDICATED: 3, CAUTION: 2, INFO: 1}
+from .severity import Severity
 
 # Medication lists whose entries may use street names ("coke" means cocaine only here).
 RECREATIONAL_LIST_CODES = frozenset({"recreational_substances"})
@@ -128,7 +122,7 @@ class Evaluation:
     @property
     def level(self) -> str:
         """The screening's level: its highest flag's severity, or "" when nothing was raised."""
-        return max((flag.severity for flag in self.flags), key=SEVERITY_RANK.get, default="")
+        return max((flag.severity for flag in self.flags), key=Severity.rank_of, default="")
 
 
 @dataclass
@@ -266,7 +260,7 @@ class RuleSet:
             )
             for rule, expression in raised.values()
         ]
-        flags.sort(key=lambda flag: -SEVERITY_RANK.get(flag.severity, 0))
+        flags.sort(key=lambda flag: -Severity.rank_of(flag.severity))
         return Evaluation(flags, score_results, medications)
 
     def _evidence(

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ..engine.severity import Severity
 from ..models import Screening
 from ..patient_messages import urgent_messages
 from ..presenters import answer_rows
@@ -165,7 +166,7 @@ def done(request, screening_id):
     # The messages of the urgent flags raised: crisis lines for suicide risk, the clinic or
     # emergency services for a blood pressure in the crisis range.
     messages_now = urgent_messages(
-        screening.flags.filter(severity="urgent").values_list("severity", "patient_message"),
+        screening.flags.filter(severity=Severity.URGENT).values_list("severity", "patient_message"),
         clinic_name=settings.CLINIC_NAME,
         crisis_resources=crisis_resources,
     )

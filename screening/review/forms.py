@@ -6,14 +6,15 @@ from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
 from django.db.models import Q
 
-from ..models import SEVERITY_CHOICES, Decision, Screening
+from ..engine.severity import Severity
+from ..models import Decision, Screening
 
 QUEUE_STATUSES = [
     ("submitted", "Awaiting review"),
     ("decided", "Decided"),
     ("all", "Submitted or decided"),
 ]
-LEVEL_FILTERS = [("", "Any level"), *SEVERITY_CHOICES, ("none", "Nothing flagged")]
+LEVEL_FILTERS = [("", "Any level"), *Severity.choices(), ("none", "Nothing flagged")]
 
 
 class QueueFilterForm(forms.Form):

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 
 from .. import audit
 from ..audit_display import identifies_screenings, shown_event
-from ..engine.rules import SEVERITIES
+from ..engine.severity import Severity
 from ..models import Flag, Screening, UndeliveredEmail
-from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer, queue_rows
+from ..presenters import DERIVED_LABELS, answer_rows, display_answer, queue_rows
 from ..selectors import queue_page, visibility_for
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
 from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
@@ -103,10 +103,10 @@ def screening_context(screening: Screening) -> dict:
     grouped = [
         {
             "severity": severity,
-            "label": SEVERITY_LABELS[severity],
+            "label": severity.label,
             "flags": [f for f in flags if f.severity == severity],
         }
-        for severity in SEVERITIES
+        for severity in Severity
     ]
     score_names = {score["code"]: score["name"] for score in screening.scores or []}
     for flag in flags:
@@ -123,7 +123,6 @@ def screening_context(screening: Screening) -> dict:
         "decisions": list(
             screening.decisions.select_related("physician", "amends").order_by("signed_at")
         ),
-        "labels": SEVERITY_LABELS,
     }
 
 
@@ -153,7 +152,7 @@ def _screening_page(request, screening: Screening, decision_form: DecisionForm |
     audit.record(request=request, action="screening.viewed", screening=screening, obj=screening)
     context = screening_context(screening)
     if decision_form is None:
-        has_contraindication = any(f.severity == "contraindicated" for f in context["flags"])
+        has_contraindication = any(f.severity == Severity.CONTRAINDICATED for f in context["flags"])
         decision_form = DecisionForm(
             initial={"lock_version": screening.lock_version},
             has_contraindication=has_contraindication,
@@ -207,7 +206,7 @@ def acknowledge(request, screening_id, flag_id):
 @require_POST
 def decide(request, screening_id):
     screening = _screening_for_staff(screening_id)
-    has_contraindication = screening.flags.filter(severity="contraindicated").exists()
+    has_contraindication = screening.flags.filter(severity=Severity.CONTRAINDICATED).exists()
     form = DecisionForm(request.POST, has_contraindication=has_contraindication)
     if form.is_valid():
         data = form.cleaned_data

@@ -34,7 +34,7 @@ from ..engine.panel import PanelCaseDef, PanelResult, expectation_problems, run_
 from ..engine.questionnaire import (
     QuestionnaireDef,
 )
-from ..engine.rules import URGENT
+from ..engine.severity import Severity
 from ..models import (
     RULE_TEXT_LIMITS,
     Choice,
@@ -327,9 +327,9 @@ def write_rules_and_scores(version: QuestionSetVersion, data: dict) -> None:
     for position, raw in enumerate(data.get("rules") or [], start=1):
         missing = [name for name in RULE_FIELDS if not str(raw.get(name, "")).strip()]
         patient_message = str(raw.get("patient_message") or "").strip()
-        if raw.get("severity") == URGENT and not patient_message:
+        if raw.get("severity") == Severity.URGENT and not patient_message:
             missing.append("patient_message (required for an urgent rule)")
-        if patient_message and raw.get("severity") != URGENT:
+        if patient_message and raw.get("severity") != Severity.URGENT:
             raise ContentError(
                 f"rule {raw.get('code', position)}: only urgent rules show a patient_message"
             )

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from ..engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleSet
+from ..engine.rules import Evaluation, RuleSet
+from ..engine.severity import Severity
 from ..models import Answer, Flag, QuestionSetVersion, RecognisedMedication, Screening
 from ..snapshots import draft_ruleset, ruleset_for
 
@@ -72,7 +73,7 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
         for position, entry in enumerate(evaluation.medications)
     )
     screening.level = evaluation.level
-    screening.level_rank = SEVERITY_RANK.get(evaluation.level, 0)
+    screening.level_rank = Severity.rank_of(evaluation.level)
     screening.flag_count = len(evaluation.flags)
     screening.scores = [
         {"code": s.code, "name": s.name, "value": s.value, "band": s.band}
@@ -135,6 +136,5 @@ def preview_publication(
             counts[code].gained += 1
         for code in before - after:
             counts[code].lost += 1
-    order = {severity: rank for rank, severity in enumerate(SEVERITIES)}
-    impact = sorted(counts.values(), key=lambda row: (order.get(row.severity, 9), row.code))
+    impact = sorted(counts.values(), key=lambda row: (-Severity.rank_of(row.severity), row.code))
     return len(after_by_screening), impact

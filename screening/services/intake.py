@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import tasks
 from ..engine.questionnaire import SectionDef, Visibility, is_answered
-from ..engine.rules import URGENT
+from ..engine.severity import Severity
 from ..models import Answer, CompletedSection, Screening, User
 from ..selectors import (
     AnswersRead,
@@ -156,7 +156,7 @@ def submit_screening(*, screening: Screening) -> bool:
     # Evaluated in the same transaction: there is never a submitted screening without flags.
     evaluation = evaluate(locked)
     store_evaluation(locked, evaluation)
-    if evaluation.level == URGENT:
+    if evaluation.level == Severity.URGENT:
         # Queued in this transaction: the alert exists exactly when the submission does, and
         # the worker sends it, so a mail-server failure never reaches the patient's page.
         tasks.alert_physicians_of_urgent_screening.enqueue(screening_id=str(locked.pk))

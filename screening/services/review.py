@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import audit
+from ..engine.severity import Severity
 from ..models import Decision, Flag, FlagAcknowledgement, Screening, User
 
 
@@ -92,7 +93,10 @@ def record_decision(
             raise DecisionNotAllowed(
                 "Acknowledge every flag before clearing: " + ", ".join(unacknowledged) + "."
             )
-        if any(f.severity == "contraindicated" for f in flags) and not override_reason.strip():
+        if (
+            any(f.severity == Severity.CONTRAINDICATED for f in flags)
+            and not override_reason.strip()
+        ):
             raise DecisionNotAllowed(
                 "This screening has a contraindication: clearing it needs an override reason."
             )
