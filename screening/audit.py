@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .client_address import client_ip
-from .models import AuditEvent
+from .models import AuditAction, AuditEvent
 
 # The previous_hash of the very first event.
 GENESIS_HASH = "0" * 64
@@ -71,7 +71,7 @@ def record(
     *,
     request=None,
     actor=None,
-    action: str,
+    action: AuditAction,
     screening=None,
     obj=None,
     summary: str = "",
@@ -79,7 +79,8 @@ def record(
 ) -> AuditEvent:
     """Append one event to the audit log (the only place that writes audit events).
 
-    Services called without a request (publish_version) pass the actor and ip_address.
+    ``action`` is an AuditAction member. Services called without a request (publish_version)
+    pass the actor and ip_address.
     """
     actor = actor if actor is not None else getattr(request, "user", None)
     if actor is not None and not actor.is_authenticated:

@@ -745,6 +745,37 @@ class AuditEventQuerySet(models.QuerySet):
         raise AppendOnlyError("Audit events are never updated.")
 
 
+class AuditAction(models.TextChoices):
+    """Every action the audit log records, with the words the log's filter shows.
+
+    ``screening.audit.record`` is called with one of these; the stored value is the string
+    ("screening.viewed"), so events written before this list existed read the same.
+    """
+
+    SCREENING_VIEWED = "screening.viewed", "Screening viewed"
+    SCREENING_PRINTED = "screening.printed", "Screening printed"
+    SCREENING_EXPORTED = "screening.exported", "Screening downloaded as a FHIR Bundle"
+    DRAFT_PREVIEW = "screening.draft_preview", "Draft's effect on screenings previewed"
+    FLAG_ACKNOWLEDGED = "flag.acknowledged", "Flag acknowledged"
+    DECISION_RECORDED = "decision.recorded", "Decision signed"
+    DECISION_AMENDED = "decision.amended", "Amended decision signed"
+    CONTENT_ADDED = "content.added", "Content added"
+    CONTENT_CHANGED = "content.changed", "Content changed"
+    CONTENT_DELETED = "content.deleted", "Content deleted"
+    DRAFT_MADE = "content.draft_made", "Draft version made"
+    PUBLISHED = "content.published", "Version published"
+    IMPORTED = "content.imported", "Questionnaire imported from FHIR"
+    TWO_FACTOR_ENROLLED = "two_factor.enrolled", "Authenticator app set up"
+    TWO_FACTOR_VERIFIED = "two_factor.verified", "Second-factor code accepted"
+    TWO_FACTOR_FAILED = "two_factor.failed", "Second-factor code refused"
+    TWO_FACTOR_LINK_SENT = "two_factor.link_sent", "Authenticator set-up link emailed"
+    TWO_FACTOR_LINK_OPENED = "two_factor.link_opened", "Authenticator set-up link opened"
+    TWO_FACTOR_REMOVED = "two_factor.removed", "Authenticator app removed"
+    FHIR_TOKEN_ISSUED = "fhir.token_issued", "FHIR API token issued"
+    FHIR_TOKEN_REVOKED = "fhir.token_revoked", "FHIR API token revoked"
+    FHIR_READ = "fhir.read", "Read through the FHIR API"
+
+
 class AuditEvent(models.Model):
     """Append-only record of who read or changed what, when and from where.
 

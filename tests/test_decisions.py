@@ -1,9 +1,11 @@
 """A physician reads a screening, acknowledges its flags and signs a decision; everything is audited."""
 
+import re
+
 import pytest
 from django.test import Client
 
-from screening.models import AuditEvent, Decision, FlagAcknowledgement, Screening
+from screening.models import AuditAction, AuditEvent, Decision, FlagAcknowledgement, Screening
 from screening.services.intake import start_screening
 from tests.logins import log_in_staff
 
@@ -318,6 +320,20 @@ def test_clinic_admins_read_the_audit_log_and_nobody_can_edit_it(
     assert edit.status_code == 404
     event.refresh_from_db()
     assert event.summary != "edited"
+
+
+def test_the_audit_logs_filter_lists_every_action_once_by_its_label(
+    client, clinic_admin, physician_client, default_version
+):
+    screening = make_submitted_screening(level="info")
+    for _ in range(3):  # many events of one action: still one option
+        physician_client.get(url(screening))
+    log_in_staff(client, clinic_admin)
+    body = client.get("/staff/audit/?action=screening.viewed").content.decode()
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', body)
+    assert [value for value, _, _ in options] == ["", *AuditAction.values]
+    assert ("screening.viewed", " selected", "Screening viewed") in options
+    assert ("decision.recorded", "", "Decision signed") in options  # none recorded yet
 
 
 def test_physicians_cannot_read_the_audit_log(physician_client):

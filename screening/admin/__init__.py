@@ -35,6 +35,7 @@ from ..fhir.admin import import_fhir_questionnaire  # also registers the FHIR AP
 from ..json_input import BoundedJSONField
 from ..models import (
     RULE_TEXT_LIMITS,
+    AuditAction,
     AuditEvent,
     Choice,
     Drug,
@@ -70,16 +71,18 @@ class AuditedAdminMixin:
     formfield_overrides = {models.JSONField: {"form_class": BoundedJSONField}}
 
     def log_addition(self, request, obj, message):
-        audit.record(request=request, action="content.added", obj=obj, summary=str(obj))
+        audit.record(request=request, action=AuditAction.CONTENT_ADDED, obj=obj, summary=str(obj))
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
-        audit.record(request=request, action="content.changed", obj=obj, summary=str(obj))
+        audit.record(request=request, action=AuditAction.CONTENT_CHANGED, obj=obj, summary=str(obj))
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request, queryset):
         for obj in queryset:
-            audit.record(request=request, action="content.deleted", obj=obj, summary=str(obj))
+            audit.record(
+                request=request, action=AuditAction.CONTENT_DELETED, obj=obj, summary=str(obj)
+            )
         return super().log_deletions(request, queryset)
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import audit
-from ..models import ApiToken, QuestionSetVersion, Screening
+from ..models import ApiToken, AuditAction, QuestionSetVersion, Screening
 from .export import (
     capability_statement,
     operation_outcome,
@@ -113,7 +113,7 @@ def _audit_read(request: HttpRequest, token: ApiToken, what: str, screening=None
     audit.record(
         request=request,
         actor=token.created_by,
-        action="fhir.read",
+        action=AuditAction.FHIR_READ,
         screening=screening,
         obj=token,
         summary=f"FHIR API: {what} read by client '{token.client_name}'",

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .. import audit
+from ..models import AuditAction
 from ..review.views import permission_required
 from .api import base_url, fhir_response
 from .export import screening_bundle
@@ -20,7 +21,7 @@ def screening_bundle_download(request: HttpRequest, screening_id: uuid.UUID) -> 
     screening = get_object_or_404(screenings_for_export(), pk=screening_id)
     audit.record(
         request=request,
-        action="screening.exported",
+        action=AuditAction.SCREENING_EXPORTED,
         screening=screening,
         obj=screening,
         summary="Downloaded as a FHIR Bundle",

@@ -45,7 +45,7 @@ from ..engine.questionnaire import (
     variable_types,
 )
 from ..json_input import JSONInputError, parse_json
-from ..models import QuestionSet, QuestionSetVersion
+from ..models import AuditAction, QuestionSet, QuestionSetVersion
 from ..services.content import copy_rules_scores_and_panel, rule_problems, write_questionnaire
 from .conditions import (
     MEASURED_IN,
@@ -710,7 +710,7 @@ def import_as_draft(
     audit.record(
         request=request,
         actor=actor,
-        action="content.imported",
+        action=AuditAction.IMPORTED,
         obj=draft,
         summary=f"{draft} imported from FHIR ({report.questions} questions)",
     )

@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import audit
-from ..models import ApiToken
+from ..models import ApiToken, AuditAction
 
 TOKEN_PREFIX = "fhir_"
 MAX_VALIDITY = timedelta(days=365)
@@ -74,7 +74,7 @@ def issue_token(
     audit.record(
         request=request,
         actor=created_by,
-        action="fhir.token_issued",
+        action=AuditAction.FHIR_TOKEN_ISSUED,
         obj=token,
         summary=f"FHIR API token for {client_name} ({token.get_scope_display()})",
     )
@@ -91,7 +91,7 @@ def revoke_token(*, token: ApiToken, revoked_by, request=None) -> bool:
         audit.record(
             request=request,
             actor=revoked_by,
-            action="fhir.token_revoked",
+            action=AuditAction.FHIR_TOKEN_REVOKED,
             obj=token,
             summary=f"FHIR API token for {token.client_name} revoked",
         )

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from .. import audit
 from ..audit_display import identifies_screenings, shown_event
 from ..engine.severity import Severity
-from ..models import Flag, Screening, UndeliveredEmail
+from ..models import AuditAction, AuditEvent, Flag, Screening, UndeliveredEmail
 from ..presenters import DERIVED_LABELS, answer_rows, display_answer, queue_rows
 from ..selectors import queue_page, visibility_for
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
@@ -149,7 +149,9 @@ def screening_detail(request, screening_id):
 def _screening_page(request, screening: Screening, decision_form: DecisionForm | None = None):
     """The whole screening, with the decision form (as posted, when it comes back with an
     error). Every render of it is a read of the screening, audited like any other."""
-    audit.record(request=request, action="screening.viewed", screening=screening, obj=screening)
+    audit.record(
+        request=request, action=AuditAction.SCREENING_VIEWED, screening=screening, obj=screening
+    )
     context = screening_context(screening)
     if decision_form is None:
         has_contraindication = any(f.severity == Severity.CONTRAINDICATED for f in context["flags"])
@@ -165,7 +167,9 @@ def _screening_page(request, screening: Screening, decision_form: DecisionForm |
 @permission_required("review_screening")
 def screening_print(request, screening_id):
     screening = _screening_for_staff(screening_id)
-    audit.record(request=request, action="screening.printed", screening=screening, obj=screening)
+    audit.record(
+        request=request, action=AuditAction.SCREENING_PRINTED, screening=screening, obj=screening
+    )
     return render(request, "staff/screening_print.html", screening_context(screening))
 
 
@@ -237,12 +241,9 @@ AUDIT_PAGE_SIZE = 100
 
 @permission_required("view_auditevent")
 def audit_log(request):
-    from ..models import AuditEvent
-
     events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
     action = request.GET.get("action", "")
-    actions = sorted(AuditEvent.objects.values_list("action", flat=True).distinct())
-    if action in actions:  # allow-list: only actions that exist
+    if action in AuditAction.values:  # allow-list: only actions the app records
         events = events.filter(action=action)
     who = request.GET.get("who", "").replace("\x00", "").strip()[:100]
     if who:
@@ -258,7 +259,7 @@ def audit_log(request):
         {
             "page": page,
             "rows": rows,
-            "actions": actions,
+            "actions": AuditAction.choices,
             "action": action,
             "who": who,
             "query": query.urlencode(),

@@ -37,6 +37,7 @@ from ..engine.questionnaire import (
 from ..engine.severity import Severity
 from ..models import (
     RULE_TEXT_LIMITS,
+    AuditAction,
     Choice,
     Drug,
     DrugClass,
@@ -107,7 +108,7 @@ def make_draft(*, source: QuestionSetVersion, actor: User, ip_address: str | Non
         audit.record(
             actor=actor,
             ip_address=ip_address,
-            action="content.draft_made",
+            action=AuditAction.DRAFT_MADE,
             obj=draft,
             summary=str(draft),
         )
@@ -160,7 +161,7 @@ def publish_version(
         audit.record(
             actor=actor,
             ip_address=ip_address,
-            action="content.published",
+            action=AuditAction.PUBLISHED,
             obj=locked,
             summary=f"{locked}; test panel: {passed} of {passed} cases pass",
         )
@@ -169,7 +170,7 @@ def publish_version(
 
 # The effect of a draft on real screenings: for those who may read screenings -------------
 
-DRAFT_PREVIEW_ACTION = "screening.draft_preview"
+DRAFT_PREVIEW_ACTION = AuditAction.DRAFT_PREVIEW
 
 
 @dataclass

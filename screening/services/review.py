@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .. import audit
 from ..engine.severity import Severity
-from ..models import Decision, Flag, FlagAcknowledgement, Screening, User
+from ..models import AuditAction, Decision, Flag, FlagAcknowledgement, Screening, User
 
 
 class StaleScreening(Exception):
@@ -26,8 +26,8 @@ CLEARING = {Decision.Outcome.CLEARED, Decision.Outcome.CLEARED_WITH_CONDITIONS}
 # A decision's audit summary never names its outcome: the audit log is read by clinic admins,
 # who audit who did what, not what a patient was told (the decision itself records it).
 DECISION_SUMMARIES = {
-    "decision.recorded": "Decision signed",
-    "decision.amended": "Amended decision signed",
+    AuditAction.DECISION_RECORDED: "Decision signed",
+    AuditAction.DECISION_AMENDED: "Amended decision signed",
 }
 
 
@@ -61,7 +61,7 @@ def acknowledge_flag(
     audit.record(
         request=request,
         actor=physician,
-        action="flag.acknowledged",
+        action=AuditAction.FLAG_ACKNOWLEDGED,
         screening=screening,
         obj=flag,
         summary="Flag acknowledged",
@@ -128,7 +128,7 @@ def record_decision(
             "The patient has already started another questionnaire; ask them there instead."
         ) from error
     _bump(locked)
-    action = "decision.amended" if previous else "decision.recorded"
+    action = AuditAction.DECISION_AMENDED if previous else AuditAction.DECISION_RECORDED
     audit.record(
         request=request,
         actor=physician,

@@ -27,7 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
 from .. import audit, tasks
-from ..models import AuthenticatorSetupLink, User
+from ..models import AuditAction, AuthenticatorSetupLink, User
 from .two_factor_links import LINK_SESSION_KEY
 
 DEVICE_NAME = "Authenticator app"
@@ -151,7 +151,9 @@ def confirm_enrolment(
     code = digits_typed(code)
     totp = app_clock(device)
     if not (len(code) == device.digits and totp.verify(int(code), 1)):
-        audit.record(request=request, action="two_factor.failed", summary="Set-up code refused")
+        audit.record(
+            request=request, action=AuditAction.TWO_FACTOR_FAILED, summary="Set-up code refused"
+        )
         raise CodeRefused(
             "That code is not right. Check the key in your app and enter the code it shows now."
         )
@@ -175,7 +177,7 @@ def confirm_enrolment(
     request.session.pop(PENDING_KEY_SESSION_KEY, None)
     request.session.pop(LINK_SESSION_KEY, None)
     _mark_verified(request, device)
-    audit.record(request=request, action="two_factor.enrolled", obj=device)
+    audit.record(request=request, action=AuditAction.TWO_FACTOR_ENROLLED, obj=device)
     # Sent by the worker, like every email: never inside the request.
     tasks.notify_two_factor_enrolled.enqueue(user_id=str(user.pk))
 
@@ -188,7 +190,7 @@ def verify_code(request, code: str) -> None:
             raise CodeRefused("No authenticator app is set up for this account.")
         device = _check_code(device.pk, code)
     except CodeRefused:
-        audit.record(request=request, action="two_factor.failed", summary="Code refused")
+        audit.record(request=request, action=AuditAction.TWO_FACTOR_FAILED, summary="Code refused")
         raise
     _mark_verified(request, device)
-    audit.record(request=request, action="two_factor.verified", obj=device)
+    audit.record(request=request, action=AuditAction.TWO_FACTOR_VERIFIED, obj=device)

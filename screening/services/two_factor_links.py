@@ -19,7 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import audit, tasks
 from ..link_tokens import LINK_VALID_FOR, hash_token, newest_link
-from ..models import AuthenticatorSetupLink, User
+from ..models import AuditAction, AuthenticatorSetupLink, User
 
 # Someone who knows the password could otherwise fill the person's inbox with links.
 NEW_LINK_AFTER = timedelta(minutes=2)
@@ -50,7 +50,7 @@ def issue_setup_link(*, user: User, request, removed_by: User | None = None) -> 
         )
         audit.record(
             request=request,
-            action="two_factor.link_sent",
+            action=AuditAction.TWO_FACTOR_LINK_SENT,
             obj=user,
             summary=f"Authenticator set-up link emailed to {user.email}",
         )
@@ -80,7 +80,7 @@ def remove_authenticator(*, device: TOTPDevice, request) -> None:
         device.delete()
         audit.record(
             request=request,
-            action="two_factor.removed",
+            action=AuditAction.TWO_FACTOR_REMOVED,
             obj=owner,
             summary=f"Authenticator app of {owner.email} removed",
         )
@@ -107,7 +107,7 @@ def open_setup_link(*, token: str, request) -> None:
         link.save(update_fields=["opened_at"])
         audit.record(
             request=request,
-            action="two_factor.link_opened",
+            action=AuditAction.TWO_FACTOR_LINK_OPENED,
             obj=link.user,
             summary="Authenticator set-up link opened",
         )
