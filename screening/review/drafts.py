@@ -7,16 +7,17 @@ test drafts on the synthetic test panel instead. Every screening it reads is aud
 """
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import audit
 from ..models import QuestionSetVersion, Screening
 from ..services.content import VersionNotEditable, preview_draft_impact
-from .views import permission_required
 
 
-@permission_required("review_screening")
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
 @require_GET
 def drafts(request):
     versions = (
@@ -27,7 +28,8 @@ def drafts(request):
     return render(request, "staff/drafts.html", {"drafts": versions})
 
 
-@permission_required("review_screening")
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def draft_impact(request, version_id):
     """GET says what the preview will read; POST runs it (audited) and shows the counts."""

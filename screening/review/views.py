@@ -7,8 +7,7 @@ which refuses a save based on a stale page (another physician saved first).
 import uuid
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,24 +31,8 @@ QUEUE_COLUMNS = (
 )
 
 
-def permission_required(codename):
-    """Logged in and holding the permission; a patient gets 403, a visitor the login page."""
-
-    def decorator(view):
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perm(f"screening.{codename}"):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        wrapped.__name__ = view.__name__
-        wrapped.__doc__ = view.__doc__
-        return wrapped
-
-    return decorator
-
-
-@permission_required("review_screening")
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
 def queue(request):
     filters = QueueFilterForm(request.GET or None)
     page = queue_page(
@@ -141,7 +124,8 @@ def _evidence_row(item: dict, answers, labels: dict, score_names: dict) -> dict:
     return row
 
 
-@permission_required("review_screening")
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
 def screening_detail(request, screening_id):
     return _screening_page(request, _screening_for_staff(screening_id))
 
@@ -164,7 +148,8 @@ def _screening_page(request, screening: Screening, decision_form: DecisionForm |
     return render(request, "staff/screening.html", context)
 
 
-@permission_required("review_screening")
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
 def screening_print(request, screening_id):
     screening = _screening_for_staff(screening_id)
     audit.record(
@@ -182,7 +167,8 @@ def _stale(request, screening):
     return redirect("staff:screening", screening_id=screening.pk)
 
 
-@permission_required("decide_screening")
+@login_required
+@permission_required("screening.decide_screening", raise_exception=True)
 @require_POST
 def acknowledge(request, screening_id, flag_id):
     screening = _screening_for_staff(screening_id)
@@ -203,10 +189,11 @@ def acknowledge(request, screening_id, flag_id):
         return _stale(request, screening)
     except DecisionNotAllowed as error:
         messages.error(request, str(error))
-    return redirect(f"/staff/screenings/{screening.pk}/#flag-{flag.pk}")
+    return redirect(reverse("staff:screening", args=[screening.pk]) + f"#flag-{flag.pk}")
 
 
-@permission_required("decide_screening")
+@login_required
+@permission_required("screening.decide_screening", raise_exception=True)
 @require_POST
 def decide(request, screening_id):
     screening = _screening_for_staff(screening_id)
@@ -239,7 +226,8 @@ def decide(request, screening_id):
 AUDIT_PAGE_SIZE = 100
 
 
-@permission_required("view_auditevent")
+@login_required
+@permission_required("screening.view_auditevent", raise_exception=True)
 def audit_log(request):
     events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
     action = request.GET.get("action", "")
