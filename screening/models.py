@@ -15,6 +15,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from .engine.medications import DRUG_FIELDS
+from .engine.questionnaire import QuestionKind
 from .engine.severity import Severity
 
 
@@ -87,6 +89,14 @@ class QuestionSet(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def next_version_number(self) -> int:
+        """The number a new version of this set takes: one past the highest, 1 for the first.
+
+        Call it holding this set's row (select_for_update), so two new versions made at once
+        get the next two numbers, not a clash."""
+        last = self.versions.order_by("-number").values_list("number", flat=True).first()
+        return (last or 0) + 1
 
 
 class QuestionSetVersionQuerySet(models.QuerySet):
@@ -162,22 +172,6 @@ class Section(models.Model):
 
 
 class Question(models.Model):
-    class Kind(models.TextChoices):
-        YES_NO = "yes_no", "Yes / no"
-        SINGLE_CHOICE = "single_choice", "Single choice"
-        MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
-        INTEGER = "integer", "Whole number"
-        DECIMAL = "decimal", "Decimal number"
-        TEXT = "text", "Free text"
-        DATE = "date", "Date"
-        BLOOD_PRESSURE = "blood_pressure", "Blood pressure"
-        MEDICATION_LIST = "medication_list", "Medication list"
-        SCALE_ITEM = "scale_item", "Scale item (scored choices)"
-        HEIGHT = "height", "Height (cm, or feet and inches)"
-        WEIGHT = "weight", "Weight (kg or pounds)"
-        SHORT_TEXT = "short_text", "One line of text (e.g. a name)"
-        PHONE = "phone", "Telephone number"
-
     version = models.ForeignKey(
         QuestionSetVersion, on_delete=models.CASCADE, related_name="questions"
     )
@@ -188,7 +182,7 @@ class Question(models.Model):
     )
     text = models.TextField()
     help_text = models.TextField(blank=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=QuestionKind.choices())
     required = models.BooleanField(default=True)
     min_value = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     max_value = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
@@ -592,6 +586,11 @@ class Drug(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def as_row(self) -> dict[str, object]:
+        """The entry as the engine reads it: one value per field of engine.medications.Drug
+        (the snapshot builds the formulary from these; the admin checks a change with them)."""
+        return {name: getattr(self, name) for name in sorted(DRUG_FIELDS)}
 
 
 class DrugClass(models.Model):

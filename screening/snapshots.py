@@ -125,21 +125,7 @@ def current_formulary() -> Formulary:
     if formulary is None:
         data = {
             "classes": dict(DrugClass.objects.values_list("name", "description")),
-            "drugs": [
-                {
-                    "name": drug.name,
-                    "classes": drug.classes,
-                    "components": drug.components,
-                    "brands": drug.brands,
-                    "synonyms": drug.synonyms,
-                    "slang": drug.slang,
-                    "form": drug.form,
-                    "note": drug.note,
-                    "grade": drug.grade,
-                    "sources": drug.sources,
-                }
-                for drug in Drug.objects.all()
-            ],
+            "drugs": [drug.as_row() for drug in Drug.objects.all()],
         }
         try:
             formulary = Formulary.from_data(data, shared_dictionary())

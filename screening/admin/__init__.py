@@ -28,6 +28,7 @@ from .. import audit
 from ..answers_json import clean_answers
 from ..audit_display import identifies_screenings, shown_event
 from ..engine.expressions import validate
+from ..engine.medications import DRUG_FIELDS, Formulary
 from ..engine.panel import PanelCaseDef, expectation_problems, run_case
 from ..engine.questionnaire import variable_types
 from ..engine.severity import Severity
@@ -804,28 +805,17 @@ class DrugAdminForm(forms.ModelForm):
 
     def clean(self):
         """Check the whole formulary with this entry changed, as the engine will read it."""
-        from ..engine.medications import Formulary
-
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        entry = {
-            "name": cleaned["name"],
-            "form": cleaned.get("form", ""),
-            "note": cleaned.get("note", ""),
-        }
-        entry["grade"] = cleaned.get("grade", "")
-        entry.update({name: cleaned.get(name, []) for name in LIST_FIELDS})
+        # This entry as it will be saved (a field the form lacks keeps the model's default).
+        entry = Drug(**{name: cleaned[name] for name in DRUG_FIELDS if name in cleaned})
         others = (
             Drug.objects.exclude(pk=self.instance.pk) if self.instance.pk else Drug.objects.all()
         )
-        drugs = [
-            {name: getattr(drug, name) for name in ("name", *LIST_FIELDS, "form", "note", "grade")}
-            for drug in others
-        ]
         data = {
             "classes": dict(DrugClass.objects.values_list("name", "description")),
-            "drugs": [*drugs, entry],
+            "drugs": [*(drug.as_row() for drug in others), entry.as_row()],
         }
         try:
             Formulary.from_data(data)

@@ -681,7 +681,8 @@ def import_as_draft(
     questionnaire, report = questionnaire_from_fhir(resource)
     if not questionnaire.questions_by_code:
         raise NotAQuestionnaire("The Questionnaire has no question that can be imported.")
-    last = question_set.versions.select_for_update().order_by("-number").first()
+    # The set's row serialises new versions of it (as for make_draft and publishing).
+    question_set = QuestionSet.objects.select_for_update().get(pk=question_set.pk)
     source = " ".join(
         part
         for part in (
@@ -693,7 +694,7 @@ def import_as_draft(
     )
     draft = QuestionSetVersion.objects.create(
         question_set=question_set,
-        number=(last.number + 1) if last else 1,
+        number=question_set.next_version_number(),
         notes=f"Imported from a FHIR Questionnaire: {source}"[:2000],
     )
     write_questionnaire(draft, questionnaire)

@@ -97,10 +97,9 @@ def make_draft(*, source: QuestionSetVersion, actor: User, ip_address: str | Non
         QuestionSet.objects.select_for_update().get(pk=source.question_set_id)
         # The source's row: a draft being copied cannot be edited halfway through the copy.
         source = QuestionSetVersion.objects.select_for_update().get(pk=source.pk)
-        last = source.question_set.versions.order_by("-number").first()
         draft = QuestionSetVersion.objects.create(
             question_set=source.question_set,
-            number=last.number + 1,
+            number=source.question_set.next_version_number(),
             notes=f"Draft made from version {source.number}",
         )
         write_questionnaire(draft, questionnaire_for(source))
@@ -244,10 +243,9 @@ def load_question_set(
     )
     if live and live.source_digest == digest:
         return live, False
-    last = question_set.versions.order_by("-number").first()
     version = QuestionSetVersion.objects.create(
         question_set=question_set,
-        number=(last.number + 1) if last else 1,
+        number=question_set.next_version_number(),
         notes=f"Loaded from {path.name}",
         source_digest=digest,
     )
