@@ -1,7 +1,7 @@
 """What the app stores: users, versioned question sets, invitations, screenings and answers.
 
 Models hold data, constraints and small derived properties; every write that spans
-models lives in services.py. Identifiers that can reach a URL are random UUIDs.
+models lives in screening/services/. Identifiers that can reach a URL are random UUIDs.
 """
 
 import uuid

@@ -871,8 +871,27 @@ class DrugClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "description"]
 
 
+class ListOnlyAdmin(admin.ModelAdmin):
+    """A list to read and nothing else: no page per row, no add, change or delete.
+
+    For records nobody may edit (audit events, undelivered emails): without the per-row
+    URLs there is not even a read-only page that could show more than the list does."""
+
+    def get_urls(self):
+        return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ListOnlyAdmin):
     """Read-only: the audit log can be read and filtered, never edited or deleted.
 
     Shown as screening.audit_display says: without the review permission, an event about a
@@ -912,21 +931,9 @@ class AuditEventAdmin(admin.ModelAdmin):
             return self.search_fields
         return ["actor__email"]
 
-    def get_urls(self):
-        return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(UndeliveredEmail)
-class UndeliveredEmailAdmin(admin.ModelAdmin):
+class UndeliveredEmailAdmin(ListOnlyAdmin):
     """Emails the worker gave up on after every retry: what they were about, never their text.
 
     An urgent alert names its screening only to people who may review screenings (physicians
@@ -948,18 +955,6 @@ class UndeliveredEmailAdmin(admin.ModelAdmin):
 
         return ["failed_at", "kind", "object_type", object_id, "attempts", "error"]
 
-    def get_urls(self):
-        return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # The task table (django-tasks-db registers it) holds addresses typed into the password-reset
 # form; undelivered emails have their own list above, so it stays out of the admin.
@@ -968,7 +963,7 @@ admin.site.unregister(DBTaskResult)
 
 # Staff authenticator devices (django-otp). A clinic admin can remove a colleague's lost
 # phone; the removal is audited and the colleague is emailed a link to set up a new one
-# (screening/accounts/two_factor_links.py). django-otp's own admin adds pages that show a device's
+# (screening/services/two_factor_links.py). django-otp's own admin adds pages that show a device's
 # secret key by a numbered URL; this one keeps only the list, the device page (without the
 # key) and delete.
 admin.site.unregister(TOTPDevice)

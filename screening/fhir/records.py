@@ -50,6 +50,24 @@ def _visible_answers(screening: Screening, question_set: QuestionSetData, stored
     return work_out_visibility(question_set.questionnaire, stored, day).answers
 
 
+def _screening_data(
+    screening: Screening, question_set: QuestionSetData, stored: dict, **details: object
+) -> ScreeningData:
+    """The screening's own fields and its visible answers; `details` adds the rest (scores,
+    medications, flags, decisions) where the caller needs them."""
+    return ScreeningData(
+        id=str(screening.pk),
+        status=screening.status,
+        submitted_at=screening.submitted_at,
+        evaluated_at=screening.evaluated_at,
+        patient_id=str(screening.patient_id),
+        patient_name=screening.patient.full_name,
+        question_set=question_set,
+        answers=_visible_answers(screening, question_set, stored),
+        **details,
+    )
+
+
 def responses_data(screenings: list[Screening]) -> list[ScreeningData]:
     """Just enough for each screening's QuestionnaireResponse (a search page), in a few
     queries whatever the number of screenings."""
@@ -64,25 +82,13 @@ def responses_data(screenings: list[Screening]) -> list[ScreeningData]:
         if screening.version_id not in question_sets:
             question_sets[screening.version_id] = question_set_data(screening.version)
         question_set = question_sets[screening.version_id]
-        made.append(
-            ScreeningData(
-                id=str(screening.pk),
-                status=screening.status,
-                submitted_at=screening.submitted_at,
-                evaluated_at=screening.evaluated_at,
-                patient_id=str(screening.patient_id),
-                patient_name=screening.patient.full_name,
-                question_set=question_set,
-                answers=_visible_answers(screening, question_set, stored[screening.pk]),
-            )
-        )
+        made.append(_screening_data(screening, question_set, stored[screening.pk]))
     return made
 
 
 def screening_data(screening: Screening) -> ScreeningData:
     question_set = question_set_data(screening.version)
     stored = dict(screening.answers.values_list("question__code", "value"))
-    visible = _visible_answers(screening, question_set, stored)
     flags = []
     for flag in screening.flags.select_related("acknowledgement__physician").order_by("position"):
         acknowledgement = getattr(flag, "acknowledgement", None)
@@ -132,15 +138,10 @@ def screening_data(screening: Screening) -> ScreeningData:
         )
         for row in screening.medications.order_by("position")
     )
-    return ScreeningData(
-        id=str(screening.pk),
-        status=screening.status,
-        submitted_at=screening.submitted_at,
-        evaluated_at=screening.evaluated_at,
-        patient_id=str(screening.patient_id),
-        patient_name=screening.patient.full_name,
-        question_set=question_set,
-        answers=visible,
+    return _screening_data(
+        screening,
+        question_set,
+        stored,
         scores=tuple(screening.scores or ()),
         medications=medications,
         flags=tuple(flags),

@@ -1,4 +1,5 @@
-"""Staff pages: the start page and patient invitations (the review queue comes later)."""
+"""Staff pages: the start page (it sends each person to their first page) and patient
+invitations. The review queue and screenings are in views.py."""
 
 from django.conf import settings
 from django.contrib import messages

@@ -1,6 +1,6 @@
 """The physician's pages: the review queue, a screening with its flags, decisions, print view.
 
-Every read of a screening writes an audit row. Writes go through screening.decisions,
+Every read of a screening writes an audit row. Writes go through screening.services.review,
 which refuses a save based on a stale page (another physician saved first).
 """
 

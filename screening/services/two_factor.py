@@ -6,7 +6,7 @@ code before any page but the two-factor pages and log out (enforced by
 used (each device remembers the last time step it accepted) and slows down guessing.
 
 A staff member enrols once, and only through a single-use link emailed to their account
-(screening/accounts/two_factor_links.py): a password alone never sets up a device. The secret being
+(screening/services/two_factor_links.py): a password alone never sets up a device. The secret being
 enrolled lives only in that login's session, so nobody else can copy it; the device is
 saved only when its first code is confirmed, and the person is emailed whenever a device
 is enrolled. A new device needs a clinic admin to remove the old one, which emails a new link.
