@@ -123,3 +123,29 @@ print(sorted(flag.code for flag in evaluation.flags))
     )
     assert result.returncode == 0, result.stderr
     assert "bp_uncontrolled" in result.stdout  # 181 systolic: over the limit of 180
+
+
+def test_the_engine_tests_and_the_clinical_rule_contract_run_without_django():
+    """tests/engine/ (the clinical contract of the default rules among them) passes in an
+    interpreter where importing Django fails, with neither pytest-django nor the conftest."""
+    script = """
+import builtins, sys
+real_import = builtins.__import__
+def no_django(name, *args, **kwargs):
+    if name == "django" or name.startswith(("django.", "pytest_django")):
+        raise ImportError("Django is not available here")
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = no_django
+import pytest
+sys.exit(pytest.main(["tests/engine", "-q", "-p", "no:django", "-p", "no:cacheprovider",
+                      "--noconftest", "-W", "ignore::pytest.PytestConfigWarning"]))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "error" not in result.stdout.lower()
