@@ -11,11 +11,12 @@ import hashlib
 import json
 from datetime import UTC
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from .client_address import client_ip
-from .models import AuditAction, AuditEvent
+from .models import AuditAction, AuditEvent, Screening, User
 
 # The previous_hash of the very first event.
 GENESIS_HASH = "0" * 64
@@ -25,7 +26,7 @@ GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = 2342241390980210168
 
 
-def compute_row_hash(event, previous_hash: str) -> str:
+def compute_row_hash(event: AuditEvent, previous_hash: str) -> str:
     """SHA-256 over a canonical serialisation of the event's fields and the previous hash.
 
     Every stored field is covered except the id (the order it gives is what previous_hash
@@ -69,11 +70,11 @@ def _lock_chain() -> None:
 
 def record(
     *,
-    request=None,
-    actor=None,
+    request: HttpRequest | None = None,
+    actor: User | None = None,
     action: AuditAction,
-    screening=None,
-    obj=None,
+    screening: Screening | None = None,
+    obj: models.Model | None = None,
     summary: str = "",
     ip_address: str | None = None,
 ) -> AuditEvent:

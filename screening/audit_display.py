@@ -16,7 +16,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from .models import AuditAction, AuditEvent
+from .models import AuditAction, AuditEvent, User
 from .services.review import DECISION_SUMMARIES
 
 REVIEW_PERMISSION = "screening.review_screening"
@@ -48,7 +48,7 @@ FIXED_SUMMARY_ACTIONS = frozenset(
 HIDDEN = "—"
 
 
-def identifies_screenings(user) -> bool:
+def identifies_screenings(user: User | None) -> bool:
     """Whether this person may see which screening an event was about, and its outcome."""
     return bool(user and user.has_perm(REVIEW_PERMISSION))
 

@@ -5,6 +5,7 @@ models lives in screening/services/. Identifiers that can reach a URL are random
 """
 
 import uuid
+from typing import Never
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -731,16 +732,16 @@ class AppendOnlyError(Exception):
 class AuditEventQuerySet(models.QuerySet):
     """Bulk writes would skip the hash chain or rewrite history, so they are refused."""
 
-    def update(self, **kwargs):
+    def update(self, **kwargs) -> Never:
         raise AppendOnlyError("Audit events are never updated.")
 
-    def delete(self):
+    def delete(self) -> Never:
         raise AppendOnlyError("Audit events are never deleted.")
 
-    def bulk_create(self, objs, *args, **kwargs):
+    def bulk_create(self, objs, *args, **kwargs) -> Never:
         raise AppendOnlyError("Audit events are written one at a time by screening.audit.record.")
 
-    def bulk_update(self, objs, fields, batch_size=None):
+    def bulk_update(self, objs, fields, batch_size=None) -> Never:
         raise AppendOnlyError("Audit events are never updated.")
 
 
@@ -811,7 +812,7 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise AppendOnlyError("Audit events are never updated.")
         if not self.row_hash:
@@ -820,7 +821,7 @@ class AuditEvent(models.Model):
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args, **kwargs) -> Never:
         raise AppendOnlyError("Audit events are never deleted.")
 
 

@@ -29,7 +29,7 @@ from .engine.severity import Severity
 NOT_ANSWERED = "Not answered"
 
 
-def display_answer(question: QuestionDef, stored) -> str | list[str]:
+def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
     """A readable answer; a medication list becomes one line per row."""
     if stored is None or stored == "" or stored == []:
         return NOT_ANSWERED
@@ -97,7 +97,7 @@ def answer_rows(visibility: Visibility) -> list[dict]:
     ]
 
 
-def plain_number(value):
+def plain_number(value: object) -> object:
     """70.0 reads as 70 and 70.5 as 70.5: no trailing zeros a patient never typed."""
     try:
         number = Decimal(str(value))

@@ -15,6 +15,7 @@ and object id only, and the task ends as failed.
 
 import logging
 from datetime import timedelta
+from types import TracebackType
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -76,7 +77,12 @@ class SendAttempt:
     def __enter__(self) -> "SendAttempt":
         return self
 
-    def __exit__(self, exc_type, error, traceback) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
         if error is None or not isinstance(error, Exception):
             return False
         # The error's class only: SMTP messages can quote addresses, and nothing else here

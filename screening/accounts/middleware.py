@@ -8,11 +8,13 @@ only swap their token for the session, so they are let through instead.
 """
 
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
@@ -26,14 +28,14 @@ TOKEN_LINK_URL_NAMES = {"accept_invitation", "password_reset_link", "two_factor_
 SECRET_PARAMETERS = ("token", "uid")
 
 
-def _url_name(request) -> str | None:
+def _url_name(request: HttpRequest) -> str | None:
     try:
         return resolve(request.path_info).url_name
     except Resolver404:
         return None
 
 
-def is_token_link(request) -> bool:
+def is_token_link(request: HttpRequest) -> bool:
     """An emailed link being opened: a GET of a link page with its token."""
     return (
         request.method == "GET"
@@ -42,7 +44,7 @@ def is_token_link(request) -> bool:
     )
 
 
-def next_without_secrets(request) -> str:
+def next_without_secrets(request: HttpRequest) -> str:
     """The page asked for, to come back to after logging in, without any link's secret."""
     query = request.GET.copy()
     for name in SECRET_PARAMETERS:
@@ -53,10 +55,10 @@ def next_without_secrets(request) -> str:
 class NoStoreForSignedInUsersMiddleware:
     """After logout, the back button must not show a page with patient data from the cache."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -72,10 +74,10 @@ class SessionTimeoutMiddleware:
     # Record activity at most this often, so a busy page does not write the session each time.
     TOUCH_EVERY_SECONDS = 30
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             now = int(time.time())
@@ -121,10 +123,10 @@ class StaffTwoFactorMiddleware:
         "logout",
     }
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (
             user is not None
@@ -138,7 +140,7 @@ class StaffTwoFactorMiddleware:
             return redirect(target)
         return self.get_response(request)
 
-    def _always_allowed(self, request) -> bool:
+    def _always_allowed(self, request: HttpRequest) -> bool:
         if request.path.startswith(settings.STATIC_URL):
             return True
         # A link only swaps its token for the session; the page it sends on to is checked.

@@ -9,7 +9,7 @@ preview, the `evaluate` command and the benchmarks all call `RuleSet.evaluate`.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -140,7 +140,9 @@ def _answered(context: _Context, code: str) -> bool:
     return question is not None and is_answered(question, context.answers.get(code))
 
 
-def _describe_answered_args(questionnaire: QuestionnaireDef):
+def _describe_answered_args(
+    questionnaire: QuestionnaireDef,
+) -> Callable[[tuple], list[Problem]]:
     def describe(args: tuple) -> list[Problem]:
         code = args[0] if args else None
         if code not in questionnaire.questions_by_code:
@@ -162,7 +164,7 @@ class RuleSet:
         rules: list[RuleDef],
         scores: list[ScoreDef],
         formulary: Formulary,
-    ):
+    ) -> None:
         self.questionnaire = questionnaire
         self.rules = [rule for rule in rules if rule.active]
         # Inactive rules too: a test case may expect one of them not to fire.
@@ -315,7 +317,7 @@ def medication_evidence(question_code: str, match: Match) -> dict:
     }
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """JSON-friendly numbers for evidence (Decimal BMI becomes a float)."""
     if value is None or isinstance(value, (int, str)):
         return value

@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from django.db import transaction
+from django.http import HttpRequest
 from fhir.resources.R4B.questionnaire import Questionnaire
 from pydantic import ValidationError
 
@@ -45,7 +47,7 @@ from ..engine.questionnaire import (
     variable_types,
 )
 from ..json_input import JSONInputError, parse_json
-from ..models import AuditAction, QuestionSet, QuestionSetVersion
+from ..models import AuditAction, QuestionSet, QuestionSetVersion, User
 from ..services.content import copy_rules_scores_and_panel, rule_problems, write_questionnaire
 from .conditions import (
     MEASURED_IN,
@@ -164,7 +166,7 @@ def _extensions(element: dict, url: str) -> list[dict]:
     ]
 
 
-def _extension_value(element: dict, url: str):
+def _extension_value(element: dict, url: str) -> object:
     for extension in _extensions(element, url):
         for key, value in extension.items():
             if key.startswith("value"):
@@ -251,7 +253,9 @@ def questionnaire_from_fhir(resource: dict) -> tuple[QuestionnaireDef, ImportRep
     return _with_conditions(raw_sections, report)
 
 
-def _loose_section(items: list[dict], index: int, codes: _Codes, report: ImportReport):
+def _loose_section(
+    items: list[dict], index: int, codes: _Codes, report: ImportReport
+) -> tuple[SectionDef, None, list]:
     """Top-level questions outside any group, gathered in a section of their own."""
     code = codes.make(f"questions_{index + 1}" if index else "questions", report)
     report.notes.append(f'Questions outside any group are in the section "{code}"')
@@ -514,7 +518,9 @@ def _string_kind(item: dict, label: str, report: ImportReport) -> str:
     return SHORT_TEXT
 
 
-def _choices(item: dict, label: str, report: ImportReport):
+def _choices(
+    item: dict, label: str, report: ImportReport
+) -> tuple[str, tuple[ChoiceDef, ...], dict[str, str]]:
     choices: list[ChoiceDef] = []
     values_by_code: dict[str, str] = {}
     used: set[str] = set()
@@ -591,7 +597,9 @@ def _show_when(
     return text
 
 
-def _with_conditions(raw_sections, report: ImportReport) -> tuple[QuestionnaireDef, ImportReport]:
+def _with_conditions(
+    raw_sections: list, report: ImportReport
+) -> tuple[QuestionnaireDef, ImportReport]:
     """Translate every enableWhen against the questions before it, and check the result."""
     targets: dict[str, ImportedTarget] = {}
     sections: list[SectionDef] = []
@@ -624,7 +632,10 @@ def _with_conditions(raw_sections, report: ImportReport) -> tuple[QuestionnaireD
     return checked, report
 
 
-def _replace(definition, **changes):
+_Definition = TypeVar("_Definition")
+
+
+def _replace(definition: _Definition, **changes: object) -> _Definition:
     return replace(definition, **changes)
 
 
@@ -669,8 +680,8 @@ def import_as_draft(
     question_set: QuestionSet,
     resource: dict,
     rules_from: QuestionSetVersion | None,
-    actor,
-    request=None,
+    actor: User,
+    request: HttpRequest | None = None,
 ) -> tuple[QuestionSetVersion, ImportReport]:
     """A new draft version of `question_set` holding the Questionnaire's questions.
 

@@ -7,6 +7,7 @@ medications, flags with their acknowledgements, and signed decisions.
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..engine.questionnaire import work_out_visibility
@@ -37,7 +38,7 @@ def question_set_data(version: QuestionSetVersion) -> QuestionSetData:
     )
 
 
-def screenings_for_export():
+def screenings_for_export() -> QuerySet[Screening]:
     """Screenings staff may read: submitted at least once (a reopened one included)."""
     return Screening.objects.select_related("patient", "version__question_set").exclude(
         status=Screening.Status.IN_PROGRESS, submitted_at__isnull=True

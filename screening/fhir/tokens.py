@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.http import HttpRequest
 from django.utils import timezone
 
 from .. import audit
-from ..models import ApiToken, AuditAction
+from ..models import ApiToken, AuditAction, User
 
 TOKEN_PREFIX = "fhir_"
 MAX_VALIDITY = timedelta(days=365)
@@ -35,7 +36,7 @@ def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def may_issue(user, scope: str) -> bool:
+def may_issue(user: User, scope: str) -> bool:
     if not user.has_perm(ISSUE_PERMISSION):
         return False
     return scope != ApiToken.Scope.SCREENINGS_READ or user.has_perm(ISSUE_SCREENING_PERMISSION)
@@ -47,9 +48,9 @@ def issue_token(
     client_name: str,
     scope: str,
     expires_at: datetime,
-    created_by,
+    created_by: User,
     requests_per_minute: int = 120,
-    request=None,
+    request: HttpRequest | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token and its secret, which is never stored and cannot be shown again."""
     if not may_issue(created_by, scope):
@@ -82,7 +83,7 @@ def issue_token(
 
 
 @transaction.atomic
-def revoke_token(*, token: ApiToken, revoked_by, request=None) -> bool:
+def revoke_token(*, token: ApiToken, revoked_by: User, request: HttpRequest | None = None) -> bool:
     """Revoke a token at once; False when it was already revoked."""
     changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=revoked_by

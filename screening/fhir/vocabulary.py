@@ -132,7 +132,7 @@ class Unit:
     code: str  # UCUM
     display: str
 
-    def quantity(self, value) -> dict:
+    def quantity(self, value: object) -> dict:
         return {"value": value, "unit": self.display, "system": UCUM, "code": self.code}
 
     def coding(self) -> dict:

@@ -37,14 +37,14 @@ from .wizard import PageStep
 logger = logging.getLogger(__name__)
 
 
-def _own_screening(request, screening_id) -> Screening:
+def _own_screening(request: HttpRequest, screening_id: UUID) -> Screening:
     return get_object_or_404(
         Screening.objects.select_related("version"), pk=screening_id, patient=request.user
     )
 
 
 @login_required
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
         return redirect("staff:home")
     screenings = Screening.objects.for_patient(request.user).order_by("-created_at")
@@ -53,7 +53,7 @@ def home(request):
 
 @login_required
 @require_POST
-def start(request):
+def start(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
         # Staff accounts review screenings; they never fill one in for themselves.
         return redirect("staff:home")
@@ -68,7 +68,7 @@ def start(request):
 
 
 @login_required
-def resume(request, screening_id):
+def resume(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
@@ -115,7 +115,7 @@ def section(request: HttpRequest, screening_id: UUID, section_code: str) -> Http
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def review(request, screening_id):
+def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
@@ -157,7 +157,7 @@ def review(request, screening_id):
 
 
 @login_required
-def done(request, screening_id):
+def done(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
     if screening.is_editable:
         return redirect("patient:resume", screening_id=screening.pk)

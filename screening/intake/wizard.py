@@ -29,7 +29,7 @@ MORE_ROWS = 5
 class PageStep:
     """The section a patient opened, with their answers and what those make of the page."""
 
-    def __init__(self, screening: Screening, section: SectionDef, data: QueryDict | None):
+    def __init__(self, screening: Screening, section: SectionDef, data: QueryDict | None) -> None:
         self.screening = screening
         self.section = section
         self.data = data

@@ -98,7 +98,7 @@ class DecisionForm(forms.Form):
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
-    def __init__(self, *args, has_contraindication: bool = False, **kwargs):
+    def __init__(self, *args, has_contraindication: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.has_contraindication = has_contraindication
         if not has_contraindication:

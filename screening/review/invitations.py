@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -17,7 +18,7 @@ from .forms import InvitationForm
 
 
 @login_required
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     """Staff land on the queue, or on invitations if they do not review; a patient gets 403."""
     if not request.user.is_clinic_staff:
         raise PermissionDenied
@@ -29,7 +30,7 @@ def home(request):
 @login_required
 @permission_required("screening.add_invitation", raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def invitations(request):
+def invitations(request: HttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         # The same work whether or not the address has an account: the worker decides which

@@ -9,12 +9,14 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import audit
 from ..audit_display import identifies_screenings, shown_event
+from ..engine.questionnaire import Visibility
 from ..engine.severity import Severity
 from ..models import AuditAction, AuditEvent, Flag, Screening, UndeliveredEmail
 from ..presenters import DERIVED_LABELS, answer_rows, display_answer, queue_rows
@@ -33,7 +35,7 @@ QUEUE_COLUMNS = (
 
 @login_required
 @permission_required("screening.review_screening", raise_exception=True)
-def queue(request):
+def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilterForm(request.GET or None)
     page = queue_page(
         filters.filter(Screening.objects.select_related("patient").only(*QUEUE_COLUMNS)),
@@ -70,7 +72,7 @@ def queue(request):
     return render(request, "staff/queue.html", context)
 
 
-def _screening_for_staff(screening_id) -> Screening:
+def _screening_for_staff(screening_id: uuid.UUID) -> Screening:
     return get_object_or_404(
         Screening.objects.select_related("patient", "version").exclude(
             status=Screening.Status.IN_PROGRESS, submitted_at__isnull=True
@@ -109,7 +111,7 @@ def screening_context(screening: Screening) -> dict:
     }
 
 
-def _evidence_row(item: dict, answers, labels: dict, score_names: dict) -> dict:
+def _evidence_row(item: dict, answers: Visibility, labels: dict, score_names: dict) -> dict:
     """An evidence item as the physician reads it: the question's text and the answer's words."""
     row = dict(item)
     question = answers.questions.get(item.get("question"))
@@ -126,11 +128,13 @@ def _evidence_row(item: dict, answers, labels: dict, score_names: dict) -> dict:
 
 @login_required
 @permission_required("screening.review_screening", raise_exception=True)
-def screening_detail(request, screening_id):
+def screening_detail(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
     return _screening_page(request, _screening_for_staff(screening_id))
 
 
-def _screening_page(request, screening: Screening, decision_form: DecisionForm | None = None):
+def _screening_page(
+    request: HttpRequest, screening: Screening, decision_form: DecisionForm | None = None
+) -> HttpResponse:
     """The whole screening, with the decision form (as posted, when it comes back with an
     error). Every render of it is a read of the screening, audited like any other."""
     audit.record(
@@ -150,7 +154,7 @@ def _screening_page(request, screening: Screening, decision_form: DecisionForm |
 
 @login_required
 @permission_required("screening.review_screening", raise_exception=True)
-def screening_print(request, screening_id):
+def screening_print(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
     screening = _screening_for_staff(screening_id)
     audit.record(
         request=request, action=AuditAction.SCREENING_PRINTED, screening=screening, obj=screening
@@ -158,7 +162,7 @@ def screening_print(request, screening_id):
     return render(request, "staff/screening_print.html", screening_context(screening))
 
 
-def _stale(request, screening):
+def _stale(request: HttpRequest, screening: Screening) -> HttpResponse:
     messages.error(
         request,
         "Another physician changed this screening while you had it open. Nothing you entered "
@@ -170,7 +174,7 @@ def _stale(request, screening):
 @login_required
 @permission_required("screening.decide_screening", raise_exception=True)
 @require_POST
-def acknowledge(request, screening_id, flag_id):
+def acknowledge(request: HttpRequest, screening_id: uuid.UUID, flag_id: uuid.UUID) -> HttpResponse:
     screening = _screening_for_staff(screening_id)
     flag = get_object_or_404(Flag, pk=flag_id, screening=screening)
     form = AcknowledgeForm(request.POST)
@@ -183,7 +187,7 @@ def acknowledge(request, screening_id, flag_id):
             physician=request.user,
             note=form.cleaned_data["note"],
             seen_version=form.cleaned_data["lock_version"],
-            request=request,
+            ip_address=audit.client_ip(request),
         )
     except StaleScreening:
         return _stale(request, screening)
@@ -195,7 +199,7 @@ def acknowledge(request, screening_id, flag_id):
 @login_required
 @permission_required("screening.decide_screening", raise_exception=True)
 @require_POST
-def decide(request, screening_id):
+def decide(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
     screening = _screening_for_staff(screening_id)
     has_contraindication = screening.flags.filter(severity=Severity.CONTRAINDICATED).exists()
     form = DecisionForm(request.POST, has_contraindication=has_contraindication)
@@ -211,7 +215,7 @@ def decide(request, screening_id):
                 reason=data["reason"],
                 message_to_patient=data["message_to_patient"],
                 override_reason=data.get("override_reason", ""),
-                request=request,
+                ip_address=audit.client_ip(request),
             )
         except StaleScreening:
             return _stale(request, screening)
@@ -228,7 +232,7 @@ AUDIT_PAGE_SIZE = 100
 
 @login_required
 @permission_required("screening.view_auditevent", raise_exception=True)
-def audit_log(request):
+def audit_log(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
     action = request.GET.get("action", "")
     if action in AuditAction.values:  # allow-list: only actions the app records

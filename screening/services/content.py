@@ -9,6 +9,8 @@ is checked by it) or is refused. A published version never changes.
 """
 
 import hashlib
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,12 +65,12 @@ class VersionNotEditable(Exception):
 class PublishRefused(Exception):
     """The draft has invalid expressions or failing test panel cases; nothing was published."""
 
-    def __init__(self, reasons: list[str]):
+    def __init__(self, reasons: list[str]) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = reasons
 
 
-def lock_for_editing(*version_ids) -> list[QuestionSetVersion]:
+def lock_for_editing(*version_ids: uuid.UUID) -> list[QuestionSetVersion]:
     """Lock these versions until the current transaction ends; refuse any that is not a draft.
 
     Call it inside the transaction that writes the content (the admin's add, change and
@@ -89,7 +91,9 @@ def lock_for_editing(*version_ids) -> list[QuestionSetVersion]:
     return versions
 
 
-def make_draft(*, source: QuestionSetVersion, actor: User, ip_address: str | None):
+def make_draft(
+    *, source: QuestionSetVersion, actor: User, ip_address: str | None
+) -> QuestionSetVersion:
     """Copy a version (questions, scores, rules, test panel) into a new draft numbered next."""
     with transaction.atomic():
         # The question set's row serialises drafts and publications of one set, so two
@@ -416,10 +420,10 @@ def write_panel_cases(version: QuestionSetVersion, cases: list[dict]) -> None:
 
 def panel_case_problems(
     questionnaire: QuestionnaireDef,
-    rule_codes,
-    answers,
-    must_raise,
-    must_not_raise,
+    rule_codes: Iterable[str],
+    answers: object,
+    must_raise: object,
+    must_not_raise: object,
 ) -> tuple[dict, list[str]]:
     """A case's answers stored as the intake stores them, and everything wrong with the case.
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from ..engine.rules import Evaluation, RuleSet
+from ..engine.rules import Evaluation, RuleSet, TypedEntry
 from ..engine.severity import Severity
 from ..models import Answer, Flag, QuestionSetVersion, RecognisedMedication, Screening
 from ..snapshots import draft_ruleset, ruleset_for
@@ -51,7 +51,7 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
     ):
         rows_by_question[code] = list(value.get("rows", [])) if isinstance(value, dict) else []
 
-    def row_field(entry, field: str) -> str:
+    def row_field(entry: TypedEntry, field: str) -> str:
         rows = rows_by_question.get(entry.question, [])
         row = rows[entry.row] if entry.row < len(rows) else {}
         return str(row.get(field, "") or "")[:200]

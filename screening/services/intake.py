@@ -124,7 +124,7 @@ def save_page(
 class ScreeningIncomplete(Exception):
     """A shown page still lacks answers; the exception carries the section to go back to."""
 
-    def __init__(self, section: SectionDef):
+    def __init__(self, section: SectionDef) -> None:
         super().__init__(section.code)
         self.section = section
 

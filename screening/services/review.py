@@ -46,7 +46,7 @@ def _bump(screening: Screening) -> None:
 
 @transaction.atomic
 def acknowledge_flag(
-    *, flag: Flag, physician: User, note: str, seen_version: int, request=None
+    *, flag: Flag, physician: User, note: str, seen_version: int, ip_address: str | None = None
 ) -> FlagAcknowledgement:
     screening = _lock(flag.screening, seen_version)
     if screening.status == Screening.Status.IN_PROGRESS:
@@ -59,8 +59,8 @@ def acknowledge_flag(
         return acknowledgement
     _bump(screening)
     audit.record(
-        request=request,
         actor=physician,
+        ip_address=ip_address,
         action=AuditAction.FLAG_ACKNOWLEDGED,
         screening=screening,
         obj=flag,
@@ -80,7 +80,7 @@ def record_decision(
     reason: str = "",
     message_to_patient: str = "",
     override_reason: str = "",
-    request=None,
+    ip_address: str | None = None,
 ) -> Decision:
     """Sign a decision. A later decision on the same screening is an amendment of the last one."""
     locked = _lock(screening, seen_version)
@@ -130,8 +130,8 @@ def record_decision(
     _bump(locked)
     action = AuditAction.DECISION_AMENDED if previous else AuditAction.DECISION_RECORDED
     audit.record(
-        request=request,
         actor=physician,
+        ip_address=ip_address,
         action=action,
         screening=locked,
         obj=decision,

@@ -1,5 +1,7 @@
 """Template helpers for staff pages."""
 
+from collections.abc import Iterable
+
 from django import template
 
 from .. import presenters
@@ -8,7 +10,7 @@ register = template.Library()
 
 
 @register.filter
-def readable_classes(classes) -> str:
+def readable_classes(classes: Iterable[str]) -> str:
     """Formulary classes as words: cyp3a4_strong_inhibitor reads "CYP3A4 strong inhibitor"."""
     words = [
         name.replace("_", " ").replace("cyp", "CYP").replace("maoi", "MAOI").replace("nmda", "NMDA")
