@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from ..client_address import client_ip
 from ..models import ApiToken, QuestionSetVersion
 from .importer import NotAQuestionnaire, import_as_draft, read_questionnaire
 from .tokens import (
@@ -116,7 +117,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 expires_at=obj.expires_at,
                 requests_per_minute=obj.requests_per_minute,
                 created_by=request.user,
-                request=request,
+                ip_address=client_ip(request),
             )
         except TokenNotAllowed as error:
             raise forms.ValidationError(str(error)) from error
@@ -140,7 +141,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens now", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset) -> None:
         revoked = sum(
-            revoke_token(token=token, revoked_by=request.user, request=request)
+            revoke_token(token=token, revoked_by=request.user, ip_address=client_ip(request))
             for token in queryset
         )
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
@@ -204,7 +205,7 @@ def import_fhir_questionnaire(modeladmin, request: HttpRequest, queryset):
                     resource=form.resource,
                     rules_from=version if form.cleaned_data["copy_rules"] else None,
                     actor=request.user,
-                    request=request,
+                    ip_address=client_ip(request),
                 )
             except NotAQuestionnaire as error:
                 form.add_error("questionnaire_json", str(error))

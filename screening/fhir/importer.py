@@ -16,7 +16,6 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from django.db import transaction
-from django.http import HttpRequest
 from fhir.resources.R4B.questionnaire import Questionnaire
 from pydantic import ValidationError
 
@@ -681,7 +680,7 @@ def import_as_draft(
     resource: dict,
     rules_from: QuestionSetVersion | None,
     actor: User,
-    request: HttpRequest | None = None,
+    ip_address: str | None = None,
 ) -> tuple[QuestionSetVersion, ImportReport]:
     """A new draft version of `question_set` holding the Questionnaire's questions.
 
@@ -720,8 +719,8 @@ def import_as_draft(
                 )
         report.not_carried_over.extend(rule_problems(draft))
     audit.record(
-        request=request,
         actor=actor,
+        ip_address=ip_address,
         action=AuditAction.IMPORTED,
         obj=draft,
         summary=f"{draft} imported from FHIR ({report.questions} questions)",

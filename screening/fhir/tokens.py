@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F, Q
-from django.http import HttpRequest
 from django.utils import timezone
 
 from .. import audit
@@ -50,7 +49,7 @@ def issue_token(
     expires_at: datetime,
     created_by: User,
     requests_per_minute: int = 120,
-    request: HttpRequest | None = None,
+    ip_address: str | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token and its secret, which is never stored and cannot be shown again."""
     if not may_issue(created_by, scope):
@@ -73,8 +72,8 @@ def issue_token(
         requests_per_minute=requests_per_minute,
     )
     audit.record(
-        request=request,
         actor=created_by,
+        ip_address=ip_address,
         action=AuditAction.FHIR_TOKEN_ISSUED,
         obj=token,
         summary=f"FHIR API token for {client_name} ({token.get_scope_display()})",
@@ -83,15 +82,15 @@ def issue_token(
 
 
 @transaction.atomic
-def revoke_token(*, token: ApiToken, revoked_by: User, request: HttpRequest | None = None) -> bool:
+def revoke_token(*, token: ApiToken, revoked_by: User, ip_address: str | None = None) -> bool:
     """Revoke a token at once; False when it was already revoked."""
     changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=revoked_by
     )
     if changed:
         audit.record(
-            request=request,
             actor=revoked_by,
+            ip_address=ip_address,
             action=AuditAction.FHIR_TOKEN_REVOKED,
             obj=token,
             summary=f"FHIR API token for {token.client_name} revoked",
