@@ -18,6 +18,7 @@ from django.contrib import admin
 from django.contrib.admin import FieldListFilter
 from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import Field
+from django.http import HttpRequest
 
 # The parameters a date_hierarchy adds to the URL (Django turns them into a range itself).
 DATE_HIERARCHY_PARTS = ("year", "month", "day")
@@ -33,12 +34,12 @@ class DeclaredFiltersOnly:
     cannot compare text with it (a 500 before).
     """
 
-    def lookup_allowed(self, lookup, value, request=None) -> bool:
+    def lookup_allowed(self, lookup, value, request: HttpRequest | None = None) -> bool:
         if "\x00" in str(value):
             return False
         return lookup in self.declared_filter_parameters(request)
 
-    def declared_filter_parameters(self, request) -> frozenset[str]:
+    def declared_filter_parameters(self, request: HttpRequest) -> frozenset[str]:
         """Every URL parameter the declared filters read, worked out once per request."""
         cache = request.__dict__.setdefault("_declared_filter_parameters", {}) if request else {}
         key = id(self)
@@ -46,7 +47,7 @@ class DeclaredFiltersOnly:
             cache[key] = frozenset(self._filter_parameters(request))
         return cache[key]
 
-    def _filter_parameters(self, request):
+    def _filter_parameters(self, request: HttpRequest):
         list_filter = self.get_list_filter(request) if request is not None else self.list_filter
         for item in list_filter:
             # Built as ChangeList.get_filters builds them, but from no parameters at all.
@@ -74,7 +75,7 @@ class ClinicAdminSite(admin.AdminSite):
     site_header = "Clinic screening administration"
     site_title = "Clinic screening admin"
 
-    def register(self, model_or_iterable, admin_class=None, **options):
+    def register(self, model_or_iterable, admin_class=None, **options) -> None:
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, DeclaredFiltersOnly):
             admin_class = type(

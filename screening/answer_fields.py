@@ -245,7 +245,7 @@ class MedicationListField(forms.Field):
 class ExclusiveMultipleChoiceField(forms.MultipleChoiceField):
     """Checkboxes where a "None of these" choice cannot be combined with the others."""
 
-    def __init__(self, *, exclusive_values: set[str], **kwargs):
+    def __init__(self, *, exclusive_values: set[str], **kwargs) -> None:
         self.exclusive_values = exclusive_values
         super().__init__(**kwargs)
 
@@ -347,7 +347,7 @@ def _add_range(field: forms.Field, question: QuestionDef, what: str) -> None:
     field.error_messages["max_digits"] = message
     field.error_messages["max_decimal_places"] = f"Use at most two decimal places. {message}"
 
-    def check_range(value):
+    def check_range(value) -> None:
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValidationError(message)
 

@@ -79,7 +79,9 @@ def answers_from_json(text: str, questionnaire: QuestionnaireDef) -> dict[str, o
     return answers
 
 
-def clean_answers(data, questionnaire: QuestionnaireDef) -> tuple[dict[str, object], list[str]]:
+def clean_answers(
+    data: object, questionnaire: QuestionnaireDef
+) -> tuple[dict[str, object], list[str]]:
     """Every answer in data checked and stored as the intake would store it, and every problem.
 
     Unlike answers_from_json this does not stop at the first bad key: a clinic admin fixing
@@ -142,7 +144,7 @@ def _join_blood_pressure_halves(data: dict, questionnaire: QuestionnaireDef) -> 
     return data
 
 
-def _clean(question: QuestionDef, raw) -> object:
+def _clean(question: QuestionDef, raw: object) -> object:
     code = question.code
     post = MultiValueDict()
     kind = question.kind
@@ -210,7 +212,7 @@ HEIGHT_EXAMPLES = '168, "168 cm", "5 ft 7 in", {"cm": 168} or {"feet": 5, "inche
 WEIGHT_EXAMPLES = '70, "70 kg", "154 lb", {"kg": 70} or {"pounds": 154}'
 
 
-def _post_height(post: MultiValueDict, code: str, raw) -> None:
+def _post_height(post: MultiValueDict, code: str, raw: object) -> None:
     """A height as a number of cm, a string with its unit, or {"cm"} / {"feet", "inches"}."""
     if isinstance(raw, bool):
         raise AnswersError(f'"{code}": expected a height such as {HEIGHT_EXAMPLES}.')
@@ -230,7 +232,7 @@ def _post_height(post: MultiValueDict, code: str, raw) -> None:
         raise AnswersError(f'"{code}": expected a height such as {HEIGHT_EXAMPLES}.')
 
 
-def _post_weight(post: MultiValueDict, code: str, raw) -> None:
+def _post_weight(post: MultiValueDict, code: str, raw: object) -> None:
     """A weight as a number of kg, a string with its unit, or {"kg"} / {"pounds"}, each
     with an optional "confirmed": true."""
     confirmed = False

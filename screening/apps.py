@@ -3,7 +3,7 @@ from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 
 
-def _ensure_roles(sender, **kwargs):
+def _ensure_roles(sender: AppConfig, **kwargs: object) -> None:
     # Permissions only exist after migrate has run, so the groups are set up here.
     from .services.roles import ensure_roles
 

@@ -11,11 +11,12 @@ import hashlib
 import json
 from datetime import UTC
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from .client_address import client_ip
-from .models import AuditEvent
+from .models import AuditAction, AuditEvent, Screening, User
 
 # The previous_hash of the very first event.
 GENESIS_HASH = "0" * 64
@@ -25,7 +26,7 @@ GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = 2342241390980210168
 
 
-def compute_row_hash(event, previous_hash: str) -> str:
+def compute_row_hash(event: AuditEvent, previous_hash: str) -> str:
     """SHA-256 over a canonical serialisation of the event's fields and the previous hash.
 
     Every stored field is covered except the id (the order it gives is what previous_hash
@@ -69,17 +70,18 @@ def _lock_chain() -> None:
 
 def record(
     *,
-    request=None,
-    actor=None,
-    action: str,
-    screening=None,
-    obj=None,
+    request: HttpRequest | None = None,
+    actor: User | None = None,
+    action: AuditAction,
+    screening: Screening | None = None,
+    obj: models.Model | None = None,
     summary: str = "",
     ip_address: str | None = None,
 ) -> AuditEvent:
     """Append one event to the audit log (the only place that writes audit events).
 
-    Services called without a request (publish_version) pass the actor and ip_address.
+    ``action`` is an AuditAction member. Services called without a request (publish_version)
+    pass the actor and ip_address.
     """
     actor = actor if actor is not None else getattr(request, "user", None)
     if actor is not None and not actor.is_authenticated:

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from .models import AuditEvent
+from .models import AuditAction, AuditEvent, User
 from .services.review import DECISION_SUMMARIES
 
 REVIEW_PERMISSION = "screening.review_screening"
@@ -37,18 +37,18 @@ ABOUT_A_SCREENING = (
 # naming the outcome said "Not a candidate".
 FIXED_SUMMARY_ACTIONS = frozenset(
     {
-        "screening.viewed",
-        "screening.printed",
-        "screening.exported",
-        "screening.draft_preview",
-        "flag.acknowledged",
-        "fhir.read",
+        AuditAction.SCREENING_VIEWED,
+        AuditAction.SCREENING_PRINTED,
+        AuditAction.SCREENING_EXPORTED,
+        AuditAction.DRAFT_PREVIEW,
+        AuditAction.FLAG_ACKNOWLEDGED,
+        AuditAction.FHIR_READ,
     }
 )
 HIDDEN = "—"
 
 
-def identifies_screenings(user) -> bool:
+def identifies_screenings(user: User | None) -> bool:
     """Whether this person may see which screening an event was about, and its outcome."""
     return bool(user and user.has_perm(REVIEW_PERMISSION))
 

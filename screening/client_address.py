@@ -13,9 +13,10 @@ the entry the outermost of them wrote is believed: the N-th from the right.
 import ipaddress
 
 from django.conf import settings
+from django.http import HttpRequest
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address, or None when there is no request or the address is unreadable."""
     if request is None:
         return None

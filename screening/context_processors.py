@@ -1,16 +1,17 @@
 from django.conf import settings
+from django.http import HttpRequest
 
 from . import session_clock
 
 
-def clinic(request):
+def clinic(request: HttpRequest) -> dict[str, object]:
     return {
         "clinic_name": settings.CLINIC_NAME,
         "crisis_resources_text": settings.CRISIS_RESOURCES_TEXT,
     }
 
 
-def session_clock_context(request):
+def session_clock_context(request: HttpRequest) -> dict:
     """What the idle warning's script needs, on every signed-in page (templates/base.html)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

@@ -4,6 +4,8 @@ Development only (create_demo_accounts refuses to run with DEBUG off). The answe
 through the real submit path, so the flags the physician sees are the engine's own.
 """
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -125,12 +127,12 @@ def seed_demo_screenings() -> int:
     return created
 
 
-def demo_authenticator(user) -> TOTPDevice:
+def demo_authenticator(user: User) -> TOTPDevice:
     """The demo staff member's confirmed authenticator device (created on first run)."""
     device = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
     return device or TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
 
 
-def current_codes(users) -> dict[str, str]:
+def current_codes(users: Iterable[User]) -> dict[str, str]:
     """What each demo staff member's authenticator app would show now."""
     return {user.email: code_shown(demo_authenticator(user)) for user in users}

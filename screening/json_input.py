@@ -12,6 +12,7 @@ was a 500.
 import json
 import math
 import re
+from typing import Never
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -102,7 +103,7 @@ def _decimal_number(text: str) -> float:
     return value
 
 
-def _constant(name: str):
+def _constant(name: str) -> Never:
     raise JSONInputError(f"{name} is not a number JSON allows.")
 
 

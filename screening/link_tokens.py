@@ -15,7 +15,7 @@ from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AuthenticatorSetupLink, Invitation
+from .models import AuthenticatorSetupLink, Invitation, User
 
 
 def hash_token(token: str) -> str:
@@ -43,7 +43,7 @@ reset_link_tokens = ResetLinkTokenGenerator()
 LINK_VALID_FOR = timedelta(hours=24)
 
 
-def newest_link(user) -> AuthenticatorSetupLink | None:
+def newest_link(user: User) -> AuthenticatorSetupLink | None:
     return AuthenticatorSetupLink.objects.filter(user=user).order_by("-created_at").first()
 
 

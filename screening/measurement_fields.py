@@ -64,7 +64,7 @@ class MeasurementWidget(forms.Widget):
         value = {part: str(data.get(self._input_name(name, part), "")) for part in self.parts}
         return value
 
-    def value_omitted_from_data(self, data, files, name):
+    def value_omitted_from_data(self, data, files, name) -> bool:
         return not any(self._input_name(name, part) in data for part in self.parts)
 
     def _input_name(self, name: str, part: str) -> str:
@@ -147,7 +147,7 @@ class HeightField(forms.Field):
 
     widget = HeightWidget
 
-    def __init__(self, *, question: QuestionDef, **kwargs):
+    def __init__(self, *, question: QuestionDef, **kwargs) -> None:
         super().__init__(**kwargs)
         self.low = question.min_value
         self.high = question.max_value
@@ -223,7 +223,7 @@ class WeightField(forms.Field):
 
     widget = WeightWidget
 
-    def __init__(self, *, question: QuestionDef, **kwargs):
+    def __init__(self, *, question: QuestionDef, **kwargs) -> None:
         super().__init__(**kwargs)
         self.low = question.min_value
         self.high = question.max_value

@@ -1,10 +1,11 @@
 """What the app stores: users, versioned question sets, invitations, screenings and answers.
 
 Models hold data, constraints and small derived properties; every write that spans
-models lives in services.py. Identifiers that can reach a URL are random UUIDs.
+models lives in screening/services/. Identifiers that can reach a URL are random UUIDs.
 """
 
 import uuid
+from typing import Never
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -14,6 +15,10 @@ from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+
+from .engine.medications import DRUG_FIELDS
+from .engine.questionnaire import QuestionKind
+from .engine.severity import Severity
 
 
 class UserManager(BaseUserManager):
@@ -85,6 +90,14 @@ class QuestionSet(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def next_version_number(self) -> int:
+        """The number a new version of this set takes: one past the highest, 1 for the first.
+
+        Call it holding this set's row (select_for_update), so two new versions made at once
+        get the next two numbers, not a clash."""
+        last = self.versions.order_by("-number").values_list("number", flat=True).first()
+        return (last or 0) + 1
 
 
 class QuestionSetVersionQuerySet(models.QuerySet):
@@ -160,22 +173,6 @@ class Section(models.Model):
 
 
 class Question(models.Model):
-    class Kind(models.TextChoices):
-        YES_NO = "yes_no", "Yes / no"
-        SINGLE_CHOICE = "single_choice", "Single choice"
-        MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
-        INTEGER = "integer", "Whole number"
-        DECIMAL = "decimal", "Decimal number"
-        TEXT = "text", "Free text"
-        DATE = "date", "Date"
-        BLOOD_PRESSURE = "blood_pressure", "Blood pressure"
-        MEDICATION_LIST = "medication_list", "Medication list"
-        SCALE_ITEM = "scale_item", "Scale item (scored choices)"
-        HEIGHT = "height", "Height (cm, or feet and inches)"
-        WEIGHT = "weight", "Weight (kg or pounds)"
-        SHORT_TEXT = "short_text", "One line of text (e.g. a name)"
-        PHONE = "phone", "Telephone number"
-
     version = models.ForeignKey(
         QuestionSetVersion, on_delete=models.CASCADE, related_name="questions"
     )
@@ -186,7 +183,7 @@ class Question(models.Model):
     )
     text = models.TextField()
     help_text = models.TextField(blank=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=QuestionKind.choices())
     required = models.BooleanField(default=True)
     min_value = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     max_value = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
@@ -515,12 +512,7 @@ class ReviewClock(models.Model):
         return self.opened_at - self.submitted_at if self.opened_at else None
 
 
-SEVERITY_CHOICES = [
-    ("urgent", "Urgent"),
-    ("contraindicated", "Contraindicated"),
-    ("caution", "Caution"),
-    ("info", "Info"),
-]
+SEVERITY_CHOICES = Severity.choices()
 
 
 class ScoreDefinition(models.Model):
@@ -601,7 +593,7 @@ class Rule(models.Model):
             models.UniqueConstraint(fields=["version", "code"], name="unique_rule_code"),
             # The patient's confirmation page shows the message of each urgent flag raised.
             models.CheckConstraint(
-                condition=~Q(severity="urgent") | ~Q(patient_message=""),
+                condition=~Q(severity=Severity.URGENT) | ~Q(patient_message=""),
                 name="urgent_rule_has_patient_message",
             ),
             # The limits above, kept by the database too (max_length on a TextField is
@@ -694,6 +686,11 @@ class Drug(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def as_row(self) -> dict[str, object]:
+        """The entry as the engine reads it: one value per field of engine.medications.Drug
+        (the snapshot builds the formulary from these; the admin checks a change with them)."""
+        return {name: getattr(self, name) for name in sorted(DRUG_FIELDS)}
 
 
 class DrugClass(models.Model):
@@ -949,17 +946,48 @@ class Submission(models.Model):
 class AuditEventQuerySet(models.QuerySet):
     """Bulk writes would skip the hash chain or rewrite history, so they are refused."""
 
-    def update(self, **kwargs):
+    def update(self, **kwargs) -> Never:
         raise AppendOnlyError("Audit events are never updated.")
 
-    def delete(self):
+    def delete(self) -> Never:
         raise AppendOnlyError("Audit events are never deleted.")
 
-    def bulk_create(self, objs, *args, **kwargs):
+    def bulk_create(self, objs, *args, **kwargs) -> Never:
         raise AppendOnlyError("Audit events are written one at a time by screening.audit.record.")
 
-    def bulk_update(self, objs, fields, batch_size=None):
+    def bulk_update(self, objs, fields, batch_size=None) -> Never:
         raise AppendOnlyError("Audit events are never updated.")
+
+
+class AuditAction(models.TextChoices):
+    """Every action the audit log records, with the words the log's filter shows.
+
+    ``screening.audit.record`` is called with one of these; the stored value is the string
+    ("screening.viewed"), so events written before this list existed read the same.
+    """
+
+    SCREENING_VIEWED = "screening.viewed", "Screening viewed"
+    SCREENING_PRINTED = "screening.printed", "Screening printed"
+    SCREENING_EXPORTED = "screening.exported", "Screening downloaded as a FHIR Bundle"
+    DRAFT_PREVIEW = "screening.draft_preview", "Draft's effect on screenings previewed"
+    FLAG_ACKNOWLEDGED = "flag.acknowledged", "Flag acknowledged"
+    DECISION_RECORDED = "decision.recorded", "Decision signed"
+    DECISION_AMENDED = "decision.amended", "Amended decision signed"
+    CONTENT_ADDED = "content.added", "Content added"
+    CONTENT_CHANGED = "content.changed", "Content changed"
+    CONTENT_DELETED = "content.deleted", "Content deleted"
+    DRAFT_MADE = "content.draft_made", "Draft version made"
+    PUBLISHED = "content.published", "Version published"
+    IMPORTED = "content.imported", "Questionnaire imported from FHIR"
+    TWO_FACTOR_ENROLLED = "two_factor.enrolled", "Authenticator app set up"
+    TWO_FACTOR_VERIFIED = "two_factor.verified", "Second-factor code accepted"
+    TWO_FACTOR_FAILED = "two_factor.failed", "Second-factor code refused"
+    TWO_FACTOR_LINK_SENT = "two_factor.link_sent", "Authenticator set-up link emailed"
+    TWO_FACTOR_LINK_OPENED = "two_factor.link_opened", "Authenticator set-up link opened"
+    TWO_FACTOR_REMOVED = "two_factor.removed", "Authenticator app removed"
+    FHIR_TOKEN_ISSUED = "fhir.token_issued", "FHIR API token issued"
+    FHIR_TOKEN_REVOKED = "fhir.token_revoked", "FHIR API token revoked"
+    FHIR_READ = "fhir.read", "Read through the FHIR API"
 
 
 class AuditEvent(models.Model):
@@ -998,7 +1026,7 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise AppendOnlyError("Audit events are never updated.")
         if not self.row_hash:
@@ -1007,7 +1035,7 @@ class AuditEvent(models.Model):
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args, **kwargs) -> Never:
         raise AppendOnlyError("Audit events are never deleted.")
 
 

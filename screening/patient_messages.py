@@ -13,8 +13,9 @@ import re
 import string
 from collections.abc import Iterable
 
+from .engine.severity import Severity
+
 PLACEHOLDERS = ("crisis_resources", "clinic_name")
-URGENT = "urgent"
 
 # What every urgent flag showed before rules had their own message; flags stored then have
 # none, so their confirmation page keeps showing this.
@@ -55,7 +56,7 @@ def urgent_messages(
     """The messages of the urgent flags among (severity, patient_message) pairs, each once."""
     shown: list[str] = []
     for severity, message in flags:
-        if severity != URGENT:
+        if severity != Severity.URGENT:
             continue
         text = render_patient_message(
             message or EARLIER_URGENT_MESSAGE,

@@ -25,11 +25,12 @@ from .engine.questionnaire import (
     QuestionnaireDef,
     Visibility,
 )
+from .engine.severity import Severity
 
 NOT_ANSWERED = "Not answered"
 
 
-def display_answer(question: QuestionDef, stored) -> str | list[str]:
+def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
     """A readable answer; a medication list becomes one line per row."""
     if stored is None or stored == "" or stored == []:
         return NOT_ANSWERED
@@ -97,21 +98,13 @@ def answer_rows(visibility: Visibility) -> list[dict]:
     ]
 
 
-def plain_number(value):
+def plain_number(value: object) -> object:
     """70.0 reads as 70 and 70.5 as 70.5: no trailing zeros a patient never typed."""
     try:
         number = Decimal(str(value))
     except ArithmeticError:
         return value
     return f"{number.normalize():f}" if number == number.to_integral_value() else str(value)
-
-
-SEVERITY_LABELS = {
-    "urgent": "Urgent",
-    "contraindicated": "Contraindicated",
-    "caution": "Caution",
-    "info": "Info",
-}
 
 
 DERIVED_LABELS = {
@@ -138,23 +131,27 @@ def intro_blocks(text: str) -> list[dict]:
     return blocks
 
 
-BADGES = {
-    "urgent": ("text-bg-danger", "Urgent"),
-    "contraindicated": ("text-bg-dark", "Contraindicated"),
-    "caution": ("text-bg-warning", "Caution"),
-    "info": ("text-bg-info", "Info"),
+# Each severity's badge colour (Bootstrap classes); its words are Severity.label.
+BADGE_CSS = {
+    Severity.URGENT: "text-bg-danger",
+    Severity.CONTRAINDICATED: "text-bg-dark",
+    Severity.CAUTION: "text-bg-warning",
+    Severity.INFO: "text-bg-info",
 }
 NOTHING_FLAGGED = ("text-bg-light border", "Nothing flagged")
 
 
 def level_badge(level: str) -> SafeString:
     """A coloured badge for a severity ("Nothing flagged" for none)."""
-    css, label = BADGES.get(level, NOTHING_FLAGGED)
+    if level in BADGE_CSS:
+        css, label = BADGE_CSS[level], Severity(level).label
+    else:
+        css, label = NOTHING_FLAGGED
     return format_html('<span class="badge {}">{}</span>', css, label)
 
 
 # Each level's badge, made once: the queue prints fifty.
-_BADGE_HTML = {level: level_badge(level) for level in [*BADGES, ""]}
+_BADGE_HTML = {level: level_badge(level) for level in [*Severity, ""]}
 
 
 def short_date_time(moment: datetime.datetime) -> str:
@@ -218,7 +215,9 @@ def queue_rows(
 NOT_ASKED = "Not asked"
 
 
-def answer_changes(questionnaire: QuestionnaireDef, before: Visibility, after: Visibility):
+def answer_changes(
+    questionnaire: QuestionnaireDef, before: Visibility, after: Visibility
+) -> list[dict]:
     """The answers that read differently after than before, in questionnaire order, each as
     {section, question, before, after, before_is_list, after_is_list} with the words the answers list shows (free
     text as typed); a question shown on one side only reads "Not asked" on the other."""

@@ -27,7 +27,7 @@ class RequestBodyRefused(RequestDataTooBig):
 class RequestBodyLimitMiddleware:
     """Refuse a body longer than DATA_UPLOAD_MAX_MEMORY_SIZE, or of undeclared length."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

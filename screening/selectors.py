@@ -6,6 +6,7 @@ Reads only; every write is in screening/services/.
 
 import datetime
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import CharField, Q, QuerySet, Value
@@ -104,7 +105,7 @@ class QueuePage:
     next_cursor: str | None  # for ?after=
     previous_cursor: str | None  # for ?before=
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Screening]:
         return iter(self.screenings)
 
     def __len__(self) -> int:
@@ -139,7 +140,7 @@ def queue_page(screenings: QuerySet, *, after: str = "", before: str = "", size:
     )
 
 
-def _beside(screenings: QuerySet, cursor, limit: int, *, forwards: bool) -> list[Screening]:
+def _beside(screenings: QuerySet, cursor: tuple, limit: int, *, forwards: bool) -> list[Screening]:
     """Up to `limit` rows after (or, nearest first, before) the cursor's row in queue order.
 
     First the rest of the cursor's level, then the levels below (or above): each is one

@@ -12,6 +12,8 @@ alive by itself.
 import time
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
 
 # Requests a page's script sends by itself: they never count as the person's activity.
 BACKGROUND_URL_NAMES = frozenset({"session_status", "patient:page_draft"})
@@ -29,11 +31,11 @@ def now() -> int:
     return int(time.time())
 
 
-def is_staff_session(session) -> bool:
+def is_staff_session(session: SessionBase) -> bool:
     return bool(session.get("staff_session", False))
 
 
-def idle_limit(session) -> int:
+def idle_limit(session: SessionBase) -> int:
     return (
         settings.STAFF_IDLE_TIMEOUT_SECONDS
         if is_staff_session(session)
@@ -41,7 +43,7 @@ def idle_limit(session) -> int:
     )
 
 
-def seconds_left(session, at: int | None = None) -> int:
+def seconds_left(session: SessionBase, at: int | None = None) -> int:
     """How long this session has before the server ends it, if nobody acts."""
     at = now() if at is None else at
     left = idle_limit(session) - (at - session.get("last_seen", at))
@@ -51,13 +53,13 @@ def seconds_left(session, at: int | None = None) -> int:
     return max(left, 0)
 
 
-def idle_seconds_left(request) -> int:
+def idle_seconds_left(request: HttpRequest) -> int:
     return seconds_left(request.session)
 
 
-def warning_seconds(session) -> int:
+def warning_seconds(session: SessionBase) -> int:
     return min(WARNING_SECONDS, idle_limit(session) // 2)
 
 
-def draft_lead_seconds(session) -> int:
+def draft_lead_seconds(session: SessionBase) -> int:
     return max(1, min(DRAFT_LEAD_SECONDS, idle_limit(session) // 10))

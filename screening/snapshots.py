@@ -7,6 +7,7 @@ ids of a version's questions and sections, so saving a page needs no lookup of t
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,11 +37,11 @@ def questionnaire_for(version: QuestionSetVersion) -> QuestionnaireDef:
 
 
 @lru_cache(maxsize=32)
-def _cached(version_id) -> QuestionnaireDef:
+def _cached(version_id: uuid.UUID) -> QuestionnaireDef:
     return _build(version_id)
 
 
-def _build(version_id) -> QuestionnaireDef:
+def _build(version_id: uuid.UUID) -> QuestionnaireDef:
     choices_by_question: dict[int, list[ChoiceDef]] = {}
     for choice in Choice.objects.filter(question__version_id=version_id).order_by("position"):
         choices_by_question.setdefault(choice.question_id, []).append(
@@ -90,11 +91,11 @@ def row_ids_for(version: QuestionSetVersion) -> RowIds:
 
 
 @lru_cache(maxsize=32)
-def _cached_row_ids(version_id) -> RowIds:
+def _cached_row_ids(version_id: uuid.UUID) -> RowIds:
     return _row_ids(version_id)
 
 
-def _row_ids(version_id) -> RowIds:
+def _row_ids(version_id: uuid.UUID) -> RowIds:
     return RowIds(
         questions=dict(Question.objects.filter(version_id=version_id).values_list("code", "pk")),
         sections=dict(Section.objects.filter(version_id=version_id).values_list("code", "pk")),
@@ -125,21 +126,7 @@ def current_formulary() -> Formulary:
     if formulary is None:
         data = {
             "classes": dict(DrugClass.objects.values_list("name", "description")),
-            "drugs": [
-                {
-                    "name": drug.name,
-                    "classes": drug.classes,
-                    "components": drug.components,
-                    "brands": drug.brands,
-                    "synonyms": drug.synonyms,
-                    "slang": drug.slang,
-                    "form": drug.form,
-                    "note": drug.note,
-                    "grade": drug.grade,
-                    "sources": drug.sources,
-                }
-                for drug in Drug.objects.all()
-            ],
+            "drugs": [drug.as_row() for drug in Drug.objects.all()],
         }
         try:
             formulary = Formulary.from_data(data, shared_dictionary())

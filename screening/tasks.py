@@ -14,7 +14,8 @@ and object id only, and the task ends as failed.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from types import TracebackType
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -78,7 +79,12 @@ class SendAttempt:
     def __enter__(self) -> "SendAttempt":
         return self
 
-    def __exit__(self, exc_type, error, traceback) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
         if error is None or not isinstance(error, Exception):
             return False
         # The error's class only: SMTP messages can quote addresses, and nothing else here
@@ -129,7 +135,7 @@ def _send(*, subject: str, template: str, context: dict, to: list[str]) -> None:
     EmailMessage(subject=subject, body=body, to=to).send(fail_silently=False)
 
 
-def schedule(task_: Task, run_after, **kwargs) -> None:
+def schedule(task_: Task, run_after: datetime, **kwargs: str) -> None:
     """Queue a timed job to run at `run_after`. A backend that cannot wait (the immediate
     one some tests use) would run it at once, before it is due: it is not queued there."""
     if task_.get_backend().supports_defer:
@@ -238,7 +244,7 @@ def alert_physicians_of_urgent_screening(screening_id: str, attempt: int = 1) ->
         )
 
 
-def first_realert_time(submitted_at):
+def first_realert_time(submitted_at: datetime) -> datetime:
     return submitted_at + timedelta(minutes=settings.URGENT_REVIEW_MINUTES)
 
 

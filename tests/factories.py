@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from screening.engine.rules import SEVERITY_RANK
+from screening.engine.severity import Severity
 from screening.models import Flag, QuestionSetVersion, Screening, User
 
 _numbers = itertools.count(1)
@@ -26,7 +26,7 @@ def make_submitted_screening(
     """A submitted screening whose flags are given as (code, severity) pairs."""
     version = QuestionSetVersion.objects.published().first()
     flags = list(flags) or ([(f"demo_{level}", level)] if level else [])
-    level = max((severity for _, severity in flags), key=SEVERITY_RANK.get, default="")
+    level = max((severity for _, severity in flags), key=Severity.rank_of, default="")
     submitted_at = timezone.now() - timedelta(minutes=minutes_ago)
     screening = Screening.objects.create(
         patient=patient or make_patient(),
@@ -34,7 +34,7 @@ def make_submitted_screening(
         status=status,
         submitted_at=submitted_at,
         level=level,
-        level_rank=SEVERITY_RANK.get(level, 0),
+        level_rank=Severity.rank_of(level),
         flag_count=len(flags),
         scores=[{"code": "phq9_total", "name": "PHQ-9 total", "value": 7, "band": "Mild"}],
     )

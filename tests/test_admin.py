@@ -6,8 +6,10 @@ import re
 import pytest
 from django.contrib.admin.sites import site
 
-from screening.admin import QuestionAdminForm
-from screening.models import Question, QuestionSetVersion, Rule
+from screening.admin import QuestionAdminForm, ScoreDefinitionAdminForm
+from screening.models import DrugClass, Question, QuestionSetVersion, Rule
+from screening.services.content import make_draft
+from tests.admin_forms import draft_made_in_admin, rule_form_data
 from tests.logins import log_in_staff
 
 pytestmark = pytest.mark.django_db
@@ -16,11 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def draft(default_version, clinic_admin, client):
     log_in_staff(client, clinic_admin)
-    client.post(
-        "/admin/screening/questionsetversion/",
-        {"action": "make_draft_copy", "_selected_action": [str(default_version.pk)]},
-    )
-    return QuestionSetVersion.objects.get(status=QuestionSetVersion.Status.DRAFT)
+    return draft_made_in_admin(client, default_version)
 
 
 def form_data(question, **changes):
@@ -285,23 +283,6 @@ def score_form_data(score, **changes):
     return {**data, **changes}
 
 
-def rule_form_data(rule, **changes):
-    data = {
-        "version": rule.version_id,
-        "position": rule.position,
-        "code": rule.code,
-        "title": rule.title,
-        "severity": rule.severity,
-        "when": rule.when,
-        "message": rule.message,
-        "rationale": rule.rationale,
-        "source": rule.source,
-        "superseded_by": json.dumps(rule.superseded_by),
-        "active": "on" if rule.active else "",
-    }
-    return {**data, **changes}
-
-
 def error_beside(html: str, field: str) -> str:
     """The error list in the admin's row for `field` ("" when the row shows none)."""
     row = re.search(
@@ -514,3 +495,40 @@ def test_a_published_rules_page_shows_it_read_only(client, clinic_admin, default
     response = client.get(f"/admin/screening/rule/{rule.pk}/change/")
     assert response.status_code == 200
     assert rule.message in response.content.decode()
+
+
+def test_a_drug_class_in_use_cannot_be_deleted_or_renamed(clinic_admin, client, default_version):
+    log_in_staff(client, clinic_admin)
+    maoi = DrugClass.objects.get(name="maoi")
+    assert (
+        client.post(f"/admin/screening/drugclass/{maoi.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert DrugClass.objects.filter(name="maoi").exists()
+
+
+@pytest.mark.parametrize(
+    "items, bands, field",
+    [
+        ('["phq9_one"]', "[]", "items"),
+        ('["phq9_1"]', '[{"min": "low"}]', "bands"),
+        ('["phq9_1"]', '[{"min": 5, "max": 1, "label": "x"}]', "bands"),
+    ],
+)
+def test_a_score_definition_is_checked_before_it_is_saved(
+    clinic_admin, client, default_version, items, bands, field
+):
+    draft = make_draft(source=default_version, actor=clinic_admin, ip_address=None)
+    form = ScoreDefinitionAdminForm(
+        data={
+            "version": draft.pk,
+            "position": 9,
+            "code": "x_total",
+            "name": "X",
+            "items": items,
+            "bands": bands,
+            "source": "",
+        }
+    )
+    assert not form.is_valid()
+    assert field in form.errors

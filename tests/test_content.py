@@ -440,3 +440,24 @@ def test_the_database_refuses_a_rule_text_over_its_limit(default_version):
     for name, limit in RULE_TEXT_LIMITS.items():
         with pytest.raises(IntegrityError), transaction.atomic():
             Rule.objects.filter(pk=rule.pk).update(**{name: "x" * (limit + 1)})
+
+
+def test_question_kinds_and_severities_are_written_once_in_the_engine():
+    from screening.engine.questionnaire import QuestionKind
+    from screening.engine.severity import Severity
+    from screening.models import Flag, Question, Rule
+
+    assert Question._meta.get_field("kind").choices == QuestionKind.choices()
+    assert Rule._meta.get_field("severity").choices == Severity.choices()
+    assert Flag._meta.get_field("severity").choices == Severity.choices()
+
+
+@pytest.mark.django_db
+def test_a_new_version_is_numbered_one_past_the_highest():
+    from screening.models import QuestionSet, QuestionSetVersion
+
+    question_set = QuestionSet.objects.create(slug="numbers", name="Numbers")
+    assert question_set.next_version_number() == 1
+    QuestionSetVersion.objects.create(question_set=question_set, number=3)
+    QuestionSetVersion.objects.create(question_set=question_set, number=1)
+    assert question_set.next_version_number() == 4

@@ -1,10 +1,13 @@
 """A physician reads a screening, acknowledges its flags and signs a decision; everything is audited."""
 
+import re
+
 import pytest
 from django.test import Client
 
-from screening.models import AuditEvent, Decision, FlagAcknowledgement, Screening
+from screening.models import AuditAction, AuditEvent, Decision, FlagAcknowledgement, Screening, User
 from screening.services.intake import start_screening
+from screening.services.review import acknowledge_flag
 from tests.logins import log_in_staff
 
 from .factories import make_submitted_screening
@@ -320,6 +323,20 @@ def test_clinic_admins_read_the_audit_log_and_nobody_can_edit_it(
     assert event.summary != "edited"
 
 
+def test_the_audit_logs_filter_lists_every_action_once_by_its_label(
+    client, clinic_admin, physician_client, default_version
+):
+    screening = make_submitted_screening(level="info")
+    for _ in range(3):  # many events of one action: still one option
+        physician_client.get(url(screening))
+    log_in_staff(client, clinic_admin)
+    body = client.get("/staff/audit/?action=screening.viewed").content.decode()
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', body)
+    assert [value for value, _, _ in options] == ["", *AuditAction.values]
+    assert ("screening.viewed", " selected", "Screening viewed") in options
+    assert ("decision.recorded", "", "Decision signed") in options  # none recorded yet
+
+
 def test_physicians_cannot_read_the_audit_log(physician_client):
     assert physician_client.get("/staff/audit/").status_code == 403
 
@@ -346,3 +363,42 @@ def test_a_medicine_the_formulary_lacks_is_shown_recognised_with_no_known_intera
     assert "levetiracetam" in body and "no known interaction with ketamine" in body
     assert "drug dictionary; not in the clinic formulary" in body
     assert "Check this entry" in body
+
+
+def test_an_amendment_cannot_clear_flags_nobody_acknowledged(physician, default_version):
+    client = Client()
+    log_in_staff(client, physician)
+    screening = make_submitted_screening(flags=[("phq9_item9_positive", "urgent")])
+    client.post(
+        f"/staff/screenings/{screening.pk}/decide/",
+        {"lock_version": 0, "outcome": "not_a_candidate", "reason": "r"},
+    )
+    screening.refresh_from_db()
+    response = client.post(
+        f"/staff/screenings/{screening.pk}/decide/",
+        {"lock_version": screening.lock_version, "outcome": "cleared"},
+    )
+    assert "Acknowledge every flag" in response.content.decode()
+    assert list(Decision.objects.values_list("outcome", flat=True)) == ["not_a_candidate"]
+
+
+def test_a_second_acknowledgement_does_not_overwrite_the_first(physician, default_version):
+    other = User.objects.create_user(email="other@example.com", password=None, full_name="Dr Other")
+    screening = make_submitted_screening(flags=[("opioid", "caution")])
+    flag = screening.flags.get()
+    acknowledge_flag(flag=flag, physician=physician, note="first", seen_version=0)
+    acknowledge_flag(flag=flag, physician=other, note="second", seen_version=1)
+    flag.refresh_from_db()
+    assert (flag.acknowledgement.physician, flag.acknowledgement.note) == (physician, "first")
+
+
+def test_the_audit_summary_names_no_clinical_finding(physician, default_version):
+    client = Client()
+    log_in_staff(client, physician)
+    screening = make_submitted_screening(flags=[("phq9_item9_positive", "urgent")])
+    flag = screening.flags.get()
+    client.post(
+        f"/staff/screenings/{screening.pk}/flags/{flag.pk}/acknowledge/", {"lock_version": 0}
+    )
+    summaries = list(AuditEvent.objects.values_list("summary", flat=True))
+    assert summaries and not any("phq9" in summary for summary in summaries)

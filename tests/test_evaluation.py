@@ -276,3 +276,21 @@ def test_export_questionset_lists_codes_kinds_and_choices(default_version, capsy
     assert questions["bp"]["kind"] == "blood_pressure"
     assert {c["value"] for c in questions["pregnant"]["choices"]} == {"yes", "no", "unsure"}
     assert questions["phq9_9"]["choices"][1]["score"] == 1
+
+
+def test_repeated_medication_names_keep_their_own_doses(patient_client, patient, default_version):
+    screening = start_screening(patient=patient)
+    fill_intake(
+        patient_client,
+        screening,
+        {
+            "medications-none": "",
+            "medications-rows": "2",
+            "medications-0-name": "Quetiapine",
+            "medications-0-dose": "25 mg",
+            "medications-1-name": "Quetiapine",
+            "medications-1-dose": "300 mg",
+        },
+    )
+    patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    assert list(screening.medications.values_list("dose", flat=True)) == ["25 mg", "300 mg"]

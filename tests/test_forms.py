@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from crispy_forms.utils import render_crispy_form
 
 from screening.engine.questionnaire import ChoiceDef, QuestionDef
 from screening.intake.forms import SectionForm
@@ -171,3 +172,20 @@ def test_a_refused_blood_pressure_is_shown_back_as_typed():
     assert not form.is_valid()
     html = str(form["q"])
     assert 'value="400"' in html and 'value="20"' in html
+
+
+def test_admin_written_help_text_is_inert_on_patient_pages():
+    question = QuestionDef("q", "text", "Q?", help_text='<img src=x onerror="alert(1)">')
+    html = str(SectionForm(questions=[question]).as_div())
+    rendered = render_crispy_form(SectionForm(questions=[question]))
+    assert "<img" not in rendered and "&lt;img" in rendered
+    assert "<img" not in html
+
+
+def test_a_null_character_in_a_medication_row_is_refused():
+    form = SectionForm(
+        {"q-rows": "1", "q-0-name": "Sertra\x00line"},
+        questions=[QuestionDef("q", "medication_list", "Q?")],
+    )
+    assert not form.is_valid()
+    assert "control character" in str(form.errors)

@@ -418,3 +418,34 @@ def test_a_published_versions_fields_are_prepared_once(patient_client, screening
     for code in ("about_you", "heart", "about_you"):
         assert patient_client.get(page_url(screening, code)).status_code in (200, 302)
     assert renders == []
+
+
+def test_a_follow_up_answer_survives_the_patient_changing_their_mind_twice(
+    patient_client, patient, default_version
+):
+    screening = start_screening(patient=patient)
+    for _ in range(30):
+        location = patient_client.get(f"/screenings/{screening.pk}/")["Location"]
+        if location.endswith("/page/safety/"):
+            break
+        html = patient_client.get(location).content.decode()
+        patient_client.post(location, page_post_data(html, screening, {}))
+    url = f"/screenings/{screening.pk}/page/safety/"
+    html = patient_client.get(url).content.decode()
+    patient_client.post(url, page_post_data(html, screening, {"suicide_thoughts": "yes"}))
+    html = patient_client.get(url).content.decode()
+    patient_client.post(
+        url, page_post_data(html, screening, {"suicide_thoughts": "yes", "suicide_method": "yes"})
+    )
+    for answer in ("no", "yes"):
+        html = patient_client.get(url).content.decode()
+        data = page_post_data(html, screening, {"suicide_thoughts": answer})
+        for code in ("suicide_method", "suicide_intent", "suicide_plan"):
+            data.pop(code, None)
+        data["presented"] = [
+            c
+            for c in data["presented"]
+            if c not in ("suicide_method", "suicide_intent", "suicide_plan")
+        ]
+        patient_client.post(url, data)
+    assert Answer.objects.get(screening=screening, question__code="suicide_method").value == "yes"

@@ -93,18 +93,33 @@ def test_no_import_circle_not_even_through_an_import_inside_a_function():
     assert circles == []
 
 
+# Run first in each script below: from here on, importing Django (or pytest-django) fails.
+WITHOUT_DJANGO = """
+import builtins
+real_import = builtins.__import__
+def no_django(name, *args, **kwargs):
+    if name == "django" or name.startswith(("django.", "pytest_django")):
+        raise ImportError("Django is not available here")
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = no_django
+"""
+
+
+def run_without_django(script: str, timeout: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_DJANGO + script],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        timeout=timeout,
+    )
+
+
 def test_the_engine_and_the_clinical_rules_run_without_django():
     """In a fresh interpreter where importing Django fails: every engine module loads, the
     default rules build from the content files, and a patient is evaluated."""
     script = """
-import builtins, datetime
-real_import = builtins.__import__
-def no_django(name, *args, **kwargs):
-    if name == "django" or name.startswith("django."):
-        raise ImportError("Django is not available here")
-    return real_import(name, *args, **kwargs)
-builtins.__import__ = no_django
-import importlib, pkgutil
+import datetime, importlib, pkgutil
 import screening.engine as engine
 for info in pkgutil.iter_modules(engine.__path__):
     importlib.import_module(f"screening.engine.{info.name}")
@@ -114,12 +129,20 @@ evaluation = default_ruleset_from_files().evaluate(
 )
 print(sorted(flag.code for flag in evaluation.flags))
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=PACKAGE.parent,
-        timeout=120,
-    )
+    result = run_without_django(script, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "bp_uncontrolled" in result.stdout  # 181 systolic: over the limit of 180
+
+
+def test_the_engine_tests_and_the_clinical_rule_contract_run_without_django():
+    """tests/engine/ (the clinical contract of the default rules among them) passes in an
+    interpreter where importing Django fails, with neither pytest-django nor the conftest."""
+    script = """
+import sys
+import pytest
+sys.exit(pytest.main(["tests/engine", "-q", "-p", "no:django", "-p", "no:cacheprovider",
+                      "--noconftest", "-W", "ignore::pytest.PytestConfigWarning"]))
+"""
+    result = run_without_django(script, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout

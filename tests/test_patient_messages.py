@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from screening.admin import RuleAdminForm
 from screening.engine.definitions import DEFAULT_CONTENT_FILE, ContentError, read_content
-from screening.models import Flag, QuestionSetVersion, Rule
+from screening.models import Flag, Rule
 from screening.patient_messages import (
     EARLIER_URGENT_MESSAGE,
     placeholder_problems,
@@ -24,6 +24,7 @@ from screening.patient_messages import (
 )
 from screening.services.content import load_question_set
 from screening.services.intake import start_screening
+from tests.admin_forms import draft_made_in_admin, rule_form_data
 from tests.logins import log_in_staff
 
 from .intake_helpers import fill_intake
@@ -179,30 +180,11 @@ def test_the_flag_keeps_the_message_of_the_rule_as_it_was_when_raised(
 @pytest.fixture
 def draft(default_version, clinic_admin, client):
     log_in_staff(client, clinic_admin)
-    client.post(
-        "/admin/screening/questionsetversion/",
-        {"action": "make_draft_copy", "_selected_action": [str(default_version.pk)]},
-    )
-    return QuestionSetVersion.objects.get(status=QuestionSetVersion.Status.DRAFT)
+    return draft_made_in_admin(client, default_version)
 
 
 def rule_form(rule, **changes):
-    data = {
-        "version": rule.version_id,
-        "position": rule.position,
-        "code": rule.code,
-        "title": rule.title,
-        "severity": rule.severity,
-        "when": rule.when,
-        "message": rule.message,
-        "rationale": rule.rationale,
-        "source": rule.source,
-        "patient_message": rule.patient_message,
-        "superseded_by": "[]",
-        "active": "on",
-    }
-    data.update(changes)
-    return RuleAdminForm(data=data, instance=rule)
+    return RuleAdminForm(data=rule_form_data(rule, **changes), instance=rule)
 
 
 @pytest.mark.django_db

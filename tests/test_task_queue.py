@@ -299,3 +299,18 @@ def test_the_worker_sends_committed_mail_outside_any_test_transaction(task_worke
     (message,) = mail.outbox
     assert message.to == ["carol@example.com"]
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+
+
+def test_a_failing_mail_server_never_hides_the_crisis_page(
+    patient_client, patient, physician, default_version, settings, task_worker
+):
+    settings.EMAIL_BACKEND = "tests.mailboxes.BrokenMailServer"
+    screening = start_screening(patient=patient)
+    fill_intake(patient_client, screening, {"phq9_9": "nearly_every_day"})
+    response = patient_client.post(
+        f"/screenings/{screening.pk}/review/", {"consent": "on"}, follow=True
+    )
+    # The alert waits in the queue; the worker's failure is retried later (tests/test_task_queue.py).
+    task_worker()
+    assert response.status_code == 200
+    assert "Please read this now" in response.content.decode()

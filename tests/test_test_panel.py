@@ -2,13 +2,21 @@
 edited in the admin, run before publishing. Publishing is one service that refuses a draft
 whose cases fail, with the reasons."""
 
+import datetime
 import json
 import re
 
 import pytest
 from django.contrib.admin.sites import site
 
-from screening.engine.definitions import ContentError
+from screening.answers_json import clean_answers
+from screening.engine.definitions import (
+    ContentError,
+    default_ruleset_from_files,
+    panel_cases_from_data,
+    read_content,
+)
+from screening.engine.panel import PanelCaseDef, run_panel
 from screening.models import AuditEvent, PanelCase, QuestionSetVersion, Rule
 from screening.services.content import (
     DEFAULT_CONTENT_FILE,
@@ -353,3 +361,31 @@ def test_a_malformed_panel_file_is_refused_with_its_place(tmp_path, default_vers
     panel.write_text(text)
     with pytest.raises(ContentError, match=re.escape(message)):
         load(DEFAULT_CONTENT_FILE, panel)
+
+
+def test_the_default_panel_passes_on_the_default_rules_and_fires_every_rule():
+    """The shipped panel, its answers cleaned as the intake cleans a patient's, passes on the
+    shipped rules and fires every one of them (tests/engine/test_panel.py checks the runner
+    itself, without Django)."""
+    ruleset = default_ruleset_from_files()
+    cases = []
+    for raw in panel_cases_from_data(read_content(DEFAULT_PANEL_FILE)[0]):
+        answers, problems = clean_answers(raw["answers"], ruleset.questionnaire)
+        assert not problems, (raw["name"], problems)
+        cases.append(
+            PanelCaseDef(
+                raw["name"],
+                answers,
+                tuple(raw["must_raise"]),
+                tuple(raw["must_not_raise"]),
+                raw["nothing_else"],
+                raw["as_of"],
+            )
+        )
+    result = run_panel(ruleset, cases, datetime.date(2026, 11, 23))
+    assert result.passed, result.reasons()
+    rules = {rule["code"] for rule in read_content(DEFAULT_CONTENT_FILE)[0]["rules"]}
+    fired = {code for case in result.cases for code in case.raised}
+    assert fired == rules
+    clean = [case for case in result.cases if not case.raised]
+    assert len(clean) >= 3  # realistic patients who raise no flag at all

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UsernameField
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from ..client_address import client_ip
 from ..services.password_reset import request_password_reset
@@ -24,7 +25,7 @@ class SetPasswordForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, **kwargs) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
 
@@ -38,7 +39,7 @@ class SetPasswordForm(forms.Form):
         return second
 
 
-def login_username(request, credentials) -> str:
+def login_username(request: HttpRequest, credentials) -> str:
     """The email django-axes counts failures against, in the same case accounts are stored."""
     username = (credentials or {}).get("username") or request.POST.get("username", "")
     return str(username).strip().lower()
@@ -90,5 +91,5 @@ class PasswordResetRequestForm(PasswordResetForm):
     response time told whether the address had an account.
     """
 
-    def save(self, *, request=None, **unused_options) -> None:
+    def save(self, *, request: HttpRequest | None = None, **unused_options) -> None:
         request_password_reset(email=self.cleaned_data["email"], ip_address=client_ip(request))

@@ -7,18 +7,20 @@ and in any Referer. The links themselves (invitation, password reset, authentica
 only swap their token for the session, so they are let through instead.
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 
 from .. import session_clock as idle
-from ..models import PageDraft, Screening
+from ..models import PageDraft, Screening, User
 from ..services.drafts import keep_draft
 from ..services.two_factor import needs_second_factor
 from ..snapshots import questionnaire_for
@@ -30,21 +32,21 @@ TOKEN_LINK_URL_NAMES = {"accept_invitation", "password_reset_link", "two_factor_
 SECRET_PARAMETERS = ("token", "uid")
 
 
-def _url_name(request) -> str | None:
+def _url_name(request: HttpRequest) -> str | None:
     try:
         return resolve(request.path_info).url_name
     except Resolver404:
         return None
 
 
-def _view_name(request) -> str | None:
+def _view_name(request: HttpRequest) -> str | None:
     try:
         return resolve(request.path_info).view_name
     except Resolver404:
         return None
 
 
-def is_token_link(request) -> bool:
+def is_token_link(request: HttpRequest) -> bool:
     """An emailed link being opened: a GET of a link page with its token."""
     return (
         request.method == "GET"
@@ -53,7 +55,7 @@ def is_token_link(request) -> bool:
     )
 
 
-def next_without_secrets(request) -> str:
+def next_without_secrets(request: HttpRequest) -> str:
     """The page asked for, to come back to after logging in, without any link's secret."""
     query = request.GET.copy()
     for name in SECRET_PARAMETERS:
@@ -64,10 +66,10 @@ def next_without_secrets(request) -> str:
 class NoStoreForSignedInUsersMiddleware:
     """After logout, the back button must not show a page with patient data from the cache."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -87,10 +89,10 @@ class SessionTimeoutMiddleware:
     # Record activity at most this often, so a busy page does not write the session each time.
     TOUCH_EVERY_SECONDS = 30
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             now = idle.now()
@@ -132,7 +134,7 @@ class SessionTimeoutMiddleware:
                 session["last_seen"] = now
         return self.get_response(request)
 
-    def _keep_what_was_sent(self, request, user) -> bool:
+    def _keep_what_was_sent(self, request: HttpRequest, user: User) -> bool:
         """A wizard page (or its script's draft) sent after the session ended (no
         JavaScript, or a computer that slept): keep what was typed as the page's draft before signing the patient out, so
         it is on the page when they come back. Only a post that passes the CSRF check, of a
@@ -179,10 +181,10 @@ class StaffTwoFactorMiddleware:
         "logout",
     }
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (
             user is not None
@@ -196,7 +198,7 @@ class StaffTwoFactorMiddleware:
             return redirect(target)
         return self.get_response(request)
 
-    def _always_allowed(self, request) -> bool:
+    def _always_allowed(self, request: HttpRequest) -> bool:
         if request.path.startswith(settings.STATIC_URL):
             return True
         # A link only swaps its token for the session; the page it sends on to is checked.

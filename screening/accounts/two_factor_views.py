@@ -3,11 +3,13 @@ the account), then enter a code each login."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ..client_address import client_ip
 from ..services import two_factor, two_factor_links
 from .forms import OneTimeCodeForm
 
@@ -15,7 +17,7 @@ from .forms import OneTimeCodeForm
 AFTER_SET_UP_SESSION_KEY = "two_factor_after_set_up"
 
 
-def _next_url(request) -> str:
+def _next_url(request: HttpRequest) -> str:
     """Where to go after the code: the page the person asked for, if it is on this site.
 
     Only a path: redirect() would take any other word ("1 ") for a URL name and fail to
@@ -35,7 +37,7 @@ def _next_url(request) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def verify(request):
+def verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not two_factor.needs_second_factor(user) or user.is_verified():
         return redirect(_next_url(request))
@@ -56,7 +58,7 @@ def verify(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def setup(request):
+def setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not two_factor.needs_second_factor(user) or user.is_verified():
         return redirect(_next_url(request))
@@ -91,7 +93,7 @@ def setup(request):
 
 
 @require_GET
-def open_setup_link(request):
+def open_setup_link(request: HttpRequest) -> HttpResponse:
     """The link from the email: swap its token for this session, then a token-free address.
     It works before or after logging in; the set-up page itself needs the password."""
     try:
@@ -103,7 +105,7 @@ def open_setup_link(request):
 
 @login_required
 @require_POST
-def send_setup_link(request):
+def send_setup_link(request: HttpRequest) -> HttpResponse:
     """A staff member without an authenticator asks for a set-up link, sent to the account's
     own address (never one typed here)."""
     user = request.user
@@ -114,7 +116,7 @@ def send_setup_link(request):
     if _next_url(request) != "home":
         request.session[AFTER_SET_UP_SESSION_KEY] = _next_url(request)
     try:
-        two_factor_links.send_new_setup_link(request=request)
+        two_factor_links.send_new_setup_link(user=user, ip_address=client_ip(request))
     except two_factor_links.TooSoonForANewLink:
         messages.info(
             request,
@@ -128,7 +130,7 @@ def send_setup_link(request):
     return redirect("two_factor_setup")
 
 
-def redirect_with_next(url_name: str, request):
+def redirect_with_next(url_name: str, request: HttpRequest) -> HttpResponse:
     next_url = _next_url(request)
     target = reverse(url_name)
     if next_url != reverse("home"):

@@ -11,7 +11,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -31,14 +31,14 @@ INVITATION_SESSION_KEY = "invitation_id"
 
 
 @login_required
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
         return redirect("staff:home")
     return redirect("patient:home")
 
 
 @require_GET
-def session_status(request):
+def session_status(request: HttpRequest) -> JsonResponse:
     """How long the session has left, for the idle warning's script. A background request:
     it never moves the idle clock on (SessionTimeoutMiddleware), so asking keeps nobody in."""
     if not request.user.is_authenticated:
@@ -49,7 +49,7 @@ def session_status(request):
 
 
 @require_POST
-def stay_signed_in(request):
+def stay_signed_in(request: HttpRequest) -> JsonResponse:
     """The warning's "Stay signed in" button: the person is here, so the idle clock starts
     again. Only this POST (with the CSRF token, from the signed-in session, while the session
     is still alive) moves it on; the script sends it only when the button is pressed."""
@@ -61,12 +61,12 @@ def stay_signed_in(request):
     )
 
 
-def _invitation_invalid(request):
+def _invitation_invalid(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/invitation_invalid.html", status=404)
 
 
 @require_http_methods(["GET", "POST"])
-def accept_invitation_view(request):
+def accept_invitation_view(request: HttpRequest) -> HttpResponse:
     token = request.GET.get("token")
     if token is not None:
         # The link from the email. The token stays valid until the password is set (a mail
@@ -102,13 +102,13 @@ def accept_invitation_view(request):
 
 
 @require_http_methods(["GET", "POST"])
-def old_invitation_link(request, token: str):
+def old_invitation_link(request: HttpRequest, token: str) -> HttpResponse:
     """Links sent before tokens left the path: every one was ended when that changed."""
     return _invitation_invalid(request)
 
 
 @require_GET
-def password_reset_link(request):
+def password_reset_link(request: HttpRequest) -> HttpResponse:
     """The link in the reset email: its user and token go into the session, then away."""
     request.session[RESET_USER_SESSION_KEY] = request.GET.get("uid", "")
     request.session[INTERNAL_RESET_SESSION_TOKEN] = request.GET.get("token", "")
@@ -122,18 +122,18 @@ class NewPasswordView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     token_generator = reset_link_tokens
 
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         # Django's view checks the session's token when the URL's token is its placeholder.
         uidb64 = request.session.get(RESET_USER_SESSION_KEY, "")
         return super().dispatch(request, uidb64=uidb64, token=self.reset_url_token)
 
-    def form_valid(self, form):
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
         response = super().form_valid(form)
         self.request.session.pop(RESET_USER_SESSION_KEY, None)
         return response
 
 
 @require_http_methods(["GET", "POST"])
-def old_password_reset_link(request, uidb64: str, token: str):
+def old_password_reset_link(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """Links sent before tokens left the path: their tokens were made with another salt."""
     return render(request, "accounts/password_reset_confirm.html", {"validlink": False}, status=404)

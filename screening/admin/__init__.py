@@ -17,7 +17,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import models, transaction
 from django.forms.fields import InvalidJSONInput
-from django.http import HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
@@ -28,12 +28,15 @@ from .. import audit
 from ..answers_json import clean_answers
 from ..audit_display import identifies_screenings, shown_event
 from ..engine.expressions import validate
+from ..engine.medications import DRUG_FIELDS, Formulary
 from ..engine.panel import PanelCaseDef, expectation_problems, run_case
 from ..engine.questionnaire import variable_types
+from ..engine.severity import Severity
 from ..fhir.admin import import_fhir_questionnaire  # also registers the FHIR API tokens
 from ..json_input import BoundedJSONField
 from ..models import (
     RULE_TEXT_LIMITS,
+    AuditAction,
     AuditEvent,
     Choice,
     Drug,
@@ -68,17 +71,19 @@ class AuditedAdminMixin:
     # Django's JSON form field turns deep nesting and huge integers into a 500.
     formfield_overrides = {models.JSONField: {"form_class": BoundedJSONField}}
 
-    def log_addition(self, request, obj, message):
-        audit.record(request=request, action="content.added", obj=obj, summary=str(obj))
+    def log_addition(self, request: HttpRequest, obj, message):
+        audit.record(request=request, action=AuditAction.CONTENT_ADDED, obj=obj, summary=str(obj))
         return super().log_addition(request, obj, message)
 
-    def log_change(self, request, obj, message):
-        audit.record(request=request, action="content.changed", obj=obj, summary=str(obj))
+    def log_change(self, request: HttpRequest, obj, message):
+        audit.record(request=request, action=AuditAction.CONTENT_CHANGED, obj=obj, summary=str(obj))
         return super().log_change(request, obj, message)
 
-    def log_deletions(self, request, queryset):
+    def log_deletions(self, request: HttpRequest, queryset):
         for obj in queryset:
-            audit.record(request=request, action="content.deleted", obj=obj, summary=str(obj))
+            audit.record(
+                request=request, action=AuditAction.CONTENT_DELETED, obj=obj, summary=str(obj)
+            )
         return super().log_deletions(request, queryset)
 
 
@@ -112,7 +117,7 @@ class DraftOnlyMixin(AuditedAdminMixin):
     and checks it again inside the write's transaction (DraftLockFormMixin, and below).
     """
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
         if db_field.name == "version":
             kwargs["queryset"] = QuestionSetVersion.objects.filter(
                 status=QuestionSetVersion.Status.DRAFT
@@ -123,15 +128,15 @@ class DraftOnlyMixin(AuditedAdminMixin):
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj, form, change) -> None:
         self._lock(obj)
         super().save_model(request, obj, form, change)
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj) -> None:
         self._lock(obj)
         super().delete_model(request, obj)
 
-    def log_deletions(self, request, queryset):
+    def log_deletions(self, request: HttpRequest, queryset):
         # Django logs a deletion before deleting, and logging takes the audit log's lock:
         # take the version's lock first, so every writer takes the two in the same order
         # (a publication does too) and two of them can never deadlock.
@@ -139,7 +144,7 @@ class DraftOnlyMixin(AuditedAdminMixin):
             self._lock(obj)
         return super().log_deletions(request, queryset)
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
         for obj in queryset:
             self._lock(obj)
         super().delete_queryset(request, queryset)
@@ -152,21 +157,23 @@ class DraftOnlyMixin(AuditedAdminMixin):
         else:
             lock_for_editing(obj.version_id)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+    def changeform_view(
+        self, request: HttpRequest, object_id=None, form_url="", extra_context=None
+    ):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except VersionNotEditable as error:  # the form's clean() says it first; never a 500
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.path)
 
-    def delete_view(self, request, object_id, extra_context=None):
+    def delete_view(self, request: HttpRequest, object_id, extra_context=None):
         try:
             return super().delete_view(request, object_id, extra_context)
         except VersionNotEditable as error:  # published while the confirmation page was open
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.path)
 
-    def response_action(self, request, queryset):
+    def response_action(self, request: HttpRequest, queryset):
         # One transaction per action, as for the change and delete pages: a bulk delete's
         # locks, audit events and deletions commit together or not at all.
         try:
@@ -179,13 +186,13 @@ class DraftOnlyMixin(AuditedAdminMixin):
     def _version_of(self, obj):
         return obj if isinstance(obj, QuestionSetVersion) else getattr(obj, "version", None)
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj=None):
         version = self._version_of(obj) if obj else None
         if version is not None and not version.is_editable:
             return False
         return super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj=None):
         version = self._version_of(obj) if obj else None
         if version is not None and not version.is_editable:
             return False
@@ -204,13 +211,13 @@ class ChoiceInline(admin.TabularInline):
     def _editable(self, obj):
         return obj is None or obj.version.is_editable
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj=None):
         return self._editable(obj) and super().has_change_permission(request, obj)
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj=None):
         return self._editable(obj) and super().has_add_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj=None):
         return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
@@ -326,13 +333,13 @@ class SectionInline(admin.TabularInline):
     fields = ["position", "code", "title"]
     show_change_link = True
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj=None):
         return (obj is None or obj.is_editable) and super().has_change_permission(request, obj)
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj=None):
         return (obj is None or obj.is_editable) and super().has_add_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj=None):
         return (obj is None or obj.is_editable) and super().has_delete_permission(request, obj)
 
 
@@ -353,7 +360,7 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
     actions = ["make_draft_copy", "run_test_panel", "publish", import_fhir_questionnaire]
 
     @admin.action(description="Make a new draft from this version")
-    def make_draft_copy(self, request, queryset):
+    def make_draft_copy(self, request: HttpRequest, queryset) -> None:
         for version in queryset:
             draft = make_draft(
                 source=version, actor=request.user, ip_address=audit.client_ip(request)
@@ -361,7 +368,7 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
             self.message_user(request, f"Draft version {draft.number} created.", messages.SUCCESS)
 
     @admin.action(description="Run the test panel of this version")
-    def run_test_panel(self, request, queryset):
+    def run_test_panel(self, request: HttpRequest, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one version.", messages.ERROR)
             return None
@@ -369,7 +376,7 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
         return self._review_page(request, version, review_for_publishing(version), confirm=False)
 
     @admin.action(description="Publish this draft (runs its test panel first)")
-    def publish(self, request, queryset):
+    def publish(self, request: HttpRequest, queryset):
         drafts = [version for version in queryset if version.is_editable]
         if len(drafts) != 1 or queryset.count() != 1:
             self.message_user(
@@ -395,7 +402,7 @@ class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
             request, version, review_for_publishing(version), confirm=True, refused=refused
         )
 
-    def _review_page(self, request, version, review, *, confirm: bool, refused=()):
+    def _review_page(self, request: HttpRequest, version, review, *, confirm: bool, refused=()):
         """The test panel's results (and, to publish, the confirmation): synthetic cases only."""
         titles = dict(version.rules.values_list("code", "title"))
         cases = [
@@ -447,7 +454,7 @@ class InvitationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     ]
     exclude = ["token_hash"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         # Invitations are made on the staff page, which shows the link once.
         return False
 
@@ -508,7 +515,7 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
             "active",
         ]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # A published rule's page shows its fields read-only: the form then has none.
         for name in {"title", *RULE_TEXT_LIMITS} & set(self.fields):
@@ -532,7 +539,7 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
         when = cleaned.get("when") or ""
         if version and when.strip():
             ruleset = validator_for(version)
-            rule = RuleDef(code="", title="", severity="info", when=when, message="")
+            rule = RuleDef(code="", title="", severity=Severity.INFO, when=when, message="")
             for problem in ruleset.problems(rule):
                 self.add_error("when", problem.message)
         # None only when the box could not be read, and that error is already shown.
@@ -557,14 +564,14 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
         message = (cleaned.get("patient_message") or "").strip()
         cleaned["patient_message"] = message
         severity = cleaned.get("severity")
-        if severity == "urgent" and not message:
+        if severity == Severity.URGENT and not message:
             self.add_error(
                 "patient_message",
                 "An urgent rule needs a patient message: what the patient reads on the "
                 "confirmation page when this flag is raised (for a suicide-risk rule, "
                 "include {crisis_resources}).",
             )
-        elif message and severity and severity != "urgent":
+        elif message and severity and severity != Severity.URGENT:
             self.add_error(
                 "patient_message",
                 "Only urgent flags show a message to the patient. Clear this box, or make "
@@ -737,7 +744,7 @@ class PanelCaseAdmin(DraftOnlyMixin, admin.ModelAdmin):
     ordering = ["version", "position", "pk"]
     readonly_fields = ["result_now"]
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj=None):
         fields = list(self.form.Meta.fields)
         return [*fields, "result_now"] if obj is not None else fields
 
@@ -753,7 +760,7 @@ class PanelCaseAdmin(DraftOnlyMixin, admin.ModelAdmin):
         return "; ".join(parts)
 
     @admin.display(description="Result with this version's rules")
-    def result_now(self, obj):
+    def result_now(self, obj) -> str:
         from ..snapshots import draft_ruleset
 
         ruleset = draft_ruleset(obj.version)
@@ -800,28 +807,17 @@ class DrugAdminForm(forms.ModelForm):
 
     def clean(self):
         """Check the whole formulary with this entry changed, as the engine will read it."""
-        from ..engine.medications import Formulary
-
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        entry = {
-            "name": cleaned["name"],
-            "form": cleaned.get("form", ""),
-            "note": cleaned.get("note", ""),
-        }
-        entry["grade"] = cleaned.get("grade", "")
-        entry.update({name: cleaned.get(name, []) for name in LIST_FIELDS})
+        # This entry as it will be saved (a field the form lacks keeps the model's default).
+        entry = Drug(**{name: cleaned[name] for name in DRUG_FIELDS if name in cleaned})
         others = (
             Drug.objects.exclude(pk=self.instance.pk) if self.instance.pk else Drug.objects.all()
         )
-        drugs = [
-            {name: getattr(drug, name) for name in ("name", *LIST_FIELDS, "form", "note", "grade")}
-            for drug in others
-        ]
         data = {
             "classes": dict(DrugClass.objects.values_list("name", "description")),
-            "drugs": [*drugs, entry],
+            "drugs": [*(drug.as_row() for drug in others), entry.as_row()],
         }
         try:
             Formulary.from_data(data)
@@ -835,7 +831,7 @@ class DrugAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = DrugAdminForm
     actions = None  # one at a time, so a referenced entry can never go in a bulk delete
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj=None):
         # A component of a combination product cannot go while the combination needs it.
         if obj is not None and any(obj.name in (d.components or []) for d in Drug.objects.all()):
             return False
@@ -859,13 +855,13 @@ class DrugClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def name_if_used(self, obj):
         return ", ".join(d.name for d in Drug.objects.all() if obj.name in (d.classes or [])) or "—"
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
         # Rules and drugs refer to a class by name, so a class in use keeps its name.
         if obj is not None and self._in_use(obj):
             return ["name", "name_if_used"]
         return ["name_if_used"]
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj=None):
         if obj is not None and self._in_use(obj):
             return False
         return super().has_delete_permission(request, obj)
@@ -877,8 +873,27 @@ class DrugClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "description"]
 
 
+class ListOnlyAdmin(admin.ModelAdmin):
+    """A list to read and nothing else: no page per row, no add, change or delete.
+
+    For records nobody may edit (audit events, undelivered emails): without the per-row
+    URLs there is not even a read-only page that could show more than the list does."""
+
+    def get_urls(self):
+        return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ListOnlyAdmin):
     """Read-only: the audit log can be read and filtered, never edited or deleted.
 
     Shown as screening.audit_display says: without the review permission, an event about a
@@ -891,7 +906,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     # (the hash chain is walked in that order) and no URL may carry a sequential number.
     list_display_links = None
 
-    def get_list_display(self, request):
+    def get_list_display(self, request: HttpRequest):
         identify = identifies_screenings(request.user)
 
         def shown(event):
@@ -911,28 +926,16 @@ class AuditEventAdmin(admin.ModelAdmin):
 
         return ["at", "actor", "action", summary, "object_type", object_id, screening, "ip_address"]
 
-    def get_search_fields(self, request):
+    def get_search_fields(self, request: HttpRequest):
         # Searching the stored summaries and ids would find what the list hides (old decision
         # events name their outcome): people who may not identify screenings search by who.
         if identifies_screenings(request.user):
             return self.search_fields
         return ["actor__email"]
 
-    def get_urls(self):
-        return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(UndeliveredEmail)
-class UndeliveredEmailAdmin(admin.ModelAdmin):
+class UndeliveredEmailAdmin(ListOnlyAdmin):
     """Emails the worker gave up on after every retry: what they were about, never their text.
 
     An urgent alert names its screening only to people who may review screenings (physicians
@@ -943,7 +946,7 @@ class UndeliveredEmailAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     list_display_links = None
 
-    def get_list_display(self, request):
+    def get_list_display(self, request: HttpRequest):
         identify = identifies_screenings(request.user)
 
         @admin.display(description="Object id")
@@ -954,18 +957,6 @@ class UndeliveredEmailAdmin(admin.ModelAdmin):
 
         return ["failed_at", "kind", "object_type", object_id, "attempts", "error"]
 
-    def get_urls(self):
-        return [url for url in super().get_urls() if url.name and url.name.endswith("_changelist")]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # The task table (django-tasks-db registers it) holds addresses typed into the password-reset
 # form; undelivered emails have their own list above, so it stays out of the admin.
@@ -974,7 +965,7 @@ admin.site.unregister(DBTaskResult)
 
 # Staff authenticator devices (django-otp). A clinic admin can remove a colleague's lost
 # phone; the removal is audited and the colleague is emailed a link to set up a new one
-# (screening/accounts/two_factor_links.py). django-otp's own admin adds pages that show a device's
+# (screening/services/two_factor_links.py). django-otp's own admin adds pages that show a device's
 # secret key by a numbered URL; this one keeps only the list, the device page (without the
 # key) and delete.
 admin.site.unregister(TOTPDevice)
@@ -987,22 +978,24 @@ class StaffAuthenticatorAdmin(TOTPDeviceAdmin):
     def get_urls(self):
         return admin.ModelAdmin.get_urls(self)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj=None):
         # Removing a superuser's device lets whoever knows that password enrol their own phone.
         if obj is not None and obj.user.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    def delete_model(self, request, obj):
-        remove_authenticator(device=obj, request=request)
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        remove_authenticator(device=obj, actor=request.user, ip_address=audit.client_ip(request))
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
         # The "delete selected" action: each one audited and followed by its own email.
         for device in queryset.select_related("user"):
-            remove_authenticator(device=device, request=request)
+            remove_authenticator(
+                device=device, actor=request.user, ip_address=audit.client_ip(request)
+            )

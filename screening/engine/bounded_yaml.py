@@ -22,7 +22,7 @@ MAX_NESTING = 20
 class YAMLRefused(Exception):
     """The file is valid YAML but past a bound; the message says which, and where."""
 
-    def __init__(self, problem: str, node_or_mark):
+    def __init__(self, problem: str, node_or_mark: Node | yaml.Mark | None) -> None:
         mark = getattr(node_or_mark, "start_mark", node_or_mark)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         super().__init__(problem + where)
@@ -32,11 +32,11 @@ class BoundedLoader(yaml.SafeLoader):
     """PyYAML's pure-Python safe loader, refusing deep nesting while composing and oversized
     alias expansion before constructing."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str | bytes) -> None:
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
         # The composer recurses once per level: refuse before Python's stack runs out.
         self._depth += 1
         try:
@@ -48,7 +48,7 @@ class BoundedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def construct_document(self, node):
+    def construct_document(self, node: Node) -> object:
         _measure(node, memo={}, inside=set(), depth=1)
         return super().construct_document(node)
 
@@ -92,7 +92,7 @@ def _measure(node: Node, *, memo: dict, inside: set, depth: int) -> tuple[int, i
     return size, height
 
 
-def load(raw: bytes, name: str = "<content>"):
+def load(raw: bytes, name: str = "<content>") -> object:
     """Parse one YAML document. Raises YAMLRefused past a bound, yaml.YAMLError when it is not
     YAML, and ValueError for a value Python cannot hold (a date that does not exist, an integer
     of more than 4,300 digits)."""

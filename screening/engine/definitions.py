@@ -137,7 +137,7 @@ def expression_problems(questionnaire: QuestionnaireDef) -> list[str]:
     return problems
 
 
-def _decimal(value) -> Decimal | None:
+def _decimal(value: object) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
@@ -197,7 +197,7 @@ def panel_cases_from_data(data: dict) -> list[dict]:
     return cases
 
 
-def _panel_date(value, where: str) -> datetime.date | None:
+def _panel_date(value: object, where: str) -> datetime.date | None:
     """A date from the panel file (YAML reads 2026-11-23 as a date; a quoted one is text)."""
     if value is None or isinstance(value, datetime.date):
         return value
@@ -207,7 +207,7 @@ def _panel_date(value, where: str) -> datetime.date | None:
         raise ContentError(f"{where}: {value!r} is not a date like 2026-11-23") from error
 
 
-def rule_defs_from_data(data: dict):
+def rule_defs_from_data(data: dict) -> list[RuleDef]:
     """The file's rules as engine definitions, for tests and benchmarks that need no database."""
     return [
         RuleDef(
@@ -220,7 +220,7 @@ def rule_defs_from_data(data: dict):
     ]
 
 
-def score_defs_from_data(data: dict):
+def score_defs_from_data(data: dict) -> list[ScoreDef]:
     return [
         ScoreDef(
             code=raw["code"],
@@ -238,7 +238,7 @@ def score_defs_from_data(data: dict):
 
 def default_ruleset_from_files(
     content_path: Path = DEFAULT_CONTENT_FILE, formulary_path: Path = DEFAULT_FORMULARY_FILE
-):
+) -> RuleSet:
     """The default RuleSet straight from the data files (no database)."""
     data, _ = read_content(content_path)
     formulary_data, _ = read_content(formulary_path)

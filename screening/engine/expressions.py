@@ -200,7 +200,9 @@ class Comparison:
     right: Operand
     position: int
 
-    def evaluate(self, values, functions, context) -> bool | None:
+    def evaluate(
+        self, values: Mapping[str, object], functions: Mapping[str, FunctionSpec], context: object
+    ) -> bool | None:
         left = self.left.resolve(values)
         if left is None:
             return None
@@ -219,7 +221,9 @@ class Membership:
     negated: bool
     position: int
 
-    def evaluate(self, values, functions, context) -> bool | None:
+    def evaluate(
+        self, values: Mapping[str, object], functions: Mapping[str, FunctionSpec], context: object
+    ) -> bool | None:
         item = self.item.resolve(values)
         collection = values.get(self.collection.name)
         if item is None or collection is None:
@@ -245,7 +249,9 @@ class OneOf:
     negated: bool
     position: int
 
-    def evaluate(self, values, functions, context) -> bool | None:
+    def evaluate(
+        self, values: Mapping[str, object], functions: Mapping[str, FunctionSpec], context: object
+    ) -> bool | None:
         subject = self.subject.resolve(values)
         if subject is None:
             return None
@@ -272,7 +278,9 @@ class Call:
     def literal_args(self) -> tuple:
         return tuple(arg.value if isinstance(arg, Literal) else arg.name for arg in self.args)
 
-    def evaluate(self, values, functions, context) -> bool | None:
+    def evaluate(
+        self, values: Mapping[str, object], functions: Mapping[str, FunctionSpec], context: object
+    ) -> bool | None:
         spec = functions.get(self.name)
         if spec is None:
             raise ExpressionError(f'Unknown function "{self.name}"')
@@ -285,7 +293,9 @@ class Not:
     operand: Node
     position: int
 
-    def evaluate(self, values, functions, context) -> bool | None:
+    def evaluate(
+        self, values: Mapping[str, object], functions: Mapping[str, FunctionSpec], context: object
+    ) -> bool | None:
         result = self.operand.evaluate(values, functions, context)
         return None if result is None else not result
 
@@ -296,7 +306,9 @@ class AllOf:
 
     operands: tuple[Node, ...]
 
-    def evaluate(self, values, functions, context) -> bool | None:
+    def evaluate(
+        self, values: Mapping[str, object], functions: Mapping[str, FunctionSpec], context: object
+    ) -> bool | None:
         result: bool | None = True
         for operand in self.operands:
             outcome = operand.evaluate(values, functions, context)
@@ -313,7 +325,9 @@ class AnyOf:
 
     operands: tuple[Node, ...]
 
-    def evaluate(self, values, functions, context) -> bool | None:
+    def evaluate(
+        self, values: Mapping[str, object], functions: Mapping[str, FunctionSpec], context: object
+    ) -> bool | None:
         result: bool | None = False
         for operand in self.operands:
             outcome = operand.evaluate(values, functions, context)

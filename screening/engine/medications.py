@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -229,7 +229,7 @@ class Formulary:
         classes: Mapping[str, str],
         drugs: Iterable[Drug],
         dictionary: DrugDictionary | None = None,
-    ):
+    ) -> None:
         self.classes: dict[str, str] = dict(classes)
         self._dictionary = dictionary
         self.drugs: dict[str, Drug] = {}
@@ -642,7 +642,7 @@ class Formulary:
         found: list[tuple[int, _Found]] = []
         ambiguous = False
 
-        def cover(longest: int, lookup) -> None:
+        def cover(longest: int, lookup: Mapping[str, object]) -> None:
             nonlocal ambiguous
             for length in range(min(count, longest), 0, -1):
                 for start in range(count - length + 1):
@@ -1003,6 +1003,12 @@ def recognise_all(
     return matches
 
 
+class _RecognitionContext(Protocol):
+    """What takes() and unrecognised_medication() read of the rules' evaluation context."""
+
+    matches: Sequence[Match]
+
+
 def matches_for(word: str, matches: Iterable[Match], formulary: Formulary) -> list[Match]:
     """The matches that make takes(word) true: a flag's evidence.
 
@@ -1025,7 +1031,7 @@ def make_takes_spec(formulary: Formulary) -> FunctionSpec:
     # while a screening is evaluated; its identity and length tell a new screening apart.
     last: list[tuple[object, int, frozenset[str]]] = [(None, -1, frozenset())]
 
-    def implementation(context, word) -> bool:
+    def implementation(context: _RecognitionContext, word: str) -> bool:
         matches = context.matches
         seen, count, words = last[0]
         if seen is not matches or count != len(matches):
@@ -1053,7 +1059,7 @@ def make_takes_spec(formulary: Formulary) -> FunctionSpec:
 def make_unrecognised_spec() -> FunctionSpec:
     """unrecognised_medication(): did the patient type something the formulary does not know?"""
 
-    def implementation(context) -> bool:
+    def implementation(context: _RecognitionContext) -> bool:
         return any(not match.recognised for match in context.matches)
 
     return FunctionSpec((), implementation)

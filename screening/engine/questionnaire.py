@@ -13,43 +13,77 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 
 from .expressions import Expression, ExpressionError, VariableKind, VariableType, parse
 from .units import bmi
 
-YES_NO = "yes_no"
-SINGLE_CHOICE = "single_choice"
-MULTIPLE_CHOICE = "multiple_choice"
-INTEGER = "integer"
-DECIMAL = "decimal"
-TEXT = "text"
-DATE = "date"
-BLOOD_PRESSURE = "blood_pressure"
-MEDICATION_LIST = "medication_list"
-SCALE_ITEM = "scale_item"
-# Height and weight typed in metric or US units; stored, and seen by expressions, in
-# centimetres and kilograms (see engine/units.py).
-HEIGHT = "height"
-WEIGHT = "weight"
-# One line of text (a name), and a telephone number: free text that rules never read.
-SHORT_TEXT = "short_text"
-PHONE = "phone"
-QUESTION_KINDS = (
-    YES_NO,
-    SINGLE_CHOICE,
-    MULTIPLE_CHOICE,
-    INTEGER,
-    DECIMAL,
-    TEXT,
-    DATE,
-    BLOOD_PRESSURE,
-    MEDICATION_LIST,
-    SCALE_ITEM,
-    HEIGHT,
-    WEIGHT,
-    SHORT_TEXT,
-    PHONE,
-)
+
+class QuestionKind(StrEnum):
+    """Every kind of question, written once: the models' choices, the loader's allow-list
+    and the wizard's widgets all come from here. The value is what is stored."""
+
+    YES_NO = "yes_no"
+    SINGLE_CHOICE = "single_choice"
+    MULTIPLE_CHOICE = "multiple_choice"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    TEXT = "text"
+    DATE = "date"
+    BLOOD_PRESSURE = "blood_pressure"
+    MEDICATION_LIST = "medication_list"
+    SCALE_ITEM = "scale_item"
+    # Height and weight typed in metric or US units; stored, and seen by expressions, in
+    # centimetres and kilograms (see engine/units.py).
+    HEIGHT = "height"
+    WEIGHT = "weight"
+    # One line of text (a name), and a telephone number: free text that rules never read.
+    SHORT_TEXT = "short_text"
+    PHONE = "phone"
+
+    @property
+    def label(self) -> str:
+        """What the clinic admin reads in the question's kind box."""
+        return _KIND_LABELS[self]
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(kind.value, kind.label) for kind in cls]
+
+
+_KIND_LABELS = {
+    QuestionKind.YES_NO: "Yes / no",
+    QuestionKind.SINGLE_CHOICE: "Single choice",
+    QuestionKind.MULTIPLE_CHOICE: "Multiple choice",
+    QuestionKind.INTEGER: "Whole number",
+    QuestionKind.DECIMAL: "Decimal number",
+    QuestionKind.TEXT: "Free text",
+    QuestionKind.DATE: "Date",
+    QuestionKind.BLOOD_PRESSURE: "Blood pressure",
+    QuestionKind.MEDICATION_LIST: "Medication list",
+    QuestionKind.SCALE_ITEM: "Scale item (scored choices)",
+    QuestionKind.HEIGHT: "Height (cm, or feet and inches)",
+    QuestionKind.WEIGHT: "Weight (kg or pounds)",
+    QuestionKind.SHORT_TEXT: "One line of text (e.g. a name)",
+    QuestionKind.PHONE: "Telephone number",
+}
+
+# The members by their short names, as the engine, the forms and the tests import them.
+YES_NO = QuestionKind.YES_NO
+SINGLE_CHOICE = QuestionKind.SINGLE_CHOICE
+MULTIPLE_CHOICE = QuestionKind.MULTIPLE_CHOICE
+INTEGER = QuestionKind.INTEGER
+DECIMAL = QuestionKind.DECIMAL
+TEXT = QuestionKind.TEXT
+DATE = QuestionKind.DATE
+BLOOD_PRESSURE = QuestionKind.BLOOD_PRESSURE
+MEDICATION_LIST = QuestionKind.MEDICATION_LIST
+SCALE_ITEM = QuestionKind.SCALE_ITEM
+HEIGHT = QuestionKind.HEIGHT
+WEIGHT = QuestionKind.WEIGHT
+SHORT_TEXT = QuestionKind.SHORT_TEXT
+PHONE = QuestionKind.PHONE
+QUESTION_KINDS = tuple(QuestionKind)
 CHOICE_KINDS = (SINGLE_CHOICE, MULTIPLE_CHOICE, SCALE_ITEM)
 
 # Kinds whose answer is whatever the patient typed, in their own words: text, a short text

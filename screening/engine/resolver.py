@@ -77,7 +77,7 @@ class Generic:
 class DrugDictionary:
     """Normalised names to generics, built once from the package's data; read-only after."""
 
-    def __init__(self, generics: Iterable[Generic]):
+    def __init__(self, generics: Iterable[Generic]) -> None:
         self.generics: tuple[Generic, ...] = tuple(generics)
         owners: dict[str, set[int]] = {}
         for number, generic in enumerate(self.generics):

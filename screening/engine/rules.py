@@ -9,7 +9,7 @@ preview, the `evaluate` command and the benchmarks all call `RuleSet.evaluate`.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -32,13 +32,7 @@ from .questionnaire import (
     variable_types,
     work_out_visibility,
 )
-
-URGENT = "urgent"
-CONTRAINDICATED = "contraindicated"
-CAUTION = "caution"
-INFO = "info"
-SEVERITIES = (URGENT, CONTRAINDICATED, CAUTION, INFO)
-SEVERITY_RANK = {URGENT: 4, CONTRAINDICATED: 3, CAUTION: 2, INFO: 1}
+from .severity import Severity
 
 # Medication lists whose entries may use street names ("coke" means cocaine only here).
 RECREATIONAL_LIST_CODES = frozenset({"recreational_substances"})
@@ -128,7 +122,7 @@ class Evaluation:
     @property
     def level(self) -> str:
         """The screening's level: its highest flag's severity, or "" when nothing was raised."""
-        return max((flag.severity for flag in self.flags), key=SEVERITY_RANK.get, default="")
+        return max((flag.severity for flag in self.flags), key=Severity.rank_of, default="")
 
 
 @dataclass
@@ -146,7 +140,9 @@ def _answered(context: _Context, code: str) -> bool:
     return question is not None and is_answered(question, context.answers.get(code))
 
 
-def _describe_answered_args(questionnaire: QuestionnaireDef):
+def _describe_answered_args(
+    questionnaire: QuestionnaireDef,
+) -> Callable[[tuple], list[Problem]]:
     def describe(args: tuple) -> list[Problem]:
         code = args[0] if args else None
         if code not in questionnaire.questions_by_code:
@@ -168,7 +164,7 @@ class RuleSet:
         rules: list[RuleDef],
         scores: list[ScoreDef],
         formulary: Formulary,
-    ):
+    ) -> None:
         self.questionnaire = questionnaire
         self.rules = [rule for rule in rules if rule.active]
         # Inactive rules too: a test case may expect one of them not to fire.
@@ -266,7 +262,7 @@ class RuleSet:
             )
             for rule, expression in raised.values()
         ]
-        flags.sort(key=lambda flag: -SEVERITY_RANK.get(flag.severity, 0))
+        flags.sort(key=lambda flag: -Severity.rank_of(flag.severity))
         return Evaluation(flags, score_results, medications)
 
     def _evidence(
@@ -321,7 +317,7 @@ def medication_evidence(question_code: str, match: Match) -> dict:
     }
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """JSON-friendly numbers for evidence (Decimal BMI becomes a float)."""
     if value is None or isinstance(value, (int, str)):
         return value

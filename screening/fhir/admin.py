@@ -13,9 +13,11 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from ..client_address import client_ip
 from ..models import ApiToken, QuestionSetVersion
 from .importer import NotAQuestionnaire, import_as_draft, read_questionnaire
 from .tokens import (
@@ -35,7 +37,7 @@ class IssueTokenForm(forms.ModelForm):
         model = ApiToken
         fields = ["client_name", "scope", "expires_at", "requests_per_minute"]
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["expires_at"].initial = timezone.now() + DEFAULT_VALIDITY
@@ -83,31 +85,31 @@ class ApiTokenAdmin(admin.ModelAdmin):
     ]
     actions = ["revoke"]
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         if obj is None:
             form = IssueTokenForm
 
             class BoundForm(form):
-                def __init__(self, *args, **inner):
+                def __init__(self, *args, **inner) -> None:
                     super().__init__(*args, user=request.user, **inner)
 
             kwargs["form"] = BoundForm
             kwargs["fields"] = IssueTokenForm.Meta.fields
         return super().get_form(request, obj, change, **kwargs)
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
         return self.readonly_fields if obj is not None else []
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # a token is never edited: revoke it and issue another
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # kept: audit events name the token that read each screening
 
-    def has_revoke_permission(self, request) -> bool:
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(ISSUE_PERMISSION)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj, form, change) -> None:
         try:
             token, secret = issue_token(
                 client_name=obj.client_name,
@@ -115,7 +117,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 expires_at=obj.expires_at,
                 requests_per_minute=obj.requests_per_minute,
                 created_by=request.user,
-                request=request,
+                ip_address=client_ip(request),
             )
         except TokenNotAllowed as error:
             raise forms.ValidationError(str(error)) from error
@@ -123,7 +125,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj._state.adding = False
         obj._issued_secret = secret  # shown once by response_add, never stored
 
-    def response_add(self, request, obj, post_url_continue=None):
+    def response_add(self, request: HttpRequest, obj, post_url_continue=None):
         return TemplateResponse(
             request,
             "admin/screening/apitoken/issued.html",
@@ -137,9 +139,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Revoke the selected tokens now", permissions=["revoke"])
-    def revoke(self, request, queryset):
+    def revoke(self, request: HttpRequest, queryset) -> None:
         revoked = sum(
-            revoke_token(token=token, revoked_by=request.user, request=request)
+            revoke_token(token=token, revoked_by=request.user, ip_address=client_ip(request))
             for token in queryset
         )
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
@@ -185,7 +187,7 @@ class ImportQuestionnaireForm(forms.Form):
     description="Import a FHIR Questionnaire as a new draft of this question set",
     permissions=["add"],
 )
-def import_fhir_questionnaire(modeladmin, request, queryset):
+def import_fhir_questionnaire(modeladmin, request: HttpRequest, queryset):
     """Step 1 shows the box to paste into; step 2 (the form posted back) imports and reports."""
     if queryset.count() != 1:
         modeladmin.message_user(
@@ -203,7 +205,7 @@ def import_fhir_questionnaire(modeladmin, request, queryset):
                     resource=form.resource,
                     rules_from=version if form.cleaned_data["copy_rules"] else None,
                     actor=request.user,
-                    request=request,
+                    ip_address=client_ip(request),
                 )
             except NotAQuestionnaire as error:
                 form.add_error("questionnaire_json", str(error))

@@ -17,14 +17,14 @@ from datetime import datetime, time, timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import audit
-from ..models import ApiToken, QuestionSetVersion, Screening
+from ..models import ApiToken, AuditAction, QuestionSetVersion, Screening
 from .export import (
     capability_statement,
     operation_outcome,
@@ -71,13 +71,15 @@ def _refused(refusal: Refusal) -> HttpResponse:
     return outcome(refusal.status, code, refusal.message, WWW_Authenticate=challenge)
 
 
-def token_required(scopes: tuple[str, ...]):
+def token_required(
+    scopes: tuple[str, ...],
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """A read that needs a token with one of these scopes; the view gets the token."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @csrf_exempt  # no cookies are used: a token in a header cannot be forged cross-site
         @wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
             found = authenticate(request.headers.get("Authorization", ""))
             if isinstance(found, Refusal):
                 return _refused(found)
@@ -108,12 +110,14 @@ def token_required(scopes: tuple[str, ...]):
     return decorator
 
 
-def _audit_read(request: HttpRequest, token: ApiToken, what: str, screening=None) -> None:
+def _audit_read(
+    request: HttpRequest, token: ApiToken, what: str, screening: Screening | None = None
+) -> None:
     # The audit log's actor is a person: the one who issued the token answers for its use.
     audit.record(
         request=request,
         actor=token.created_by,
-        action="fhir.read",
+        action=AuditAction.FHIR_READ,
         screening=screening,
         obj=token,
         summary=f"FHIR API: {what} read by client '{token.client_name}'",
@@ -140,7 +144,9 @@ def _not_found(kind: str) -> HttpResponse:
 
 
 @token_required(ANY_SCOPE)
-def questionnaire_read(request: HttpRequest, token: ApiToken, version_id: uuid.UUID):
+def questionnaire_read(
+    request: HttpRequest, token: ApiToken, version_id: uuid.UUID
+) -> HttpResponse:
     # Drafts are being edited and no screening pins them.
     version = (
         QuestionSetVersion.objects.select_related("question_set")
@@ -159,7 +165,7 @@ def _screening(screening_id: uuid.UUID) -> Screening | None:
 
 
 @token_required(SCREENINGS)
-def response_read(request: HttpRequest, token: ApiToken, screening_id: uuid.UUID):
+def response_read(request: HttpRequest, token: ApiToken, screening_id: uuid.UUID) -> HttpResponse:
     screening = _screening(screening_id)
     if screening is None:
         return _not_found("QuestionnaireResponse")
@@ -168,7 +174,7 @@ def response_read(request: HttpRequest, token: ApiToken, screening_id: uuid.UUID
 
 
 @token_required(SCREENINGS)
-def bundle_read(request: HttpRequest, token: ApiToken, screening_id: uuid.UUID):
+def bundle_read(request: HttpRequest, token: ApiToken, screening_id: uuid.UUID) -> HttpResponse:
     screening = _screening(screening_id)
     if screening is None:
         return _not_found("Bundle")
@@ -246,7 +252,7 @@ def _authored(prefix: str, start: datetime, end: datetime) -> Q:
     }[prefix]
 
 
-def _filter(request: HttpRequest, screenings):
+def _filter(request: HttpRequest, screenings: QuerySet[Screening]) -> HttpResponse:
     unknown = sorted(set(request.GET) - SEARCH_PARAMETERS)
     if unknown:
         # Ignoring a filter the client believes it applied would hand it everyone's data.

@@ -1060,7 +1060,7 @@ def _item_ids(response: dict) -> set[str]:
     """The linkIds of answered items that carry an element id (item-<linkId>)."""
     found = set()
 
-    def walk(items):
+    def walk(items: list[dict]) -> None:
         for item in items:
             if item.get("id") == f"item-{item['linkId']}":
                 found.add(item["linkId"])

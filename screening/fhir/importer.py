@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from django.db import transaction
 from fhir.resources.R4B.questionnaire import Questionnaire
@@ -45,7 +46,7 @@ from ..engine.questionnaire import (
     variable_types,
 )
 from ..json_input import JSONInputError, parse_json
-from ..models import QuestionSet, QuestionSetVersion
+from ..models import AuditAction, QuestionSet, QuestionSetVersion, User
 from ..services.content import copy_rules_scores_and_panel, rule_problems, write_questionnaire
 from .conditions import (
     MEASURED_IN,
@@ -164,7 +165,7 @@ def _extensions(element: dict, url: str) -> list[dict]:
     ]
 
 
-def _extension_value(element: dict, url: str):
+def _extension_value(element: dict, url: str) -> object:
     for extension in _extensions(element, url):
         for key, value in extension.items():
             if key.startswith("value"):
@@ -251,7 +252,9 @@ def questionnaire_from_fhir(resource: dict) -> tuple[QuestionnaireDef, ImportRep
     return _with_conditions(raw_sections, report)
 
 
-def _loose_section(items: list[dict], index: int, codes: _Codes, report: ImportReport):
+def _loose_section(
+    items: list[dict], index: int, codes: _Codes, report: ImportReport
+) -> tuple[SectionDef, None, list]:
     """Top-level questions outside any group, gathered in a section of their own."""
     code = codes.make(f"questions_{index + 1}" if index else "questions", report)
     report.notes.append(f'Questions outside any group are in the section "{code}"')
@@ -514,7 +517,9 @@ def _string_kind(item: dict, label: str, report: ImportReport) -> str:
     return SHORT_TEXT
 
 
-def _choices(item: dict, label: str, report: ImportReport):
+def _choices(
+    item: dict, label: str, report: ImportReport
+) -> tuple[str, tuple[ChoiceDef, ...], dict[str, str]]:
     choices: list[ChoiceDef] = []
     values_by_code: dict[str, str] = {}
     used: set[str] = set()
@@ -591,7 +596,9 @@ def _show_when(
     return text
 
 
-def _with_conditions(raw_sections, report: ImportReport) -> tuple[QuestionnaireDef, ImportReport]:
+def _with_conditions(
+    raw_sections: list, report: ImportReport
+) -> tuple[QuestionnaireDef, ImportReport]:
     """Translate every enableWhen against the questions before it, and check the result."""
     targets: dict[str, ImportedTarget] = {}
     sections: list[SectionDef] = []
@@ -624,7 +631,10 @@ def _with_conditions(raw_sections, report: ImportReport) -> tuple[QuestionnaireD
     return checked, report
 
 
-def _replace(definition, **changes):
+_Definition = TypeVar("_Definition")
+
+
+def _replace(definition: _Definition, **changes: object) -> _Definition:
     return replace(definition, **changes)
 
 
@@ -669,8 +679,8 @@ def import_as_draft(
     question_set: QuestionSet,
     resource: dict,
     rules_from: QuestionSetVersion | None,
-    actor,
-    request=None,
+    actor: User,
+    ip_address: str | None = None,
 ) -> tuple[QuestionSetVersion, ImportReport]:
     """A new draft version of `question_set` holding the Questionnaire's questions.
 
@@ -681,7 +691,8 @@ def import_as_draft(
     questionnaire, report = questionnaire_from_fhir(resource)
     if not questionnaire.questions_by_code:
         raise NotAQuestionnaire("The Questionnaire has no question that can be imported.")
-    last = question_set.versions.select_for_update().order_by("-number").first()
+    # The set's row serialises new versions of it (as for make_draft and publishing).
+    question_set = QuestionSet.objects.select_for_update().get(pk=question_set.pk)
     source = " ".join(
         part
         for part in (
@@ -693,7 +704,7 @@ def import_as_draft(
     )
     draft = QuestionSetVersion.objects.create(
         question_set=question_set,
-        number=(last.number + 1) if last else 1,
+        number=question_set.next_version_number(),
         notes=f"Imported from a FHIR Questionnaire: {source}"[:2000],
     )
     write_questionnaire(draft, questionnaire)
@@ -708,9 +719,9 @@ def import_as_draft(
                 )
         report.not_carried_over.extend(rule_problems(draft))
     audit.record(
-        request=request,
         actor=actor,
-        action="content.imported",
+        ip_address=ip_address,
+        action=AuditAction.IMPORTED,
         obj=draft,
         summary=f"{draft} imported from FHIR ({report.questions} questions)",
     )

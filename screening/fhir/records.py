@@ -7,6 +7,7 @@ medications, flags with their acknowledgements, and signed decisions.
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..engine.questionnaire import work_out_visibility
@@ -37,7 +38,7 @@ def question_set_data(version: QuestionSetVersion) -> QuestionSetData:
     )
 
 
-def screenings_for_export():
+def screenings_for_export() -> QuerySet[Screening]:
     """Screenings staff may read: submitted at least once (a reopened one included)."""
     return Screening.objects.select_related("patient", "version__question_set").exclude(
         status=Screening.Status.IN_PROGRESS, submitted_at__isnull=True
@@ -48,6 +49,24 @@ def _visible_answers(screening: Screening, question_set: QuestionSetData, stored
     # The same day the engine used, so derived values (age) agree with the flags.
     day = timezone.localdate(screening.submitted_at)
     return work_out_visibility(question_set.questionnaire, stored, day).answers
+
+
+def _screening_data(
+    screening: Screening, question_set: QuestionSetData, stored: dict, **details: object
+) -> ScreeningData:
+    """The screening's own fields and its visible answers; `details` adds the rest (scores,
+    medications, flags, decisions) where the caller needs them."""
+    return ScreeningData(
+        id=str(screening.pk),
+        status=screening.status,
+        submitted_at=screening.submitted_at,
+        evaluated_at=screening.evaluated_at,
+        patient_id=str(screening.patient_id),
+        patient_name=screening.patient.full_name,
+        question_set=question_set,
+        answers=_visible_answers(screening, question_set, stored),
+        **details,
+    )
 
 
 def responses_data(screenings: list[Screening]) -> list[ScreeningData]:
@@ -64,25 +83,13 @@ def responses_data(screenings: list[Screening]) -> list[ScreeningData]:
         if screening.version_id not in question_sets:
             question_sets[screening.version_id] = question_set_data(screening.version)
         question_set = question_sets[screening.version_id]
-        made.append(
-            ScreeningData(
-                id=str(screening.pk),
-                status=screening.status,
-                submitted_at=screening.submitted_at,
-                evaluated_at=screening.evaluated_at,
-                patient_id=str(screening.patient_id),
-                patient_name=screening.patient.full_name,
-                question_set=question_set,
-                answers=_visible_answers(screening, question_set, stored[screening.pk]),
-            )
-        )
+        made.append(_screening_data(screening, question_set, stored[screening.pk]))
     return made
 
 
 def screening_data(screening: Screening) -> ScreeningData:
     question_set = question_set_data(screening.version)
     stored = dict(screening.answers.values_list("question__code", "value"))
-    visible = _visible_answers(screening, question_set, stored)
     flags = []
     for flag in screening.flags.select_related("acknowledgement__physician").order_by("position"):
         acknowledgement = getattr(flag, "acknowledgement", None)
@@ -132,15 +139,10 @@ def screening_data(screening: Screening) -> ScreeningData:
         )
         for row in screening.medications.order_by("position")
     )
-    return ScreeningData(
-        id=str(screening.pk),
-        status=screening.status,
-        submitted_at=screening.submitted_at,
-        evaluated_at=screening.evaluated_at,
-        patient_id=str(screening.patient_id),
-        patient_name=screening.patient.full_name,
-        question_set=question_set,
-        answers=visible,
+    return _screening_data(
+        screening,
+        question_set,
+        stored,
         scores=tuple(screening.scores or ()),
         medications=medications,
         flags=tuple(flags),

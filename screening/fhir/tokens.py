@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import audit
-from ..models import ApiToken
+from ..models import ApiToken, AuditAction, User
 
 TOKEN_PREFIX = "fhir_"
 MAX_VALIDITY = timedelta(days=365)
@@ -35,7 +35,7 @@ def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def may_issue(user, scope: str) -> bool:
+def may_issue(user: User, scope: str) -> bool:
     if not user.has_perm(ISSUE_PERMISSION):
         return False
     return scope != ApiToken.Scope.SCREENINGS_READ or user.has_perm(ISSUE_SCREENING_PERMISSION)
@@ -47,9 +47,9 @@ def issue_token(
     client_name: str,
     scope: str,
     expires_at: datetime,
-    created_by,
+    created_by: User,
     requests_per_minute: int = 120,
-    request=None,
+    ip_address: str | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token and its secret, which is never stored and cannot be shown again."""
     if not may_issue(created_by, scope):
@@ -72,9 +72,9 @@ def issue_token(
         requests_per_minute=requests_per_minute,
     )
     audit.record(
-        request=request,
         actor=created_by,
-        action="fhir.token_issued",
+        ip_address=ip_address,
+        action=AuditAction.FHIR_TOKEN_ISSUED,
         obj=token,
         summary=f"FHIR API token for {client_name} ({token.get_scope_display()})",
     )
@@ -82,16 +82,16 @@ def issue_token(
 
 
 @transaction.atomic
-def revoke_token(*, token: ApiToken, revoked_by, request=None) -> bool:
+def revoke_token(*, token: ApiToken, revoked_by: User, ip_address: str | None = None) -> bool:
     """Revoke a token at once; False when it was already revoked."""
     changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=revoked_by
     )
     if changed:
         audit.record(
-            request=request,
             actor=revoked_by,
-            action="fhir.token_revoked",
+            ip_address=ip_address,
+            action=AuditAction.FHIR_TOKEN_REVOKED,
             obj=token,
             summary=f"FHIR API token for {token.client_name} revoked",
         )

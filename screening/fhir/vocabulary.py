@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..engine.severity import Severity
+
 FHIR_VERSION = "4.0.1"  # R4
 FHIR_JSON = "application/fhir+json"
 
@@ -130,7 +132,7 @@ class Unit:
     code: str  # UCUM
     display: str
 
-    def quantity(self, value) -> dict:
+    def quantity(self, value: object) -> dict:
         return {"value": value, "unit": self.display, "system": UCUM, "code": self.code}
 
     def coding(self) -> dict:
@@ -173,8 +175,8 @@ VITAL_SIGNS: dict[str, VitalSign] = {
 
 # Flag severities -> DetectedIssue.severity (issue 16).
 ISSUE_SEVERITY = {
-    "urgent": "high",
-    "contraindicated": "high",
-    "caution": "moderate",
-    "info": "low",
+    Severity.URGENT: "high",
+    Severity.CONTRAINDICATED: "high",
+    Severity.CAUTION: "moderate",
+    Severity.INFO: "low",
 }

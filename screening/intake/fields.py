@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from django.forms.utils import ErrorList
+from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -286,8 +287,8 @@ def field_views(
     questions: list[QuestionDef],
     *,
     stored: dict[str, object],
-    data=None,
-    errors=None,
+    data: QueryDict | None = None,
+    errors: dict[str, list[str]] | None = None,
     extra_rows: int = BLANK_MEDICATION_ROWS,
 ) -> list[FieldView]:
     """The page's questions as drawn: from the stored answers, or, when `data` (a refused or
@@ -307,7 +308,7 @@ def field_views(
     return views
 
 
-def _show_stored(view: FieldView, question: QuestionDef, stored, extra_rows: int) -> None:
+def _show_stored(view: FieldView, question: QuestionDef, stored: object, extra_rows: int) -> None:
     kind = question.kind
     if kind in (YES_NO, SINGLE_CHOICE, SCALE_ITEM):
         view.checked = frozenset() if stored is None else frozenset({str(stored)})
@@ -327,7 +328,7 @@ def _show_stored(view: FieldView, question: QuestionDef, stored, extra_rows: int
         view.value = initial.isoformat() if kind == DATE and initial else _text(initial)
 
 
-def _show_typed(view: FieldView, data, extra_rows: int) -> None:
+def _show_typed(view: FieldView, data: QueryDict, extra_rows: int) -> None:
     code, kind = view.spec.code, view.spec.kind
     if kind == MULTIPLE_CHOICE:
         view.checked = frozenset(data.getlist(code))
@@ -344,5 +345,5 @@ def _show_typed(view: FieldView, data, extra_rows: int) -> None:
         view.value = data.get(code, "")
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return "" if value is None else str(value)

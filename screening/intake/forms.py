@@ -25,7 +25,7 @@ class SectionForm(forms.Form):
 
     def __init__(
         self, *args, questions: list[QuestionDef], lenient=False, presented=None, **kwargs
-    ):
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.questions = questions
         self.lenient = lenient

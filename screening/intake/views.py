@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ..engine.severity import Severity
 from ..models import PageDraft, Screening
 from ..patient_messages import urgent_messages
 from ..presenters import answer_rows
@@ -43,14 +44,14 @@ from .wizard import PageStep
 logger = logging.getLogger(__name__)
 
 
-def _own_screening(request, screening_id) -> Screening:
+def _own_screening(request: HttpRequest, screening_id: UUID) -> Screening:
     return get_object_or_404(
         Screening.objects.select_related("version"), pk=screening_id, patient=request.user
     )
 
 
 @login_required
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
         return redirect("staff:home")
     screenings = list(Screening.objects.for_patient(request.user).order_by("-created_at"))
@@ -68,7 +69,7 @@ def home(request):
 
 @login_required
 @require_POST
-def start(request):
+def start(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
         # Staff accounts review screenings; they never fill one in for themselves.
         return redirect("staff:home")
@@ -89,7 +90,7 @@ def start(request):
 
 
 @login_required
-def resume(request, screening_id):
+def resume(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
@@ -163,7 +164,7 @@ def page_draft_view(request: HttpRequest, screening_id: UUID, section_code: str)
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def review(request, screening_id):
+def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
@@ -208,7 +209,7 @@ def review(request, screening_id):
 
 
 @login_required
-def done(request, screening_id):
+def done(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
     if screening.is_editable:
         return redirect("patient:resume", screening_id=screening.pk)
@@ -222,7 +223,9 @@ def done(request, screening_id):
         []
         if decision is not None
         else urgent_messages(
-            screening.flags.filter(severity="urgent").values_list("severity", "patient_message"),
+            screening.flags.filter(severity=Severity.URGENT).values_list(
+                "severity", "patient_message"
+            ),
             clinic_name=settings.CLINIC_NAME,
             crisis_resources=crisis_resources,
         )

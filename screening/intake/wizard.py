@@ -36,7 +36,7 @@ class PageStep:
         data: QueryDict | None,
         *,
         restored: bool = False,
-    ):
+    ) -> None:
         self.screening = screening
         self.section = section
         self.data = data

@@ -6,19 +6,23 @@ test drafts on the synthetic test panel instead. Every screening it reads is aud
 (screening.services.content.preview_draft_impact).
 """
 
+import uuid
+
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import audit
 from ..models import QuestionSetVersion, Screening
 from ..services.content import VersionNotEditable, preview_draft_impact
-from .views import permission_required
 
 
-@permission_required("review_screening")
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
 @require_GET
-def drafts(request):
+def drafts(request: HttpRequest) -> HttpResponse:
     versions = (
         QuestionSetVersion.objects.filter(status=QuestionSetVersion.Status.DRAFT)
         .select_related("question_set")
@@ -27,9 +31,10 @@ def drafts(request):
     return render(request, "staff/drafts.html", {"drafts": versions})
 
 
-@permission_required("review_screening")
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def draft_impact(request, version_id):
+def draft_impact(request: HttpRequest, version_id: uuid.UUID) -> HttpResponse:
     """GET says what the preview will read; POST runs it (audited) and shows the counts."""
     version = get_object_or_404(
         QuestionSetVersion.objects.select_related("question_set"),

@@ -6,10 +6,11 @@ from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
 from django.db.models import Q
 
-from ..engine.rules import SEVERITY_RANK, URGENT
-from ..models import SEVERITY_CHOICES, Decision, Screening
+from ..engine.severity import Severity
+from ..models import Decision, Screening
 
-URGENT_RANK = SEVERITY_RANK[URGENT]
+URGENT_RANK = Severity.URGENT.rank
+
 
 QUEUE_STATUSES = [
     ("submitted", "Awaiting review"),
@@ -22,7 +23,7 @@ SENT_IN = [
     Screening.Status.WAITING_FOR_PATIENT,
     Screening.Status.DECIDED,
 ]
-LEVEL_FILTERS = [("", "Any level"), *SEVERITY_CHOICES, ("none", "Nothing flagged")]
+LEVEL_FILTERS = [("", "Any level"), *Severity.choices(), ("none", "Nothing flagged")]
 
 
 class QueueFilterForm(forms.Form):
@@ -115,7 +116,7 @@ class DecisionForm(forms.Form):
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
-    def __init__(self, *args, has_contraindication: bool = False, **kwargs):
+    def __init__(self, *args, has_contraindication: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.has_contraindication = has_contraindication
         if not has_contraindication:

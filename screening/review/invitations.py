@@ -1,9 +1,11 @@
-"""Staff pages: the start page and patient invitations (the review queue comes later)."""
+"""Staff pages: the start page (it sends each person to their first page) and patient
+invitations. The review queue and screenings are in views.py."""
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -11,33 +13,24 @@ from ..models import Invitation
 from ..services.invitations import invite_patient
 from .forms import InvitationForm
 
-
-def staff_required(view):
-    """Logged in and in a staff group; a patient gets 403, a visitor the login page."""
-
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_clinic_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
+# Every staff page: a visitor gets the login page (login_required), anyone signed in without
+# the permission 403 (raise_exception=True), never a second login page.
 
 
-@staff_required
-def home(request):
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Staff land on the queue, or on invitations if they do not review; a patient gets 403."""
+    if not request.user.is_clinic_staff:
+        raise PermissionDenied
     if request.user.has_perm("screening.review_screening"):
         return redirect("staff:queue")
     return redirect("staff:invitations")
 
 
-@staff_required
+@login_required
+@permission_required("screening.add_invitation", raise_exception=True)
 @require_http_methods(["GET", "POST"])
-def invitations(request):
-    if not request.user.has_perm("screening.add_invitation"):
-        raise PermissionDenied
+def invitations(request: HttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         # The same work whether or not the address has an account: the worker decides which

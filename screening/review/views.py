@@ -1,6 +1,6 @@
 """The physician's pages: the review queue, a screening with its flags, decisions, print view.
 
-Every read of a screening writes an audit row. Writes go through screening.decisions,
+Every read of a screening writes an audit row. Writes go through screening.services.review,
 which refuses a save based on a stale page (another physician saved first).
 """
 
@@ -9,9 +9,9 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,11 +20,17 @@ from django.views.decorators.http import require_POST
 from .. import audit
 from ..audit_display import identifies_screenings, shown_event
 from ..engine.questionnaire import work_out_visibility
-from ..engine.rules import SEVERITIES
-from ..models import Flag, ReviewClock, Screening, Submission
+from ..engine.severity import Severity
+from ..models import (
+    AuditAction,
+    AuditEvent,
+    Flag,
+    ReviewClock,
+    Screening,
+    Submission,
+)
 from ..presenters import (
     DERIVED_LABELS,
-    SEVERITY_LABELS,
     answer_changes,
     answer_rows,
     display_answer,
@@ -52,25 +58,9 @@ QUEUE_COLUMNS = (
 )
 
 
-def permission_required(codename):
-    """Logged in and holding the permission; a patient gets 403, a visitor the login page."""
-
-    def decorator(view):
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perm(f"screening.{codename}"):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        wrapped.__name__ = view.__name__
-        wrapped.__doc__ = view.__doc__
-        return wrapped
-
-    return decorator
-
-
-@permission_required("review_screening")
-def queue(request):
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
+def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilterForm(request.GET or None)
     page = queue_page(
         filters.filter(Screening.objects.select_related("patient").only(*QUEUE_COLUMNS)),
@@ -102,7 +92,7 @@ def queue(request):
     return render(request, "staff/queue.html", context)
 
 
-def _screening_for_staff(screening_id) -> Screening:
+def _screening_for_staff(screening_id: uuid.UUID) -> Screening:
     return get_object_or_404(
         Screening.objects.select_related("patient", "version").exclude(
             status=Screening.Status.IN_PROGRESS, submitted_at__isnull=True
@@ -132,10 +122,10 @@ def screening_context(screening: Screening) -> dict:
     grouped = [
         {
             "severity": severity,
-            "label": SEVERITY_LABELS[severity],
+            "label": severity.label,
             "flags": [f for f in flags if f.severity == severity],
         }
-        for severity in SEVERITIES
+        for severity in Severity
     ]
     score_names = {score["code"]: score["name"] for score in screening.scores or []}
     for flag in flags + no_longer_raised:
@@ -152,7 +142,6 @@ def screening_context(screening: Screening) -> dict:
         "decisions": list(
             screening.decisions.select_related("physician", "amends").order_by("signed_at")
         ),
-        "labels": SEVERITY_LABELS,
         "changes": what_changed(screening),
     }
 
@@ -213,20 +202,25 @@ def _evidence_row(item: dict, questions: dict, score_names: dict) -> dict:
     return row
 
 
-@permission_required("review_screening")
-def screening_detail(request, screening_id):
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
+def screening_detail(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
     return _screening_page(request, _screening_for_staff(screening_id))
 
 
-def _screening_page(request, screening: Screening, decision_form: DecisionForm | None = None):
+def _screening_page(
+    request: HttpRequest, screening: Screening, decision_form: DecisionForm | None = None
+) -> HttpResponse:
     """The whole screening, with the decision form (as posted, when it comes back with an
     error). Every render of it is a read of the screening, audited like any other."""
-    audit.record(request=request, action="screening.viewed", screening=screening, obj=screening)
+    audit.record(
+        request=request, action=AuditAction.SCREENING_VIEWED, screening=screening, obj=screening
+    )
     note_opened(screening=screening, physician=request.user)
     context = screening_context(screening)
     context["clocks"] = list(screening.clocks.select_related("opened_by").order_by("submitted_at"))
     if decision_form is None:
-        has_contraindication = any(f.severity == "contraindicated" for f in context["flags"])
+        has_contraindication = any(f.severity == Severity.CONTRAINDICATED for f in context["flags"])
         decision_form = DecisionForm(
             initial={"lock_version": screening.lock_version},
             has_contraindication=has_contraindication,
@@ -236,14 +230,17 @@ def _screening_page(request, screening: Screening, decision_form: DecisionForm |
     return render(request, "staff/screening.html", context)
 
 
-@permission_required("review_screening")
-def screening_print(request, screening_id):
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
+def screening_print(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
     screening = _screening_for_staff(screening_id)
-    audit.record(request=request, action="screening.printed", screening=screening, obj=screening)
+    audit.record(
+        request=request, action=AuditAction.SCREENING_PRINTED, screening=screening, obj=screening
+    )
     return render(request, "staff/screening_print.html", screening_context(screening))
 
 
-def _stale(request, screening):
+def _stale(request: HttpRequest, screening: Screening) -> HttpResponse:
     messages.error(
         request,
         "Another physician changed this screening while you had it open. Nothing you entered "
@@ -252,9 +249,10 @@ def _stale(request, screening):
     return redirect("staff:screening", screening_id=screening.pk)
 
 
-@permission_required("decide_screening")
+@login_required
+@permission_required("screening.decide_screening", raise_exception=True)
 @require_POST
-def acknowledge(request, screening_id, flag_id):
+def acknowledge(request: HttpRequest, screening_id: uuid.UUID, flag_id: uuid.UUID) -> HttpResponse:
     screening = _screening_for_staff(screening_id)
     # A flag retired since the page was drawn (the patient resubmitted) is not a 404: the
     # service says the page is out of date.
@@ -269,20 +267,21 @@ def acknowledge(request, screening_id, flag_id):
             physician=request.user,
             note=form.cleaned_data["note"],
             seen_version=form.cleaned_data["lock_version"],
-            request=request,
+            ip_address=audit.client_ip(request),
         )
     except StaleScreening:
         return _stale(request, screening)
     except DecisionNotAllowed as error:
         messages.error(request, str(error))
-    return redirect(f"/staff/screenings/{screening.pk}/#flag-{flag.pk}")
+    return redirect(reverse("staff:screening", args=[screening.pk]) + f"#flag-{flag.pk}")
 
 
-@permission_required("decide_screening")
+@login_required
+@permission_required("screening.decide_screening", raise_exception=True)
 @require_POST
-def decide(request, screening_id):
+def decide(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
     screening = _screening_for_staff(screening_id)
-    has_contraindication = screening.flags.filter(severity="contraindicated").exists()
+    has_contraindication = screening.flags.filter(severity=Severity.CONTRAINDICATED).exists()
     form = DecisionForm(request.POST, has_contraindication=has_contraindication)
     if form.is_valid():
         data = form.cleaned_data
@@ -296,7 +295,7 @@ def decide(request, screening_id):
                 reason=data["reason"],
                 message_to_patient=data["message_to_patient"],
                 override_reason=data.get("override_reason", ""),
-                request=request,
+                ip_address=audit.client_ip(request),
             )
         except StaleScreening:
             return _stale(request, screening)
@@ -311,8 +310,9 @@ def decide(request, screening_id):
 URGENT_RESPONSE_ROWS = 500
 
 
-@permission_required("review_screening")
-def urgent_response(request):
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
+def urgent_response(request: HttpRequest) -> HttpResponse:
     """How long each urgent submission waited for a physician to open it: each row, the
     median and the longest, so a clinic can audit how fast it answers urgent flags. A
     resubmission that is urgent again is a row of its own. Names no patient."""
@@ -353,14 +353,12 @@ def urgent_response(request):
 AUDIT_PAGE_SIZE = 100
 
 
-@permission_required("view_auditevent")
-def audit_log(request):
-    from ..models import AuditEvent
-
+@login_required
+@permission_required("screening.view_auditevent", raise_exception=True)
+def audit_log(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
     action = request.GET.get("action", "")
-    actions = sorted(AuditEvent.objects.values_list("action", flat=True).distinct())
-    if action in actions:  # allow-list: only actions that exist
+    if action in AuditAction.values:  # allow-list: only actions the app records
         events = events.filter(action=action)
     who = request.GET.get("who", "").replace("\x00", "").strip()[:100]
     if who:
@@ -376,7 +374,7 @@ def audit_log(request):
         {
             "page": page,
             "rows": rows,
-            "actions": actions,
+            "actions": AuditAction.choices,
             "action": action,
             "who": who,
             "query": query.urlencode(),

@@ -9,6 +9,8 @@ is checked by it) or is refused. A published version never changes.
 """
 
 import hashlib
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,9 +36,10 @@ from ..engine.panel import PanelCaseDef, PanelResult, expectation_problems, run_
 from ..engine.questionnaire import (
     QuestionnaireDef,
 )
-from ..engine.rules import URGENT
+from ..engine.severity import Severity
 from ..models import (
     RULE_TEXT_LIMITS,
+    AuditAction,
     Choice,
     Drug,
     DrugClass,
@@ -62,12 +65,12 @@ class VersionNotEditable(Exception):
 class PublishRefused(Exception):
     """The draft has invalid expressions or failing test panel cases; nothing was published."""
 
-    def __init__(self, reasons: list[str]):
+    def __init__(self, reasons: list[str]) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = reasons
 
 
-def lock_for_editing(*version_ids) -> list[QuestionSetVersion]:
+def lock_for_editing(*version_ids: uuid.UUID) -> list[QuestionSetVersion]:
     """Lock these versions until the current transaction ends; refuse any that is not a draft.
 
     Call it inside the transaction that writes the content (the admin's add, change and
@@ -88,7 +91,9 @@ def lock_for_editing(*version_ids) -> list[QuestionSetVersion]:
     return versions
 
 
-def make_draft(*, source: QuestionSetVersion, actor: User, ip_address: str | None):
+def make_draft(
+    *, source: QuestionSetVersion, actor: User, ip_address: str | None
+) -> QuestionSetVersion:
     """Copy a version (questions, scores, rules, test panel) into a new draft numbered next."""
     with transaction.atomic():
         # The question set's row serialises drafts and publications of one set, so two
@@ -96,10 +101,9 @@ def make_draft(*, source: QuestionSetVersion, actor: User, ip_address: str | Non
         QuestionSet.objects.select_for_update().get(pk=source.question_set_id)
         # The source's row: a draft being copied cannot be edited halfway through the copy.
         source = QuestionSetVersion.objects.select_for_update().get(pk=source.pk)
-        last = source.question_set.versions.order_by("-number").first()
         draft = QuestionSetVersion.objects.create(
             question_set=source.question_set,
-            number=last.number + 1,
+            number=source.question_set.next_version_number(),
             notes=f"Draft made from version {source.number}",
         )
         write_questionnaire(draft, questionnaire_for(source))
@@ -107,7 +111,7 @@ def make_draft(*, source: QuestionSetVersion, actor: User, ip_address: str | Non
         audit.record(
             actor=actor,
             ip_address=ip_address,
-            action="content.draft_made",
+            action=AuditAction.DRAFT_MADE,
             obj=draft,
             summary=str(draft),
         )
@@ -160,7 +164,7 @@ def publish_version(
         audit.record(
             actor=actor,
             ip_address=ip_address,
-            action="content.published",
+            action=AuditAction.PUBLISHED,
             obj=locked,
             summary=f"{locked}; test panel: {passed} of {passed} cases pass",
         )
@@ -169,7 +173,7 @@ def publish_version(
 
 # The effect of a draft on real screenings: for those who may read screenings -------------
 
-DRAFT_PREVIEW_ACTION = "screening.draft_preview"
+DRAFT_PREVIEW_ACTION = AuditAction.DRAFT_PREVIEW
 
 
 @dataclass
@@ -243,10 +247,9 @@ def load_question_set(
     )
     if live and live.source_digest == digest:
         return live, False
-    last = question_set.versions.order_by("-number").first()
     version = QuestionSetVersion.objects.create(
         question_set=question_set,
-        number=(last.number + 1) if last else 1,
+        number=question_set.next_version_number(),
         notes=f"Loaded from {path.name}",
         source_digest=digest,
     )
@@ -327,9 +330,9 @@ def write_rules_and_scores(version: QuestionSetVersion, data: dict) -> None:
     for position, raw in enumerate(data.get("rules") or [], start=1):
         missing = [name for name in RULE_FIELDS if not str(raw.get(name, "")).strip()]
         patient_message = str(raw.get("patient_message") or "").strip()
-        if raw.get("severity") == URGENT and not patient_message:
+        if raw.get("severity") == Severity.URGENT and not patient_message:
             missing.append("patient_message (required for an urgent rule)")
-        if patient_message and raw.get("severity") != URGENT:
+        if patient_message and raw.get("severity") != Severity.URGENT:
             raise ContentError(
                 f"rule {raw.get('code', position)}: only urgent rules show a patient_message"
             )
@@ -417,10 +420,10 @@ def write_panel_cases(version: QuestionSetVersion, cases: list[dict]) -> None:
 
 def panel_case_problems(
     questionnaire: QuestionnaireDef,
-    rule_codes,
-    answers,
-    must_raise,
-    must_not_raise,
+    rule_codes: Iterable[str],
+    answers: object,
+    must_raise: object,
+    must_not_raise: object,
 ) -> tuple[dict, list[str]]:
     """A case's answers stored as the intake stores them, and everything wrong with the case.
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from ..engine.rules import SEVERITIES, SEVERITY_RANK, Evaluation, RuleSet
+from ..engine.rules import Evaluation, RuleSet, TypedEntry
+from ..engine.severity import Severity
 from ..models import (
     Answer,
     Decision,
@@ -39,7 +40,7 @@ def evaluate(screening: Screening, ruleset: RuleSet | None = None) -> Evaluation
     return ruleset.evaluate(answers, today)
 
 
-def _same_evidence(stored: list, raised) -> bool:
+def _same_evidence(stored: list, raised: tuple | list) -> bool:
     """The stored evidence (read back from JSON) against a fresh evaluation's, compared as JSON."""
     canonical = functools.partial(json.dumps, sort_keys=True, cls=DjangoJSONEncoder)
     return canonical(list(stored or [])) == canonical(list(raised))
@@ -111,7 +112,7 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
     ):
         rows_by_question[code] = list(value.get("rows", [])) if isinstance(value, dict) else []
 
-    def row_field(entry, field: str) -> str:
+    def row_field(entry: TypedEntry, field: str) -> str:
         rows = rows_by_question.get(entry.question, [])
         row = rows[entry.row] if entry.row < len(rows) else {}
         return str(row.get(field, "") or "")[:200]
@@ -133,7 +134,7 @@ def store_evaluation(screening: Screening, evaluation: Evaluation) -> None:
         for position, entry in enumerate(evaluation.medications)
     )
     screening.level = evaluation.level
-    screening.level_rank = SEVERITY_RANK.get(evaluation.level, 0)
+    screening.level_rank = Severity.rank_of(evaluation.level)
     screening.flag_count = len(evaluation.flags)
     screening.scores = [
         {"code": s.code, "name": s.name, "value": s.value, "band": s.band}
@@ -244,6 +245,5 @@ def preview_publication(
             counts[code].gained += 1
         for code in before - after:
             counts[code].lost += 1
-    order = {severity: rank for rank, severity in enumerate(SEVERITIES)}
-    impact = sorted(counts.values(), key=lambda row: (order.get(row.severity, 9), row.code))
+    impact = sorted(counts.values(), key=lambda row: (-Severity.rank_of(row.severity), row.code))
     return len(after_by_screening), impact

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import tasks
 from ..engine.questionnaire import SectionDef, Visibility, is_answered
-from ..engine.rules import URGENT
+from ..engine.severity import Severity
 from ..models import Answer, CompletedSection, ReviewClock, Screening, User
 from ..selectors import (
     AnswersRead,
@@ -151,7 +151,7 @@ def save_page(
 class ScreeningIncomplete(Exception):
     """A shown page still lacks answers; the exception carries the section to go back to."""
 
-    def __init__(self, section: SectionDef):
+    def __init__(self, section: SectionDef) -> None:
         super().__init__(section.code)
         self.section = section
 
@@ -191,7 +191,7 @@ def submit_screening(*, screening: Screening) -> bool:
     evaluation = evaluate(locked)
     store_evaluation(locked, evaluation)
     record_submission(locked)
-    urgent = evaluation.level == URGENT
+    urgent = evaluation.level == Severity.URGENT
     # This submission's wait for a physician, stopped by the first one to open the page.
     clock = ReviewClock.objects.create(
         screening=locked,

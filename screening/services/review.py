@@ -9,7 +9,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import audit, tasks
-from ..models import Decision, Flag, FlagAcknowledgement, ReviewClock, Screening, User
+from ..engine.severity import Severity
+from ..models import (
+    AuditAction,
+    Decision,
+    Flag,
+    FlagAcknowledgement,
+    ReviewClock,
+    Screening,
+    User,
+)
 
 
 class StaleScreening(Exception):
@@ -25,8 +34,8 @@ CLEARING = {Decision.Outcome.CLEARED, Decision.Outcome.CLEARED_WITH_CONDITIONS}
 # A decision's audit summary never names its outcome: the audit log is read by clinic admins,
 # who audit who did what, not what a patient was told (the decision itself records it).
 DECISION_SUMMARIES = {
-    "decision.recorded": "Decision signed",
-    "decision.amended": "Amended decision signed",
+    AuditAction.DECISION_RECORDED: "Decision signed",
+    AuditAction.DECISION_AMENDED: "Amended decision signed",
 }
 
 
@@ -56,7 +65,7 @@ def note_opened(*, screening: Screening, physician: User) -> int:
 
 @transaction.atomic
 def acknowledge_flag(
-    *, flag: Flag, physician: User, note: str, seen_version: int, request=None
+    *, flag: Flag, physician: User, note: str, seen_version: int, ip_address: str | None = None
 ) -> FlagAcknowledgement:
     screening = _lock(flag.screening, seen_version)
     if screening.is_editable:
@@ -73,9 +82,9 @@ def acknowledge_flag(
         return acknowledgement
     _bump(screening)
     audit.record(
-        request=request,
         actor=physician,
-        action="flag.acknowledged",
+        ip_address=ip_address,
+        action=AuditAction.FLAG_ACKNOWLEDGED,
         screening=screening,
         obj=flag,
         summary="Flag acknowledged",
@@ -94,7 +103,7 @@ def record_decision(
     reason: str = "",
     message_to_patient: str = "",
     override_reason: str = "",
-    request=None,
+    ip_address: str | None = None,
 ) -> Decision:
     """Sign a decision. A later decision on the same screening is an amendment of the last one."""
     locked = _lock(screening, seen_version)
@@ -107,7 +116,10 @@ def record_decision(
             raise DecisionNotAllowed(
                 "Acknowledge every flag before clearing: " + ", ".join(unacknowledged) + "."
             )
-        if any(f.severity == "contraindicated" for f in flags) and not override_reason.strip():
+        if (
+            any(f.severity == Severity.CONTRAINDICATED for f in flags)
+            and not override_reason.strip()
+        ):
             raise DecisionNotAllowed(
                 "This screening has a contraindication: clearing it needs an override reason."
             )
@@ -161,10 +173,10 @@ def record_decision(
     tasks.notify_patient.enqueue(screening_id=str(locked.pk))
     if outcome == Decision.Outcome.MORE_INFORMATION_NEEDED:
         tasks.schedule_reminder(locked)
-    action = "decision.amended" if previous else "decision.recorded"
+    action = AuditAction.DECISION_AMENDED if previous else AuditAction.DECISION_RECORDED
     audit.record(
-        request=request,
         actor=physician,
+        ip_address=ip_address,
         action=action,
         screening=locked,
         obj=decision,

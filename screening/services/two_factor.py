@@ -6,10 +6,13 @@ code before any page but the two-factor pages and log out (enforced by
 used (each device remembers the last time step it accepted) and slows down guessing.
 
 A staff member enrols once, and only through a single-use link emailed to their account
-(screening/accounts/two_factor_links.py): a password alone never sets up a device. The secret being
+(screening/services/two_factor_links.py): a password alone never sets up a device. The secret being
 enrolled lives only in that login's session, so nobody else can copy it; the device is
 saved only when its first code is confirmed, and the person is emailed whenever a device
 is enrolled. A new device needs a clinic admin to remove the old one, which emails a new link.
+
+Unlike the other services these take the request: they keep the key being enrolled in the
+session and mark the login verified (django-otp's otp_login), which no actor and address can.
 """
 
 import base64
@@ -19,6 +22,7 @@ import unicodedata
 import qrcode
 import qrcode.image.svg
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django_otp import login as otp_login
@@ -27,7 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
 from .. import audit, tasks
-from ..models import AuthenticatorSetupLink, User
+from ..models import AuditAction, AuthenticatorSetupLink, User
 from .two_factor_links import LINK_SESSION_KEY
 
 DEVICE_NAME = "Authenticator app"
@@ -43,16 +47,16 @@ class CodeRefused(Exception):
     """The code was wrong, already used, or guessing is paused; the message says which."""
 
 
-def needs_second_factor(user) -> bool:
+def needs_second_factor(user: User) -> bool:
     """Everyone who can reach patient data or the admin: physicians, clinic admins, superusers."""
     return user.is_authenticated and (user.is_staff or user.is_clinic_staff)
 
 
-def confirmed_device(user) -> TOTPDevice | None:
+def confirmed_device(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
 
 
-def device_being_enrolled(request) -> TOTPDevice:
+def device_being_enrolled(request: HttpRequest) -> TOTPDevice:
     """An unsaved device for the set-up page. Its secret is kept in this session only, the
     same on reload (a person who scanned it is not left with a dead entry)."""
     key = request.session.get(PENDING_KEY_SESSION_KEY)
@@ -111,7 +115,7 @@ def digits_typed(code: str) -> str:
     return "".join(str(unicodedata.decimal(character)) for character in code)
 
 
-def _check_code(device_id, code: str) -> TOTPDevice:
+def _check_code(device_id: int, code: str) -> TOTPDevice:
     """Verify `code` on one device, with its row locked so two requests cannot both spend the
     same code (django-otp remembers the last accepted time step and refuses it again)."""
     code = digits_typed(code)
@@ -135,7 +139,7 @@ def _check_code(device_id, code: str) -> TOTPDevice:
     return device
 
 
-def _mark_verified(request, device: TOTPDevice) -> None:
+def _mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
     otp_login(request, device)
     # A new session key once verified: a session cookie planted before the code was typed
     # (session fixation) must not become a verified session.
@@ -143,7 +147,7 @@ def _mark_verified(request, device: TOTPDevice) -> None:
 
 
 def confirm_enrolment(
-    request, device: TOTPDevice, code: str, *, link: AuthenticatorSetupLink
+    request: HttpRequest, device: TOTPDevice, code: str, *, link: AuthenticatorSetupLink
 ) -> None:
     """Accept the first code from the device on the set-up page: save it as the second factor.
     `link` is the emailed set-up link this session opened; it is used up here."""
@@ -151,7 +155,9 @@ def confirm_enrolment(
     code = digits_typed(code)
     totp = app_clock(device)
     if not (len(code) == device.digits and totp.verify(int(code), 1)):
-        audit.record(request=request, action="two_factor.failed", summary="Set-up code refused")
+        audit.record(
+            request=request, action=AuditAction.TWO_FACTOR_FAILED, summary="Set-up code refused"
+        )
         raise CodeRefused(
             "That code is not right. Check the key in your app and enter the code it shows now."
         )
@@ -175,12 +181,12 @@ def confirm_enrolment(
     request.session.pop(PENDING_KEY_SESSION_KEY, None)
     request.session.pop(LINK_SESSION_KEY, None)
     _mark_verified(request, device)
-    audit.record(request=request, action="two_factor.enrolled", obj=device)
+    audit.record(request=request, action=AuditAction.TWO_FACTOR_ENROLLED, obj=device)
     # Sent by the worker, like every email: never inside the request.
     tasks.notify_two_factor_enrolled.enqueue(user_id=str(user.pk))
 
 
-def verify_code(request, code: str) -> None:
+def verify_code(request: HttpRequest, code: str) -> None:
     """Check a code against the user's confirmed device and mark the session verified."""
     device = confirmed_device(request.user)
     try:
@@ -188,7 +194,7 @@ def verify_code(request, code: str) -> None:
             raise CodeRefused("No authenticator app is set up for this account.")
         device = _check_code(device.pk, code)
     except CodeRefused:
-        audit.record(request=request, action="two_factor.failed", summary="Code refused")
+        audit.record(request=request, action=AuditAction.TWO_FACTOR_FAILED, summary="Code refused")
         raise
     _mark_verified(request, device)
-    audit.record(request=request, action="two_factor.verified", obj=device)
+    audit.record(request=request, action=AuditAction.TWO_FACTOR_VERIFIED, obj=device)

@@ -1,5 +1,8 @@
 """Template helpers for staff pages."""
 
+from collections.abc import Iterable
+from datetime import timedelta
+
 from django import template
 
 from .. import presenters
@@ -8,7 +11,7 @@ register = template.Library()
 
 
 @register.filter
-def readable_classes(classes) -> str:
+def readable_classes(classes: Iterable[str]) -> str:
     """Formulary classes as words: cyp3a4_strong_inhibitor reads "CYP3A4 strong inhibitor"."""
     words = [
         name.replace("_", " ").replace("cyp", "CYP").replace("maoi", "MAOI").replace("nmda", "NMDA")
@@ -27,7 +30,7 @@ def level_badge(level: str) -> str:
 
 
 @register.filter
-def duration(value) -> str:
+def duration(value: timedelta | None) -> str:
     """A timedelta as "45 min", "2 h 5 min" or "3 days 4 h"; "" for None."""
     if value is None:
         return ""

@@ -7,11 +7,8 @@ import pytest
 
 from screening.engine.definitions import (
     default_ruleset_from_files,
-    panel_cases_from_data,
-    read_content,
 )
-from screening.engine.panel import PanelCaseDef, expectation_problems, run_case, run_panel
-from screening.services.content import DEFAULT_CONTENT_FILE, DEFAULT_PANEL_FILE
+from screening.engine.panel import PanelCaseDef, expectation_problems, run_case
 
 TODAY = datetime.date(2026, 11, 23)
 CALM = {"bp": {"systolic": 120, "diastolic": 80}, "heart_rate": 70}
@@ -80,29 +77,3 @@ def test_a_case_expecting_an_unknown_rule_fails_with_the_reason(ruleset):
 
 def test_expectations_cannot_both_require_and_forbid_a_flag():
     assert expectation_problems(["a"], ["a"], {"a"}) == ["a cannot be both raised and not raised."]
-
-
-def test_the_default_panel_passes_on_the_default_rules_and_fires_every_rule(ruleset):
-    from screening.answers_json import clean_answers
-
-    cases = []
-    for raw in panel_cases_from_data(read_content(DEFAULT_PANEL_FILE)[0]):
-        answers, problems = clean_answers(raw["answers"], ruleset.questionnaire)
-        assert not problems, (raw["name"], problems)
-        cases.append(
-            PanelCaseDef(
-                raw["name"],
-                answers,
-                tuple(raw["must_raise"]),
-                tuple(raw["must_not_raise"]),
-                raw["nothing_else"],
-                raw["as_of"],
-            )
-        )
-    result = run_panel(ruleset, cases, TODAY)
-    assert result.passed, result.reasons()
-    rules = {rule["code"] for rule in read_content(DEFAULT_CONTENT_FILE)[0]["rules"]}
-    fired = {code for case in result.cases for code in case.raised}
-    assert fired == rules
-    clean = [case for case in result.cases if not case.raised]
-    assert len(clean) >= 3  # realistic patients who raise no flag at all

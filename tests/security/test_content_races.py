@@ -30,6 +30,7 @@ from screening.models import (
     Section,
 )
 from screening.services.roles import ensure_roles
+from tests.admin_forms import draft_made_in_admin, rule_form_data
 from tests.conftest import make_user
 from tests.logins import log_in_staff
 from tests.security.test_output_safety import question_admin_data
@@ -50,35 +51,13 @@ def clinic_admin(name: str) -> Client:
 
 
 def new_draft(client: Client, published: QuestionSetVersion) -> QuestionSetVersion:
-    response = client.post(
-        VERSIONS, {"action": "make_draft_copy", "_selected_action": [str(published.pk)]}
-    )
-    assert response.status_code == 302
-    return QuestionSetVersion.objects.get(status=QuestionSetVersion.Status.DRAFT)
+    return draft_made_in_admin(client, published)
 
 
 def publish(client: Client, draft: QuestionSetVersion):
     return client.post(
         VERSIONS, {"action": "publish", "confirm": "yes", "_selected_action": [str(draft.pk)]}
     )
-
-
-def rule_data(rule: Rule, **changes) -> dict:
-    data = {
-        "version": rule.version_id,
-        "position": rule.position,
-        "code": rule.code,
-        "title": rule.title,
-        "severity": rule.severity,
-        "when": rule.when,
-        "message": rule.message,
-        "rationale": rule.rationale,
-        "source": rule.source,
-        "superseded_by": json.dumps(rule.superseded_by),
-        "active": "on" if rule.active else "",
-    }
-    data.update(changes)
-    return data
 
 
 def lock_waiters() -> int:
@@ -123,7 +102,7 @@ def test_a_rule_edit_validated_before_a_publication_lands_before_it_never_after(
 
     monkeypatch.setattr(RuleAdmin, "save_model", save_model_after_a_pause)
     url = f"/admin/screening/rule/{rule.pk}/change/"
-    edit = Running(lambda: editor.post(url, rule_data(rule, message=NEW_MESSAGE)), name="edit")
+    edit = Running(lambda: editor.post(url, rule_form_data(rule, message=NEW_MESSAGE)), name="edit")
     try:
         assert reached.wait(TIMEOUT), "the edit never reached its save"
         publication = Running(lambda: publish(publisher, draft), name="publish")
@@ -152,7 +131,7 @@ def _rule(draft):
     rule = draft.rules.get(code="bp_elevated")
     return (
         f"/admin/screening/rule/{rule.pk}/change/",
-        rule_data(rule, message=NEW_MESSAGE),
+        rule_form_data(rule, message=NEW_MESSAGE),
         lambda: Rule.objects.get(pk=rule.pk).message,
     )
 
@@ -161,7 +140,7 @@ def _new_rule(draft):
     rule = draft.rules.get(code="bp_elevated")
     return (
         "/admin/screening/rule/add/",
-        rule_data(rule, code="late_rule", position=999, message=NEW_MESSAGE),
+        rule_form_data(rule, code="late_rule", position=999, message=NEW_MESSAGE),
         lambda: Rule.objects.filter(version=draft, code="late_rule").count(),
     )
 

@@ -128,6 +128,7 @@ from screening.services.intake import save_page, start_screening, submit_screeni
 from screening.services.invitations import create_invitation
 from screening.services.two_factor import PENDING_KEY_SESSION_KEY, code_shown
 from screening.snapshots import questionnaire_for
+from tests.admin_forms import rule_form_data
 from tests.conftest import PASSWORD
 from tests.factories import make_patient, make_submitted_screening
 from tests.logins import authenticator_for, log_in_staff
@@ -2214,19 +2215,7 @@ def test_admin_rule_superseded_by_survives_malformed_posts(client, draft_in_admi
     codes = list(draft_in_admin.rules.values_list("code", flat=True))
     url = reverse("admin:screening_rule_change", args=[rule.pk])
     baseline = Rule.objects.filter(pk=rule.pk).values().get()
-    base = {
-        "version": str(rule.version_id),
-        "position": str(rule.position),
-        "code": rule.code,
-        "title": rule.title,
-        "severity": rule.severity,
-        "when": rule.when,
-        "message": rule.message,
-        "rationale": rule.rationale,
-        "source": rule.source,
-        "superseded_by": json.dumps(rule.superseded_by),
-        "active": "on",
-    }
+    base = {name: str(value) for name, value in rule_form_data(rule, active="on").items()}
     valid_codes = st.lists(st.sampled_from(codes), max_size=3, unique=True).map(json.dumps)
     strategies = {"superseded_by": json_texts(valid_codes)}
     valid = {"superseded_by": valid_codes.map(lambda v: {"superseded_by": v})}

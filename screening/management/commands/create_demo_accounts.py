@@ -20,10 +20,10 @@ DEMO_ACCOUNTS = [
 class Command(BaseCommand):
     help = "Create a demo patient, physician and clinic admin (development only)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
-    def handle(self, *args, base_url: str, **options):
+    def handle(self, *args, base_url: str, **options) -> None:
         if not settings.DEBUG:
             raise CommandError("Demo accounts are never created in production (DEBUG is off).")
         ensure_roles()

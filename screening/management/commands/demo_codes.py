@@ -13,7 +13,7 @@ class Command(BaseCommand):
         "Show the demo physician's and clinic admin's current two-factor codes (development only)."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         if not settings.DEBUG:
             raise CommandError("Demo codes are never shown in production (DEBUG is off).")
         staff_emails = [email for email, _, group, _ in DEMO_ACCOUNTS if group]

@@ -29,12 +29,12 @@ class Command(BaseCommand):
         "as JSON."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument(
             "answers_file", type=Path, help='JSON object, or "-" for standard input'
         )
 
-    def handle(self, *args, answers_file: Path, **options):
+    def handle(self, *args, answers_file: Path, **options) -> None:
         try:
             # Bytes, decoded by answers_from_bytes: a file that is not UTF-8 gets a message,
             # not a traceback. One byte past the size limit is enough to refuse it.

@@ -11,7 +11,7 @@ from ...snapshots import ruleset_for
 class Command(BaseCommand):
     help = "Print the published version's sections, question codes, kinds and choices as JSON."
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         try:
             version = current_version()
         except NoPublishedQuestionSet as error:

@@ -20,12 +20,12 @@ class Command(BaseCommand):
         "(idempotent; the panel must pass on the rules)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--file", type=Path, default=DEFAULT_CONTENT_FILE)
         parser.add_argument("--formulary", type=Path, default=DEFAULT_FORMULARY_FILE)
         parser.add_argument("--panel", type=Path, default=DEFAULT_PANEL_FILE)
 
-    def handle(self, *args, file: Path, formulary: Path, panel: Path, **options):
+    def handle(self, *args, file: Path, formulary: Path, panel: Path, **options) -> None:
         try:
             drugs_created, drugs_updated = load_formulary(formulary)
             version, created = load_question_set(file, panel)

@@ -70,7 +70,7 @@ class Command(BaseCommand):
         "naming the first broken or missing event."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--expect-count",
             type=int,
@@ -88,7 +88,7 @@ class Command(BaseCommand):
             help='a file of "Anchor: N HASH" lines from earlier runs ("-" reads standard input)',
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         anchors = self.anchors_given(options)
         # The row hash at each position an anchor names (1 is the first event).
         wanted = {anchor.count for anchor in anchors}
@@ -149,7 +149,7 @@ class Command(BaseCommand):
             anchors.extend(anchors_from_file(options["anchor_file"]))
         return anchors
 
-    def check_anchor(self, anchor: Anchor, count: int, hash_at: dict[int, tuple[int, str]]):
+    def check_anchor(self, anchor: Anchor, count: int, hash_at: dict[int, tuple[int, str]]) -> None:
         if anchor.count > count:
             raise CommandError(
                 f"Audit log cut short: it holds {count} events, but the anchor from "
