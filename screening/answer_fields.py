@@ -31,6 +31,7 @@ from .engine.questionnaire import (
     YES_NO,
     QuestionDef,
 )
+from .engine.rules import RECREATIONAL_LIST_CODES
 from .measurement_fields import field_for_measurement
 from .presenters import plain_number
 
@@ -186,6 +187,7 @@ class MedicationListWidget(forms.Widget):
         context["widget"]["rows"] = rows
         context["widget"]["row_count"] = len(rows)
         context["widget"]["none"] = bool(value.get("none"))
+        context["widget"]["street_drugs"] = name in RECREATIONAL_LIST_CODES
         return _aria_context(context)
 
     def format_value(self, value):

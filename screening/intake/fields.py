@@ -49,6 +49,7 @@ from ..engine.questionnaire import (
     QuestionDef,
     QuestionnaireDef,
 )
+from ..engine.rules import RECREATIONAL_LIST_CODES
 from ..models import QuestionSetVersion
 from ..snapshots import questionnaire_for
 
@@ -106,6 +107,7 @@ class FieldSpec:
     inputmode: str = ""
     options: tuple[Option, ...] = ()
     max_length: int | None = None
+    street_drugs: bool = False  # the recreational list: no "as on the pack", "How much"
     fragments: Fragments | None = None
 
     @property
@@ -243,6 +245,7 @@ def _spec(question: QuestionDef) -> FieldSpec:
         spec = FieldSpec(
             **{**common, "input_id": f"id_{code}-0-name"},
             template=f"{TEMPLATES}/_medication_list.html",
+            street_drugs=code in RECREATIONAL_LIST_CODES,
         )
     elif kind in (SHORT_TEXT, PHONE):
         spec = FieldSpec(

@@ -1,0 +1,51 @@
+"""Issue 15, item 3: the small things a walk-through as a new patient and physician found."""
+
+import pytest
+
+from screening.services.intake import start_screening
+
+from .intake_helpers import fill_intake, page_post_data
+
+
+@pytest.fixture
+def screening(default_version, patient):
+    return start_screening(patient=patient)
+
+
+def page_url(screening, code):
+    return f"/screenings/{screening.pk}/page/{code}/"
+
+
+def reach(client, screening, code, overrides=None):
+    """Answer pages until the wizard asks for `code`; its page's HTML."""
+    for _ in range(30):
+        location = client.get(f"/screenings/{screening.pk}/")["Location"]
+        html = client.get(location).content.decode()
+        if location == page_url(screening, code):
+            return html
+        client.post(location, page_post_data(html, screening, overrides or {}))
+    raise AssertionError(f"never reached {code}")
+
+
+# --- The recreational-drugs list reads as a list of street drugs ----------------------------
+
+
+def test_the_recreational_list_does_not_ask_for_the_name_on_the_pack(patient_client, screening):
+    html = reach(patient_client, screening, "substances")
+    start = html.index('id="id_recreational_substances"')
+    drugs = html[start : html.index("</div>\n</div>", start)]
+    assert "as on the pack" not in drugs
+    assert "How much" in drugs and "I don't use any" in drugs
+    # The medicines list keeps its wording.
+    medicines = reach(patient_client, screening, "medicines")
+    assert "Name (as on the pack)" in medicines and "I don't take any" in medicines
+
+
+def test_an_empty_recreational_list_reads_none_listed_not_not_answered(patient_client, screening):
+    # Left empty, as its help asks of someone who uses no drugs (no "none" ticked).
+    fill_intake(patient_client, screening, {"recreational_substances-none": ""})
+    review = patient_client.get(f"/screenings/{screening.pk}/review/").content.decode()
+    start = review.index("Which drugs do you use that were not prescribed for you")
+    answer = review[start : review.index("</dd>", start)]
+    assert "None listed" in answer
+    assert "Not answered" not in answer
