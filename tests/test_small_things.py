@@ -49,3 +49,28 @@ def test_an_empty_recreational_list_reads_none_listed_not_not_answered(patient_c
     answer = review[start : review.index("</dd>", start)]
     assert "None listed" in answer
     assert "Not answered" not in answer
+
+
+# --- The blood pressure box takes "150 over 95" ---------------------------------------------
+
+
+def test_a_blood_pressure_typed_as_150_over_95_in_the_top_box_is_saved(patient_client, screening):
+    html = reach(patient_client, screening, "vitals")
+    data = page_post_data(html, screening, {"bp_systolic": "150 over 95", "bp_diastolic": ""})
+    response = patient_client.post(page_url(screening, "vitals"), data)
+    assert response.status_code == 302, response.content.decode()
+    stored = dict(screening.answers.values_list("question__code", "value"))
+    assert stored["bp"] == {"systolic": 150, "diastolic": 95}
+    shown = patient_client.get(page_url(screening, "vitals")).content.decode()
+    assert 'name="bp_systolic" id="id_bp_systolic" value="150"' in shown
+    assert 'name="bp_diastolic" id="id_bp_diastolic" value="95"' in shown
+
+
+def test_a_blood_pressure_with_a_dash_is_refused_beside_the_box_and_kept(patient_client, screening):
+    html = reach(patient_client, screening, "vitals")
+    data = page_post_data(html, screening, {"bp_systolic": "150-95", "bp_diastolic": ""})
+    response = patient_client.post(page_url(screening, "vitals"), data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Put the top number in the first box and the bottom number in the second" in body
+    assert 'value="150-95"' in body
