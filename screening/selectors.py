@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
-from .models import QuestionSetVersion, Screening
+from .models import DrugClass, QuestionSetVersion, Screening
 from .snapshots import questionnaire_for
 
 DEFAULT_QUESTION_SET = "ketamine-pretreatment"
@@ -172,3 +172,12 @@ def _cursor(text: str) -> tuple[int, datetime.datetime, uuid.UUID] | None:
         return int(rank), EPOCH + int(micros) * ONE_MICROSECOND, uuid.UUID(hex=pk)
     except (ValueError, OverflowError):
         return None
+
+
+def drug_class_names() -> dict[str, str]:
+    """Each formulary class's name as its description writes it ("Strong CYP3A4 inhibitors"
+    from "Strong CYP3A4 inhibitors (raise ketamine exposure, ...)"), by class code."""
+    return {
+        code: description.split(" (", 1)[0].strip() or code
+        for code, description in DrugClass.objects.values_list("name", "description")
+    }

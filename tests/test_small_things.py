@@ -1,8 +1,10 @@
 """Issue 15, item 3: the small things a walk-through as a new patient and physician found."""
 
 import pytest
+from django.test import Client
 
 from screening.services.intake import start_screening
+from tests.logins import log_in_staff
 
 from .intake_helpers import fill_intake, page_post_data
 
@@ -74,3 +76,29 @@ def test_a_blood_pressure_with_a_dash_is_refused_beside_the_box_and_kept(patient
     body = response.content.decode()
     assert "Put the top number in the first box and the bottom number in the second" in body
     assert 'value="150-95"' in body
+
+
+# --- The medicines table names classes as the formulary writes them ---------------------------
+
+
+@pytest.fixture
+def physician_client(physician):
+    client = Client()
+    log_in_staff(client, physician)
+    return client
+
+
+def test_the_medicines_table_says_cyp3a4_as_written_not_cyp3a4_recased(
+    physician_client, patient_client, screening
+):
+    rows = {"medications-0-name": "Biaxin 500mg 2x day", "medications-1-name": "Xanax"}
+    fill_intake(
+        patient_client, screening, {"medications-none": "", "medications-rows": "2", **rows}
+    )
+    patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    body = physician_client.get(f"/staff/screenings/{screening.pk}/").content.decode()
+    table = body[body.index('id="meds-heading"') :]
+    table = table[: table.index("</tbody>")]
+    assert "Strong CYP3A4 inhibitors" in table
+    assert "Benzodiazepines" in table
+    assert "CYP3a4" not in body

@@ -19,7 +19,7 @@ from ..audit_display import identifies_screenings, shown_event
 from ..engine.rules import SEVERITIES
 from ..models import Flag, Screening, UndeliveredEmail
 from ..presenters import DERIVED_LABELS, SEVERITY_LABELS, answer_rows, display_answer, queue_rows
-from ..selectors import queue_page, visibility_for
+from ..selectors import drug_class_names, queue_page, visibility_for
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag, record_decision
 from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
 
@@ -119,6 +119,7 @@ def screening_context(screening: Screening) -> dict:
         "flags": flags,
         "unacknowledged": [f for f in flags if not hasattr(f, "acknowledgement")],
         "medications": list(screening.medications.all()),
+        "class_names": drug_class_names(),
         "sections": answer_rows(answers),
         "decisions": list(
             screening.decisions.select_related("physician", "amends").order_by("signed_at")
