@@ -1,6 +1,8 @@
 """Issue 15, item 3: the small things a walk-through as a new patient and physician found."""
 
 import pytest
+from django.contrib import messages
+from django.template import Context, Template
 from django.test import Client
 
 from screening.services.intake import start_screening
@@ -102,3 +104,62 @@ def test_the_medicines_table_says_cyp3a4_as_written_not_cyp3a4_recased(
     assert "Strong CYP3A4 inhibitors" in table
     assert "Benzodiazepines" in table
     assert "CYP3a4" not in body
+
+
+# --- Every crisis number is tap-to-call -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, html",
+    [
+        ("call 911 now", 'call <a href="tel:911">911</a> now'),
+        ("Call or text 988, the Lifeline", 'Call or text <a href="tel:988">988</a>, the Lifeline'),
+        ("ring 116 123 (Samaritans)", 'ring <a href="tel:116123">116 123</a> (Samaritans)'),
+        ("call +1 (800) 273-8255.", 'call <a href="tel:+18002738255">+1 (800) 273-8255</a>.'),
+        # No verb, no link: a reading, a count, a year.
+        ("150/95 in 2026, 3 times", "150/95 in 2026, 3 times"),
+        # The text is escaped; only the links are markup.
+        ("<b>call 988</b>", '&lt;b&gt;call <a href="tel:988">988</a>&lt;/b&gt;'),
+    ],
+)
+def test_numbers_to_call_become_tel_links_and_nothing_else_is_markup(text, html):
+    rendered = Template("{% load screening_tags %}{{ text|phone_links }}").render(
+        Context({"text": text})
+    )
+    assert rendered == html
+
+
+def test_the_confirmation_page_links_988_and_911(patient_client, screening):
+    fill_intake(patient_client, screening, {"phq9_9": "several_days"})
+    patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    page = patient_client.get(f"/screenings/{screening.pk}/submitted/").content.decode()
+    assert 'call or text <a href="tel:988">988</a>' in page
+    assert 'call <a href="tel:911">911</a>' in page
+
+
+def test_the_usual_crisis_note_and_the_safety_page_link_988(patient_client, screening):
+    fill_intake(patient_client, screening, {})
+    patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    page = patient_client.get(f"/screenings/{screening.pk}/submitted/").content.decode()
+    assert '<a href="tel:988">988</a>' in page
+
+
+def test_the_safety_section_intro_links_988(patient_client, default_version, patient):
+    screening = start_screening(patient=patient)
+    html = reach(patient_client, screening, "safety")
+    assert 'text <a href="tel:988">988</a>, the Suicide &amp; Crisis Lifeline' in html
+    assert 'call <a href="tel:911">911</a>' in html
+
+
+def test_a_message_with_the_crisis_lines_links_them(rf):
+    rendered = Template(
+        "{% load screening_tags %}{% for m in messages %}{{ m|phone_links }}{% endfor %}"
+    )
+    request = rf.get("/")
+    request.session = {}
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    request._messages = FallbackStorage(request)
+    messages.warning(request, "If you are in danger now, call 911.")
+    html = rendered.render(Context({"messages": messages.get_messages(request)}))
+    assert 'call <a href="tel:911">911</a>.' in html

@@ -1,6 +1,10 @@
-"""Template helpers for staff pages."""
+"""Template helpers: formulary classes and badges for staff pages; tap-to-call numbers."""
+
+import re
 
 from django import template
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 from .. import presenters
 
@@ -23,3 +27,27 @@ def readable_classes(classes, names=None) -> str:
 def level_badge(level: str) -> str:
     """A coloured badge for a severity; a filter rather than an include: pages print many."""
     return presenters.level_badge(level)
+
+
+# A number someone is told to call or text: "call 911", "call or text 988", "ring 116 123",
+# "call +1 (800) 273-8255". Only after such a verb, so no other number becomes a link.
+_NUMBER_TO_CALL = re.compile(
+    r"\b(?P<verb>(?:call|text|dial|ring|phone)(?:\s+or\s+(?:call|text))?\s+(?:us\s+)?(?:on\s+)?)"
+    r"(?P<number>\+?[0-9](?:[0-9().-]|\s(?=[0-9(])){1,18}[0-9])\b",
+    re.IGNORECASE,
+)
+
+
+@register.filter
+def phone_links(text) -> str:
+    """Text with every number it tells the reader to call or text made a tel: link, so a
+    crisis line is one tap away on a phone. The text is escaped first (a message an admin
+    wrote is text, never HTML); only the links are markup."""
+    escaped = str(conditional_escape(text if isinstance(text, str) else str(text)))
+
+    def link(found: re.Match) -> str:
+        number = found["number"]
+        digits = ("+" if number.startswith("+") else "") + re.sub(r"[^0-9]", "", number)
+        return found["verb"] + format_html('<a href="tel:{}">{}</a>', digits, mark_safe(number))  # noqa: S308 (already escaped)
+
+    return mark_safe(_NUMBER_TO_CALL.sub(link, escaped))  # noqa: S308 (escaped above)
