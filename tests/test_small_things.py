@@ -8,6 +8,7 @@ from django.test import Client
 from screening.services.intake import start_screening
 from tests.logins import log_in_staff
 
+from .conftest import PASSWORD
 from .intake_helpers import fill_intake, page_post_data
 
 
@@ -163,3 +164,53 @@ def test_a_message_with_the_crisis_lines_links_them(rf):
     messages.warning(request, "If you are in danger now, call 911.")
     html = rendered.render(Context({"messages": messages.get_messages(request)}))
     assert 'call <a href="tel:911">911</a>.' in html
+
+
+# --- One look for every login page ----------------------------------------------------------
+
+
+def layout_of(html: str) -> list[str]:
+    """The app's own layout: its stylesheets, its header with the clinic's name, its main."""
+    return [
+        line
+        for line in (
+            '<link rel="stylesheet" href="/static/bootstrap/css/bootstrap.min.css">',
+            '<link rel="stylesheet" href="/static/screening/app.css">',
+            '<a class="navbar-brand" href="/">',
+            '<main id="main" class="container narrow pb-5" tabindex="-1">',
+            '<h1 class="h3">Log in</h1>',
+            '<button type="submit" class="btn btn-primary">Log in</button>',
+        )
+        if line in html
+    ]
+
+
+def test_the_admin_login_looks_like_the_apps_login(client, db):
+    app_login = client.get("/login/").content.decode()
+    admin_login = client.get("/admin/login/?next=/admin/").content.decode()
+    assert layout_of(admin_login) == layout_of(app_login)
+    assert len(layout_of(admin_login)) == 6
+    assert "admin/css/base.css" not in admin_login  # not Django's admin look
+    assert 'action="/admin/login/?next=/admin/"' in admin_login
+
+
+def test_the_admin_login_still_asks_for_the_second_factor(client, clinic_admin):
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": clinic_admin.email, "password": PASSWORD, "next": "/admin/"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/account/two-factor/")
+
+
+def test_the_admin_login_refuses_a_physician_and_says_why(client, physician):
+    response = client.post(
+        "/admin/login/", {"username": physician.email, "password": PASSWORD, "next": "/admin/"}
+    )
+    assert response.status_code == 200
+    assert "Please enter the correct email" in response.content.decode()
+    log_in_staff(client, physician)
+    page = client.get("/admin/login/").content.decode()
+    assert "this account cannot use the clinic admin" in page
