@@ -21,9 +21,15 @@ class Command(BaseCommand):
     help = "Create a demo patient, physician and clinic admin (development only)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--base-url",
+            default=None,
+            help="Where the app is served, for the links shown (default: SITE_URL; `make run`"
+            " passes the address it serves on).",
+        )
 
-    def handle(self, *args, base_url: str, **options):
+    def handle(self, *args, base_url: str | None, **options):
+        base_url = (base_url or settings.SITE_URL).rstrip("/")
         if not settings.DEBUG:
             raise CommandError("Demo accounts are never created in production (DEBUG is off).")
         ensure_roles()
