@@ -19,12 +19,16 @@ run test: export DEBUG := True
 
 ## Serve the app on SQLite at http://127.0.0.1:8000 with the default content and demo accounts,
 ## and run the task worker that sends its email (printed in this terminal) next to it.
-## Ctrl-C stops both. RUN_ADDRESS=127.0.0.1:8001 make run serves on another port.
+## Ctrl-C stops both. `make run PORT=8001` serves on another port (RUN_ADDRESS=0.0.0.0:8001
+## on another address); the demo accounts' links and the emails' links use it.
+PORT ?= 8000
+RUN_ADDRESS ?= 127.0.0.1:$(PORT)
+SITE_URL ?= http://$(RUN_ADDRESS)
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_default_content
-	$(BIN)/python manage.py create_demo_accounts
-	bash scripts/run_dev.sh
+	$(BIN)/python manage.py create_demo_accounts --base-url $(SITE_URL)
+	RUN_ADDRESS=$(RUN_ADDRESS) SITE_URL=$(SITE_URL) bash scripts/run_dev.sh
 
 ## The whole suite: SQLite by default, PostgreSQL when DATABASE_URL is set.
 test: $(STAMP)

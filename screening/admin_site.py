@@ -14,9 +14,12 @@ the screening.admin package would register its models on a site that is then rep
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin import FieldListFilter
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth.forms import UsernameField
 from django.db.models import Field
 from django.http import HttpRequest
 
@@ -67,6 +70,28 @@ class DeclaredFiltersOnly:
             yield from (f"{self.date_hierarchy}__{part}" for part in DATE_HIERARCHY_PARTS)
 
 
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's login form as the app's (screening/accounts/forms.EmailLoginForm) reads:
+    "Email address", typed in any case; Django's admin form still refuses an account that
+    may not use the admin. Its page is templates/admin/login.html, in the app's layout."""
+
+    username = UsernameField(
+        label="Email address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": (
+            "That email address and password do not match an account that can use the "
+            "clinic admin. Please try again."
+        ),
+    }
+
+    def clean_username(self):
+        return self.cleaned_data["username"].strip().lower()
+
+
 class ClinicAdminSite(admin.AdminSite):
     """The default admin site (see screening.apps.ClinicAdminConfig): every ModelAdmin
     registered on it, django-otp's, django-axes' and Django's own included, is given
@@ -74,6 +99,7 @@ class ClinicAdminSite(admin.AdminSite):
 
     site_header = "Clinic screening administration"
     site_title = "Clinic screening admin"
+    login_form = AdminLoginForm
 
     def register(self, model_or_iterable, admin_class=None, **options) -> None:
         admin_class = admin_class or admin.ModelAdmin

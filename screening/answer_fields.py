@@ -31,6 +31,8 @@ from .engine.questionnaire import (
     YES_NO,
     QuestionDef,
 )
+from .engine.rules import RECREATIONAL_LIST_CODES
+from .engine.units import holds_two_numbers, split_blood_pressure
 from .measurement_fields import field_for_measurement
 from .presenters import plain_number
 
@@ -115,6 +117,7 @@ class BloodPressureField(forms.Field):
         value = value or {}
         systolic_text = str(value.get("systolic", "")).strip()
         diastolic_text = str(value.get("diastolic", "")).strip()
+        systolic_text, diastolic_text = _one_reading_in_one_box(systolic_text, diastolic_text)
         if not systolic_text and not diastolic_text:
             if self.required:
                 raise ValidationError(
@@ -145,6 +148,22 @@ class BloodPressureField(forms.Field):
         if errors:
             raise ValidationError(errors)
         return {"systolic": systolic, "diastolic": diastolic}
+
+
+def _one_reading_in_one_box(systolic: str, diastolic: str) -> tuple[str, str]:
+    """A whole reading typed in one box ("150 over 95", "150/95") as its two numbers, when
+    the other box is empty or repeats its own number; two numbers in any other form, or
+    beside a different number in the other box, are refused with how to type them."""
+    for typed, other, own_index in ((systolic, diastolic, 1), (diastolic, systolic, 0)):
+        reading = split_blood_pressure(typed)
+        if reading and other in ("", reading[own_index]):
+            return reading
+        if reading or holds_two_numbers(typed):
+            raise ValidationError(
+                "Put the top number in the first box and the bottom number in the second,"
+                " for example 120 and 80."
+            )
+    return systolic, diastolic
 
 
 def _whole_number(text: str) -> int | None:
@@ -186,6 +205,7 @@ class MedicationListWidget(forms.Widget):
         context["widget"]["rows"] = rows
         context["widget"]["row_count"] = len(rows)
         context["widget"]["none"] = bool(value.get("none"))
+        context["widget"]["street_drugs"] = name in RECREATIONAL_LIST_CODES
         return _aria_context(context)
 
     def format_value(self, value):

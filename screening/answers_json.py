@@ -23,7 +23,7 @@ from .engine.questionnaire import (
     QuestionDef,
     QuestionnaireDef,
 )
-from .engine.units import bmi
+from .engine.units import bmi, split_blood_pressure
 from .json_input import JSONInputError, parse_json
 from .measurement_fields import weight_to_check
 
@@ -158,8 +158,8 @@ def _clean(question: QuestionDef, raw: object) -> object:
             raise AnswersError(f'"{code}": expected a list of choice values.')
         post.setlist(code, [str(item) for item in raw])
     elif kind == BLOOD_PRESSURE:
-        if isinstance(raw, str) and "/" in raw:
-            systolic, _, diastolic = raw.partition("/")
+        if isinstance(raw, str) and split_blood_pressure(raw):
+            systolic, diastolic = split_blood_pressure(raw)
         elif isinstance(raw, dict):
             systolic, diastolic = raw.get("systolic"), raw.get("diastolic")
         else:

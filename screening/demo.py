@@ -122,7 +122,9 @@ def seed_demo_screenings() -> int:
             CompletedSection(screening=screening, section=section)
             for section in version.sections.all()
         )
-        submit_screening(screening=screening)
+        # No urgent alert email: the worker of `make run` would print it whole in the
+        # terminal, about a made-up patient, just below the demo accounts.
+        submit_screening(screening=screening, alert_physicians=False)
         created += 1
     return created
 

@@ -28,12 +28,16 @@ from .engine.questionnaire import (
 from .engine.severity import Severity
 
 NOT_ANSWERED = "Not answered"
+# An optional list left empty, as its help asks of someone with nothing to list (the
+# recreational drugs): an answer, not a gap.
+NONE_LISTED = "None listed"
 
 
 def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
     """A readable answer; a medication list becomes one line per row."""
+    empty = NONE_LISTED if question.kind == MEDICATION_LIST and not question.required else None
     if stored is None or stored == "" or stored == []:
-        return NOT_ANSWERED
+        return empty or NOT_ANSWERED
     kind = question.kind
     if kind == YES_NO:
         return {"yes": "Yes", "no": "No"}.get(stored, str(stored))
@@ -48,12 +52,13 @@ def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
     if kind == MEDICATION_LIST:
         if stored.get("none") and not stored.get("rows"):
             return "None"
-        return [
+        lines = [
             " · ".join(
                 part for part in (row["name"], row.get("dose"), row.get("frequency")) if part
             )
             for row in stored.get("rows", [])
-        ] or NOT_ANSWERED
+        ]
+        return lines or empty or NOT_ANSWERED
     if kind in (HEIGHT, WEIGHT) and isinstance(stored, dict):
         return _measurement(kind, stored)
     unit = f" {question.unit}" if question.unit else ""
@@ -86,12 +91,9 @@ def answer_rows(visibility: Visibility) -> list[dict]:
         {
             "section": section,
             "rows": [
-                {
-                    "question": question,
-                    "answer": display_answer(question, visibility.answers.get(question.code)),
-                    "is_list": question.kind == MEDICATION_LIST,
-                }
+                {"question": question, "answer": answer, "is_list": isinstance(answer, list)}
                 for question in visibility.visible_in(section)
+                for answer in [display_answer(question, visibility.answers.get(question.code))]
             ],
         }
         for section in visibility.sections

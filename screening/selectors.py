@@ -14,7 +14,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
-from .models import PageDraft, QuestionSetVersion, Screening, UndeliveredEmail
+from .models import DrugClass, PageDraft, QuestionSetVersion, Screening, UndeliveredEmail
 from .snapshots import questionnaire_for
 
 DEFAULT_QUESTION_SET = "ketamine-pretreatment"
@@ -239,3 +239,12 @@ def queue_notices() -> QueueNotices:
             key=lambda s: s.reminders_exhausted_at,
         ),
     )
+
+
+def drug_class_names() -> dict[str, str]:
+    """Each formulary class's name as its description writes it ("Strong CYP3A4 inhibitors"
+    from "Strong CYP3A4 inhibitors (raise ketamine exposure, ...)"), by class code."""
+    return {
+        code: description.split(" (", 1)[0].strip() or code
+        for code, description in DrugClass.objects.values_list("name", "description")
+    }

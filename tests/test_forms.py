@@ -51,6 +51,17 @@ def clean(q, data):
         ),
         (question("medication_list"), {"q-rows": "2", "q-none": "on"}, {"rows": [], "none": True}),
         (question("blood_pressure", required=False), {"q_systolic": "", "q_diastolic": ""}, None),
+        # A whole reading typed in one box (issue 15): the other box empty or repeating it.
+        *[
+            (question("blood_pressure"), data, {"systolic": 150, "diastolic": 95})
+            for data in (
+                {"q_systolic": "150 over 95", "q_diastolic": ""},
+                {"q_systolic": "150/95", "q_diastolic": ""},
+                {"q_systolic": "150 / 95", "q_diastolic": "95"},
+                {"q_systolic": "", "q_diastolic": "150/95 mmHg"},
+                {"q_systolic": "150", "q_diastolic": "150 over 95"},
+            )
+        ],
         (question("integer", required=False), {"q": ""}, None),
     ],
 )
@@ -138,6 +149,22 @@ def test_valid_answers_are_stored_in_their_kinds_shape(q, data, stored):
             question("blood_pressure"),
             {"q_systolic": "１２０", "q_diastolic": "80"},
             "between 60 and 260",
+        ),
+        # Two numbers in one box that are not one clear reading, or that disagree with the
+        # other box: told how to use the two boxes (issue 15).
+        *[
+            (question("blood_pressure"), data, "Put the top number in the first box")
+            for data in (
+                {"q_systolic": "150-95", "q_diastolic": ""},
+                {"q_systolic": "150 95", "q_diastolic": ""},
+                {"q_systolic": "150/95", "q_diastolic": "90"},
+                {"q_systolic": "140", "q_diastolic": "150/95"},
+            )
+        ],
+        (
+            question("blood_pressure"),
+            {"q_systolic": "95 over 150", "q_diastolic": ""},
+            "should be higher",
         ),
         (question("medication_list"), {"q-rows": "1"}, "or tick the box if you take none"),
         (question("medication_list"), {"q-rows": "1", "q-0-dose": "5 mg"}, "Row 1: add the name"),

@@ -1,4 +1,5 @@
-"""Height and weight in metric and US units: conversions, BMI, and the check for a mixed-up unit.
+"""Height and weight in metric and US units: conversions, BMI, and the check for a mixed-up unit;
+a blood pressure typed as one reading.
 
 Answers are stored and used by rules in centimetres and kilograms whatever the patient
 typed, so `bmi` means the same for both unit systems. No Django import: the forms, the
@@ -7,6 +8,7 @@ answers-file reader and the engine share these.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 CM_PER_INCH = Decimal("2.54")  # exact, by definition of the inch
@@ -56,3 +58,23 @@ def weight_needs_checking(*, cm: Decimal, kg: Decimal, typed_in: str) -> bool:
     if typed_in == KG:
         return value >= CHECK_KG_AT_OR_ABOVE_BMI
     return value < CHECK_POUNDS_BELOW_BMI
+
+
+# A whole reading typed in one box: "150/95", "150 / 95", "150 over 95", with or without
+# "mmHg". A dash is left out on purpose: "120-130" is how people write a range.
+_READING = re.compile(
+    r"^\s*(?P<systolic>[0-9]{1,4})\s*(?:/|\bover\b)\s*(?P<diastolic>[0-9]{1,4})\s*(?:mm\s*hg)?\s*$",
+    re.IGNORECASE | re.ASCII,
+)
+# Two numbers in a box in any other form ("150-95", "150 95"): told to use the two boxes.
+_TWO_NUMBERS = re.compile(r"[0-9]+\D+[0-9]+", re.ASCII)
+
+
+def split_blood_pressure(text: str) -> tuple[str, str] | None:
+    """The top and bottom numbers of a whole reading typed as one ("150 over 95"), or None."""
+    match = _READING.match(text)
+    return (match["systolic"], match["diastolic"]) if match else None
+
+
+def holds_two_numbers(text: str) -> bool:
+    return bool(_TWO_NUMBERS.search(text))

@@ -50,6 +50,7 @@ from ..engine.questionnaire import (
     QuestionDef,
     QuestionnaireDef,
 )
+from ..engine.rules import RECREATIONAL_LIST_CODES
 from ..models import QuestionSetVersion
 from ..snapshots import questionnaire_for
 
@@ -107,6 +108,7 @@ class FieldSpec:
     inputmode: str = ""
     options: tuple[Option, ...] = ()
     max_length: int | None = None
+    street_drugs: bool = False  # the recreational list: no "as on the pack", "How much"
     fragments: Fragments | None = None
 
     @property
@@ -244,6 +246,7 @@ def _spec(question: QuestionDef) -> FieldSpec:
         spec = FieldSpec(
             **{**common, "input_id": f"id_{code}-0-name"},
             template=f"{TEMPLATES}/_medication_list.html",
+            street_drugs=code in RECREATIONAL_LIST_CODES,
         )
     elif kind in (SHORT_TEXT, PHONE):
         spec = FieldSpec(

@@ -37,7 +37,7 @@ from ..presenters import (
     flag_changes,
     queue_rows,
 )
-from ..selectors import queue_notices, queue_page, visibility_for
+from ..selectors import drug_class_names, queue_notices, queue_page, visibility_for
 from ..services.review import (
     DecisionNotAllowed,
     StaleScreening,
@@ -138,6 +138,7 @@ def screening_context(screening: Screening) -> dict:
         "no_longer_raised": no_longer_raised,
         "unacknowledged": [f for f in flags if not hasattr(f, "acknowledgement")],
         "medications": list(screening.medications.all()),
+        "class_names": drug_class_names(),
         "sections": answer_rows(answers),
         "decisions": list(
             screening.decisions.select_related("physician", "amends").order_by("signed_at")

@@ -157,8 +157,11 @@ class ScreeningIncomplete(Exception):
 
 
 @transaction.atomic
-def submit_screening(*, screening: Screening) -> bool:
+def submit_screening(*, screening: Screening, alert_physicians: bool = True) -> bool:
     """Submit once. Returns False when it was already submitted (a double click, a second tab).
+
+    An urgent screening emails every physician, unless `alert_physicians` is False: only
+    the demo's made-up screenings (screening/demo.py), which no one needs alerting about.
 
     The row is locked and the status change is a conditional UPDATE, so of two concurrent
     submits exactly one changes the row, whatever the database.
@@ -201,6 +204,7 @@ def submit_screening(*, screening: Screening) -> bool:
     )
     if urgent:
         Screening.objects.filter(pk=locked.pk).update(urgent_unopened_since=now)
+    if urgent and alert_physicians:
         # Queued in this transaction: the alert exists exactly when the submission does, and
         # the worker sends it, so a mail-server failure never reaches the patient's page.
         tasks.alert_physicians_of_urgent_screening.enqueue(screening_id=str(locked.pk))

@@ -1,9 +1,12 @@
-"""Template helpers for staff pages."""
+"""Template helpers: formulary classes and badges for staff pages; tap-to-call numbers."""
 
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django import template
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 from .. import presenters
 
@@ -11,16 +14,15 @@ register = template.Library()
 
 
 @register.filter
-def readable_classes(classes: Iterable[str]) -> str:
-    """Formulary classes as words: cyp3a4_strong_inhibitor reads "CYP3A4 strong inhibitor"."""
-    words = [
-        name.replace("_", " ").replace("cyp", "CYP").replace("maoi", "MAOI").replace("nmda", "NMDA")
-        for name in classes or []
-        if name != "none"
-    ]
+def readable_classes(classes: Iterable[str], names: dict[str, str] | None = None) -> str:
+    """Formulary classes as the formulary names them: cyp3a4_strong_inhibitor reads "Strong
+    CYP3A4 inhibitors" (`names`, from selectors.drug_class_names). A class no longer in the
+    formulary reads as its code in words, never re-cased ("cyp3a4 strong inhibitor")."""
+    names = names or {}
+    words = [names.get(code) or code.replace("_", " ") for code in classes or [] if code != "none"]
     # A drug the formulary lists as class "none", and a generic the drug dictionary recognised
     # that the formulary does not list, both have no interaction the rules know of.
-    return ", ".join(words) or "no known interaction with ketamine"
+    return "; ".join(words) or "no known interaction with ketamine"
 
 
 @register.filter
@@ -42,3 +44,27 @@ def duration(value: timedelta | None) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min"
+
+
+# A number someone is told to call or text: "call 911", "call or text 988", "ring 116 123",
+# "call +1 (800) 273-8255". Only after such a verb, so no other number becomes a link.
+_NUMBER_TO_CALL = re.compile(
+    r"\b(?P<verb>(?:call|text|dial|ring|phone)(?:\s+or\s+(?:call|text))?\s+(?:us\s+)?(?:on\s+)?)"
+    r"(?P<number>\+?[0-9](?:[0-9().-]|\s(?=[0-9(])){1,18}[0-9])\b",
+    re.IGNORECASE,
+)
+
+
+@register.filter
+def phone_links(text: object) -> str:
+    """Text with every number it tells the reader to call or text made a tel: link, so a
+    crisis line is one tap away on a phone. The text is escaped first (a message an admin
+    wrote is text, never HTML); only the links are markup."""
+    escaped = str(conditional_escape(text if isinstance(text, str) else str(text)))
+
+    def link(found: re.Match) -> str:
+        number = found["number"]
+        digits = ("+" if number.startswith("+") else "") + re.sub(r"[^0-9]", "", number)
+        return found["verb"] + format_html('<a href="tel:{}">{}</a>', digits, mark_safe(number))  # noqa: S308 (already escaped)
+
+    return mark_safe(_NUMBER_TO_CALL.sub(link, escaped))  # noqa: S308 (escaped above)

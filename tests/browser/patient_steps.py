@@ -21,7 +21,8 @@ FOLLOW_UP_MESSAGE = re.compile(r"follow-up questions", re.IGNORECASE)
 ERROR_SUMMARY = re.compile(r"Please check the answers", re.IGNORECASE)
 # The exclusive choice of a checkbox group: "None of these", "None", "I don't know".
 EXCLUSIVE_CHOICE = re.compile(r"^\s*(None\b.*|I don[’']t know\s*)$", re.IGNORECASE)
-NO_MEDICATION_BOX = re.compile(r"^I don[’']t take any", re.IGNORECASE)
+# "I don't take any" (medicines) or "I don't use any" (the recreational drugs).
+NO_MEDICATION_BOX = re.compile(r"^I don[’']t (take|use) any", re.IGNORECASE)
 ROW_GROUP = re.compile(r"^Item \d+$")
 RANGE_IN_MESSAGE = re.compile(r"between (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)")
 DEFAULT_DATE = "1980-05-17"
@@ -159,7 +160,7 @@ def type_medications(page: Page, medication_list: Locator, medications) -> None:
     for number, (name, dose, how_often) in enumerate(medications, start=1):
         row = medication_list.get_by_role("group", name=f"Item {number}", exact=True)
         row.get_by_role("textbox", name=re.compile(r"\bName\b")).fill(name)
-        row.get_by_role("textbox", name=re.compile(r"\bDose\b")).fill(dose)
+        row.get_by_role("textbox", name=re.compile(r"\b(Dose|How much)\b")).fill(dose)
         row.get_by_role("textbox", name=re.compile(r"\bHow often\b")).fill(how_often)
 
 

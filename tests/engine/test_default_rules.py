@@ -3,7 +3,8 @@
 The rules are read from content/ketamine_default.yaml, so a rule added there without a case
 here fails `test_every_default_rule_has_a_case`. Each case starts from BASELINE, a calm
 patient who answers every question she is shown and raises no flag at all, and changes only
-what the case is about. Expected behaviour comes from /work/shared/clinical-reference.md:
+what the case is about. Expected behaviour comes from the clinical reference described in
+docs/content-sources.md:
 §1 (topics), §2.11 (CNS-depressant combination), §3.2 (instrument cut-offs and the suicide
 triage), §4 (strict vital-sign boundaries) and §6 (the rule catalogue); the hypertension and
 cardiac-symptom rules from §0.3 (a history of hypertension predicts surges), §1A #5-6 and

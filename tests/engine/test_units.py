@@ -23,6 +23,7 @@ from screening.engine.units import (
     feet_and_inches_from_cm,
     kg_from_pounds,
     pounds_from_kg,
+    split_blood_pressure,
     weight_needs_checking,
 )
 
@@ -121,3 +122,28 @@ def test_metric_and_us_answers_of_the_same_body_give_the_same_bmi():
 def test_a_height_without_a_usable_cm_value_is_not_an_answer(stored):
     assert not is_answered(HEIGHT_Q, stored)
     assert expression_values_of(HEIGHT_Q, stored) == {}
+
+
+@pytest.mark.parametrize(
+    "typed, reading",
+    [
+        ("150/95", ("150", "95")),
+        ("150 / 95", ("150", "95")),
+        ("150 over 95", ("150", "95")),
+        (" 150 Over 95 ", ("150", "95")),
+        ("150/95 mmHg", ("150", "95")),
+        ("120/80mmhg", ("120", "80")),
+        # Not one unambiguous reading: a dash reads as a range; no separator; one number;
+        # words; a decimal; digits other than 0-9.
+        ("150-95", None),
+        ("150 95", None),
+        ("150", None),
+        ("over 95", None),
+        ("150/95/60", None),
+        ("150.5/95", None),
+        ("１５０/95", None),
+        ("150 overs 95", None),
+    ],
+)
+def test_a_blood_pressure_typed_as_one_reading_is_split_only_when_unambiguous(typed, reading):
+    assert split_blood_pressure(typed) == reading

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...demo import DEMO_PASSWORD, demo_authenticator, seed_demo_screenings
 from ...models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, User
@@ -20,10 +20,16 @@ DEMO_ACCOUNTS = [
 class Command(BaseCommand):
     help = "Create a demo patient, physician and clinic admin (development only)."
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--base-url",
+            default=None,
+            help="Where the app is served, for the links shown (default: SITE_URL; `make run`"
+            " passes the address it serves on).",
+        )
 
-    def handle(self, *args, base_url: str, **options) -> None:
+    def handle(self, *args, base_url: str | None, **options) -> None:
+        base_url = (base_url or settings.SITE_URL).rstrip("/")
         if not settings.DEBUG:
             raise CommandError("Demo accounts are never created in production (DEBUG is off).")
         ensure_roles()
