@@ -150,6 +150,8 @@ def test_two_patients_answers_give_the_clinic_admin_byte_identical_pages(
 ):
     monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
     monkeypatch.setattr("django.middleware.csrf._get_new_csrf_string", lambda: "c" * 32)
+    # The idle warning's clock is printed into every page: the same moment on both sides.
+    monkeypatch.setattr("screening.session_clock.now", lambda: int(NOW.timestamp()))
 
     # The clinic admin makes a draft and writes oracle rules and a test case into it.
     session = log_in_staff(Client(), clinic_admin)
@@ -290,6 +292,8 @@ def test_show_when_oracles_and_hostile_lookups_give_the_clinic_admin_identical_p
 ):
     monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
     monkeypatch.setattr("django.middleware.csrf._get_new_csrf_string", lambda: "c" * 32)
+    # The idle warning's clock is printed into every page: the same moment on both sides.
+    monkeypatch.setattr("screening.session_clock.now", lambda: int(NOW.timestamp()))
 
     # The clinic admin adds the oracle questions to a draft and publishes it.
     session = log_in_staff(Client(), clinic_admin)
