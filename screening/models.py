@@ -988,6 +988,7 @@ class AuditAction(models.TextChoices):
     FHIR_TOKEN_ISSUED = "fhir.token_issued", "FHIR API token issued"
     FHIR_TOKEN_REVOKED = "fhir.token_revoked", "FHIR API token revoked"
     FHIR_READ = "fhir.read", "Read through the FHIR API"
+    URGENT_RESPONSE_VIEWED = "urgent_response.viewed", "Urgent response times read"
 
 
 class AuditEvent(models.Model):

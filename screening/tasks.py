@@ -244,6 +244,11 @@ def alert_physicians_of_urgent_screening(screening_id: str, attempt: int = 1) ->
         )
 
 
+def minutes_in_words(minutes: int) -> str:
+    """ "1 minute", "61 minutes": a re-alert's wait as its subject says it."""
+    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+
+
 def first_realert_time(submitted_at: datetime) -> datetime:
     return submitted_at + timedelta(minutes=settings.URGENT_REVIEW_MINUTES)
 
@@ -303,7 +308,7 @@ def alert_again_about_unopened_screening(clock_id: str, attempt: int = 1) -> Non
         _send(
             subject=(
                 f"{settings.CLINIC_NAME}: an urgent screening has not been opened "
-                f"after {waited} minutes"
+                f"after {minutes_in_words(waited)}"
             ),
             template="email/urgent_screening_not_opened.txt",
             context={"screening": clock.screening, "clock": clock, "waited": waited},

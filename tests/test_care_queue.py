@@ -22,7 +22,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from screening.intake.standing import WORDS
-from screening.models import AuditEvent, Decision, ReviewClock, Screening
+from screening.models import Answer, AuditAction, AuditEvent, Decision, ReviewClock, Screening
 from screening.services.intake import start_screening, submit_screening
 from screening.services.review import record_decision
 from tests.factories import make_patient, make_submitted_screening
@@ -497,3 +497,73 @@ def test_the_words_of_each_state_are_plain():
         for sentence in sentences(text):
             if sentence.words >= 5:
                 assert sentence.grade <= 8.0, sentence
+
+
+# Found by a stranger's walk-through of the merged loop ----------------------------------------
+
+
+def answer_shown(response, code: str):
+    for group in response.context["sections"]:
+        for row in group["rows"]:
+            if row["question"].code == code:
+                return row["answer"]
+    raise AssertionError(f"{code} is not on the page")
+
+
+def test_while_waiting_staff_read_the_answers_as_sent_not_the_patients_unsent_edits(
+    patient, physician, default_version
+):
+    screening = submit_urgent(patient)
+    ask_for_more(screening, physician, "Tell us more about how you feel.")
+    # The patient saves a changed answer but has not sent the questionnaire again.
+    Answer.objects.filter(screening=screening, question__code="phq9_9").update(value="not_at_all")
+    page = physician_client(physician).get(f"/staff/screenings/{screening.pk}/")
+    assert answer_shown(page, "phq9_9") == "More than half the days"
+    assert "The answers below are the ones the patient sent on" in page.text
+    # Once sent again, the page reads the new answers.
+    Client().force_login(patient)
+    assert submit_screening(screening=screening)
+    page = physician_client(physician).get(f"/staff/screenings/{screening.pk}/")
+    assert answer_shown(page, "phq9_9") == "Not at all"
+
+
+def test_a_decision_posted_while_the_patient_is_answering_says_why_it_was_refused(
+    physician, default_version
+):
+    screening = make_submitted_screening(level="caution")
+    ask_for_more(screening, physician)
+    screening.refresh_from_db()
+    client = physician_client(physician)
+    response = client.post(
+        f"/staff/screenings/{screening.pk}/decide/",
+        {"outcome": "cleared", "lock_version": screening.lock_version},
+        follow=True,
+    )
+    assert "The patient is still answering" in response.text
+    assert not screening.decisions.filter(outcome="cleared").exists()
+
+
+def test_the_urgent_response_page_is_read_only_and_audited_under_a_named_action(
+    physician, default_version
+):
+    client = physician_client(physician)
+    assert client.post("/staff/urgent-response/").status_code == 405
+    assert client.get("/staff/urgent-response/").status_code == 200
+    event = AuditEvent.objects.filter(actor=physician).latest("id")
+    # A named action: the audit log's filter offers it, and its rows read its label.
+    assert event.action in AuditAction.values
+
+
+def test_a_request_to_the_patient_cannot_turn_the_queue_text_around(physician, default_version):
+    waiting = make_submitted_screening(level="urgent", patient=make_patient("Rita Reversed"))
+    ask_for_more(waiting, physician, "Please call us \u202eevil")
+    page = physician_client(physician).get("/staff/queue/")
+    assert "<bdi>Please call us \u202eevil</bdi>" in page.text
+
+
+def test_the_re_alert_counts_one_minute_as_one_minute():
+    from screening import tasks  # the subject line's wording, "after 1 minute"
+
+    minutes_in_words = tasks.minutes_in_words
+    assert minutes_in_words(1) == "1 minute"
+    assert minutes_in_words(61) == "61 minutes"

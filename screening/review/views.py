@@ -15,11 +15,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from .. import audit
 from ..audit_display import identifies_screenings, shown_event
-from ..engine.questionnaire import work_out_visibility
+from ..engine.questionnaire import Visibility, work_out_visibility
 from ..engine.severity import Severity
 from ..models import (
     AuditAction,
@@ -115,7 +115,7 @@ def screening_context(screening: Screening) -> dict:
         key=lambda flag: (flag.retired_at, flag.position),
         reverse=True,
     )
-    answers = visibility_for(screening)
+    answers, answers_as_sent = _answers_to_show(screening)
     # Every question of the version, shown now or not: a flag no longer raised may name one
     # the latest answers hide.
     questions = questionnaire_for(screening.version).questions_by_code
@@ -144,7 +144,27 @@ def screening_context(screening: Screening) -> dict:
             screening.decisions.select_related("physician", "amends").order_by("signed_at")
         ),
         "changes": what_changed(screening),
+        "answers_as_sent": answers_as_sent,
     }
+
+
+def _answers_to_show(screening: Screening) -> tuple[Visibility, Submission | None]:
+    """The answers the physician reads. While the screening waits for the patient, the
+    patient may be changing answers they have not sent yet: staff read the answers as last
+    sent (the latest submission's snapshot), beside the flags raised on them; the edits
+    appear when the patient sends the questionnaire again. Without a snapshot (sent before
+    snapshots were kept) the stored answers are shown, and the page says they may change."""
+    if screening.status != Screening.Status.WAITING_FOR_PATIENT:
+        return visibility_for(screening), None
+    latest = Submission.objects.filter(screening=screening).order_by("-number").first()
+    if latest is None:
+        return visibility_for(screening), None
+    sent = work_out_visibility(
+        questionnaire_for(screening.version),
+        latest.answers,
+        timezone.localdate(latest.submitted_at),
+    )
+    return sent, latest
 
 
 def _earlier_acknowledgements(flag: Flag, by_id: dict) -> list:
@@ -301,6 +321,11 @@ def decide(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
         except StaleScreening:
             return _stale(request, screening)
         except DecisionNotAllowed as error:
+            if screening.is_editable:
+                # The page draws no decision form while the patient is answering: say why
+                # at the top instead of beside a form that is not there.
+                messages.error(request, str(error))
+                return redirect("staff:screening", screening_id=screening.pk)
             form.add_error(None, str(error))
         else:
             messages.success(request, "Decision signed.")
@@ -313,12 +338,15 @@ URGENT_RESPONSE_ROWS = 500
 
 @login_required
 @permission_required("screening.review_screening", raise_exception=True)
+@require_GET
 def urgent_response(request: HttpRequest) -> HttpResponse:
     """How long each urgent submission waited for a physician to open it: each row, the
     median and the longest, so a clinic can audit how fast it answers urgent flags. A
     resubmission that is urgent again is a row of its own. Names no patient."""
     audit.record(
-        request=request, action="urgent_response.viewed", summary="Urgent response times read"
+        request=request,
+        action=AuditAction.URGENT_RESPONSE_VIEWED,
+        summary="Urgent response times read",
     )
     now = timezone.now()
     clocks = ReviewClock.objects.filter(urgent=True)

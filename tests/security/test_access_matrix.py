@@ -688,7 +688,7 @@ APP_MATRIX = {
     },
     "staff:urgent_response": {  # response times of urgent submissions: physicians only
         "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
     },
     "staff:drafts": {  # the drafts a physician may run over screenings on file
         "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
