@@ -132,7 +132,7 @@ def test_acknowledgements_and_notes_survive_a_resubmission_with_the_same_evidenc
     assert acknowledgements(reviewed) == before
     assert set(reviewed.flags.values_list("pk", flat=True)) == flags_before
     body = physician_client.get(page(reviewed)).content.decode()
-    assert "Acknowledged by Dr Dana Physician" in body and f"“{BP_NOTE}”" in body
+    assert "Acknowledged by Dr Dana Physician" in body and f"“<bdi>{BP_NOTE}</bdi>”" in body
     assert "Acknowledge every flag" not in body and "still to acknowledge" not in body
     # Nothing to acknowledge again: the physician can clear it at once.
     response = decide(
@@ -162,7 +162,10 @@ def test_a_flag_on_changed_evidence_is_acknowledged_again_beside_the_earlier_not
     body = physician_client.get(page(reviewed)).content.decode()
     card = re.search(rf'<article[^>]*id="flag-{new.pk}".*?</article>', body, re.S).group(0)
     assert "Acknowledged earlier by Dr Dana Physician on" in card
-    assert f"“{BP_NOTE}”" in card and "the answers behind this flag have changed since" in card
+    assert (
+        f"“<bdi>{BP_NOTE}</bdi>”" in card
+        and "the answers behind this flag have changed since" in card
+    )
     assert f"flags/{new.pk}/acknowledge/" in card  # to be acknowledged again
 
     refused = decide(
@@ -198,7 +201,7 @@ def test_a_flag_no_longer_raised_is_kept_and_shown_as_such(
     assert f"Flags ({reviewed.flag_count})" in body
     assert "No longer raised (1)" in body
     card = re.search(rf'<article[^>]*id="flag-{medicine.pk}".*?</article>', body, re.S).group(0)
-    assert "No longer raised" in card and f"“{MEDICINE_NOTE}”" in card
+    assert "No longer raised" in card and f"“<bdi>{MEDICINE_NOTE}</bdi>”" in card
     assert "acknowledge/" not in card
     # Readers of the current flags leave it out: the FHIR bundle, the clearing rule.
     bundle = physician_client.get(page(reviewed, "fhir/")).content.decode()

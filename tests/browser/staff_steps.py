@@ -80,7 +80,10 @@ def queue_rows(page: Page) -> list[tuple[str, str]]:
         link = row.get_by_role("link")
         if link.count() == 0:  # "No screenings match."
             continue
-        rows.append((cells.first.inner_text().strip(), link.first.inner_text().strip()))
+        # The level's badge is the cell's first line; an unopened urgent screening's clock
+        # ("Submitted 12 min ago, not yet opened") follows it.
+        level = cells.first.inner_text().strip().splitlines()[0].strip()
+        rows.append((level, link.first.inner_text().strip()))
     return rows
 
 
