@@ -330,7 +330,7 @@ def physician_summary(
         "age": age,
         "sex": sex["answer"] if sex and sex["answered"] else None,
         "counts": counts,
-        "flags": [_summary_flag(flag) for flag in flags],
+        "flags": [summary_flag_line(flag) for flag in flags],
         "scores": scores,
         "vitals": labelled(SUMMARY_VITALS),
         "body": labelled(SUMMARY_BODY),
@@ -342,7 +342,7 @@ def physician_summary(
     }
 
 
-def _summary_flag(flag: object) -> dict:
+def summary_flag_line(flag: object) -> dict:
     """A flag on one line: its evidence in a few words (the card below has it whole)."""
     parts = []
     for item in getattr(flag, "evidence_rows", []):
@@ -350,7 +350,7 @@ def _summary_flag(flag: object) -> dict:
             parts.append(f"“{item['typed']}” → {item.get('matched') or 'not recognised'}")
         else:
             shown = item.get("display", item.get("answer"))
-            label = _few_words(str(item.get("label")), SUMMARY_LABEL_WORDS)
+            label = _few_words(str(item.get("label")).rstrip("?:"), SUMMARY_LABEL_WORDS)
             parts.append(f"{label}: {NOT_ANSWERED if shown is None else shown}")
     evidence = "; ".join(parts[:SUMMARY_EVIDENCE_ITEMS])
     if len(parts) > SUMMARY_EVIDENCE_ITEMS:

@@ -5,6 +5,7 @@ questions, read from the stored answers only; the print view follows the same or
 import datetime
 import html
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from screening.demo import CALM_ANSWERS, DEMO_PATIENTS, seed_demo_screenings
 from screening.models import Answer, Screening
+from screening.presenters import summary_flag_line
 from tests.logins import log_in_staff
 
 from .factories import make_submitted_screening
@@ -65,7 +67,8 @@ def test_the_demo_urgent_patients_summary_reads_the_stored_answers(
     assert f"Uma Urgent · {age} years · Female · Urgent (1 urgent)" in text
     assert f'href="#flag-{flag.pk}"' in summary and f'id="flag-{flag.pk}"' in body
     assert f"Urgent {flag.title} — " in text and "· not acknowledged" in text
-    assert "several days" in text.lower()  # the evidence: the answer to PHQ-9 item 9
+    # The evidence: the answer to PHQ-9 item 9, after a few words of its question.
+    assert "Thoughts that you would be better off dead …: Several days ·" in text
     for score in screening.scores:
         if score["value"] is not None:
             assert f"{score['name']}: {score['value']} ({score['band']})" in text
@@ -131,3 +134,23 @@ def test_the_summary_costs_no_extra_query(physician_client, default_version):
 # The page's queries before the summary was added, measured: the summary reads what the page
 # loads already.
 SCREENING_PAGE_QUERIES = 19
+
+
+def test_a_flags_line_gives_its_evidence_in_a_few_words():
+    flag = SimpleNamespace(
+        evidence_rows=[
+            {
+                "question": "bp",
+                "label": "What was your most recent blood pressure reading?",
+                "display": "160/92 mmHg",
+            },
+            {"typed": "xanex", "matched": "alprazolam"},
+            {"value": "bmi", "label": "BMI", "answer": None},
+        ]
+    )
+    line = summary_flag_line(flag)
+    assert line["evidence"] == (
+        "What was your most recent blood pressure reading: 160/92 mmHg; “xanex” → alprazolam;"
+        " and 1 more"
+    )
+    assert line["acknowledged"] is False
