@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from screening.demo import CALM_ANSWERS, DEMO_PATIENTS, seed_demo_screenings
 from screening.models import Answer, Screening
-from screening.presenters import summary_flag_line
+from screening.presenters import physician_summary, summary_flag_line
+from screening.review.views import screening_context
+from screening.selectors import visibility_for
 from tests.logins import log_in_staff
 
 from .factories import make_submitted_screening
@@ -122,18 +124,27 @@ def test_the_print_view_starts_with_the_same_summary(physician_client, default_v
     assert body.index("summary-heading") < body.index('id="flags-heading"')
 
 
-def test_the_summary_costs_no_extra_query(physician_client, default_version):
+def test_the_summary_costs_no_query(physician_client, default_version):
     seed_demo_screenings()
     screening = Screening.objects.get(patient__full_name="Uma Urgent")
+    context = screening_context(screening)
+    with CaptureQueriesContext(connection) as queries:
+        summary = physician_summary(
+            patient_name=screening.patient.full_name,
+            visibility=visibility_for(screening),
+            flags=context["flags"],
+            medications=context["medications"],
+            scores=screening.scores,
+        )
+    assert summary["flags"] and len(queries) <= 1  # visibility_for's stored answers
     page_of(physician_client, screening)  # the first read records the review clock
     with CaptureQueriesContext(connection) as queries:
         page_of(physician_client, screening)
     assert len(queries) <= SCREENING_PAGE_QUERIES
 
 
-# The page's queries before the summary was added, measured: the summary reads what the page
-# loads already.
-SCREENING_PAGE_QUERIES = 19
+# The page's queries, measured: 19 on SQLite (as before the summary was added), 20 on PostgreSQL.
+SCREENING_PAGE_QUERIES = 20
 
 
 def test_a_flags_line_gives_its_evidence_in_a_few_words():
