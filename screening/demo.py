@@ -80,7 +80,14 @@ CALM_ANSWERS = {
 
 # One demo patient per level, so the queue shows each (most urgent first).
 DEMO_PATIENTS = [
-    ("uma.urgent@example.com", "Uma Urgent", {"phq9_9": "several_days"}),
+    (
+        "uma.urgent@example.com",
+        "Uma Urgent",
+        {
+            "phq9_9": "several_days",
+            "questions_for_clinic": "Can I keep taking my sertraline on treatment days?",
+        },
+    ),
     ("cora.contra@example.com", "Cora Contraindicated", {"pregnant": "yes"}),
     (
         "cal.caution@example.com",

@@ -10,6 +10,7 @@ from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from .engine.questionnaire import AGE as AGE_VALUE
 from .engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
@@ -25,6 +26,7 @@ from .engine.questionnaire import (
     QuestionnaireDef,
     Visibility,
 )
+from .engine.questionnaire import BMI as BMI_VALUE
 from .engine.severity import Severity
 
 NOT_ANSWERED = "Not answered"
@@ -269,3 +271,93 @@ def flag_changes(before: list[dict], after: list[dict]) -> dict[str, list[dict]]
             if code in old and flag.get("evidence") == old[code].get("evidence")
         ],
     }
+
+
+# What the physician's one-screen summary reads, by question code (the default question set's
+# codes; a question set without one of them simply leaves that line out).
+SUMMARY_SEX = "sex_at_birth"
+SUMMARY_VITALS = (("bp", "Blood pressure"), ("heart_rate", "Heart rate"))
+SUMMARY_BODY = (("height_cm", "Height"), ("weight_kg", "Weight"))
+SUMMARY_ALLERGIES = (
+    ("drug_allergies", "Drug allergies"),
+    ("drug_allergy_list", "Which, and what happened"),
+    ("ketamine_allergy", "Allergic to ketamine or esketamine"),
+)
+SUMMARY_QUESTIONS = "questions_for_clinic"
+SUMMARY_EVIDENCE_ITEMS = 2  # evidence items on a flag's line
+SUMMARY_LABEL_WORDS = 8  # words of a question's text on a flag's line
+
+
+def physician_summary(
+    *, patient_name: str, visibility: Visibility, flags: list, medications: list, scores: list
+) -> dict:
+    """The screening at a glance, from what is already loaded (no query): who, how urgent,
+    each flag on one line, scores, vitals, allergies, medicines and the patient's own
+    questions. Only stored answers are shown; a question asked but left blank reads "Not
+    answered", and a question this screening never showed is left out."""
+
+    def answer(code: str) -> dict | None:
+        question = visibility.questions.get(code)
+        if question is None:
+            return None
+        shown = display_answer(question, visibility.answers.get(code))
+        return {
+            "code": code,
+            "label": question.text,
+            "answer": "; ".join(shown) if isinstance(shown, list) else shown,
+            "answered": shown != NOT_ANSWERED,
+        }
+
+    def labelled(pairs: Iterable[tuple[str, str]]) -> list[dict]:
+        rows = []
+        for code, label in pairs:
+            row = answer(code)
+            if row is not None:
+                rows.append({**row, "label": label})
+        return rows
+
+    age = visibility.values.get(AGE_VALUE)
+    sex = answer(SUMMARY_SEX)
+    counts = [
+        {"severity": severity, "count": count}
+        for severity in Severity
+        for count in [sum(1 for flag in flags if flag.severity == severity)]
+        if count
+    ]
+    bmi = visibility.values.get(BMI_VALUE)
+    return {
+        "name": patient_name,
+        "age": age,
+        "sex": sex["answer"] if sex and sex["answered"] else None,
+        "counts": counts,
+        "flags": [summary_flag_line(flag) for flag in flags],
+        "scores": scores,
+        "vitals": labelled(SUMMARY_VITALS),
+        "body": labelled(SUMMARY_BODY),
+        "bmi": plain_number(round(Decimal(str(bmi)), 1)) if bmi is not None else None,
+        "allergies": labelled(SUMMARY_ALLERGIES),
+        "recognised": [med for med in medications if med.matched],
+        "unrecognised": [med for med in medications if not med.matched],
+        "questions": answer(SUMMARY_QUESTIONS),
+    }
+
+
+def summary_flag_line(flag: object) -> dict:
+    """A flag on one line: its evidence in a few words (the card below has it whole)."""
+    parts = []
+    for item in getattr(flag, "evidence_rows", []):
+        if item.get("typed"):
+            parts.append(f"“{item['typed']}” → {item.get('matched') or 'not recognised'}")
+        else:
+            shown = item.get("display", item.get("answer"))
+            label = _few_words(str(item.get("label")).rstrip("?:"), SUMMARY_LABEL_WORDS)
+            parts.append(f"{label}: {NOT_ANSWERED if shown is None else shown}")
+    evidence = "; ".join(parts[:SUMMARY_EVIDENCE_ITEMS])
+    if len(parts) > SUMMARY_EVIDENCE_ITEMS:
+        evidence += f"; and {len(parts) - SUMMARY_EVIDENCE_ITEMS} more"
+    return {"flag": flag, "evidence": evidence, "acknowledged": hasattr(flag, "acknowledgement")}
+
+
+def _few_words(text: str, count: int) -> str:
+    words = text.split()
+    return " ".join(words[:count]) + (" …" if len(words) > count else "")

@@ -35,6 +35,7 @@ from ..presenters import (
     answer_rows,
     display_answer,
     flag_changes,
+    physician_summary,
     queue_rows,
 )
 from ..selectors import drug_class_names, queue_notices, queue_page, visibility_for
@@ -131,13 +132,22 @@ def screening_context(screening: Screening) -> dict:
     for flag in flags + no_longer_raised:
         flag.evidence_rows = [_evidence_row(item, questions, score_names) for item in flag.evidence]
         flag.earlier_acknowledgements = _earlier_acknowledgements(flag, by_id)
+    medications = list(screening.medications.all())
+    summary = physician_summary(
+        patient_name=screening.patient.full_name,
+        visibility=answers,
+        flags=flags,
+        medications=medications,
+        scores=screening.scores or [],
+    )
     return {
         "screening": screening,
+        "summary": summary,
         "flag_groups": [group for group in grouped if group["flags"]],
         "flags": flags,
         "no_longer_raised": no_longer_raised,
         "unacknowledged": [f for f in flags if not hasattr(f, "acknowledgement")],
-        "medications": list(screening.medications.all()),
+        "medications": medications,
         "class_names": drug_class_names(),
         "sections": answer_rows(answers),
         "decisions": list(

@@ -15,7 +15,7 @@ from screening.demo import seed_demo_screenings
 from screening.models import PHYSICIAN_GROUP, Screening
 from tests.conftest import make_user
 
-from .conftest import DESKTOP, PHONE, shoot
+from .conftest import DESKTOP, PHONE, SCREENSHOT_DIR, shoot
 from .patient_steps import heading
 from .staff_steps import (
     DECISION_SIGNED,
@@ -243,3 +243,68 @@ def test_flag_evidence_reads_like_the_answers_section(contexts, demo_queue, phys
     (title,) = flag_titles(page)
     evidence = flag_card(page, title).get_by_role("listitem")
     expect(evidence).to_contain_text("Several days", timeout=1_000)
+
+
+SMALL_LAPTOP = {"viewport": {"width": 1280, "height": 800}}
+
+
+def in_first_screen(page: Page, locator) -> bool:
+    """Wholly inside the window as the page opens, without scrolling."""
+    box = locator.bounding_box()
+    window = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= window["height"]
+
+
+def test_the_summary_and_the_sign_button_fit_the_first_screen_of_a_small_laptop(
+    contexts, demo_queue, physician, axe_audit
+):
+    (flag,) = flags_raised("Uma Urgent")
+    page = contexts.new_page(SMALL_LAPTOP)
+    log_in_as_staff(page, physician.email)
+    open_first_in_queue(page)
+    summary = page.get_by_role("region", name="Summary", exact=True)
+    expect(summary).to_contain_text("Uma Urgent")
+    expect(summary).to_contain_text("Can I keep taking my sertraline on treatment days?")
+    expect(summary.get_by_role("link", name=flag.title)).to_be_visible()
+    sign_button = decision_section(page).get_by_role("button", name="Sign decision")
+    shoot_first_screen(page, "staff-summary-top-desktop")
+    assert in_first_screen(page, summary)
+    assert in_first_screen(page, sign_button)
+    axe_audit.check(page, "urgent screening's summary (1280 x 800)")
+
+    # The summary's flag line leads to the flag's card; the card's evidence to the answer.
+    summary.get_by_role("link", name=flag.title).click()
+    expect(page).to_have_url(re.compile(f"#flag-{flag.pk}$"))
+    expect(flag_card(page, flag.title)).to_be_in_viewport()
+
+    # Scrolled to the end, the decision form is still in view beside the screening.
+    page.keyboard.press("End")
+    expect(sign_button).to_be_in_viewport()
+
+    # A part of the details folds away under its heading, and opens again.
+    answers = page.get_by_role("region", name="Answers", exact=True)
+    answers.locator("summary").click()
+    expect(answers.locator("dl").first).to_be_hidden()
+    answers.locator("summary").click()
+    expect(answers.locator("dl").first).to_be_visible()
+    page.context.close()
+
+    # On a phone the summary opens the page and a link near the top leads to the decision.
+    page = contexts.new_page(PHONE)
+    log_in_as_staff(page, physician.email)
+    open_first_in_queue(page)
+    summary = page.get_by_role("region", name="Summary", exact=True)
+    expect(summary).to_be_in_viewport()
+    go_to_decision = page.get_by_role("link", name="Go to the decision")
+    assert in_first_screen(page, go_to_decision)
+    shoot_first_screen(page, "staff-summary-top-phone")
+    axe_audit.check(page, "urgent screening's summary (phone)")
+    go_to_decision.click()
+    expect(decision_section(page).get_by_role("heading")).to_be_in_viewport()
+    axe_audit.assert_clean()
+
+
+def shoot_first_screen(page: Page, name: str) -> None:
+    """The window as it opens (not the whole page): what a reader sees before scrolling."""
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"))
