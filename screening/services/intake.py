@@ -68,7 +68,9 @@ def start_first_screening(*, patient: User) -> Screening:
     if open_one is not None:
         # One the clinic started for them, or a stale Start button: carry on with it.
         return open_one
-    if mine.exists():
+    # Only a screening already sent refuses (not one another tab is creating right now:
+    # of tabs starting together, start_screening lets the database pick one).
+    if mine.exclude(status__in=Screening.EDITABLE_STATUSES).exists():
         raise AlreadyScreened
     # The open one, or a new one (of tabs starting together, the database lets one create it).
     return start_screening(patient=patient)
