@@ -78,7 +78,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 PHYSICIAN_GROUP = "Physician"
 CLINIC_ADMIN_GROUP = "Clinic admin"
-STAFF_GROUPS = (PHYSICIAN_GROUP, CLINIC_ADMIN_GROUP)
+# Records in-clinic vitals and discharge on the session page (issue 14).
+NURSE_GROUP = "Nurse"
+STAFF_GROUPS = (PHYSICIAN_GROUP, CLINIC_ADMIN_GROUP, NURSE_GROUP)
 
 
 class QuestionSet(models.Model):
@@ -291,6 +293,13 @@ class ScreeningQuerySet(models.QuerySet):
     def for_patient(self, user):
         return self.filter(patient=user)
 
+    def intakes(self):
+        """Pre-treatment screenings only, not the check-ins before sessions."""
+        return self.filter(purpose=Screening.Purpose.INTAKE)
+
+    def check_ins(self):
+        return self.filter(purpose=Screening.Purpose.CHECK_IN)
+
     def in_progress(self):
         """Open for the patient to edit: started, or sent back for more information."""
         return self.filter(status__in=Screening.EDITABLE_STATUSES)
@@ -304,7 +313,12 @@ class ScreeningQuerySet(models.QuerySet):
 
 
 class Screening(models.Model):
-    """One patient's intake, pinned to the question-set version it was answered on."""
+    """One questionnaire a patient answers, pinned to the question-set version it was
+    answered on: the pre-treatment intake, or a check-in before one treatment session."""
+
+    class Purpose(models.TextChoices):
+        INTAKE = "intake", "Pre-treatment screening"
+        CHECK_IN = "check_in", "Session check-in"
 
     class Status(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"
@@ -324,6 +338,7 @@ class Screening(models.Model):
         QuestionSetVersion, on_delete=models.PROTECT, related_name="screenings"
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROGRESS)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.INTAKE)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -364,10 +379,11 @@ class Screening(models.Model):
             ("decide_screening", "Can acknowledge flags and sign decisions"),
         ]
         constraints = [
-            # A patient works on one intake at a time; two tabs cannot start two.
+            # A patient works on one intake at a time; two tabs cannot start two. Check-ins
+            # are one per session (TreatmentSession.check_in), so they are not counted here.
             models.UniqueConstraint(
                 fields=["patient"],
-                condition=Q(status__in=["in_progress", "waiting_for_patient"]),
+                condition=Q(status__in=["in_progress", "waiting_for_patient"], purpose="intake"),
                 name="one_open_screening_per_patient",
             ),
             models.CheckConstraint(
@@ -1192,3 +1208,60 @@ class ApiToken(models.Model):
     @property
     def reads_screenings(self) -> bool:
         return self.scope == self.Scope.SCREENINGS_READ
+
+
+class TreatmentCourse(models.Model):
+    """A cleared patient's course of treatment with one product and route."""
+
+    class Product(models.TextChoices):
+        IV_KETAMINE = "iv_ketamine", "Ketamine, intravenous infusion"
+        IM_KETAMINE = "im_ketamine", "Ketamine, intramuscular injection"
+        ESKETAMINE_NASAL = "esketamine_nasal", "Esketamine nasal spray"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="treatment_courses"
+    )
+    product = models.CharField(max_length=30, choices=Product.choices)
+    # The signed clearance the course was started under.
+    clearance = models.ForeignKey(
+        "Decision", on_delete=models.PROTECT, related_name="treatment_courses"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_product_display()} for {self.patient}"
+
+
+class TreatmentSession(models.Model):
+    """One visit with one dose, and the check-in the patient answers before it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="sessions")
+    scheduled_for = models.DateTimeField()
+    check_in = models.OneToOneField(
+        Screening,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="treatment_session",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["scheduled_for"]
+        indexes = [models.Index(fields=["scheduled_for"], name="treatment_session_time")]
+
+    def __str__(self) -> str:
+        return f"Session of {self.course.patient} at {self.scheduled_for:%Y-%m-%d %H:%M}"
