@@ -112,6 +112,19 @@ def test_background_requests_never_move_the_idle_clock(client, patient, screenin
     assert "_auth_user_id" not in client.session
 
 
+def test_an_address_that_does_not_exist_does_not_move_the_idle_clock(client, patient):
+    """A stray request (a mistyped address, a probe, a browser's guess at /favicon.ico)
+    is not the person using the app: it must not keep a session alive."""
+    log_in(client, patient)
+    age_session(client, 29 * 60)
+    before = last_seen(client)
+    assert client.get("/no-such-page/").status_code == 404
+    assert last_seen(client) == before
+    age_session(client, 31 * 60)
+    assert client.get("/screenings/").status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
 def test_stay_signed_in_starts_the_clock_again_only_with_the_csrf_token(patient, screening):
     client = Client(enforce_csrf_checks=True)
     log_in_with_csrf(client, patient)

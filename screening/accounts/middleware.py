@@ -128,7 +128,10 @@ class SessionTimeoutMiddleware:
                     # Opened as anyone is: the link takes its token into the new session.
                     return self.get_response(request)
                 return redirect_to_login(next_without_secrets(request))
-            if url_name not in idle.NOT_ACTIVITY_URL_NAMES and (
+            # An address that is no page of the app (a typo, a probe, a browser's guess)
+            # is not the person using it, so it never keeps the session alive.
+            is_activity = url_name is not None and url_name not in idle.NOT_ACTIVITY_URL_NAMES
+            if is_activity and (
                 now - last_seen >= self.TOUCH_EVERY_SECONDS or "last_seen" not in session
             ):
                 session["last_seen"] = now
