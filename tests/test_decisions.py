@@ -275,6 +275,37 @@ def test_more_information_reopens_the_intake_and_resubmission_returns_it_to_the_
     assert screening in list(queue.context["page"])
 
 
+def test_a_decision_on_a_resubmission_is_a_new_decision_not_an_amendment(
+    physician_client, patient, default_version
+):
+    """The question asked and the patient's new answers make a new submission: the decision
+    on it answers that submission, it does not amend the request for more information."""
+    patient_client = Client()
+    patient_client.force_login(patient)
+    screening = start_screening(patient=patient)
+    fill_intake(patient_client, screening, {})
+    patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    decide(
+        physician_client,
+        screening,
+        outcome="more_information_needed",
+        message_to_patient="Please confirm your medicines.",
+    )
+    patient_client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
+    decide(physician_client, screening, outcome="not_a_candidate", reason="Discussed by phone.")
+    asked, answered = screening.decisions.order_by("signed_at")
+    assert answered.amends is None
+    actions = list(
+        AuditEvent.objects.filter(screening=screening, action__startswith="decision.")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["decision.recorded", "decision.recorded"]
+    # A second decision on the same submission is still an amendment.
+    decide(physician_client, screening, outcome="not_a_candidate", reason="Changed wording.")
+    assert screening.decisions.order_by("-signed_at").first().amends == answered
+
+
 @pytest.mark.parametrize("who", ["patient", "other_patient", "clinic_admin"])
 def test_only_physicians_read_or_decide_a_screening(client, request, who, default_version):
     screening = make_submitted_screening(level="urgent")

@@ -105,7 +105,7 @@ def record_decision(
     override_reason: str = "",
     ip_address: str | None = None,
 ) -> Decision:
-    """Sign a decision. A later decision on the same screening is an amendment of the last one."""
+    """Sign a decision. A later decision on the same submission amends the last one."""
     locked = _lock(screening, seen_version)
     if locked.is_editable:
         raise DecisionNotAllowed("The patient is still answering; wait until they resubmit.")
@@ -125,7 +125,11 @@ def record_decision(
             )
     # Signing counts as opening it (a decision can be posted without a fresh read).
     note_opened(screening=locked, physician=physician)
-    previous = locked.decisions.order_by("-signed_at").first()
+    # A decision amends the last one only if both answer the same submission: once the
+    # patient has answered a request for more information, the next decision is new.
+    previous = (
+        locked.decisions.filter(signed_at__gte=locked.submitted_at).order_by("-signed_at").first()
+    )
     decision = Decision.objects.create(
         screening=locked,
         physician=physician,
