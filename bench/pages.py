@@ -23,6 +23,9 @@ from bench.sessions import signed_in_session
 
 # Each page's query budget (tests/test_query_counts.py asserts the same).
 QUERY_BUDGETS = {"get": 6, "post": 12, "queue": 8}
+# Reading the queue is audited: its chain lock, the last hash and the insert come on top of
+# the queue's reads, a fixed cost whatever the number of screenings.
+AUDIT_WRITE_QUERIES = {"queue": 3}
 WARMUP = 10
 SAMPLES = 60
 
@@ -160,12 +163,14 @@ def run() -> list[Row]:
     )
     for key, label in LABELS.items():
         ms, queries = results[key]
+        audit = AUDIT_WRITE_QUERIES.get(key, 0)
         rows.append(
             (
                 f"page: {label}, in process, median",
-                f"{ms:.1f} ms = {ms / bare_ms:.0f}x bare, {queries} queries",
-                f"<= {QUERY_BUDGETS[key]} queries",
-                queries <= QUERY_BUDGETS[key],
+                f"{ms:.1f} ms = {ms / bare_ms:.0f}x bare, {queries} queries"
+                + (f" ({audit} of them the audit record)" if audit else ""),
+                f"<= {QUERY_BUDGETS[key]} queries" + (f" + {audit}" if audit else ""),
+                queries <= QUERY_BUDGETS[key] + audit,
             )
         )
     return rows

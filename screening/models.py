@@ -1005,6 +1005,7 @@ class AuditAction(models.TextChoices):
     FHIR_TOKEN_REVOKED = "fhir.token_revoked", "FHIR API token revoked"
     FHIR_READ = "fhir.read", "Read through the FHIR API"
     URGENT_RESPONSE_VIEWED = "urgent_response.viewed", "Urgent response times read"
+    QUEUE_VIEWED = "queue.viewed", "Review queue read"
 
 
 class AuditEvent(models.Model):

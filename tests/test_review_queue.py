@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from screening.models import Screening
+from screening.models import AuditAction, AuditEvent, Screening
 from tests.logins import log_in_staff
 
 from .factories import make_patient, make_submitted_screening
@@ -78,10 +78,23 @@ def test_filters_and_search_use_allow_lists(physician_client, default_version, q
 
 
 def queue_query_count(client):
+    """The queue's reads: every query but the audit record of the read, a fixed cost
+    (the chain's lock, the previous event's hash, the insert; savepoints under the test's
+    transaction), checked by itself below."""
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/staff/queue/")
     assert response.status_code == 200
-    return len(queries)
+    return len(reads_only(queries.captured_queries))
+
+
+def reads_only(captured: list[dict]) -> list[dict]:
+    audit_write = ("SAVEPOINT", "RELEASE SAVEPOINT", "SELECT PG_ADVISORY_XACT_LOCK")
+    return [
+        query
+        for query in captured
+        if not query["sql"].upper().startswith(audit_write)
+        and '"screening_auditevent"' not in query["sql"]
+    ]
 
 
 def test_the_queue_costs_the_same_number_of_queries_for_3_and_300_screenings(
@@ -163,3 +176,23 @@ def test_only_physicians_reach_the_queue(client, request, who, default_version):
 
 def test_an_anonymous_visitor_is_sent_to_log_in_from_the_queue(client):
     assert client.get("/staff/queue/")["Location"].startswith("/login/")
+
+
+def test_reading_the_queue_is_audited_without_naming_anyone(
+    physician_client, physician, default_version
+):
+    screening = make_submitted_screening(level="caution")
+    before = AuditEvent.objects.count()
+    physician_client.get("/staff/queue/?status=all&level=caution&q=" + screening.patient.full_name)
+    event = AuditEvent.objects.order_by("-id").first()
+    assert AuditEvent.objects.count() == before + 1
+    with CaptureQueriesContext(connection) as queries:
+        physician_client.get("/staff/queue/")
+    # The audit write is the lock (PostgreSQL), the last hash and the insert: no more.
+    audit_write = [
+        q for q in queries.captured_queries if q not in reads_only(queries.captured_queries)
+    ]
+    assert len([q for q in audit_write if "SAVEPOINT" not in q["sql"]]) <= 3
+    assert (event.action, event.actor) == (AuditAction.QUEUE_VIEWED, physician)
+    assert event.summary == "Review queue read: status all, level caution"
+    assert screening.patient.full_name not in event.summary

@@ -80,6 +80,17 @@ def queue(request: HttpRequest) -> HttpResponse:
     # did not answer their last reminder: say so here, where physicians look (the admin's
     # list of undelivered emails does not name them).
     notices = queue_notices()
+    # The queue names patients and their level: reading it is a staff read like any other.
+    # The summary names the view (status and level shown), never a patient, a search or a
+    # count: clinic admins read the log and must learn nothing about patients from it.
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    audit.record(
+        request=request,
+        action=AuditAction.QUEUE_VIEWED,
+        summary="Review queue read: status {}, level {}".format(
+            chosen.get("status") or "submitted", chosen.get("level") or "any"
+        ),
+    )
     context = {
         "filters": filters,
         "page": page,
