@@ -989,6 +989,7 @@ class AuditAction(models.TextChoices):
     FHIR_TOKEN_REVOKED = "fhir.token_revoked", "FHIR API token revoked"
     FHIR_READ = "fhir.read", "Read through the FHIR API"
     URGENT_RESPONSE_VIEWED = "urgent_response.viewed", "Urgent response times read"
+    PATIENT_COURSE_VIEWED = "patient.course_viewed", "Patient's course of symptoms read"
 
 
 class AuditEvent(models.Model):
