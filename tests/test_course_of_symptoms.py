@@ -122,6 +122,15 @@ def test_reading_the_patient_page_is_audited(course_patient, physician):
     assert event.actor == physician and event.object_id == str(patient.pk)
 
 
+def test_a_clinic_admin_reading_the_audit_log_is_not_told_whose_course_was_read(
+    course_patient, physician, clinic_admin
+):
+    patient, *_ = course_patient
+    staff_client(physician).get(f"/staff/patients/{patient.pk}/")
+    admin_view = staff_client(clinic_admin).get("/staff/audit/").content.decode()
+    assert "Course of symptoms read" in admin_view and str(patient.pk) not in admin_view
+
+
 def test_an_unknown_patient_or_one_who_sent_nothing_is_not_found(physician, default_version):
     client = staff_client(physician)
     assert client.get(f"/staff/patients/{uuid.uuid4()}/").status_code == 404

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from ..course_chart import NAMES, PLAIN_NAMES, build_chart, patient_sentence, table_rows
 from ..engine.course import GAD7, PHQ9, SCALE_MAX, course_of
@@ -16,6 +17,7 @@ from ..selectors import patient_course
 
 
 @login_required
+@require_GET
 def feeling(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
         return redirect("staff:home")
