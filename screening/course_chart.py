@@ -25,12 +25,30 @@ PLAIN_NAMES = {
     GAD7: "anxiety questionnaire (GAD-7)",
 }
 
-# The drawing's own units (the SVG scales to the width of the page).
-WIDTH = 560
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 34, 14, 12, 34
-HEIGHTS = {PHQ9: 300, GAD7: 220}
+
+# The drawing's own units (the SVG scales to the width of its box). Two layouts, both drawn,
+# CSS showing one: a wide one, where the physician's chart keeps room left of the first point
+# for the bands' names and right of the plot for the response and remission lines' names
+# (so no label sits on a point), and a narrow one for phones, whose text stays readable at
+# 390 px because the drawing is about as wide as the screen; there the legend and the table
+# name the lines and bands.
+@dataclass(frozen=True)
+class Layout:
+    width: int
+    heights: dict
+    margin_right: int
+    band_label_room: int  # left of the first point, for the bands' names (0: no names)
+    line_labels: bool
+    date_gap: int  # date labels closer than this would overlap
+
+
+MARGIN_LEFT, MARGIN_TOP, MARGIN_BOTTOM = 34, 12, 34
 EDGE = 18  # space between the plot's sides and the first and last point
-MIN_LABEL_GAP = 74  # date labels closer than this would overlap
+WIDE = {
+    "physician": Layout(640, {PHQ9: 300, GAD7: 220}, 100, 118, True, 74),
+    "patient": Layout(560, {PHQ9: 300, GAD7: 220}, 14, 0, False, 74),
+}
+NARROW = Layout(360, {PHQ9: 250, GAD7: 190}, 12, 0, False, 64)
 
 
 def long_date(moment: datetime.datetime) -> str:
@@ -70,10 +88,7 @@ class Chart:
     dates: list[dict] = field(default_factory=list)
     lines: list[dict] = field(default_factory=list)  # response and remission thresholds
     show_item9: bool = False
-
-    @property
-    def width(self) -> int:
-        return WIDTH
+    width: int = 560
 
     @property
     def plot_width(self) -> float:
@@ -89,7 +104,7 @@ class Chart:
 
     @property
     def line_label_x(self) -> float:
-        return self.plot_right - 4
+        return self.plot_right + 4
 
     @property
     def date_y(self) -> float:
@@ -104,15 +119,30 @@ def _band_top(bands: tuple[Band, ...], index: int, scale_max: int) -> float:
     return scale_max
 
 
+def build_charts(course: Course, bands: tuple[Band, ...], *, for_patient: bool = False) -> dict:
+    """The wide and the narrow drawing of one instrument's course."""
+    reader = "patient" if for_patient else "physician"
+    return {
+        "wide": build_chart(course, bands, for_patient=for_patient, layout=WIDE[reader]),
+        "narrow": build_chart(course, bands, for_patient=for_patient, layout=NARROW),
+    }
+
+
 def build_chart(
-    course: Course, bands: tuple[Band, ...], *, for_patient: bool = False
+    course: Course,
+    bands: tuple[Band, ...],
+    *,
+    for_patient: bool = False,
+    layout: Layout | None = None,
 ) -> Chart | None:
     """The shapes of one instrument's chart; None when there is nothing to draw."""
     if not course.points:
         return None
-    height = HEIGHTS.get(course.instrument, 240)
+    layout = layout or WIDE["patient" if for_patient else "physician"]
+    height = layout.heights.get(course.instrument, 240)
+    width = layout.width
     scale_max = course.scale_max or 1
-    left, right = MARGIN_LEFT, WIDTH - MARGIN_RIGHT
+    left, right = MARGIN_LEFT, width - layout.margin_right
     top, bottom = MARGIN_TOP, height - MARGIN_BOTTOM
 
     def y(value: float) -> float:
@@ -127,6 +157,7 @@ def build_chart(
         plot_top=top,
         plot_bottom=bottom,
         show_item9=not for_patient and course.instrument == PHQ9,
+        width=width,
     )
     ordered = sorted(bands, key=lambda band: band.low)
     for index, band in enumerate(ordered):
@@ -139,7 +170,7 @@ def build_chart(
                 "height": round(y(low) - y(high), 1),
                 "css": f"course-band-{index % 5}",
                 # The patient's chart is shaded but not labelled with clinical words.
-                "label": "" if for_patient else band.label,
+                "label": band.label if layout.band_label_room and not for_patient else "",
                 "label_y": round((y(low) + y(high)) / 2 + 4, 1),
             }
         )
@@ -148,10 +179,12 @@ def build_chart(
 
     times = [p.point.taken_at for p in course.points]
     span = (times[-1] - times[0]).total_seconds()
-    inner_left, inner_right = left + EDGE, right - EDGE
+    labelled = any(band["label"] for band in chart.bands)
+    inner_left = left + (layout.band_label_room if labelled else EDGE)
+    inner_right = right - EDGE
     for index, point in enumerate(course.points):
         if len(course.points) == 1:
-            x = (left + right) / 2
+            x = (inner_left + inner_right) / 2
         elif span <= 0:  # all sent at one moment: evenly spaced, in order
             x = inner_left + (inner_right - inner_left) * index / (len(course.points) - 1)
         else:
@@ -173,7 +206,7 @@ def build_chart(
     last_x = None
     for index, (shape, point) in enumerate(zip(chart.points, course.points, strict=True)):
         is_last = index == len(chart.points) - 1
-        if last_x is not None and shape.x - last_x < MIN_LABEL_GAP:
+        if last_x is not None and shape.x - last_x < layout.date_gap:
             if not is_last:
                 continue
             chart.dates.pop()  # the latest date matters more than the one before it
@@ -187,7 +220,7 @@ def build_chart(
                 {
                     "y": y(threshold),
                     "css": "course-line-response",
-                    "text": f"Response: {_number(threshold)} or less (half of baseline)",
+                    "text": f"Response ≤ {_number(threshold)}",
                 }
             )
         if course.remission_below is not None:
@@ -195,14 +228,19 @@ def build_chart(
                 {
                     "y": y(course.remission_below),
                     "css": "course-line-remission",
-                    "text": f"Remission: below {course.remission_below}",
+                    "text": f"Remission < {course.remission_below}",
                 }
             )
-        # Two labels closer than a line of text: the lower one goes under its line.
-        if len(chart.lines) == 2 and abs(chart.lines[0]["y"] - chart.lines[1]["y"]) < 14:
-            chart.lines[1]["below"] = True
+        # Beside its line, right of the plot; two lines closer than a line of text part
+        # their labels (the higher one up, the lower one down).
         for line in chart.lines:
-            line["text_y"] = line["y"] + (13 if line.get("below") else -4)
+            line["text_y"] = line["y"] + 4
+            if not layout.line_labels:
+                line["text"] = ""
+        if len(chart.lines) == 2 and abs(chart.lines[0]["y"] - chart.lines[1]["y"]) < 13:
+            upper, lower = sorted(chart.lines, key=lambda line: line["y"])
+            middle = (upper["y"] + lower["y"]) / 2
+            upper["text_y"], lower["text_y"] = middle - 3, middle + 11
     return chart
 
 

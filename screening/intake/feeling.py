@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ..course_chart import NAMES, PLAIN_NAMES, build_chart, patient_sentence, table_rows
+from ..course_chart import NAMES, PLAIN_NAMES, build_charts, patient_sentence, table_rows
 from ..engine.course import GAD7, PHQ9, SCALE_MAX, course_of
 from ..selectors import patient_course
 
@@ -36,7 +36,7 @@ def feeling(request: HttpRequest) -> HttpResponse:
                 "plain_name": PLAIN_NAMES[instrument],
                 "sentence": sentence,
                 "scale_max": SCALE_MAX[instrument],
-                "chart": build_chart(course, bands, for_patient=True),
+                "charts": build_charts(course, bands, for_patient=True),
                 "rows": table_rows(course, bands),
                 "title": f"Your {PLAIN_NAMES[instrument]} scores over time",
             }

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import audit
-from ..course_chart import NAMES, build_chart, physician_statements, table_rows
+from ..course_chart import NAMES, build_charts, physician_statements, table_rows
 from ..engine.course import GAD7, PHQ9, course_of
 from ..models import AuditAction, Screening, User
 from ..selectors import patient_course
@@ -49,7 +49,7 @@ def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             {
                 "instrument": instrument,
                 "name": name,
-                "chart": build_chart(course, bands),
+                "charts": build_charts(course, bands),
                 "rows": table_rows(course, bands),
                 "statements": physician_statements(course),
                 "title": f"{name} totals of {patient.full_name} over time",
