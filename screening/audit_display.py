@@ -21,13 +21,16 @@ from .services.review import DECISION_SUMMARIES
 
 REVIEW_PERMISSION = "screening.review_screening"
 
-# Actions about one screening, whichever object they name (a flag, a decision, a draft).
-SCREENING_ACTION_PREFIXES = ("screening.", "flag.", "decision.")
+# Actions about one screening, whichever object they name (a flag, a decision, a draft),
+# or about one patient's screenings together (their course of symptoms): which patient's
+# record a physician read is the reviewers' to know, as a screening's id is.
+SCREENING_ACTION_PREFIXES = ("screening.", "flag.", "decision.", "patient.")
 ABOUT_A_SCREENING = (
     Q(screening__isnull=False)
     | Q(action__startswith="screening.")
     | Q(action__startswith="flag.")
     | Q(action__startswith="decision.")
+    | Q(action__startswith="patient.")
 )
 
 # Actions about a screening whose stored summary is a fixed text, the same for every
@@ -43,6 +46,7 @@ FIXED_SUMMARY_ACTIONS = frozenset(
         AuditAction.DRAFT_PREVIEW,
         AuditAction.FLAG_ACKNOWLEDGED,
         AuditAction.FHIR_READ,
+        AuditAction.PATIENT_COURSE_VIEWED,
     }
 )
 HIDDEN = "—"

@@ -1006,6 +1006,7 @@ class AuditAction(models.TextChoices):
     FHIR_READ = "fhir.read", "Read through the FHIR API"
     URGENT_RESPONSE_VIEWED = "urgent_response.viewed", "Urgent response times read"
     QUEUE_VIEWED = "queue.viewed", "Review queue read"
+    PATIENT_COURSE_VIEWED = "patient.course_viewed", "Patient's course of symptoms read"
 
 
 class AuditEvent(models.Model):

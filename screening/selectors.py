@@ -1,5 +1,5 @@
-"""Named reads: stored answers, what a patient is asked, which pages are done, and a page of
-the review queue.
+"""Named reads: stored answers, what a patient is asked, which pages are done, a page of
+the review queue, and the questionnaires a patient has sent (the course of symptoms).
 
 Reads only; every write is in screening/services/.
 """
@@ -10,11 +10,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
-from .models import DrugClass, PageDraft, QuestionSetVersion, Screening, UndeliveredEmail
+from .engine.course import GAD7, PHQ9, Point
+from .engine.questionnaire import (
+    AGE,
+    DATE_OF_BIRTH,
+    SectionDef,
+    Visibility,
+    derived_values,
+    is_answered,
+    work_out_visibility,
+)
+from .engine.rules import Band
+from .models import (
+    Choice,
+    DrugClass,
+    PageDraft,
+    QuestionSetVersion,
+    ScoreDefinition,
+    Screening,
+    Submission,
+    UndeliveredEmail,
+    User,
+)
 from .snapshots import questionnaire_for
 
 DEFAULT_QUESTION_SET = "ketamine-pretreatment"
@@ -248,3 +269,173 @@ def drug_class_names() -> dict[str, str]:
         code: description.split(" (", 1)[0].strip() or code
         for code, description in DrugClass.objects.values_list("name", "description")
     }
+
+
+# The questionnaires a patient has sent: the course of symptoms ---------------------------
+
+COURSE_SCORES = (PHQ9, GAD7)
+ITEM9 = "phq9_9"  # PHQ-9 item 9's question code, the same in the intake and the check-in
+SEX_AT_BIRTH = "sex_at_birth"
+
+
+@dataclass(frozen=True)
+class SentQuestionnaire:
+    """A questionnaire as the patient last sent it: its latest submission's snapshot.
+
+    One per screening, never one per submission: a questionnaire sent again after a
+    physician asked for more information is the same questionnaire, corrected, so its
+    latest answers replace the earlier ones (as they do on the screening page), dated when
+    they were sent. `times_sent` says whether that happened."""
+
+    screening_id: uuid.UUID
+    name: str  # the question set's name: "Ketamine pre-treatment screening"
+    version_id: uuid.UUID
+    sent_at: datetime.datetime
+    times_sent: int
+    status: str
+    scores: list
+    item9_answer: str | None
+    date_of_birth: str | None
+    sex_at_birth: str | None
+
+
+def sent_questionnaires(patient: User) -> list[SentQuestionnaire]:
+    """Every questionnaire the patient has sent, oldest first, in one query: the latest
+    submission of each (only the few answers the course needs are read, not the blob)."""
+    rows = (
+        Submission.objects.filter(screening__patient=patient)
+        .annotate(
+            item9_answer=KeyTextTransform(ITEM9, "answers"),
+            birth=KeyTextTransform(DATE_OF_BIRTH, "answers"),
+            sex=KeyTextTransform(SEX_AT_BIRTH, "answers"),
+        )
+        .order_by("screening_id", "number")
+        .values_list(
+            "screening_id",
+            "number",
+            "submitted_at",
+            "scores",
+            "item9_answer",
+            "birth",
+            "sex",
+            "screening__version_id",
+            "screening__version__question_set__name",
+            "screening__status",
+        )
+    )
+    latest: dict[uuid.UUID, SentQuestionnaire] = {}
+    for screening_id, number, sent_at, scores, item9, birth, sex, version, name, status in rows:
+        latest[screening_id] = SentQuestionnaire(
+            screening_id=screening_id,
+            name=name,
+            version_id=version,
+            sent_at=sent_at,
+            times_sent=number,
+            status=status,
+            scores=scores if isinstance(scores, list) else [],
+            item9_answer=item9,
+            date_of_birth=birth,
+            sex_at_birth=sex,
+        )
+    return sorted(latest.values(), key=lambda sent: (sent.sent_at, str(sent.screening_id)))
+
+
+def _choice_words(sent: list[SentQuestionnaire]) -> dict[tuple, tuple[int | None, str]]:
+    """(version, question code, stored value) -> (the choice's score, its label), for item 9
+    and the sex at birth of every version the patient answered: one query."""
+    rows = Choice.objects.filter(
+        question__version_id__in={s.version_id for s in sent},
+        question__code__in=(ITEM9, SEX_AT_BIRTH),
+    ).values_list("question__version_id", "question__code", "value", "score", "label")
+    return {(version, code, value): (score, label) for version, code, value, score, label in rows}
+
+
+def _total(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+def symptom_points(
+    sent: list[SentQuestionnaire], choices: dict[tuple, tuple[int | None, str]] | None = None
+) -> list[Point]:
+    """The PHQ-9 and GAD-7 totals of the questionnaires sent, one point per questionnaire
+    that scored them (a questionnaire that did not ask a scale gives no point for it).
+    Item 9's score is its choice's score in the version answered, never read from text."""
+    if choices is None:
+        choices = _choice_words(sent)
+    points = []
+    for one in sent:
+        for score in one.scores:
+            code = score.get("code") if isinstance(score, dict) else None
+            total = _total(score.get("value")) if code in COURSE_SCORES else None
+            if total is None:
+                continue
+            item9 = None
+            if code == PHQ9 and one.item9_answer is not None:
+                item9 = choices.get((one.version_id, ITEM9, one.item9_answer), (None, ""))[0]
+            points.append(
+                Point(
+                    instrument=code,
+                    taken_at=one.sent_at,
+                    total=total,
+                    item9=item9,
+                    label=one.name,
+                    band=str(score.get("band") or ""),
+                    ref=str(one.screening_id),
+                )
+            )
+    return points
+
+
+def score_bands(version_id: uuid.UUID | None) -> dict[str, tuple[Band, ...]]:
+    """The bands of the course's scores as a version's content defines them: one query."""
+    if version_id is None:
+        return {}
+    bands: dict[str, tuple[Band, ...]] = {}
+    for code, rows in ScoreDefinition.objects.filter(
+        version_id=version_id, code__in=COURSE_SCORES
+    ).values_list("code", "bands"):
+        bands[code] = tuple(
+            Band(row["min"], row["max"], str(row.get("label", "")))
+            for row in rows or []
+            if isinstance(row, dict)
+            and isinstance(row.get("min"), int | float)
+            and isinstance(row.get("max"), int | float)
+        )
+    return bands
+
+
+@dataclass(frozen=True)
+class PatientCourse:
+    """What the course pages show of one patient: the questionnaires sent, the points, the
+    bands of the latest version, and age and sex as the latest questionnaire gave them."""
+
+    sent: list[SentQuestionnaire]
+    points: list[Point]
+    bands: dict[str, tuple[Band, ...]]
+    age: int | None
+    sex: str | None
+
+
+def patient_course(patient: User, *, today: datetime.date) -> PatientCourse:
+    """Three queries whatever the number of questionnaires (four with the bands)."""
+    sent = sent_questionnaires(patient)
+    choices = _choice_words(sent) if sent else {}
+    points = symptom_points(sent, choices)
+    latest_version = max(points, key=lambda p: p.taken_at).ref if points else None
+    version_of = {str(s.screening_id): s.version_id for s in sent}
+    age = sex = None
+    for one in reversed(sent):
+        if one.date_of_birth:
+            age = derived_values({DATE_OF_BIRTH: one.date_of_birth}, today).get(AGE)
+            if one.sex_at_birth:
+                sex = choices.get((one.version_id, SEX_AT_BIRTH, one.sex_at_birth), (None, ""))[1]
+            break
+    return PatientCourse(
+        sent=sent,
+        points=points,
+        bands=score_bands(version_of.get(latest_version)),
+        age=age,
+        sex=sex or None,
+    )

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from screening.engine.severity import Severity
-from screening.models import Flag, QuestionSetVersion, Screening, User
+from screening.models import Flag, QuestionSetVersion, Screening, Submission, User
 
 _numbers = itertools.count(1)
 
@@ -52,4 +52,55 @@ def make_submitted_screening(
         )
         for position, (code, severity) in enumerate(flags)
     )
+    return screening
+
+
+ITEM9_ANSWERS = {
+    0: "not_at_all",
+    1: "several_days",
+    2: "more_than_half_the_days",
+    3: "nearly_every_day",
+}
+
+
+def make_sent_questionnaire(
+    *,
+    patient,
+    phq9: int | None,
+    item9: int = 0,
+    gad7: int | None = None,
+    days_ago: int = 0,
+    resent_phq9: int | None = None,
+    status: str = "decided",
+):
+    """A questionnaire the patient sent `days_ago` (a submitted screening with its snapshot),
+    with a PHQ-9 total, item 9's answer scored `item9`, and a GAD-7 total if given. With
+    `resent_phq9` it was sent a second time, a day later, with that PHQ-9 total."""
+    scores = []
+    if phq9 is not None:
+        scores.append({"code": "phq9_total", "name": "PHQ-9 total", "value": phq9, "band": ""})
+    if gad7 is not None:
+        scores.append({"code": "gad7_total", "name": "GAD-7 total", "value": gad7, "band": ""})
+    screening = make_submitted_screening(patient=patient, minutes_ago=days_ago * 24 * 60)
+    answers = {
+        "date_of_birth": "1980-06-15",
+        "sex_at_birth": "female",
+        "phq9_9": ITEM9_ANSWERS[item9],
+    }
+    sent_at = screening.submitted_at
+    Submission.objects.create(
+        screening=screening, number=1, submitted_at=sent_at, answers=answers, scores=scores
+    )
+    count = 1
+    if resent_phq9 is not None:
+        count = 2
+        sent_at = sent_at + timedelta(days=1)
+        resent = [dict(s, value=resent_phq9) if s["code"] == "phq9_total" else s for s in scores]
+        Submission.objects.create(
+            screening=screening, number=2, submitted_at=sent_at, answers=answers, scores=resent
+        )
+    Screening.objects.filter(pk=screening.pk).update(
+        status=status, scores=scores, submission_count=count, submitted_at=sent_at
+    )
+    screening.refresh_from_db()
     return screening

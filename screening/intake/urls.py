@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from . import views
+from . import feeling, views
 
 app_name = "patient"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("start/", views.start, name="start"),
+    path("how-you-have-been-feeling/", feeling.feeling, name="feeling"),
     path("<uuid:screening_id>/", views.resume, name="resume"),
     path("<uuid:screening_id>/page/<slug:section_code>/", views.section, name="section"),
     path(

@@ -4,7 +4,7 @@ invitations, and a draft's effect on screenings (physicians)."""
 from django.urls import path
 
 from ..fhir.download import screening_bundle_download
-from . import drafts, invitations, views
+from . import drafts, invitations, patients, views
 
 app_name = "staff"
 
@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("screenings/<uuid:screening_id>/decide/", views.decide, name="decide"),
     path("screenings/<uuid:screening_id>/fhir/", screening_bundle_download, name="fhir_bundle"),
+    path("patients/<uuid:patient_id>/", patients.patient_detail, name="patient"),
     path("audit/", views.audit_log, name="audit"),
     path("urgent-response/", views.urgent_response, name="urgent_response"),
     path("drafts/", drafts.drafts, name="drafts"),

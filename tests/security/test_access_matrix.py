@@ -223,6 +223,10 @@ class World:
         """Made when asked: a reset token dies when B logs in (it hashes B's last login)."""
         return default_token_generator.make_token(self.user("patient_b"))
 
+    @property
+    def b_patient(self) -> uuid.UUID:
+        return self.users["patient_b"]
+
     def user(self, role) -> User | None:
         return User.objects.get(pk=self.users[role]) if role in self.users else None
 
@@ -440,6 +444,7 @@ KWARGS_BY_ROUTE = {
 # Otherwise, by converter name.
 KWARGS_BY_NAME = {
     "screening_id": "b_screening",
+    "patient_id": "b_patient",
     "flag_id": "b_flag",
     "version_id": "version",
     "token": "invitation_token",
@@ -451,6 +456,7 @@ KWARGS_BY_NAME = {
 # Converters that name an object: swapped for made-up values to check for existence oracles.
 IDENTIFIER_KWARGS = {
     "screening_id",
+    "patient_id",
     "flag_id",
     "version_id",
     "token",
@@ -634,6 +640,10 @@ APP_MATRIX = {
         "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
         "POST":             (LOGIN,       to("patient:resume"), to("patient:resume"), STAFF_HOME,          STAFF_HOME),
     },
+    "patient:feeling": {  # the patient's own scores over time; no identifier, own data only
+        "GET":              (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME),
+        "POST":             (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+    },
     "patient:resume": {  # B's screening in progress: anyone else's is "not found"
         "GET":              (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING),
         "POST":             (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING),
@@ -673,6 +683,10 @@ APP_MATRIX = {
     "staff:print": {
         "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
         "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+    },
+    "staff:patient": {  # B's questionnaires and course of symptoms: physicians only
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
     },
     "staff:acknowledge": {  # the permission is checked before the method
         "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
@@ -1008,6 +1022,7 @@ KEY_IN_URL = {
     "screening_id": Screening,
     "flag_id": Flag,
     "uidb64": User,
+    "patient_id": User,  # the physician's page about one patient
     # A draft's impact preview (physicians): content, not patient data.
     "version_id": QuestionSetVersion,
 }

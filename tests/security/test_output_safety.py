@@ -63,6 +63,8 @@ SHOWN_ON = {
         "staff queue",
         "staff screening",
         "staff print view",
+        "staff patient page",
+        "patient feeling",
         "staff invitations",
         "admin invitation changelist",
         "admin invitation change",
@@ -366,6 +368,7 @@ def run_scenario() -> dict[str, str]:
     read("patient review", patient, f"/screenings/{screening.pk}/review/")
     _post_ok(patient, f"/screenings/{screening.pk}/review/", {"consent": "on"})
     read("patient submitted", patient, f"/screenings/{screening.pk}/submitted/")
+    read("patient feeling", patient, "/screenings/how-you-have-been-feeling/")
     read("patient home", patient, "/screenings/")
 
     # The physician reads it, acknowledges a flag with a note and decides.
@@ -374,6 +377,7 @@ def run_scenario() -> dict[str, str]:
     read("staff invitations", physician, "/staff/invitations/")
     read("staff screening", physician, staff_page)
     read("staff print view", physician, f"{staff_page}print/")
+    read("staff patient page", physician, f"/staff/patients/{screening.patient_id}/")
     screening.refresh_from_db()
     flag = screening.flags.get(code="bp_elevated")
     _post_ok(

@@ -1,0 +1,375 @@
+"""The course of symptoms as people read it: an SVG chart's shapes, a table's rows, and the
+sentences that say what the numbers mean, for the physician and, in plain words, the patient.
+
+The numbers come from screening.engine.course; this module only places and words them. The
+chart is drawn by templates/includes/_course_chart.html from the shapes made here: no
+script, no inline style (the Content Security Policy allows neither), colours from classes
+in screening/static/screening/course.css, so it prints like the page.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+from django.utils.dates import MONTHS, MONTHS_3
+
+from .engine.course import GAD7, PHQ9, Course, CoursePoint
+from .engine.rules import Band
+
+NAMES = {PHQ9: "PHQ-9", GAD7: "GAD-7"}
+# The patient's words for each instrument.
+PLAIN_NAMES = {
+    PHQ9: "depression questionnaire (PHQ-9)",
+    GAD7: "anxiety questionnaire (GAD-7)",
+}
+
+
+# The drawing's own units (the SVG scales to the width of its box). Two layouts, both drawn,
+# CSS showing one: a wide one, where the physician's chart keeps room left of the first point
+# for the bands' names and right of the plot for the response and remission lines' names
+# (so no label sits on a point), and a narrow one for phones, whose text stays readable at
+# 390 px because the drawing is about as wide as the screen; there the legend and the table
+# name the lines and bands.
+@dataclass(frozen=True)
+class Layout:
+    width: int
+    heights: dict
+    margin_right: int
+    band_label_room: int  # left of the first point, for the bands' names (0: no names)
+    line_labels: bool
+    date_gap: int  # date labels closer than this would overlap
+
+
+MARGIN_LEFT, MARGIN_TOP, MARGIN_BOTTOM = 34, 12, 34
+EDGE = 18  # space between the plot's sides and the first and last point
+WIDE = {
+    "physician": Layout(640, {PHQ9: 300, GAD7: 220}, 100, 118, True, 74),
+    "patient": Layout(560, {PHQ9: 300, GAD7: 220}, 14, 0, False, 74),
+}
+NARROW = Layout(360, {PHQ9: 250, GAD7: 190}, 12, 0, False, 64)
+
+
+def long_date(moment: datetime.datetime) -> str:
+    day = timezone.localdate(moment)
+    return f"{day.day} {MONTHS[day.month]} {day.year}"
+
+
+def short_date(moment: datetime.datetime) -> str:
+    day = timezone.localdate(moment)
+    return f"{day.day} {str(MONTHS_3[day.month]).title()}"
+
+
+@dataclass
+class ChartPoint:
+    x: float
+    y: float
+    total: int
+    item9_positive: bool
+    label_y: float = 0
+    # A triangle's corners, for a positive item 9 (shape, not only colour, tells it apart).
+    triangle: str = ""
+
+
+@dataclass
+class Chart:
+    instrument: str
+    name: str
+    height: int
+    plot_left: float
+    plot_right: float
+    plot_top: float
+    plot_bottom: float
+    bands: list[dict] = field(default_factory=list)
+    ticks: list[dict] = field(default_factory=list)
+    points: list[ChartPoint] = field(default_factory=list)
+    line: str = ""  # the polyline's points
+    dates: list[dict] = field(default_factory=list)
+    lines: list[dict] = field(default_factory=list)  # response and remission thresholds
+    show_item9: bool = False
+    width: int = 560
+
+    @property
+    def plot_width(self) -> float:
+        return self.plot_right - self.plot_left
+
+    @property
+    def tick_x(self) -> float:
+        return self.plot_left - 6
+
+    @property
+    def band_label_x(self) -> float:
+        return self.plot_left + 6
+
+    @property
+    def line_label_x(self) -> float:
+        return self.plot_right + 4
+
+    @property
+    def date_y(self) -> float:
+        return self.plot_bottom + 18
+
+
+def _band_top(bands: tuple[Band, ...], index: int, scale_max: int) -> float:
+    """A band is drawn up to where the next one starts (10-14 runs up to 15), the last to the
+    top of the scale."""
+    if index + 1 < len(bands):
+        return min(bands[index + 1].low, scale_max)
+    return scale_max
+
+
+def build_charts(course: Course, bands: tuple[Band, ...], *, for_patient: bool = False) -> dict:
+    """The wide and the narrow drawing of one instrument's course."""
+    reader = "patient" if for_patient else "physician"
+    return {
+        "wide": build_chart(course, bands, for_patient=for_patient, layout=WIDE[reader]),
+        "narrow": build_chart(course, bands, for_patient=for_patient, layout=NARROW),
+    }
+
+
+def build_chart(
+    course: Course,
+    bands: tuple[Band, ...],
+    *,
+    for_patient: bool = False,
+    layout: Layout | None = None,
+) -> Chart | None:
+    """The shapes of one instrument's chart; None when there is nothing to draw."""
+    if not course.points:
+        return None
+    layout = layout or WIDE["patient" if for_patient else "physician"]
+    height = layout.heights.get(course.instrument, 240)
+    width = layout.width
+    scale_max = course.scale_max or 1
+    left, right = MARGIN_LEFT, width - layout.margin_right
+    top, bottom = MARGIN_TOP, height - MARGIN_BOTTOM
+
+    def y(value: float) -> float:
+        return round(bottom - (bottom - top) * min(value, scale_max) / scale_max, 1)
+
+    chart = Chart(
+        instrument=course.instrument,
+        name=NAMES.get(course.instrument, course.instrument),
+        height=height,
+        plot_left=left,
+        plot_right=right,
+        plot_top=top,
+        plot_bottom=bottom,
+        show_item9=not for_patient and course.instrument == PHQ9,
+        width=width,
+    )
+    ordered = sorted(bands, key=lambda band: band.low)
+    for index, band in enumerate(ordered):
+        low, high = max(band.low, 0), _band_top(tuple(ordered), index, scale_max)
+        if high <= low:
+            continue
+        chart.bands.append(
+            {
+                "y": y(high),
+                "height": round(y(low) - y(high), 1),
+                "css": f"course-band-{index % 5}",
+                # The patient's chart is shaded but not labelled with clinical words.
+                "label": band.label if layout.band_label_room and not for_patient else "",
+                "label_y": round((y(low) + y(high)) / 2 + 4, 1),
+            }
+        )
+    tick_values = sorted({0, scale_max, *(int(b.low) for b in ordered if 0 < b.low < scale_max)})
+    chart.ticks = [{"value": value, "y": y(value), "text_y": y(value) + 4} for value in tick_values]
+
+    times = [p.point.taken_at for p in course.points]
+    span = (times[-1] - times[0]).total_seconds()
+    labelled = any(band["label"] for band in chart.bands)
+    inner_left = left + (layout.band_label_room if labelled else EDGE)
+    inner_right = right - EDGE
+    for index, point in enumerate(course.points):
+        if len(course.points) == 1:
+            x = (inner_left + inner_right) / 2
+        elif span <= 0:  # all sent at one moment: evenly spaced, in order
+            x = inner_left + (inner_right - inner_left) * index / (len(course.points) - 1)
+        else:
+            elapsed = (point.point.taken_at - times[0]).total_seconds()
+            x = inner_left + (inner_right - inner_left) * elapsed / span
+        x, py = round(x, 1), y(point.point.total)
+        marked = chart.show_item9 and point.item9_positive
+        chart.points.append(
+            ChartPoint(
+                x=x,
+                y=py,
+                total=point.point.total,
+                item9_positive=marked,
+                label_y=round(py - 10, 1),
+                triangle=f"{x},{py - 8} {x + 7},{py + 5} {x - 7},{py + 5}" if marked else "",
+            )
+        )
+    chart.line = " ".join(f"{p.x},{p.y}" for p in chart.points)
+    last_x = None
+    for index, (shape, point) in enumerate(zip(chart.points, course.points, strict=True)):
+        is_last = index == len(chart.points) - 1
+        if last_x is not None and shape.x - last_x < layout.date_gap:
+            if not is_last:
+                continue
+            chart.dates.pop()  # the latest date matters more than the one before it
+        chart.dates.append({"x": shape.x, "text": short_date(point.point.taken_at)})
+        last_x = shape.x
+
+    if not for_patient:
+        threshold = course.response_threshold
+        if threshold is not None:
+            chart.lines.append(
+                {
+                    "y": y(threshold),
+                    "css": "course-line-response",
+                    "text": f"Response ≤ {_number(threshold)}",
+                }
+            )
+        if course.remission_below is not None:
+            chart.lines.append(
+                {
+                    "y": y(course.remission_below),
+                    "css": "course-line-remission",
+                    "text": f"Remission < {course.remission_below}",
+                }
+            )
+        # Beside its line, right of the plot; two lines closer than a line of text part
+        # their labels (the higher one up, the lower one down).
+        for line in chart.lines:
+            line["text_y"] = line["y"] + 4
+            if not layout.line_labels:
+                line["text"] = ""
+        if len(chart.lines) == 2 and abs(chart.lines[0]["y"] - chart.lines[1]["y"]) < 13:
+            upper, lower = sorted(chart.lines, key=lambda line: line["y"])
+            middle = (upper["y"] + lower["y"]) / 2
+            upper["text_y"], lower["text_y"] = middle - 3, middle + 11
+    return chart
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def band_of(bands: tuple[Band, ...], total: int) -> str:
+    return next((band.label for band in bands if band.low <= total <= band.high), "")
+
+
+def table_rows(course: Course, bands: tuple[Band, ...]) -> list[dict]:
+    """One row per point: date, questionnaire, total, band, change, item 9."""
+    rows = []
+    for point in course.points:
+        rows.append(
+            {
+                "date": long_date(point.point.taken_at),
+                "label": point.point.label,
+                "ref": point.point.ref,
+                "total": point.point.total,
+                # The band the questionnaire's own definition gave, else today's content's.
+                "band": point.point.band or band_of(bands, point.point.total),
+                "change": change_words(point),
+                "plain_change": plain_change(point),
+                "item9": point.point.item9,
+                "item9_positive": point.item9_positive,
+                "is_baseline": point.is_baseline,
+            }
+        )
+    return rows
+
+
+def change_words(point: CoursePoint) -> str:
+    if point.is_baseline:
+        return "Baseline"
+    sign = "+" if point.change > 0 else ("−" if point.change < 0 else "±")
+    text = f"{sign}{abs(point.change)}"
+    if point.fall_percent is not None:
+        percent = -point.fall_percent
+        text += f" ({'+' if percent > 0 else '−' if percent < 0 else '±'}{abs(percent)}%)"
+    return text
+
+
+def plain_change(point: CoursePoint) -> str:
+    if point.is_baseline:
+        return "Your first score"
+    if point.change == 0:
+        return "The same as your first"
+    direction = "lower" if point.change < 0 else "higher"
+    return f"{abs(point.change)} {direction} than your first"
+
+
+def physician_statements(course: Course) -> list[str]:
+    """Response, remission and item 9 in words, for the physician."""
+    if not course.points:
+        return []
+    name = NAMES.get(course.instrument, course.instrument)
+    baseline, latest = course.baseline, course.latest
+    lines = [
+        f"Baseline {name} total {baseline.point.total} on {long_date(baseline.point.taken_at)}"
+        + (f" ({baseline.point.label})." if baseline.point.label else ".")
+    ]
+    if latest is baseline:
+        lines.append("Only one total so far: nothing to compare it with yet.")
+    else:
+        lines.append(
+            f"Latest total {latest.point.total} on {long_date(latest.point.taken_at)}: "
+            f"{change_words(latest)} from baseline."
+        )
+        if not course.response_possible:
+            lines.append("Response cannot be judged: the baseline total is 0.")
+        elif latest.response:
+            lines.append(
+                "Response at the latest questionnaire: a fall of at least 50% from baseline."
+            )
+        else:
+            responded = [p for p in course.points if p.response]
+            lines.append(
+                "No response at the latest questionnaire (a fall of at least 50% from baseline)"
+                + (
+                    f"; there was one on {long_date(responded[-1].point.taken_at)}."
+                    if responded
+                    else "."
+                )
+            )
+    if course.remission_below is not None:
+        lines.append(
+            f"Remission ({name} below {course.remission_below}): "
+            + ("yes" if latest.remission else "no")
+            + " at the latest questionnaire."
+        )
+    if course.instrument == PHQ9:
+        positive = course.item9_positive_points
+        unknown = sum(1 for p in course.points if p.point.item9 is None)
+        if positive:
+            dates = ", ".join(long_date(p.point.taken_at) for p in positive)
+            lines.append(
+                f"Item 9 (thoughts of being better off dead or of self-harm) positive on "
+                f"{len(positive)} of {len(course.points)} questionnaires: {dates}."
+            )
+        else:
+            lines.append(
+                "Item 9 (thoughts of being better off dead or of self-harm) was not positive "
+                "on any questionnaire" + (f" ({unknown} without an answer)." if unknown else ".")
+            )
+    return lines
+
+
+def patient_sentence(course: Course) -> str:
+    """One plain sentence: the first score, the latest, and which way it went."""
+    if not course.points:
+        return ""
+    name = PLAIN_NAMES.get(course.instrument, course.instrument)
+    baseline, latest = course.baseline, course.latest
+    if latest is baseline:
+        return (
+            f"Your {name} score was {baseline.point.total} on "
+            f"{long_date(baseline.point.taken_at)}. When you answer it again, you will see "
+            "here how it has changed."
+        )
+    text = (
+        f"Your {name} score was {baseline.point.total} at your first questionnaire and "
+        f"{latest.point.total} at your latest"
+    )
+    if latest.change == 0:
+        return text + ": the same."
+    if latest.change > 0:
+        return text + f": up by {latest.change}."
+    if latest.response:
+        return text + ": down by half or more."
+    return text + f": down by {-latest.change}."

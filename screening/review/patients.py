@@ -1,0 +1,75 @@
+"""The physician's page about one patient: who they are, the questionnaires they have sent,
+and the course of their PHQ-9 (and GAD-7) totals as a chart with a table beside it.
+
+Read by physicians (the review permission), audited like a screening page.
+"""
+
+import uuid
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from .. import audit
+from ..course_chart import NAMES, build_charts, physician_statements, table_rows
+from ..engine.course import GAD7, PHQ9, course_of
+from ..models import AuditAction, Screening, User
+from ..selectors import patient_course
+
+
+@login_required
+@permission_required("screening.review_screening", raise_exception=True)
+@require_GET
+def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    # Only someone who has sent a questionnaire is a patient staff may read: anyone else
+    # (unknown, staff, a patient who never sent one) is "not found".
+    patient = User.objects.filter(pk=patient_id).first()
+    if patient is None:
+        raise Http404
+    data = patient_course(patient, today=timezone.localdate())
+    if not data.sent:
+        raise Http404
+    audit.record(
+        request=request,
+        action=AuditAction.PATIENT_COURSE_VIEWED,
+        obj=patient,
+        summary="Course of symptoms read",
+    )
+    status_of = dict(Screening.Status.choices)
+    courses = []
+    for instrument in (PHQ9, GAD7):
+        course = course_of(data.points, instrument)
+        if not course.points:
+            continue
+        bands = data.bands.get(instrument, ())
+        name = NAMES[instrument]
+        courses.append(
+            {
+                "instrument": instrument,
+                "name": name,
+                "charts": build_charts(course, bands),
+                "rows": table_rows(course, bands),
+                "statements": physician_statements(course),
+                "title": f"{name} totals of {patient.full_name} over time",
+                "show_item9": instrument == PHQ9,
+                "response_threshold": course.response_threshold,
+                "remission_below": course.remission_below,
+            }
+        )
+    questionnaires = [
+        {"sent": one, "status": status_of.get(one.status, one.status)}
+        for one in reversed(data.sent)
+    ]
+    return render(
+        request,
+        "staff/patient.html",
+        {
+            "patient": patient,
+            "age": data.age,
+            "sex": data.sex,
+            "questionnaires": questionnaires,
+            "courses": courses,
+        },
+    )
