@@ -176,12 +176,22 @@ class VitalsForm(forms.Form):
         ]
         if timing == VitalReading.Timing.POST_DOSE:
             self.fields["planned_minutes"].choices = post_dose_choices()
+            self.fields["planned_minutes"].initial = self.next_planned(correctable)
+            del self.fields["weight_kg"]  # weighed before the dose, not after
         else:
             del self.fields["planned_minutes"]
-            del self.fields["weight_kg"]  # weighed before the dose (IV ketamine is dosed by weight)
         if not self.correctable:
             del self.fields["corrects"]
             del self.fields["correction_reason"]
+
+    @staticmethod
+    def next_planned(done: list[VitalReading]) -> str:
+        """The first planned post-dose reading not yet recorded, offered first."""
+        taken = {r.planned_minutes for r in done}
+        for minutes in settings.POST_DOSE_READING_MINUTES:
+            if minutes not in taken:
+                return str(minutes)
+        return ""
 
     def clean_heart_rate(self) -> int:
         return _whole_in_range(self.cleaned_data["heart_rate"], *HEART_RATE_RANGE, "Heart rate")
