@@ -505,3 +505,24 @@ def test_the_session_page_costs_a_fixed_number_of_queries(
     full = _queries(physician_client, page(session))
     assert full == empty
     assert full <= 45
+
+
+def test_the_print_view_carries_the_session_record(
+    physician_client, nurse, physician, default_version
+):
+    session = make_session(physician)
+    record_reading(
+        session=session,
+        timing="pre_dose",
+        systolic=151,
+        diastolic=93,
+        heart_rate=77,
+        spo2=97,
+        actor=nurse,
+        ip_address=None,
+    )
+    baseline = session.course.clearance.screening
+    body = physician_client.get(f"/staff/screenings/{baseline.pk}/print/").content.decode()
+    assert "Treatment sessions" in body
+    assert "151/93 mmHg, heart rate 77/min, SpO2 97%" in body
+    assert "Needs physician review" in body
