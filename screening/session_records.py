@@ -293,7 +293,9 @@ def since_baseline(session: TreatmentSession) -> dict | None:
     return {
         "baseline": baseline,
         "decision": session.course.clearance,
-        "answers": answers,
+        "changed": [a for a in answers if a["changed"]],
+        "check_in_only": [a for a in answers if a["then"] is None],
+        "unchanged": [a for a in answers if a["then"] is not None and not a["changed"]],
         "changed_count": sum(1 for a in answers if a["changed"]),
         "baseline_medications": baseline_meds,
         "check_in_medications": check_in_meds,
