@@ -239,7 +239,7 @@ def nurse_answers(check_in: Screening | None) -> list[dict]:
     return rows
 
 
-def since_baseline(session: TreatmentSession) -> dict | None:
+def since_baseline(session: TreatmentSession, check_in_flags: list[Flag]) -> dict | None:
     """What changed since the baseline sign-off, for the physician: the check-in's answers
     beside the cleared intake's (the questions they share by code, and the check-in's own),
     both medicine lists as typed and recognised, the scores and the flags."""
@@ -301,8 +301,7 @@ def since_baseline(session: TreatmentSession) -> dict | None:
         "check_in_medications": check_in_meds,
         "scores": scores,
         "baseline_flags": baseline_flags,
-        "new_flag_codes": {f.code for f in Flag.objects.filter(screening=check_in)}
-        - baseline_codes,
+        "new_flag_codes": {f.code for f in check_in_flags} - baseline_codes,
     }
 
 

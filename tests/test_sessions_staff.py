@@ -504,7 +504,7 @@ def test_the_session_page_costs_a_fixed_number_of_queries(
         )
     full = _queries(physician_client, page(session))
     assert full == empty
-    assert full <= 45
+    assert full <= 30
 
 
 def test_the_print_view_carries_the_session_record(

@@ -209,7 +209,7 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         and session.check_in is not None
         and not session.check_in.is_editable,
         "reads_screenings": reads_screenings,
-        "changes": since_baseline(session) if reads_screenings else None,
+        "changes": since_baseline(session, record.flags) if reads_screenings else None,
     }
     if can_record:
         current = record.current_readings
