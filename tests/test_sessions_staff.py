@@ -526,3 +526,15 @@ def test_the_print_view_carries_the_session_record(
     assert "Treatment sessions" in body
     assert "151/93 mmHg, heart rate 77/min, SpO2 97%" in body
     assert "Needs physician review" in body
+
+
+def test_a_clinic_admin_reads_session_events_without_which_session(
+    nurse_client, client, clinic_admin, physician, default_version
+):
+    session = make_session(physician)
+    nurse_client.get(page(session))
+    log_in_staff(client, clinic_admin)
+    body = client.get("/staff/audit/", {"action": "session.viewed"}).content.decode()
+    assert "Treatment session read" in body
+    assert str(session.pk) not in body
+    assert str(session.check_in.pk) not in body
