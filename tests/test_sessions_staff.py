@@ -538,3 +538,21 @@ def test_a_clinic_admin_reads_session_events_without_which_session(
     assert "Treatment session read" in body
     assert str(session.pk) not in body
     assert str(session.check_in.pk) not in body
+
+
+def test_a_reading_sent_after_discharge_is_refused_with_a_message(
+    nurse_client, nurse, physician, default_version
+):
+    session = make_session(physician)
+    DischargeRecord.objects.create(
+        session=session,
+        observation_minutes=120,
+        alert_and_oriented=True,
+        walks_unaided=True,
+        escort_present=True,
+        recorded_by=nurse,
+    )
+    response = post_pre_dose(nurse_client, session, "120/80")
+    assert response.status_code == 200
+    assert "The patient has been discharged" in response.content.decode()
+    assert not VitalReading.objects.exists()

@@ -21,7 +21,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import audit
-from ..engine.readiness import Status
 from ..models import AuditAction, Flag, TreatmentCourse, TreatmentSession, VitalReading
 from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag
 from ..services.sessions import (
@@ -197,7 +196,6 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         "patient": session.course.patient,
         "record": record,
         "limits": limits(),
-        "statuses": Status,
         "observation_minutes": settings.OBSERVATION_MINUTES,
         "due_readings": _due_readings(record),
         "post_minutes": settings.POST_DOSE_READING_MINUTES,
@@ -211,6 +209,11 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         "reads_screenings": reads_screenings,
         "changes": since_baseline(session, record.flags) if reads_screenings else None,
     }
+    if not can_record:
+        # A form sent after the discharge closed the record is not drawn again: say why.
+        for form in forms.values():
+            for error in getattr(form, "non_field_errors", list)():
+                messages.error(request, error)
     if can_record:
         current = record.current_readings
         for timing in VitalReading.Timing.values:
