@@ -22,7 +22,7 @@ from bench import queue
 from bench.sessions import signed_in_session
 
 # Each page's query budget (tests/test_query_counts.py asserts the same).
-QUERY_BUDGETS = {"get": 6, "post": 12, "queue": 8}
+QUERY_BUDGETS = {"get": 6, "post": 12, "queue": 8, "session": 30}
 # Reading the queue is audited: its chain lock, the last hash and the insert come on top of
 # the queue's reads, a fixed cost whatever the number of screenings.
 AUDIT_WRITE_QUERIES = {"queue": 3}
@@ -80,6 +80,87 @@ def _wizard_post_body(client: PageClient, screening) -> str:
     raise BenchFailure("the PHQ-9 page was never complete after three saves")
 
 
+SESSION_PATIENT = "bench-session@example.com"
+
+
+def _session_on_the_day(physician) -> str:
+    """A cleared patient's treatment session as a physician reads it on the day: a sent
+    check-in with a caution flag, two pre-dose readings (one corrected), the dose and a
+    post-dose reading. Made once; returns the session page's path."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from screening.models import (
+        Decision,
+        Flag,
+        Screening,
+        TreatmentCourse,
+        TreatmentSession,
+        User,
+    )
+    from screening.selectors import current_version
+    from screening.services.sessions import record_dose, record_reading
+
+    session = TreatmentSession.objects.filter(course__patient__email=SESSION_PATIENT).first()
+    if session is not None:
+        return f"/staff/sessions/{session.pk}/"
+    patient = User.objects.create_user(
+        email=SESSION_PATIENT, password=None, full_name="Bench Session Patient"
+    )
+    version = current_version()
+    now = timezone.now()
+    baseline = Screening.objects.create(
+        patient=patient, version=version, status="decided", submitted_at=now
+    )
+    decision = Decision.objects.create(
+        screening=baseline, physician=physician, outcome="cleared", signed_name="Bench"
+    )
+    course = TreatmentCourse.objects.create(
+        patient=patient, product="iv_ketamine", clearance=decision, created_by=physician
+    )
+    check_in = Screening.objects.create(
+        patient=patient,
+        version=version,
+        purpose=Screening.Purpose.CHECK_IN,
+        status="decided",
+        submitted_at=now,
+    )
+    Flag.objects.create(
+        screening=check_in,
+        code="new_medicine",
+        severity="caution",
+        title="New medicine",
+        message="Check it before dosing.",
+    )
+    session = TreatmentSession.objects.create(
+        course=course, scheduled_for=now, check_in=check_in, created_by=physician
+    )
+    vitals = {"heart_rate": 72, "actor": physician, "ip_address": None}
+    wrong = record_reading(session=session, timing="pre_dose", systolic=210, diastolic=80, **vitals)
+    record_reading(
+        session=session,
+        timing="pre_dose",
+        systolic=120,
+        diastolic=80,
+        supersedes=wrong,
+        correction_reason="typo",
+        **vitals,
+    )
+    record_dose(
+        session=session, given_at=now - timedelta(minutes=45), actor=physician, ip_address=None
+    )
+    record_reading(
+        session=session,
+        timing="post_dose",
+        systolic=130,
+        diastolic=85,
+        planned_minutes=40,
+        **vitals,
+    )
+    return f"/staff/sessions/{session.pk}/"
+
+
 def _median_ms(call, expect: int) -> tuple[float, int]:
     """Median milliseconds of `call()` over SAMPLES calls after WARMUP, and the queries of one."""
     for _ in range(WARMUP):
@@ -98,12 +179,13 @@ def _median_ms(call, expect: int) -> tuple[float, int]:
 
 def measure() -> dict[str, tuple[float, int]]:
     """Median ms and queries of the bare view (anonymous and signed in), the wizard GET and
-    POST and the queue."""
+    POST, the queue and a treatment session's page."""
     from bench.http import PATIENTS, WIZARD_SECTION, _patients_in_progress, _physician
 
     screenings = _patients_in_progress(PATIENTS)
     patients = [PageClient(signed_in_session(s.patient, staff=False)) for s in screenings]
     physician = PageClient(signed_in_session(_physician(), staff=True))
+    session_page = _session_on_the_day(_physician())
     paths = [f"/screenings/{s.pk}/page/{WIZARD_SECTION}/" for s in screenings]
     bodies = [_wizard_post_body(c, s) for c, s in zip(patients, screenings, strict=True)]
     turn = {"get": 0, "post": 0}
@@ -130,6 +212,7 @@ def measure() -> dict[str, tuple[float, int]]:
             "get": _median_ms(wizard_get, 200),
             "post": _median_ms(wizard_post, 302),
             "queue": _median_ms(lambda: physician.get("/staff/queue/"), 200),
+            "session": _median_ms(lambda: physician.get(session_page), 200),
         }
 
 
@@ -137,6 +220,7 @@ LABELS = {
     "get": "wizard page GET (PHQ-9)",
     "post": "wizard page POST (save PHQ-9, 302)",
     "queue": f"physician queue, first page of {queue.SCREENINGS:,}",
+    "session": "treatment session page (physician: readiness, vitals, what changed)",
 }
 
 

@@ -310,6 +310,31 @@ PASSWORD_RESET_LIMIT_PER_ACCOUNT = env_int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", 3
 PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 10)
 PASSWORD_RESET_LIMIT_WINDOW_MINUTES = env_int("PASSWORD_RESET_LIMIT_WINDOW_MINUTES", 60)
 
+# Treatment sessions (issue 14; docs/sessions.md). Pre-dose blood pressure above the hold
+# limit holds the session; above the review limit a physician reviews it before the dose
+# (clinical-reference-sessions.md §2: product decisions with the reference's defaults, the
+# hold limit being the intake's uncontrolled-hypertension threshold). Post-dose readings are
+# due this many minutes after the dose, and the patient is observed for at least
+# OBSERVATION_MINUTES (§3: Spravato PI, about 40 minutes and at least 2 hours).
+PRE_DOSE_HOLD_SYSTOLIC = env_int("PRE_DOSE_HOLD_SYSTOLIC", 180)
+PRE_DOSE_HOLD_DIASTOLIC = env_int("PRE_DOSE_HOLD_DIASTOLIC", 100)
+PRE_DOSE_REVIEW_SYSTOLIC = env_int("PRE_DOSE_REVIEW_SYSTOLIC", 140)
+PRE_DOSE_REVIEW_DIASTOLIC = env_int("PRE_DOSE_REVIEW_DIASTOLIC", 90)
+try:
+    POST_DOSE_READING_MINUTES = tuple(
+        int(item) for item in env_list("POST_DOSE_READING_MINUTES", "40,120")
+    )
+except ValueError as _error:
+    raise ImproperlyConfigured(
+        "POST_DOSE_READING_MINUTES must be whole numbers separated by commas, e.g. 40,120."
+    ) from _error
+OBSERVATION_MINUTES = env_int("OBSERVATION_MINUTES", 120)
+if (
+    PRE_DOSE_REVIEW_SYSTOLIC > PRE_DOSE_HOLD_SYSTOLIC
+    or PRE_DOSE_REVIEW_DIASTOLIC > PRE_DOSE_HOLD_DIASTOLIC
+):
+    raise ImproperlyConfigured("The pre-dose review limits must not be above the hold limits.")
+
 # What the clinic calls itself on every page, and how long an invitation link stays valid.
 CLINIC_NAME = os.environ.get("CLINIC_NAME", "Ketamine Clinic")
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 14)

@@ -22,16 +22,19 @@ from .services.review import DECISION_SUMMARIES
 REVIEW_PERMISSION = "screening.review_screening"
 
 # Actions about one screening, whichever object they name (a flag, a decision, a draft),
-# or about one patient's screenings together (their course of symptoms): which patient's
-# record a physician read is the reviewers' to know, as a screening's id is.
-SCREENING_ACTION_PREFIXES = ("screening.", "flag.", "decision.", "patient.")
-ABOUT_A_SCREENING = (
-    Q(screening__isnull=False)
-    | Q(action__startswith="screening.")
-    | Q(action__startswith="flag.")
-    | Q(action__startswith="decision.")
-    | Q(action__startswith="patient.")
+# and about a patient's treatment course and sessions (their ids would let a clinic admin
+# follow one patient's visits through the log).
+SCREENING_ACTION_PREFIXES = (
+    "screening.",
+    "flag.",
+    "decision.",
+    "patient.",
+    "course.",
+    "session.",
 )
+ABOUT_A_SCREENING = Q(screening__isnull=False)
+for _prefix in SCREENING_ACTION_PREFIXES:
+    ABOUT_A_SCREENING |= Q(action__startswith=_prefix)
 
 # Actions about a screening whose stored summary is a fixed text, the same for every
 # screening ("Flag acknowledged", "Downloaded as a FHIR Bundle", "FHIR API: Bundle read by
@@ -47,6 +50,12 @@ FIXED_SUMMARY_ACTIONS = frozenset(
         AuditAction.FLAG_ACKNOWLEDGED,
         AuditAction.FHIR_READ,
         AuditAction.PATIENT_COURSE_VIEWED,
+        AuditAction.COURSE_STARTED,
+        AuditAction.COURSE_VIEWED,
+        AuditAction.SESSION_SCHEDULED,
+        AuditAction.SESSION_VIEWED,
+        AuditAction.DISCHARGE_RECORDED,
+        AuditAction.BLOOD_PRESSURE_REVIEWED,
     }
 )
 HIDDEN = "—"

@@ -1007,6 +1007,15 @@ class AuditAction(models.TextChoices):
     URGENT_RESPONSE_VIEWED = "urgent_response.viewed", "Urgent response times read"
     QUEUE_VIEWED = "queue.viewed", "Review queue read"
     PATIENT_COURSE_VIEWED = "patient.course_viewed", "Patient's course of symptoms read"
+    SESSIONS_BOARD_VIEWED = "sessions.board_viewed", "Sessions board read"
+    COURSE_STARTED = "course.started", "Treatment course started"
+    COURSE_VIEWED = "course.viewed", "Treatment course read"
+    SESSION_SCHEDULED = "session.scheduled", "Treatment session scheduled"
+    SESSION_VIEWED = "session.viewed", "Treatment session read"
+    VITALS_RECORDED = "session.vitals_recorded", "Session vitals recorded"
+    DOSE_RECORDED = "session.dose_recorded", "Dose recorded as given"
+    DISCHARGE_RECORDED = "session.discharge_recorded", "Discharge recorded"
+    BLOOD_PRESSURE_REVIEWED = "session.bp_reviewed", "Pre-dose blood pressure reviewed"
 
 
 class AuditEvent(models.Model):
@@ -1264,6 +1273,137 @@ class TreatmentSession(models.Model):
     class Meta:
         ordering = ["scheduled_for"]
         indexes = [models.Index(fields=["scheduled_for"], name="treatment_session_time")]
+        permissions = [
+            ("schedule_session", "Can start treatment courses and schedule sessions"),
+            ("record_vitals", "Can record in-clinic vitals, the dose and discharge"),
+        ]
 
     def __str__(self) -> str:
         return f"Session of {self.course.patient} at {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+
+class AppendOnlyModel(models.Model):
+    """A clinical record kept as written: a correction is a new row that supersedes it."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Session records are never changed; record a correction.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Session records are never deleted; record a correction.")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Session records are never changed; record a correction.")
+
+    def delete(self):
+        raise AppendOnlyError("Session records are never deleted; record a correction.")
+
+    def current(self):
+        """The rows no later correction supersedes."""
+        return self.filter(superseded_by__isnull=True)
+
+
+class VitalReading(AppendOnlyModel):
+    """One set of vital signs taken by a nurse, before the dose or after it."""
+
+    class Timing(models.TextChoices):
+        PRE_DOSE = "pre_dose", "Before the dose"
+        POST_DOSE = "post_dose", "After the dose"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(TreatmentSession, on_delete=models.PROTECT, related_name="readings")
+    timing = models.CharField(max_length=20, choices=Timing.choices)
+    # For a post-dose reading: the planned time point it answers (settings
+    # POST_DOSE_READING_MINUTES), or null for an extra reading.
+    planned_minutes = models.PositiveIntegerField(null=True, blank=True)
+    systolic = models.PositiveSmallIntegerField()
+    diastolic = models.PositiveSmallIntegerField()
+    heart_rate = models.PositiveSmallIntegerField()
+    spo2 = models.PositiveSmallIntegerField(null=True, blank=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    correction_reason = models.TextField(blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.systolic}/{self.diastolic} at {self.recorded_at:%H:%M}"
+
+
+class DoseRecord(AppendOnlyModel):
+    """When the dose was given; a correction is a new record superseding this one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(TreatmentSession, on_delete=models.PROTECT, related_name="doses")
+    given_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["recorded_at"]
+
+    def __str__(self) -> str:
+        return f"Dose given at {self.given_at:%H:%M}"
+
+
+class DischargeRecord(AppendOnlyModel):
+    """The nurse's discharge: recorded only when every criterion was met (services.sessions)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.OneToOneField(
+        TreatmentSession, on_delete=models.PROTECT, related_name="discharge"
+    )
+    observation_minutes = models.PositiveIntegerField()
+    alert_and_oriented = models.BooleanField()
+    walks_unaided = models.BooleanField()
+    escort_present = models.BooleanField()
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Discharged at {self.recorded_at:%H:%M}"
+
+
+class BloodPressureReview(AppendOnlyModel):
+    """A physician's go-ahead for one pre-dose reading above the review limit (not the hold
+    limit, which no one overrides): a new reading needs a new review."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reading = models.OneToOneField(VitalReading, on_delete=models.PROTECT, related_name="review")
+    physician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Review of {self.reading}"

@@ -1,4 +1,4 @@
-"""The test cast (a patient, another patient, a physician, a clinic admin) and shared fixtures.
+"""The test cast (a patient, another patient, a physician, a nurse, a clinic admin) and shared fixtures.
 
 Also: the figures the README quotes, printed at the end of every run that includes their
 tests, and a guard that stops CI from skipping the PostgreSQL-only tests.
@@ -19,6 +19,7 @@ from django.test import override_settings
 
 from screening.models import (
     CLINIC_ADMIN_GROUP,
+    NURSE_GROUP,
     PHYSICIAN_GROUP,
     AuditEvent,
     QuestionSetVersion,
@@ -141,6 +142,11 @@ def other_patient(db):
 @pytest.fixture
 def physician(roles):
     return make_user("doctor@example.com", "Dr Dana Physician", PHYSICIAN_GROUP)
+
+
+@pytest.fixture
+def nurse(roles):
+    return make_user("nurse@example.com", "Nell Nurse", NURSE_GROUP)
 
 
 @pytest.fixture

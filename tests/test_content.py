@@ -6,6 +6,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 
 from screening.engine.definitions import (
     DEFAULT_CONTENT_FILE,
@@ -161,7 +162,12 @@ def test_demo_accounts_print_how_to_log_in(capsys, settings):
     settings.DEBUG = True
     call_command("create_demo_accounts")
     out = capsys.readouterr().out
-    for email in ("patient@example.com", "physician@example.com", "admin@example.com"):
+    for email in (
+        "patient@example.com",
+        "physician@example.com",
+        "admin@example.com",
+        "nurse@example.com",
+    ):
         assert email in out
 
 
@@ -185,10 +191,16 @@ def test_demo_staff_can_log_in_with_the_printed_code(client, capsys, settings):
     call_command("create_demo_accounts")
     capsys.readouterr()
     call_command("demo_codes")
-    codes = dict(line.split() for line in capsys.readouterr().out.splitlines()[:2])
+    codes = dict(line.split() for line in capsys.readouterr().out.splitlines()[:3])
     client.post("/login/", {"username": "physician@example.com", "password": DEMO_PASSWORD})
     client.post("/account/two-factor/", {"code": codes["physician@example.com"]})
     assert client.get("/staff/queue/").status_code == 200
+    nurse = Client()
+    nurse.post("/login/", {"username": "nurse@example.com", "password": DEMO_PASSWORD})
+    assert nurse.get("/staff/sessions/")["Location"].startswith("/account/two-factor/")
+    nurse.post("/account/two-factor/", {"code": codes["nurse@example.com"]})
+    assert nurse.get("/staff/sessions/").status_code == 200
+    assert nurse.get("/staff/queue/").status_code == 403
 
 
 def test_demo_codes_are_never_shown_in_production(settings):

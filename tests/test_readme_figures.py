@@ -29,7 +29,7 @@ FIGURES = [
     (
         "password-only staff cells",
         r"([\d,]+) cells as staff who gave only their password",
-        len(ROUTES) * len(METHODS) * 2,  # as a physician and as a clinic admin
+        len(ROUTES) * len(METHODS) * 3,  # as a physician, a clinic admin and a nurse
     ),
     ("default rules", r"against ([\d,]+) default clinical rules", len(RULES)),
     ("default rules with cases", r"each of the ([\d,]+) default rules", len(CASES)),

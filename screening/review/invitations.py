@@ -19,11 +19,14 @@ from .forms import InvitationForm
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Staff land on the queue, or on invitations if they do not review; a patient gets 403."""
+    """Staff land on the queue, nurses on the sessions board, clinic admins on invitations;
+    a patient gets 403."""
     if not request.user.is_clinic_staff:
         raise PermissionDenied
     if request.user.has_perm("screening.review_screening"):
         return redirect("staff:queue")
+    if request.user.has_perm("screening.view_treatmentsession"):
+        return redirect("staff:sessions")  # nurses
     return redirect("staff:invitations")
 
 

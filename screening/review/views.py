@@ -46,6 +46,7 @@ from ..services.review import (
     note_opened,
     record_decision,
 )
+from ..session_records import session_records, sessions_for_staff
 from ..snapshots import questionnaire_for
 from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
 
@@ -279,7 +280,12 @@ def screening_print(request: HttpRequest, screening_id: uuid.UUID) -> HttpRespon
     audit.record(
         request=request, action=AuditAction.SCREENING_PRINTED, screening=screening, obj=screening
     )
-    return render(request, "staff/screening_print.html", screening_context(screening))
+    context = screening_context(screening)
+    # The session record of the patient's treatment courses (issue 14).
+    context["session_records"] = session_records(
+        sessions_for_staff().filter(course__patient=screening.patient_id)
+    )
+    return render(request, "staff/screening_print.html", context)
 
 
 def _stale(request: HttpRequest, screening: Screening) -> HttpResponse:

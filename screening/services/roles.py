@@ -2,7 +2,7 @@
 
 from django.contrib.auth.models import Group, Permission
 
-from ..models import PHYSICIAN_GROUP
+from ..models import NURSE_GROUP, PHYSICIAN_GROUP
 
 CONTENT_MODELS = (
     "section",
@@ -16,13 +16,27 @@ CONTENT_MODELS = (
 )
 
 
+SESSION_PERMISSIONS = (
+    "screening.view_treatmentsession",
+    "screening.view_treatmentcourse",
+    # Front desk work in most clinics: nurses schedule as well as physicians.
+    "screening.schedule_session",
+    "screening.record_vitals",
+)
+
 ROLE_PERMISSIONS = {
     PHYSICIAN_GROUP: [
         "screening.add_invitation",
         "screening.view_invitation",
         "screening.review_screening",
         "screening.decide_screening",
+        # Treatment sessions: the board, courses, scheduling, and the in-clinic record.
+        *SESSION_PERMISSIONS,
     ],
+    # Nurses run treatment days: the sessions board and each session's page (readiness,
+    # vitals, dose, discharge, the check-in's flags as title, severity and what to do). They
+    # never read a screening's answers (no review_screening): docs/sessions.md.
+    NURSE_GROUP: [*SESSION_PERMISSIONS],
     # Clinic admins edit the clinical content in the admin (drafts only, enforced there).
     # They do not read patients' screenings; they read the audit log.
     "Clinic admin": [

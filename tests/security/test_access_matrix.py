@@ -43,12 +43,16 @@ from screening.engine.questionnaire import QuestionDef
 from screening.fhir.tokens import issue_token
 from screening.models import (
     CLINIC_ADMIN_GROUP,
+    NURSE_GROUP,
     PHYSICIAN_GROUP,
     Answer,
     ApiToken,
     AuditEvent,
+    BloodPressureReview,
     CompletedSection,
     Decision,
+    DischargeRecord,
+    DoseRecord,
     Drug,
     DrugClass,
     Flag,
@@ -58,7 +62,10 @@ from screening.models import (
     QuestionSetVersion,
     RecognisedMedication,
     Screening,
+    TreatmentCourse,
+    TreatmentSession,
     User,
+    VitalReading,
 )
 from screening.review.forms import QueueFilterForm
 from screening.selectors import visibility_for
@@ -81,7 +88,7 @@ NAME_MARKER = f"{MARKER}-NAME"  # B's full name
 ANSWER_MARKER = f"{MARKER}-ANSWER"  # B's free-text answers and typed medication names
 STAFF_MARKER = f"{MARKER}-STAFF"  # a physician's acknowledgement note and decision texts
 
-ROLES = ("anonymous", "patient_a", "patient_b", "physician", "clinic_admin")
+ROLES = ("anonymous", "patient_a", "patient_b", "physician", "clinic_admin", "nurse")
 METHODS = ("GET", "POST")
 
 # Which markers each role may ever read in a 2xx response. A refusal shows none of them
@@ -94,6 +101,9 @@ MAY_READ = {
     "patient_b": {NAME_MARKER, ANSWER_MARKER},
     "physician": {NAME_MARKER, ANSWER_MARKER, STAFF_MARKER},
     "clinic_admin": {NAME_MARKER},
+    # A nurse reads the session pages: the patient's name, the clearance's conditions and the
+    # physicians' notes on the check-in's flags; never the answers (docs/sessions.md).
+    "nurse": {NAME_MARKER, STAFF_MARKER},
 }
 
 
@@ -217,6 +227,9 @@ class World:
     admin_objects: dict  # model label -> pk of a real object of that model
     draft_version: uuid.UUID  # a clinic admin's draft of the question set
     version: uuid.UUID  # the published question-set version B answered
+    b_course: uuid.UUID  # B's treatment course
+    b_session: uuid.UUID  # a session of it, with a sent check-in
+    b_check_in_flag: uuid.UUID  # the check-in's flag, not yet acknowledged
 
     @property
     def b_reset_token(self) -> str:
@@ -246,6 +259,7 @@ def build_world() -> World:
     clinic_admin = _make_user(
         "admin.m@example.com", "Ada Clinicadmin", CLINIC_ADMIN_GROUP, is_staff=True
     )
+    nurse = _make_user("nurse.m@example.com", "Nell Nurse", NURSE_GROUP)
 
     b_invitation, _ = create_invitation(full_name=b.full_name, email=b.email, created_by=physician)
     Invitation.objects.filter(pk=b_invitation.pk).update(accepted_at=timezone.now(), patient=b)
@@ -343,6 +357,39 @@ def build_world() -> World:
         expires_at=timezone.now() + timedelta(days=30),
         created_by=issuer,
     )
+    # B's course (started under B's decision, for the pages' sake) and a session whose
+    # check-in B has sent, with a flag a physician has not acknowledged yet.
+    course = TreatmentCourse.objects.create(
+        patient=b,
+        product=TreatmentCourse.Product.IV_KETAMINE,
+        clearance=screening.decisions.get(),
+        created_by=nurse,
+    )
+    check_in = Screening.objects.create(
+        patient=b,
+        version=version,
+        purpose=Screening.Purpose.CHECK_IN,
+        # Sent and closed: whether a sent check-in also waits in the review queue is the
+        # check-in branch's to decide, and the queue tests below count the queue exactly.
+        status=Screening.Status.DECIDED,
+        submitted_at=timezone.now(),
+        level="caution",
+        level_rank=2,
+        flag_count=1,
+    )
+    check_in_flag = Flag.objects.create(
+        screening=check_in,
+        code="new_medicine",
+        severity="caution",
+        title="A medicine started since the last session",
+        message="Check the new medicine before dosing.",
+    )
+    session = TreatmentSession.objects.create(
+        course=course,
+        scheduled_for=timezone.now() + timedelta(hours=2),
+        check_in=check_in,
+        created_by=nurse,
+    )
     components = {name for drug in Drug.objects.all() for name in (drug.components or [])}
     classes_in_use = {name for drug in Drug.objects.all() for name in (drug.classes or [])}
     admin_objects = {
@@ -378,6 +425,7 @@ def build_world() -> World:
             "patient_b": b.pk,
             "physician": physician.pk,
             "clinic_admin": clinic_admin.pk,
+            "nurse": nurse.pk,
         },
         b_screening=screening.pk,
         b_open=b_open.pk,
@@ -388,6 +436,9 @@ def build_world() -> World:
         admin_objects=admin_objects,
         draft_version=draft.pk,
         version=version.pk,
+        b_course=course.pk,
+        b_session=session.pk,
+        b_check_in_flag=check_in_flag.pk,
     )
 
 
@@ -422,7 +473,7 @@ def world(django_db_setup, django_db_blocker):
 def client_for(role: str, world: World) -> Client:
     client = Client()
     user = world.user(role)
-    if role in ("physician", "clinic_admin"):
+    if role in ("physician", "clinic_admin", "nurse"):
         log_in_staff(client, user)
     elif user is not None:
         client.force_login(user)
@@ -440,6 +491,7 @@ KWARGS_BY_ROUTE = {
     "old_invitation_link": {"token": "invitation_token"},
     "old_password_reset_link": {"uidb64": "b_uidb64", "token": "b_reset_token"},
     "staff:draft_impact": {"version_id": "draft_version"},
+    "staff:session_acknowledge": {"session_id": "b_session", "flag_id": "b_check_in_flag"},
 }
 # Otherwise, by converter name.
 KWARGS_BY_NAME = {
@@ -452,11 +504,15 @@ KWARGS_BY_NAME = {
     "section_code": "=medicines",
     "app_label": "=screening",
     "url": "=no-such-page/",
+    "course_id": "b_course",
+    "session_id": "b_session",
 }
 # Converters that name an object: swapped for made-up values to check for existence oracles.
 IDENTIFIER_KWARGS = {
     "screening_id",
     "patient_id",
+    "course_id",
+    "session_id",
     "flag_id",
     "version_id",
     "token",
@@ -520,6 +576,14 @@ def _section_body(world: World) -> dict:
     return data
 
 
+def _check_in_version(world: World) -> int:
+    return TreatmentSession.objects.get(pk=world.b_session).check_in.lock_version
+
+
+def _tomorrow() -> str:
+    return (timezone.localdate() + timedelta(days=1)).isoformat()
+
+
 def _lock_version(world: World) -> int:
     return Screening.objects.get(pk=world.b_screening).lock_version
 
@@ -530,6 +594,17 @@ POST_BODIES = {
     "patient:review": lambda world: {"consent": "on"},
     "staff:invitations": lambda world: {"full_name": "Dan Newpatient", "email": "dan@example.com"},
     "staff:acknowledge": lambda world: {"lock_version": _lock_version(world), "note": ""},
+    "staff:schedule": lambda world: {"date": _tomorrow(), "time": "10:00"},
+    "staff:record_pre_dose": lambda world: {
+        "pre_dose-blood_pressure_systolic": "120",
+        "pre_dose-blood_pressure_diastolic": "80",
+        "pre_dose-heart_rate": "70",
+    },
+    "staff:record_dose": lambda world: {"dose-given_at": "00:00"},
+    "staff:session_acknowledge": lambda world: {
+        "lock_version": _check_in_version(world),
+        "note": "",
+    },
     "staff:decide": lambda world: {
         "outcome": "not_a_candidate",
         "reason": "Amended after a phone call.",
@@ -563,176 +638,222 @@ HOME, PATIENT_HOME, STAFF_HOME = to("home"), to("patient:home"), to("staff:home"
 # POST bodies are empty except where POST_BODIES gives a minimal valid one.
 # fmt: off
 APP_MATRIX = {
-    #                        anonymous    patient A       patient B (owner)       physician                clinic admin
+    #                        anonymous    patient A       patient B (owner)       physician                clinic admin              nurse
     "login": {
-        "GET":              (OK,          HOME,           HOME,                   HOME,                    HOME),
-        "POST":             (OK,          HOME,           HOME,                   HOME,                    HOME),
+        "GET":              (OK,          HOME,           HOME,                   HOME,                    HOME,                     HOME),
+        "POST":             (OK,          HOME,           HOME,                   HOME,                    HOME,                     HOME),
     },
     "logout": {  # only a POST logs out
-        "GET":              (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
-        "POST":             (to("login"), to("login"),    to("login"),            to("login"),             to("login")),
+        "GET":              (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED,              NOT_ALLOWED),
+        "POST":             (to("login"), to("login"),    to("login"),            to("login"),             to("login"),              to("login")),
     },
     "session_status": {  # the idle warning's script asks how long is left (never activity)
-        "GET":              (UNAUTHORIZED, OK,            OK,                     OK,                      OK),
-        "POST":             (NOT_ALLOWED,) * 5,
+        "GET":              (UNAUTHORIZED, OK,            OK,                     OK,                      OK,                       OK),
+        "POST":             (NOT_ALLOWED,) * 6,
     },
     "stay_signed_in": {  # the warning's button: starts the idle clock again
-        "GET":              (NOT_ALLOWED,) * 5,
-        "POST":             (UNAUTHORIZED, OK,            OK,                     OK,                      OK),
+        "GET":              (NOT_ALLOWED,) * 6,
+        "POST":             (UNAUTHORIZED, OK,            OK,                     OK,                      OK,                       OK),
     },
     "two_factor_verify": {  # everyone here has passed it already (or never needs it)
-        "GET":              (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
-        "POST":             (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
+        "GET":              (LOGIN,       HOME,           HOME,                   HOME,                    HOME,                     HOME),
+        "POST":             (LOGIN,       HOME,           HOME,                   HOME,                    HOME,                     HOME),
     },
     "two_factor_setup": {
-        "GET":              (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
-        "POST":             (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
+        "GET":              (LOGIN,       HOME,           HOME,                   HOME,                    HOME,                     HOME),
+        "POST":             (LOGIN,       HOME,           HOME,                   HOME,                    HOME,                     HOME),
     },
     "two_factor_open_link": {  # no token here: the "link can't be used" page, for everyone
-        "GET":              (MISSING,     MISSING,        MISSING,                MISSING,                 MISSING),
-        "POST":             (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+        "GET":              (MISSING,     MISSING,        MISSING,                MISSING,                 MISSING,                  MISSING),
+        "POST":             (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED,              NOT_ALLOWED),
     },
     "two_factor_send_link": {  # only staff without an app get a link; everyone here has one or needs none
-        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
-        "POST":             (LOGIN,       HOME,           HOME,                   HOME,                    HOME),
+        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED,              NOT_ALLOWED),
+        "POST":             (LOGIN,       HOME,           HOME,                   HOME,                    HOME,                     HOME),
     },
     "password_reset": {  # an empty POST is a form error
-        "GET":              (OK,          OK,             OK,                     OK,                      OK),
-        "POST":             (OK,          OK,             OK,                     OK,                      OK),
+        "GET":              (OK,          OK,             OK,                     OK,                      OK,                       OK),
+        "POST":             (OK,          OK,             OK,                     OK,                      OK,                       OK),
     },
     "password_reset_done": {
-        "GET":              (OK,          OK,             OK,                     OK,                      OK),
-        "POST":             (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+        "GET":              (OK,          OK,             OK,                     OK,                      OK,                       OK),
+        "POST":             (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED,              NOT_ALLOWED),
     },
     "password_reset_link": {  # the emailed link: its token goes into the session, then away
-        "GET":              (to("password_reset_confirm"),) * 5,
-        "POST":             (NOT_ALLOWED,) * 5,
+        "GET":              (to("password_reset_confirm"),) * 6,
+        "POST":             (NOT_ALLOWED,) * 6,
     },
     "password_reset_confirm": {  # without a link opened in this session: "no longer works"
-        "GET":              (OK,) * 5,
-        "POST":             (OK,) * 5,
+        "GET":              (OK,) * 6,
+        "POST":             (OK,) * 6,
     },
     "old_password_reset_link": {  # a token in the path (from before): "no longer works"
-        "GET":              (MISSING,) * 5,
-        "POST":             (MISSING,) * 5,
+        "GET":              (MISSING,) * 6,
+        "POST":             (MISSING,) * 6,
     },
     "password_reset_complete": {
-        "GET":              (OK,          OK,             OK,                     OK,                      OK),
-        "POST":             (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+        "GET":              (OK,          OK,             OK,                     OK,                      OK,                       OK),
+        "POST":             (NOT_ALLOWED, NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED,              NOT_ALLOWED),
     },
     "home": {
-        "GET":              (LOGIN,       PATIENT_HOME,   PATIENT_HOME,           STAFF_HOME,              STAFF_HOME),
-        "POST":             (LOGIN,       PATIENT_HOME,   PATIENT_HOME,           STAFF_HOME,              STAFF_HOME),
+        "GET":              (LOGIN,       PATIENT_HOME,   PATIENT_HOME,           STAFF_HOME,              STAFF_HOME,               STAFF_HOME),
+        "POST":             (LOGIN,       PATIENT_HOME,   PATIENT_HOME,           STAFF_HOME,              STAFF_HOME,               STAFF_HOME),
     },
     "accept_invitation": {  # only in a session that opened the link (tests/test_invitations.py)
-        "GET":              (MISSING,) * 5,
-        "POST":             (MISSING,) * 5,
+        "GET":              (MISSING,) * 6,
+        "POST":             (MISSING,) * 6,
     },
     "old_invitation_link": {  # a token in the path (from before): "ask for a new link"
-        "GET":              (MISSING,) * 5,
-        "POST":             (MISSING,) * 5,
+        "GET":              (MISSING,) * 6,
+        "POST":             (MISSING,) * 6,
     },
     "patient:home": {  # a POST reads like a GET
-        "GET":              (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME),
-        "POST":             (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME),
+        "GET":              (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME,               STAFF_HOME),
+        "POST":             (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME,               STAFF_HOME),
     },
     "patient:start": {  # staff do not start questionnaires
-        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
-        "POST":             (LOGIN,       to("patient:resume"), to("patient:resume"), STAFF_HOME,          STAFF_HOME),
+        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED,              NOT_ALLOWED),
+        "POST":             (LOGIN,       to("patient:resume"), to("patient:resume"), STAFF_HOME,          STAFF_HOME,               STAFF_HOME),
     },
     "patient:feeling": {  # the patient's own scores over time; no identifier, own data only
         "GET":              (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME),
         "POST":             (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
     },
     "patient:resume": {  # B's screening in progress: anyone else's is "not found"
-        "GET":              (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING),
-        "POST":             (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING),
+        "GET":              (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING,                  MISSING),
+        "POST":             (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING,                  MISSING),
     },
     "patient:section": {
-        "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING),
-        "POST":             (LOGIN,       MISSING,        to("patient:resume"),   MISSING,                 MISSING),
+        "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING,                  MISSING),
+        "POST":             (LOGIN,       MISSING,        to("patient:resume"),   MISSING,                 MISSING,                  MISSING),
     },
     "patient:page_draft": {  # what B typed, kept before the idle limit: B's own pages only
-        "GET":              (NOT_ALLOWED,) * 5,
-        "POST":             (UNAUTHORIZED, MISSING,       OK,                     MISSING,                 MISSING),
+        "GET":              (NOT_ALLOWED,) * 6,
+        "POST":             (UNAUTHORIZED, MISSING,       OK,                     MISSING,                 MISSING,                  MISSING),
     },
     "patient:review": {  # B's screening is incomplete: submitting shows the page again
-        "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING),
-        "POST":             (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING),
+        "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING,                  MISSING),
+        "POST":             (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING,                  MISSING),
     },
     "patient:done": {  # B's decided screening
-        "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING),
-        "POST":             (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING),
+        "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING,                  MISSING),
+        "POST":             (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING,                  MISSING),
     },
     "staff:home": {
-        "GET":              (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       to("staff:invitations")),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       to("staff:invitations")),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       to("staff:invitations"),  to("staff:sessions")),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       to("staff:invitations"),  to("staff:sessions")),
     },
     "staff:invitations": {
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      OK),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 SAME,                    SAME),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      OK,                       DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 SAME,                    SAME,                     DENIED),
     },
     "staff:queue": {
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
     },
     "staff:screening": {  # B's decided screening; a POST reads like a GET
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
     },
     "staff:print": {
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
     },
     "staff:patient": {  # B's questionnaires and course of symptoms: physicians only
         "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
         "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
     },
     "staff:acknowledge": {  # the permission is checked before the method
-        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:screening"),   DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:screening"),   DENIED,                   DENIED),
     },
     "staff:decide": {
-        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       DENIED,                   DENIED),
     },
     "staff:audit": {
-        "GET":              (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK,                       DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK,                       DENIED),
     },
     "staff:urgent_response": {  # response times of urgent submissions: physicians only
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
     },
     "staff:drafts": {  # the drafts a physician may run over screenings on file
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
     },
     "staff:draft_impact": {  # reads every screening awaiting review: never a clinic admin
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
     },
     "staff:fhir_bundle": {  # B's screening as a FHIR Bundle file, as the physician reads it
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
+    },
+    # Treatment sessions (B's course and session; its check-in has an unacknowledged flag):
+    # nurses and physicians; acknowledging and the blood-pressure go-ahead are physicians'.
+    "staff:sessions": {
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   OK),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+    },
+    "staff:start_course": {  # an empty POST is a form error
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   OK),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   OK),
+    },
+    "staff:course": {
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   OK),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+    },
+    "staff:schedule": {
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:course"),      DENIED,                   to("staff:course")),
+    },
+    "staff:session": {
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   OK),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+    },
+    "staff:record_pre_dose": {
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:session"),     DENIED,                   to("staff:session")),
+    },
+    "staff:record_post_dose": {  # no dose given yet: the form comes back with its message
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   OK),
+    },
+    "staff:record_dose": {
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:session"),     DENIED,                   to("staff:session")),
+    },
+    "staff:record_discharge": {  # criteria unmet: the form comes back saying which
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   OK),
+    },
+    "staff:review_blood_pressure": {  # nothing to review: back to the session with a message
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:session"),     DENIED,                   DENIED),
+    },
+    "staff:session_acknowledge": {
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:session"),     DENIED,                   DENIED),
     },
     # The FHIR API answers API tokens only (tests/fhir/test_api.py tries every kind of token):
     # a session, even a physician's, gets 401. Its CapabilityStatement is public.
     "fhir:metadata": {
-        "GET":              (OK,)*5,
-        "POST":             (NOT_ALLOWED,)*5,
+        "GET":              (OK,)*6,
+        "POST":             (NOT_ALLOWED,)*6,
     },
-    "fhir:questionnaire":     {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
-    "fhir:response_search":   {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
-    "fhir:response":          {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
-    "fhir:bundle":            {"GET": (UNAUTHORIZED,)*5, "POST": (UNAUTHORIZED,)*5},
-    "fhir:unknown":           {"GET": (MISSING,)*5,      "POST": (MISSING,)*5},
+    "fhir:questionnaire":     {"GET": (UNAUTHORIZED,)*6, "POST": (UNAUTHORIZED,)*6},
+    "fhir:response_search":   {"GET": (UNAUTHORIZED,)*6, "POST": (UNAUTHORIZED,)*6},
+    "fhir:response":          {"GET": (UNAUTHORIZED,)*6, "POST": (UNAUTHORIZED,)*6},
+    "fhir:bundle":            {"GET": (UNAUTHORIZED,)*6, "POST": (UNAUTHORIZED,)*6},
+    "fhir:unknown":           {"GET": (MISSING,)*6,      "POST": (MISSING,)*6},
 }
 
 # The admin site. Anyone who is not an active is_staff user (visitors, patients, physicians)
 # is sent to the admin's login page from every admin URL, except the login page itself and
 # logout (which sends them to the admin index, and from there to the login page).
-NOT_ADMIN = {"anonymous", "patient_a", "patient_b", "physician"}
+NOT_ADMIN = {"anonymous", "patient_a", "patient_b", "physician", "nurse"}
 ADMIN_SITE = {
     #                         GET for non-admins   POST for non-admins   GET clinic admin   POST clinic admin
     "admin:index":           (ADMIN_LOGIN,         ADMIN_LOGIN,          OK,                OK),
@@ -964,7 +1085,7 @@ SECOND_FACTOR_PAGES = {
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("role", ["physician", "clinic_admin"])
+@pytest.mark.parametrize("role", ["physician", "clinic_admin", "nurse"])
 @pytest.mark.parametrize("route", [pytest.param(route, id=route.key) for route in ROUTES])
 def test_staff_with_only_a_password_reach_nothing_but_the_second_factor(
     route, role, method, world, db
@@ -1025,6 +1146,8 @@ KEY_IN_URL = {
     "patient_id": User,  # the physician's page about one patient
     # A draft's impact preview (physicians): content, not patient data.
     "version_id": QuestionSetVersion,
+    "course_id": TreatmentCourse,
+    "session_id": TreatmentSession,
 }
 
 # Every model holding patient data, and whether any URL names one of its rows (an app page,
@@ -1043,6 +1166,12 @@ PATIENT_DATA_IN_URLS = {
     Decision: False,
     AuditEvent: False,
     PageDraft: False,
+    TreatmentCourse: True,
+    TreatmentSession: True,
+    VitalReading: False,
+    DoseRecord: False,
+    DischargeRecord: False,
+    BloodPressureReview: False,
 }
 
 

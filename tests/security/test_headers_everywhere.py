@@ -77,7 +77,7 @@ def _client(role, world) -> Client:
     # Made after the settings change: the middleware reads some settings when it is built.
     client = Client()
     user = world.user(role)
-    if role in ("physician", "clinic_admin"):
+    if role in ("physician", "clinic_admin", "nurse"):
         log_in_staff(client, user)
     elif user is not None:
         client.force_login(user)

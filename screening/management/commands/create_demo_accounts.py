@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...demo import DEMO_PASSWORD, demo_authenticator, seed_demo_screenings
-from ...models import CLINIC_ADMIN_GROUP, PHYSICIAN_GROUP, User
+from ...models import CLINIC_ADMIN_GROUP, NURSE_GROUP, PHYSICIAN_GROUP, User
 from ...selectors import NoPublishedQuestionSet
 from ...services.roles import ensure_roles
 from ...services.two_factor import secret_for_typing
@@ -14,11 +14,12 @@ DEMO_ACCOUNTS = [
     ("patient@example.com", "Pat Demo", None, False),
     ("physician@example.com", "Dr Phil Demo", PHYSICIAN_GROUP, False),
     ("admin@example.com", "Ada Admin", CLINIC_ADMIN_GROUP, True),
+    ("nurse@example.com", "Nell Demo-Nurse", NURSE_GROUP, False),
 ]
 
 
 class Command(BaseCommand):
-    help = "Create a demo patient, physician and clinic admin (development only)."
+    help = "Create a demo patient, physician, clinic admin and nurse (development only)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -64,11 +65,14 @@ Demo accounts (development only). Open {base_url}/login/ and sign in as:
   Clinic admin admin@example.com      password: {DEMO_PASSWORD}
               -> edit questions, rules and the formulary at {base_url}/admin/,
                  read the audit log at {base_url}/staff/audit/
+  Nurse       nurse@example.com       password: {DEMO_PASSWORD}
+              -> treatment sessions at {base_url}/staff/sessions/ (vitals, dose, discharge)
 
 Staff also enter a one-time code after the password. Either add the key to an authenticator
 app, or print the current codes with:  .venv/bin/python manage.py demo_codes
   physician@example.com  key: {keys["physician@example.com"]}
   admin@example.com      key: {keys["admin@example.com"]}
+  nurse@example.com      key: {keys["nurse@example.com"]}
 {line}
 """
         )

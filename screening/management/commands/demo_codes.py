@@ -10,7 +10,8 @@ from .create_demo_accounts import DEMO_ACCOUNTS
 
 class Command(BaseCommand):
     help = (
-        "Show the demo physician's and clinic admin's current two-factor codes (development only)."
+        "Show the demo staff's (physician, clinic admin, nurse) current two-factor codes"
+        " (development only)."
     )
 
     def handle(self, *args, **options) -> None:

@@ -1,0 +1,217 @@
+"""Ready to dose: one status per treatment session, with its reasons, and whether the patient
+may leave after the dose. Pure Python (no Django): the session page, the sessions board, the
+print view and the benchmarks all ask this one function.
+
+Sources (docs/sessions.md says more): blood pressure before every dose, with physician review
+above 140/90 and a hold above the intake's uncontrolled-hypertension limit (180/100), are in
+clinical-reference-sessions.md §2 (Spravato PI; product decision for the limits, both
+settings); the discharge criteria and the observation period are §3 (Spravato PI: monitor
+at least 2 hours; product decision for the list). Flag severities are DESIGN.md's:
+`caution` asks for the physician's judgement, `contraindicated` and `urgent` stop until a
+physician has acknowledged them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from .severity import Severity
+
+
+class Status(StrEnum):
+    READY = "ready"
+    NEEDS_REVIEW = "needs_review"
+    ON_HOLD = "on_hold"
+
+    @property
+    def label(self) -> str:
+        return {
+            Status.READY: "Ready to dose",
+            Status.NEEDS_REVIEW: "Needs physician review",
+            Status.ON_HOLD: "On hold",
+        }[self]
+
+    @property
+    def rank(self) -> int:
+        return {Status.READY: 0, Status.NEEDS_REVIEW: 1, Status.ON_HOLD: 2}[self]
+
+
+class CheckIn(StrEnum):
+    MISSING = "missing"  # no check-in was opened for the session
+    NOT_SUBMITTED = "not_submitted"  # opened, not sent yet (or sent back to the patient)
+    SUBMITTED = "submitted"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Blood pressure limits in mmHg: above hold -> on hold, above review -> physician review."""
+
+    hold_systolic: int = 180
+    hold_diastolic: int = 100
+    review_systolic: int = 140
+    review_diastolic: int = 90
+
+    def above_hold(self, systolic: int, diastolic: int) -> bool:
+        return systolic > self.hold_systolic or diastolic > self.hold_diastolic
+
+    def above_review(self, systolic: int, diastolic: int) -> bool:
+        return systolic > self.review_systolic or diastolic > self.review_diastolic
+
+
+@dataclass(frozen=True)
+class CheckInFlag:
+    title: str
+    severity: str
+    acknowledged: bool
+
+
+@dataclass(frozen=True)
+class Reading:
+    systolic: int
+    diastolic: int
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What the status is computed from, gathered by the caller from the database."""
+
+    check_in: CheckIn
+    check_in_flags: tuple[CheckInFlag, ...] = ()
+    pre_dose: Reading | None = None
+    # A physician looked at this pre-dose reading (above the review limit) and said go ahead.
+    pre_dose_reviewed: bool = False
+    # The hook for re-screening (current_clearance): an expired clearance, or one a physician
+    # asked to repeat, holds every session of the course.
+    clearance_valid: bool = True
+    clearance_problem: str = ""
+
+
+@dataclass(frozen=True)
+class Reason:
+    status: Status
+    text: str
+
+
+@dataclass(frozen=True)
+class Readiness:
+    status: Status
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        return self.status.label
+
+
+BLOCKING_UNTIL_ACKNOWLEDGED = {
+    Severity.URGENT: Status.ON_HOLD,
+    Severity.CONTRAINDICATED: Status.ON_HOLD,
+    Severity.CAUTION: Status.NEEDS_REVIEW,
+}
+
+
+def readiness(facts: SessionFacts, limits: Limits = Limits()) -> Readiness:
+    """The session's one status: the most serious of its reasons; ready when there are none."""
+    reasons: list[Reason] = []
+    if not facts.clearance_valid:
+        reasons.append(
+            Reason(
+                Status.ON_HOLD,
+                facts.clearance_problem
+                or "The patient's clearance is no longer valid: they need to be screened again.",
+            )
+        )
+    if facts.check_in == CheckIn.MISSING:
+        reasons.append(
+            Reason(Status.ON_HOLD, "No check-in was sent to the patient for this session.")
+        )
+    elif facts.check_in == CheckIn.NOT_SUBMITTED:
+        reasons.append(Reason(Status.ON_HOLD, "The patient has not sent their check-in yet."))
+    for flag in facts.check_in_flags:
+        # A StrEnum key matches its plain string ("caution"); info flags never block.
+        status = BLOCKING_UNTIL_ACKNOWLEDGED.get(flag.severity)
+        if status is None or flag.acknowledged:
+            continue
+        reasons.append(
+            Reason(
+                status,
+                f"Check-in flag not yet acknowledged by a physician ({flag.severity}): "
+                f"{flag.title}.",
+            )
+        )
+    reading = facts.pre_dose
+    if reading is None:
+        reasons.append(Reason(Status.ON_HOLD, "Pre-dose blood pressure not recorded yet."))
+    elif limits.above_hold(reading.systolic, reading.diastolic):
+        reasons.append(
+            Reason(
+                Status.ON_HOLD,
+                f"Pre-dose blood pressure {reading.systolic}/{reading.diastolic} mmHg is above "
+                f"the hold limit ({limits.hold_systolic}/{limits.hold_diastolic}): do not dose; "
+                "a new reading at or below the limit is needed.",
+            )
+        )
+    elif limits.above_review(reading.systolic, reading.diastolic) and not facts.pre_dose_reviewed:
+        reasons.append(
+            Reason(
+                Status.NEEDS_REVIEW,
+                f"Pre-dose blood pressure {reading.systolic}/{reading.diastolic} mmHg is above "
+                f"{limits.review_systolic}/{limits.review_diastolic}: a physician reviews it "
+                "before dosing.",
+            )
+        )
+    status = max((reason.status for reason in reasons), key=lambda s: s.rank, default=Status.READY)
+    ordered = sorted(reasons, key=lambda reason: -reason.status.rank)
+    return Readiness(status=status, reasons=tuple(ordered))
+
+
+# Discharge -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DischargeFacts:
+    dose_given_at: datetime | None
+    now: datetime
+    observation_minutes: int
+    # The latest post-dose reading taken after the dose, if any.
+    latest_post_dose: Reading | None
+    alert_and_oriented: bool
+    walks_unaided: bool
+    escort_present: bool
+
+
+@dataclass(frozen=True)
+class Discharge:
+    allowed: bool
+    unmet: tuple[str, ...]
+
+
+def discharge_check(facts: DischargeFacts, limits: Limits = Limits()) -> Discharge:
+    """Whether the patient may leave: every criterion met, else the ones still unmet."""
+    unmet = []
+    if facts.dose_given_at is None:
+        unmet.append("The dose has not been recorded as given.")
+    elif facts.now < facts.dose_given_at + timedelta(minutes=facts.observation_minutes):
+        ends = facts.dose_given_at + timedelta(minutes=facts.observation_minutes)
+        unmet.append(
+            f"The observation period ({facts.observation_minutes} minutes after the dose) "
+            f"ends at {ends:%H:%M}."
+        )
+    reading = facts.latest_post_dose
+    if reading is None:
+        unmet.append("No blood pressure has been recorded after the dose.")
+    elif limits.above_hold(reading.systolic, reading.diastolic):
+        unmet.append(
+            f"The latest blood pressure ({reading.systolic}/{reading.diastolic} mmHg) is above "
+            f"the limit ({limits.hold_systolic}/{limits.hold_diastolic})."
+        )
+    if not facts.alert_and_oriented:
+        unmet.append("Alert and oriented: not confirmed.")
+    if not facts.walks_unaided:
+        unmet.append("Walks unaided: not confirmed.")
+    if not facts.escort_present:
+        unmet.append(
+            "Escort present: not confirmed (no driving until the next day after a restful sleep)."
+        )
+    return Discharge(allowed=not unmet, unmet=tuple(unmet))

@@ -1,0 +1,401 @@
+"""Treatment-session pages for nurses and physicians, under /staff/sessions/: the sessions
+board, starting a course, a course with its sessions and the scheduling form, and one
+session's page (readiness, the check-in's flags, vitals, dose, discharge).
+
+What a nurse reads (docs/sessions.md): readiness with its reasons, vitals, the dose,
+discharge, the check-in's flags as title, severity and what to do, and the escort and
+transport answers. Never the screening's answers: the physician's "what changed since the
+baseline sign-off" is drawn only for those who review screenings. Every read is audited.
+"""
+
+import datetime
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import audit
+from ..models import AuditAction, Flag, TreatmentCourse, TreatmentSession, VitalReading
+from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag
+from ..services.sessions import (
+    SessionNotAllowed,
+    record_discharge,
+    record_dose,
+    record_reading,
+    review_blood_pressure,
+    schedule_session,
+    start_course,
+)
+from ..session_records import (
+    SessionRecord,
+    limits,
+    nurse_answers,
+    session_records,
+    sessions_for_staff,
+    since_baseline,
+)
+from .forms import AcknowledgeForm
+from .session_forms import (
+    BloodPressureReviewForm,
+    DischargeForm,
+    DoseForm,
+    ScheduleForm,
+    StartCourseForm,
+    VitalsForm,
+)
+
+VIEW = "screening.view_treatmentsession"
+SCHEDULE = "screening.schedule_session"
+RECORD = "screening.record_vitals"
+# The board shows today's sessions and the next ones, at most this many.
+BOARD_UPCOMING_DAYS = 14
+BOARD_LIMIT = 200
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    audit.record(
+        request=request, action=AuditAction.SESSIONS_BOARD_VIEWED, summary="Sessions board read"
+    )
+    today = timezone.localdate()
+    start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
+    end = start + datetime.timedelta(days=BOARD_UPCOMING_DAYS + 1)
+    sessions = sessions_for_staff().filter(
+        scheduled_for__gte=start, scheduled_for__lt=end, course__ended_at__isnull=True
+    )[:BOARD_LIMIT]
+    records = session_records(sessions)
+    tomorrow = start + datetime.timedelta(days=1)
+    context = {
+        "today": [r for r in records if r.session.scheduled_for < tomorrow],
+        "upcoming": [r for r in records if r.session.scheduled_for >= tomorrow],
+        "days": BOARD_UPCOMING_DAYS,
+        "limit": BOARD_LIMIT,
+        "can_schedule": request.user.has_perm(SCHEDULE),
+    }
+    return render(request, "staff/sessions_board.html", context)
+
+
+@login_required
+@permission_required(SCHEDULE, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def start_course_view(request: HttpRequest) -> HttpResponse:
+    form = StartCourseForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            course = start_course(
+                patient=form.cleaned_data["patient"],
+                product=form.cleaned_data["product"],
+                actor=request.user,
+                ip_address=audit.client_ip(request),
+            )
+        except SessionNotAllowed as error:
+            form.add_error("patient", str(error))
+        else:
+            messages.success(request, "Course started. Schedule its first session below.")
+            return redirect("staff:course", course_id=course.pk)
+    return render(request, "staff/course_start.html", {"form": form})
+
+
+def _course(course_id: uuid.UUID) -> TreatmentCourse:
+    return get_object_or_404(
+        TreatmentCourse.objects.select_related("patient", "clearance__screening", "created_by"),
+        pk=course_id,
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_GET
+def course_detail(request: HttpRequest, course_id: uuid.UUID) -> HttpResponse:
+    return _course_page(request, _course(course_id))
+
+
+def _course_page(
+    request: HttpRequest, course: TreatmentCourse, form: ScheduleForm | None = None
+) -> HttpResponse:
+    audit.record(
+        request=request,
+        action=AuditAction.COURSE_VIEWED,
+        screening=course.clearance.screening,
+        obj=course,
+        summary="Treatment course read",
+    )
+    sessions = sessions_for_staff().filter(course=course)
+    context = {
+        "course": course,
+        "records": session_records(sessions),
+        "form": form or ScheduleForm(),
+        "can_schedule": request.user.has_perm(SCHEDULE) and course.ended_at is None,
+    }
+    return render(request, "staff/course.html", context)
+
+
+@login_required
+@permission_required(SCHEDULE, raise_exception=True)
+@require_POST
+def schedule(request: HttpRequest, course_id: uuid.UUID) -> HttpResponse:
+    course = _course(course_id)
+    form = ScheduleForm(request.POST)
+    if form.is_valid():
+        try:
+            session = schedule_session(
+                course=course,
+                scheduled_for=form.cleaned_data["scheduled_for"],
+                actor=request.user,
+                ip_address=audit.client_ip(request),
+            )
+        except SessionNotAllowed as error:
+            form.add_error(None, str(error))
+        else:
+            local = timezone.localtime(session.scheduled_for)
+            messages.success(request, f"Session booked for {local:%A %-d %B %Y at %H:%M}.")
+            return redirect("staff:course", course_id=course.pk)
+    return _course_page(request, course, form)
+
+
+# One session --------------------------------------------------------------------------
+
+
+def _session(session_id: uuid.UUID) -> TreatmentSession:
+    return get_object_or_404(sessions_for_staff(), pk=session_id)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_GET
+def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    return _session_page(request, _session(session_id))
+
+
+def _session_page(request: HttpRequest, session: TreatmentSession, **forms: object) -> HttpResponse:
+    """The session page, with any form that comes back with errors as it was typed. Every
+    render is a read of the patient's record, audited."""
+    audit.record(
+        request=request,
+        action=AuditAction.SESSION_VIEWED,
+        screening=session.check_in,
+        obj=session,
+        summary="Treatment session read",
+    )
+    (record,) = session_records([session])
+    user = request.user
+    can_record = user.has_perm(RECORD) and not hasattr(session, "discharge")
+    reads_screenings = user.has_perm("screening.review_screening")
+    can_acknowledge = user.has_perm("screening.decide_screening")
+    context = {
+        "session": session,
+        "course": session.course,
+        "patient": session.course.patient,
+        "record": record,
+        "limits": limits(),
+        "observation_minutes": settings.OBSERVATION_MINUTES,
+        "due_readings": _due_readings(record),
+        "post_minutes": settings.POST_DOSE_READING_MINUTES,
+        "pre_readings": [r for r in record.readings if r.timing == VitalReading.Timing.PRE_DOSE],
+        "post_readings": [r for r in record.readings if r.timing == VitalReading.Timing.POST_DOSE],
+        "escort_answers": nurse_answers(session.check_in),
+        "can_record": can_record,
+        "can_acknowledge": can_acknowledge
+        and session.check_in is not None
+        and not session.check_in.is_editable,
+        "reads_screenings": reads_screenings,
+        "changes": since_baseline(session, record.flags) if reads_screenings else None,
+    }
+    if not can_record:
+        # A form sent after the discharge closed the record is not drawn again: say why.
+        for form in forms.values():
+            for error in getattr(form, "non_field_errors", list)():
+                messages.error(request, error)
+    if can_record:
+        current = record.current_readings
+        for timing in VitalReading.Timing.values:
+            key = f"{timing}_form"
+            context[key] = forms.get(key) or VitalsForm(
+                timing=timing, correctable=[r for r in current if r.timing == timing]
+            )
+        context["dose_form"] = forms.get("dose_form") or DoseForm(
+            initial={"given_at": timezone.localtime().strftime("%H:%M")}
+        )
+        context["discharge_form"] = forms.get("discharge_form") or DischargeForm()
+    pre = record.pre_dose
+    context["needs_bp_review"] = (
+        pre is not None
+        and not hasattr(pre, "review")
+        and limits().above_review(pre.systolic, pre.diastolic)
+        and not limits().above_hold(pre.systolic, pre.diastolic)
+    )
+    if can_acknowledge and context["needs_bp_review"]:
+        context["review_form"] = forms.get("review_form") or BloodPressureReviewForm()
+    return render(request, "staff/session.html", context)
+
+
+def _due_readings(record: SessionRecord) -> list[dict]:
+    """The post-dose readings the clinic plans (settings), each with when it is due and the
+    reading that answers it, if any."""
+    if record.dose is None:
+        return []
+    rows = []
+    for minutes in settings.POST_DOSE_READING_MINUTES:
+        done = [r for r in record.post_dose if r.planned_minutes == minutes]
+        rows.append(
+            {
+                "minutes": minutes,
+                "due_at": record.dose.given_at + datetime.timedelta(minutes=minutes),
+                "reading": done[-1] if done else None,
+            }
+        )
+    return rows
+
+
+def _back(session: TreatmentSession, anchor: str = "") -> HttpResponse:
+    url = reverse("staff:session", args=[session.pk])
+    return redirect(url + (f"#{anchor}" if anchor else ""))
+
+
+@login_required
+@permission_required(RECORD, raise_exception=True)
+@require_POST
+def record_vitals(request: HttpRequest, session_id: uuid.UUID, timing: str) -> HttpResponse:
+    session = _session(session_id)
+    if timing not in VitalReading.Timing.values:
+        return _back(session)
+    current = VitalReading.objects.current().filter(session=session, timing=timing)
+    form = VitalsForm(request.POST, timing=timing, correctable=list(current))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            record_reading(
+                session=session,
+                timing=timing,
+                systolic=data["blood_pressure"]["systolic"],
+                diastolic=data["blood_pressure"]["diastolic"],
+                heart_rate=data["heart_rate"],
+                spo2=data.get("spo2"),
+                weight_kg=data.get("weight_kg"),
+                planned_minutes=data.get("planned_minutes"),
+                supersedes=data.get("supersedes"),
+                correction_reason=data.get("correction_reason", ""),
+                actor=request.user,
+                ip_address=audit.client_ip(request),
+            )
+        except SessionNotAllowed as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Reading recorded.")
+            return _back(session, "readiness")
+    return _session_page(request, session, **{f"{timing}_form": form})
+
+
+@login_required
+@permission_required(RECORD, raise_exception=True)
+@require_POST
+def record_dose_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    form = DoseForm(request.POST)
+    if form.is_valid():
+        try:
+            record_dose(
+                session=session,
+                given_at=form.cleaned_data["given_at"],
+                actor=request.user,
+                ip_address=audit.client_ip(request),
+            )
+        except SessionNotAllowed as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Dose time recorded.")
+            return _back(session, "after-dose")
+    return _session_page(request, session, dose_form=form)
+
+
+@login_required
+@permission_required(RECORD, raise_exception=True)
+@require_POST
+def record_discharge_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    form = DischargeForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            record_discharge(
+                session=session,
+                alert_and_oriented=data["alert_and_oriented"],
+                walks_unaided=data["walks_unaided"],
+                escort_present=data["escort_present"],
+                note=data["note"],
+                actor=request.user,
+                ip_address=audit.client_ip(request),
+            )
+        except SessionNotAllowed as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Discharge recorded.")
+            return _back(session, "discharge")
+    return _session_page(request, session, discharge_form=form)
+
+
+@login_required
+@permission_required("screening.decide_screening", raise_exception=True)
+@require_POST
+def review_pressure(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    (record,) = session_records([session])
+    form = BloodPressureReviewForm(request.POST)
+    if record.pre_dose is None or not form.is_valid():
+        messages.error(request, "There is no pre-dose reading to review.")
+        return _back(session, "readiness")
+    try:
+        review_blood_pressure(
+            reading=record.pre_dose,
+            physician=request.user,
+            note=form.cleaned_data["note"],
+            ip_address=audit.client_ip(request),
+        )
+    except SessionNotAllowed as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Blood pressure reviewed: go ahead recorded.")
+    return _back(session, "readiness")
+
+
+@login_required
+@permission_required("screening.decide_screening", raise_exception=True)
+@require_POST
+def acknowledge_check_in_flag(
+    request: HttpRequest, session_id: uuid.UUID, flag_id: uuid.UUID
+) -> HttpResponse:
+    """The intake's acknowledgement (services.review.acknowledge_flag) for a flag of this
+    session's check-in, back to the session page."""
+    session = _session(session_id)
+    if session.check_in is None:
+        return _back(session)
+    flag = get_object_or_404(Flag.with_retired, pk=flag_id, screening=session.check_in)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That acknowledgement could not be read; please try again.")
+        return _back(session, "check-in-flags")
+    try:
+        acknowledge_flag(
+            flag=flag,
+            physician=request.user,
+            note=form.cleaned_data["note"],
+            seen_version=form.cleaned_data["lock_version"],
+            ip_address=audit.client_ip(request),
+        )
+    except StaleScreening:
+        messages.error(
+            request,
+            "The check-in changed while you had this page open. Nothing was saved: please "
+            "read the flags as they are now and acknowledge again.",
+        )
+    except DecisionNotAllowed as error:
+        messages.error(request, str(error))
+    return _back(session, f"flag-{flag.pk}")

@@ -1,0 +1,270 @@
+"""Treatment courses and sessions, staff side: start a course for a cleared patient, schedule
+its sessions, and the in-clinic record of each (vitals, the dose, discharge, a physician's
+review of a raised pre-dose blood pressure). One transaction and one audit event each.
+
+Clinical records here are append-only: a reading typed wrong is corrected by a new reading
+that supersedes it; nothing is edited or deleted (docs/sessions.md).
+"""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import audit
+from ..engine.readiness import DischargeFacts, discharge_check
+from ..models import (
+    AuditAction,
+    BloodPressureReview,
+    Decision,
+    DischargeRecord,
+    DoseRecord,
+    Screening,
+    TreatmentCourse,
+    TreatmentSession,
+    User,
+    VitalReading,
+)
+from ..session_records import as_reading, latest_dose, latest_post_dose, limits
+from .review import CLEARING
+
+
+class SessionNotAllowed(Exception):
+    """The request breaks a rule of courses and sessions; the message says which, in words a
+    nurse or physician can act on."""
+
+
+def latest_intake_decision(patient: User) -> Decision | None:
+    """The most recent decision signed on any of the patient's intakes (not check-ins)."""
+    return (
+        Decision.objects.filter(
+            screening__patient=patient, screening__purpose=Screening.Purpose.INTAKE
+        )
+        .select_related("screening")
+        .order_by("-signed_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def start_course(
+    *, patient: User, product: str, actor: User, ip_address: str | None
+) -> TreatmentCourse:
+    """Start a course under the patient's latest intake decision, which must be a clearance."""
+    # Lock the patient's row: two staff starting a course at once get one course.
+    patient = User.objects.select_for_update().get(pk=patient.pk)
+    if product not in TreatmentCourse.Product.values:
+        raise SessionNotAllowed("Choose the product and route of the course.")
+    decision = latest_intake_decision(patient)
+    if decision is None:
+        raise SessionNotAllowed(
+            f"{patient.full_name} has no signed screening decision: a course starts only "
+            "after a physician clears the screening."
+        )
+    if decision.outcome not in CLEARING:
+        raise SessionNotAllowed(
+            f"{patient.full_name}'s latest screening decision is "
+            f"“{decision.get_outcome_display()}”, not a clearance: a course cannot start."
+        )
+    if patient.treatment_courses.filter(ended_at__isnull=True).exists():
+        raise SessionNotAllowed(f"{patient.full_name} already has a course in progress.")
+    course = TreatmentCourse.objects.create(
+        patient=patient, product=product, clearance=decision, created_by=actor
+    )
+    audit.record(
+        actor=actor,
+        ip_address=ip_address,
+        action=AuditAction.COURSE_STARTED,
+        screening=decision.screening,
+        obj=course,
+        summary="Treatment course started",
+    )
+    return course
+
+
+@transaction.atomic
+def schedule_session(
+    *, course: TreatmentCourse, scheduled_for: datetime, actor: User, ip_address: str | None
+) -> TreatmentSession:
+    """Book one session of the course. (At merge: invite the patient to the check-in here.)"""
+    course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
+    if course.ended_at is not None:
+        raise SessionNotAllowed("This course has ended: start a new course to book sessions.")
+    if scheduled_for <= timezone.now():
+        raise SessionNotAllowed("That time has already passed: choose a time in the future.")
+    session = TreatmentSession.objects.create(
+        course=course, scheduled_for=scheduled_for, created_by=actor
+    )
+    audit.record(
+        actor=actor,
+        ip_address=ip_address,
+        action=AuditAction.SESSION_SCHEDULED,
+        obj=session,
+        summary="Treatment session scheduled",
+    )
+    return session
+
+
+def _refuse_after_discharge(session: TreatmentSession) -> None:
+    if DischargeRecord.objects.filter(session=session).exists():
+        raise SessionNotAllowed("The patient has been discharged: this session's record is closed.")
+
+
+@transaction.atomic
+def record_reading(
+    *,
+    session: TreatmentSession,
+    timing: str,
+    systolic: int,
+    diastolic: int,
+    heart_rate: int,
+    actor: User,
+    ip_address: str | None,
+    spo2: int | None = None,
+    weight_kg: Decimal | None = None,
+    planned_minutes: int | None = None,
+    supersedes: VitalReading | None = None,
+    correction_reason: str = "",
+) -> VitalReading:
+    """Append one set of vital signs. A correction names the reading it replaces (which stays
+    on file, shown as corrected) and why."""
+    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    _refuse_after_discharge(session)
+    if timing not in VitalReading.Timing.values:
+        raise SessionNotAllowed("Say whether the reading was taken before or after the dose.")
+    if timing == VitalReading.Timing.POST_DOSE and latest_dose(session) is None:
+        raise SessionNotAllowed("Record when the dose was given before a post-dose reading.")
+    if supersedes is not None:
+        if supersedes.session_id != session.pk:
+            raise SessionNotAllowed("That reading belongs to another session.")
+        if VitalReading.objects.filter(supersedes=supersedes).exists():
+            raise SessionNotAllowed("That reading has already been corrected.")
+        if not correction_reason.strip():
+            raise SessionNotAllowed("Say why the reading is corrected.")
+        timing = supersedes.timing
+        planned_minutes = supersedes.planned_minutes
+    reading = VitalReading.objects.create(
+        session=session,
+        timing=timing,
+        planned_minutes=planned_minutes if timing == VitalReading.Timing.POST_DOSE else None,
+        systolic=systolic,
+        diastolic=diastolic,
+        heart_rate=heart_rate,
+        spo2=spo2,
+        weight_kg=weight_kg,
+        recorded_by=actor,
+        supersedes=supersedes,
+        correction_reason=correction_reason.strip(),
+    )
+    audit.record(
+        actor=actor,
+        ip_address=ip_address,
+        action=AuditAction.VITALS_RECORDED,
+        obj=reading,
+        summary="Correction recorded" if supersedes else "Vitals recorded",
+    )
+    return reading
+
+
+@transaction.atomic
+def record_dose(
+    *, session: TreatmentSession, given_at: datetime, actor: User, ip_address: str | None
+) -> DoseRecord:
+    """Record when the dose was given; a second record supersedes the first (a correction)."""
+    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    _refuse_after_discharge(session)
+    if given_at > timezone.now() + timedelta(minutes=1):
+        raise SessionNotAllowed("The dose time is in the future: record it once it is given.")
+    previous = latest_dose(session)
+    dose = DoseRecord.objects.create(
+        session=session, given_at=given_at, recorded_by=actor, supersedes=previous
+    )
+    audit.record(
+        actor=actor,
+        ip_address=ip_address,
+        action=AuditAction.DOSE_RECORDED,
+        obj=dose,
+        summary="Dose time corrected" if previous else "Dose recorded as given",
+    )
+    return dose
+
+
+@transaction.atomic
+def record_discharge(
+    *,
+    session: TreatmentSession,
+    alert_and_oriented: bool,
+    walks_unaided: bool,
+    escort_present: bool,
+    actor: User,
+    ip_address: str | None,
+    note: str = "",
+) -> DischargeRecord:
+    """Discharge the patient, refused (naming what is unmet) until every criterion is met."""
+    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    _refuse_after_discharge(session)
+    dose = latest_dose(session)
+    post = latest_post_dose(session)
+    check = discharge_check(
+        DischargeFacts(
+            dose_given_at=dose.given_at if dose else None,
+            now=timezone.now(),
+            observation_minutes=settings.OBSERVATION_MINUTES,
+            latest_post_dose=as_reading(post),
+            alert_and_oriented=alert_and_oriented,
+            walks_unaided=walks_unaided,
+            escort_present=escort_present,
+        ),
+        limits(),
+    )
+    if not check.allowed:
+        raise SessionNotAllowed("Not discharged yet: " + " ".join(check.unmet))
+    discharge = DischargeRecord.objects.create(
+        session=session,
+        observation_minutes=settings.OBSERVATION_MINUTES,
+        alert_and_oriented=alert_and_oriented,
+        walks_unaided=walks_unaided,
+        escort_present=escort_present,
+        note=note.strip(),
+        recorded_by=actor,
+    )
+    audit.record(
+        actor=actor,
+        ip_address=ip_address,
+        action=AuditAction.DISCHARGE_RECORDED,
+        obj=discharge,
+        summary="Discharge recorded",
+    )
+    return discharge
+
+
+@transaction.atomic
+def review_blood_pressure(
+    *, reading: VitalReading, physician: User, note: str, ip_address: str | None
+) -> BloodPressureReview:
+    """A physician's go-ahead for a pre-dose reading above the review limit. A reading above
+    the hold limit is never waved through: a new reading is taken instead."""
+    reading = VitalReading.objects.select_for_update().get(pk=reading.pk)
+    if reading.timing != VitalReading.Timing.PRE_DOSE:
+        raise SessionNotAllowed("Only a pre-dose reading is reviewed before dosing.")
+    if VitalReading.objects.filter(supersedes=reading).exists():
+        raise SessionNotAllowed("That reading has been corrected since: review the new one.")
+    if limits().above_hold(reading.systolic, reading.diastolic):
+        raise SessionNotAllowed(
+            "This reading is above the hold limit: the session stays on hold until a new "
+            "reading is at or below it."
+        )
+    review, created = BloodPressureReview.objects.get_or_create(
+        reading=reading, defaults={"physician": physician, "note": note.strip()}
+    )
+    if created:
+        audit.record(
+            actor=physician,
+            ip_address=ip_address,
+            action=AuditAction.BLOOD_PRESSURE_REVIEWED,
+            obj=review,
+            summary="Pre-dose blood pressure reviewed",
+        )
+    return review

@@ -1,0 +1,309 @@
+"""Named reads for treatment sessions: each session's record (check-in flags, current
+readings, dose, discharge) gathered for any number of sessions in a fixed number of queries,
+with its readiness from the engine (engine/readiness.py).
+
+Reads only; writes are in screening/services/sessions.py.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .engine.questionnaire import work_out_visibility
+from .engine.readiness import (
+    CheckIn,
+    CheckInFlag,
+    Discharge,
+    DischargeFacts,
+    Limits,
+    Readiness,
+    Reading,
+    SessionFacts,
+    discharge_check,
+    readiness,
+)
+from .models import (
+    DoseRecord,
+    Flag,
+    Screening,
+    TreatmentCourse,
+    TreatmentSession,
+    VitalReading,
+)
+from .presenters import NOT_ASKED, display_answer
+from .selectors import stored_answers, visibility_for
+from .snapshots import questionnaire_for
+
+
+def limits() -> Limits:
+    return Limits(
+        hold_systolic=settings.PRE_DOSE_HOLD_SYSTOLIC,
+        hold_diastolic=settings.PRE_DOSE_HOLD_DIASTOLIC,
+        review_systolic=settings.PRE_DOSE_REVIEW_SYSTOLIC,
+        review_diastolic=settings.PRE_DOSE_REVIEW_DIASTOLIC,
+    )
+
+
+@dataclass(frozen=True)
+class ClearanceCheck:
+    valid: bool
+    problem: str = ""
+
+
+def clearance_check(course: TreatmentCourse) -> ClearanceCheck:
+    """Whether the course's clearance still stands. HOOK for re-screening: the lead wires
+    `current_clearance(patient)` in here at merge (expired, or re-screening requested ->
+    not valid, with the reason in words); until then a course's clearance is valid."""
+    return ClearanceCheck(valid=True)
+
+
+def as_reading(reading: VitalReading | None) -> Reading | None:
+    return Reading(reading.systolic, reading.diastolic) if reading is not None else None
+
+
+def latest_dose(session: TreatmentSession) -> DoseRecord | None:
+    return (
+        DoseRecord.objects.filter(session=session, superseded_by__isnull=True)
+        .order_by("-recorded_at")
+        .first()
+    )
+
+
+def latest_post_dose(session: TreatmentSession) -> VitalReading | None:
+    return (
+        VitalReading.objects.current()
+        .filter(session=session, timing=VitalReading.Timing.POST_DOSE)
+        .order_by("-recorded_at")
+        .first()
+    )
+
+
+def check_in_state(check_in: Screening | None) -> CheckIn:
+    if check_in is None:
+        return CheckIn.MISSING
+    if check_in.submitted_at is None or check_in.is_editable:
+        return CheckIn.NOT_SUBMITTED
+    return CheckIn.SUBMITTED
+
+
+@dataclass
+class SessionRecord:
+    """One session as staff read it: the current readings, dose, discharge and readiness."""
+
+    session: TreatmentSession
+    flags: list[Flag]
+    readings: list[VitalReading]  # every reading, corrected ones included, oldest first
+    dose: DoseRecord | None
+    doses: list[DoseRecord]
+    readiness: Readiness
+    discharge: Discharge
+    pre_dose: VitalReading | None = None
+    post_dose: list[VitalReading] = field(default_factory=list)
+
+    @property
+    def current_readings(self) -> list[VitalReading]:
+        corrected = {r.supersedes_id for r in self.readings if r.supersedes_id}
+        return [r for r in self.readings if r.pk not in corrected]
+
+
+def session_records(sessions: Iterable[TreatmentSession]) -> list[SessionRecord]:
+    """Records for these sessions (fetched with course__patient, check_in and discharge
+    selected): three queries, however many sessions."""
+    sessions = list(sessions)
+    ids = [s.pk for s in sessions]
+    check_in_ids = [s.check_in_id for s in sessions if s.check_in_id]
+    flags_by_screening: dict = defaultdict(list)
+    if check_in_ids:
+        for flag in (
+            Flag.objects.filter(screening_id__in=check_in_ids)
+            .select_related("acknowledgement__physician")
+            .order_by("position")
+        ):
+            flags_by_screening[flag.screening_id].append(flag)
+    readings_by_session: dict = defaultdict(list)
+    for reading in (
+        VitalReading.objects.filter(session_id__in=ids)
+        .select_related("recorded_by", "review__physician", "superseded_by")
+        .order_by("recorded_at")
+    ):
+        readings_by_session[reading.session_id].append(reading)
+    doses_by_session: dict = defaultdict(list)
+    for dose in DoseRecord.objects.filter(session_id__in=ids).select_related("recorded_by"):
+        doses_by_session[dose.session_id].append(dose)
+    the_limits = limits()
+    now = timezone.now()
+    clearances: dict = {}
+    records = []
+    for session in sessions:
+        if session.course_id not in clearances:
+            clearances[session.course_id] = clearance_check(session.course)
+        clearance = clearances[session.course_id]
+        flags = flags_by_screening.get(session.check_in_id, [])
+        readings = readings_by_session.get(session.pk, [])
+        corrected = {r.supersedes_id for r in readings if r.supersedes_id}
+        current = [r for r in readings if r.pk not in corrected]
+        pre = [r for r in current if r.timing == VitalReading.Timing.PRE_DOSE]
+        post = [r for r in current if r.timing == VitalReading.Timing.POST_DOSE]
+        pre_dose = pre[-1] if pre else None
+        doses = sorted(doses_by_session.get(session.pk, []), key=lambda d: d.recorded_at)
+        dose = doses[-1] if doses else None
+        facts = SessionFacts(
+            check_in=check_in_state(session.check_in),
+            check_in_flags=tuple(
+                CheckInFlag(
+                    title=flag.title,
+                    severity=flag.severity,
+                    acknowledged=hasattr(flag, "acknowledgement"),
+                )
+                for flag in flags
+            ),
+            pre_dose=as_reading(pre_dose),
+            pre_dose_reviewed=pre_dose is not None and hasattr(pre_dose, "review"),
+            clearance_valid=clearance.valid,
+            clearance_problem=clearance.problem,
+        )
+        discharge_record = getattr(session, "discharge", None)
+        discharge = discharge_check(
+            DischargeFacts(
+                dose_given_at=dose.given_at if dose else None,
+                now=now,
+                observation_minutes=settings.OBSERVATION_MINUTES,
+                latest_post_dose=as_reading(post[-1] if post else None),
+                alert_and_oriented=bool(discharge_record and discharge_record.alert_and_oriented),
+                walks_unaided=bool(discharge_record and discharge_record.walks_unaided),
+                escort_present=bool(discharge_record and discharge_record.escort_present),
+            ),
+            the_limits,
+        )
+        records.append(
+            SessionRecord(
+                session=session,
+                flags=flags,
+                readings=readings,
+                dose=dose,
+                doses=doses,
+                readiness=readiness(facts, the_limits),
+                discharge=discharge,
+                pre_dose=pre_dose,
+                post_dose=post,
+            )
+        )
+    return records
+
+
+def sessions_for_staff() -> QuerySet[TreatmentSession]:
+    """Sessions with what every record needs selected (course, patient, check-in, discharge)."""
+    return TreatmentSession.objects.select_related(
+        "course__patient", "check_in", "discharge__recorded_by"
+    )
+
+
+# What a nurse reads of the check-in: getting home safely (clinical-reference-sessions.md §3:
+# no driving until the next day; someone takes them home). Codes the check-in may use; the
+# intake's own are transport_home, escort_name and escort_phone.
+NURSE_ANSWER_CODES = (
+    "transport_home",
+    "escort_confirmed",
+    "escort_name",
+    "escort_phone",
+)
+
+
+def nurse_answers(check_in: Screening | None) -> list[dict]:
+    """The check-in's escort and transport answers, as question text and answer words."""
+    if check_in is None:
+        return []
+    questions = questionnaire_for(check_in.version).questions_by_code
+    stored = dict(
+        check_in.answers.filter(question__code__in=NURSE_ANSWER_CODES).values_list(
+            "question__code", "value"
+        )
+    )
+    rows = []
+    for code in NURSE_ANSWER_CODES:
+        if code in stored and code in questions:
+            shown = display_answer(questions[code], stored[code])
+            rows.append(
+                {
+                    "code": code,
+                    "label": questions[code].text,
+                    "display": "; ".join(shown) if isinstance(shown, list) else shown,
+                }
+            )
+    return rows
+
+
+def since_baseline(session: TreatmentSession, check_in_flags: list[Flag]) -> dict | None:
+    """What changed since the baseline sign-off, for the physician: the check-in's answers
+    beside the cleared intake's (the questions they share by code, and the check-in's own),
+    both medicine lists as typed and recognised, the scores and the flags."""
+    check_in = session.check_in
+    if check_in is None or check_in.submitted_at is None:
+        return None
+    baseline = session.course.clearance.screening
+    today = timezone.localdate()
+    before = visibility_for(baseline)
+    after_questionnaire = questionnaire_for(check_in.version)
+    after = work_out_visibility(after_questionnaire, stored_answers(check_in), today)
+    answers = []
+    for section in after_questionnaire.sections:
+        for question in after.visible_in(section):
+            now = display_answer(question, after.answers.get(question.code))
+            if question.code in before.questions:
+                then = display_answer(
+                    before.questions[question.code], before.answers.get(question.code)
+                )
+            elif question.code in before_codes(baseline):
+                then = NOT_ASKED
+            else:
+                then = None  # a check-in question the intake never had
+            answers.append(
+                {
+                    "question": question,
+                    "now": now,
+                    "then": then,
+                    "now_is_list": isinstance(now, list),
+                    "then_is_list": isinstance(then, list),
+                    "changed": then is not None and then != now,
+                }
+            )
+    baseline_meds = list(baseline.medications.all())
+    check_in_meds = list(check_in.medications.all())
+    known = {m.matched.lower() for m in baseline_meds if m.matched}
+    known_typed = {m.typed.strip().lower() for m in baseline_meds}
+    for med in check_in_meds:
+        med.is_new = (
+            (med.matched.lower() not in known)
+            if med.matched
+            else (med.typed.strip().lower() not in known_typed)
+        )
+    baseline_scores = {s["code"]: s for s in baseline.scores or []}
+    scores = [
+        {"name": s.get("name", s["code"]), "now": s, "then": baseline_scores.get(s["code"])}
+        for s in check_in.scores or []
+    ]
+    baseline_flags = list(baseline.flags.all())
+    baseline_codes = {f.code for f in baseline_flags}
+    return {
+        "baseline": baseline,
+        "decision": session.course.clearance,
+        "changed": [a for a in answers if a["changed"]],
+        "check_in_only": [a for a in answers if a["then"] is None],
+        "unchanged": [a for a in answers if a["then"] is not None and not a["changed"]],
+        "changed_count": sum(1 for a in answers if a["changed"]),
+        "baseline_medications": baseline_meds,
+        "check_in_medications": check_in_meds,
+        "scores": scores,
+        "baseline_flags": baseline_flags,
+        "new_flag_codes": {f.code for f in check_in_flags} - baseline_codes,
+    }
+
+
+def before_codes(screening: Screening) -> set[str]:
+    return set(questionnaire_for(screening.version).questions_by_code)
