@@ -20,6 +20,7 @@ urlpatterns = [
         name="acknowledge",
     ),
     path("screenings/<uuid:screening_id>/decide/", views.decide, name="decide"),
+    path("screenings/<uuid:screening_id>/rescreen/", views.rescreen, name="rescreen"),
     path("screenings/<uuid:screening_id>/fhir/", screening_bundle_download, name="fhir_bundle"),
     path("audit/", views.audit_log, name="audit"),
     path("urgent-response/", views.urgent_response, name="urgent_response"),
