@@ -524,6 +524,7 @@ POST_BODIES = {
     "patient:review": lambda world: {"consent": "on"},
     "staff:invitations": lambda world: {"full_name": "Dan Newpatient", "email": "dan@example.com"},
     "staff:acknowledge": lambda world: {"lock_version": _lock_version(world), "note": ""},
+    "staff:rescreen": lambda world: {"rescreen-reason": "Asked for again after a phone call."},
     "staff:decide": lambda world: {
         "outcome": "not_a_candidate",
         "reason": "Amended after a phone call.",
@@ -681,6 +682,10 @@ APP_MATRIX = {
     "staff:decide": {
         "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
         "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       DENIED),
+    },
+    "staff:rescreen": {  # B was not cleared: the physician is told why, nothing changes
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:screening"),   DENIED),
     },
     "staff:audit": {
         "GET":              (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK),
