@@ -130,6 +130,19 @@ def test_not_a_candidate_signed_after_a_clearance_ends_it(cleared, patient, phys
     assert not clearance.is_valid
 
 
+def test_a_clearance_amended_to_more_information_needed_no_longer_stands(
+    cleared, patient, physician
+):
+    record_decision(
+        screening=cleared,
+        physician=physician,
+        outcome=Decision.Outcome.MORE_INFORMATION_NEEDED,
+        seen_version=cleared.lock_version,
+        message_to_patient="Please tell us the dose of your new medicine.",
+    )
+    assert current_clearance(patient).status == ClearanceStatus.NONE
+
+
 def test_cleared_with_conditions_is_a_clearance(
     patient, patient_client, physician, default_version
 ):
