@@ -288,7 +288,17 @@ ON_CALL_EMAIL = os.environ.get("ON_CALL_EMAIL", "").strip()
 # times (REMINDER_AFTER_DAYS apart); after the last, staff see them listed in the queue.
 REMINDER_AFTER_DAYS = env_int("REMINDER_AFTER_DAYS", 3)
 REMINDER_MAX = env_int("REMINDER_MAX", 3)
-for _name in ("URGENT_REVIEW_MINUTES", "URGENT_REALERT_MINUTES", "REMINDER_AFTER_DAYS"):
+# A physician's clearance holds this many days from its signature, to the second: signed at
+# 10:00, it is valid until 09:59:59 on the 180th day after and expired from 10:00 that day
+# (screening.selectors.current_clearance); then the patient repeats the full intake. No guideline sets an interval: a product decision
+# (clinical-reference-sessions.md section 5).
+CLEARANCE_VALID_DAYS = env_int("CLEARANCE_VALID_DAYS", 180)
+for _name in (
+    "URGENT_REVIEW_MINUTES",
+    "URGENT_REALERT_MINUTES",
+    "REMINDER_AFTER_DAYS",
+    "CLEARANCE_VALID_DAYS",
+):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1.")
 

@@ -369,6 +369,12 @@ class Screening(models.Model):
     # When this urgent submission was sent, while no physician has opened it: the queue's
     # "not yet opened" clock, read with the row (ReviewClock keeps the history).
     urgent_unopened_since = models.DateTimeField(null=True, blank=True)
+    # A re-screening: the decided screening whose clearance expired or a physician asked to
+    # be repeated. Its answers pre-filled this one (copied, never moved) and the physician's
+    # page compares the two.
+    previous = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rescreenings"
+    )
 
     objects = ScreeningQuerySet.as_manager()
 
@@ -903,6 +909,32 @@ class Decision(models.Model):
         return f"{self.get_outcome_display()} by {self.signed_name}"
 
 
+class RescreeningRequest(models.Model):
+    """A physician asked a patient to repeat the full intake: the clearance signed on this
+    screening is no longer valid from `requested_at`. One per screening (a second press of
+    the button is the same request). The reason is the physician's note, never the patient's
+    to read: the patient is told only that their doctor asks them to answer again."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    screening = models.OneToOneField(
+        Screening, on_delete=models.PROTECT, related_name="rescreening_request"
+    )
+    physician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_name = models.CharField(max_length=200)
+    reason = models.TextField()
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="rescreening_reason_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Re-screening asked by {self.signed_name}"
+
+
 class SubmissionQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AppendOnlyError("A submission's snapshot is never changed.")
@@ -1016,6 +1048,7 @@ class AuditAction(models.TextChoices):
     DOSE_RECORDED = "session.dose_recorded", "Dose recorded as given"
     DISCHARGE_RECORDED = "session.discharge_recorded", "Discharge recorded"
     BLOOD_PRESSURE_REVIEWED = "session.bp_reviewed", "Pre-dose blood pressure reviewed"
+    RESCREENING_REQUESTED = "rescreening.requested", "Re-screening asked for"
 
 
 class AuditEvent(models.Model):

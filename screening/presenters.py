@@ -24,6 +24,7 @@ from .engine.questionnaire import (
     YES_NO,
     QuestionDef,
     QuestionnaireDef,
+    SectionDef,
     Visibility,
 )
 from .engine.questionnaire import BMI as BMI_VALUE
@@ -205,6 +206,7 @@ def queue_rows(
                 "flags": screening.flag_count,
                 "status": statuses.get(screening.status, screening.status),
                 "resubmitted": screening.submission_count > 1,
+                "rescreening": screening.previous_id is not None,
                 "not_opened_for": how_long_ago(sent, now) if sent else "",
                 "waiting": waiting,
                 "asked_ago": how_long_ago(screening.information_requested_at, now)
@@ -220,17 +222,26 @@ NOT_ASKED = "Not asked"
 
 
 def answer_changes(
-    questionnaire: QuestionnaireDef, before: Visibility, after: Visibility
+    questionnaire: QuestionnaireDef,
+    before: Visibility,
+    after: Visibility,
+    before_questionnaire: QuestionnaireDef | None = None,
 ) -> list[dict]:
     """The answers that read differently after than before, in questionnaire order, each as
     {section, question, before, after, before_is_list, after_is_list} with the words the answers list shows (free
-    text as typed); a question shown on one side only reads "Not asked" on the other."""
+    text as typed); a question shown on one side only reads "Not asked" on the other.
+
+    `before_questionnaire` is the earlier answers' own version when it differs (a
+    re-screening on a newer version): their words are read with its questions, and its
+    questions the newer version dropped are listed last, reading "Not asked" now."""
+    earlier = before_questionnaire or questionnaire
     changes = []
     for section in questionnaire.sections:
         for question in section.questions:
+            old_question = earlier.questions_by_code.get(question.code)
             old = (
-                display_answer(question, before.answers.get(question.code))
-                if question.code in before.questions
+                display_answer(old_question, before.answers.get(question.code))
+                if old_question is not None and question.code in before.questions
                 else NOT_ASKED
             )
             new = (
@@ -239,16 +250,66 @@ def answer_changes(
                 else NOT_ASKED
             )
             if old != new:
-                changes.append(
-                    {
-                        "section": section,
-                        "question": question,
-                        "before": old,
-                        "after": new,
-                        "before_is_list": isinstance(old, list),
-                        "after_is_list": isinstance(new, list),
-                    }
-                )
+                changes.append(_change(section, question, old, new))
+    if earlier is not questionnaire:
+        for section in earlier.sections:
+            for question in section.questions:
+                if question.code in questionnaire.questions_by_code:
+                    continue
+                if question.code not in before.questions:
+                    continue
+                old = display_answer(question, before.answers.get(question.code))
+                changes.append(_change(section, question, old, NOT_ASKED))
+    return changes
+
+
+def _change(section: SectionDef, question: QuestionDef, old: object, new: object) -> dict:
+    return {
+        "section": section,
+        "question": question,
+        "before": old,
+        "after": new,
+        "before_is_list": isinstance(old, list),
+        "after_is_list": isinstance(new, list),
+    }
+
+
+def medication_changes(before: Iterable, after: Iterable) -> dict[str, list]:
+    """Medicines (RecognisedMedication rows) of two screenings: started (in `after` only) and
+    stopped (in `before` only), matched by what each was recognised as, or by the typed
+    words when it was not recognised."""
+
+    def key(medication: object) -> str:
+        name = medication.matched or medication.typed
+        return " ".join(name.casefold().split())
+
+    old = {key(medication): medication for medication in before}
+    new = {key(medication): medication for medication in after}
+    return {
+        "new": [medication for name, medication in new.items() if name not in old],
+        "gone": [medication for name, medication in old.items() if name not in new],
+    }
+
+
+def score_changes(before: list[dict], after: list[dict]) -> list[dict]:
+    """Scores (a screening's [{"code", "name", "value", "band"}]) whose value or band differs,
+    each as {name, before, after, band_before, band_after}; None when not scored."""
+    old = {score["code"]: score for score in before or []}
+    new = {score["code"]: score for score in after or []}
+    changes = []
+    for code in [*new, *(code for code in old if code not in new)]:
+        was, now = old.get(code, {}), new.get(code, {})
+        if (was.get("value"), was.get("band")) == (now.get("value"), now.get("band")):
+            continue
+        changes.append(
+            {
+                "name": now.get("name") or was.get("name") or code,
+                "before": was.get("value"),
+                "after": now.get("value"),
+                "band_before": was.get("band", ""),
+                "band_after": now.get("band", ""),
+            }
+        )
     return changes
 
 

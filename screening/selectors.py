@@ -5,10 +5,13 @@ Reads only; every write is in screening/services/.
 """
 
 import datetime
+import enum
 import uuid
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -27,9 +30,11 @@ from .engine.questionnaire import (
 from .engine.rules import Band
 from .models import (
     Choice,
+    Decision,
     DrugClass,
     PageDraft,
     QuestionSetVersion,
+    RescreeningRequest,
     ScoreDefinition,
     Screening,
     Submission,
@@ -110,6 +115,116 @@ def first_incomplete_section(screening: Screening) -> SectionDef | None:
         if not section_is_complete(section, visibility, completed):
             return section
     return None
+
+
+# Clearance ---------------------------------------------------------------------------------
+
+
+def intake_screenings(patient: User) -> QuerySet:
+    """The patient's full intakes (not pre-session check-ins): every read of clearance and
+    re-screening goes through here, so telling the two apart is one line."""
+    return Screening.objects.for_patient(patient).intakes()
+
+
+class ClearanceStatus(enum.StrEnum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    RESCREENING_REQUESTED = "rescreening_requested"
+    NONE = "none"  # never cleared, or a later "not a candidate" ended it
+
+
+CLEARING_OUTCOMES = (Decision.Outcome.CLEARED, Decision.Outcome.CLEARED_WITH_CONDITIONS)
+ENDING_OUTCOMES = (Decision.Outcome.NOT_A_CANDIDATE,)
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """Whether a patient may be treated on their intake, and why not."""
+
+    status: ClearanceStatus
+    decision: Decision | None = None  # the clearing decision, when there is one
+    expires_at: datetime.datetime | None = None
+    request: RescreeningRequest | None = None  # the physician's request, when one ended it
+
+    @property
+    def is_valid(self) -> bool:
+        return self.status == ClearanceStatus.VALID
+
+    @property
+    def needs_rescreening(self) -> bool:
+        """The patient must repeat the full intake before a session."""
+        return self.status in (ClearanceStatus.EXPIRED, ClearanceStatus.RESCREENING_REQUESTED)
+
+
+def current_clearance(patient: User, *, now: datetime.datetime | None = None) -> Clearance:
+    """The patient's clearance as of `now`: the latest signed clearing decision still
+    standing, when it expires, and whether it is valid, expired or ended by a physician's
+    request to re-screen. Two queries.
+
+    A clearing decision stands while it is the latest decision on its screening (an
+    amendment to "more information needed" reopens the screening, so it no longer stands)
+    and no "not a candidate" was signed after it, on any intake. Valid strictly before
+    signed_at + CLEARANCE_VALID_DAYS; a request from a physician made after the signature
+    ends it at once (and is reported before expiry: it carries the physician's reason).
+    """
+    return current_clearances([patient.pk], now=now)[patient.pk]
+
+
+def current_clearances(
+    patient_ids: Iterable[uuid.UUID], *, now: datetime.datetime | None = None
+) -> dict[uuid.UUID, Clearance]:
+    """current_clearance for many patients at once (the sessions board): two queries."""
+    now = now or timezone.now()
+    patient_ids = list(patient_ids)
+    intakes = Screening.objects.intakes().filter(patient_id__in=patient_ids)
+    decisions_by_patient: dict[uuid.UUID, list[Decision]] = defaultdict(list)
+    for decision in (
+        Decision.objects.filter(screening__in=intakes)
+        .select_related("screening")
+        .order_by("-signed_at", "-pk")
+    ):
+        decisions_by_patient[decision.screening.patient_id].append(decision)
+    requests_by_patient: dict[uuid.UUID, list[RescreeningRequest]] = defaultdict(list)
+    for request in (
+        RescreeningRequest.objects.filter(screening__in=intakes)
+        .select_related("screening")
+        .order_by("-requested_at")
+    ):
+        requests_by_patient[request.screening.patient_id].append(request)
+    return {
+        patient_id: _clearance_from(
+            decisions_by_patient[patient_id], requests_by_patient[patient_id], now
+        )
+        for patient_id in patient_ids
+    }
+
+
+def _clearance_from(
+    decisions: list[Decision], requests: list[RescreeningRequest], now: datetime.datetime
+) -> Clearance:
+    """One patient's clearance from their intakes' decisions and re-screening requests,
+    both newest first."""
+    latest_on_screening: set[uuid.UUID] = set()
+    clearing = None
+    for decision in decisions:
+        first_seen = decision.screening_id not in latest_on_screening
+        latest_on_screening.add(decision.screening_id)
+        if decision.outcome in ENDING_OUTCOMES:
+            return Clearance(ClearanceStatus.NONE)
+        if decision.outcome in CLEARING_OUTCOMES and first_seen:
+            clearing = decision
+            break
+    if clearing is None:
+        return Clearance(ClearanceStatus.NONE)
+    expires_at = clearing.signed_at + datetime.timedelta(days=settings.CLEARANCE_VALID_DAYS)
+    request = next((r for r in requests if r.requested_at >= clearing.signed_at), None)
+    if request is not None:
+        status = ClearanceStatus.RESCREENING_REQUESTED
+    elif now >= expires_at:
+        status = ClearanceStatus.EXPIRED
+    else:
+        status = ClearanceStatus.VALID
+    return Clearance(status, clearing, expires_at, request)
 
 
 # The review queue ------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from .engine.questionnaire import work_out_visibility
 from .engine.readiness import (
@@ -37,7 +39,14 @@ from .models import (
     VitalReading,
 )
 from .presenters import NOT_ASKED, display_answer
-from .selectors import stored_answers, visibility_for
+from .selectors import (
+    Clearance,
+    ClearanceStatus,
+    current_clearance,
+    current_clearances,
+    stored_answers,
+    visibility_for,
+)
 from .snapshots import questionnaire_for
 
 
@@ -57,10 +66,24 @@ class ClearanceCheck:
 
 
 def clearance_check(course: TreatmentCourse) -> ClearanceCheck:
-    """Whether the course's clearance still stands. HOOK for re-screening: the lead wires
-    `current_clearance(patient)` in here at merge (expired, or re-screening requested ->
-    not valid, with the reason in words); until then a course's clearance is valid."""
-    return ClearanceCheck(valid=True)
+    """Whether the patient's clearance still stands (selectors.current_clearance): expired,
+    re-screening asked for, or ended by a later decision holds every session of the course."""
+    return clearance_check_of(current_clearance(course.patient))
+
+
+def clearance_check_of(clearance: Clearance) -> ClearanceCheck:
+    if clearance.is_valid:
+        return ClearanceCheck(valid=True)
+    if clearance.status == ClearanceStatus.EXPIRED:
+        problem = (
+            f"The clearance expired on {date_format(localtime(clearance.expires_at), 'j F Y')}: "
+            "the patient must repeat the screening."
+        )
+    elif clearance.status == ClearanceStatus.RESCREENING_REQUESTED:
+        problem = "A physician asked for re-screening: the patient must repeat the screening."
+    else:
+        problem = "The patient has no clearance standing (a later decision ended it)."
+    return ClearanceCheck(valid=False, problem=problem)
 
 
 def as_reading(reading: VitalReading | None) -> Reading | None:
@@ -138,12 +161,16 @@ def session_records(sessions: Iterable[TreatmentSession]) -> list[SessionRecord]
         doses_by_session[dose.session_id].append(dose)
     the_limits = limits()
     now = timezone.now()
-    clearances: dict = {}
+    # Every patient's clearance in two queries, however many courses the sessions belong to.
+    clearances = {
+        patient_id: clearance_check_of(clearance)
+        for patient_id, clearance in current_clearances(
+            {session.course.patient_id for session in sessions}, now=now
+        ).items()
+    }
     records = []
     for session in sessions:
-        if session.course_id not in clearances:
-            clearances[session.course_id] = clearance_check(session.course)
-        clearance = clearances[session.course_id]
+        clearance = clearances[session.course.patient_id]
         flags = flags_by_screening.get(session.check_in_id, [])
         readings = readings_by_session.get(session.pk, [])
         corrected = {r.supersedes_id for r in readings if r.supersedes_id}

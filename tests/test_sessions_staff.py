@@ -556,3 +556,36 @@ def test_a_reading_sent_after_discharge_is_refused_with_a_message(
     assert response.status_code == 200
     assert "The patient has been discharged" in response.content.decode()
     assert not VitalReading.objects.exists()
+
+
+# The clearance behind the course ----------------------------------------------------------
+
+
+def test_an_expired_clearance_holds_the_session_until_the_patient_is_screened_again(
+    nurse_client, physician, default_version, settings
+):
+    session = make_session(physician)
+    post_pre_dose(nurse_client, session, "128", "82")
+    assert status_of(nurse_client, session) == "ready"
+    clearance = session.course.clearance
+    Decision.objects.filter(pk=clearance.pk).update(
+        signed_at=timezone.now() - timedelta(days=settings.CLEARANCE_VALID_DAYS, seconds=1)
+    )
+    assert status_of(nurse_client, session) == "on_hold"
+    assert any("clearance expired" in reason for reason in reasons_of(nurse_client, session))
+
+
+def test_a_physicians_request_for_re_screening_holds_the_session(
+    nurse_client, physician, default_version
+):
+    from screening.services.rescreening import request_rescreening
+
+    session = make_session(physician)
+    post_pre_dose(nurse_client, session, "128", "82")
+    request_rescreening(
+        screening=session.course.clearance.screening,
+        physician=physician,
+        reason="New heart condition reported by phone.",
+    )
+    assert status_of(nurse_client, session) == "on_hold"
+    assert any("asked for re-screening" in reason for reason in reasons_of(nurse_client, session))

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import Decision, Screening
+from ..selectors import Clearance, ClearanceStatus
 
 
 @dataclass(frozen=True)
 class Standing:
-    key: str  # not_started, in_progress, submitted, waiting, cleared, conditions, not_a_candidate
+    # not_started, in_progress, submitted, waiting, cleared, conditions, not_a_candidate,
+    # rescreen_expired, rescreen_requested
+    key: str
     heading: str
     text: str
     message: str = ""  # the physician's words to the patient, if any
@@ -58,6 +61,25 @@ WORDS = {
         "A doctor has read your answers. This treatment may not be right for you now. "
         "Please contact the clinic to talk about it.",
     ),
+    # The clearance no longer holds: the patient answers the whole questionnaire again.
+    "rescreen_expired": (
+        "Please fill in the questionnaire again",
+        "Your clearance for treatment has ended, because it was given some months ago. "
+        "Before your next treatment, please answer the questionnaire again. Your last "
+        "answers are filled in for you. Please check each page and change anything that "
+        "is different now.",
+    ),
+    "rescreen_requested": (
+        "Please fill in the questionnaire again",
+        "Your doctor has asked you to answer the questionnaire again before your next "
+        "treatment. Your last answers are filled in for you. Please check each page and "
+        "change anything that is different now.",
+    ),
+}
+
+RESCREEN_KEYS = {
+    ClearanceStatus.EXPIRED: "rescreen_expired",
+    ClearanceStatus.RESCREENING_REQUESTED: "rescreen_requested",
 }
 
 OUTCOME_KEYS = {
@@ -72,10 +94,21 @@ def _standing(key: str, message: str = "", tone: str = "info") -> Standing:
     return Standing(key=key, heading=heading, text=text, message=message, tone=tone)
 
 
-def standing_of(screening: Screening | None, decision: Decision | None = None) -> Standing:
-    """The state of the patient's latest screening; `decision` is its latest decision."""
+def standing_of(
+    screening: Screening | None,
+    decision: Decision | None = None,
+    clearance: Clearance | None = None,
+) -> Standing:
+    """The state of the patient's latest screening; `decision` is its latest decision and
+    `clearance` the patient's (current_clearance), when re-screening may be due."""
     if screening is None:
         return _standing("not_started")
+    if (
+        clearance is not None
+        and clearance.needs_rescreening
+        and clearance.decision.screening_id == screening.pk
+    ):
+        return _standing(RESCREEN_KEYS[clearance.status], tone="warning")
     if screening.status == Screening.Status.WAITING_FOR_PATIENT:
         return _standing("waiting", screening.message_to_patient, "warning")
     if screening.status == Screening.Status.IN_PROGRESS:

@@ -21,8 +21,10 @@ from ..presenters import answer_rows
 from ..selectors import (
     NoPublishedQuestionSet,
     completed_codes,
+    current_clearance,
     drafted_section_codes,
     first_incomplete_section,
+    intake_screenings,
     page_draft,
     section_is_complete,
     visibility_for,
@@ -54,15 +56,20 @@ def _own_screening(request: HttpRequest, screening_id: UUID) -> Screening:
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
         return redirect("staff:home")
-    screenings = list(Screening.objects.for_patient(request.user).order_by("-created_at"))
+    screenings = list(intake_screenings(request.user).order_by("-created_at"))
     latest = screenings[0] if screenings else None
+    decision = latest_decision(latest)
+    # Only a decided screening can hold a clearance that has ended.
+    clearance = current_clearance(request.user) if decision is not None else None
+    standing = standing_of(latest, decision, clearance)
     return render(
         request,
         "patient/home.html",
         {
             "screenings": screenings,
             "latest": latest,
-            "standing": standing_of(latest, latest_decision(latest)),
+            "standing": standing,
+            "rescreening_due": standing.key.startswith("rescreen_"),
         },
     )
 

@@ -148,4 +148,7 @@ class PageStep:
             "previous_section": sections[number - 2] if number > 1 else None,
             "intro_blocks": intro_blocks(self.section.intro),
             "restored_draft": self.restored,
+            # A re-screening: the page's answers came from the last questionnaire.
+            "from_last_questionnaire": self.screening.previous_id is not None
+            and any(question.code in self.read.answers for question in self.questions),
         }

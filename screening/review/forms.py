@@ -167,3 +167,27 @@ class InvitationForm(forms.Form):
                 "Mail cannot be sent to this address. Please check it for typing errors."
             ) from None
         return email
+
+
+class RescreeningForm(forms.Form):
+    """Ask a cleared patient to repeat the full intake. Prefixed: the decision form beside
+    it has a "reason" of its own."""
+
+    prefix = "rescreen"
+
+    reason = forms.CharField(
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why should the patient be screened again?",
+        help_text=(
+            "Your note for the clinical team, kept with the request. The patient is not shown "
+            "it: they are told only that their doctor asks them to answer the questionnaire again."
+        ),
+        error_messages={"required": "Please say why the patient should be screened again."},
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError("Please say why the patient should be screened again.")
+        return reason

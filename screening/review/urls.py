@@ -21,6 +21,7 @@ urlpatterns = [
         name="acknowledge",
     ),
     path("screenings/<uuid:screening_id>/decide/", views.decide, name="decide"),
+    path("screenings/<uuid:screening_id>/rescreen/", views.rescreen, name="rescreen"),
     path("screenings/<uuid:screening_id>/fhir/", screening_bundle_download, name="fhir_bundle"),
     path("patients/<uuid:patient_id>/", patients.patient_detail, name="patient"),
     path("audit/", views.audit_log, name="audit"),

@@ -35,10 +35,20 @@ from ..presenters import (
     answer_rows,
     display_answer,
     flag_changes,
+    medication_changes,
     physician_summary,
     queue_rows,
+    score_changes,
 )
-from ..selectors import drug_class_names, queue_notices, queue_page, visibility_for
+from ..selectors import (
+    ClearanceStatus,
+    current_clearance,
+    drug_class_names,
+    queue_notices,
+    queue_page,
+    visibility_for,
+)
+from ..services.rescreening import RescreeningNotAllowed, request_rescreening
 from ..services.review import (
     DecisionNotAllowed,
     StaleScreening,
@@ -48,7 +58,7 @@ from ..services.review import (
 )
 from ..session_records import session_records, sessions_for_staff
 from ..snapshots import questionnaire_for
-from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm
+from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm, RescreeningForm
 
 QUEUE_PAGE_SIZE = 50
 QUEUE_STATUS_LABELS = dict(Screening.Status.choices)
@@ -56,7 +66,7 @@ QUEUE_STATUS_LABELS = dict(Screening.Status.choices)
 QUEUE_COLUMNS = (
     *("id", "status", "level", "level_rank", "submitted_at", "flag_count", "submission_count"),
     *("patient__full_name", "patient__email"),
-    *("information_requested_at", "message_to_patient", "urgent_unopened_since"),
+    *("information_requested_at", "message_to_patient", "urgent_unopened_since", "previous"),
 )
 
 
@@ -166,6 +176,7 @@ def screening_context(screening: Screening) -> dict:
             screening.decisions.select_related("physician", "amends").order_by("signed_at")
         ),
         "changes": what_changed(screening),
+        "rescreen_changes": changed_since_previous_screening(screening, answers, flags),
         "answers_as_sent": answers_as_sent,
     }
 
@@ -215,7 +226,12 @@ def what_changed(screening: Screening) -> dict | None:
         .order_by("-number")[:2]
     )
     previous = earlier[0] if earlier and earlier[0].number == latest.number - 1 else None
-    changes = {"latest": latest, "previous": previous, "request": latest.in_reply_to}
+    changes = {
+        "kind": "resubmission",
+        "latest": latest,
+        "previous": previous,
+        "request": latest.in_reply_to,
+    }
     if previous is None:
         return changes  # the earlier submission was made before snapshots were kept
     questionnaire = questionnaire_for(screening.version)
@@ -228,6 +244,50 @@ def what_changed(screening: Screening) -> dict | None:
     changes["answers"] = answer_changes(questionnaire, before, after)
     changes["flags"] = flag_changes(previous.flags, latest.flags)
     return changes
+
+
+def changed_since_previous_screening(
+    screening: Screening, answers: Visibility, flags: list[Flag]
+) -> dict | None:
+    """For a re-screening: what differs from the screening it repeats, as that one was last
+    sent and signed (answers before -> now, medicines started and stopped, scores, flags
+    raised and no longer raised). `answers` and `flags` are this screening's, as the page
+    shows them."""
+    if screening.previous_id is None:
+        return None
+    previous = Screening.objects.select_related("version").get(pk=screening.previous_id)
+    signed = previous.decisions.order_by("-signed_at").first()
+    sent = Submission.objects.filter(screening=previous).order_by("-number").first()
+    old_questionnaire = questionnaire_for(previous.version)
+    if sent is not None:
+        before = work_out_visibility(
+            old_questionnaire, sent.answers, timezone.localdate(sent.submitted_at)
+        )
+    else:
+        before = visibility_for(previous)  # sent before snapshots were kept; decided since
+    old_flags = [
+        {"code": flag.code, "severity": flag.severity, "title": flag.title}
+        for flag in previous.flags.all()
+    ]
+    new_flags = [
+        {"code": flag.code, "severity": flag.severity, "title": flag.title} for flag in flags
+    ]
+    flag_diff = flag_changes(old_flags, new_flags)
+    return {
+        "kind": "rescreening",
+        "previous": previous,
+        "signed": signed,
+        "answers": answer_changes(
+            questionnaire_for(screening.version), before, answers, old_questionnaire
+        ),
+        "medications": medication_changes(previous.medications.all(), screening.medications.all()),
+        "scores": score_changes(previous.scores, screening.scores),
+        "flags": {
+            "gained": flag_diff["gained"],
+            "lost": flag_diff["lost"],
+            "kept": flag_diff["changed"] + flag_diff["unchanged"],
+        },
+    }
 
 
 def _evidence_row(item: dict, questions: dict, score_names: dict) -> dict:
@@ -252,10 +312,14 @@ def screening_detail(request: HttpRequest, screening_id: uuid.UUID) -> HttpRespo
 
 
 def _screening_page(
-    request: HttpRequest, screening: Screening, decision_form: DecisionForm | None = None
+    request: HttpRequest,
+    screening: Screening,
+    decision_form: DecisionForm | None = None,
+    rescreening_form: RescreeningForm | None = None,
 ) -> HttpResponse:
-    """The whole screening, with the decision form (as posted, when it comes back with an
-    error). Every render of it is a read of the screening, audited like any other."""
+    """The whole screening, with the decision form and the re-screening form (as posted,
+    when one comes back with an error). Every render of it is a read of the screening,
+    audited like any other."""
     audit.record(
         request=request, action=AuditAction.SCREENING_VIEWED, screening=screening, obj=screening
     )
@@ -270,7 +334,24 @@ def _screening_page(
         )
     context["decision_form"] = decision_form
     context["can_decide"] = request.user.has_perm("screening.decide_screening")
+    context.update(_clearance_context(screening, rescreening_form))
     return render(request, "staff/screening.html", context)
+
+
+def _clearance_context(screening: Screening, form: RescreeningForm | None) -> dict:
+    """The patient's clearance, when this screening holds it: its status, and the form to
+    ask for re-screening while it has not been asked for."""
+    clearance = current_clearance(screening.patient)
+    holds = clearance.decision is not None and clearance.decision.screening_id == screening.pk
+    if not holds:
+        return {"clearance": None}
+    asked = clearance.status == ClearanceStatus.RESCREENING_REQUESTED
+    return {
+        "clearance": clearance,
+        "clearance_expired": clearance.status == ClearanceStatus.EXPIRED,
+        "rescreening_request": clearance.request if asked else None,
+        "rescreening_form": None if asked else (form or RescreeningForm()),
+    }
 
 
 @login_required
@@ -358,6 +439,33 @@ def decide(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
             messages.success(request, "Decision signed.")
             return redirect("staff:queue")
     return _screening_page(request, screening, form)
+
+
+@login_required
+@permission_required("screening.decide_screening", raise_exception=True)
+@require_POST
+def rescreen(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
+    """Ask the patient to repeat the full intake (the clearance on this screening ends)."""
+    screening = _screening_for_staff(screening_id)
+    form = RescreeningForm(request.POST)
+    if not form.is_valid():
+        return _screening_page(request, screening, rescreening_form=form)
+    try:
+        request_rescreening(
+            screening=screening,
+            physician=request.user,
+            reason=form.cleaned_data["reason"],
+            ip_address=audit.client_ip(request),
+        )
+    except RescreeningNotAllowed as error:
+        messages.error(request, str(error))
+        return redirect("staff:screening", screening_id=screening.pk)
+    messages.success(
+        request,
+        "Re-screening asked for. The patient is emailed to log in, and their home page asks "
+        "them to answer the questionnaire again.",
+    )
+    return redirect(reverse("staff:screening", args=[screening.pk]) + "#rescreening-heading")
 
 
 URGENT_RESPONSE_ROWS = 500

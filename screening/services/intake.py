@@ -16,14 +16,17 @@ from ..engine.severity import Severity
 from ..models import Answer, CompletedSection, ReviewClock, Screening, User
 from ..selectors import (
     AnswersRead,
+    current_clearance,
     current_version,
     first_incomplete_section,
+    intake_screenings,
     stored_answers,
     visibility_for,
 )
 from ..snapshots import row_ids_for
 from .drafts import discard_drafts
 from .evaluation import evaluate, record_submission, store_evaluation
+from .rescreening import copy_previous_answers
 
 
 class ScreeningLocked(Exception):
@@ -31,7 +34,8 @@ class ScreeningLocked(Exception):
 
 
 class AlreadyScreened(Exception):
-    """The patient has a submitted screening: a new one is the clinic's to start."""
+    """The patient has a submitted screening and no re-screening is due: a new one is the
+    clinic's to start."""
 
 
 # Invitations ----------------------------------------------------------------------------
@@ -40,40 +44,57 @@ class AlreadyScreened(Exception):
 # The intake ----------------------------------------------------------------------------
 
 
-def start_screening(*, patient: User) -> Screening:
-    """The patient's open screening, or a new one on the published version."""
-    existing = Screening.objects.for_patient(patient).in_progress().first()
+def start_screening(*, patient: User, previous: Screening | None = None) -> Screening:
+    """The patient's open screening, or a new one on the published version.
+
+    With `previous` (a re-screening), the new one starts from the previous screening's
+    answers that still fit, created and filled in one transaction: a second tab starting at
+    the same moment waits for it and then finds it whole."""
+    existing = intake_screenings(patient).in_progress().first()
     if existing:
         return existing
     version = current_version()
     try:
         with transaction.atomic():
-            screening = Screening.objects.create(patient=patient, version=version)
+            screening = Screening.objects.create(
+                patient=patient, version=version, previous=previous
+            )
+            if previous is not None:
+                copy_previous_answers(previous=previous, screening=screening)
             tasks.schedule_reminder(screening)
             return screening
     except IntegrityError:
         # Two tabs started at once: the database let one win; use it.
-        return Screening.objects.for_patient(patient).in_progress().get()
+        return intake_screenings(patient).in_progress().get()
 
 
 def start_first_screening(*, patient: User) -> Screening:
-    """What a patient's own "Start" does: their open screening, or their first one.
+    """What a patient's own "Start" does: their open screening, their first one, or the
+    re-screening their clearance now needs.
 
     Once a screening was submitted, a patient never starts another by themselves (a new
     one is the clinic's to start), so a physician's request for more information always
-    reopens the screening the patient sent, never fails on a second open one.
+    reopens the screening the patient sent, never fails on a second open one. The one
+    exception: the clearance signed on their latest screening has expired or a physician
+    asked for re-screening; then Start makes the new intake, pre-filled from that one.
     """
-    mine = Screening.objects.for_patient(patient)
+    mine = intake_screenings(patient)
     open_one = mine.in_progress().first()
     if open_one is not None:
         # One the clinic started for them, or a stale Start button: carry on with it.
         return open_one
     # Only a screening already sent refuses (not one another tab is creating right now:
     # of tabs starting together, start_screening lets the database pick one).
-    if mine.exclude(status__in=Screening.EDITABLE_STATUSES).exists():
-        raise AlreadyScreened
-    # The open one, or a new one (of tabs starting together, the database lets one create it).
-    return start_screening(patient=patient)
+    latest = mine.exclude(status__in=Screening.EDITABLE_STATUSES).order_by("-created_at").first()
+    if latest is None:
+        # The open one, or a new one (of tabs starting together, the database lets one create it).
+        return start_screening(patient=patient)
+    clearance = current_clearance(patient)
+    # Re-screen only from the screening that holds the clearance, and only while it is the
+    # latest: a re-screening already sent waits for its physician, it is not started again.
+    if clearance.needs_rescreening and clearance.decision.screening_id == latest.pk:
+        return start_screening(patient=patient, previous=latest)
+    raise AlreadyScreened
 
 
 @dataclass

@@ -605,6 +605,7 @@ POST_BODIES = {
         "lock_version": _check_in_version(world),
         "note": "",
     },
+    "staff:rescreen": lambda world: {"rescreen-reason": "Asked for again after a phone call."},
     "staff:decide": lambda world: {
         "outcome": "not_a_candidate",
         "reason": "Amended after a phone call.",
@@ -770,6 +771,10 @@ APP_MATRIX = {
     "staff:decide": {
         "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
         "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       DENIED,                   DENIED),
+    },
+    "staff:rescreen": {  # B was not cleared: the physician is told why, nothing changes
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:screening"),   DENIED),
     },
     "staff:audit": {
         "GET":              (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK,                       DENIED),

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import import_module
 
 import pytest
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.core import mail
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from screening.models import (
     PHYSICIAN_GROUP,
@@ -391,6 +393,52 @@ def test_ten_tabs_starting_the_questionnaire_at_once_share_one_screening(default
     assert {(r.status_code, r["Location"]) for r in responses} == {
         (302, f"/screenings/{screening.pk}/")
     }
+
+
+def test_ten_tabs_starting_a_re_screening_at_once_share_one_pre_filled_screening(
+    default_version,
+):
+    """The re-screening's create and its copied answers are one transaction: of ten tabs,
+    one creates it and the other nine find it whole (never a second one, never half-filled)."""
+    patient = make_user("alice@example.com", "Alice Patient")
+    physician = new_physician()
+    questions = {q.code: q for q in default_version.questions.all()}
+    cleared = Screening.objects.create(
+        patient=patient,
+        version=default_version,
+        status=Screening.Status.DECIDED,
+        submitted_at=timezone.now(),
+    )
+    Answer.objects.create(
+        screening=cleared, question=questions["date_of_birth"], value="1980-05-17"
+    )
+    Answer.objects.create(screening=cleared, question=questions["sex_at_birth"], value="male")
+    Decision.objects.create(
+        screening=cleared,
+        physician=physician,
+        outcome=Decision.Outcome.CLEARED,
+        signed_name="Dr Dana Physician",
+        signed_at=timezone.now() - timedelta(days=200),  # expired
+    )
+
+    responses = values(
+        run_together(
+            *(
+                lambda client=client: client.post("/screenings/start/")
+                for client in tabs(patient, 10)
+            )
+        )
+    )
+
+    again = Screening.objects.get(patient=patient, previous=cleared)
+    assert {(r.status_code, r["Location"]) for r in responses} == {
+        (302, f"/screenings/{again.pk}/")
+    }
+    assert dict(again.answers.values_list("question__code", "value")) == {
+        "date_of_birth": "1980-05-17",
+        "sex_at_birth": "male",
+    }
+    assert cleared.answers.count() == 2
 
 
 # 2. Fifty patients at once -------------------------------------------------------------
