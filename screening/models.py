@@ -89,9 +89,20 @@ class QuestionSet(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # The same as Screening.Purpose: a check-in set's rules also read the patient's baseline
+    # intake answers, and its screenings never enter the intake review queue.
+    purpose = models.CharField(
+        max_length=20,
+        choices=[("intake", "Pre-treatment screening"), ("check_in", "Session check-in")],
+        default="intake",
+    )
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_check_in(self) -> bool:
+        return self.purpose == "check_in"
 
     def next_version_number(self) -> int:
         """The number a new version of this set takes: one past the highest, 1 for the first.

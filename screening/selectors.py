@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from .engine.questionnaire import SectionDef, Visibility, is_answered, work_out_visibility
 from .models import DrugClass, PageDraft, QuestionSetVersion, Screening, UndeliveredEmail
+from .snapshots import CHECK_IN_QUESTION_SET as CHECK_IN_QUESTION_SET
+from .snapshots import DEFAULT_QUESTION_SET as DEFAULT_QUESTION_SET
 from .snapshots import questionnaire_for
-
-DEFAULT_QUESTION_SET = "ketamine-pretreatment"
 
 
 class NoPublishedQuestionSet(Exception):

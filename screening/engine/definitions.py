@@ -34,6 +34,9 @@ CONTENT_DIRECTORY = Path(__file__).resolve().parents[2] / "content"
 DEFAULT_CONTENT_FILE = CONTENT_DIRECTORY / "ketamine_default.yaml"
 DEFAULT_FORMULARY_FILE = CONTENT_DIRECTORY / "formulary.yaml"
 DEFAULT_PANEL_FILE = CONTENT_DIRECTORY / "test_panel.yaml"
+# The check-in a patient answers before each treatment session, and its own test panel.
+DEFAULT_CHECK_IN_FILE = CONTENT_DIRECTORY / "checkin_default.yaml"
+DEFAULT_CHECK_IN_PANEL_FILE = CONTENT_DIRECTORY / "checkin_test_panel.yaml"
 RULE_FIELDS = ("code", "title", "severity", "when", "message", "rationale", "source")
 
 
@@ -62,8 +65,13 @@ def read_content(path: Path) -> tuple[dict, str]:
     return data, digest
 
 
-def questionnaire_from_data(data: dict) -> QuestionnaireDef:
-    """Check the file's structure and build the engine's definition; raise ContentError on problems."""
+def questionnaire_from_data(
+    data: dict, baseline: QuestionnaireDef | None = None
+) -> QuestionnaireDef:
+    """Check the file's structure and build the engine's definition; raise ContentError on problems.
+
+    A check-in's file is read with its `baseline` (the intake's questionnaire), whose names
+    its show-when conditions may use."""
     sections = []
     seen_codes: set[str] = set()
     for s_index, raw_section in enumerate(data.get("sections") or [], start=1):
@@ -114,7 +122,7 @@ def questionnaire_from_data(data: dict) -> QuestionnaireDef:
                 questions=tuple(questions),
             )
         )
-    questionnaire = QuestionnaireDef(tuple(sections))
+    questionnaire = QuestionnaireDef(tuple(sections), baseline)
     problems = expression_problems(questionnaire)
     if problems:
         raise ContentError("Invalid show-when expressions:\n" + "\n".join(problems))

@@ -54,7 +54,14 @@ from ..models import (
     User,
 )
 from ..patient_messages import placeholder_problems
-from ..snapshots import draft_ruleset, questionnaire_for, rule_defs, validator_for
+from ..snapshots import (
+    checking_baseline,
+    draft_ruleset,
+    questionnaire_for,
+    questionnaire_with_baseline,
+    rule_defs,
+    validator_for,
+)
 from .evaluation import FlagImpact, preview_publication
 
 
@@ -135,7 +142,7 @@ class PublishReview:
 
 def review_for_publishing(version: QuestionSetVersion) -> PublishReview:
     """Validate every expression and run the test panel (synthetic cases only)."""
-    problems = expression_problems(questionnaire_for(version)) + rule_problems(version)
+    problems = expression_problems(questionnaire_with_baseline(version)) + rule_problems(version)
     return PublishReview(problems, run_test_panel(version))
 
 
@@ -234,11 +241,22 @@ def load_question_set(
         panel = panel_cases_from_data(panel_data)
         # One digest for both files, so a change to either makes a new version.
         digest = hashlib.sha256(f"{digest}:{panel_digest}".encode()).hexdigest()
-    questionnaire = questionnaire_from_data(data)
     meta = data["question_set"]
+    purpose = str(meta.get("purpose") or "intake")
+    baseline = None
+    if purpose == "check_in":
+        # A check-in reads the intake's answers: load the intake first.
+        baseline = checking_baseline()
+        if baseline is None:
+            raise ContentError(f"{path.name}: publish the intake before its session check-in.")
+    questionnaire = questionnaire_from_data(data, baseline)
     question_set, _ = QuestionSet.objects.get_or_create(
         slug=meta["slug"],
-        defaults={"name": meta["name"], "description": meta.get("description", "")},
+        defaults={
+            "name": meta["name"],
+            "description": meta.get("description", ""),
+            "purpose": purpose,
+        },
     )
     live = (
         question_set.versions.select_for_update()
@@ -407,7 +425,7 @@ def copy_rules_scores_and_panel(source: QuestionSetVersion, target: QuestionSetV
 
 def write_panel_cases(version: QuestionSetVersion, cases: list[dict]) -> None:
     """Store the file's test panel on a version, each case checked as the admin checks it."""
-    questionnaire = questionnaire_for(version)
+    questionnaire = questionnaire_with_baseline(version)
     rule_codes = set(version.rules.values_list("code", flat=True))
     for position, case in enumerate(cases, start=1):
         answers, problems = panel_case_problems(
