@@ -288,6 +288,9 @@ ON_CALL_EMAIL = os.environ.get("ON_CALL_EMAIL", "").strip()
 # times (REMINDER_AFTER_DAYS apart); after the last, staff see them listed in the queue.
 REMINDER_AFTER_DAYS = env_int("REMINDER_AFTER_DAYS", 3)
 REMINDER_MAX = env_int("REMINDER_MAX", 3)
+# Product decision (not a clinical fact): a patient is emailed the link to a session's
+# check-in this many hours before the session, or at once when it is booked closer.
+CHECK_IN_OPENS_HOURS_BEFORE = env_int("CHECK_IN_OPENS_HOURS_BEFORE", 48)
 for _name in ("URGENT_REVIEW_MINUTES", "URGENT_REALERT_MINUTES", "REMINDER_AFTER_DAYS"):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1.")

@@ -1111,6 +1111,7 @@ class UndeliveredEmail(models.Model):
         URGENT_REALERT = "urgent_realert", "Urgent screening not yet opened: alert again"
         PATIENT_NOTICE = "patient_notice", "Notice to a patient that there is news"
         PATIENT_REMINDER = "patient_reminder", "Reminder to a patient"
+        CHECK_IN_INVITATION = "check_in_invitation", "Invitation to a session check-in"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -1269,6 +1270,8 @@ class TreatmentSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # When the patient was emailed the link to the check-in (screening.tasks): at most once.
+    check_in_invited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]

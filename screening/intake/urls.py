@@ -9,6 +9,7 @@ app_name = "patient"
 urlpatterns = [
     path("", views.home, name="home"),
     path("start/", views.start, name="start"),
+    path("sessions/<uuid:session_id>/check-in/", views.check_in, name="check_in"),
     path("<uuid:screening_id>/", views.resume, name="resume"),
     path("<uuid:screening_id>/page/<slug:section_code>/", views.section, name="section"),
     path(

@@ -55,7 +55,7 @@ def draft_impact(request: HttpRequest, version_id: uuid.UUID) -> HttpResponse:
         "staff/draft_impact.html",
         {
             "version": version,
-            "awaiting": Screening.objects.awaiting_review().count(),
+            "awaiting": Screening.objects.awaiting_review().intakes().count(),
             "result": result,
             "rows": [row for row in result.impact if row.now or row.gained or row.lost]
             if result

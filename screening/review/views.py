@@ -64,7 +64,8 @@ QUEUE_COLUMNS = (
 def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilterForm(request.GET or None)
     page = queue_page(
-        filters.filter(Screening.objects.select_related("patient").only(*QUEUE_COLUMNS)),
+        # The intake queue: a session's check-in is read on its session page.
+        filters.filter(Screening.objects.intakes().select_related("patient").only(*QUEUE_COLUMNS)),
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
         size=QUEUE_PAGE_SIZE,

@@ -205,8 +205,14 @@ def preview_draft_impact(
     if not version.is_editable:
         raise VersionNotEditable(f"Version {version.number} is not a draft.")
     with transaction.atomic():
+        # Intakes on this draft's question set: a check-in is read with its baseline
+        # intake, which this preview does not evaluate (none is previewed for a check-in draft).
         screenings = list(
-            Screening.objects.awaiting_review().order_by("submitted_at", "id").only("id")
+            Screening.objects.awaiting_review()
+            .intakes()
+            .filter(version__question_set_id=version.question_set_id)
+            .order_by("submitted_at", "id")
+            .only("id")
         )
         evaluated, impact = preview_publication(version, [s.pk for s in screenings])
         summary = f"Evaluated under draft version {version.number} to preview its effect"

@@ -42,7 +42,7 @@ class AlreadyScreened(Exception):
 
 def start_screening(*, patient: User) -> Screening:
     """The patient's open screening, or a new one on the published version."""
-    existing = Screening.objects.for_patient(patient).in_progress().first()
+    existing = Screening.objects.for_patient(patient).intakes().in_progress().first()
     if existing:
         return existing
     version = current_version()
@@ -53,7 +53,7 @@ def start_screening(*, patient: User) -> Screening:
             return screening
     except IntegrityError:
         # Two tabs started at once: the database let one win; use it.
-        return Screening.objects.for_patient(patient).in_progress().get()
+        return Screening.objects.for_patient(patient).intakes().in_progress().get()
 
 
 def start_first_screening(*, patient: User) -> Screening:
@@ -63,7 +63,8 @@ def start_first_screening(*, patient: User) -> Screening:
     one is the clinic's to start), so a physician's request for more information always
     reopens the screening the patient sent, never fails on a second open one.
     """
-    mine = Screening.objects.for_patient(patient)
+    # Intakes only: a session's check-in is opened from its session (services/check_ins.py).
+    mine = Screening.objects.for_patient(patient).intakes()
     open_one = mine.in_progress().first()
     if open_one is not None:
         # One the clinic started for them, or a stale Start button: carry on with it.
@@ -197,6 +198,13 @@ def submit_screening(*, screening: Screening, alert_physicians: bool = True) -> 
     store_evaluation(locked, evaluation)
     record_submission(locked)
     urgent = evaluation.level == Severity.URGENT
+    if locked.purpose == Screening.Purpose.CHECK_IN:
+        # A session's check-in is read on its session page, not in the intake queue: no
+        # review clock. An urgent one (item 9, suicide risk) alerts physicians as an
+        # urgent intake does.
+        if urgent and alert_physicians:
+            tasks.alert_physicians_of_urgent_screening.enqueue(screening_id=str(locked.pk))
+        return True
     # This submission's wait for a physician, stopped by the first one to open the page.
     clock = ReviewClock.objects.create(
         screening=locked,
