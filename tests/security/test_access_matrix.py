@@ -58,6 +58,8 @@ from screening.models import (
     QuestionSetVersion,
     RecognisedMedication,
     Screening,
+    TreatmentCourse,
+    TreatmentSession,
     User,
 )
 from screening.review.forms import QueueFilterForm
@@ -217,6 +219,7 @@ class World:
     admin_objects: dict  # model label -> pk of a real object of that model
     draft_version: uuid.UUID  # a clinic admin's draft of the question set
     version: uuid.UUID  # the published question-set version B answered
+    b_session: uuid.UUID = None  # one of B's treatment sessions, tomorrow (issue 14)
 
     @property
     def b_reset_token(self) -> str:
@@ -299,6 +302,18 @@ def build_world() -> World:
         conditions=f"{STAFF_MARKER}-conditions",
     )
     viewed = AuditEvent.objects.filter(screening=screening, action="screening.viewed").first()
+
+    # A treatment session of B's tomorrow, whose check-in B may open (issue 14). The course
+    # names B's decision: scheduling checks that it cleared B, the ORM does not.
+    b_course = TreatmentCourse.objects.create(
+        patient=b,
+        product=TreatmentCourse.Product.IV_KETAMINE,
+        clearance=screening.decisions.get(),
+        created_by=physician,
+    )
+    b_session = TreatmentSession.objects.create(
+        course=b_course, scheduled_for=timezone.now() + timedelta(hours=20), created_by=physician
+    )
 
     # B has started again and answered the medicines page.
     b_open = start_screening(patient=b)
@@ -384,6 +399,7 @@ def build_world() -> World:
         admin_objects=admin_objects,
         draft_version=draft.pk,
         version=version.pk,
+        b_session=b_session.pk,
     )
 
 
@@ -433,6 +449,7 @@ KWARGS_BY_ROUTE = {
     "patient:section": {"screening_id": "b_open", "section_code": "=medicines"},
     "patient:review": {"screening_id": "b_open"},
     "patient:done": {"screening_id": "b_screening"},
+    "patient:check_in": {"session_id": "b_session"},
     "old_invitation_link": {"token": "invitation_token"},
     "old_password_reset_link": {"uidb64": "b_uidb64", "token": "b_reset_token"},
     "staff:draft_impact": {"version_id": "draft_version"},
@@ -451,6 +468,7 @@ KWARGS_BY_NAME = {
 # Converters that name an object: swapped for made-up values to check for existence oracles.
 IDENTIFIER_KWARGS = {
     "screening_id",
+    "session_id",
     "flag_id",
     "version_id",
     "token",
@@ -633,6 +651,10 @@ APP_MATRIX = {
     "patient:start": {  # staff do not start questionnaires
         "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
         "POST":             (LOGIN,       to("patient:resume"), to("patient:resume"), STAFF_HOME,          STAFF_HOME),
+    },
+    "patient:check_in": {  # B's session tomorrow: B opens its check-in; A finds nothing
+        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+        "POST":             (LOGIN,       MISSING,        to("patient:resume"),   STAFF_HOME,              STAFF_HOME),
     },
     "patient:resume": {  # B's screening in progress: anyone else's is "not found"
         "GET":              (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING),
@@ -1006,6 +1028,7 @@ def test_every_identifier_outside_the_admin_is_a_uuid_or_an_unguessable_token():
 # password-reset link's base64 of the user's key; invitation tokens are not keys).
 KEY_IN_URL = {
     "screening_id": Screening,
+    "session_id": TreatmentSession,
     "flag_id": Flag,
     "uidb64": User,
     # A draft's impact preview (physicians): content, not patient data.
@@ -1018,6 +1041,7 @@ KEY_IN_URL = {
 # only the list). Exposing one of them in a URL means changing this table, and its key.
 PATIENT_DATA_IN_URLS = {
     Screening: True,
+    TreatmentSession: True,  # the patient's "Answer your check-in" button
     Flag: True,
     Invitation: True,  # the admin's read-only pages
     User: True,  # the admin's pages and the password-reset link
