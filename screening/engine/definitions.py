@@ -245,13 +245,17 @@ def score_defs_from_data(data: dict) -> list[ScoreDef]:
 
 
 def default_ruleset_from_files(
-    content_path: Path = DEFAULT_CONTENT_FILE, formulary_path: Path = DEFAULT_FORMULARY_FILE
+    content_path: Path = DEFAULT_CONTENT_FILE,
+    formulary_path: Path = DEFAULT_FORMULARY_FILE,
+    baseline_path: Path | None = None,
 ) -> RuleSet:
-    """The default RuleSet straight from the data files (no database)."""
+    """The default RuleSet straight from the data files (no database); a check-in's is read
+    with its baseline intake's file (`baseline_path`)."""
     data, _ = read_content(content_path)
     formulary_data, _ = read_content(formulary_path)
+    baseline = questionnaire_from_data(read_content(baseline_path)[0]) if baseline_path else None
     return RuleSet(
-        questionnaire_from_data(data),
+        questionnaire_from_data(data, baseline),
         rule_defs_from_data(data),
         score_defs_from_data(data),
         Formulary.from_data(formulary_data, shared_dictionary()),
