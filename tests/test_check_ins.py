@@ -256,3 +256,11 @@ def test_load_default_content_loads_the_intake_and_the_check_in(db, capsys):
     call_command("load_default_content")
     output = capsys.readouterr().out
     assert "Ketamine pre-treatment screening" in output and "Session check-in" in output
+
+
+def test_a_physician_can_read_a_submitted_check_in(patient_client, course, physician, client):
+    check_in, _ = answer_check_in(patient_client, make_session(course), {"pregnant": "yes"})
+    log_in_staff(client, physician)
+    page = client.get(f"/staff/screenings/{check_in.pk}/")
+    assert page.status_code == 200
+    assert "Could you be pregnant now?" in page.content.decode()

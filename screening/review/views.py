@@ -38,7 +38,13 @@ from ..presenters import (
     physician_summary,
     queue_rows,
 )
-from ..selectors import drug_class_names, queue_notices, queue_page, visibility_for
+from ..selectors import (
+    baseline_for,
+    drug_class_names,
+    queue_notices,
+    queue_page,
+    visibility_for,
+)
 from ..services.review import (
     DecisionNotAllowed,
     StaleScreening,
@@ -121,6 +127,11 @@ def screening_context(screening: Screening) -> dict:
     # Every question of the version, shown now or not: a flag no longer raised may name one
     # the latest answers hide.
     questions = questionnaire_for(screening.version).questions_by_code
+    baseline = baseline_for(screening)
+    if baseline is not None:
+        # A check-in's flags may name an answer of the patient's intake (its baseline).
+        intake = questionnaire_for(baseline.screening.version).questions_by_code
+        questions = {**intake, **questions}
     grouped = [
         {
             "severity": severity,
