@@ -10,7 +10,7 @@ physician's intake queue and alerts physicians only when it raises an urgent fla
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Screening, TreatmentSession
+from ..models import Screening, TreatmentCourse, TreatmentSession
 from ..selectors import CHECK_IN_QUESTION_SET, current_version
 
 
@@ -27,18 +27,15 @@ def open_check_in(*, session: TreatmentSession) -> Screening:
     NoPublishedQuestionSet when the clinic has not published a check-in.
     """
     with transaction.atomic():
-        locked = (
-            TreatmentSession.objects.select_for_update()
-            .select_related("course", "check_in")
-            .get(pk=session.pk)
-        )
-        if locked.check_in is not None:
-            session.check_in = locked.check_in
-            return locked.check_in
+        # The session's row alone (PostgreSQL locks no outer-joined row: check_in may be null).
+        locked = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+        if locked.check_in_id is not None:
+            session.check_in = Screening.objects.get(pk=locked.check_in_id)
+            return session.check_in
         if locked.scheduled_for <= timezone.now():
             raise CheckInClosed
         check_in = Screening.objects.create(
-            patient_id=locked.course.patient_id,
+            patient_id=TreatmentCourse.objects.get(pk=locked.course_id).patient_id,
             version=current_version(CHECK_IN_QUESTION_SET),
             purpose=Screening.Purpose.CHECK_IN,
         )
