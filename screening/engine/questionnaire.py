@@ -333,8 +333,8 @@ class Visibility:
     questions: dict[str, QuestionDef]  # visible questions by code, in questionnaire order
     values: dict[str, object]  # expression values of visible answers, plus derived ones
     answers: dict[str, object]  # stored answers of visible questions only
-    # A check-in's baseline answers that count (visible in the intake as answered there);
-    # in `values` unless the check-in itself answered the same question.
+    # A check-in's baseline answers that count: visible in the intake, of questions the
+    # check-in does not ask again.
     baseline: dict[str, object] = field(default_factory=dict)
 
     def visible_in(self, section: SectionDef) -> list[QuestionDef]:
@@ -360,8 +360,18 @@ def work_out_visibility(
     baseline_shown: dict[str, object] = {}
     if questionnaire.baseline is not None and baseline_answers:
         seen = work_out_visibility(questionnaire.baseline, baseline_answers, today)
-        values.update(seen.values)
-        baseline_shown = seen.answers
+        # A question the check-in asks again is the check-in's alone: shown and answered
+        # there, its answer counts; hidden there (a follow-up of an answer that changed),
+        # the intake's old answer must not count either.
+        asked_again = {
+            name
+            for question in questionnaire.questions_by_code.values()
+            for name in question.expression_names
+        }
+        values.update({k: v for k, v in seen.values.items() if k not in asked_again})
+        baseline_shown = {
+            k: v for k, v in seen.answers.items() if k not in questionnaire.questions_by_code
+        }
     visible_sections: list[SectionDef] = []
     visible_questions: dict[str, QuestionDef] = {}
     answers: dict[str, object] = {}

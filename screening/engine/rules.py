@@ -301,7 +301,7 @@ class RuleSet:
             if question_code is not None:
                 if question_code not in seen_questions:
                     seen_questions.add(question_code)
-                    if question_code not in answers and question_code in visibility.baseline:
+                    if question_code in visibility.baseline:
                         evidence.append(
                             {
                                 "question": question_code,

@@ -59,6 +59,16 @@ def test_the_check_in_answer_takes_precedence_over_the_intake(ruleset):
     assert "pregnancy" in codes(ruleset, {**CALM, "pregnant": "yes"}, baseline)
 
 
+def test_an_intake_follow_up_the_check_in_hides_is_not_read(ruleset):
+    # At the intake she had thoughts of suicide with intent (urgent then, and reviewed before
+    # she was cleared); today no thoughts, so the check-in hides its follow-ups: the intake's
+    # old "intent" must not raise today's check-in to urgent.
+    baseline = {**COULD_BE_PREGNANT, "suicide_thoughts": "yes", "suicide_intent": "yes"}
+    assert codes(ruleset, {**CALM, "pregnant": "no"}, baseline) == set()
+    today = {**CALM, "pregnant": "no", "suicide_thoughts": "yes", "suicide_intent": "yes"}
+    assert "suicide_risk_high" in codes(ruleset, today, baseline)
+
+
 def test_a_hidden_intake_answer_never_counts(ruleset):
     # "Could you become pregnant?" no: the intake's stale pregnancy answer was hidden there,
     # and the check-in's pregnancy page is not shown, so its answer is not read either.
