@@ -290,14 +290,18 @@ REMINDER_AFTER_DAYS = env_int("REMINDER_AFTER_DAYS", 3)
 REMINDER_MAX = env_int("REMINDER_MAX", 3)
 # A physician's clearance holds this many days from its signature, to the second: signed at
 # 10:00, it is valid until 09:59:59 on the 180th day after and expired from 10:00 that day
-# (screening.selectors.current_clearance); then the patient repeats the full intake. No guideline sets an interval: a product decision
-# (clinical-reference-sessions.md section 5).
+# (screening.selectors.current_clearance); then the patient repeats the full intake. No
+# guideline sets an interval: a product decision (clinical-reference-sessions.md section 5).
 CLEARANCE_VALID_DAYS = env_int("CLEARANCE_VALID_DAYS", 180)
+# Product decision (not a clinical fact): a patient is emailed the link to a session's
+# check-in this many hours before the session, or at once when it is booked closer.
+CHECK_IN_OPENS_HOURS_BEFORE = env_int("CHECK_IN_OPENS_HOURS_BEFORE", 48)
 for _name in (
     "URGENT_REVIEW_MINUTES",
     "URGENT_REALERT_MINUTES",
     "REMINDER_AFTER_DAYS",
     "CLEARANCE_VALID_DAYS",
+    "CHECK_IN_OPENS_HOURS_BEFORE",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1.")

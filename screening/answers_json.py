@@ -95,7 +95,10 @@ def clean_answers(
     answers: dict[str, object] = {}
     problems: list[str] = []
     for code, raw in data.items():
-        question = questionnaire.questions_by_code.get(code)
+        # A check-in's test case may also give the baseline intake's answers.
+        question = questionnaire.questions_by_code.get(code) or questionnaire.baseline_question(
+            code
+        )
         if question is None:
             problems.append(f'"{code}": not a question code of this version.')
         elif raw is not None:

@@ -89,9 +89,20 @@ class QuestionSet(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # The same as Screening.Purpose: a check-in set's rules also read the patient's baseline
+    # intake answers, and its screenings never enter the intake review queue.
+    purpose = models.CharField(
+        max_length=20,
+        choices=[("intake", "Pre-treatment screening"), ("check_in", "Session check-in")],
+        default="intake",
+    )
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_check_in(self) -> bool:
+        return self.purpose == "check_in"
 
     def next_version_number(self) -> int:
         """The number a new version of this set takes: one past the highest, 1 for the first.
@@ -1144,6 +1155,7 @@ class UndeliveredEmail(models.Model):
         URGENT_REALERT = "urgent_realert", "Urgent screening not yet opened: alert again"
         PATIENT_NOTICE = "patient_notice", "Notice to a patient that there is news"
         PATIENT_REMINDER = "patient_reminder", "Reminder to a patient"
+        CHECK_IN_INVITATION = "check_in_invitation", "Invitation to a session check-in"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -1302,6 +1314,8 @@ class TreatmentSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # When the patient was emailed the link to the check-in (screening.tasks): at most once.
+    check_in_invited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]

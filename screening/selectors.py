@@ -38,12 +38,13 @@ from .models import (
     ScoreDefinition,
     Screening,
     Submission,
+    TreatmentSession,
     UndeliveredEmail,
     User,
 )
+from .snapshots import CHECK_IN_QUESTION_SET as CHECK_IN_QUESTION_SET
+from .snapshots import DEFAULT_QUESTION_SET as DEFAULT_QUESTION_SET
 from .snapshots import questionnaire_for
-
-DEFAULT_QUESTION_SET = "ketamine-pretreatment"
 
 
 class NoPublishedQuestionSet(Exception):
@@ -74,11 +75,44 @@ def read_answers(screening: Screening) -> AnswersRead:
     return AnswersRead(stored_answers(screening), screening.updated_at)
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The intake a session check-in is read with: the screening the patient's clearance was
+    signed on, and its latest submitted answers."""
+
+    screening: Screening
+    answers: dict[str, object]
+
+
+def baseline_for(check_in: Screening) -> Baseline | None:
+    """The baseline intake of a check-in (None for an intake, or a check-in of no session)."""
+    if check_in.purpose != Screening.Purpose.CHECK_IN:
+        return None
+    session = TreatmentSession.objects.filter(check_in=check_in).select_related(
+        "course__clearance__screening__version"
+    )
+    session = session.first()
+    if session is None:
+        return None
+    intake = session.course.clearance.screening
+    latest = intake.submissions.order_by("-number").values_list("answers", flat=True).first()
+    return Baseline(intake, dict(latest) if latest is not None else stored_answers(intake))
+
+
 def visibility_for(screening: Screening, answers: dict[str, object] | None = None) -> Visibility:
+    """What the patient is asked; a check-in's conditions also read its baseline intake."""
     questionnaire = questionnaire_for(screening.version)
     if answers is None:
         answers = stored_answers(screening)
-    return work_out_visibility(questionnaire, answers, timezone.localdate())
+    baseline = baseline_for(screening)
+    if baseline is None:
+        return work_out_visibility(questionnaire, answers, timezone.localdate())
+    return work_out_visibility(
+        questionnaire.with_baseline(questionnaire_for(baseline.screening.version)),
+        answers,
+        timezone.localdate(),
+        baseline.answers,
+    )
 
 
 def section_is_complete(section: SectionDef, visibility: Visibility, completed: set[str]) -> bool:
@@ -343,7 +377,8 @@ def queue_notices() -> QueueNotices:
         .order_by()
     )
     unanswered = (
-        Screening.objects.in_progress()
+        Screening.objects.intakes()
+        .in_progress()
         .filter(reminders_exhausted_at__isnull=False)
         .annotate(
             key=Cast("id", output_field=CharField()),

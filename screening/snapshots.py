@@ -29,6 +29,10 @@ from .models import (
     Section,
 )
 
+# The intake every session check-in is read against (its baseline), by its question set.
+DEFAULT_QUESTION_SET = "ketamine-pretreatment"
+CHECK_IN_QUESTION_SET = "ketamine-session-check-in"
+
 
 def questionnaire_for(version: QuestionSetVersion) -> QuestionnaireDef:
     if version.status == QuestionSetVersion.Status.DRAFT:
@@ -162,17 +166,27 @@ def score_defs(version: QuestionSetVersion) -> list[ScoreDef]:
     return score_defs_from_data({"scores": list(rows)})
 
 
-def ruleset_for(version: QuestionSetVersion) -> RuleSet:
+def ruleset_for(
+    version: QuestionSetVersion, baseline_version: QuestionSetVersion | None = None
+) -> RuleSet:
+    """The version's rules; a check-in's read the answers of `baseline_version`, its
+    patient's intake (the published intake when none is given)."""
     formulary = current_formulary()
     if version.status == QuestionSetVersion.Status.DRAFT:
         return RuleSet(
-            questionnaire_for(version), rule_defs(version), score_defs(version), formulary
+            questionnaire_with_baseline(version, baseline_version),
+            rule_defs(version),
+            score_defs(version),
+            formulary,
         )
-    key = (version.pk, id(formulary))
+    key = (version.pk, baseline_version.pk if baseline_version else None, id(formulary))
     ruleset = _ruleset_cache.get(key)
     if ruleset is None:
         ruleset = RuleSet(
-            questionnaire_for(version), rule_defs(version), score_defs(version), formulary
+            questionnaire_with_baseline(version, baseline_version),
+            rule_defs(version),
+            score_defs(version),
+            formulary,
         )
         if len(_ruleset_cache) > 16:
             _ruleset_cache.clear()
@@ -180,9 +194,37 @@ def ruleset_for(version: QuestionSetVersion) -> RuleSet:
     return ruleset
 
 
+def checking_baseline() -> QuestionnaireDef | None:
+    """What a check-in's content is checked against: the published intake's questionnaire.
+
+    A check-in's show-when conditions, rules and test panel may read the intake's answers;
+    each real check-in is evaluated with its own patient's intake (`ruleset_for`)."""
+    intake = (
+        QuestionSetVersion.objects.published()
+        .filter(question_set__slug=DEFAULT_QUESTION_SET)
+        .first()
+    )
+    return questionnaire_for(intake) if intake is not None else None
+
+
+def questionnaire_with_baseline(
+    version: QuestionSetVersion, baseline_version: QuestionSetVersion | None = None
+) -> QuestionnaireDef:
+    """The version's questionnaire, reading the baseline intake's too if it is a check-in."""
+    questionnaire = questionnaire_for(version)
+    if not version.question_set.is_check_in:
+        return questionnaire
+    baseline = (
+        questionnaire_for(baseline_version) if baseline_version is not None else checking_baseline()
+    )
+    return questionnaire.with_baseline(baseline)
+
+
 def validator_for(version: QuestionSetVersion) -> RuleSet:
     """A RuleSet with the version's names and functions but no rules: for checking expressions."""
-    return RuleSet(questionnaire_for(version), [], score_defs(version), current_formulary())
+    return RuleSet(
+        questionnaire_with_baseline(version), [], score_defs(version), current_formulary()
+    )
 
 
 def draft_ruleset(version: QuestionSetVersion) -> RuleSet:

@@ -43,6 +43,7 @@ from .models import (
     Invitation,
     ReviewClock,
     Screening,
+    TreatmentSession,
     UndeliveredEmail,
     User,
 )
@@ -319,6 +320,21 @@ def alert_again_about_unopened_screening(clock_id: str, attempt: int = 1) -> Non
 # Patients -------------------------------------------------------------------------------
 
 
+def _send_patient_notice(
+    patient: User, *, subject: str, template: str, link_path: str = ""
+) -> None:
+    """Every email to a patient: that there is something to do or read, with a link to log
+    in (or to a page behind the login), and no health data. Nothing to an inactive account."""
+    if not patient.is_active:
+        return
+    _send(
+        subject=f"{settings.CLINIC_NAME}: {subject}",
+        template=template,
+        context={"login_link": absolute_url(link_path or reverse("login"))},
+        to=[patient.email],
+    )
+
+
 @task()
 def notify_patient(screening_id: str, attempt: int = 1) -> None:
     """Tell the patient there is something new to read (a decision, a request for more
@@ -331,13 +347,10 @@ def notify_patient(screening_id: str, attempt: int = 1) -> None:
     ) as sending:
         screening = Screening.objects.select_related("patient").get(pk=screening_id)
         sending.about(screening)
-        if not screening.patient.is_active:
-            return
-        _send(
-            subject=f"{settings.CLINIC_NAME}: there is news about your questionnaire",
+        _send_patient_notice(
+            screening.patient,
+            subject="there is news about your questionnaire",
             template="email/patient_notice.txt",
-            context={"login_link": absolute_url(reverse("login"))},
-            to=[screening.patient.email],
         )
 
 
@@ -407,13 +420,12 @@ def send_patient_reminder(screening_id: str, attempt: int = 1) -> None:
     ) as sending:
         screening = Screening.objects.select_related("patient").get(pk=screening_id)
         sending.about(screening)
-        if not screening.is_editable or not screening.patient.is_active:
+        if not screening.is_editable:
             return  # submitted while the email waited
-        _send(
-            subject=f"{settings.CLINIC_NAME}: your questionnaire is waiting for you",
+        _send_patient_notice(
+            screening.patient,
+            subject="your questionnaire is waiting for you",
             template="email/patient_reminder.txt",
-            context={"login_link": absolute_url(reverse("login"))},
-            to=[screening.patient.email],
         )
 
 
@@ -466,4 +478,60 @@ def send_authenticator_setup_link(link_id: str, removed_by_id: str = "", attempt
                 "valid_hours": int(LINK_VALID_FOR.total_seconds() // 3600),
             },
             to=[link.user.email],
+        )
+
+
+# Session check-ins ------------------------------------------------------------------------
+
+
+def _check_in_wanted(session: TreatmentSession, now: datetime) -> bool:
+    """Whether a session still wants its check-in answered: ahead, its course not ended,
+    and its check-in not already sent."""
+    if session.scheduled_for <= now or session.course.ended_at is not None:
+        return False
+    return session.check_in is None or session.check_in.is_editable
+
+
+@task()
+def invite_to_check_in(session_id: str) -> None:
+    """Email the patient the link to a session's check-in CHECK_IN_OPENS_HOURS_BEFORE hours
+    before it (at once if it is closer). Comes back at that time if run early; does nothing
+    for a session past, cancelled or already checked in, and sends at most once (the
+    session row records it), however often it is queued."""
+    session = (
+        TreatmentSession.objects.select_related("course", "check_in").filter(pk=session_id).first()
+    )
+    now = timezone.now()
+    if session is None or not _check_in_wanted(session, now):
+        return
+    opens = session.scheduled_for - timedelta(hours=settings.CHECK_IN_OPENS_HOURS_BEFORE)
+    if now < opens:
+        schedule(invite_to_check_in, opens, session_id=session_id)
+        return
+    if TreatmentSession.objects.filter(pk=session.pk, check_in_invited_at__isnull=True).update(
+        check_in_invited_at=now
+    ):
+        send_check_in_invitation.enqueue(session_id=session_id)
+
+
+@task()
+def send_check_in_invitation(session_id: str, attempt: int = 1) -> None:
+    with SendAttempt(
+        kind=UndeliveredEmail.Kind.CHECK_IN_INVITATION,
+        task=send_check_in_invitation,
+        arguments={"session_id": session_id},
+        number=attempt,
+    ) as sending:
+        session = TreatmentSession.objects.select_related("course__patient", "check_in").get(
+            pk=session_id
+        )
+        sending.about(session)
+        if not _check_in_wanted(session, timezone.now()):
+            return  # answered, cancelled or past while the email waited
+        # The patient's home lists the session with its "Answer your check-in" button.
+        _send_patient_notice(
+            session.course.patient,
+            subject="a few questions before your next visit",
+            template="email/check_in_invitation.txt",
+            link_path=reverse("patient:home"),
         )

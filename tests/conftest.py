@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
+from screening.engine.definitions import DEFAULT_CHECK_IN_FILE, DEFAULT_CHECK_IN_PANEL_FILE
 from screening.models import (
     CLINIC_ADMIN_GROUP,
     NURSE_GROUP,
@@ -37,6 +38,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_formulary()
         load_question_set()
+        # The session check-in: its rules read the intake's answers, so it comes second.
+        load_question_set(DEFAULT_CHECK_IN_FILE, DEFAULT_CHECK_IN_PANEL_FILE)
 
 
 # The 0005 migration's trigger: PostgreSQL refuses TRUNCATE of the audit log.
@@ -110,10 +113,21 @@ def task_worker(settings):
 
 @pytest.fixture
 def default_version(db):
-    version = QuestionSetVersion.objects.published().first()
+    version = QuestionSetVersion.objects.published().filter(question_set__purpose="intake").first()
     if version is None:  # a transactional test (live server) flushed the database
         load_formulary()
         version, _ = load_question_set()
+    return version
+
+
+@pytest.fixture
+def check_in_version(default_version):
+    """The published session check-in (loaded again after a live-server flush)."""
+    version = (
+        QuestionSetVersion.objects.published().filter(question_set__purpose="check_in").first()
+    )
+    if version is None:
+        version, _ = load_question_set(DEFAULT_CHECK_IN_FILE, DEFAULT_CHECK_IN_PANEL_FILE)
     return version
 
 

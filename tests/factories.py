@@ -24,7 +24,7 @@ def make_submitted_screening(
     *, level="", flags=(), patient=None, minutes_ago=0, status="submitted"
 ):
     """A submitted screening whose flags are given as (code, severity) pairs."""
-    version = QuestionSetVersion.objects.published().first()
+    version = QuestionSetVersion.objects.published().filter(question_set__purpose="intake").first()
     flags = list(flags) or ([(f"demo_{level}", level)] if level else [])
     level = max((severity for _, severity in flags), key=Severity.rank_of, default="")
     submitted_at = timezone.now() - timedelta(minutes=minutes_ago)

@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from screening.engine.definitions import (
+    DEFAULT_CHECK_IN_FILE,
     DEFAULT_CONTENT_FILE,
     ContentError,
     questionnaire_from_data,
@@ -315,6 +316,8 @@ def test_load_default_content_refuses_the_attack_file_with_a_message(tmp_path):
 # --- Clean clinical text (issue 13, item 4) -------------------------------------------------
 
 CONTENT = read_content(DEFAULT_CONTENT_FILE)[0]
+# The intake and the session check-in: every text of both is held to the same standard.
+CONTENTS = (CONTENT, read_content(DEFAULT_CHECK_IN_FILE)[0])
 # Words that only make sense to whoever wrote the file: section signs pointing into our own
 # reference document, the design notes, reminders to check something.
 INTERNAL_NOTES = re.compile(
@@ -328,25 +331,28 @@ BARE_KEY = re.compile(r"^[A-Z][A-Z0-9-]*(?:\s+[0-9][0-9.,\s]*)?$")
 
 
 def physician_texts():
-    for rule in CONTENT["rules"]:
-        for field in ("title", "message", "rationale", "source"):
-            yield f"rule {rule['code']} {field}", str(rule[field])
-    for score in CONTENT["scores"]:
-        yield f"score {score['code']} source", str(score["source"])
-        for band in score["bands"]:
-            yield f"score {score['code']} band", str(band["label"])
+    for content in CONTENTS:
+        for rule in content["rules"]:
+            for field in ("title", "message", "rationale", "source"):
+                yield f"rule {rule['code']} {field}", str(rule[field])
+        for score in content["scores"]:
+            yield f"score {score['code']} source", str(score["source"])
+            for band in score["bands"]:
+                yield f"score {score['code']} band", str(band["label"])
 
 
 def patient_texts():
-    for section in CONTENT["sections"]:
-        yield f"section {section['code']}", f"{section['title']} {section.get('intro', '')}"
-        for question in section["questions"]:
-            yield f"question {question['code']}", f"{question['text']} {question.get('help', '')}"
-            for choice in question.get("choices") or []:
-                yield f"question {question['code']} choice", choice["label"]
-    for rule in CONTENT["rules"]:
-        if rule.get("patient_message"):
-            yield f"rule {rule['code']} patient message", rule["patient_message"]
+    for content in CONTENTS:
+        for section in content["sections"]:
+            yield f"section {section['code']}", f"{section['title']} {section.get('intro', '')}"
+            for question in section["questions"]:
+                text = f"{question['text']} {question.get('help', '')}"
+                yield f"question {question['code']}", text
+                for choice in question.get("choices") or []:
+                    yield f"question {question['code']} choice", choice["label"]
+        for rule in content["rules"]:
+            if rule.get("patient_message"):
+                yield f"rule {rule['code']} patient message", rule["patient_message"]
 
 
 def test_nothing_a_physician_or_patient_reads_holds_an_internal_note():
@@ -359,7 +365,9 @@ def test_nothing_a_physician_or_patient_reads_holds_an_internal_note():
 
 
 def test_rule_texts_name_other_rules_by_title_not_by_code():
-    codes = {rule["code"] for rule in CONTENT["rules"] if "_" in rule["code"]}
+    codes = {
+        rule["code"] for content in CONTENTS for rule in content["rules"] if "_" in rule["code"]
+    }
     found = [
         f"{where}: {code}"
         for where, text in physician_texts()

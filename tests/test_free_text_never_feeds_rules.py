@@ -181,4 +181,7 @@ def test_the_loader_refuses_a_rule_on_free_text(tmp_path, default_version):
     changed.write_text(text)
     with pytest.raises(ContentError, match="rule ketamine_allergy: Cannot use .drug_allergy_list"):
         load_question_set(changed)
-    assert QuestionSetVersion.objects.published().get() == default_version
+    assert (
+        QuestionSetVersion.objects.published().filter(question_set__purpose="intake").get()
+        == default_version
+    )

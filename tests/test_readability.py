@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
-from screening.engine.definitions import DEFAULT_CONTENT_FILE, read_content
+from screening.engine.definitions import DEFAULT_CHECK_IN_FILE, DEFAULT_CONTENT_FILE, read_content
 from screening.patient_messages import render_patient_message
 
 from .readability import Sentence, long_words, sentences, syllables
@@ -263,3 +263,22 @@ def test_a_name_counts_as_one_plain_word():
     )
     assert named.words == plain.words - 1
     assert named.grade < plain.grade
+
+
+def test_the_session_check_in_reads_at_grade_8_or_below_too():
+    """The check-in a patient answers before each session, on a phone (issue 14)."""
+    data = read_content(DEFAULT_CHECK_IN_FILE)[0]
+    graded = graded_sentences(data)
+    too_hard = [
+        f"{where}: grade {sentence.grade:.1f}: {sentence.text}"
+        for where, sentence in graded
+        if sentence.grade > MAX_GRADE
+    ]
+    assert not too_hard, "\n".join(too_hard)
+    too_long = [
+        f"{where}: {sentence.text!r} ({', '.join(words)})"
+        for where, sentence in short_labels(data)
+        if (words := long_words(sentence.text, NAMES, longer_than=MAX_LABEL_SYLLABLES))
+    ]
+    assert not too_long, "\n".join(too_long)
+    assert len(graded) > 20

@@ -111,7 +111,10 @@ def test_the_loader_refuses_content_whose_panel_fails_naming_the_case(tmp_path, 
     assert "test panel fails" in message
     assert "Blood pressure 180/120: uncontrolled, not a crisis" in message
     assert "Unexpected flag bp_crisis_range was raised." in message
-    assert QuestionSetVersion.objects.published().get() == default_version
+    assert (
+        QuestionSetVersion.objects.published().filter(question_set__purpose="intake").get()
+        == default_version
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,7 +148,10 @@ def test_the_loader_refuses_a_malformed_case_with_its_name(
     with pytest.raises(ContentError, match="test panel case") as error:
         load(DEFAULT_CONTENT_FILE, panel)
     assert message in str(error.value)
-    assert QuestionSetVersion.objects.published().get() == default_version
+    assert (
+        QuestionSetVersion.objects.published().filter(question_set__purpose="intake").get()
+        == default_version
+    )
 
 
 # Drafts ---------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ from ..services.content import (
     review_for_publishing,
 )
 from ..services.two_factor_links import remove_authenticator
-from ..snapshots import questionnaire_for
+from ..snapshots import questionnaire_with_baseline
 
 
 class AuditedAdminMixin:
@@ -262,9 +262,10 @@ def names_defined_before(version: QuestionSetVersion, section_position: int, pos
         )
         .values_list("code", flat=True)
     )
-    questionnaire = questionnaire_for(version)
+    questionnaire = questionnaire_with_baseline(version)
     all_names = variable_types(questionnaire)
-    allowed = {}
+    # A check-in's conditions may read any of its baseline intake's answers.
+    allowed = variable_types(questionnaire.baseline) if questionnaire.baseline else {}
     for section in questionnaire.sections:
         for question in section.questions:
             if question.code in earlier_codes:
@@ -707,7 +708,9 @@ class PanelCaseAdminForm(DraftLockFormMixin, forms.ModelForm):
         if version is None:
             return cleaned
         if "answers" in cleaned:
-            answers, problems = clean_answers(cleaned["answers"], questionnaire_for(version))
+            answers, problems = clean_answers(
+                cleaned["answers"], questionnaire_with_baseline(version)
+            )
             for problem in problems:
                 self.add_error("answers", problem)
             if not problems:

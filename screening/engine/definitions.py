@@ -34,6 +34,9 @@ CONTENT_DIRECTORY = Path(__file__).resolve().parents[2] / "content"
 DEFAULT_CONTENT_FILE = CONTENT_DIRECTORY / "ketamine_default.yaml"
 DEFAULT_FORMULARY_FILE = CONTENT_DIRECTORY / "formulary.yaml"
 DEFAULT_PANEL_FILE = CONTENT_DIRECTORY / "test_panel.yaml"
+# The check-in a patient answers before each treatment session, and its own test panel.
+DEFAULT_CHECK_IN_FILE = CONTENT_DIRECTORY / "checkin_default.yaml"
+DEFAULT_CHECK_IN_PANEL_FILE = CONTENT_DIRECTORY / "checkin_test_panel.yaml"
 RULE_FIELDS = ("code", "title", "severity", "when", "message", "rationale", "source")
 
 
@@ -62,8 +65,13 @@ def read_content(path: Path) -> tuple[dict, str]:
     return data, digest
 
 
-def questionnaire_from_data(data: dict) -> QuestionnaireDef:
-    """Check the file's structure and build the engine's definition; raise ContentError on problems."""
+def questionnaire_from_data(
+    data: dict, baseline: QuestionnaireDef | None = None
+) -> QuestionnaireDef:
+    """Check the file's structure and build the engine's definition; raise ContentError on problems.
+
+    A check-in's file is read with its `baseline` (the intake's questionnaire), whose names
+    its show-when conditions may use."""
     sections = []
     seen_codes: set[str] = set()
     for s_index, raw_section in enumerate(data.get("sections") or [], start=1):
@@ -114,7 +122,7 @@ def questionnaire_from_data(data: dict) -> QuestionnaireDef:
                 questions=tuple(questions),
             )
         )
-    questionnaire = QuestionnaireDef(tuple(sections))
+    questionnaire = QuestionnaireDef(tuple(sections), baseline)
     problems = expression_problems(questionnaire)
     if problems:
         raise ContentError("Invalid show-when expressions:\n" + "\n".join(problems))
@@ -237,13 +245,17 @@ def score_defs_from_data(data: dict) -> list[ScoreDef]:
 
 
 def default_ruleset_from_files(
-    content_path: Path = DEFAULT_CONTENT_FILE, formulary_path: Path = DEFAULT_FORMULARY_FILE
+    content_path: Path = DEFAULT_CONTENT_FILE,
+    formulary_path: Path = DEFAULT_FORMULARY_FILE,
+    baseline_path: Path | None = None,
 ) -> RuleSet:
-    """The default RuleSet straight from the data files (no database)."""
+    """The default RuleSet straight from the data files (no database); a check-in's is read
+    with its baseline intake's file (`baseline_path`)."""
     data, _ = read_content(content_path)
     formulary_data, _ = read_content(formulary_path)
+    baseline = questionnaire_from_data(read_content(baseline_path)[0]) if baseline_path else None
     return RuleSet(
-        questionnaire_from_data(data),
+        questionnaire_from_data(data, baseline),
         rule_defs_from_data(data),
         score_defs_from_data(data),
         Formulary.from_data(formulary_data, shared_dictionary()),

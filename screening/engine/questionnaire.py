@@ -155,6 +155,9 @@ class SectionDef:
 @dataclass(frozen=True)
 class QuestionnaireDef:
     sections: tuple[SectionDef, ...]
+    # A session check-in's baseline: the intake questionnaire whose answers its show-when
+    # conditions and rules may also read (never shown to the patient again). None for an intake.
+    baseline: QuestionnaireDef | None = field(default=None, compare=False)
     questions_by_code: dict[str, QuestionDef] = field(init=False, repr=False, compare=False)
     _compiled: dict[str, Expression | None] = field(init=False, repr=False, compare=False)
 
@@ -162,6 +165,16 @@ class QuestionnaireDef:
         by_code = {q.code: q for section in self.sections for q in section.questions}
         object.__setattr__(self, "questions_by_code", by_code)
         object.__setattr__(self, "_compiled", {})
+
+    def with_baseline(self, baseline: QuestionnaireDef | None) -> QuestionnaireDef:
+        """This questionnaire reading `baseline`'s answers too (a check-in and its intake)."""
+        return QuestionnaireDef(self.sections, baseline)
+
+    def baseline_question(self, code: str) -> QuestionDef | None:
+        """A question only the baseline asks (this questionnaire's own come first)."""
+        if code in self.questions_by_code or self.baseline is None:
+            return None
+        return self.baseline.questions_by_code.get(code)
 
     def section(self, code: str) -> SectionDef | None:
         return next((section for section in self.sections if section.code == code), None)
@@ -190,8 +203,11 @@ def variable_types(
     """Every name an expression may use; optionally only those defined before a question or section.
 
     Show-when conditions may only look back: a question cannot depend on one asked later.
+    A check-in's baseline (the intake) was answered before it, so all of its names come first.
     """
-    types: dict[str, VariableType] = {}
+    types: dict[str, VariableType] = (
+        variable_types(questionnaire.baseline) if questionnaire.baseline is not None else {}
+    )
     for section in questionnaire.sections:
         if section.code == before_section:
             return types
@@ -317,20 +333,45 @@ class Visibility:
     questions: dict[str, QuestionDef]  # visible questions by code, in questionnaire order
     values: dict[str, object]  # expression values of visible answers, plus derived ones
     answers: dict[str, object]  # stored answers of visible questions only
+    # A check-in's baseline answers that count: visible in the intake, of questions the
+    # check-in does not ask again.
+    baseline: dict[str, object] = field(default_factory=dict)
 
     def visible_in(self, section: SectionDef) -> list[QuestionDef]:
         return [question for question in section.questions if question.code in self.questions]
 
 
 def work_out_visibility(
-    questionnaire: QuestionnaireDef, stored_answers: Mapping[str, object], today: datetime.date
+    questionnaire: QuestionnaireDef,
+    stored_answers: Mapping[str, object],
+    today: datetime.date,
+    baseline_answers: Mapping[str, object] | None = None,
 ) -> Visibility:
     """Walk the questionnaire in order, showing what the answers so far make relevant.
 
     Answers to hidden questions (their condition is false, or unknown because it depends on
     something unanswered) are left out: a stale answer must never raise a flag.
+
+    A check-in (a questionnaire with a baseline) starts from the values of its baseline
+    intake's answers, worked out by the intake's own conditions; its own answers then take
+    precedence where it asks the same question again.
     """
     values: dict[str, object] = {}
+    baseline_shown: dict[str, object] = {}
+    if questionnaire.baseline is not None and baseline_answers:
+        seen = work_out_visibility(questionnaire.baseline, baseline_answers, today)
+        # A question the check-in asks again is the check-in's alone: shown and answered
+        # there, its answer counts; hidden there (a follow-up of an answer that changed),
+        # the intake's old answer must not count either.
+        asked_again = {
+            name
+            for question in questionnaire.questions_by_code.values()
+            for name in question.expression_names
+        }
+        values.update({k: v for k, v in seen.values.items() if k not in asked_again})
+        baseline_shown = {
+            k: v for k, v in seen.answers.items() if k not in questionnaire.questions_by_code
+        }
     visible_sections: list[SectionDef] = []
     visible_questions: dict[str, QuestionDef] = {}
     answers: dict[str, object] = {}
@@ -351,7 +392,8 @@ def work_out_visibility(
                     values.update(derived_values(values, today))
         if shown_here:
             visible_sections.append(section)
-    return Visibility(visible_sections, visible_questions, values, answers)
+    baseline = {code: value for code, value in baseline_shown.items() if code not in answers}
+    return Visibility(visible_sections, visible_questions, values, answers, baseline)
 
 
 def _condition_holds(

@@ -28,6 +28,7 @@ from .questionnaire import (
     FREE_TEXT_REFUSED,
     MEDICATION_LIST,
     QuestionnaireDef,
+    Visibility,
     is_answered,
     variable_types,
     work_out_visibility,
@@ -184,10 +185,14 @@ class RuleSet:
         self._list_questions = [
             q for q in questionnaire.questions_by_code.values() if q.kind == MEDICATION_LIST
         ]
+        # A check-in's rules may read its baseline intake's answers too; its own come last
+        # so that a question asked again is found in the check-in.
+        asked = [
+            *(questionnaire.baseline.questions_by_code.values() if questionnaire.baseline else ()),
+            *questionnaire.questions_by_code.values(),
+        ]
         self._name_to_question = {
-            name: question.code
-            for question in questionnaire.questions_by_code.values()
-            for name in question.expression_names
+            name: question.code for question in asked for name in question.expression_names
         }
 
     # Validation ---------------------------------------------------------------------
@@ -208,13 +213,24 @@ class RuleSet:
         today: datetime.date,
         *,
         with_evidence: bool = True,
+        baseline_answers: Mapping[str, object] | None = None,
     ) -> Evaluation:
         """Scores, medications and flags for one screening.
 
         The publish preview only counts which flags each screening would gain or lose, so
         it passes with_evidence=False and skips the (comparatively costly) evidence.
+
+        A check-in is evaluated with its baseline intake's answers (`baseline_answers`). A
+        test panel case gives both in one mapping: the codes only the baseline asks are
+        taken as the baseline's.
         """
-        visibility = work_out_visibility(self.questionnaire, stored_answers, today)
+        if baseline_answers is None and self.questionnaire.baseline is not None:
+            own = self.questionnaire.questions_by_code
+            baseline_answers = {k: v for k, v in stored_answers.items() if k not in own}
+            stored_answers = {k: v for k, v in stored_answers.items() if k in own}
+        visibility = work_out_visibility(
+            self.questionnaire, stored_answers, today, baseline_answers
+        )
         values = dict(visibility.values)
         score_results = []
         for score in self.scores:
@@ -256,7 +272,7 @@ class RuleSet:
                 rationale=rule.rationale,
                 source=rule.source,
                 patient_message=rule.patient_message,
-                evidence=self._evidence(expression, values, visibility.answers, medications)
+                evidence=self._evidence(expression, values, visibility, medications)
                 if with_evidence
                 else (),
             )
@@ -269,10 +285,14 @@ class RuleSet:
         self,
         expression: Expression,
         values: Mapping[str, object],
-        answers: Mapping[str, object],
+        visibility: Visibility,
         medications: list[TypedEntry],
     ) -> tuple[dict, ...]:
-        """The answers and medications behind a flag, so the physician sees why it was raised."""
+        """The answers and medications behind a flag, so the physician sees why it was raised.
+
+        An answer a check-in's rule read from the baseline intake says so (`from_baseline`).
+        """
+        answers = visibility.answers
         evidence: list[dict] = []
         seen_questions: set[str] = set()
         seen_matches: set[int] = set()
@@ -281,9 +301,18 @@ class RuleSet:
             if question_code is not None:
                 if question_code not in seen_questions:
                     seen_questions.add(question_code)
-                    evidence.append(
-                        {"question": question_code, "answer": answers.get(question_code)}
-                    )
+                    if question_code in visibility.baseline:
+                        evidence.append(
+                            {
+                                "question": question_code,
+                                "answer": visibility.baseline[question_code],
+                                "from_baseline": True,
+                            }
+                        )
+                    else:
+                        evidence.append(
+                            {"question": question_code, "answer": answers.get(question_code)}
+                        )
             else:  # a score or a derived value such as age or BMI
                 value = values.get(name)
                 evidence.append({"value": name, "answer": _plain(value)})

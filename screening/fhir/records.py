@@ -39,9 +39,12 @@ def question_set_data(version: QuestionSetVersion) -> QuestionSetData:
 
 
 def screenings_for_export() -> QuerySet[Screening]:
-    """Screenings staff may read: submitted at least once (a reopened one included)."""
-    return Screening.objects.select_related("patient", "version__question_set").exclude(
-        status=Screening.Status.IN_PROGRESS, submitted_at__isnull=True
+    """Intakes staff may read: submitted at least once (a reopened one included). Session
+    check-ins are not exported yet: their answers are read with the baseline intake's."""
+    return (
+        Screening.objects.intakes()
+        .select_related("patient", "version__question_set")
+        .exclude(status=Screening.Status.IN_PROGRESS, submitted_at__isnull=True)
     )
 
 

@@ -73,3 +73,12 @@ class SubmitForm(forms.Form):
         ),
         error_messages={"required": "Please tick this box to confirm before you submit."},
     )
+
+
+class CheckInSubmitForm(forms.Form):
+    """The check-in's confirmation: there is no consent information to have read again."""
+
+    consent = forms.BooleanField(
+        label="My answers are complete and true to the best of my knowledge.",
+        error_messages={"required": "Please tick this box to confirm before you submit."},
+    )

@@ -9,8 +9,12 @@ and the reason are the physician's notes and are never shown here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from ..models import Decision, Screening
+from django.conf import settings
+from django.utils import timezone
+
+from ..models import Decision, Screening, TreatmentCourse, TreatmentSession, User
 from ..selectors import Clearance, ClearanceStatus
 
 
@@ -123,3 +127,55 @@ def latest_decision(screening: Screening | None) -> Decision | None:
     if screening is None or screening.status != Screening.Status.DECIDED:
         return None
     return screening.decisions.order_by("-signed_at").first()
+
+
+# Upcoming sessions ------------------------------------------------------------------------
+
+# The product and route in the patient's words (the consent page's).
+PRODUCT_WORDS = {
+    TreatmentCourse.Product.IV_KETAMINE: "Ketamine by drip (IV)",
+    TreatmentCourse.Product.IM_KETAMINE: "Ketamine by shot (IM)",
+    TreatmentCourse.Product.ESKETAMINE_NASAL: "Esketamine nasal spray (Spravato)",
+}
+
+
+@dataclass(frozen=True)
+class UpcomingSession:
+    session: TreatmentSession
+    product: str
+    check_in_sent: bool
+    opens_at: datetime | None  # when the check-in can be answered, if not yet
+
+
+def check_in_opens_at(session: TreatmentSession) -> datetime:
+    return session.scheduled_for - timedelta(hours=settings.CHECK_IN_OPENS_HOURS_BEFORE)
+
+
+def upcoming_sessions(patient: User) -> list[UpcomingSession]:
+    """The patient's own sessions still ahead, soonest first, each with its check-in's state."""
+    now = timezone.now()
+    rows = (
+        TreatmentSession.objects.filter(
+            course__patient=patient, course__ended_at__isnull=True, scheduled_for__gt=now
+        )
+        .select_related("course", "check_in")
+        .order_by("scheduled_for")
+    )
+    return [
+        UpcomingSession(
+            session=session,
+            product=PRODUCT_WORDS.get(session.course.product, session.course.get_product_display()),
+            check_in_sent=session.check_in is not None and not session.check_in.is_editable,
+            opens_at=check_in_opens_at(session)
+            if session.check_in is None and now < check_in_opens_at(session)
+            else None,
+        )
+        for session in rows
+    ]
+
+
+def session_of(screening: Screening) -> TreatmentSession | None:
+    """The session a check-in is for (None for an intake)."""
+    if screening.purpose != Screening.Purpose.CHECK_IN:
+        return None
+    return TreatmentSession.objects.filter(check_in=screening).first()

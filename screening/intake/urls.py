@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("start/", views.start, name="start"),
     path("how-you-have-been-feeling/", feeling.feeling, name="feeling"),
+    path("sessions/<uuid:session_id>/check-in/", views.check_in, name="check_in"),
     path("<uuid:screening_id>/", views.resume, name="resume"),
     path("<uuid:screening_id>/page/<slug:section_code>/", views.section, name="section"),
     path(

@@ -12,10 +12,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..engine.severity import Severity
-from ..models import PageDraft, Screening
+from ..models import PageDraft, Screening, TreatmentSession
 from ..patient_messages import urgent_messages
 from ..presenters import answer_rows
 from ..selectors import (
@@ -29,6 +31,7 @@ from ..selectors import (
     section_is_complete,
     visibility_for,
 )
+from ..services.check_ins import CheckInClosed, open_check_in
 from ..services.drafts import draft_data, keep_draft
 from ..services.intake import (
     AlreadyScreened,
@@ -39,8 +42,14 @@ from ..services.intake import (
 )
 from ..session_clock import idle_seconds_left
 from ..snapshots import questionnaire_for
-from .forms import SubmitForm
-from .standing import latest_decision, standing_of
+from .forms import CheckInSubmitForm, SubmitForm
+from .standing import (
+    check_in_opens_at,
+    latest_decision,
+    session_of,
+    standing_of,
+    upcoming_sessions,
+)
 from .wizard import PageStep
 
 logger = logging.getLogger(__name__)
@@ -70,8 +79,41 @@ def home(request: HttpRequest) -> HttpResponse:
             "latest": latest,
             "standing": standing,
             "rescreening_due": standing.key.startswith("rescreen_"),
+            "sessions": upcoming_sessions(request.user),
         },
     )
+
+
+@login_required
+@require_POST
+def check_in(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """Open (or carry on with) the check-in of one of the patient's own upcoming sessions."""
+    if request.user.is_clinic_staff:
+        return redirect("staff:home")
+    session = get_object_or_404(
+        TreatmentSession.objects.select_related("course", "check_in"),
+        pk=session_id,
+        course__patient=request.user,
+    )
+    if session.check_in is None and timezone.now() < check_in_opens_at(session):
+        messages.info(
+            request,
+            "The check-in for this session opens "
+            f"{date_format(timezone.localtime(check_in_opens_at(session)), 'j F')}. "
+            "We will email you then.",
+        )
+        return redirect("patient:home")
+    try:
+        screening = open_check_in(session=session)
+    except CheckInClosed:
+        messages.info(request, "This session has already taken place.")
+        return redirect("patient:home")
+    except NoPublishedQuestionSet:
+        messages.error(
+            request, "The clinic has not published its check-in questions yet. Please try later."
+        )
+        return redirect("patient:home")
+    return redirect("patient:resume", screening_id=screening.pk)
 
 
 @login_required
@@ -143,7 +185,11 @@ def section(request: HttpRequest, screening_id: UUID, section_code: str) -> Http
         return redirect(
             "patient:review" if from_review else "patient:resume", screening_id=screening.pk
         )
-    context = {**step.page(form), "from_review": from_review}
+    context = {
+        **step.page(form),
+        "from_review": from_review,
+        "session": session_of(screening),
+    }
     return render(request, "patient/section.html", context)
 
 
@@ -181,7 +227,10 @@ def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
         s for s in visibility.sections if not section_is_complete(s, visibility, completed)
     ]
     drafted = drafted_section_codes(screening)
-    form = SubmitForm(request.POST if request.method == "POST" else None)
+    session = session_of(screening)
+    # A check-in has no information about treatment to confirm having read.
+    form_class = CheckInSubmitForm if session is not None else SubmitForm
+    form = form_class(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid() and not incomplete:
         try:
             submit_screening(screening=screening)
@@ -211,6 +260,7 @@ def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
         "form": form,
         # Pages with typing kept when a session ended and not saved since.
         "drafted": [s for s in visibility.sections if s.code in drafted],
+        "session": session,
     }
     return render(request, "patient/review.html", context)
 
@@ -245,6 +295,7 @@ def done(request: HttpRequest, screening_id: UUID) -> HttpResponse:
             "standing": standing_of(screening, decision),
             "sections": answer_rows(visibility),
             "urgent_messages": messages_now,
+            "session": session_of(screening),
             # The crisis lines are on every confirmation page, once.
             "crisis_lines_shown": any(crisis_resources in message for message in messages_now),
         },

@@ -55,7 +55,11 @@ def draft_impact(request: HttpRequest, version_id: uuid.UUID) -> HttpResponse:
         "staff/draft_impact.html",
         {
             "version": version,
-            "awaiting": Screening.objects.awaiting_review().count(),
+            # What the preview reads: intakes of this draft's question set awaiting review.
+            "awaiting": Screening.objects.awaiting_review()
+            .intakes()
+            .filter(version__question_set_id=version.question_set_id)
+            .count(),
             "result": result,
             "rows": [row for row in result.impact if row.now or row.gained or row.lost]
             if result

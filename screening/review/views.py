@@ -42,6 +42,7 @@ from ..presenters import (
 )
 from ..selectors import (
     ClearanceStatus,
+    baseline_for,
     current_clearance,
     drug_class_names,
     queue_notices,
@@ -75,7 +76,8 @@ QUEUE_COLUMNS = (
 def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilterForm(request.GET or None)
     page = queue_page(
-        filters.filter(Screening.objects.select_related("patient").only(*QUEUE_COLUMNS)),
+        # The intake queue: a session's check-in is read on its session page.
+        filters.filter(Screening.objects.intakes().select_related("patient").only(*QUEUE_COLUMNS)),
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
         size=QUEUE_PAGE_SIZE,
@@ -142,6 +144,11 @@ def screening_context(screening: Screening) -> dict:
     # Every question of the version, shown now or not: a flag no longer raised may name one
     # the latest answers hide.
     questions = questionnaire_for(screening.version).questions_by_code
+    baseline = baseline_for(screening)
+    if baseline is not None:
+        # A check-in's flags may name an answer of the patient's intake (its baseline).
+        intake = questionnaire_for(baseline.screening.version).questions_by_code
+        questions = {**intake, **questions}
     grouped = [
         {
             "severity": severity,

@@ -54,7 +54,14 @@ from ..models import (
     User,
 )
 from ..patient_messages import placeholder_problems
-from ..snapshots import draft_ruleset, questionnaire_for, rule_defs, validator_for
+from ..snapshots import (
+    checking_baseline,
+    draft_ruleset,
+    questionnaire_for,
+    questionnaire_with_baseline,
+    rule_defs,
+    validator_for,
+)
 from .evaluation import FlagImpact, preview_publication
 
 
@@ -135,7 +142,7 @@ class PublishReview:
 
 def review_for_publishing(version: QuestionSetVersion) -> PublishReview:
     """Validate every expression and run the test panel (synthetic cases only)."""
-    problems = expression_problems(questionnaire_for(version)) + rule_problems(version)
+    problems = expression_problems(questionnaire_with_baseline(version)) + rule_problems(version)
     return PublishReview(problems, run_test_panel(version))
 
 
@@ -198,8 +205,14 @@ def preview_draft_impact(
     if not version.is_editable:
         raise VersionNotEditable(f"Version {version.number} is not a draft.")
     with transaction.atomic():
+        # Intakes on this draft's question set: a check-in is read with its baseline
+        # intake, which this preview does not evaluate (none is previewed for a check-in draft).
         screenings = list(
-            Screening.objects.awaiting_review().order_by("submitted_at", "id").only("id")
+            Screening.objects.awaiting_review()
+            .intakes()
+            .filter(version__question_set_id=version.question_set_id)
+            .order_by("submitted_at", "id")
+            .only("id")
         )
         evaluated, impact = preview_publication(version, [s.pk for s in screenings])
         summary = f"Evaluated under draft version {version.number} to preview its effect"
@@ -234,11 +247,22 @@ def load_question_set(
         panel = panel_cases_from_data(panel_data)
         # One digest for both files, so a change to either makes a new version.
         digest = hashlib.sha256(f"{digest}:{panel_digest}".encode()).hexdigest()
-    questionnaire = questionnaire_from_data(data)
     meta = data["question_set"]
+    purpose = str(meta.get("purpose") or "intake")
+    baseline = None
+    if purpose == "check_in":
+        # A check-in reads the intake's answers: load the intake first.
+        baseline = checking_baseline()
+        if baseline is None:
+            raise ContentError(f"{path.name}: publish the intake before its session check-in.")
+    questionnaire = questionnaire_from_data(data, baseline)
     question_set, _ = QuestionSet.objects.get_or_create(
         slug=meta["slug"],
-        defaults={"name": meta["name"], "description": meta.get("description", "")},
+        defaults={
+            "name": meta["name"],
+            "description": meta.get("description", ""),
+            "purpose": purpose,
+        },
     )
     live = (
         question_set.versions.select_for_update()
@@ -407,7 +431,7 @@ def copy_rules_scores_and_panel(source: QuestionSetVersion, target: QuestionSetV
 
 def write_panel_cases(version: QuestionSetVersion, cases: list[dict]) -> None:
     """Store the file's test panel on a version, each case checked as the admin checks it."""
-    questionnaire = questionnaire_for(version)
+    questionnaire = questionnaire_with_baseline(version)
     rule_codes = set(version.rules.values_list("code", flat=True))
     for position, case in enumerate(cases, start=1):
         answers, problems = panel_case_problems(

@@ -23,6 +23,7 @@ from ..models import (
     Screening,
     Submission,
 )
+from ..selectors import baseline_for
 from ..snapshots import draft_ruleset, ruleset_for
 
 # A kept flag's texts are refreshed from the rule (the same version's, so the same words).
@@ -30,14 +31,20 @@ TEXT_FIELDS = ("severity", "title", "message", "rationale", "source", "patient_m
 
 
 def evaluate(screening: Screening, ruleset: RuleSet | None = None) -> Evaluation:
+    """A screening's flags and scores; a session check-in's are read with its baseline intake
+    (its latest submitted answers), and their evidence says which answers came from there."""
     answers = dict(screening.answers.values_list("question__code", "value"))
-    ruleset = ruleset or ruleset_for(screening.version)
     today = (
         timezone.localdate(screening.submitted_at)
         if screening.submitted_at
         else timezone.localdate()
     )
-    return ruleset.evaluate(answers, today)
+    baseline = baseline_for(screening)
+    if baseline is None:
+        ruleset = ruleset or ruleset_for(screening.version)
+        return ruleset.evaluate(answers, today)
+    ruleset = ruleset or ruleset_for(screening.version, baseline.screening.version)
+    return ruleset.evaluate(answers, today, baseline_answers=baseline.answers)
 
 
 def _same_evidence(stored: list, raised: tuple | list) -> bool:

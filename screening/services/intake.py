@@ -218,6 +218,13 @@ def submit_screening(*, screening: Screening, alert_physicians: bool = True) -> 
     store_evaluation(locked, evaluation)
     record_submission(locked)
     urgent = evaluation.level == Severity.URGENT
+    if locked.purpose == Screening.Purpose.CHECK_IN:
+        # A session's check-in is read on its session page, not in the intake queue: no
+        # review clock. An urgent one (item 9, suicide risk) alerts physicians as an
+        # urgent intake does.
+        if urgent and alert_physicians:
+            tasks.alert_physicians_of_urgent_screening.enqueue(screening_id=str(locked.pk))
+        return True
     # This submission's wait for a physician, stopped by the first one to open the page.
     clock = ReviewClock.objects.create(
         screening=locked,

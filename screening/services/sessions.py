@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit
+from .. import audit, tasks
 from ..engine.readiness import DischargeFacts, discharge_check
 from ..models import (
     AuditAction,
@@ -88,7 +88,8 @@ def start_course(
 def schedule_session(
     *, course: TreatmentCourse, scheduled_for: datetime, actor: User, ip_address: str | None
 ) -> TreatmentSession:
-    """Book one session of the course. (At merge: invite the patient to the check-in here.)"""
+    """Book one session of the course, and invite the patient to its check-in (the task
+    waits until CHECK_IN_OPENS_HOURS_BEFORE the session, and is queued in this transaction)."""
     course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
     if course.ended_at is not None:
         raise SessionNotAllowed("This course has ended: start a new course to book sessions.")
@@ -104,6 +105,7 @@ def schedule_session(
         obj=session,
         summary="Treatment session scheduled",
     )
+    tasks.invite_to_check_in.enqueue(session_id=str(session.pk))
     return session
 
 

@@ -229,6 +229,7 @@ class World:
     version: uuid.UUID  # the published question-set version B answered
     b_course: uuid.UUID  # B's treatment course
     b_session: uuid.UUID  # a session of it, with a sent check-in
+    b_upcoming_session: uuid.UUID  # B's session tomorrow, whose check-in B may open
     b_check_in_flag: uuid.UUID  # the check-in's flag, not yet acknowledged
 
     @property
@@ -317,6 +318,18 @@ def build_world() -> World:
         conditions=f"{STAFF_MARKER}-conditions",
     )
     viewed = AuditEvent.objects.filter(screening=screening, action="screening.viewed").first()
+
+    # A treatment session of B's tomorrow, whose check-in B may open (issue 14). The course
+    # names B's decision: scheduling checks that it cleared B, the ORM does not.
+    b_course = TreatmentCourse.objects.create(
+        patient=b,
+        product=TreatmentCourse.Product.IV_KETAMINE,
+        clearance=screening.decisions.get(),
+        created_by=physician,
+    )
+    b_session = TreatmentSession.objects.create(
+        course=b_course, scheduled_for=timezone.now() + timedelta(hours=20), created_by=physician
+    )
 
     # B has started again and answered the medicines page.
     b_open = start_screening(patient=b)
@@ -438,6 +451,7 @@ def build_world() -> World:
         version=version.pk,
         b_course=course.pk,
         b_session=session.pk,
+        b_upcoming_session=b_session.pk,
         b_check_in_flag=check_in_flag.pk,
     )
 
@@ -488,6 +502,7 @@ KWARGS_BY_ROUTE = {
     "patient:section": {"screening_id": "b_open", "section_code": "=medicines"},
     "patient:review": {"screening_id": "b_open"},
     "patient:done": {"screening_id": "b_screening"},
+    "patient:check_in": {"session_id": "b_upcoming_session"},
     "old_invitation_link": {"token": "invitation_token"},
     "old_password_reset_link": {"uidb64": "b_uidb64", "token": "b_reset_token"},
     "staff:draft_impact": {"version_id": "draft_version"},
@@ -719,6 +734,10 @@ APP_MATRIX = {
     "patient:feeling": {  # the patient's own scores over time; no identifier, own data only
         "GET":              (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME),
         "POST":             (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+    },
+    "patient:check_in": {  # B's session tomorrow: B opens its check-in; A finds nothing
+        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+        "POST":             (LOGIN,       MISSING,        to("patient:resume"),   STAFF_HOME,              STAFF_HOME),
     },
     "patient:resume": {  # B's screening in progress: anyone else's is "not found"
         "GET":              (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING,                  MISSING),
@@ -1146,13 +1165,13 @@ def test_every_identifier_outside_the_admin_is_a_uuid_or_an_unguessable_token():
 # password-reset link's base64 of the user's key; invitation tokens are not keys).
 KEY_IN_URL = {
     "screening_id": Screening,
+    "session_id": TreatmentSession,
     "flag_id": Flag,
     "uidb64": User,
     "patient_id": User,  # the physician's page about one patient
     # A draft's impact preview (physicians): content, not patient data.
     "version_id": QuestionSetVersion,
     "course_id": TreatmentCourse,
-    "session_id": TreatmentSession,
 }
 
 # Every model holding patient data, and whether any URL names one of its rows (an app page,
@@ -1161,6 +1180,7 @@ KEY_IN_URL = {
 # only the list). Exposing one of them in a URL means changing this table, and its key.
 PATIENT_DATA_IN_URLS = {
     Screening: True,
+    TreatmentSession: True,  # the patient's "Answer your check-in" button
     Flag: True,
     Invitation: True,  # the admin's read-only pages
     User: True,  # the admin's pages and the password-reset link
@@ -1172,7 +1192,6 @@ PATIENT_DATA_IN_URLS = {
     AuditEvent: False,
     PageDraft: False,
     TreatmentCourse: True,
-    TreatmentSession: True,
     VitalReading: False,
     DoseRecord: False,
     DischargeRecord: False,

@@ -219,7 +219,7 @@ def run_scenario() -> dict[str, str]:
         pages[label] = response.content.decode()
 
     # The clinic admin edits a draft of the question set and publishes it, and adds a drug.
-    published = QuestionSetVersion.objects.published().get()
+    published = QuestionSetVersion.objects.published().filter(question_set__purpose="intake").get()
     _post_ok(
         admin,
         "/admin/screening/questionsetversion/",

@@ -43,6 +43,7 @@ from screening.services.intake import ScreeningLocked, save_page, start_screenin
 from screening.services.review import StaleScreening, acknowledge_flag, record_decision
 from screening.services.roles import ensure_roles
 from screening.snapshots import questionnaire_for
+from tests.check_in_helpers import MAN, make_cleared_course, make_session
 from tests.conftest import DATABASE_TASKS, make_user
 from tests.factories import make_patient, make_submitted_screening
 from tests.intake_helpers import fill_intake, page_post_data
@@ -439,6 +440,29 @@ def test_ten_tabs_starting_a_re_screening_at_once_share_one_pre_filled_screening
         "sex_at_birth": "male",
     }
     assert cleared.answers.count() == 2
+
+
+def test_ten_tabs_opening_a_session_check_in_at_once_share_one(default_version, check_in_version):
+    patient = make_user("alice@example.com", "Alice Patient")
+    physician = make_user("doctor@example.com", "Dr Dana Physician")
+    course = make_cleared_course(patient=patient, physician=physician, baseline=MAN)
+    session = make_session(course)
+
+    responses = values(
+        run_together(
+            *(
+                lambda client=client: client.post(f"/screenings/sessions/{session.pk}/check-in/")
+                for client in tabs(patient, 10)
+            )
+        )
+    )
+
+    check_in = Screening.objects.check_ins().get(patient=patient)
+    session.refresh_from_db()
+    assert session.check_in == check_in
+    assert {(r.status_code, r["Location"]) for r in responses} == {
+        (302, f"/screenings/{check_in.pk}/")
+    }
 
 
 # 2. Fifty patients at once -------------------------------------------------------------
