@@ -589,3 +589,19 @@ def test_a_physicians_request_for_re_screening_holds_the_session(
     )
     assert status_of(nurse_client, session) == "on_hold"
     assert any("asked for re-screening" in reason for reason in reasons_of(nurse_client, session))
+
+
+def test_a_check_in_is_acknowledged_not_signed_off_like_an_intake(
+    physician_client, physician, default_version
+):
+    session = make_session(physician, flags=[("new_medicine", "caution")])
+    check_in = session.check_in
+    html = physician_client.get(f"/staff/screenings/{check_in.pk}/").content.decode()
+    assert "Sign decision" not in html
+    assert f'href="/staff/sessions/{session.pk}/"' in html
+    response = physician_client.post(
+        f"/staff/screenings/{check_in.pk}/decide/",
+        {"outcome": "cleared", "lock_version": check_in.lock_version},
+    )
+    assert response.status_code in (200, 302)
+    assert not Decision.objects.filter(screening=check_in).exists()

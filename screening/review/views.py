@@ -28,6 +28,7 @@ from ..models import (
     ReviewClock,
     Screening,
     Submission,
+    TreatmentSession,
 )
 from ..presenters import (
     DERIVED_LABELS,
@@ -340,7 +341,13 @@ def _screening_page(
             has_contraindication=has_contraindication,
         )
     context["decision_form"] = decision_form
-    context["can_decide"] = request.user.has_perm("screening.decide_screening")
+    # A session's check-in is not signed off: its flags are acknowledged (here or on the
+    # session page) and the session's own status says whether the dose can go ahead.
+    is_check_in = screening.purpose == Screening.Purpose.CHECK_IN
+    context["can_decide"] = request.user.has_perm("screening.decide_screening") and not is_check_in
+    context["check_in_session"] = (
+        TreatmentSession.objects.filter(check_in=screening).first() if is_check_in else None
+    )
     context.update(_clearance_context(screening, rescreening_form))
     return render(request, "staff/screening.html", context)
 

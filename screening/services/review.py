@@ -107,6 +107,11 @@ def record_decision(
 ) -> Decision:
     """Sign a decision. A later decision on the same submission amends the last one."""
     locked = _lock(screening, seen_version)
+    if locked.purpose == Screening.Purpose.CHECK_IN:
+        raise DecisionNotAllowed(
+            "A session check-in is not signed off: acknowledge its flags; the session page "
+            "says whether the dose can go ahead."
+        )
     if locked.is_editable:
         raise DecisionNotAllowed("The patient is still answering; wait until they resubmit.")
     flags = list(locked.flags.select_related("acknowledgement"))
