@@ -732,12 +732,12 @@ APP_MATRIX = {
         "POST":             (LOGIN,       to("patient:resume"), to("patient:resume"), STAFF_HOME,          STAFF_HOME,               STAFF_HOME),
     },
     "patient:feeling": {  # the patient's own scores over time; no identifier, own data only
-        "GET":              (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME),
-        "POST":             (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
+        "GET":              (LOGIN,       OK,             OK,                     STAFF_HOME,              STAFF_HOME,  STAFF_HOME),
+        "POST":             (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED,  NOT_ALLOWED),
     },
     "patient:check_in": {  # B's session tomorrow: B opens its check-in; A finds nothing
-        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED),
-        "POST":             (LOGIN,       MISSING,        to("patient:resume"),   STAFF_HOME,              STAFF_HOME),
+        "GET":              (LOGIN,       NOT_ALLOWED,    NOT_ALLOWED,            NOT_ALLOWED,             NOT_ALLOWED,  NOT_ALLOWED),
+        "POST":             (LOGIN,       MISSING,        to("patient:resume"),   STAFF_HOME,              STAFF_HOME,  STAFF_HOME),
     },
     "patient:resume": {  # B's screening in progress: anyone else's is "not found"
         "GET":              (LOGIN,       MISSING,        to("patient:section"),  MISSING,                 MISSING,                  MISSING),
@@ -780,8 +780,8 @@ APP_MATRIX = {
         "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   DENIED),
     },
     "staff:patient": {  # B's questionnaires and course of symptoms: physicians only
-        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,  DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,  DENIED),
     },
     "staff:acknowledge": {  # the permission is checked before the method
         "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
@@ -792,8 +792,8 @@ APP_MATRIX = {
         "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:queue"),       DENIED,                   DENIED),
     },
     "staff:rescreen": {  # B was not cleared: the physician is told why, nothing changes
-        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED),
-        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:screening"),   DENIED),
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,  DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:screening"),   DENIED,  DENIED),
     },
     "staff:audit": {
         "GET":              (LOGIN,       DENIED,         DENIED,                 DENIED,                  OK,                       DENIED),
