@@ -46,6 +46,26 @@ def test_page_shows_progress(patient_client, screening):
     assert b"Section 1 of" in response.content
 
 
+def section_progress(html):
+    return tuple(map(int, re.search(r"Section (\d+) of (\d+)", html).groups()))
+
+
+@pytest.mark.parametrize(("sex", "pages_ruled_out"), [("female", 0), ("male", 1)])
+def test_the_section_count_never_climbs_as_pages_apply(
+    patient_client, screening, sex, pages_ruled_out
+):
+    """The pregnancy page waits on sex at birth: it is counted while it can still apply, so
+    "1 of 17" is not followed by "2 of 18"; ruled out, the count falls by one."""
+    html = patient_client.get(page_url(screening, "about_you")).content.decode()
+    first, count = section_progress(html)
+    assert first == 1
+    patient_client.post(
+        page_url(screening, "about_you"), page_post_data(html, screening, {"sex_at_birth": sex})
+    )
+    second = patient_client.get(page_url(screening, "treatment_history")).content.decode()
+    assert section_progress(second) == (2, count - pages_ruled_out)
+
+
 def test_a_saved_page_is_kept_and_the_wizard_moves_on(patient_client, screening):
     html = patient_client.get(page_url(screening, "about_you")).content.decode()
     response = patient_client.post(

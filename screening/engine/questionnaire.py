@@ -317,6 +317,10 @@ class Visibility:
     questions: dict[str, QuestionDef]  # visible questions by code, in questionnaire order
     values: dict[str, object]  # expression values of visible answers, plus derived ones
     answers: dict[str, object]  # stored answers of visible questions only
+    # The shown sections plus those whose condition waits on an unanswered question (the
+    # pregnancy page before sex at birth is answered): what can still apply. A count of
+    # these only falls as answers rule pages out, never climbs as the patient goes on.
+    possible_sections: list[SectionDef] = field(default_factory=list)
 
     def visible_in(self, section: SectionDef) -> list[QuestionDef]:
         return [question for question in section.questions if question.code in self.questions]
@@ -334,8 +338,14 @@ def work_out_visibility(
     visible_sections: list[SectionDef] = []
     visible_questions: dict[str, QuestionDef] = {}
     answers: dict[str, object] = {}
+    possible_sections: list[SectionDef] = []
     for section in questionnaire.sections:
         if not _condition_holds(questionnaire, section.show_when, values):
+            if _may_hold(questionnaire, section.show_when, values) and any(
+                _may_hold(questionnaire, question.show_when, values)
+                for question in section.questions
+            ):
+                possible_sections.append(section)
             continue
         shown_here = False
         for question in section.questions:
@@ -351,7 +361,10 @@ def work_out_visibility(
                     values.update(derived_values(values, today))
         if shown_here:
             visible_sections.append(section)
-    return Visibility(visible_sections, visible_questions, values, answers)
+            possible_sections.append(section)
+        elif any(_may_hold(questionnaire, q.show_when, values) for q in section.questions):
+            possible_sections.append(section)
+    return Visibility(visible_sections, visible_questions, values, answers, possible_sections)
 
 
 def _condition_holds(
@@ -359,3 +372,9 @@ def _condition_holds(
 ) -> bool:
     expression = questionnaire.condition(text)
     return expression is None or expression.is_true(values)
+
+
+def _may_hold(questionnaire: QuestionnaireDef, text: str, values: Mapping[str, object]) -> bool:
+    """True, or unknown until something still unanswered is answered."""
+    expression = questionnaire.condition(text)
+    return expression is None or expression.evaluate(values) is not False

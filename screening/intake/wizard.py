@@ -124,7 +124,11 @@ class PageStep:
         """What the section template draws: progress, the questions as stored or (after a
         refused save, "Add more rows", or a kept draft) as typed, each error beside its field."""
         sections = self.visibility.sections
-        number = sections.index(self.section) + 1
+        # Counted among the pages that can still apply, so "of 17" does not become "of 18"
+        # when an answer shows a page; it only falls when answers rule a page out.
+        possible = self.visibility.possible_sections
+        number = possible.index(self.section) + 1
+        previous = sections.index(self.section)
         fields = field_views(
             specs_for(self.screening.version),
             self.questions,
@@ -144,8 +148,8 @@ class PageStep:
             "fields": fields,
             "errors": [field for field in fields if field.errors],
             "section_number": number,
-            "section_count": len(sections),
-            "previous_section": sections[number - 2] if number > 1 else None,
+            "section_count": len(possible),
+            "previous_section": sections[previous - 1] if previous > 0 else None,
             "intro_blocks": intro_blocks(self.section.intro),
             "restored_draft": self.restored,
         }
