@@ -120,9 +120,19 @@ class PageStep:
         self.is_complete = saved.complete
         return saved.complete
 
+    @property
+    def shown_codes(self) -> list[str]:
+        """The codes of the page's questions that apply now (the page's script asks)."""
+        return [question.code for question in self.questions]
+
     def page(self, form: SectionForm | None = None) -> dict:
         """What the section template draws: progress, the questions as stored or (after a
-        refused save, "Add more rows", or a kept draft) as typed, each error beside its field."""
+        refused save, "Add more rows", or a kept draft) as typed, each error beside its field.
+
+        Every question of the page is drawn; those that do not apply now are `hidden`, and
+        not presented (their "presented" input is disabled), so without JavaScript the page
+        reads and posts exactly as if they were not there. The page's script shows one in
+        place, and presents it, as soon as the server says an answer makes it apply."""
         sections = self.visibility.sections
         # Counted among the pages that can still apply, so "of 17" does not become "of 18"
         # when an answer shows a page; it only falls when answers rule a page out.
@@ -131,17 +141,24 @@ class PageStep:
         previous = sections.index(self.section)
         fields = field_views(
             specs_for(self.screening.version),
-            self.questions,
+            self.section.questions,
             stored=self.read.answers,
             data=self.data if (form is not None or self.more_rows or self.restored) else None,
             errors=form.errors if form is not None else None,
             extra_rows=BLANK_MEDICATION_ROWS + (MORE_ROWS if self.more_rows else 0),
         )
+        shown = set(self.shown_codes)
+        for view in fields:
+            view.shown = view.spec.code in shown
         drawn_by_django = [view for view in fields if view.spec.kind in DRAWN_BY_DJANGO]
         if drawn_by_django:
             bound_form = form if form is not None else self.form()
+            hidden = [q for q in self.section.questions if q.code not in bound_form.fields]
+            # Unbound: a question that does not apply is neither checked nor shows errors.
+            drawing = build_section_form(hidden, stored=self.read.answers)
             for view in drawn_by_django:
-                view.bound = bound_form[view.spec.code]
+                code = view.spec.code
+                view.bound = (bound_form if code in bound_form.fields else drawing)[code]
         return {
             "screening": self.screening,
             "section": self.section,
