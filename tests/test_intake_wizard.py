@@ -167,6 +167,25 @@ def test_review_lists_every_answer_with_a_link_to_change_it(patient_client, scre
     assert "Submit my answers" in body
 
 
+def test_review_shows_each_section_as_one_line_with_its_answers_folded_away(
+    patient_client, screening
+):
+    """The review page was 9,017 px tall on a phone: each section is now one summary line
+    ("About you — 5 answers") with Change beside it, its answers inside a <details>."""
+    fill_intake(patient_client, screening)
+    body = patient_client.get(f"/screenings/{screening.pk}/review/").content.decode()
+    shown = visibility_for(screening)
+    assert body.count("<details") == len(shown.sections)
+    assert "<details open" not in body
+    about_you = next(s for s in shown.sections if s.code == "about_you")
+    asked = len(shown.visible_in(about_you))
+    line = re.search(r'<summary class="py-2">(.*?)</summary>', body, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", line) == f"{about_you.title} — {asked} answers"
+    # The answers are still there to open, each section with its Change link.
+    assert "1980-05-17" in body or "17 May 1980" in body or "May 17, 1980" in body
+    assert body.count("?from=review") == len(shown.sections)
+
+
 def test_changing_an_answer_from_review_returns_to_review(patient_client, screening):
     fill_intake(patient_client, screening)
     url = page_url(screening, "about_you") + "?from=review"
