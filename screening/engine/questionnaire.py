@@ -309,6 +309,21 @@ def derived_values(values: Mapping[str, object], today: datetime.date) -> dict[s
     return derived
 
 
+# A line of a section's intro that reads only this: what follows it introduces the page's
+# list of like questions (the PCL-5 after "yes" to a stressful event), so it is shown just
+# above that list, and only while the list is shown; what comes before it, at the top.
+LIST_INTRO_MARKER = "---"
+
+
+def split_intro(text: str) -> tuple[str, str]:
+    """A section intro's top part and the part that introduces its list ("" if none)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    for index, line in enumerate(lines):
+        if line.strip() == LIST_INTRO_MARKER:
+            return "\n".join(lines[:index]).strip(), "\n".join(lines[index + 1 :]).strip()
+    return text, ""
+
+
 @dataclass
 class Visibility:
     """What the patient is asked given their answers, and the answers that count."""

@@ -46,6 +46,7 @@ from ..engine.questionnaire import (
     QuestionnaireDef,
     SectionDef,
     measurement_value,
+    split_intro,
 )
 from ..engine.rules import RECREATIONAL_LIST_CODES, ScoreDef
 from .conditions import Target, score_expression, targets_of, translate
@@ -324,9 +325,9 @@ def _section_item(
     item: dict = {"linkId": section.code, "text": section.title, "type": "group"}
     children = []
     if section.intro:
-        children.append(
-            {"linkId": f"{section.code}.intro", "text": section.intro, "type": "display"}
-        )
+        # The list's own introduction (after the marker line) follows the top part as text.
+        text = "\n\n".join(part for part in split_intro(section.intro) if part)
+        children.append({"linkId": f"{section.code}.intro", "text": text, "type": "display"})
     for question in section.questions:
         children.extend(_question_items(question, targets, base))
     children.extend(_score_item(score, targets) for score in scores)

@@ -13,17 +13,47 @@ from __future__ import annotations
 from django.http import QueryDict
 
 from ..answer_fields import BLANK_MEDICATION_ROWS
-from ..engine.questionnaire import QuestionDef, SectionDef
+from ..engine.questionnaire import SCALE_ITEM, QuestionDef, SectionDef, split_intro
 from ..models import Screening
 from ..presenters import intro_blocks
 from ..selectors import read_answers, visibility_for
 from ..services.intake import save_page
 from ..snapshots import questionnaire_for
-from .fields import DRAWN_BY_DJANGO, field_views, specs_for
+from .fields import DRAWN_BY_DJANGO, FieldView, field_views, specs_for
 from .forms import SectionForm, build_section_form
 
 # "Add more rows" offers this many more blank rows in every medication list on the page.
 MORE_ROWS = 5
+# This many scale items in a row with the same answers (the PHQ-9, GAD-7, PCL-5) make a grid:
+# one card per item on a phone, a table (items as rows, answers as columns) on a desktop.
+GRID_MIN_ITEMS = 3
+
+
+def page_items(fields: list[FieldView], list_intro: list[dict]) -> list[dict]:
+    """The page's questions in order, runs of like scale items gathered into grids. The
+    list's introduction (the part of the intro after its marker line) goes with the first
+    grid, so it is shown only above the list and only while the list is."""
+    items: list[dict] = []
+    for view in fields:
+        labels = (
+            tuple(option.label for option in view.spec.options)
+            if view.spec.kind == SCALE_ITEM
+            else None
+        )
+        last = items[-1] if items else None
+        if labels and last is not None and last.get("labels") == labels:
+            last["fields"].append(view)
+        else:
+            items.append({"labels": labels, "fields": [view]})
+    for item in items:
+        item["grid"] = item["labels"] is not None and len(item["fields"]) >= GRID_MIN_ITEMS
+        item["shown"] = any(view.shown for view in item["fields"])
+    grids = [item for item in items if item["grid"]]
+    if grids:
+        grids[0]["intro"] = list_intro
+    elif list_intro:
+        items.insert(0, {"grid": False, "fields": [], "intro": list_intro, "shown": True})
+    return items
 
 
 class PageStep:
@@ -147,6 +177,7 @@ class PageStep:
             errors=form.errors if form is not None else None,
             extra_rows=BLANK_MEDICATION_ROWS + (MORE_ROWS if self.more_rows else 0),
         )
+        top_intro, list_intro = split_intro(self.section.intro)
         shown = set(self.shown_codes)
         for view in fields:
             view.shown = view.spec.code in shown
@@ -167,6 +198,7 @@ class PageStep:
             "section_number": number,
             "section_count": len(possible),
             "previous_section": sections[previous - 1] if previous > 0 else None,
-            "intro_blocks": intro_blocks(self.section.intro),
+            "intro_blocks": intro_blocks(top_intro),
+            "items": page_items(fields, intro_blocks(list_intro)),
             "restored_draft": self.restored,
         }

@@ -42,14 +42,14 @@
     return label.textContent.replace(/\s+/g, " ").replace(/\*\s*$/, "").trim();
   }
 
-  function markNew(wrapper) {
+  function markNew(wrapper, words) {
     if (wrapper.querySelector("[data-new-question]")) {
       return;
     }
     var badge = document.createElement("p");
     badge.className = "badge text-bg-info mb-1 new-question";
     badge.setAttribute("data-new-question", "");
-    badge.textContent = "New question";
+    badge.textContent = words;
     wrapper.insertBefore(badge, wrapper.firstChild);
   }
 
@@ -65,11 +65,23 @@
       if (applies && wrapper.hidden) {
         wrapper.hidden = false;
         presented.disabled = false;
-        markNew(wrapper);
+        var grid = wrapper.closest("[data-grid]");
+        if (!grid || !grid.hidden) {
+          markNew(wrapper, "New question");
+        }
         revealed.push(questionText(wrapper));
       } else if (!applies && !wrapper.hidden) {
         wrapper.hidden = true;
         presented.disabled = true;
+      }
+    });
+    // A grid (and the list's introduction in it) is shown while any of its items is.
+    // A list shown at once is marked new once, above its introduction.
+    Array.prototype.forEach.call(form.querySelectorAll("[data-grid]"), function (grid) {
+      var wasHidden = grid.hidden;
+      grid.hidden = !grid.querySelector("[data-question]:not([hidden])");
+      if (wasHidden && !grid.hidden) {
+        markNew(grid, "New questions");
       }
     });
     if (status && revealed.length) {
