@@ -504,8 +504,8 @@ def test_the_phq9_is_cards_on_a_phone_and_a_table_on_a_desktop(
         assert radios[0]["y"] < radios[1]["y"] < radios[2]["y"] < radios[3]["y"]
         assert all(label["height"] >= 44 and label["width"] > 250 for label in labels), labels
         expect(page.locator(".scale-grid-head").first).to_be_hidden()
-    # The whole cell or row answers: a click on the label's area ticks it.
-    item.locator("label").nth(2).click()
+    # The whole cell or row answers: a click near the corner of the label's area ticks it.
+    item.locator("label").nth(2).click(position={"x": 4, "y": 4})
     expect(item.get_by_role("radio", name="More than half the days")).to_be_checked()
     shoot(page, f"{name}-phq9-grid")
     assert_accessible(page, f"PHQ-9 page ({name})")
