@@ -90,17 +90,25 @@ def _measurement(kind: str, stored: dict) -> str:
 
 def answer_rows(visibility: Visibility) -> list[dict]:
     """Every shown section with its shown questions and answers, in order; hidden ones left out."""
-    return [
-        {
-            "section": section,
-            "rows": [
-                {"question": question, "answer": answer, "is_list": isinstance(answer, list)}
-                for question in visibility.visible_in(section)
-                for answer in [display_answer(question, visibility.answers.get(question.code))]
-            ],
-        }
-        for section in visibility.sections
-    ]
+    groups = []
+    for section in visibility.sections:
+        rows = [
+            {"question": question, "answer": answer, "is_list": isinstance(answer, list)}
+            for question in visibility.visible_in(section)
+            for answer in [display_answer(question, visibility.answers.get(question.code))]
+        ]
+        # For the review page's one line per section: "6 answers, 1 not answered" (an empty
+        # list that reads "None listed" is an answer, as the page says).
+        unanswered = sum(row["answer"] == NOT_ANSWERED for row in rows)
+        groups.append(
+            {
+                "section": section,
+                "rows": rows,
+                "answered": len(rows) - unanswered,
+                "unanswered": unanswered,
+            }
+        )
+    return groups
 
 
 def plain_number(value: object) -> object:

@@ -65,10 +65,16 @@ def plausible_post_value(question: QuestionDef) -> dict[str, object]:
     raise AssertionError(kind)
 
 
+def presented_codes(html: str) -> list[str]:
+    """The questions a page presents, as a browser posts them: a question that does not
+    apply now is on the page hidden, its "presented" input disabled (not posted)."""
+    return re.findall(r'<input type="hidden" name="presented" value="([^"]+)">', html)
+
+
 def page_post_data(html: str, screening: Screening, overrides: dict) -> dict:
     """Answer every question shown on a rendered page; `overrides` replaces single answers."""
     questionnaire = questionnaire_for(screening.version)
-    presented = re.findall(r'name="presented" value="([^"]+)"', html)
+    presented = presented_codes(html)
     data: dict[str, object] = {"presented": presented}
     for code in presented:
         question = questionnaire.questions_by_code[code]

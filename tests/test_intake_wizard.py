@@ -14,7 +14,7 @@ from screening.selectors import read_answers, visibility_for
 from screening.services.intake import save_page, start_screening
 from screening.snapshots import questionnaire_for
 
-from .intake_helpers import fill_intake, page_post_data
+from .intake_helpers import fill_intake, page_post_data, presented_codes
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +44,26 @@ def test_new_screening_resumes_at_the_first_page(patient_client, screening):
 def test_page_shows_progress(patient_client, screening):
     response = patient_client.get(page_url(screening, "about_you"))
     assert b"Section 1 of" in response.content
+
+
+def section_progress(html):
+    return tuple(map(int, re.search(r"Section (\d+) of (\d+)", html).groups()))
+
+
+@pytest.mark.parametrize(("sex", "pages_ruled_out"), [("female", 0), ("male", 1)])
+def test_the_section_count_never_climbs_as_pages_apply(
+    patient_client, screening, sex, pages_ruled_out
+):
+    """The pregnancy page waits on sex at birth: it is counted while it can still apply, so
+    "1 of 17" is not followed by "2 of 18"; ruled out, the count falls by one."""
+    html = patient_client.get(page_url(screening, "about_you")).content.decode()
+    first, count = section_progress(html)
+    assert first == 1
+    patient_client.post(
+        page_url(screening, "about_you"), page_post_data(html, screening, {"sex_at_birth": sex})
+    )
+    second = patient_client.get(page_url(screening, "treatment_history")).content.decode()
+    assert section_progress(second) == (2, count - pages_ruled_out)
 
 
 def test_a_saved_page_is_kept_and_the_wizard_moves_on(patient_client, screening):
@@ -80,12 +100,12 @@ def test_bad_input_is_refused_beside_the_field_and_kept_as_typed(patient_client,
 def test_a_follow_up_revealed_by_an_answer_is_asked_before_moving_on(patient_client, screening):
     fill_intake_until(patient_client, screening, "pregnancy")
     html = patient_client.get(page_url(screening, "pregnancy")).content.decode()
-    assert 'name="presented" value="pregnant"' not in html
+    assert "pregnant" not in presented_codes(html)
     data = page_post_data(html, screening, {"can_be_pregnant": "yes"})
     response = patient_client.post(page_url(screening, "pregnancy"), data)
     assert response["Location"] == page_url(screening, "pregnancy")
     again = patient_client.get(page_url(screening, "pregnancy")).content.decode()
-    assert 'name="presented" value="pregnant"' in again
+    assert "pregnant" in presented_codes(again)
     assert "follow-up" in again
 
 
@@ -145,6 +165,25 @@ def test_review_lists_every_answer_with_a_link_to_change_it(patient_client, scre
     assert "181" in body
     assert f'href="{page_url(screening, "about_you")}?from=review"' in body
     assert "Submit my answers" in body
+
+
+def test_review_shows_each_section_as_one_line_with_its_answers_folded_away(
+    patient_client, screening
+):
+    """The review page was 9,017 px tall on a phone: each section is now one summary line
+    ("About you — 5 answers") with Change beside it, its answers inside a <details>."""
+    fill_intake(patient_client, screening)
+    body = patient_client.get(f"/screenings/{screening.pk}/review/").content.decode()
+    shown = visibility_for(screening)
+    assert body.count("<details") == len(shown.sections)
+    assert "<details open" not in body
+    about_you = next(s for s in shown.sections if s.code == "about_you")
+    asked = len(shown.visible_in(about_you))
+    line = re.search(r'<summary class="py-2">(.*?)</summary>', body, re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", line) == f"{about_you.title} — {asked} answers"
+    # The answers are still there to open, each section with its Change link.
+    assert "1980-05-17" in body or "17 May 1980" in body or "May 17, 1980" in body
+    assert body.count("?from=review") == len(shown.sections)
 
 
 def test_changing_an_answer_from_review_returns_to_review(patient_client, screening):

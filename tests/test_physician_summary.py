@@ -120,7 +120,9 @@ def test_the_print_view_starts_with_the_same_summary(physician_client, default_v
     seed_demo_screenings()
     screening = Screening.objects.get(patient__full_name="Uma Urgent")
     body = page_of(physician_client, screening, "print/")
-    assert text_of(summary_of(body)) == text_of(summary_of(page_of(physician_client, screening)))
+    on_screen = re.sub(r"<form.*?</form>", "", summary_of(page_of(physician_client, screening)))
+    # The same lines, without the screen's acknowledge buttons.
+    assert text_of(summary_of(body)) == text_of(on_screen)
     assert body.index("summary-heading") < body.index('id="flags-heading"')
 
 
@@ -165,3 +167,37 @@ def test_a_flags_line_gives_its_evidence_in_a_few_words():
         " and 1 more"
     )
     assert line["acknowledged"] is False
+
+
+def test_a_flag_is_acknowledged_from_its_summary_line_and_the_page_returns_there(
+    physician_client, clinic_admin, default_version
+):
+    """Item 1's leftover: the line's small form posts to the acknowledge view (no JavaScript),
+    which audits it as before and sends the physician back to the same line."""
+    from screening.models import AuditEvent
+
+    screening = make_submitted_screening(flags=[("demo_caution", "caution")])
+    flag = screening.flags.get()
+    line = re.search(
+        rf'<li id="summary-flag-{flag.pk}">.*?</li>',
+        summary_of(page_of(physician_client, screening)),
+        re.S,
+    ).group(0)
+    action = re.search(r'action="([^"]+)"', line).group(1)
+    assert action == f"/staff/screenings/{screening.pk}/flags/{flag.pk}/acknowledge/"
+    fields = dict(re.findall(r'name="(lock_version|return_to)" value="([^"]*)"', line))
+    response = physician_client.post(action, fields)
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"#summary-flag-{flag.pk}")
+    flag.refresh_from_db()
+    assert flag.acknowledgement.physician.full_name == "Dr Dana Physician"
+    assert AuditEvent.objects.filter(action="flag.acknowledged", screening=screening).exists()
+    again = summary_of(page_of(physician_client, screening))
+    assert "summary-acknowledge" not in again and "acknowledged" in again
+    # A clinic admin cannot decide: the summary line offers no form.
+    admin = Client()
+    log_in_staff(admin, clinic_admin)
+    other = make_submitted_screening(flags=[("demo_caution", "caution")])
+    response = admin.get(f"/staff/screenings/{other.pk}/")
+    if response.status_code == 200:
+        assert "summary-acknowledge" not in response.content.decode()

@@ -325,6 +325,21 @@ def derived_values(values: Mapping[str, object], today: datetime.date) -> dict[s
     return derived
 
 
+# A line of a section's intro that reads only this: what follows it introduces the page's
+# list of like questions (the PCL-5 after "yes" to a stressful event), so it is shown just
+# above that list, and only while the list is shown; what comes before it, at the top.
+LIST_INTRO_MARKER = "---"
+
+
+def split_intro(text: str) -> tuple[str, str]:
+    """A section intro's top part and the part that introduces its list ("" if none)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    for index, line in enumerate(lines):
+        if line.strip() == LIST_INTRO_MARKER:
+            return "\n".join(lines[:index]).strip(), "\n".join(lines[index + 1 :]).strip()
+    return text, ""
+
+
 @dataclass
 class Visibility:
     """What the patient is asked given their answers, and the answers that count."""
@@ -336,6 +351,10 @@ class Visibility:
     # A check-in's baseline answers that count: visible in the intake, of questions the
     # check-in does not ask again.
     baseline: dict[str, object] = field(default_factory=dict)
+    # The shown sections plus those whose condition waits on an unanswered question (the
+    # pregnancy page before sex at birth is answered): what can still apply. A count of
+    # these only falls as answers rule pages out, never climbs as the patient goes on.
+    possible_sections: list[SectionDef] = field(default_factory=list)
 
     def visible_in(self, section: SectionDef) -> list[QuestionDef]:
         return [question for question in section.questions if question.code in self.questions]
@@ -375,8 +394,14 @@ def work_out_visibility(
     visible_sections: list[SectionDef] = []
     visible_questions: dict[str, QuestionDef] = {}
     answers: dict[str, object] = {}
+    possible_sections: list[SectionDef] = []
     for section in questionnaire.sections:
         if not _condition_holds(questionnaire, section.show_when, values):
+            if _may_hold(questionnaire, section.show_when, values) and any(
+                _may_hold(questionnaire, question.show_when, values)
+                for question in section.questions
+            ):
+                possible_sections.append(section)
             continue
         shown_here = False
         for question in section.questions:
@@ -392,8 +417,18 @@ def work_out_visibility(
                     values.update(derived_values(values, today))
         if shown_here:
             visible_sections.append(section)
+            possible_sections.append(section)
+        elif any(_may_hold(questionnaire, q.show_when, values) for q in section.questions):
+            possible_sections.append(section)
     baseline = {code: value for code, value in baseline_shown.items() if code not in answers}
-    return Visibility(visible_sections, visible_questions, values, answers, baseline)
+    return Visibility(
+        visible_sections,
+        visible_questions,
+        values,
+        answers,
+        baseline=baseline,
+        possible_sections=possible_sections,
+    )
 
 
 def _condition_holds(
@@ -401,3 +436,9 @@ def _condition_holds(
 ) -> bool:
     expression = questionnaire.condition(text)
     return expression is None or expression.is_true(values)
+
+
+def _may_hold(questionnaire: QuestionnaireDef, text: str, values: Mapping[str, object]) -> bool:
+    """True, or unknown until something still unanswered is answered."""
+    expression = questionnaire.condition(text)
+    return expression is None or expression.evaluate(values) is not False

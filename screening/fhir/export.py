@@ -46,8 +46,9 @@ from ..engine.questionnaire import (
     QuestionnaireDef,
     SectionDef,
     measurement_value,
+    split_intro,
 )
-from ..engine.rules import ScoreDef
+from ..engine.rules import RECREATIONAL_LIST_CODES, ScoreDef
 from .conditions import Target, score_expression, targets_of, translate
 from .vocabulary import (
     BODY_HEIGHT,
@@ -127,6 +128,23 @@ MEDICATION_FIELDS = (
     ("frequency", "How often"),
 )
 NONE_TAKEN = "I don't take any"
+# The recreational-drugs list in the wizard's words (templates/patient/fields/): street drugs
+# have no pack, and "How much" fits them better than "Dose".
+STREET_DRUG_FIELDS = (
+    ("name", "Name"),
+    ("dose", "How much"),
+    ("frequency", "How often"),
+)
+NONE_USED = "I don't use any"
+
+
+def _list_words(question: QuestionDef) -> tuple[tuple[tuple[str, str], ...], str]:
+    """The row labels and the "none" wording of a medication list, as the wizard shows it."""
+    if question.code in RECREATIONAL_LIST_CODES:
+        return STREET_DRUG_FIELDS, NONE_USED
+    return MEDICATION_FIELDS, NONE_TAKEN
+
+
 VERSION_STATUS = {"draft": "draft", "published": "active", "retired": "retired"}
 DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 STATEMENT_CATEGORY = "http://terminology.hl7.org/CodeSystem/medication-statement-category"
@@ -307,9 +325,9 @@ def _section_item(
     item: dict = {"linkId": section.code, "text": section.title, "type": "group"}
     children = []
     if section.intro:
-        children.append(
-            {"linkId": f"{section.code}.intro", "text": section.intro, "type": "display"}
-        )
+        # The list's own introduction (after the marker line) follows the top part as text.
+        text = "\n\n".join(part for part in split_intro(section.intro) if part)
+        children.append({"linkId": f"{section.code}.intro", "text": text, "type": "display"})
     for question in section.questions:
         children.extend(_question_items(question, targets, base))
     children.extend(_score_item(score, targets) for score in scores)
@@ -399,7 +417,7 @@ def _question_items(question: QuestionDef, targets: Mapping[str, Target], base: 
         item["repeats"] = True
         children.extend(
             {"linkId": f"{question.code}.{name}", "text": label, "type": "string"}
-            for name, label in MEDICATION_FIELDS
+            for name, label in _list_words(question)[0]
         )
     if kind not in (BLOOD_PRESSURE, MEDICATION_LIST):
         item["required"] = question.required
@@ -413,7 +431,11 @@ def _question_items(question: QuestionDef, targets: Mapping[str, Target], base: 
     translation.apply(item)
     items = [item]
     if kind == MEDICATION_LIST:
-        none_item = {"linkId": f"{question.code}.none", "text": NONE_TAKEN, "type": "boolean"}
+        none_item = {
+            "linkId": f"{question.code}.none",
+            "text": _list_words(question)[1],
+            "type": "boolean",
+        }
         translation.apply(none_item)
         items.append(none_item)
     return items
@@ -579,7 +601,7 @@ def _medication_items(question: QuestionDef, stored: dict) -> list[dict]:
             {
                 "id": f"item-{question.code}.none",
                 "linkId": f"{question.code}.none",
-                "text": NONE_TAKEN,
+                "text": _list_words(question)[1],
                 "answer": [{"valueBoolean": True}],
             }
         )

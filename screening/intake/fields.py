@@ -134,6 +134,7 @@ class FieldView:
     errors: ErrorList | list = field(default_factory=list)
     html: SafeString | None = None  # the whole field, when joined from its fragments
     bound: object = None  # the bound Django field, for the kinds Django's widgets draw
+    shown: bool = True  # False: it does not apply now (drawn hidden, for the page's script)
 
     @property
     def options(self) -> list[dict]:

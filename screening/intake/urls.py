@@ -18,6 +18,11 @@ urlpatterns = [
         views.page_draft_view,
         name="page_draft",
     ),
+    path(
+        "<uuid:screening_id>/page/<slug:section_code>/shown/",
+        views.section_shown,
+        name="section_shown",
+    ),
     path("<uuid:screening_id>/review/", views.review, name="review"),
     path("<uuid:screening_id>/submitted/", views.done, name="done"),
 ]

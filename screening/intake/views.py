@@ -215,6 +215,27 @@ def page_draft_view(request: HttpRequest, screening_id: UUID, section_code: str)
     )
 
 
+@require_POST
+def section_shown(request: HttpRequest, screening_id: UUID, section_code: str) -> JsonResponse:
+    """Which of a page's questions apply, given the answers on the page as it is now: the
+    page's script posts its form here when an answer changes, and shows or hides questions
+    in place. The server's own working-out (PageStep, as for a save) answers, so the page
+    never shows what a save would not ask. Nothing is saved or kept; the patient's own
+    answers to their own screening (no staff read, so nothing to audit)."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"signed_in": False}, status=401)
+    screening = _own_screening(request, screening_id)
+    if not screening.is_editable:
+        return JsonResponse({"error": "This questionnaire can no longer be changed."}, status=409)
+    step = PageStep.load(screening, section_code, request.POST)
+    if step is None:
+        raise Http404
+    if not step.presented:
+        # Not the page's form: without the questions on the page there is nothing to work out.
+        return JsonResponse({"error": "No question of this page was sent."}, status=400)
+    return JsonResponse({"shown": step.shown_codes})
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:

@@ -13,17 +13,47 @@ from __future__ import annotations
 from django.http import QueryDict
 
 from ..answer_fields import BLANK_MEDICATION_ROWS
-from ..engine.questionnaire import QuestionDef, SectionDef
+from ..engine.questionnaire import SCALE_ITEM, QuestionDef, SectionDef, split_intro
 from ..models import Screening
 from ..presenters import intro_blocks
 from ..selectors import read_answers, visibility_for
 from ..services.intake import save_page
 from ..snapshots import questionnaire_for
-from .fields import DRAWN_BY_DJANGO, field_views, specs_for
+from .fields import DRAWN_BY_DJANGO, FieldView, field_views, specs_for
 from .forms import SectionForm, build_section_form
 
 # "Add more rows" offers this many more blank rows in every medication list on the page.
 MORE_ROWS = 5
+# This many scale items in a row with the same answers (the PHQ-9, GAD-7, PCL-5) make a grid:
+# one card per item on a phone, a table (items as rows, answers as columns) on a desktop.
+GRID_MIN_ITEMS = 3
+
+
+def page_items(fields: list[FieldView], list_intro: list[dict]) -> list[dict]:
+    """The page's questions in order, runs of like scale items gathered into grids. The
+    list's introduction (the part of the intro after its marker line) goes with the first
+    grid, so it is shown only above the list and only while the list is."""
+    items: list[dict] = []
+    for view in fields:
+        labels = (
+            tuple(option.label for option in view.spec.options)
+            if view.spec.kind == SCALE_ITEM
+            else None
+        )
+        last = items[-1] if items else None
+        if labels and last is not None and last.get("labels") == labels:
+            last["fields"].append(view)
+        else:
+            items.append({"labels": labels, "fields": [view]})
+    for item in items:
+        item["grid"] = item["labels"] is not None and len(item["fields"]) >= GRID_MIN_ITEMS
+        item["shown"] = any(view.shown for view in item["fields"])
+    grids = [item for item in items if item["grid"]]
+    if grids:
+        grids[0]["intro"] = list_intro
+    elif list_intro:
+        items.insert(0, {"grid": False, "fields": [], "intro": list_intro, "shown": True})
+    return items
 
 
 class PageStep:
@@ -120,33 +150,56 @@ class PageStep:
         self.is_complete = saved.complete
         return saved.complete
 
+    @property
+    def shown_codes(self) -> list[str]:
+        """The codes of the page's questions that apply now (the page's script asks)."""
+        return [question.code for question in self.questions]
+
     def page(self, form: SectionForm | None = None) -> dict:
         """What the section template draws: progress, the questions as stored or (after a
-        refused save, "Add more rows", or a kept draft) as typed, each error beside its field."""
+        refused save, "Add more rows", or a kept draft) as typed, each error beside its field.
+
+        Every question of the page is drawn; those that do not apply now are `hidden`, and
+        not presented (their "presented" input is disabled), so without JavaScript the page
+        reads and posts exactly as if they were not there. The page's script shows one in
+        place, and presents it, as soon as the server says an answer makes it apply."""
         sections = self.visibility.sections
-        number = sections.index(self.section) + 1
+        # Counted among the pages that can still apply, so "of 17" does not become "of 18"
+        # when an answer shows a page; it only falls when answers rule a page out.
+        possible = self.visibility.possible_sections
+        number = possible.index(self.section) + 1
+        previous = sections.index(self.section)
         fields = field_views(
             specs_for(self.screening.version),
-            self.questions,
+            self.section.questions,
             stored=self.read.answers,
             data=self.data if (form is not None or self.more_rows or self.restored) else None,
             errors=form.errors if form is not None else None,
             extra_rows=BLANK_MEDICATION_ROWS + (MORE_ROWS if self.more_rows else 0),
         )
+        top_intro, list_intro = split_intro(self.section.intro)
+        shown = set(self.shown_codes)
+        for view in fields:
+            view.shown = view.spec.code in shown
         drawn_by_django = [view for view in fields if view.spec.kind in DRAWN_BY_DJANGO]
         if drawn_by_django:
             bound_form = form if form is not None else self.form()
+            hidden = [q for q in self.section.questions if q.code not in bound_form.fields]
+            # Unbound: a question that does not apply is neither checked nor shows errors.
+            drawing = build_section_form(hidden, stored=self.read.answers)
             for view in drawn_by_django:
-                view.bound = bound_form[view.spec.code]
+                code = view.spec.code
+                view.bound = (bound_form if code in bound_form.fields else drawing)[code]
         return {
             "screening": self.screening,
             "section": self.section,
             "fields": fields,
             "errors": [field for field in fields if field.errors],
             "section_number": number,
-            "section_count": len(sections),
-            "previous_section": sections[number - 2] if number > 1 else None,
-            "intro_blocks": intro_blocks(self.section.intro),
+            "section_count": len(possible),
+            "previous_section": sections[previous - 1] if previous > 0 else None,
+            "intro_blocks": intro_blocks(top_intro),
+            "items": page_items(fields, intro_blocks(list_intro)),
             "restored_draft": self.restored,
             # A re-screening: the page's answers came from the last questionnaire.
             "from_last_questionnaire": self.screening.previous_id is not None

@@ -416,7 +416,9 @@ def acknowledge(request: HttpRequest, screening_id: uuid.UUID, flag_id: uuid.UUI
         return _stale(request, screening)
     except DecisionNotAllowed as error:
         messages.error(request, str(error))
-    return redirect(reverse("staff:screening", args=[screening.pk]) + f"#flag-{flag.pk}")
+    # Back to where the physician pressed it: the flag's line in the summary, or its card.
+    place = "summary-flag" if request.POST.get("return_to") == "summary" else "flag"
+    return redirect(reverse("staff:screening", args=[screening.pk]) + f"#{place}-{flag.pk}")
 
 
 @login_required

@@ -96,7 +96,8 @@ class Answers:
 
 
 def answer_visible_questions(page: Page, answers: Answers | None = None) -> None:
-    """Answer every question on the page that has no answer yet, as a person would."""
+    """Answer every question on the page that has no answer yet, as a person would, and
+    wait until the page's script has shown any follow-up question the answers bring."""
     answers = answers or Answers()
     form = main_form(page)
     _answer_radio_groups(page, form, answers)
@@ -104,10 +105,25 @@ def answer_visible_questions(page: Page, answers: Answers | None = None) -> None
     _answer_medication_lists(page, form, answers)
     _answer_measurements(form, answers)
     _answer_boxes(form, answers)
+    settled(page)
+
+
+def settled(page: Page) -> None:
+    """Wait until the follow-up script has caught up with the answers (at once without it)."""
+    expect(page.locator("form[data-shown-busy]")).to_have_count(0)
+
+
+def shown_questions(page: Page) -> list[str]:
+    """The codes of the questions the page shows now."""
+    return (
+        main_form(page)
+        .locator("[data-question]:visible")
+        .evaluate_all("els => els.map(e => e.dataset.question)")
+    )
 
 
 def _answer_radio_groups(page: Page, form: Locator, answers: Answers) -> None:
-    groups = form.locator("fieldset").filter(has=page.locator("input[type=radio]"))
+    groups = form.locator("fieldset:visible").filter(has=page.locator("input[type=radio]"))
     for group in groups.all():
         if group.locator("input[type=radio]:checked").count():
             continue
@@ -120,7 +136,7 @@ def _answer_radio_groups(page: Page, form: Locator, answers: Answers) -> None:
 
 
 def _answer_checkbox_groups(page: Page, form: Locator, answers: Answers) -> None:
-    groups = form.locator("fieldset").filter(has=page.locator("input[type=checkbox]"))
+    groups = form.locator("fieldset:visible").filter(has=page.locator("input[type=checkbox]"))
     for group in groups.all():
         boxes = group.get_by_role("checkbox")
         if boxes.count() < 2 or group.locator("input[type=checkbox]:checked").count():
@@ -166,7 +182,7 @@ def type_medications(page: Page, medication_list: Locator, medications) -> None:
 
 def _answer_measurements(form: Locator, answers: Answers) -> None:
     """A height or weight untouched so far: the boxes a test asks for, else the metric box."""
-    for group in form.locator(MEASUREMENT).all():
+    for group in form.locator(f"{MEASUREMENT}:visible").all():
         boxes = group.locator("input[type=text]").all()
         infos = [box.evaluate(_CONTROL_INFO_JS) for box in boxes]
         if any(info["value"] for info in infos):
@@ -187,7 +203,8 @@ def _answer_measurements(form: Locator, answers: Answers) -> None:
 
 def _answer_boxes(form: Locator, answers: Answers) -> None:
     for box in form.locator(
-        "input[type=text], input[type=tel], input[type=date], input[type=number], textarea"
+        "input[type=text]:visible, input[type=tel]:visible, input[type=date]:visible,"
+        " input[type=number]:visible, textarea:visible"
     ).all():
         info = box.evaluate(_CONTROL_INFO_JS)
         if info["value"] or info["inMedicationRow"] or info["inMeasurement"]:
@@ -239,14 +256,20 @@ def fix_out_of_range_numbers(page: Page) -> bool:
 def complete_page(page: Page, answers: Answers | None = None, on_follow_up=None) -> list[str]:
     """Answer and save the current page until the wizard moves on; return the messages seen.
 
-    A page whose answers reveal follow-up questions comes back with them shown and a
-    message; they are answered in turn. `on_follow_up(page)` runs each time that happens
+    A page whose answers reveal follow-up questions shows them in place (with JavaScript) or
+    comes back with them shown and a message (without); they are answered in turn. `on_follow_up(page)` runs each time that happens
     (for screenshots and accessibility checks).
     """
     start_url = page.url
     messages = []
-    for _ in range(5):
+    for _ in range(10):
+        before = shown_questions(page)
         answer_visible_questions(page, answers)
+        if set(shown_questions(page)) - set(before):
+            # Shown in place by the page's script: answer them before saving.
+            if on_follow_up:
+                on_follow_up(page)
+            continue
         save(page)
         if page.url != start_url:
             return messages

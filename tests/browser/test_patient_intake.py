@@ -16,6 +16,7 @@ from screening.selectors import visibility_for
 from screening.services.intake import start_screening
 from tests.conftest import PASSWORD
 from tests.intake_helpers import fill_intake
+from tests.test_intake_wizard import fill_intake_until
 
 from .conftest import DESKTOP, PHONE, assert_accessible, shoot
 from .patient_steps import (
@@ -28,6 +29,7 @@ from .patient_steps import (
     main_form,
     save,
     section_slug,
+    settled,
 )
 from .staff_steps import (
     DECISION_SIGNED,
@@ -342,8 +344,9 @@ def test_each_page_at_desktop_width(contexts, default_version, patient, axe_audi
         if section.code == "stressful_experiences":
             first_question = main_form(page).get_by_role("group").first
             first_question.get_by_role("radio", name="Yes", exact=True).check()
-            save(page)
-            expect(page.get_by_role("status")).to_contain_text("follow-up questions")
+            # The PCL-5 appears in place, without a reload.
+            settled(page)
+            expect(page.get_by_text("New questions", exact=True)).to_be_visible()
             shoot(page, f"{shot_name}-after-yes")
             axe_audit.check(page, f"{section.title} with follow-up questions (desktop)")
             complete_page(page)
@@ -404,6 +407,128 @@ def test_about_you_page_with_the_keyboard_only(contexts, default_version, patien
     expect(page.get_by_label("What is your date of birth?")).to_have_value("1980-05-17")
     expect(page.get_by_role("radio", name="Female")).to_be_checked()
     expect(page.get_by_label("How tall are you?")).to_have_value(re.compile(r"^168(\.0+)?$"))
+
+
+def open_pregnancy_page(contexts, device, patient, **extra) -> Page:
+    """A patient who answered the pages before it, on the pregnancy page."""
+    screening = start_screening(patient=patient)
+    client = Client()
+    client.force_login(patient)
+    fill_intake_until(client, screening, "pregnancy")
+    page = contexts.new_page(device, **extra)
+    log_in(page, patient.email)
+    page.goto(f"/screenings/{screening.pk}/page/pregnancy/")
+    expect(heading(page)).to_have_text("Pregnancy and breast-feeding")
+    return page
+
+
+@pytest.mark.parametrize(("device", "name"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_a_follow_up_appears_in_place_with_javascript(
+    contexts, default_version, patient, device, name
+):
+    """Yes to "could you become pregnant" shows "pregnant now" on the same page, at once:
+    no reload, marked new, announced, and the focus stays on the answer just given."""
+    page = open_pregnancy_page(contexts, device, patient)
+    url = page.url
+    page.evaluate("() => { window.stillThisPage = true; }")  # a reload would forget it
+    follow_up = page.get_by_role("group", name=re.compile(r"pregnant now", re.I))
+    expect(follow_up).to_have_count(0)
+    yes = page.get_by_role("group", name=re.compile(r"become pregnant", re.I)).get_by_role(
+        "radio", name="Yes"
+    )
+    yes.check()
+    expect(follow_up).to_be_visible()
+    settled(page)
+    assert page.url == url and page.evaluate("() => window.stillThisPage === true")
+    expect(page.get_by_text("New question", exact=True).first).to_be_visible()
+    expect(page.locator("[data-follow-up-status]")).to_contain_text("pregnant now")
+    assert page.evaluate("() => document.activeElement.labels[0].textContent.trim()") == "Yes"
+    follow_up.scroll_into_view_if_needed()
+    shoot(page, f"{name}-follow-up-in-place")
+    assert_accessible(page, f"pregnancy page with a follow-up shown in place ({name})")
+    # Back to No: it goes away again, and saving asks nothing more.
+    page.get_by_role("group", name=re.compile(r"become pregnant", re.I)).get_by_role(
+        "radio", name="No"
+    ).check()
+    expect(follow_up).to_have_count(0)
+    settled(page)
+    yes.check()
+    expect(follow_up).to_be_visible()
+    settled(page)
+    complete_page(page, Answers(choices={r"pregnant now": "No"}))
+    assert page.url != url, "the page should have moved on after one save"
+    expect(page.get_by_role("status").filter(has_text="follow-up")).to_have_count(0)
+
+
+def open_page_after_filling(contexts, device, patient, code: str) -> Page:
+    screening = start_screening(patient=patient)
+    client = Client()
+    client.force_login(patient)
+    fill_intake_until(client, screening, code)
+    page = contexts.new_page(device)
+    log_in(page, patient.email)
+    page.goto(f"/screenings/{screening.pk}/page/{code}/")
+    return page
+
+
+def boxes_of(group) -> list[dict]:
+    return [radio.bounding_box() for radio in group.get_by_role("radio").all()]
+
+
+@pytest.mark.parametrize(("device", "name"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_the_phq9_is_cards_on_a_phone_and_a_table_on_a_desktop(
+    contexts, default_version, patient, device, name
+):
+    """One item per card with answers to tap on a phone; items as rows and answers as
+    columns from 992 px; each item still a group named by its official words."""
+    page = open_page_after_filling(contexts, device, patient, "mood")
+    item = page.get_by_role("group", name="Little interest or pleasure in doing things")
+    expect(item).to_be_visible()
+    answers = item.get_by_role("radio")
+    expect(answers).to_have_count(4)
+    expect(item.get_by_role("radio", name="More than half the days")).to_be_visible()
+    radios = boxes_of(item)
+    labels = [label.bounding_box() for label in item.locator("label").all()]
+    if name == "desktop":
+        # One row: the four answers side by side, under the column of their names.
+        assert len({round(box["y"]) for box in radios}) == 1, radios
+        assert radios[0]["x"] < radios[1]["x"] < radios[2]["x"] < radios[3]["x"]
+        legend = item.locator("legend").bounding_box()  # the item's words beside its answers
+        assert legend["x"] + legend["width"] <= radios[0]["x"]
+        assert legend["y"] <= radios[0]["y"] <= legend["y"] + legend["height"]
+        head = page.locator(".scale-grid-head").first
+        expect(head).to_be_visible()
+        expect(head).to_contain_text("Nearly every day")
+    else:
+        # One answer per row, each a full-width target at least 44 px tall.
+        assert radios[0]["y"] < radios[1]["y"] < radios[2]["y"] < radios[3]["y"]
+        assert all(label["height"] >= 44 and label["width"] > 250 for label in labels), labels
+        expect(page.locator(".scale-grid-head").first).to_be_hidden()
+    # The whole cell or row answers: a click near the corner of the label's area ticks it.
+    item.locator("label").nth(2).click(position={"x": 4, "y": 4})
+    expect(item.get_by_role("radio", name="More than half the days")).to_be_checked()
+    shoot(page, f"{name}-phq9-grid")
+    assert_accessible(page, f"PHQ-9 page ({name})")
+
+
+def test_the_pcl5_instructions_come_with_the_list_not_before_it(contexts, default_version, patient):
+    page = open_page_after_filling(contexts, DESKTOP, patient, "stressful_experiences")
+    instructions = page.get_by_text("In the past month, how much were you bothered by:")
+    expect(instructions).to_be_hidden()
+    expect(page.get_by_text("If you answer yes, a list of problems follows.")).to_be_visible()
+    page.get_by_role("group").first.get_by_role("radio", name="Yes", exact=True).check()
+    expect(instructions).to_be_visible()
+    expect(page.get_by_text("New questions", exact=True)).to_be_visible()
+    first_item = page.get_by_role("group", name=re.compile(r"^Repeated, disturbing, and unwanted"))
+    expect(first_item).to_be_visible()
+    question = page.get_by_role("group", name=re.compile(r"stressful or traumatic event"))
+    assert (
+        question.bounding_box()["y"]
+        < instructions.bounding_box()["y"]
+        < first_item.bounding_box()["y"]
+    )
+    settled(page)
+    assert_accessible(page, "stressful experiences with the PCL-5 shown")
 
 
 def test_first_pages_and_a_follow_up_without_javascript(contexts, default_version, patient):

@@ -102,3 +102,16 @@ def test_show_when_may_only_name_earlier_questions():
     names = variable_types(QUESTIONNAIRE, before_question="pregnant")
     assert "can_be_pregnant" in names and "pregnant" not in names and "bp_systolic" not in names
     assert "age" in names
+
+
+def test_a_section_intro_splits_at_its_list_marker_line():
+    from screening.engine.questionnaire import split_intro
+
+    assert split_intro("Top.\n\nMore top.\n---\nAbove the list.") == (
+        "Top.\n\nMore top.",
+        "Above the list.",
+    )
+    assert split_intro("No marker - and a dash.\n- a bullet") == (
+        "No marker - and a dash.\n- a bullet",
+        "",
+    )

@@ -94,6 +94,18 @@ def test_the_default_question_set_is_a_valid_questionnaire(default_version):
     assert items["medications"]["repeats"] is True and items["medications"]["type"] == "group"
 
 
+def test_the_recreational_list_is_labelled_in_the_wizards_words(default_version):
+    """Street drugs have no pack: the export asks what the wizard asks (issue 15)."""
+    resource = questionnaire(question_set_data(default_version), BASE)
+    items = {item["linkId"]: item for item in every(resource, "item") for item in item}
+    assert items["recreational_substances.name"]["text"] == "Name"
+    assert items["recreational_substances.dose"]["text"] == "How much"
+    assert items["recreational_substances.none"]["text"] == "I don't use any"
+    # The medicines list keeps its own wording.
+    assert items["medications.name"]["text"] == "Name (as on the pack)"
+    assert items["medications.none"]["text"] == "I don't take any"
+
+
 def test_scale_items_carry_their_scores_and_the_phq9_its_loinc_codes(default_version):
     resource = questionnaire(question_set_data(default_version), BASE)
     items = {item["linkId"]: item for item in every(resource, "item") for item in item}

@@ -500,6 +500,7 @@ def client_for(role: str, world: World) -> Client:
 KWARGS_BY_ROUTE = {
     "patient:resume": {"screening_id": "b_open"},
     "patient:section": {"screening_id": "b_open", "section_code": "=medicines"},
+    "patient:section_shown": {"screening_id": "b_open", "section_code": "=medicines"},
     "patient:review": {"screening_id": "b_open"},
     "patient:done": {"screening_id": "b_screening"},
     "patient:check_in": {"session_id": "b_upcoming_session"},
@@ -606,6 +607,7 @@ def _lock_version(world: World) -> int:
 POST_BODIES = {
     "patient:section": _section_body,
     "patient:page_draft": _section_body,
+    "patient:section_shown": _section_body,
     "patient:review": lambda world: {"consent": "on"},
     "staff:invitations": lambda world: {"full_name": "Dan Newpatient", "email": "dan@example.com"},
     "staff:acknowledge": lambda world: {"lock_version": _lock_version(world), "note": ""},
@@ -750,6 +752,10 @@ APP_MATRIX = {
     "patient:page_draft": {  # what B typed, kept before the idle limit: B's own pages only
         "GET":              (NOT_ALLOWED,) * 6,
         "POST":             (UNAUTHORIZED, MISSING,       OK,                     MISSING,                 MISSING,                  MISSING),
+    },
+    "patient:section_shown": {  # which of B's page's questions apply (the page's script asks)
+        "GET":              (NOT_ALLOWED,) * 5,
+        "POST":             (UNAUTHORIZED, MISSING,       OK,                     MISSING,                 MISSING),
     },
     "patient:review": {  # B's screening is incomplete: submitting shows the page again
         "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING,                  MISSING),
