@@ -276,6 +276,10 @@ def _computable_name(slug: str) -> str:
     return name if name[:1].isalpha() else f"Q{name}"
 
 
+# The linkId ending of a section's display item that introduces its list of like questions.
+LIST_INTRO_SUFFIX = ".list-intro"
+
+
 # --- Questionnaire ------------------------------------------------------------------------------
 
 
@@ -325,9 +329,19 @@ def _section_item(
     item: dict = {"linkId": section.code, "text": section.title, "type": "group"}
     children = []
     if section.intro:
-        # The list's own introduction (after the marker line) follows the top part as text.
-        text = "\n\n".join(part for part in split_intro(section.intro) if part)
-        children.append({"linkId": f"{section.code}.intro", "text": text, "type": "display"})
+        # The list's own introduction (after the marker line) is a display item of its own,
+        # after the top part, so an import puts the marker back (importer.py).
+        top, list_intro = split_intro(section.intro)
+        if top:
+            children.append({"linkId": f"{section.code}.intro", "text": top, "type": "display"})
+        if list_intro:
+            children.append(
+                {
+                    "linkId": f"{section.code}{LIST_INTRO_SUFFIX}",
+                    "text": list_intro,
+                    "type": "display",
+                }
+            )
     for question in section.questions:
         children.extend(_question_items(question, targets, base))
     children.extend(_score_item(score, targets) for score in scores)

@@ -30,6 +30,7 @@ from ..engine.questionnaire import (
     DECIMAL,
     HEIGHT,
     INTEGER,
+    LIST_INTRO_MARKER,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
     PHONE,
@@ -55,7 +56,7 @@ from .conditions import (
     in_metric_unit,
     show_when_from_enable_when,
 )
-from .export import MEASUREMENTS, MEDICATION_FIELDS
+from .export import LIST_INTRO_SUFFIX, MEASUREMENTS, MEDICATION_FIELDS
 from .vocabulary import (
     CALCULATED_EXPRESSION,
     DIASTOLIC,
@@ -238,8 +239,22 @@ def questionnaire_from_fhir(resource: dict) -> tuple[QuestionnaireDef, ImportRep
             code = codes.make(str(item.get("linkId")), report)
             intro, pending = "", []
             children = [c for c in item.get("item") or [] if isinstance(c, dict)]
-            if children and children[0].get("type") == "display" and not _is_help(children[0]):
+            if (
+                children
+                and children[0].get("type") == "display"
+                and not _is_help(children[0])
+                and not str(children[0].get("linkId", "")).endswith(LIST_INTRO_SUFFIX)
+            ):
                 intro = str(children[0].get("text") or "").strip()
+                children = children[1:]
+            if (
+                children
+                and children[0].get("type") == "display"
+                and str(children[0].get("linkId", "")).endswith(LIST_INTRO_SUFFIX)
+            ):
+                # Our own export's list introduction: back after the marker line.
+                list_intro = str(children[0].get("text") or "").strip()
+                intro = f"{intro}\n{LIST_INTRO_MARKER}\n{list_intro}".lstrip("\n")
                 children = children[1:]
             for child in _questions_in(children, codes, report, depth=1):
                 pending.append(child)

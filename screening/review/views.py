@@ -24,6 +24,7 @@ from ..engine.severity import Severity
 from ..models import (
     AuditAction,
     AuditEvent,
+    Decision,
     Flag,
     ReviewClock,
     Screening,
@@ -52,6 +53,7 @@ from ..selectors import (
 )
 from ..services.rescreening import RescreeningNotAllowed, request_rescreening
 from ..services.review import (
+    CLEARING,
     DecisionNotAllowed,
     StaleScreening,
     acknowledge_flag,
@@ -120,7 +122,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 def _screening_for_staff(screening_id: uuid.UUID) -> Screening:
     return get_object_or_404(
-        Screening.objects.select_related("patient", "version").exclude(
+        Screening.objects.select_related("patient", "version__question_set").exclude(
             status=Screening.Status.IN_PROGRESS, submitted_at__isnull=True
         ),
         pk=screening_id,
@@ -348,13 +350,17 @@ def _screening_page(
     context["check_in_session"] = (
         TreatmentSession.objects.filter(check_in=screening).first() if is_check_in else None
     )
-    context.update(_clearance_context(screening, rescreening_form))
+    context.update(_clearance_context(screening, rescreening_form, context["decisions"]))
     return render(request, "staff/screening.html", context)
 
 
-def _clearance_context(screening: Screening, form: RescreeningForm | None) -> dict:
+def _clearance_context(
+    screening: Screening, form: RescreeningForm | None, decisions: list[Decision]
+) -> dict:
     """The patient's clearance, when this screening holds it: its status, and the form to
     ask for re-screening while it has not been asked for."""
+    if not any(decision.outcome in CLEARING for decision in decisions):
+        return {"clearance": None}  # no clearing decision here: it cannot hold one
     clearance = current_clearance(screening.patient)
     holds = clearance.decision is not None and clearance.decision.screening_id == screening.pk
     if not holds:

@@ -754,8 +754,8 @@ APP_MATRIX = {
         "POST":             (UNAUTHORIZED, MISSING,       OK,                     MISSING,                 MISSING,                  MISSING),
     },
     "patient:section_shown": {  # which of B's page's questions apply (the page's script asks)
-        "GET":              (NOT_ALLOWED,) * 5,
-        "POST":             (UNAUTHORIZED, MISSING,       OK,                     MISSING,                 MISSING),
+        "GET":              (NOT_ALLOWED,) * 6,
+        "POST":             (UNAUTHORIZED, MISSING,       OK,                     MISSING,                 MISSING,  MISSING),
     },
     "patient:review": {  # B's screening is incomplete: submitting shows the page again
         "GET":              (LOGIN,       MISSING,        OK,                     MISSING,                 MISSING,                  MISSING),
