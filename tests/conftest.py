@@ -219,11 +219,31 @@ def readme_figures() -> list[str]:
                 f"{count:,} {outcome}" for outcome, count in sorted(outcomes.items())
             )
             lines.append(f"{label}: {total:,} {unit} ({detail})")
-    fuzzing = sys.modules.get("tests.security.test_fuzz_forms")
-    submissions = sum(getattr(fuzzing, "EXAMPLES_RUN", {}).values()) if fuzzing else 0
+    submissions = fuzz_submissions_here() + sum(WORKER_SUBMISSIONS)
     if submissions:
         lines.append(f"Fuzzing: {submissions:,} malformed submissions sent")
     return lines
+
+
+def fuzz_submissions_here() -> int:
+    fuzzing = sys.modules.get("tests.security.test_fuzz_forms")
+    return sum(getattr(fuzzing, "EXAMPLES_RUN", {}).values()) if fuzzing else 0
+
+
+# Under pytest-xdist (make test) the fuzz tests run in a worker process: each worker hands
+# its count to the controller, which prints the figures.
+WORKER_SUBMISSIONS: list[int] = []
+
+
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_submissions"] = fuzz_submissions_here()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    WORKER_SUBMISSIONS.append(getattr(node, "workeroutput", {}).get("fuzz_submissions", 0))
 
 
 def pytest_terminal_summary(terminalreporter):
