@@ -17,6 +17,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core import serializers
 from django.core.management import call_command
+from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.test import override_settings
 
@@ -68,6 +69,11 @@ def restore_default_content() -> None:
         with transaction.atomic():
             for model, objects in rows.items():
                 model._default_manager.bulk_create(objects)
+            # The next new row's id follows the copied ones (as loaddata does it): the
+            # sequences need not be where set-up left them.
+            with connection.cursor() as cursor:
+                for statement in connection.ops.sequence_reset_sql(no_style(), list(rows)):
+                    cursor.execute(statement)
     else:  # no session set-up (a test database reused as it was)
         load_formulary()
         load_question_set()
