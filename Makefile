@@ -30,13 +30,16 @@ run: $(STAMP)
 	$(BIN)/python manage.py create_demo_accounts --base-url $(SITE_URL)
 	RUN_ADDRESS=$(RUN_ADDRESS) SITE_URL=$(SITE_URL) bash scripts/run_dev.sh
 
-## The whole suite: SQLite by default, PostgreSQL when DATABASE_URL is set.
+## The whole suite: SQLite by default, PostgreSQL when DATABASE_URL is set. In
+## TEST_WORKERS processes (pytest-xdist, one test database each; CI has 2 CPUs);
+## `make test TEST_WORKERS=0` runs it in one process; PYTEST_ARGS adds options (--durations=30).
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## Benchmarks: engine, queue and HTTP (gunicorn + wrk) in one table of figures beside their
 ## targets, on PostgreSQL (BENCH_DATABASE_URL; the screening_bench database is created if

@@ -8,11 +8,13 @@ database: the default question set is read from its file.
 from __future__ import annotations
 
 import datetime
+import functools
 import random
 from decimal import Decimal
 
 import pytest
-from fhirpathpy import evaluate as fhirpath
+from fhirpathpy import apply_parsed_path
+from fhirpathpy import parse as parse_fhirpath
 from fhirpathpy.models import models as fhirpath_models
 
 from screening.engine.definitions import (
@@ -42,6 +44,18 @@ from tests.engine.test_default_rules import BASELINE, CASES, TODAY, answers
 
 BASE = "https://clinic.example.org/fhir/R4"
 R4 = fhirpath_models["r4"]
+
+
+# fhirpathpy parses an expression on every evaluation, most of the time an evaluation takes;
+# each expression here is evaluated against many responses, so it is parsed once (what
+# fhirpathpy's own compile() does).
+parsed_fhirpath = functools.cache(parse_fhirpath)
+
+
+def fhirpath(resource, expression: str, context: dict, model) -> list:
+    return apply_parsed_path(resource, parsed_fhirpath(expression), context, model)
+
+
 DATA, _ = read_content(DEFAULT_CONTENT_FILE)
 DEFAULT = questionnaire_from_data(DATA)
 SCORES = score_defs_from_data(DATA)

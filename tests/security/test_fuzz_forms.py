@@ -133,7 +133,8 @@ from tests.conftest import PASSWORD
 from tests.factories import make_patient, make_submitted_screening
 from tests.logins import authenticator_for, log_in_staff
 
-pytestmark = pytest.mark.django_db
+# One process runs every target (under pytest-xdist too): the last test checks the total.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("fuzz")]
 
 # How many generated submissions each test sends. Every section of the default question set
 # gets its share; the medication lists, blood pressure and dates get more.
