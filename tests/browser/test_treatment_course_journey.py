@@ -94,6 +94,8 @@ def start_course_and_book(page: Page, times: list[str]) -> list[str]:
             booking.get_by_role("button", name="Book the session").click()
     table = page.get_by_role("table")
     expect(table.locator("tbody tr")).to_have_count(len(times))
+    # Both are within the check-in window: the invitations went out at once.
+    expect(table).to_contain_text("The patient was invited to answer the check-in")
     shoot(page, "course-journey-02-course-booked")
     links = table.get_by_role("link", name=PATIENT).evaluate_all(
         "links => links.map(a => a.getAttribute('href'))"
@@ -227,6 +229,10 @@ def test_a_course_from_booking_to_discharge_and_a_held_second_session(
     totals = [row.get("PHQ-9 total", "") for row in table_rows(table)]
     assert len(totals) == 3, table_rows(table)
     assert [t.split()[0] for t in totals] == [str(INTAKE_PHQ9), "0", "1"], totals
+    listed = doctor.get_by_role("listitem").filter(has_text="Session check-in")
+    expect(listed).to_have_count(2)
+    for item in listed.all():
+        expect(item.get_by_role("link", name=re.compile(r"^for the session of "))).to_be_visible()
     shoot(doctor, "course-journey-11-patient-chart")
     phone.goto("/screenings/")
     with phone.expect_navigation():
@@ -237,4 +243,6 @@ def test_a_course_from_booking_to_discharge_and_a_held_second_session(
         )
     ).to_be_visible()
     shoot(phone, "course-journey-12-patient-feeling")
+    phone.goto("/screenings/")
+    shoot(phone, "course-journey-13-patient-home-after")
     axe_audit.assert_clean()
