@@ -107,9 +107,11 @@ def latest_post_dose(session: TreatmentSession) -> VitalReading | None:
     )
 
 
-def check_in_state(check_in: Screening | None) -> CheckIn:
+def check_in_state(check_in: Screening | None, invited: bool = False) -> CheckIn:
     if check_in is None:
-        return CheckIn.MISSING
+        # Once the invitation is emailed, "no check-in was sent" would send a nurse to
+        # send one: say the patient has it and has not started.
+        return CheckIn.INVITED if invited else CheckIn.MISSING
     if check_in.submitted_at is None or check_in.is_editable:
         return CheckIn.NOT_SUBMITTED
     return CheckIn.SUBMITTED
@@ -181,7 +183,9 @@ def session_records(sessions: Iterable[TreatmentSession]) -> list[SessionRecord]
         doses = sorted(doses_by_session.get(session.pk, []), key=lambda d: d.recorded_at)
         dose = doses[-1] if doses else None
         facts = SessionFacts(
-            check_in=check_in_state(session.check_in),
+            check_in=check_in_state(
+                session.check_in, invited=session.check_in_invited_at is not None
+            ),
             check_in_flags=tuple(
                 CheckInFlag(
                     title=flag.title,

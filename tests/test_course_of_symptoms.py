@@ -9,10 +9,11 @@ import pytest
 from django.test import Client
 
 from screening.engine.course import GAD7, PHQ9
-from screening.models import AuditAction, AuditEvent
+from screening.models import AuditAction, AuditEvent, Screening
 from screening.selectors import patient_course, sent_questionnaires, symptom_points
 from tests.factories import make_patient, make_sent_questionnaire
 from tests.logins import log_in_staff
+from tests.session_helpers import make_course, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +236,25 @@ def test_the_patients_own_page_costs_a_fixed_number_of_queries(
         make_sent_questionnaire(patient=patient, phq9=10, days_ago=6 - days * 0.5)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+def test_a_session_check_in_links_to_its_session_not_to_a_review_that_never_comes(
+    course_patient, physician
+):
+    """A check-in has no decision form: "Awaiting review" beside it would never change."""
+    patient, *_ = course_patient
+    course = make_course(physician, patient=patient)
+    check_in = make_sent_questionnaire(patient=patient, phq9=3, days_ago=1, status="submitted")
+    Screening.objects.filter(pk=check_in.pk).update(purpose=Screening.Purpose.CHECK_IN)
+    session = make_session(physician, course=course, check_in=False)
+    session.check_in = check_in
+    session.save(update_fields=["check_in"])
+    html = staff_client(physician).get(f"/staff/patients/{patient.pk}/").content.decode()
+    listed = html.split("Questionnaires sent", 1)[1].split("</ul>", 1)[0]
+    (line,) = [li for li in listed.split("<li>") if f"/staff/screenings/{check_in.pk}/" in li]
+    assert f'href="/staff/sessions/{session.pk}/"' in line
+    assert "Awaiting review" not in page_text_of(line)
+
+
+def page_text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))

@@ -154,6 +154,20 @@ def test_a_nurse_cannot_acknowledge_a_flag(nurse_client, physician, default_vers
     assert not hasattr(flag, "acknowledgement")
 
 
+def test_a_check_in_invited_but_not_started_does_not_say_none_was_sent(
+    nurse_client, physician, default_version
+):
+    session = make_session(physician, check_in=False)
+    TreatmentSession.objects.filter(pk=session.pk).update(check_in_invited_at=timezone.now())
+    post_pre_dose(nurse_client, session, "120/80")
+    assert status_of(nurse_client, session) == "on_hold"
+    assert reasons_of(nurse_client, session) == [
+        "The patient was invited to answer the check-in but has not started it yet."
+    ]
+    page_html = nurse_client.get(page(session)).content.decode()
+    assert "No check-in was sent" not in page_html
+
+
 def test_a_missing_check_in_is_not_ready(nurse_client, physician, default_version):
     session = make_session(physician, check_in=False)
     post_pre_dose(nurse_client, session, "120/80")

@@ -39,7 +39,8 @@ class Status(StrEnum):
 
 
 class CheckIn(StrEnum):
-    MISSING = "missing"  # no check-in was opened for the session
+    MISSING = "missing"  # no check-in was opened for the session, nor the patient invited
+    INVITED = "invited"  # the invitation was emailed; the patient has not opened it yet
     NOT_SUBMITTED = "not_submitted"  # opened, not sent yet (or sent back to the patient)
     SUBMITTED = "submitted"
 
@@ -125,6 +126,13 @@ def readiness(facts: SessionFacts, limits: Limits = Limits()) -> Readiness:
     if facts.check_in == CheckIn.MISSING:
         reasons.append(
             Reason(Status.ON_HOLD, "No check-in was sent to the patient for this session.")
+        )
+    elif facts.check_in == CheckIn.INVITED:
+        reasons.append(
+            Reason(
+                Status.ON_HOLD,
+                "The patient was invited to answer the check-in but has not started it yet.",
+            )
         )
     elif facts.check_in == CheckIn.NOT_SUBMITTED:
         reasons.append(Reason(Status.ON_HOLD, "The patient has not sent their check-in yet."))

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from .. import audit
 from ..course_chart import NAMES, build_charts, physician_statements, table_rows
 from ..engine.course import GAD7, PHQ9, course_of
-from ..models import AuditAction, Screening, User
+from ..models import AuditAction, Screening, TreatmentSession, User
 from ..selectors import patient_course
 
 
@@ -58,8 +58,20 @@ def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
                 "remission_below": course.remission_below,
             }
         )
+    # A session's check-in is never decided (it has no decision form): the session's status
+    # says whether the dose goes ahead, so it links there instead of "Awaiting review".
+    sessions_of = {
+        session.check_in_id: session
+        for session in TreatmentSession.objects.filter(
+            check_in_id__in=[one.screening_id for one in data.sent]
+        ).only("id", "check_in_id", "scheduled_for")
+    }
     questionnaires = [
-        {"sent": one, "status": status_of.get(one.status, one.status)}
+        {
+            "sent": one,
+            "status": status_of.get(one.status, one.status),
+            "session": sessions_of.get(one.screening_id),
+        }
         for one in reversed(data.sent)
     ]
     return render(

@@ -23,16 +23,18 @@ DECISION_SIGNED = "Decision signed."
 STALE_MESSAGE = "Another physician changed this screening"
 
 
-def log_in_as_staff(page: Page, email: str, password: str = PASSWORD) -> None:
-    """Log in on the ordinary /login/ page, then the authenticator code; staff land on the
-    review queue."""
+def log_in_as_staff(
+    page: Page, email: str, password: str = PASSWORD, lands_on: str = "Review queue"
+) -> None:
+    """Log in on the ordinary /login/ page, then the authenticator code; physicians land on
+    the review queue, nurses on the treatment sessions (lands_on="Treatment sessions")."""
     page.goto("/login/")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Log in", exact=True).click()
     enter_authenticator_code(page, email)
-    expect(heading(page)).to_have_text("Review queue")
+    expect(heading(page)).to_have_text(lands_on)
 
 
 def open_emailed_set_up_link(page: Page, email: str) -> None:

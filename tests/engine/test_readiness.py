@@ -71,6 +71,7 @@ def test_the_limits_are_settings():
     ("check_in", "words"),
     [
         (CheckIn.MISSING, "No check-in was sent"),
+        (CheckIn.INVITED, "invited to answer the check-in but has not started it"),
         (CheckIn.NOT_SUBMITTED, "has not sent their check-in"),
     ],
 )
