@@ -155,11 +155,10 @@ def task_worker(settings):
 
 @pytest.fixture
 def default_version(db):
-    version = QuestionSetVersion.objects.published().filter(question_set__purpose="intake").first()
-    if version is None:  # a transactional test (live server) flushed the database
+    intake = QuestionSetVersion.objects.published().filter(question_set__purpose="intake")
+    if not intake.exists():  # a transactional test (live server) flushed the database
         restore_default_content()
-        version = QuestionSetVersion.objects.published().get()
-    return version
+    return intake.get()
 
 
 @pytest.fixture

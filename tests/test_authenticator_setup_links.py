@@ -138,7 +138,11 @@ def test_the_link_then_the_password_set_up_the_new_app(physician, remove_in_the_
     assert TOTPDevice.objects.get(user=physician).confirmed
     assert browser.get("/staff/queue/").status_code == 200
     assert AuthenticatorSetupLink.objects.get(user=physician).used_at is not None
-    actions = list(AuditEvent.objects.filter(actor=physician).values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(actor=physician)
+        .exclude(action="queue.viewed")  # the queue read just above, audited like any read
+        .values_list("action", flat=True)
+    )
     assert actions == ["two_factor.enrolled"]
     # Opened before the login, by someone not yet known.
     assert AuditEvent.objects.get(action="two_factor.link_opened").actor is None

@@ -21,7 +21,8 @@ INVALID_SHOW_WHEN = 'pregnant = "maybe"'
 VALID_SHOW_WHEN = 'can_be_pregnant = yes and pregnant = "no"'
 NEW_TEXT = "Are you using contraception (birth control) at the moment?"
 CASE_NAME = "Man with a blood pressure of 150 over 95"
-VERSION_NAME = re.compile(r"v(\d+) \((Draft|Published|Retired)\)$")
+# The intake's versions (the session check-in has its own, numbered from 1 too).
+VERSION_NAME = re.compile(r"pre-treatment screening v(\d+) \((Draft|Published|Retired)\)$")
 
 
 def admin_log_in(page: Page, email: str) -> None:
