@@ -29,7 +29,7 @@ from screening.services.sessions import (
 )
 from tests.factories import make_patient, make_submitted_screening
 from tests.logins import log_in_staff
-from tests.session_helpers import clear, make_course, make_session
+from tests.session_helpers import backdate_readings, clear, make_course, make_session
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ def test_a_missing_check_in_is_not_ready(nurse_client, physician, default_versio
     post_pre_dose(nurse_client, session, "120/80")
     assert status_of(nurse_client, session) == "on_hold"
     assert reasons_of(nurse_client, session) == [
-        "No check-in was sent to the patient for this session."
+        "The patient has not sent the check-in yet (they have not opened it)."
     ]
 
 
@@ -236,6 +236,7 @@ def test_discharge_is_refused_until_every_criterion_is_met_then_recorded(
 ):
     session = make_session(physician)
     post_pre_dose(nurse_client, session, "120/80")
+    backdate_readings(session, 180)
     record_dose(
         session=session,
         given_at=timezone.now() - timedelta(minutes=30),

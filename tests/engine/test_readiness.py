@@ -70,8 +70,8 @@ def test_the_limits_are_settings():
 @pytest.mark.parametrize(
     ("check_in", "words"),
     [
-        (CheckIn.MISSING, "No check-in was sent"),
-        (CheckIn.NOT_SUBMITTED, "has not sent their check-in"),
+        (CheckIn.MISSING, "has not sent the check-in yet (they have not opened it)"),
+        (CheckIn.NOT_SUBMITTED, "has not sent the check-in yet (started"),
     ],
 )
 def test_a_missing_or_unsent_check_in_holds_the_session(check_in, words):
