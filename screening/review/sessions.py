@@ -107,6 +107,13 @@ def start_course_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Course started. Schedule its first session below.")
             return redirect("staff:course", course_id=course.pk)
+    # The page lists cleared patients' names and emails: a read of patient data, audited
+    # (the summary names no patient, like the board's).
+    audit.record(
+        request=request,
+        action=AuditAction.COURSE_START_VIEWED,
+        summary="Cleared patients listed to start a course",
+    )
     return render(request, "staff/course_start.html", {"form": form})
 
 
