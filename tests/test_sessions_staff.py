@@ -652,7 +652,7 @@ def test_a_session_needing_review_takes_no_dose(nurse, physician, default_versio
         actor=nurse,
         ip_address=None,
     )
-    with pytest.raises(SessionNotAllowed, match="The session is needs physician review"):
+    with pytest.raises(SessionNotAllowed, match="The session is waiting for a physician.s review"):
         record_dose(session=session, given_at=timezone.now(), actor=nurse, ip_address=None)
 
 

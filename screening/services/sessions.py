@@ -50,6 +50,11 @@ class SessionNotAllowed(Exception):
         self.field = field
 
 
+NOT_READY_WORDS = {
+    Status.ON_HOLD: "on hold",
+    Status.NEEDS_REVIEW: "waiting for a physician's review",
+}
+
 # A dose time further back than this is refused as a slip (a wrong hour, or yesterday's time):
 # a session is one clinic visit, the dose is recorded while the patient is observed (at least
 # OBSERVATION_MINUTES, 2 hours by default), and 12 hours covers the longest clinic day while
@@ -227,7 +232,7 @@ def record_dose(
         (record,) = session_records([sessions_for_staff().get(pk=session.pk)])
         if record.readiness.status != Status.READY:
             raise SessionNotAllowed(
-                f"The session is {record.readiness.label.lower()}: "
+                f"The session is {NOT_READY_WORDS[record.readiness.status]}: "
                 + " ".join(reason.text for reason in record.readiness.reasons)
                 + " The dose is recorded only when the session is ready to dose."
             )
