@@ -753,7 +753,7 @@ def test_an_urgent_check_in_flag_is_acknowledged_only_with_a_note(
     assert f'id="note-error-{flag.pk}"' in body
     assert "a note is needed to acknowledge it" in body
     assert status_of(nurse_client, session) == "on_hold"
-    # The check-in's own page refuses it too.
+    # The check-in's own page draws no acknowledge form, and a POST to it is refused too.
     response = physician_client.post(
         f"/staff/screenings/{session.check_in.pk}/flags/{flag.pk}/acknowledge/",
         {"note": "", "lock_version": session.check_in.lock_version},
