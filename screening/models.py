@@ -1051,6 +1051,7 @@ class AuditAction(models.TextChoices):
     QUEUE_VIEWED = "queue.viewed", "Review queue read"
     PATIENT_COURSE_VIEWED = "patient.course_viewed", "Patient's course of symptoms read"
     SESSIONS_BOARD_VIEWED = "sessions.board_viewed", "Sessions board read"
+    COURSE_START_VIEWED = "course.start_viewed", "Cleared patients listed to start a course"
     COURSE_STARTED = "course.started", "Treatment course started"
     COURSE_VIEWED = "course.viewed", "Treatment course read"
     SESSION_SCHEDULED = "session.scheduled", "Treatment session scheduled"

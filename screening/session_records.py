@@ -202,10 +202,12 @@ def session_records(sessions: Iterable[TreatmentSession]) -> list[SessionRecord]
         discharge_record = getattr(session, "discharge", None)
         discharge = discharge_check(
             DischargeFacts(
-                dose_given_at=dose.given_at if dose else None,
+                dose_given_at=timezone.localtime(dose.given_at) if dose else None,
                 now=now,
                 observation_minutes=settings.OBSERVATION_MINUTES,
                 latest_post_dose=as_reading(post[-1] if post else None),
+                due_minutes=tuple(settings.POST_DOSE_READING_MINUTES),
+                post_dose_times=tuple(r.recorded_at for r in post),
                 alert_and_oriented=bool(discharge_record and discharge_record.alert_and_oriented),
                 walks_unaided=bool(discharge_record and discharge_record.walks_unaided),
                 escort_present=bool(discharge_record and discharge_record.escort_present),

@@ -59,3 +59,16 @@ def make_session(
         check_in=make_check_in(course.patient, flags) if check_in else None,
         created_by=physician,
     )
+
+
+def backdate_readings(session: TreatmentSession, minutes: float) -> None:
+    """Move the session's readings so far into the past (as if taken earlier in the visit)."""
+    from django.db.models import F, QuerySet
+
+    from screening.models import VitalReading
+
+    # A plain QuerySet: the model's own refuses updates (records are append-only), which is
+    # the point in the app but not in a test setting the clock back.
+    QuerySet(model=VitalReading).filter(session=session).update(
+        recorded_at=F("recorded_at") - timedelta(minutes=minutes)
+    )

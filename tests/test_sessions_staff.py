@@ -29,7 +29,7 @@ from screening.services.sessions import (
 )
 from tests.factories import make_patient, make_submitted_screening
 from tests.logins import log_in_staff
-from tests.session_helpers import clear, make_course, make_session
+from tests.session_helpers import backdate_readings, clear, make_course, make_session
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ def test_a_missing_check_in_is_not_ready(nurse_client, physician, default_versio
     post_pre_dose(nurse_client, session, "120/80")
     assert status_of(nurse_client, session) == "on_hold"
     assert reasons_of(nurse_client, session) == [
-        "No check-in was sent to the patient for this session."
+        "The patient has not been invited to the check-in yet, nor opened it."
     ]
 
 
@@ -250,6 +250,7 @@ def test_discharge_is_refused_until_every_criterion_is_met_then_recorded(
 ):
     session = make_session(physician)
     post_pre_dose(nurse_client, session, "120/80")
+    backdate_readings(session, 180)
     record_dose(
         session=session,
         given_at=timezone.now() - timedelta(minutes=30),
@@ -619,3 +620,220 @@ def test_a_check_in_is_acknowledged_not_signed_off_like_an_intake(
     )
     assert response.status_code in (200, 302)
     assert not Decision.objects.filter(screening=check_in).exists()
+
+
+# Found by attacking the running app ---------------------------------------------------------
+
+
+def post_dose_time(client, session, when):
+    return client.post(
+        f"{page(session)}dose/", {"dose-given_at": timezone.localtime(when).strftime("%H:%M")}
+    )
+
+
+def test_the_dose_is_refused_unless_the_session_is_ready_with_the_reasons(
+    nurse_client, physician, default_version
+):
+    session = make_session(physician, flags=[("phq9_item9_positive", "urgent")])
+    post_pre_dose(nurse_client, session, "120/80")
+    backdate_readings(session, 10)
+    response = post_dose_time(nurse_client, session, timezone.now())
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The session is on hold:" in body
+    assert "Check-in flag not yet acknowledged by a physician (urgent)" in body
+    assert not DoseRecord.objects.exists()
+    # No dose, so no discharge either.
+    response = nurse_client.post(
+        f"{page(session)}discharge/",
+        {
+            "discharge-alert_and_oriented": "on",
+            "discharge-walks_unaided": "on",
+            "discharge-escort_present": "on",
+        },
+    )
+    assert not DischargeRecord.objects.exists()
+
+
+def test_a_session_needing_review_takes_no_dose(nurse, physician, default_version):
+    session = make_session(physician, flags=[("new_medicine", "caution")])
+    record_reading(
+        session=session,
+        timing="pre_dose",
+        systolic=120,
+        diastolic=80,
+        heart_rate=70,
+        actor=nurse,
+        ip_address=None,
+    )
+    with pytest.raises(SessionNotAllowed, match="The session is waiting for a physician.s review"):
+        record_dose(session=session, given_at=timezone.now(), actor=nurse, ip_address=None)
+
+
+def test_a_dose_time_before_the_pre_dose_reading_or_long_ago_is_refused_beside_the_box(
+    nurse_client, nurse, physician, default_version
+):
+    session = make_session(physician)
+    post_pre_dose(nurse_client, session, "120/80")
+    earlier = timezone.now() - timedelta(minutes=30)
+    response = post_dose_time(nurse_client, session, earlier)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "That time is before the pre-dose blood pressure reading" in body
+    assert f'value="{timezone.localtime(earlier):%H:%M}"' in body  # what was typed stays
+    assert "before the pre-dose" in response.context["dose_form"].errors["given_at"][0]
+    assert not DoseRecord.objects.exists()
+    backdate_readings(session, 14 * 60)
+    with pytest.raises(SessionNotAllowed, match="more than 12 hours ago"):
+        record_dose(
+            session=session,
+            given_at=timezone.now() - timedelta(hours=13),
+            actor=nurse,
+            ip_address=None,
+        )
+    dose = record_dose(
+        session=session,
+        given_at=timezone.now() - timedelta(hours=1),
+        actor=nurse,
+        ip_address=None,
+    )
+    # The observation period counts from the dose time: not over one hour in.
+    html = nurse_client.get(page(session)).content.decode()
+    assert dose.pk and "The observation period (120 minutes after the dose) ends at" in html
+
+
+def test_discharge_needs_every_due_post_dose_reading(
+    nurse_client, nurse, physician, default_version
+):
+    session = make_session(physician)
+    post_pre_dose(nurse_client, session, "120/80")
+    backdate_readings(session, 180)
+    record_dose(
+        session=session,
+        given_at=timezone.now() - timedelta(minutes=150),
+        actor=nurse,
+        ip_address=None,
+    )
+    record_reading(
+        session=session,
+        timing="post_dose",
+        systolic=130,
+        diastolic=85,
+        heart_rate=80,
+        planned_minutes=40,
+        actor=nurse,
+        ip_address=None,
+    )
+    backdate_readings(session, 100)  # the 40-minute reading, taken 50 minutes after the dose
+    data = {
+        "discharge-alert_and_oriented": "on",
+        "discharge-walks_unaided": "on",
+        "discharge-escort_present": "on",
+        "discharge-note": "Feels fine.",
+    }
+    response = nurse_client.post(f"{page(session)}discharge/", data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The reading due 120 minutes after the dose" in body
+    assert "The reading due 40 minutes after the dose" not in body
+    assert "Feels fine." in body
+    assert not DischargeRecord.objects.exists()
+    record_reading(
+        session=session,
+        timing="post_dose",
+        systolic=125,
+        diastolic=80,
+        heart_rate=75,
+        planned_minutes=120,
+        actor=nurse,
+        ip_address=None,
+    )
+    assert nurse_client.post(f"{page(session)}discharge/", data).status_code == 302
+    assert DischargeRecord.objects.exists()
+
+
+def test_an_urgent_check_in_flag_is_acknowledged_only_with_a_note(
+    nurse_client, physician_client, physician, default_version
+):
+    session = make_session(physician, flags=[("phq9_item9_positive", "urgent")])
+    post_pre_dose(nurse_client, session, "120/80")
+    flag = session.check_in.flags.get()
+    response = physician_client.post(
+        f"{page(session)}flags/{flag.pk}/acknowledge/",
+        {"note": "  ", "lock_version": session.check_in.lock_version},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'id="note-error-{flag.pk}"' in body
+    assert "a note is needed to acknowledge it" in body
+    assert status_of(nurse_client, session) == "on_hold"
+    # The check-in's own page draws no acknowledge form, and a POST to it is refused too.
+    response = physician_client.post(
+        f"/staff/screenings/{session.check_in.pk}/flags/{flag.pk}/acknowledge/",
+        {"note": "", "lock_version": session.check_in.lock_version},
+        follow=True,
+    )
+    assert "a note is needed to acknowledge it" in response.content.decode()
+    assert status_of(nurse_client, session) == "on_hold"
+    physician_client.post(
+        f"{page(session)}flags/{flag.pk}/acknowledge/",
+        {"note": "Seen today, safety plan agreed.", "lock_version": session.check_in.lock_version},
+    )
+    assert status_of(nurse_client, session) == "ready"
+
+
+def test_booking_refuses_an_invalid_clearance_a_far_year_and_a_second_session_that_day(
+    nurse_client, nurse, physician, default_version, settings
+):
+    course = make_course(physician)
+    url = f"/staff/sessions/courses/{course.pk}/schedule/"
+    response = nurse_client.post(url, {"date": "9999-01-01", "time": "09:30"})
+    assert response.status_code == 200
+    assert "That date is more than a year ahead" in response.content.decode()
+    assert 'value="9999-01-01"' in response.content.decode()
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    assert nurse_client.post(url, {"date": tomorrow.isoformat(), "time": "09:30"}).status_code == (
+        302
+    )
+    response = nurse_client.post(url, {"date": tomorrow.isoformat(), "time": "15:00"})
+    assert response.status_code == 200
+    assert "already has a session of this course on" in response.content.decode()
+    assert TreatmentSession.objects.count() == 1
+    Decision.objects.filter(pk=course.clearance.pk).update(
+        signed_at=timezone.now() - timedelta(days=settings.CLEARANCE_VALID_DAYS, seconds=1)
+    )
+    later = tomorrow + timedelta(days=2)
+    response = nurse_client.post(url, {"date": later.isoformat(), "time": "09:30"})
+    assert response.status_code == 200
+    assert "No session can be booked: The clearance expired" in response.content.decode()
+    assert TreatmentSession.objects.count() == 1
+
+
+def test_a_discharged_session_is_not_among_the_patients_upcoming_sessions(
+    nurse, physician, default_version
+):
+    from screening.intake.standing import upcoming_sessions
+
+    session = make_session(physician, hours_from_now=3)
+    assert [row.session for row in upcoming_sessions(session.course.patient)] == [session]
+    DischargeRecord.objects.create(
+        session=session,
+        observation_minutes=120,
+        alert_and_oriented=True,
+        walks_unaided=True,
+        escort_present=True,
+        recorded_by=nurse,
+    )
+    assert upcoming_sessions(session.course.patient) == []
+
+
+def test_the_start_course_page_read_is_audited_without_naming_a_patient(
+    nurse_client, nurse, physician, default_version
+):
+    baseline = make_submitted_screening(patient=make_patient("Cleo Cleared"))
+    clear(baseline, physician)
+    response = nurse_client.get("/staff/sessions/courses/new/")
+    assert "Cleo Cleared" in response.content.decode()
+    event = AuditEvent.objects.get(action="course.start_viewed")
+    assert event.actor == nurse
+    assert "Cleo" not in event.summary

@@ -123,9 +123,14 @@ def readiness(facts: SessionFacts, limits: Limits = Limits()) -> Readiness:
                 or "The patient's clearance is no longer valid: they need to be screened again.",
             )
         )
+    # The check-in's screening is created when the patient opens it (services/check_ins.py):
+    # MISSING means neither invited (the email goes out before the session) nor opened.
     if facts.check_in == CheckIn.MISSING:
         reasons.append(
-            Reason(Status.ON_HOLD, "No check-in was sent to the patient for this session.")
+            Reason(
+                Status.ON_HOLD,
+                "The patient has not been invited to the check-in yet, nor opened it.",
+            )
         )
     elif facts.check_in == CheckIn.INVITED:
         reasons.append(
@@ -135,7 +140,13 @@ def readiness(facts: SessionFacts, limits: Limits = Limits()) -> Readiness:
             )
         )
     elif facts.check_in == CheckIn.NOT_SUBMITTED:
-        reasons.append(Reason(Status.ON_HOLD, "The patient has not sent their check-in yet."))
+        reasons.append(
+            Reason(
+                Status.ON_HOLD,
+                "The patient has not sent the check-in yet (started, or sent back to them "
+                "to change, and not sent since).",
+            )
+        )
     for flag in facts.check_in_flags:
         # A StrEnum key matches its plain string ("caution"); info flags never block.
         status = BLOCKING_UNTIL_ACKNOWLEDGED.get(flag.severity)
@@ -187,6 +198,24 @@ class DischargeFacts:
     alert_and_oriented: bool
     walks_unaided: bool
     escort_present: bool
+    # The post-dose readings due (minutes after the dose, POST_DOSE_READING_MINUTES) and when
+    # each current post-dose reading was taken: a due reading is done by one taken at or
+    # after its due time.
+    due_minutes: tuple[int, ...] = ()
+    post_dose_times: tuple[datetime, ...] = ()
+
+
+def missing_due_readings(facts: DischargeFacts) -> list[tuple[int, datetime]]:
+    """The due post-dose readings with no reading taken at or after their due time, each as
+    (minutes, due at)."""
+    if facts.dose_given_at is None:
+        return []
+    missing = []
+    for minutes in facts.due_minutes:
+        due = facts.dose_given_at + timedelta(minutes=minutes)
+        if not any(taken >= due for taken in facts.post_dose_times):
+            missing.append((minutes, due))
+    return missing
 
 
 @dataclass(frozen=True)
@@ -205,6 +234,11 @@ def discharge_check(facts: DischargeFacts, limits: Limits = Limits()) -> Dischar
         unmet.append(
             f"The observation period ({facts.observation_minutes} minutes after the dose) "
             f"ends at {ends:%H:%M}."
+        )
+    for minutes, due in missing_due_readings(facts):
+        unmet.append(
+            f"The reading due {minutes} minutes after the dose (at {due:%H:%M}) "
+            "has not been recorded."
         )
     reading = facts.latest_post_dose
     if reading is None:

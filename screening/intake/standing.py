@@ -152,11 +152,15 @@ def check_in_opens_at(session: TreatmentSession) -> datetime:
 
 
 def upcoming_sessions(patient: User) -> list[UpcomingSession]:
-    """The patient's own sessions still ahead, soonest first, each with its check-in's state."""
+    """The patient's own sessions still ahead (not past, not discharged), soonest first, each with its check-in's state."""
     now = timezone.now()
     rows = (
         TreatmentSession.objects.filter(
-            course__patient=patient, course__ended_at__isnull=True, scheduled_for__gt=now
+            course__patient=patient,
+            course__ended_at__isnull=True,
+            scheduled_for__gt=now,
+            # A patient seen early and discharged has had that session: it is not ahead.
+            discharge__isnull=True,
         )
         .select_related("course", "check_in")
         .order_by("scheduled_for")

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ..answer_fields import BloodPressureField
 from ..models import Decision, TreatmentCourse, User, VitalReading
+from ..services.sessions import DOSE_TIME_MAX_AGE
 
 # Plausible in-clinic ranges, so a slip of the finger ("1200") is caught at the box. Heart
 # rate and weight as the intake's questions (content/ketamine_default.yaml); oxygen
@@ -242,10 +243,15 @@ class DoseForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_given_at(self) -> datetime.datetime:
+        now = timezone.now()
         when = timezone.make_aware(
             datetime.datetime.combine(timezone.localdate(), self.cleaned_data["given_at"])
         )
-        if when > timezone.now() + datetime.timedelta(minutes=1):
+        yesterday = when - datetime.timedelta(days=1)
+        if when > now + datetime.timedelta(minutes=1) and yesterday >= now - DOSE_TIME_MAX_AGE:
+            # Given before midnight, recorded after it: the time is yesterday's.
+            when = yesterday
+        if when > now + datetime.timedelta(minutes=1):
             raise ValidationError("That time is later than now: record the dose once it is given.")
         return when
 

@@ -22,7 +22,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import audit
 from ..models import AuditAction, Flag, TreatmentCourse, TreatmentSession, VitalReading
-from ..services.review import DecisionNotAllowed, StaleScreening, acknowledge_flag
+from ..services.review import (
+    NOTE_REQUIRED_SEVERITIES,
+    AcknowledgementNeedsNote,
+    DecisionNotAllowed,
+    StaleScreening,
+    acknowledge_flag,
+)
 from ..services.sessions import (
     SessionNotAllowed,
     record_discharge,
@@ -101,6 +107,13 @@ def start_course_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Course started. Schedule its first session below.")
             return redirect("staff:course", course_id=course.pk)
+    # The page lists cleared patients' names and emails: a read of patient data, audited
+    # (the summary names no patient, like the board's).
+    audit.record(
+        request=request,
+        action=AuditAction.COURSE_START_VIEWED,
+        summary="Cleared patients listed to start a course",
+    )
     return render(request, "staff/course_start.html", {"form": form})
 
 
@@ -153,7 +166,7 @@ def schedule(request: HttpRequest, course_id: uuid.UUID) -> HttpResponse:
                 ip_address=audit.client_ip(request),
             )
         except SessionNotAllowed as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field or None, str(error))
         else:
             local = timezone.localtime(session.scheduled_for)
             messages.success(request, f"Session booked for {local:%A %-d %B %Y at %H:%M}.")
@@ -209,6 +222,9 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         "reads_screenings": reads_screenings,
         "changes": since_baseline(session, record.flags) if reads_screenings else None,
     }
+    acknowledge_error = forms.pop("acknowledge_error", None)
+    context["acknowledge_error"] = acknowledge_error
+    context["note_required_severities"] = [str(s) for s in NOTE_REQUIRED_SEVERITIES]
     if not can_record:
         # A form sent after the discharge closed the record is not drawn again: say why.
         for form in forms.values():
@@ -244,12 +260,15 @@ def _due_readings(record: SessionRecord) -> list[dict]:
         return []
     rows = []
     for minutes in settings.POST_DOSE_READING_MINUTES:
-        done = [r for r in record.post_dose if r.planned_minutes == minutes]
+        due_at = record.dose.given_at + datetime.timedelta(minutes=minutes)
+        # As the discharge check counts them: a reading taken at or after the due time.
+        done = [r for r in record.post_dose if r.recorded_at >= due_at]
+        labelled = [r for r in done if r.planned_minutes == minutes]
         rows.append(
             {
                 "minutes": minutes,
-                "due_at": record.dose.given_at + datetime.timedelta(minutes=minutes),
-                "reading": done[-1] if done else None,
+                "due_at": due_at,
+                "reading": (labelled or done or [None])[0],
             }
         )
     return rows
@@ -309,7 +328,7 @@ def record_dose_view(request: HttpRequest, session_id: uuid.UUID) -> HttpRespons
                 ip_address=audit.client_ip(request),
             )
         except SessionNotAllowed as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field or None, str(error))
         else:
             messages.success(request, "Dose time recorded.")
             return _back(session, "after-dose")
@@ -395,6 +414,13 @@ def acknowledge_check_in_flag(
             request,
             "The check-in changed while you had this page open. Nothing was saved: please "
             "read the flags as they are now and acknowledge again.",
+        )
+    except AcknowledgementNeedsNote as error:
+        # Drawn beside the flag's note box (the page is drawn again, not redirected).
+        return _session_page(
+            request,
+            session,
+            acknowledge_error={"flag_id": flag.pk, "message": str(error)},
         )
     except DecisionNotAllowed as error:
         messages.error(request, str(error))

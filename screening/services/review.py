@@ -29,6 +29,13 @@ class DecisionNotAllowed(Exception):
     """The decision breaks a rule of sign-off; the message says which."""
 
 
+class AcknowledgementNeedsNote(DecisionNotAllowed):
+    """An urgent or contraindicated check-in flag is acknowledged only with a note."""
+
+
+# Check-in flags a physician acknowledges only with a note saying why the dose may go ahead.
+NOTE_REQUIRED_SEVERITIES = {Severity.URGENT, Severity.CONTRAINDICATED}
+
 CLEARING = {Decision.Outcome.CLEARED, Decision.Outcome.CLEARED_WITH_CONDITIONS}
 
 # A decision's audit summary never names its outcome: the audit log is read by clinic admins,
@@ -73,6 +80,19 @@ def acknowledge_flag(
     if Flag.with_retired.filter(pk=flag.pk, retired_at__isnull=False).exists():
         raise DecisionNotAllowed(
             "This flag is no longer current: the patient resubmitted. Acknowledge the flags as they are now."
+        )
+    # Going ahead with a session despite an urgent or contraindicated check-in flag needs the
+    # physician's reason in words, as clearing a contraindication on the intake needs an
+    # override reason (the nurse and the record then say why the dose went ahead).
+    if (
+        screening.purpose == Screening.Purpose.CHECK_IN
+        and flag.severity in NOTE_REQUIRED_SEVERITIES
+        and not note.strip()
+        and not FlagAcknowledgement.objects.filter(flag=flag).exists()
+    ):
+        raise AcknowledgementNeedsNote(
+            f"Write why the session may go ahead despite this {flag.severity} flag: a note is "
+            "needed to acknowledge it."
         )
     # The first acknowledgement stands: a second one never overwrites its name or note.
     acknowledgement, created = FlagAcknowledgement.objects.get_or_create(

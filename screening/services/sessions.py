@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import audit, tasks
-from ..engine.readiness import DischargeFacts, discharge_check
+from ..engine.readiness import DischargeFacts, Status, discharge_check
 from ..models import (
     AuditAction,
     BloodPressureReview,
@@ -27,13 +27,41 @@ from ..models import (
     User,
     VitalReading,
 )
-from ..session_records import as_reading, latest_dose, latest_post_dose, limits
+from ..selectors import current_clearance
+from ..session_records import (
+    as_reading,
+    clearance_check_of,
+    latest_dose,
+    latest_post_dose,
+    limits,
+    session_records,
+    sessions_for_staff,
+)
 from .review import CLEARING
 
 
 class SessionNotAllowed(Exception):
     """The request breaks a rule of courses and sessions; the message says which, in words a
-    nurse or physician can act on."""
+    nurse or physician can act on. ``field`` names the form box the message belongs beside
+    (empty: the top of the form)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+NOT_READY_WORDS = {
+    Status.ON_HOLD: "on hold",
+    Status.NEEDS_REVIEW: "waiting for a physician's review",
+}
+
+# A dose time further back than this is refused as a slip (a wrong hour, or yesterday's time):
+# a session is one clinic visit, the dose is recorded while the patient is observed (at least
+# OBSERVATION_MINUTES, 2 hours by default), and 12 hours covers the longest clinic day while
+# still catching a time that cannot belong to this visit.
+DOSE_TIME_MAX_AGE = timedelta(hours=12)
+# Sessions are booked at most this far ahead: a year ("9999" is a typo, not a plan).
+BOOKING_HORIZON = timedelta(days=366)
 
 
 def latest_intake_decision(patient: User) -> Decision | None:
@@ -93,8 +121,28 @@ def schedule_session(
     course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
     if course.ended_at is not None:
         raise SessionNotAllowed("This course has ended: start a new course to book sessions.")
-    if scheduled_for <= timezone.now():
-        raise SessionNotAllowed("That time has already passed: choose a time in the future.")
+    now = timezone.now()
+    if scheduled_for <= now:
+        raise SessionNotAllowed(
+            "That time has already passed: choose a time in the future.", field="time"
+        )
+    if scheduled_for > now + BOOKING_HORIZON:
+        raise SessionNotAllowed(
+            "That date is more than a year ahead: check the year.", field="date"
+        )
+    clearance = clearance_check_of(current_clearance(course.patient))
+    if not clearance.valid:
+        raise SessionNotAllowed("No session can be booked: " + clearance.problem)
+    day = timezone.localdate(scheduled_for)
+    if any(
+        timezone.localdate(other) == day
+        for other in course.sessions.values_list("scheduled_for", flat=True)
+    ):
+        raise SessionNotAllowed(
+            f"{course.patient.full_name} already has a session of this course on "
+            f"{day:%A} {day.day} {day:%B %Y}: choose another day.",
+            field="date",
+        )
     session = TreatmentSession.objects.create(
         course=course, scheduled_for=scheduled_for, created_by=actor
     )
@@ -177,9 +225,40 @@ def record_dose(
     """Record when the dose was given; a second record supersedes the first (a correction)."""
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     _refuse_after_discharge(session)
-    if given_at > timezone.now() + timedelta(minutes=1):
-        raise SessionNotAllowed("The dose time is in the future: record it once it is given.")
     previous = latest_dose(session)
+    if previous is None:
+        # The dose goes ahead only when the session is ready (a correction of a dose already
+        # given is still recorded: the record must say when it really was).
+        (record,) = session_records([sessions_for_staff().get(pk=session.pk)])
+        if record.readiness.status != Status.READY:
+            raise SessionNotAllowed(
+                f"The session is {NOT_READY_WORDS[record.readiness.status]}: "
+                + " ".join(reason.text for reason in record.readiness.reasons)
+                + " The dose is recorded only when the session is ready to dose."
+            )
+    now = timezone.now()
+    if given_at > now + timedelta(minutes=1):
+        raise SessionNotAllowed(
+            "The dose time is in the future: record it once it is given.", field="given_at"
+        )
+    if given_at < now - DOSE_TIME_MAX_AGE:
+        hours = int(DOSE_TIME_MAX_AGE.total_seconds() // 3600)
+        raise SessionNotAllowed(
+            f"That time is more than {hours} hours ago: check the time the dose was given.",
+            field="given_at",
+        )
+    pre_dose = (
+        VitalReading.objects.current()
+        .filter(session=session, timing=VitalReading.Timing.PRE_DOSE)
+        .order_by("-recorded_at")
+        .first()
+    )
+    if pre_dose is not None and given_at < pre_dose.recorded_at.replace(second=0, microsecond=0):
+        raise SessionNotAllowed(
+            "That time is before the pre-dose blood pressure reading "
+            f"({timezone.localtime(pre_dose.recorded_at):%H:%M}): the dose is given after it.",
+            field="given_at",
+        )
     dose = DoseRecord.objects.create(
         session=session, given_at=given_at, recorded_by=actor, supersedes=previous
     )
@@ -209,12 +288,19 @@ def record_discharge(
     _refuse_after_discharge(session)
     dose = latest_dose(session)
     post = latest_post_dose(session)
+    post_times = (
+        VitalReading.objects.current()
+        .filter(session=session, timing=VitalReading.Timing.POST_DOSE)
+        .values_list("recorded_at", flat=True)
+    )
     check = discharge_check(
         DischargeFacts(
-            dose_given_at=dose.given_at if dose else None,
+            dose_given_at=timezone.localtime(dose.given_at) if dose else None,
             now=timezone.now(),
             observation_minutes=settings.OBSERVATION_MINUTES,
             latest_post_dose=as_reading(post),
+            due_minutes=tuple(settings.POST_DOSE_READING_MINUTES),
+            post_dose_times=tuple(post_times),
             alert_and_oriented=alert_and_oriented,
             walks_unaided=walks_unaided,
             escort_present=escort_present,

@@ -13,15 +13,16 @@ from screening.demo import CALM_ANSWERS, seed_demo_screenings
 from screening.models import (
     Answer,
     CompletedSection,
+    DoseRecord,
     Screening,
     TreatmentCourse,
     TreatmentSession,
     User,
 )
 from screening.services.intake import submit_screening
-from screening.services.sessions import record_dose, record_reading
+from screening.services.sessions import record_reading
 from tests.conftest import PASSWORD, make_user
-from tests.session_helpers import clear
+from tests.session_helpers import backdate_readings, clear
 
 from .conftest import DESKTOP, PHONE, shoot
 from .patient_steps import heading
@@ -83,11 +84,11 @@ def a_session_on_the_day(physician, nurse) -> TreatmentSession:
         actor=nurse,
         ip_address=None,
     )
-    record_dose(
-        session=session,
-        given_at=timezone.now() - timedelta(minutes=45),
-        actor=nurse,
-        ip_address=None,
+    backdate_readings(session, 60)  # taken on arrival, before the dose
+    # Written straight to the table: the service refuses a dose while the session waits for
+    # a physician, and this page is drawn with both (a physician's review still to come).
+    DoseRecord.objects.create(
+        session=session, given_at=timezone.now() - timedelta(minutes=45), recorded_by=nurse
     )
     record_reading(
         session=session,

@@ -70,9 +70,9 @@ def test_the_limits_are_settings():
 @pytest.mark.parametrize(
     ("check_in", "words"),
     [
-        (CheckIn.MISSING, "No check-in was sent"),
+        (CheckIn.MISSING, "has not been invited to the check-in yet, nor opened it"),
         (CheckIn.INVITED, "invited to answer the check-in but has not started it"),
-        (CheckIn.NOT_SUBMITTED, "has not sent their check-in"),
+        (CheckIn.NOT_SUBMITTED, "has not sent the check-in yet (started"),
     ],
 )
 def test_a_missing_or_unsent_check_in_holds_the_session(check_in, words):
