@@ -411,7 +411,9 @@ def test_only_pages_with_copied_answers_say_they_come_from_the_last_questionnair
     copy_previous_answers(previous=previous, screening=new)
 
     def page(code):
-        return patient_client.get(f"/screenings/{new.pk}/page/{code}/").content.decode()
+        response = patient_client.get(f"/screenings/{new.pk}/page/{code}/")
+        assert response.status_code == 200, code
+        return response.content.decode()
 
     assert "From your last questionnaire" in page("about_you")
     medicines = page("medicines")
