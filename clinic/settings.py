@@ -200,6 +200,22 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Under `make run` the web server and the task worker (db_worker) write the same SQLite
+    # file. By default SQLite starts a transaction as a reader and upgrades to a writer on
+    # its first write; two such upgrades at once fail at once with "database is locked"
+    # (a 500), whatever the timeout. IMMEDIATE takes the write lock when the transaction
+    # begins, so the second writer waits, up to `timeout` seconds, instead of failing.
+    # WAL lets pages be read while the other process writes (the file keeps this mode; an
+    # in-memory test database ignores it). Durability stays SQLite's default (synchronous
+    # FULL): these are patients' answers. See Django's SQLite notes, "Database is locked
+    # errors" and "Enabling JSON1 / transaction behaviour" (Django 5.1+).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "screening.User"

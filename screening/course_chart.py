@@ -294,8 +294,24 @@ def plain_change(point: CoursePoint) -> str:
     return f"{abs(point.change)} {direction} than your first"
 
 
+def latest_item9_warning(course: Course) -> str:
+    """For the physician, before anything else: item 9 positive at the latest PHQ-9, whatever
+    the totals did ("" when it is not). A falling total does not make this answer safer.
+    Source: clinical-reference.md, "PHQ-9 item 9 scored 1 or more" (same-day clinician
+    review; rule phq9_item9_positive)."""
+    if course.instrument != PHQ9 or not course.points or not course.latest.item9_positive:
+        return ""
+    latest = course.latest
+    return (
+        f"Item 9 positive at the latest questionnaire ({long_date(latest.point.taken_at)}, "
+        f"answer {latest.point.item9}): thoughts of being better off dead or of self-harm. "
+        "Needs same-day clinician review, whatever the change in the total."
+    )
+
+
 def physician_statements(course: Course) -> list[str]:
-    """Response, remission and item 9 in words, for the physician."""
+    """Response, remission and item 9 in words, for the physician (a positive item 9 at the
+    latest questionnaire is said separately and first: latest_item9_warning)."""
     if not course.points:
         return []
     name = NAMES.get(course.instrument, course.instrument)
@@ -350,8 +366,26 @@ def physician_statements(course: Course) -> list[str]:
     return lines
 
 
-def patient_sentence(course: Course) -> str:
-    """One plain sentence: the first score, the latest, and which way it went."""
+def latest_item9_positive(course: Course) -> bool:
+    """Whether the latest PHQ-9 answered "thoughts that you would be better off dead or of
+    hurting yourself" on at least several days."""
+    return course.instrument == PHQ9 and bool(course.points) and course.latest.item9_positive
+
+
+# For the patient whose latest questionnaire said they had thoughts of being better off dead
+# or of hurting themselves: no praise of a falling score, a kind pointer to help instead.
+PATIENT_ITEM9_MESSAGE = (
+    "In your latest questionnaire you said you have had thoughts that you would be better "
+    "off dead, or of hurting yourself. Thank you for telling us. Please talk to your clinic "
+    "about how you are feeling; you do not have to wait for your next questionnaire. If you "
+    "feel unsafe now, use the crisis lines below."
+)
+
+
+def patient_sentence(course: Course, *, plain: bool = False) -> str:
+    """One plain sentence: the first score, the latest, and which way it went. `plain`
+    (the latest questionnaire had thoughts of self-harm): only the two numbers, no word
+    about a fall that could read as "you are doing well"."""
     if not course.points:
         return ""
     name = PLAIN_NAMES.get(course.instrument, course.instrument)
@@ -366,6 +400,8 @@ def patient_sentence(course: Course) -> str:
         f"Your {name} score was {baseline.point.total} at your first questionnaire and "
         f"{latest.point.total} at your latest"
     )
+    if plain:
+        return text + "."
     if latest.change == 0:
         return text + ": the same."
     if latest.change > 0:

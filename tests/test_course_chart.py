@@ -10,6 +10,8 @@ from screening.course_chart import (
     WIDE,
     build_chart,
     change_words,
+    latest_item9_positive,
+    latest_item9_warning,
     patient_sentence,
     physician_statements,
 )
@@ -120,6 +122,21 @@ def test_the_patient_reads_one_plain_sentence(totals, ending):
     assert sentence.endswith(ending)
     for word in ("response", "remission", "item 9", "band"):
         assert word not in sentence.lower()
+
+
+def test_with_thoughts_of_self_harm_at_the_latest_the_sentence_gives_only_the_numbers():
+    course = phq9(18, 8, item9=[0, 1])
+    assert latest_item9_positive(course)
+    sentence = patient_sentence(course, plain=True)
+    assert sentence.endswith("18 at your first questionnaire and 8 at your latest.")
+    assert not latest_item9_positive(phq9(18, 8, item9=[1, 0]))  # an earlier one only
+
+
+def test_the_physician_is_warned_first_of_item9_at_the_latest_questionnaire():
+    warning = latest_item9_warning(phq9(20, 4, item9=[0, 2]))
+    assert warning.startswith("Item 9 positive at the latest questionnaire (9 November 2026")
+    assert "Needs same-day clinician review, whatever the change in the total." in warning
+    assert latest_item9_warning(phq9(20, 4, item9=[2, 0])) == ""
 
 
 def test_a_single_score_tells_the_patient_what_comes_next():

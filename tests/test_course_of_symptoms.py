@@ -193,10 +193,12 @@ def test_the_patient_reads_their_scores_in_plain_words(course_patient):
     )
     response = client.get("/screenings/how-you-have-been-feeling/")
     text = page_text(response)
+    # The latest questionnaire had thoughts of self-harm: the numbers, no praise of the fall.
     assert (
         "Your depression questionnaire (PHQ-9) score was 18 at your first questionnaire and 8 "
-        "at your latest: down by half or more."
+        "at your latest."
     ) in text
+    assert "down by" not in text
     assert "Your anxiety questionnaire (GAD-7) score was 12" in text
     assert "10 lower than your first" in text
     assert "988" in text  # the crisis lines, as on the other patient pages
@@ -205,6 +207,73 @@ def test_the_patient_reads_their_scores_in_plain_words(course_patient):
     # No item 9 marking and no clinical labels for the patient.
     for word in ("course-point-item9", "Item 9", "Positive", "Response", "Remission", "Severe"):
         assert word not in html, word
+
+
+def test_a_fall_is_not_praised_when_the_latest_questionnaire_had_thoughts_of_self_harm(
+    course_patient,
+):
+    """The day the latest PHQ-9 has item 9 positive, the patient is pointed kindly to the
+    crisis lines and their clinic, not told their score is down by half."""
+    patient, *_ = course_patient
+    client = Client()
+    client.force_login(patient)
+    response = client.get("/screenings/how-you-have-been-feeling/")
+    text = page_text(response)
+    html = response.content.decode()
+    assert "down by half or more" not in text
+    assert "down by" not in text
+    assert "thoughts that you would be better off dead, or of hurting yourself" in text
+    assert "Please talk to your clinic" in text
+    assert 'href="#crisis-lines"' in html and 'id="crisis-lines"' in html
+    for word in ("Item 9", "PHQ-9 item", "suicid", "Positive"):
+        assert word not in html, word
+
+
+def test_a_fall_is_said_when_the_latest_questionnaire_had_no_thoughts_of_self_harm(
+    course_patient,
+):
+    patient, *_ = course_patient
+    make_sent_questionnaire(patient=patient, phq9=7, gad7=5, item9=0, days_ago=1)
+    client = Client()
+    client.force_login(patient)
+    text = page_text(client.get("/screenings/how-you-have-been-feeling/"))
+    assert "18 at your first questionnaire and 7 at your latest: down by half or more." in text
+    assert "better off dead" not in text
+
+
+def test_the_physician_reads_a_positive_item9_at_the_latest_questionnaire_first(
+    course_patient, physician
+):
+    patient, *_ = course_patient
+    html = staff_client(physician).get(f"/staff/patients/{patient.pk}/").content.decode()
+    section = html.split('id="course-phq9_total"', 1)[1].split("</section>", 1)[0]
+    warning = section.index("Item 9 positive at the latest questionnaire")
+    assert "Needs same-day clinician review" in section
+    # Before the statements, the chart and the response line.
+    assert warning < section.index("Response at the latest questionnaire")
+    assert warning < section.index("<svg")
+    assert 'class="alert alert-danger' in section[:warning]
+
+
+def test_the_charts_long_description_is_read_once_not_three_times(course_patient, physician):
+    """The chart's name is short; its sentence is on the page once and the SVG points at it."""
+    patient, *_ = course_patient
+    client = Client()
+    client.force_login(patient)
+    html = client.get("/screenings/how-you-have-been-feeling/").content.decode()
+    sentence = "score was 18 at your first questionnaire and 8 at your latest"
+    assert html.count(sentence) == 1
+    assert "<desc" not in html
+    svg = re.search(r'<svg class="course-chart"[^>]*>', html).group(0)
+    assert 'aria-labelledby="chart-phq9_total-title"' in svg
+    assert 'aria-describedby="course-phq9_total-sentence"' in svg
+    assert 'id="course-phq9_total-sentence"' in html
+    assert "scores over time, chart</title>" in html
+    staff = staff_client(physician).get(f"/staff/patients/{patient.pk}/").content.decode()
+    phq9_section = staff.split('id="course-phq9_total"', 1)[1].split("</section>", 1)[0]
+    assert phq9_section.count("Response at the latest questionnaire") == 1
+    assert "<desc" not in staff
+    assert 'aria-describedby="course-phq9_total-statements"' in staff
 
 
 def test_the_patient_sees_only_their_own_scores(course_patient, other_patient):

@@ -3,6 +3,7 @@ or until a physician asks again; then the patient repeats the full intake, start
 their previous answers, and the physician sees what changed.
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -272,7 +273,7 @@ def test_start_makes_a_new_pre_filled_screening_and_leaves_the_old_one_untouched
     assert new.status == Screening.Status.IN_PROGRESS
     copied = dict(new.answers.values_list("question__code", "value"))
     assert copied["date_of_birth"] == "1980-05-17"
-    assert copied["bp"] == {"systolic": 120, "diastolic": 80}
+    assert "bp" not in copied  # today's blood pressure is asked afresh
     assert not CompletedSection.objects.filter(screening=new).exists()
     # The old screening keeps every answer, its status and its decision.
     cleared.refresh_from_db()
@@ -339,6 +340,92 @@ def test_answers_that_no_longer_fit_the_current_version_are_not_copied(
     assert "height_cm" not in stored
     assert "weight_kg" not in stored
     assert set(copied) == set(stored)
+
+
+PRESENT_STATE = {
+    "phq9_9": "nearly_every_day",
+    "gad7_1": "nearly_every_day",
+    "auditc_1": "four_or_more_a_week",
+    "can_be_pregnant": "yes",
+    "pregnant": "yes",
+    "breastfeeding": "yes",
+    "used_last_24h": "yes",
+    "grapefruit": "yes",
+    "suicide_wish_dead": "yes",
+    "suicide_thoughts": "yes",
+    "bp_systolic": "150",
+    "bp_diastolic": "95",
+    "heart_rate": "88",
+    "weight_kg": "81",
+}
+
+
+def test_answers_about_the_present_start_empty_and_stable_facts_are_copied(
+    patient, patient_client, default_version
+):
+    """A patient pressing "Save and continue" on every page must never send last time's
+    item 9, pregnancy, blood pressure or recent drug use as today's."""
+    previous = start_screening(patient=patient)
+    fill_intake(patient_client, previous, {**PRESENT_STATE, **BLORBEX})
+    sent = dict(previous.answers.values_list("question__code", "value"))
+    assert sent["phq9_9"] == "nearly_every_day"
+    assert sent["pregnant"] == "yes"
+    assert sent["suicide_thoughts"] == "yes"
+    submit(patient_client, previous)
+    new = Screening.objects.create(patient=patient, version=default_version, previous=previous)
+    copied = copy_previous_answers(previous=previous, screening=new)
+    stored = dict(new.answers.values_list("question__code", "value"))
+    assert set(copied) == set(stored)
+    for code in (
+        "phq9_9",
+        "gad7_1",
+        "auditc_1",
+        "can_be_pregnant",
+        "pregnant",
+        "breastfeeding",
+        "used_last_24h",
+        "grapefruit",
+        "suicide_wish_dead",
+        "suicide_thoughts",
+        "bp",
+        "heart_rate",
+        "weight_kg",
+    ):
+        assert code not in stored, code
+    # No scale item (PHQ-9, GAD-7, PCL-5, AUDIT-C) and nothing on a page about the present.
+    assert not [code for code in stored if code.startswith(("phq9", "gad7", "pcl5", "audit"))]
+    assert not [code for code in stored if code.startswith("suicide")]
+    assert stored["date_of_birth"] == "1980-05-17"
+    assert stored["height_cm"] == sent["height_cm"]
+    assert stored["emergency_contact_name"] == "Sam Lee"
+    assert stored["medications"] == sent["medications"]
+
+
+def test_only_pages_with_copied_answers_say_they_come_from_the_last_questionnaire(
+    patient, patient_client, default_version
+):
+    previous = start_screening(patient=patient)
+    fill_intake(patient_client, previous, {**PRESENT_STATE, **BLORBEX})
+    submit(patient_client, previous)
+    new = Screening.objects.create(patient=patient, version=default_version, previous=previous)
+    copy_previous_answers(previous=previous, screening=new)
+
+    def page(code):
+        response = patient_client.get(f"/screenings/{new.pk}/page/{code}/")
+        assert response.status_code == 200, code
+        return response.content.decode()
+
+    assert "From your last questionnaire" in page("about_you")
+    medicines = page("medicines")
+    assert "From your last questionnaire" in medicines
+    assert "Add any medicine or supplement you have started since" in medicines
+    assert "Add any medicine" not in page("about_you")
+    for code in ("mood", "safety", "pregnancy", "vitals"):
+        html = page(code)
+        assert "From your last questionnaire" not in html, code
+    # Nothing on the mood and safety pages is chosen for the patient.
+    for code in ("mood", "safety"):
+        assert not re.search(r"<input[^>]* checked", page(code)), code
 
 
 YES_NO_Q = QuestionDef(code="q", kind=YES_NO, text="?")

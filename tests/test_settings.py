@@ -217,3 +217,31 @@ def test_bad_retry_delays_fail_loudly():
     result = run_manage("check", DEBUG="True", EMAIL_RETRY_DELAYS="60,soon")
     assert result.returncode != 0
     assert "EMAIL_RETRY_DELAYS must be whole numbers" in result.stderr
+
+
+# SQLite --------------------------------------------------------------------------------------
+
+
+def test_sqlite_waits_for_the_other_writer_instead_of_failing_with_database_is_locked(tmp_path):
+    """The web server and the task worker write one SQLite file under `make run`: each
+    transaction takes the write lock when it begins and waits up to 20 seconds for it."""
+    values = settings_of_a_project_at(
+        tmp_path / "project",
+        {"DEBUG": "True", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+        cwd=tmp_path,
+    )
+    options = values["DATABASES"]["default"]["OPTIONS"]
+    assert options["timeout"] == 20
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in options["init_command"]
+
+
+def test_postgresql_gets_no_sqlite_options(tmp_path):
+    values = settings_of_a_project_at(
+        tmp_path / "project",
+        {"DEBUG": "True", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x"},
+        cwd=tmp_path,
+    )
+    options = values["DATABASES"]["default"].get("OPTIONS", {})
+    assert "transaction_mode" not in options
+    assert "init_command" not in options

@@ -11,7 +11,15 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ..course_chart import NAMES, PLAIN_NAMES, build_charts, patient_sentence, table_rows
+from ..course_chart import (
+    NAMES,
+    PATIENT_ITEM9_MESSAGE,
+    PLAIN_NAMES,
+    build_charts,
+    latest_item9_positive,
+    patient_sentence,
+    table_rows,
+)
 from ..engine.course import GAD7, PHQ9, SCALE_MAX, course_of
 from ..selectors import patient_course
 
@@ -22,13 +30,15 @@ def feeling(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
         return redirect("staff:home")
     data = patient_course(request.user, today=timezone.localdate())
+    # The latest PHQ-9 had thoughts of self-harm: no sentence on the page praises a fall.
+    item9_now = latest_item9_positive(course_of(data.points, PHQ9))
     courses = []
     for instrument in (PHQ9, GAD7):
         course = course_of(data.points, instrument)
         if not course.points:
             continue
         bands = data.bands.get(instrument, ())
-        sentence = patient_sentence(course)
+        sentence = patient_sentence(course, plain=item9_now)
         courses.append(
             {
                 "instrument": instrument,
@@ -38,7 +48,12 @@ def feeling(request: HttpRequest) -> HttpResponse:
                 "scale_max": SCALE_MAX[instrument],
                 "charts": build_charts(course, bands, for_patient=True),
                 "rows": table_rows(course, bands),
-                "title": f"Your {PLAIN_NAMES[instrument]} scores over time",
+                # The chart's short name; the sentence describes it (aria-describedby).
+                "title": f"Your {PLAIN_NAMES[instrument]} scores over time, chart",
             }
         )
-    return render(request, "patient/feeling.html", {"courses": courses})
+    return render(
+        request,
+        "patient/feeling.html",
+        {"courses": courses, "item9_message": PATIENT_ITEM9_MESSAGE if item9_now else ""},
+    )

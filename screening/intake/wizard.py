@@ -13,11 +13,18 @@ from __future__ import annotations
 from django.http import QueryDict
 
 from ..answer_fields import BLANK_MEDICATION_ROWS
-from ..engine.questionnaire import SCALE_ITEM, QuestionDef, SectionDef, split_intro
+from ..engine.questionnaire import (
+    MEDICATION_LIST,
+    SCALE_ITEM,
+    QuestionDef,
+    SectionDef,
+    split_intro,
+)
 from ..models import Screening
 from ..presenters import intro_blocks
 from ..selectors import read_answers, visibility_for
 from ..services.intake import save_page
+from ..services.rescreening import is_prefilled
 from ..snapshots import questionnaire_for
 from .fields import DRAWN_BY_DJANGO, FieldView, field_views, specs_for
 from .forms import SectionForm, build_section_form
@@ -190,6 +197,17 @@ class PageStep:
             for view in drawn_by_django:
                 code = view.spec.code
                 view.bound = (bound_form if code in bound_form.fields else drawing)[code]
+        # A re-screening: only a page with answers of the kind copied from the last
+        # questionnaire says so (a page about the present starts empty and says nothing).
+        copied = (
+            [
+                question
+                for question in self.questions
+                if question.code in self.read.answers and is_prefilled(self.section.code, question)
+            ]
+            if self.screening.previous_id is not None
+            else []
+        )
         return {
             "screening": self.screening,
             "section": self.section,
@@ -201,7 +219,6 @@ class PageStep:
             "intro_blocks": intro_blocks(top_intro),
             "items": page_items(fields, intro_blocks(list_intro)),
             "restored_draft": self.restored,
-            # A re-screening: the page's answers came from the last questionnaire.
-            "from_last_questionnaire": self.screening.previous_id is not None
-            and any(question.code in self.read.answers for question in self.questions),
+            "from_last_questionnaire": bool(copied),
+            "copied_medicines": any(q.kind == MEDICATION_LIST for q in copied),
         }

@@ -13,7 +13,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import audit
-from ..course_chart import NAMES, build_charts, physician_statements, table_rows
+from ..course_chart import (
+    NAMES,
+    build_charts,
+    latest_item9_warning,
+    physician_statements,
+    table_rows,
+)
 from ..engine.course import GAD7, PHQ9, course_of
 from ..models import AuditAction, Screening, TreatmentSession, User
 from ..selectors import patient_course
@@ -51,8 +57,10 @@ def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
                 "name": name,
                 "charts": build_charts(course, bands),
                 "rows": table_rows(course, bands),
+                "warning": latest_item9_warning(course),
                 "statements": physician_statements(course),
-                "title": f"{name} totals of {patient.full_name} over time",
+                # The chart's short name; the statements describe it (aria-describedby).
+                "title": f"{name} totals of {patient.full_name} over time, chart",
                 "show_item9": instrument == PHQ9,
                 "response_threshold": course.response_threshold,
                 "remission_below": course.remission_below,

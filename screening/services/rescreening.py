@@ -1,6 +1,7 @@
 """Re-screening: a physician asks a cleared patient to repeat the full intake, and the
-repeated intake starts from the previous answers (copied, never moved), each checked
-against the current version's questions so that nothing that no longer fits is carried.
+repeated intake starts from the previous answers that are stable facts or history (copied,
+never moved), each checked against the current version's questions so that nothing that no
+longer fits is carried. Answers about the patient's present state always start empty.
 
 The clearance itself is read by screening.selectors.current_clearance.
 """
@@ -83,6 +84,60 @@ def request_rescreening(
 
 # Pre-filling a re-screening ------------------------------------------------------------
 
+# The only answers a re-screening copies, by section and question code: stable facts and
+# history that the patient confirms on each page. An allow-list, not a deny-list: a section or
+# question an admin adds later (or renames) starts empty until someone decides here that it
+# describes something that does not change. Everything about the present (the PHQ-9, GAD-7,
+# PCL-5 and AUDIT-C items, thoughts of suicide, pregnancy and breast-feeding, weight, blood
+# pressure and pulse, use in the last 24 hours, symptoms and conditions "now") must be
+# answered afresh: a patient pressing "Save and continue" on every page must never send last
+# time's answers as today's. Medical-condition lists that mix "ever" with "now" or recent
+# events (heart, brain and eyes, liver, lungs, thyroid) are left out for the same reason.
+PREFILLED_ANSWERS: dict[str, frozenset[str]] = {
+    "about_you": frozenset({"date_of_birth", "sex_at_birth", "height_cm"}),
+    "treatment_history": frozenset(
+        {"treatment_reason", "treatment_reason_other", "antidepressants_tried", "prior_treatments"}
+    ),
+    "care_team": frozenset(
+        {
+            "has_prescriber",
+            "prescriber_name",
+            "prescriber_phone",
+            "has_therapist",
+            "therapist_name",
+            "therapist_phone",
+            "emergency_contact_name",
+            "emergency_contact_phone",
+        }
+    ),
+    "liver_kidney": frozenset({"porphyria"}),
+    "psychiatric_history": frozenset(
+        {"psych_history", "psych_history_other", "family_psychosis", "dissociation_history"}
+    ),
+    "substances": frozenset({"ketamine_nonmedical_ever"}),
+    # The list is copied for the patient to confirm; the page tells them to add anything new.
+    "medicines": frozenset({"medications"}),
+    "ketamine_allergies": frozenset(
+        {
+            "ketamine_before",
+            "ketamine_route",
+            "ketamine_response",
+            "ketamine_allergy",
+            "ketamine_serious_reaction",
+            "drug_allergies",
+            "drug_allergy_list",
+        }
+    ),
+}
+
+
+def is_prefilled(section_code: str, question: QuestionDef) -> bool:
+    """Whether a re-screening copies the previous answer to `question` on `section_code`'s
+    page. A scale item (a symptom over the last weeks) never is, whatever the list says."""
+    return question.kind != SCALE_ITEM and question.code in PREFILLED_ANSWERS.get(
+        section_code, frozenset()
+    )
+
 
 def answer_still_fits(question: QuestionDef, previous: QuestionDef, value: object) -> bool:
     """Whether an answer given to `previous` is a valid answer to `question` as it is now:
@@ -126,17 +181,25 @@ def answer_still_fits(question: QuestionDef, previous: QuestionDef, value: objec
 
 def copy_previous_answers(*, previous: Screening, screening: Screening) -> list[str]:
     """Copy onto `screening` the answers `previous` was last sent with, for the questions
-    its patient was asked, that still fit the new screening's version. Returns the codes
-    copied. Writes answers only: no page is marked complete, so the patient goes through
+    its patient was asked that are stable facts or history (PREFILLED_ANSWERS) and still fit
+    the new screening's version. Returns the codes copied. Writes answers only: no page is marked complete, so the patient goes through
     every page; the previous screening's answers are read, never changed."""
     asked = visibility_for(previous)
     old_questions = questionnaire_for(previous.version).questions_by_code
-    new_questions = questionnaire_for(screening.version).questions_by_code
+    new_questionnaire = questionnaire_for(screening.version)
+    new_questions = new_questionnaire.questions_by_code
+    section_of = {
+        question.code: section.code
+        for section in new_questionnaire.sections
+        for question in section.questions
+    }
     ids = row_ids_for(screening.version)
     copied = {}
     for code in asked.questions:
         question, before = new_questions.get(code), old_questions.get(code)
         if question is None or before is None:
+            continue
+        if not is_prefilled(section_of[code], question):
             continue
         value = asked.answers.get(code)
         if answer_still_fits(question, before, value):

@@ -77,3 +77,31 @@ def test_the_patient_reads_how_they_have_been_feeling(contexts, course_patient, 
     shoot(page, f"course-patient-{device}")
     chart.screenshot(path=str(SCREENSHOT_DIR / f"course-patient-{device}-chart.png"))
     assert_accessible(page, f"patient's feeling page ({device})")
+
+
+def test_the_patient_with_thoughts_of_self_harm_at_the_latest_is_pointed_to_help(
+    contexts, course_patient
+):
+    patient, _ = course_patient
+    make_sent_questionnaire(patient=patient, phq9=6, gad7=5, item9=1, days_ago=1)
+    page = contexts.new_page(PHONE)
+    log_in(page, patient.email)
+    page.goto("/screenings/how-you-have-been-feeling/")
+    note = page.locator("#latest-answers-note")
+    expect(note).to_contain_text("Please talk to your clinic")
+    expect(page.get_by_text("down by half or more")).to_have_count(0)
+    note.get_by_role("link", name="Go to the crisis lines").click()
+    expect(page.locator("#crisis-lines")).to_be_in_viewport()
+    shoot(page, "course-patient-item9-phone")
+    assert_accessible(page, "patient's feeling page, item 9 at the latest (phone)")
+    page.context.close()
+    # The physician reads the warning before the totals' statements.
+    physician = make_user("doctor.item9@example.com", "Dr Dana Physician", PHYSICIAN_GROUP)
+    page = contexts.new_page(DESKTOP)
+    log_in_as_staff(page, physician.email)
+    page.goto(f"/staff/patients/{patient.pk}/")
+    expect(page.locator("#course-phq9_total-warning")).to_contain_text(
+        "Item 9 positive at the latest questionnaire"
+    )
+    shoot(page, "course-physician-item9-desktop")
+    assert_accessible(page, "physician's patient page, item 9 at the latest (desktop)")

@@ -126,6 +126,14 @@ def test_a_physician_asks_and_the_patient_starts_again_from_their_answers(
         expect(page.locator("input[name=date_of_birth]")).to_have_value("1986-03-14")
         shoot(page, f"rescreening-prefilled-{device}")
         axe_audit.check(page, f"pre-filled page ({device})")
+        # Today's blood pressure is asked afresh: the page starts empty and says nothing
+        # about the last questionnaire.
+        new = Screening.objects.get(patient=cleared.patient, previous=cleared)
+        page.goto(f"/screenings/{new.pk}/page/vitals/")
+        expect(heading(page)).to_have_text("Blood pressure and pulse")
+        expect(page.locator("#from-last-questionnaire")).to_have_count(0)
+        expect(page.locator("input[name=bp_systolic]")).to_have_value("")
+        shoot(page, f"rescreening-vitals-empty-{device}")
         page.context.close()
     assert Screening.objects.filter(patient=cleared.patient).count() == 2
     axe_audit.assert_clean()
@@ -136,9 +144,14 @@ def test_the_physician_sees_what_changed_since_the_previous_screening(
 ):
     request_rescreening(screening=cleared, physician=physician, reason=REASON)
     again = start_first_screening(patient=cleared.patient)
+    # Only stable facts were copied: the patient answers the rest afresh.
     answer_everything(
         again,
-        {"bp": {"systolic": 162, "diastolic": 98}, "medications": medicines("Biaxin 500 mg")},
+        {
+            **CALM_ANSWERS,
+            "bp": {"systolic": 162, "diastolic": 98},
+            "medications": medicines("Biaxin 500 mg"),
+        },
     )
     assert submit_screening(screening=again)
     for device, size in (("phone", PHONE), ("desktop", DESKTOP)):
