@@ -73,9 +73,9 @@ def cleared_patient(default_version, check_in_version, physician):
     return patient
 
 
-def start_course_and_book(page: Page, times: list[str]) -> list[str]:
+def start_course_and_book(page: Page, times: list[tuple[int, str]]) -> list[str]:
     """On the staff pages: start an IV ketamine course and book a session at each of the
-    times (tomorrow); return the session pages' paths in booking order."""
+    (days from today, time); return the session pages' paths in booking order."""
     page.goto("/staff/sessions/courses/new/")
     expect(heading(page)).to_have_text("Start a treatment course")
     page.get_by_role("combobox", name=re.compile(r"^Patient")).select_option(
@@ -85,10 +85,9 @@ def start_course_and_book(page: Page, times: list[str]) -> list[str]:
     with page.expect_navigation():
         page.get_by_role("button", name="Start the course").click()
     expect(heading(page)).to_contain_text(PATIENT)
-    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
-    for time in times:
+    for days, time in times:
         booking = page.get_by_role("region", name="Book a session")
-        booking.get_by_label("Date").fill(tomorrow)
+        booking.get_by_label("Date").fill((timezone.localdate() + timedelta(days=days)).isoformat())
         booking.get_by_label("Time").fill(time)
         with page.expect_navigation():
             booking.get_by_role("button", name="Book the session").click()
@@ -142,15 +141,19 @@ def record_reading(page: Page, section: str, bp: tuple[int, int], heart_rate: in
 def test_a_course_from_booking_to_discharge_and_a_held_second_session(
     contexts, cleared_patient, physician, nurse, settings, axe_audit
 ):
-    # The observation period after the dose is 2 hours in the clinic; the test discharges
-    # straight after the post-dose reading, so it is set to nothing here.
+    # The observation period after the dose is 2 hours in the clinic, with readings due at
+    # 40 and 120 minutes; the test discharges straight after one post-dose reading, so the
+    # period is nothing and the one reading is due at once.
     settings.OBSERVATION_MINUTES = 0
+    settings.POST_DOSE_READING_MINUTES = (0,)
+    # Sessions tomorrow and the day after: at any hour of the day both check-ins are open.
+    settings.CHECK_IN_OPENS_HOURS_BEFORE = 72
 
-    # The physician starts the course and books two sessions, tomorrow 08:00 and 16:00 (both
-    # within the 48 hours before a session in which its check-in opens).
+    # The physician starts the course and books two sessions, tomorrow at 08:00 and the day
+    # after at 16:00 (one session a day; both check-ins open).
     doctor = contexts.new_page(DESKTOP)
     log_in_as_staff(doctor, physician.email)
-    first, second = start_course_and_book(doctor, ["08:00", "16:00"])
+    first, second = start_course_and_book(doctor, [(1, "08:00"), (2, "16:00")])
 
     # The patient, on her phone, sees both sessions and answers the first check-in.
     phone = contexts.new_page(PHONE)
