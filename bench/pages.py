@@ -93,6 +93,7 @@ def _session_on_the_day(physician) -> str:
 
     from screening.models import (
         Decision,
+        DoseRecord,
         Flag,
         Screening,
         TreatmentCourse,
@@ -100,7 +101,7 @@ def _session_on_the_day(physician) -> str:
         User,
     )
     from screening.selectors import current_version
-    from screening.services.sessions import record_dose, record_reading
+    from screening.services.sessions import record_reading
 
     session = TreatmentSession.objects.filter(course__patient__email=SESSION_PATIENT).first()
     if session is not None:
@@ -147,8 +148,11 @@ def _session_on_the_day(physician) -> str:
         correction_reason="typo",
         **vitals,
     )
-    record_dose(
-        session=session, given_at=now - timedelta(minutes=45), actor=physician, ip_address=None
+    # Written straight to the table: the service gives a dose only once the session is ready
+    # (its flag acknowledged), and the page is measured with the flag still open beside a
+    # dose, the fullest the page gets.
+    DoseRecord.objects.create(
+        session=session, given_at=now - timedelta(minutes=45), recorded_by=physician
     )
     record_reading(
         session=session,
