@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
-from .engine.questionnaire import work_out_visibility
 from .engine.readiness import (
     CheckIn,
     CheckInFlag,
@@ -44,7 +43,6 @@ from .selectors import (
     ClearanceStatus,
     current_clearance,
     current_clearances,
-    stored_answers,
     visibility_for,
 )
 from .snapshots import questionnaire_for
@@ -280,10 +278,11 @@ def since_baseline(session: TreatmentSession, check_in_flags: list[Flag]) -> dic
     if check_in is None or check_in.submitted_at is None:
         return None
     baseline = session.course.clearance.screening
-    today = timezone.localdate()
     before = visibility_for(baseline)
     after_questionnaire = questionnaire_for(check_in.version)
-    after = work_out_visibility(after_questionnaire, stored_answers(check_in), today)
+    # As the patient was asked: a check-in's conditions also read the intake (its pregnancy
+    # page is asked because the intake said she could become pregnant).
+    after = visibility_for(check_in)
     answers = []
     for section in after_questionnaire.sections:
         for question in after.visible_in(section):

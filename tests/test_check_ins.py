@@ -282,3 +282,17 @@ def test_a_physician_can_read_a_submitted_check_in(patient_client, course, physi
     page = client.get(f"/staff/screenings/{check_in.pk}/")
     assert page.status_code == 200
     assert "Could you be pregnant now?" in page.content.decode()
+
+
+def test_the_session_page_shows_the_check_in_answers_its_intake_made_it_ask(
+    patient_client, course, physician, client
+):
+    """The pregnancy page is asked because the intake said she could become pregnant: the
+    physician's "what changed" on the session page must show her answer to it."""
+    session = make_session(course)
+    answer_check_in(patient_client, session, {"pregnant": "yes"})
+    log_in_staff(client, physician)
+    changes = client.get(f"/staff/sessions/{session.pk}/").context["changes"]
+    rows = changes["changed"] + changes["check_in_only"] + changes["unchanged"]
+    shown = {row["question"].code: row["now"] for row in rows}
+    assert shown.get("pregnant") == "Yes, I am pregnant"
