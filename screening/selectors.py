@@ -94,17 +94,28 @@ def baseline_for(check_in: Screening) -> Baseline | None:
     session = session.first()
     if session is None:
         return None
+    return baseline_of_session(session)
+
+
+def baseline_of_session(session: TreatmentSession) -> Baseline:
+    """The intake the session's course was cleared on, with its latest submitted answers."""
     intake = session.course.clearance.screening
     latest = intake.submissions.order_by("-number").values_list("answers", flat=True).first()
     return Baseline(intake, dict(latest) if latest is not None else stored_answers(intake))
 
 
-def visibility_for(screening: Screening, answers: dict[str, object] | None = None) -> Visibility:
-    """What the patient is asked; a check-in's conditions also read its baseline intake."""
+def visibility_for(
+    screening: Screening,
+    answers: dict[str, object] | None = None,
+    baseline: Baseline | None = None,
+) -> Visibility:
+    """What the patient is asked; a check-in's conditions also read its baseline intake
+    (found from its session unless the caller has it)."""
     questionnaire = questionnaire_for(screening.version)
     if answers is None:
         answers = stored_answers(screening)
-    baseline = baseline_for(screening)
+    if baseline is None:
+        baseline = baseline_for(screening)
     if baseline is None:
         return work_out_visibility(questionnaire, answers, timezone.localdate())
     return work_out_visibility(

@@ -32,6 +32,7 @@ from .engine.readiness import (
 from .models import (
     DoseRecord,
     Flag,
+    RecognisedMedication,
     Screening,
     TreatmentCourse,
     TreatmentSession,
@@ -41,6 +42,7 @@ from .presenters import NOT_ASKED, display_answer
 from .selectors import (
     Clearance,
     ClearanceStatus,
+    baseline_of_session,
     current_clearance,
     current_clearances,
     visibility_for,
@@ -231,7 +233,10 @@ def session_records(sessions: Iterable[TreatmentSession]) -> list[SessionRecord]
 def sessions_for_staff() -> QuerySet[TreatmentSession]:
     """Sessions with what every record needs selected (course, patient, check-in, discharge)."""
     return TreatmentSession.objects.select_related(
-        "course__patient", "check_in", "discharge__recorded_by"
+        "course__patient",
+        "course__clearance__screening__version",
+        "check_in__version",
+        "discharge__recorded_by",
     )
 
 
@@ -246,16 +251,20 @@ NURSE_ANSWER_CODES = (
 )
 
 
-def nurse_answers(check_in: Screening | None) -> list[dict]:
-    """The check-in's escort and transport answers, as question text and answer words."""
+def nurse_answers(
+    check_in: Screening | None, stored: dict[str, object] | None = None
+) -> list[dict]:
+    """The check-in's escort and transport answers, as question text and answer words
+    (from the check-in's stored answers when the caller has read them)."""
     if check_in is None:
         return []
     questions = questionnaire_for(check_in.version).questions_by_code
-    stored = dict(
-        check_in.answers.filter(question__code__in=NURSE_ANSWER_CODES).values_list(
-            "question__code", "value"
+    if stored is None:
+        stored = dict(
+            check_in.answers.filter(question__code__in=NURSE_ANSWER_CODES).values_list(
+                "question__code", "value"
+            )
         )
-    )
     rows = []
     for code in NURSE_ANSWER_CODES:
         if code in stored and code in questions:
@@ -270,19 +279,25 @@ def nurse_answers(check_in: Screening | None) -> list[dict]:
     return rows
 
 
-def since_baseline(session: TreatmentSession, check_in_flags: list[Flag]) -> dict | None:
+def since_baseline(
+    session: TreatmentSession,
+    check_in_flags: list[Flag],
+    check_in_answers: dict[str, object] | None = None,
+) -> dict | None:
     """What changed since the baseline sign-off, for the physician: the check-in's answers
     beside the cleared intake's (the questions they share by code, and the check-in's own),
     both medicine lists as typed and recognised, the scores and the flags."""
     check_in = session.check_in
     if check_in is None or check_in.submitted_at is None:
         return None
-    baseline = session.course.clearance.screening
-    before = visibility_for(baseline)
+    # The intake as it was signed off: its latest submission's answers.
+    signed_off = baseline_of_session(session)
+    baseline = signed_off.screening
+    before = visibility_for(baseline, signed_off.answers)
     after_questionnaire = questionnaire_for(check_in.version)
     # As the patient was asked: a check-in's conditions also read the intake (its pregnancy
     # page is asked because the intake said she could become pregnant).
-    after = visibility_for(check_in)
+    after = visibility_for(check_in, check_in_answers, baseline=signed_off)
     answers = []
     for section in after_questionnaire.sections:
         for question in after.visible_in(section):
@@ -305,8 +320,12 @@ def since_baseline(session: TreatmentSession, check_in_flags: list[Flag]) -> dic
                     "changed": then is not None and then != now,
                 }
             )
-    baseline_meds = list(baseline.medications.all())
-    check_in_meds = list(check_in.medications.all())
+    # Both lists in one read.
+    medications = list(
+        RecognisedMedication.objects.filter(screening__in=[baseline.pk, check_in.pk])
+    )
+    baseline_meds = [m for m in medications if m.screening_id == baseline.pk]
+    check_in_meds = [m for m in medications if m.screening_id == check_in.pk]
     known = {m.matched.lower() for m in baseline_meds if m.matched}
     known_typed = {m.typed.strip().lower() for m in baseline_meds}
     for med in check_in_meds:

@@ -519,7 +519,9 @@ def test_the_session_page_costs_a_fixed_number_of_queries(
         )
     full = _queries(physician_client, page(session))
     assert full == empty
-    assert full <= 30
+    # Measured: 21 on SQLite, 22 on PostgreSQL (the audit chain's lock), the audit record
+    # and the test's savepoints included; the screening page's are 19 and 20.
+    assert full <= 22
 
 
 def test_the_print_view_carries_the_session_record(

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import audit
 from ..models import AuditAction, Flag, TreatmentCourse, TreatmentSession, VitalReading
+from ..selectors import stored_answers
 from ..services.review import (
     NOTE_REQUIRED_SEVERITIES,
     AcknowledgementNeedsNote,
@@ -199,6 +200,8 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         summary="Treatment session read",
     )
     (record,) = session_records([session])
+    # The check-in's answers, read once for the escort answers and what changed.
+    check_in_answers = stored_answers(session.check_in) if session.check_in else None
     user = request.user
     can_record = user.has_perm(RECORD) and not hasattr(session, "discharge")
     reads_screenings = user.has_perm("screening.review_screening")
@@ -214,13 +217,15 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         "post_minutes": settings.POST_DOSE_READING_MINUTES,
         "pre_readings": [r for r in record.readings if r.timing == VitalReading.Timing.PRE_DOSE],
         "post_readings": [r for r in record.readings if r.timing == VitalReading.Timing.POST_DOSE],
-        "escort_answers": nurse_answers(session.check_in),
+        "escort_answers": nurse_answers(session.check_in, check_in_answers),
         "can_record": can_record,
         "can_acknowledge": can_acknowledge
         and session.check_in is not None
         and not session.check_in.is_editable,
         "reads_screenings": reads_screenings,
-        "changes": since_baseline(session, record.flags) if reads_screenings else None,
+        "changes": since_baseline(session, record.flags, check_in_answers)
+        if reads_screenings
+        else None,
     }
     acknowledge_error = forms.pop("acknowledge_error", None)
     context["acknowledge_error"] = acknowledge_error
