@@ -440,7 +440,7 @@ def decided(patient, physician, outcome, **extra):
         ("in_progress", "Your questionnaire is not finished", "Continue your questionnaire", ""),
         ("submitted", "Thank you, your answers have been sent", "We will email you", "/start/"),
         ("waiting", "Your doctor needs more information", "QzAddBloodPressure", "/start/"),
-        ("cleared", "You are cleared for treatment", "next steps", "/start/"),
+        ("cleared", "You are cleared for treatment", "book your treatment sessions", "/start/"),
         ("conditions", "cleared for treatment, with conditions", "QzBringADriver", "QzStaffOnly"),
         ("not_a_candidate", "Please contact the clinic", "not be right for you", "QzReason"),
     ],

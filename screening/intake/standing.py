@@ -53,7 +53,8 @@ WORDS = {
     "cleared": (
         "You are cleared for treatment",
         "A doctor has read your answers and cleared you for treatment. "
-        "The clinic will be in touch about the next steps.",
+        "The clinic will book your treatment sessions with you. You will see them on "
+        "this page.",
     ),
     "conditions": (
         "You are cleared for treatment, with conditions",
@@ -69,15 +70,16 @@ WORDS = {
     "rescreen_expired": (
         "Please fill in the questionnaire again",
         "Your clearance for treatment has ended, because it was given some months ago. "
-        "Before your next treatment, please answer the questionnaire again. Your last "
-        "answers are filled in for you. Please check each page and change anything that "
-        "is different now.",
+        "Before your next treatment, please answer the questionnaire again. Some of your "
+        "last answers, like your date of birth and your medicines, are filled in for you. "
+        "Please check each page and change anything that is different now.",
     ),
     "rescreen_requested": (
         "Please fill in the questionnaire again",
         "Your doctor has asked you to answer the questionnaire again before your next "
-        "treatment. Your last answers are filled in for you. Please check each page and "
-        "change anything that is different now.",
+        "treatment. Some of your last answers, like your date of birth and your "
+        "medicines, are filled in for you. Please check each page and change anything "
+        "that is different now.",
     ),
 }
 
