@@ -418,6 +418,18 @@ class Screening(models.Model):
                 name="screening_queue_order",
             ),
             models.Index(fields=["level", "submitted_at"], name="screening_level_time"),
+            # The queue's default view (review/forms.py QueueFilterForm): intakes awaiting
+            # review, and urgent ones sent back to the patient. The OR keeps PostgreSQL off
+            # the index above, so this partial index holds exactly those rows, in queue order
+            # (100,000 screenings: a sequential scan of 90 ms became an index scan).
+            models.Index(
+                models.F("level_rank").desc(),
+                "submitted_at",
+                "id",
+                name="screening_default_queue",
+                condition=Q(purpose="intake")
+                & (Q(status="submitted") | Q(level_rank=4, status="waiting_for_patient")),
+            ),
             # The queue's list of patients who did not answer their last reminder.
             models.Index(
                 fields=["reminders_exhausted_at"],
