@@ -69,6 +69,20 @@ def post_pre_dose(client, session, systolic: str, diastolic: str = "", heart_rat
     )
 
 
+def read_after_dose(session, nurse, systolic: int = 130, diastolic: int = 85):
+    """The nurse's 40-minute reading after the dose (the dose is recorded already)."""
+    return record_reading(
+        session=session,
+        timing="post_dose",
+        systolic=systolic,
+        diastolic=diastolic,
+        heart_rate=80,
+        planned_minutes=40,
+        actor=nurse,
+        ip_address=None,
+    )
+
+
 # Readiness, through the pages ---------------------------------------------------------------
 
 
@@ -257,16 +271,7 @@ def test_discharge_is_refused_until_every_criterion_is_met_then_recorded(
         actor=nurse,
         ip_address=None,
     )
-    record_reading(
-        session=session,
-        timing="post_dose",
-        systolic=130,
-        diastolic=85,
-        heart_rate=80,
-        planned_minutes=40,
-        actor=nurse,
-        ip_address=None,
-    )
+    read_after_dose(session, nurse)
     data = {
         "discharge-alert_and_oriented": "on",
         "discharge-walks_unaided": "on",
@@ -716,16 +721,7 @@ def test_discharge_needs_every_due_post_dose_reading(
         actor=nurse,
         ip_address=None,
     )
-    record_reading(
-        session=session,
-        timing="post_dose",
-        systolic=130,
-        diastolic=85,
-        heart_rate=80,
-        planned_minutes=40,
-        actor=nurse,
-        ip_address=None,
-    )
+    read_after_dose(session, nurse)
     backdate_readings(session, 100)  # the 40-minute reading, taken 50 minutes after the dose
     data = {
         "discharge-alert_and_oriented": "on",
