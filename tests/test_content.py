@@ -422,9 +422,9 @@ def test_every_suicide_risk_question_about_thoughts_names_the_past_month():
     assert "past 3 months" in questions["suicide_behaviour_3m"]
 
 
-def test_the_consent_page_explains_the_esketamine_safety_programme_in_short_sentences():
+def test_the_consent_page_explains_the_esketamine_safety_program_in_short_sentences():
     consent = next(s for s in CONTENT["sections"] if s["code"] == "consent")["intro"]
-    assert "You can only get it through a safety programme called the REMS." in consent
+    assert "You can only get it through a safety program called the REMS." in consent
     assert "you are enrolled before your first dose" not in consent
 
 

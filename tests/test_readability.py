@@ -47,7 +47,7 @@ INSTRUMENT_SENTENCES = {
 # Help text of an instrument item that is our own wording, not the instrument's: graded.
 OWN_HELP_ON_INSTRUMENT_ITEMS = {"auditc_2"}
 
-# Names a patient must recognise as written (conditions, medicines, tests, programmes):
+# Names a patient must recognize as written (conditions, medicines, tests, programs):
 # each counts as one ordinary two-syllable word, and the sentence around it is graded.
 NAMES = [
     "ketamine",
@@ -58,7 +58,7 @@ NAMES = [
     "arteriovenous malformation",
     "AVM",
     "TIA",
-    "haemorrhage",
+    "hemorrhage",
     "angina",
     "arrhythmia",
     "atrial fibrillation",
@@ -75,7 +75,7 @@ NAMES = [
     "eGFR",
     "dialysis",
     "interstitial cystitis",
-    "sleep apnoea",
+    "sleep apnea",
     "CPAP",
     "COPD",
     "emphysema",
@@ -95,8 +95,8 @@ NAMES = [
     "anorexia",
     "bulimia",
     "dissociation",
-    "derealisation",
-    "depersonalisation",
+    "derealization",
+    "depersonalization",
     "PCP",
     "Suicide & Crisis Lifeline",
     "obsessive-compulsive disorder",

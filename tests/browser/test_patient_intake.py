@@ -418,7 +418,7 @@ def open_pregnancy_page(contexts, device, patient, **extra) -> Page:
     page = contexts.new_page(device, **extra)
     log_in(page, patient.email)
     page.goto(f"/screenings/{screening.pk}/page/pregnancy/")
-    expect(heading(page)).to_have_text("Pregnancy and breast-feeding")
+    expect(heading(page)).to_have_text("Pregnancy and breastfeeding")
     return page
 
 
@@ -541,7 +541,7 @@ def test_first_pages_and_a_follow_up_without_javascript(contexts, default_versio
 
     # Why you want treatment, and the care team ("Yes, a doctor prescribes" brings up their
     # name and phone once saved).
-    while heading(page).inner_text().strip() != "Pregnancy and breast-feeding":
+    while heading(page).inner_text().strip() != "Pregnancy and breastfeeding":
         assert progress_number(page) < 6
         complete_page(page)
 
