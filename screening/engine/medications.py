@@ -73,12 +73,22 @@ _MASS_UNITS = _words("mg mgs mcg mcgs ug g gm gram grams")
 _UNITS = _MASS_UNITS | _words("ml mls l cc iu unit units meq mmol %")
 _TIME_WORDS = _words("day days week weeks month months hour hours hr hrs h times x")
 _SPANISH_TIME_WORDS = _words("dia dias semana semanas mes meses hora horas vez veces")
+# The Spanish words dropped, accents folded ("dos veces al día", "por la noche", "en ayunas").
+# Spanish drug names hold some of them ("carbonato de calcio", "bromuro de ipratropio"): the
+# broad dictionary's names that do are kept whole when typed whole, as formulary names are.
+_SPANISH_DROPPED_WORDS = (
+    _SPANISH_TIME_WORDS
+    | _words("diario diaria diarios diarias diariamente cada al del de el la los las en con y")
+    | _words("por para mi mis un una uno dos tres cuatro media medio noche noches manana")
+    | _words("mananas tarde tardes ayunas dormir si necesario necesaria tomo toma tomar")
+    | _words("tableta tabletas comprimido comprimidos capsula capsulas pastilla pastillas")
+)
 # Words dropped before matching, unless they are part of a formulary name typed whole
 # ("Tylenol #3", "the pill", "grapefruit juice", "Tylenol with Codeine", "Nizoral A-D").
 _DROPPED_WORDS = (
     _UNITS
     | _TIME_WORDS
-    | _SPANISH_TIME_WORDS
+    | _SPANISH_DROPPED_WORDS
     # frequency and timing
     | _words("bid tid qid qhs qam qpm prn od qd qod hs daily nightly weekly monthly biweekly")
     | _words("once twice thrice every per night nights morning mornings evening evenings")
@@ -91,11 +101,6 @@ _DROPPED_WORDS = (
     # filler and connectors
     | _words("a an the i my me take takes taking took use uses using used for of in on at as")
     | _words("to by with w and plus or also when if mouth po")
-    # the same in Spanish, accents folded ("dos veces al día", "por la noche", "en ayunas")
-    | _words("diario diaria diarios diarias diariamente cada al del de el la los las en con y")
-    | _words("por para mi mis un una uno dos tres cuatro media medio noche noches manana")
-    | _words("mananas tarde tardes ayunas dormir si necesario necesaria tomo toma tomar")
-    | _words("tableta tabletas comprimido comprimidos capsula capsulas pastilla pastillas")
 )
 _CONNECTORS = _words("and with w plus y con")
 _RELEASE_SUFFIXES = _words("xr er sr cr xl xt la cd odt ir dr ec am pm")
@@ -465,12 +470,18 @@ class Formulary:
         }
 
         # Keys with droppable words ("tylenol 3", "the pill", "grapefruit juice"), by first
-        # word, so those words are kept when the whole name is typed.
+        # word, so those words are kept when the whole name is typed; and the dictionary's
+        # names with a Spanish word we drop ("carbonato de calcio", "Klor-Con").
         self._protected: dict[str, list[tuple[str, ...]]] = {}
         for key in (*self._keys, *self._slang):
             tokens = tuple(key.split())
             if any(map(_droppable, tokens)):
                 self._protected.setdefault(tokens[0], []).append(tokens)
+        if self._dictionary is not None:
+            spanish = self._dictionary.names_with(_SPANISH_DROPPED_WORDS, MAX_DICTIONARY_WORDS)
+            for tokens in spanish:
+                if not all(map(_droppable, tokens)):  # never "por 8" or "y 93"
+                    self._protected.setdefault(tokens[0], []).append(tokens)
         self._short_slang = frozenset(key for key in self._slang if len(key) <= 2)
         self._longest = max(
             len(text.split()) for text in (*self._keys, *self._slang, *self._aliases, *self._stems)

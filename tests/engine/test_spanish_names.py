@@ -245,3 +245,26 @@ def test_a_check_in_answer_claritromicina_raises_the_cyp3a4_flag(intake_rules):
             {**calm, "medications_started": started}, TODAY, baseline_answers=baseline
         )
         assert {flag.code for flag in evaluation.flags} == {"cyp3a4_strong_inhibitor"}, typed
+
+
+@pytest.mark.parametrize(
+    ("typed", "generic"),
+    [
+        ("bromuro de ipratropio", "ipratropium"),
+        ("carbonato de calcio 500 mg", "calcium carbonate"),
+        ("dinitrato de isosorbida", "isosorbide dinitrate"),
+        ("peróxido de benzoilo", "benzoyl peroxide"),
+        ("Klor-Con", "potassium"),
+    ],
+)
+def test_a_dictionary_name_holding_a_dropped_spanish_word_is_kept_whole(formulary, typed, generic):
+    # "de", "con" and "y" are dropped from "dos veces al día", but not from these names
+    assert formulary.recognise(typed).drug == generic
+
+
+def test_filler_words_and_numbers_are_never_read_as_a_dictionary_name(formulary):
+    # the dictionary lists "Y-93" (nicardipine) and "POR-8" (ornipressin)
+    for typed in ("paracetamol por 8", "ibuprofeno por 8 días y 93 mg"):
+        assert [m.drug for m in recognise_all(formulary, [typed])] == [
+            formulary.recognise(typed.split()[0]).drug
+        ], typed
