@@ -108,10 +108,12 @@ class Judge:
         return Outcome(group, typed, expected, found, verdict)
 
 
-def measure(formulary: Formulary, dictionary: DrugDictionary | None) -> list[Outcome]:
+def measure(
+    formulary: Formulary, dictionary: DrugDictionary | None, path: Path = TYPED_FILE
+) -> list[Outcome]:
     judge = Judge(formulary, dictionary)
     outcomes = []
-    for group, typed, expected in typed_cases():
+    for group, typed, expected in typed_cases(path):
         recreational = group == RECREATIONAL_GROUP
         matches = recognise_all(formulary, [] if recreational else [typed], [typed] * recreational)
         outcomes.append(judge.judge(group, typed, expected, matches))

@@ -69,6 +69,30 @@ def test_typed_medications_raise_flags_with_the_entries_as_evidence(patient_clie
     assert ("zorblatrex", "") in typed
 
 
+def test_a_spanish_generic_name_raises_the_flag_of_the_english_one(patient_client, screening):
+    overrides = {
+        "medications-none": "",
+        "medications-rows": "2",
+        "medications-0-name": "claritromicina 500 mg dos veces al día",
+        "medications-1-name": "metilfenidato 10 mg por la mañana",
+    }
+    submitted = submit_with(patient_client, screening, overrides)
+    flags = {flag.code: flag for flag in submitted.flags.all()}
+    assert flags["cyp3a4_strong_inhibitor"].severity == "caution"
+    assert [item.get("typed") for item in flags["cyp3a4_strong_inhibitor"].evidence] == [
+        "claritromicina 500 mg dos veces al día"
+    ]
+    assert "psychostimulant" in flags
+    assert "unrecognised_medication" not in flags
+    typed = set(
+        RecognisedMedication.objects.filter(screening=submitted).values_list("typed", "matched")
+    )
+    assert typed == {
+        ("claritromicina 500 mg dos veces al día", "clarithromycin"),
+        ("metilfenidato 10 mg por la mañana", "methylphenidate"),
+    }
+
+
 def test_an_urgent_answer_alerts_physicians_and_shows_crisis_resources(
     patient_client, screening, physician, django_capture_on_commit_callbacks
 ):

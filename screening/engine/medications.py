@@ -52,14 +52,19 @@ def _words(text: str) -> frozenset[str]:
 
 # Form words change what an entry means ("ketoconazole shampoo" is not the oral CYP3A4
 # inhibitor; a fluticasone inhaler is not a nasal spray). Each maps to its form family.
+# Spanish ones as typed, accents folded ("champú", "cápsulas"); "gotas" is not an eye word,
+# as Spanish oral drops are common ("tramadol gotas").
 _FORM_WORDS_BY_FAMILY = {
     "nasal": "nasal nose intranasal spray sprays",
-    "inhaled": "inhaler inhalers inhaled inhalation puffer hfa diskus respimat nebulizer nebuliser",
-    "topical": "shampoo cream creams ointment gel lotion foam topical wash",
-    "patch": "patch patches transdermal",
-    "eye": "eye eyes drops ophthalmic",
+    "inhaled": "inhaler inhalers inhaled inhalation puffer hfa diskus respimat nebulizer nebuliser"
+    " inhalador inhaladores inhalado inhalada inhalacion",
+    "topical": "shampoo cream creams ointment gel lotion foam topical wash"
+    " champu crema cremas pomada pomadas locion",
+    "patch": "patch patches transdermal parche parches",
+    "eye": "eye eyes drops ophthalmic colirio",
     "oral": "oral tablet tablets tab tabs capsule capsules cap caps pill pills softgel softgels"
-    " lozenge lozenges troche troches syrup liquid chewable",
+    " lozenge lozenges troche troches syrup liquid chewable"
+    " tableta tabletas comprimido comprimidos capsula capsulas pastilla pastillas jarabe",
 }
 FORM_FAMILIES: dict[str, str] = {
     word: family for family, words in _FORM_WORDS_BY_FAMILY.items() for word in words.split()
@@ -67,11 +72,23 @@ FORM_FAMILIES: dict[str, str] = {
 _MASS_UNITS = _words("mg mgs mcg mcgs ug g gm gram grams")
 _UNITS = _MASS_UNITS | _words("ml mls l cc iu unit units meq mmol %")
 _TIME_WORDS = _words("day days week weeks month months hour hours hr hrs h times x")
+_SPANISH_TIME_WORDS = _words("dia dias semana semanas mes meses hora horas vez veces")
+# The Spanish words dropped, accents folded ("dos veces al día", "por la noche", "en ayunas").
+# Spanish drug names hold some of them ("carbonato de calcio", "bromuro de ipratropio"): the
+# broad dictionary's names that do are kept whole when typed whole, as formulary names are.
+_SPANISH_DROPPED_WORDS = (
+    _SPANISH_TIME_WORDS
+    | _words("diario diaria diarios diarias diariamente cada al del de el la los las en con y")
+    | _words("por para mi mis un una uno dos tres cuatro media medio noche noches manana")
+    | _words("mananas tarde tardes ayunas dormir si necesario necesaria tomo toma tomar")
+    | _words("tableta tabletas comprimido comprimidos capsula capsulas pastilla pastillas")
+)
 # Words dropped before matching, unless they are part of a formulary name typed whole
 # ("Tylenol #3", "the pill", "grapefruit juice", "Tylenol with Codeine", "Nizoral A-D").
 _DROPPED_WORDS = (
     _UNITS
     | _TIME_WORDS
+    | _SPANISH_DROPPED_WORDS
     # frequency and timing
     | _words("bid tid qid qhs qam qpm prn od qd qod hs daily nightly weekly monthly biweekly")
     | _words("once twice thrice every per night nights morning mornings evening evenings")
@@ -85,14 +102,16 @@ _DROPPED_WORDS = (
     | _words("a an the i my me take takes taking took use uses using used for of in on at as")
     | _words("to by with w and plus or also when if mouth po")
 )
-_CONNECTORS = _words("and with w plus")
+_CONNECTORS = _words("and with w plus y con")
 _RELEASE_SUFFIXES = _words("xr er sr cr xl xt la cd odt ir dr ec am pm")
 _CLOCK = _words("am pm")  # dropped after a number ("9 pm"), kept otherwise ("Tylenol PM")
 _NUMBERISH = re.compile(r"^(?:\d+(?:[.,]\d+)*|q\d+(?:h|hr|hrs)?|x\d+)$")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)*$")
 # A number next to these is a dose or a frequency, never part of a name ("Tylenol 4 times a day").
-_BINDS_NUMBER_AFTER = _UNITS | _TIME_WORDS | _CLOCK | _words("puffs sprays drops")
-_BINDS_NUMBER_BEFORE = _words("x every q for")
+_BINDS_NUMBER_AFTER = (
+    _UNITS | _TIME_WORDS | _SPANISH_TIME_WORDS | _CLOCK | _words("puffs sprays drops")
+)
+_BINDS_NUMBER_BEFORE = _words("x every q for cada")
 
 _APOSTROPHES = re.compile("['\u2018\u2019\u201b\u2032`\u00b4\u02bc]")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*|%")
@@ -209,9 +228,11 @@ class _Found(NamedTuple):
 
 # Where a typed row lists several things ("Xanax, Lexapro and Elavil"), and the words that
 # start an instruction rather than a drug ("..., as needed for sleep").
-_SEPARATORS = re.compile(r"[,;+&\n]|\b(?:and|plus|also)\b", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[,;+&\n]|\b(?:and|plus|also|y)\b", re.IGNORECASE)
 _INSTRUCTION_WORDS = frozenset(
     ("for", "when", "if", "as", "to", "at", "before", "after", "with", "during", "because")
+    # Spanish, accents folded ("..., para dormir", "con comida", "antes de dormir")
+    + ("para", "cuando", "si", "antes", "despues", "durante", "porque", "con", "en", "al")
 )
 
 _AMBIGUOUS = object()  # words that name something, but not one thing we can be sure of
@@ -449,12 +470,18 @@ class Formulary:
         }
 
         # Keys with droppable words ("tylenol 3", "the pill", "grapefruit juice"), by first
-        # word, so those words are kept when the whole name is typed.
+        # word, so those words are kept when the whole name is typed; and the dictionary's
+        # names with a Spanish word we drop ("carbonato de calcio", "Klor-Con").
         self._protected: dict[str, list[tuple[str, ...]]] = {}
         for key in (*self._keys, *self._slang):
             tokens = tuple(key.split())
             if any(map(_droppable, tokens)):
                 self._protected.setdefault(tokens[0], []).append(tokens)
+        if self._dictionary is not None:
+            spanish = self._dictionary.names_with(_SPANISH_DROPPED_WORDS, MAX_DICTIONARY_WORDS)
+            for tokens in spanish:
+                if not all(map(_droppable, tokens)):  # never "por 8" or "y 93"
+                    self._protected.setdefault(tokens[0], []).append(tokens)
         self._short_slang = frozenset(key for key in self._slang if len(key) <= 2)
         self._longest = max(
             len(text.split()) for text in (*self._keys, *self._slang, *self._aliases, *self._stems)

@@ -93,6 +93,7 @@ class DrugDictionary:
             if own and own not in owners and own not in NOT_NAMES:
                 self._keys[own] = number
         self.longest = max((len(key.split()) for key in self._keys), default=1)
+        self._names_with: dict[tuple[frozenset[str], int], tuple[tuple[str, ...], ...]] = {}
         words = [key for key in self._keys if key.isalpha() and len(key) >= FUZZY_MIN_LETTERS]
         self._words_by_length: dict[int, list[str]] = {}
         skeletons: dict[tuple[str, int], set[int]] = {}
@@ -115,6 +116,22 @@ class DrugDictionary:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def names_with(self, words: frozenset[str], longest: int) -> tuple[tuple[str, ...], ...]:
+        """The names of at most `longest` words holding any of `words`, as word tuples.
+
+        Read once per set of words: every formulary built on this dictionary asks the same.
+        """
+        key = (words, longest)
+        found = self._names_with.get(key)
+        if found is None:
+            found = tuple(
+                tokens
+                for tokens in map(tuple, map(str.split, self._keys))
+                if len(tokens) <= longest and not words.isdisjoint(tokens)
+            )
+            self._names_with[key] = found
+        return found
 
     def lookup(self, phrase: str) -> Generic | None:
         """The generic a normalised phrase names exactly, if exactly one does."""
