@@ -11,7 +11,7 @@ from django.conf import settings
 from ..models import User
 
 # A language picked while signed out (on the login or invitation page), saved to the
-# account when that visitor signs in (screening.accounts.middleware.save_language_at_login).
+# account when that visitor signs in (screening.accounts.middleware.LanguageMiddleware).
 CHOSEN_SIGNED_OUT_SESSION_KEY = "language_chosen_signed_out"
 
 
