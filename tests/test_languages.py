@@ -228,3 +228,13 @@ def test_an_english_patient_s_email_stays_english_when_sent_from_a_spanish_reque
     (reminder,) = mail.outbox
     assert reminder.subject == f"{settings.CLINIC_NAME}: your questionnaire is waiting for you"
     assert "Please log in to continue" in reminder.body
+
+
+@pytest.mark.parametrize(
+    "next_url", ["/screenings/\r\nSet-Cookie: x=1", "\x00", "javascript:alert(1)"]
+)
+def test_a_hostile_next_never_gets_a_500_or_a_header_of_its_own(patient_client, next_url):
+    response = patient_client.post(SWITCH, {"language": "es", "next": next_url})
+    assert response.status_code == 302
+    assert "\n" not in response["Location"] and not response["Location"].startswith("javascript")
+    assert "x" not in response.cookies
