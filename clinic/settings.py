@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "screening.accounts.middleware.NoStoreForSignedInUsersMiddleware",
     "screening.accounts.middleware.SessionTimeoutMiddleware",
+    # Once the user is known: a patient's language from their account, staff the clinic's.
+    "screening.accounts.middleware.LanguageMiddleware",
     # Staff enter a one-time code (TOTP) after their password before seeing any patient data.
     "screening.accounts.middleware.StaffTwoFactorMiddleware",
     # Last, as django-axes asks: it turns a lockout into a response.
@@ -183,6 +185,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "screening.context_processors.clinic",
                 "screening.context_processors.session_clock_context",
             ],

@@ -25,9 +25,12 @@ from django.db import models, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
+from django.utils.functional import Promise
 from django.utils.http import urlsafe_base64_encode
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django_tasks import task
 from django_tasks.base import Task
 
@@ -47,6 +50,7 @@ from .models import (
     UndeliveredEmail,
     User,
 )
+from .services.languages import language_for
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +134,26 @@ class SendAttempt:
         ) from None
 
 
-def _send(*, subject: str, template: str, context: dict, to: list[str]) -> None:
+def _send(
+    *,
+    subject: str | Promise,
+    template: str,
+    context: dict,
+    to: list[str],
+    language: str = settings.LANGUAGE_CODE,
+) -> None:
+    """Render and send, subject and body in `language`: a patient's own (issue 17), the
+    clinic's for staff. Never the language of whatever request ran the task."""
     context = {"clinic_name": settings.CLINIC_NAME, **context}
-    body = render_to_string(template, context)
+    with translation.override(language):
+        body = render_to_string(template, context)
+        subject = str(subject)
     EmailMessage(subject=subject, body=body, to=to).send(fail_silently=False)
+
+
+def _clinic_subject(subject: str | Promise) -> Promise:
+    """ "<clinic>: <subject>", the subject translated when the email is rendered."""
+    return format_lazy("{}: {}", settings.CLINIC_NAME, subject)
 
 
 def schedule(task_: Task, run_after: datetime, **kwargs: str) -> None:
@@ -160,7 +180,8 @@ def send_invitation(invitation_id: str, attempt: int = 1) -> None:
         if invitation is None or not invitation.is_usable:
             return  # accepted or expired since it was queued: nothing to send
         sending.about(invitation)
-        subject = f"{settings.CLINIC_NAME}: your pre-treatment questionnaire"
+        # In the language staff chose for the invitation (the account starts in it too).
+        subject = _clinic_subject(_("your pre-treatment questionnaire"))
         if User.objects.filter(email__iexact=invitation.email).exists():
             _send(
                 subject=subject,
@@ -171,6 +192,7 @@ def send_invitation(invitation_id: str, attempt: int = 1) -> None:
                     "reset_link": absolute_url(reverse("password_reset")),
                 },
                 to=[invitation.email],
+                language=invitation.language,
             )
             return
         # A new token for every attempt: only this email ever holds it.
@@ -183,6 +205,7 @@ def send_invitation(invitation_id: str, attempt: int = 1) -> None:
                 "link": absolute_url(reverse("accept_invitation"), {"token": token}),
             },
             to=[invitation.email],
+            language=invitation.language,
         )
 
 
@@ -205,14 +228,17 @@ def send_password_reset(email: str, attempt: int = 1) -> None:
                 "uid": urlsafe_base64_encode(force_bytes(user.pk)),
                 "token": reset_link_tokens.make_token(user),
             }
-            subject = render_to_string(
-                "email/password_reset_subject.txt", {"clinic_name": settings.CLINIC_NAME}
-            )
+            language = language_for(user)
+            with translation.override(language):
+                subject = render_to_string(
+                    "email/password_reset_subject.txt", {"clinic_name": settings.CLINIC_NAME}
+                )
             _send(
                 subject=" ".join(subject.split()),
                 template="email/password_reset.txt",
                 context={"link": absolute_url(reverse("password_reset_link"), query)},
                 to=[user.email],
+                language=language,
             )
 
 
@@ -321,17 +347,19 @@ def alert_again_about_unopened_screening(clock_id: str, attempt: int = 1) -> Non
 
 
 def _send_patient_notice(
-    patient: User, *, subject: str, template: str, link_path: str = ""
+    patient: User, *, subject: Promise, template: str, link_path: str = ""
 ) -> None:
     """Every email to a patient: that there is something to do or read, with a link to log
-    in (or to a page behind the login), and no health data. Nothing to an inactive account."""
+    in (or to a page behind the login), and no health data. Nothing to an inactive account.
+    In the patient's language (their account's)."""
     if not patient.is_active:
         return
     _send(
-        subject=f"{settings.CLINIC_NAME}: {subject}",
+        subject=_clinic_subject(subject),
         template=template,
         context={"login_link": absolute_url(link_path or reverse("login"))},
         to=[patient.email],
+        language=language_for(patient),
     )
 
 
@@ -349,7 +377,7 @@ def notify_patient(screening_id: str, attempt: int = 1) -> None:
         sending.about(screening)
         _send_patient_notice(
             screening.patient,
-            subject="there is news about your questionnaire",
+            subject=_("there is news about your questionnaire"),
             template="email/patient_notice.txt",
         )
 
@@ -424,7 +452,7 @@ def send_patient_reminder(screening_id: str, attempt: int = 1) -> None:
             return  # submitted while the email waited
         _send_patient_notice(
             screening.patient,
-            subject="your questionnaire is waiting for you",
+            subject=_("your questionnaire is waiting for you"),
             template="email/patient_reminder.txt",
         )
 
@@ -531,7 +559,7 @@ def send_check_in_invitation(session_id: str, attempt: int = 1) -> None:
         # The patient's home lists the session with its "Answer your check-in" button.
         _send_patient_notice(
             session.course.patient,
-            subject="a few questions before your next visit",
+            subject=_("a few questions before your next visit"),
             template="email/check_in_invitation.txt",
             link_path=reverse("patient:home"),
         )

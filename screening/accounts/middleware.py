@@ -17,11 +17,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
+from django.utils import translation
 from django.utils.http import urlencode
 
 from .. import session_clock as idle
 from ..models import PageDraft, Screening, User
 from ..services.drafts import keep_draft
+from ..services.languages import CHOSEN_SIGNED_OUT_SESSION_KEY, is_offered, set_preferred_language
 from ..services.two_factor import needs_second_factor
 from ..snapshots import questionnaire_for
 
@@ -169,6 +171,35 @@ class SessionTimeoutMiddleware:
             )
             is not None
         )
+
+
+class LanguageMiddleware:
+    """The language of each page once the user is known (LocaleMiddleware, earlier, has
+    chosen a visitor's: the language cookie, then the browser's Accept-Language).
+
+    A signed-in patient reads in the language on their account; a language they picked
+    while signed out (on the login or invitation page) is saved there on their first page
+    after signing in. Staff always read in the clinic's language, whatever their browser
+    says. Sits after SessionTimeoutMiddleware, which notes whether this is a staff session
+    (so no query is added to each page)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            session = request.session
+            chosen = session.pop(CHOSEN_SIGNED_OUT_SESSION_KEY, None)
+            if idle.is_staff_session(session):
+                language = settings.LANGUAGE_CODE
+            else:
+                if is_offered(chosen):
+                    set_preferred_language(user=user, language=chosen)
+                language = user.preferred_language
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
 
 
 class StaffTwoFactorMiddleware:

@@ -23,6 +23,8 @@ urlpatterns = [
     # The idle warning's script: how long is left, and the "Stay signed in" button.
     path("account/session/", accounts.session_status, name="session_status"),
     path("account/session/stay/", accounts.stay_signed_in, name="stay_signed_in"),
+    # The language switcher on every patient page (a form: it works without JavaScript).
+    path("account/language/", accounts.set_language, name="set_language"),
     path("account/two-factor/", two_factor.verify, name="two_factor_verify"),
     path("account/two-factor/set-up/", two_factor.setup, name="two_factor_setup"),
     # The emailed link: its token travels in the query string, which the documented access

@@ -6,13 +6,18 @@ visitor's session and redirects to the same page without it, so it also leaves t
 bar, the browser's history and any Referer.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import session_clock
@@ -24,6 +29,8 @@ from ..services.invitations import (
     find_usable_invitation,
     usable_invitation,
 )
+from ..services.languages import CHOSEN_SIGNED_OUT_SESSION_KEY, is_offered, is_staff
+from ..services.languages import set_preferred_language as save_language
 from ..services.password_reset import RESET_USER_SESSION_KEY
 from .forms import SetPasswordForm
 
@@ -61,6 +68,43 @@ def stay_signed_in(request: HttpRequest) -> JsonResponse:
     )
 
 
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The language switcher on every patient page (templates/base.html): a signed-in
+    patient's choice goes on their account, a visitor's into the language cookie (and the
+    session, to be saved on the account if they sign in now). Staff read in the clinic's."""
+    language = request.POST.get("language")
+    if not is_offered(language):
+        return render(request, "400.html", status=400)
+    if request.user.is_authenticated:
+        if is_staff(request.user):
+            raise PermissionDenied
+        save_language(user=request.user, language=language)
+    else:
+        request.session[CHOSEN_SIGNED_OUT_SESSION_KEY] = language
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("home")
+    return remember_language_in_cookie(HttpResponseRedirect(next_url), language)
+
+
+def remember_language_in_cookie(response: HttpResponse, language: str) -> HttpResponse:
+    """Django's language cookie, as its own set_language view sets it."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
+
+
 def _invitation_invalid(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/invitation_invalid.html", status=404)
 
@@ -81,6 +125,11 @@ def accept_invitation_view(request: HttpRequest) -> HttpResponse:
         invitation = usable_invitation(request.session.get(INVITATION_SESSION_KEY, ""))
     except InvitationInvalid:
         return _invitation_invalid(request)
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        # Staff chose the invitation's language with the patient; a language the visitor
+        # picked here (the cookie) wins.
+        translation.activate(invitation.language)
+        request.LANGUAGE_CODE = invitation.language
     provisional_user = User(email=invitation.email, full_name=invitation.full_name)
     form = SetPasswordForm(
         request.POST if request.method == "POST" else None, user=provisional_user

@@ -1,6 +1,7 @@
 """Forms of the physician's pages: queue filters (allow-listed), acknowledgements, decisions."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
@@ -154,6 +155,18 @@ class DecisionForm(forms.Form):
 class InvitationForm(forms.Form):
     full_name = forms.CharField(label="Patient's full name", max_length=200)
     email = forms.EmailField(label="Patient's email address", max_length=254)
+    # The invitation email is written in it, and the patient's account starts in it (they
+    # can change it on any page). Not required: a form sent without it means the clinic's.
+    language = forms.ChoiceField(
+        label="Language",
+        choices=settings.LANGUAGES,
+        initial=settings.LANGUAGE_CODE,
+        required=False,
+        help_text="The language of the invitation email and of the patient's pages.",
+    )
+
+    def clean_language(self) -> str:
+        return self.cleaned_data["language"] or settings.LANGUAGE_CODE
 
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()

@@ -43,6 +43,7 @@ def invitations(request: HttpRequest) -> HttpResponse:
             full_name=form.cleaned_data["full_name"],
             email=form.cleaned_data["email"],
             created_by=request.user,
+            language=form.cleaned_data["language"],
         )
         messages.success(request, f"Invitation sent to {invitation.email}.")
         return redirect("staff:invitations")

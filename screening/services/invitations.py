@@ -18,18 +18,25 @@ from ..models import (
     Invitation,
     User,
 )
+from .languages import is_offered
 
 
 class InvitationInvalid(Exception):
     """The link was already used, has expired or never existed: all look the same to the visitor."""
 
 
-def create_invitation(*, full_name: str, email: str, created_by: User) -> tuple[Invitation, str]:
-    """Make a single-use link for a patient; the raw token exists only in the returned link."""
+def create_invitation(
+    *, full_name: str, email: str, created_by: User, language: str = settings.LANGUAGE_CODE
+) -> tuple[Invitation, str]:
+    """Make a single-use link for a patient; the raw token exists only in the returned link.
+    `language`: the one its email is written in and the patient's account starts in."""
+    if not is_offered(language):
+        raise ValueError(f"Not an offered language: {language!r}")
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         full_name=full_name.strip(),
         email=email.strip().lower(),
+        language=language,
         token_hash=hash_token(token),
         created_by=created_by,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
@@ -38,7 +45,9 @@ def create_invitation(*, full_name: str, email: str, created_by: User) -> tuple[
 
 
 @transaction.atomic
-def invite_patient(*, full_name: str, email: str, created_by: User) -> Invitation:
+def invite_patient(
+    *, full_name: str, email: str, created_by: User, language: str = settings.LANGUAGE_CODE
+) -> Invitation:
     """What the staff page calls: the invitation now, its email from the worker.
 
     The same work whether or not the address already has an account (the worker decides
@@ -47,7 +56,7 @@ def invite_patient(*, full_name: str, email: str, created_by: User) -> Invitatio
     table.
     """
     invitation, _never_sent = create_invitation(
-        full_name=full_name, email=email, created_by=created_by
+        full_name=full_name, email=email, created_by=created_by, language=language
     )
     tasks.send_invitation.enqueue(invitation_id=str(invitation.pk))
     return invitation
@@ -83,7 +92,10 @@ def accept_invitation(*, invitation_id: str, password: str) -> User:
         # already have an account log in instead.
         raise InvitationInvalid
     user = User.objects.create_user(
-        email=invitation.email, password=password, full_name=invitation.full_name
+        email=invitation.email,
+        password=password,
+        full_name=invitation.full_name,
+        preferred_language=invitation.language,
     )
     now = timezone.now()
     invitation.accepted_at = now

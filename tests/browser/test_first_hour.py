@@ -81,7 +81,7 @@ def test_the_admin_login_looks_like_the_apps_login(contexts, live_server):
         page.goto("/admin/login/?next=/admin/")
         expect(heading(page)).to_have_text("Log in")
         expect(page.get_by_label("Email address")).to_be_visible()
-        expect(page.get_by_role("link", name="Forgotten your password?")).to_be_visible()
+        expect(page.get_by_role("link", name="Forgot your password?")).to_be_visible()
         shoot(page, f"first-hour-admin-login-{device}")
         assert_accessible(page, f"admin login ({device})")
         page.goto("/login/")

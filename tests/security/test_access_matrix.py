@@ -614,6 +614,7 @@ POST_BODIES = {
     "patient:page_draft": _section_body,
     "patient:section_shown": _section_body,
     "patient:review": lambda world: {"consent": "on"},
+    "set_language": lambda world: {"language": "es"},
     "staff:invitations": lambda world: {"full_name": "Dan Newpatient", "email": "dan@example.com"},
     "staff:acknowledge": lambda world: {"lock_version": _lock_version(world), "note": ""},
     "staff:schedule": lambda world: {"date": _free_day(), "time": "10:00"},
@@ -677,6 +678,10 @@ APP_MATRIX = {
     "stay_signed_in": {  # the warning's button: starts the idle clock again
         "GET":              (NOT_ALLOWED,) * 6,
         "POST":             (UNAUTHORIZED, OK,            OK,                     OK,                      OK,                       OK),
+    },
+    "set_language": {  # the switcher on patient pages: visitors and patients; staff read in the clinic's
+        "GET":              (NOT_ALLOWED,) * 6,
+        "POST":             (HOME,        HOME,           HOME,                   DENIED,                  DENIED,                   DENIED),
     },
     "two_factor_verify": {  # everyone here has passed it already (or never needs it)
         "GET":              (LOGIN,       HOME,           HOME,                   HOME,                    HOME,                     HOME),

@@ -75,11 +75,13 @@
     var minutes = Math.floor(seconds / 60);
     var rest = seconds % 60;
     var parts = [];
+    // The words come translated from the page (templates/base.html), English if absent.
+    var words = dialog.dataset;
     if (minutes) {
-      parts.push(minutes + (minutes === 1 ? " minute" : " minutes"));
+      parts.push(minutes + " " + (minutes === 1 ? words.minute || "minute" : words.minutes || "minutes"));
     }
     if (rest || !minutes) {
-      parts.push(rest + (rest === 1 ? " second" : " seconds"));
+      parts.push(rest + " " + (rest === 1 ? words.second || "second" : words.seconds || "seconds"));
     }
     return parts.join(" ");
   }
