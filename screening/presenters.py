@@ -7,8 +7,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from .engine.questionnaire import AGE as AGE_VALUE
 from .engine.questionnaire import (
@@ -30,20 +33,22 @@ from .engine.questionnaire import (
 from .engine.questionnaire import BMI as BMI_VALUE
 from .engine.severity import Severity
 
-NOT_ANSWERED = "Not answered"
+# Lazy, read in the language of the page (the patient's; staff pages are in the clinic's):
+# display_answer gives them as plain text, which compares equal to these.
+NOT_ANSWERED = gettext_lazy("Not answered")
 # An optional list left empty, as its help asks of someone with nothing to list (the
 # recreational drugs): an answer, not a gap.
-NONE_LISTED = "None listed"
+NONE_LISTED = gettext_lazy("None listed")
 
 
 def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
     """A readable answer; a medication list becomes one line per row."""
     empty = NONE_LISTED if question.kind == MEDICATION_LIST and not question.required else None
     if stored is None or stored == "" or stored == []:
-        return empty or NOT_ANSWERED
+        return str(empty or NOT_ANSWERED)
     kind = question.kind
     if kind == YES_NO:
-        return {"yes": "Yes", "no": "No"}.get(stored, str(stored))
+        return {"yes": _("Yes"), "no": _("No")}.get(stored, str(stored))
     if kind in (SINGLE_CHOICE, SCALE_ITEM):
         choice = question.choice(str(stored))
         return choice.label if choice else str(stored)
@@ -54,20 +59,20 @@ def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
         return f"{stored.get('systolic')}/{stored.get('diastolic')} mmHg"
     if kind == MEDICATION_LIST:
         if stored.get("none") and not stored.get("rows"):
-            return "None"
+            return pgettext("takes no medicines", "None")
         lines = [
             " · ".join(
                 part for part in (row["name"], row.get("dose"), row.get("frequency")) if part
             )
             for row in stored.get("rows", [])
         ]
-        return lines or empty or NOT_ANSWERED
+        return lines or str(empty or NOT_ANSWERED)
     if kind in (HEIGHT, WEIGHT) and isinstance(stored, dict):
         return _measurement(kind, stored)
     unit = f" {question.unit}" if question.unit else ""
     if kind == DATE:
         try:
-            return datetime.date.fromisoformat(stored).strftime("%-d %B %Y")
+            return date_format(datetime.date.fromisoformat(stored), pgettext("long date", "j F Y"))
         except (TypeError, ValueError):
             return str(stored)
     if kind == DECIMAL:
@@ -80,12 +85,17 @@ def _measurement(kind: str, stored: dict) -> str:
     if kind == HEIGHT:
         metric = f"{plain_number(stored.get('cm'))} cm"
         if stored.get("feet") is not None:
-            typed = f"{stored['feet']} ft {plain_number(stored.get('inches') or 0)} in"
+            typed = _("%(feet)s ft %(inches)s in") % {
+                "feet": stored["feet"],
+                "inches": plain_number(stored.get("inches") or 0),
+            }
             return f"{typed} ({metric})"
         return metric
     metric = f"{plain_number(stored.get('kg'))} kg"
     shown = f"{plain_number(stored['pounds'])} lb ({metric})" if "pounds" in stored else metric
-    return f"{shown}, confirmed as right" if stored.get("confirmed") else shown
+    if stored.get("confirmed"):
+        return _("%(weight)s, confirmed as right") % {"weight": shown}
+    return shown
 
 
 def answer_rows(visibility: Visibility) -> list[dict]:
@@ -226,7 +236,7 @@ def queue_rows(
     return rows
 
 
-NOT_ASKED = "Not asked"
+NOT_ASKED = gettext_lazy("Not asked")
 
 
 def answer_changes(

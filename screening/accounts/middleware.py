@@ -18,6 +18,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from .. import session_clock as idle
 from ..models import PageDraft, Screening, User
@@ -112,12 +113,14 @@ class SessionTimeoutMiddleware:
                 logout(request)
                 messages.info(
                     request,
-                    "You were logged out after a period of inactivity. Please log in again."
-                    + (
-                        " What you typed on this page was kept: you will see it there to "
-                        "check and save."
-                        if kept
-                        else ""
+                    _(
+                        "You were logged out after a period of inactivity. Please log in "
+                        "again. What you typed on this page was kept: you will see it there "
+                        "to check and save."
+                    )
+                    if kept
+                    else _(
+                        "You were logged out after a period of inactivity. Please log in again."
                     ),
                 )
                 if url_name in idle.NOT_ACTIVITY_URL_NAMES:

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import session_clock
@@ -94,7 +95,7 @@ def accept_invitation_view(request: HttpRequest) -> HttpResponse:
             return _invitation_invalid(request)
         request.session.pop(INVITATION_SESSION_KEY, None)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Your account is ready. You can start your questionnaire now.")
+        messages.success(request, _("Your account is ready. You can start your questionnaire now."))
         return redirect("patient:home")
     return render(
         request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}

@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString, mark_safe
 from ..answer_fields import (
     BLANK_MEDICATION_ROWS,
     TEXT_MAX_LENGTH,
+    YES_NO_CHOICES,
     MedicationListWidget,
     initial_value,
     medication_rows,
@@ -207,7 +208,7 @@ def _spec(question: QuestionDef) -> FieldSpec:
     }
     if kind in CHOICE_KINDS:
         choices = (
-            [("yes", "Yes"), ("no", "No")]
+            YES_NO_CHOICES
             if kind == YES_NO
             else [(c.value, c.label) for c in question.choices]
         )
