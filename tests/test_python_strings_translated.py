@@ -281,3 +281,131 @@ def test_an_english_patients_email_subject_stays_english(screening, settings):
     notify_patient.enqueue(screening_id=str(screening.pk))
     [email] = mail.outbox
     assert email.subject == f"{settings.CLINIC_NAME}: there is news about your questionnaire"
+
+
+# No patient-facing literal outside a translation call ---------------------------------------
+
+# The Python modules whose words reach patients (staff pages read the clinic's language).
+PATIENT_FACING_MODULES = (
+    "screening/answer_fields.py",
+    "screening/measurement_fields.py",
+    "screening/intake/forms.py",
+    "screening/intake/views.py",
+    "screening/intake/standing.py",
+    "screening/intake/feeling.py",
+    "screening/accounts/forms.py",
+    "screening/accounts/views.py",
+    "screening/accounts/middleware.py",
+    "screening/patient_messages.py",
+)
+MESSAGE_CALLS = {"info", "success", "warning", "error", "add_message"}
+WORDED_KEYWORDS = {"label", "help_text", "error_messages", "subject"}
+# Module-level tables and sentences of words a patient reads.
+WORDED_CONSTANTS = {
+    "WORDS",
+    "PRODUCT_WORDS",
+    "EARLIER_URGENT_MESSAGE",
+    "YES_NO_CHOICES",
+    "NOT_ANSWERED",
+    "NONE_LISTED",
+    "NOT_ASKED",
+    "PLAIN_NAMES",
+    "PATIENT_ITEM9_MESSAGE",
+}
+
+
+def _is_words(node) -> bool:
+    """A literal a person would read: a string with a space or a capital, an f-string, or
+    strings joined with +."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return " " in node.value.strip() or node.value[:1].isupper()
+    if isinstance(node, ast.JoinedStr):
+        return any(
+            isinstance(part, ast.Constant)
+            and re.search(r"[A-Za-z]{2,} |\s[A-Za-z]{2,}", part.value)
+            for part in node.values
+        )
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _is_words(node.left) or _is_words(node.right)
+    if isinstance(node, ast.Dict):
+        return any(_is_words(value) for value in node.values)
+    if isinstance(node, ast.IfExp):
+        return _is_words(node.body) or _is_words(node.orelse)
+    return False
+
+
+def untranslated_literals(path: str, functions: tuple[str, ...] = ()) -> list[str]:
+    """Where `path` (only its `functions`, if named) shows a patient words outside a
+    translation call."""
+    import ast
+    from pathlib import Path
+
+    from django.conf import settings
+
+    tree = ast.parse((Path(settings.BASE_DIR) / path).read_text())
+    if functions:
+        tree = ast.Module(
+            body=[
+                node
+                for node in tree.body
+                if isinstance(node, ast.FunctionDef) and node.name in functions
+            ],
+            type_ignores=[],
+        )
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+        shown = []
+        if name in MESSAGE_CALLS and len(node.args) >= 2:
+            shown.append(node.args[1])  # messages.info(request, <words>)
+        if name in ("ValidationError", "append") and node.args:
+            shown.append(node.args[0])  # ValidationError(<words>), errors.append(<words>)
+        if name == "JsonResponse" and node.args:
+            shown.append(node.args[0])
+        shown += [kw.value for kw in node.keywords if kw.arg in WORDED_KEYWORDS]
+        for value in shown:
+            if _is_words(value):
+                found.append(f"{path}:{value.lineno}")
+    for node in ast.walk(tree):
+        # Words a function hands back, and the module's own tables of words.
+        if isinstance(node, ast.Return) and node.value is not None and _is_words(node.value):
+            found.append(f"{path}:{node.lineno}")
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id in WORDED_CONSTANTS
+            for target in node.targets
+        ):
+            literals = [
+                one
+                for one in ast.walk(node.value)
+                if isinstance(one, ast.Constant) and _is_words(one) and not _in_call(one, node)
+            ]
+            found += [f"{path}:{one.lineno}" for one in literals]
+    return found
+
+
+def _in_call(literal, assignment) -> bool:
+    """Whether a literal sits inside a call (gettext_lazy(...)) within the assignment."""
+    import ast
+
+    return any(
+        isinstance(call, ast.Call) and literal in list(ast.walk(call))
+        for call in ast.walk(assignment.value)
+    )
+
+
+@pytest.mark.parametrize("path", PATIENT_FACING_MODULES)
+def test_no_patient_facing_words_outside_a_translation_call(path):
+    assert untranslated_literals(path) == []
+
+
+def test_the_patients_chart_words_are_all_translated():
+    """course_chart.py words the physician's page too (in the clinic's language); the
+    patient's sentences and table words are translated."""
+    assert (
+        untranslated_literals("screening/course_chart.py", ("plain_change", "patient_sentence"))
+        == []
+    )

@@ -208,9 +208,7 @@ def _spec(question: QuestionDef) -> FieldSpec:
     }
     if kind in CHOICE_KINDS:
         choices = (
-            YES_NO_CHOICES
-            if kind == YES_NO
-            else [(c.value, c.label) for c in question.choices]
+            YES_NO_CHOICES if kind == YES_NO else [(c.value, c.label) for c in question.choices]
         )
         spec = FieldSpec(
             **common,

@@ -239,7 +239,7 @@ def section_shown(request: HttpRequest, screening_id: UUID, section_code: str) -
         raise Http404
     if not step.presented:
         # Not the page's form: without the questions on the page there is nothing to work out.
-        return JsonResponse({"error": "No question of this page was sent."}, status=400)
+        return JsonResponse({"error": _("No question of this page was sent.")}, status=400)
     return JsonResponse({"shown": step.shown_codes})
 
 
