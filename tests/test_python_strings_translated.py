@@ -257,6 +257,15 @@ def test_the_feeling_pages_plain_words_are_spanish(spanish_course_patient):
         assert english not in text, english
 
 
+def test_the_spanish_crisis_lines_are_one_tap_away(spanish_course_patient):
+    """The numbers the Spanish crisis text tells the reader to call or text are tel: links,
+    as the English ones are ("llame al 911", "llame o envíe un mensaje de texto al 988")."""
+    client = in_language(Client(), spanish_course_patient, "es")
+    html = client.get("/screenings/how-you-have-been-feeling/").content.decode()
+    assert 'llame al <a href="tel:911">911</a>' in html
+    assert 'llame o envíe un mensaje de texto al <a href="tel:988">988</a>' in html
+
+
 def test_the_feeling_pages_fall_is_said_in_spanish(spanish_course_patient):
     make_sent_questionnaire(patient=spanish_course_patient, phq9=7, gad7=5, item9=0, days_ago=1)
     client = in_language(Client(), spanish_course_patient, "es")
