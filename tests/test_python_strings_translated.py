@@ -243,7 +243,7 @@ def test_the_feeling_pages_plain_words_are_spanish(spanish_course_patient):
     text = text_of(client.get("/screenings/how-you-have-been-feeling/").content.decode())
     assert (
         "Su puntaje del cuestionario de depresión (PHQ-9) fue 18 en su primer cuestionario y 8 "
-        "en el último."
+        "en el más reciente."
     ) in text
     assert "Su puntaje del cuestionario de ansiedad (GAD-7) fue 12" in text
     assert "6 menos que el primero" in text
@@ -270,7 +270,9 @@ def test_the_feeling_pages_fall_is_said_in_spanish(spanish_course_patient):
     make_sent_questionnaire(patient=spanish_course_patient, phq9=7, gad7=5, item9=0, days_ago=1)
     client = in_language(Client(), spanish_course_patient, "es")
     text = text_of(client.get("/screenings/how-you-have-been-feeling/").content.decode())
-    assert "fue 18 en su primer cuestionario y 7 en el último: bajó en la mitad o más." in text
+    assert (
+        "fue 18 en su primer cuestionario y 7 en el más reciente: bajó en la mitad o más." in text
+    )
 
 
 # Emails ------------------------------------------------------------------------------------
