@@ -56,7 +56,9 @@ NARROW = Layout(360, {PHQ9: 250, GAD7: 190}, 12, 0, False, 64)
 
 def long_date(moment: datetime.datetime) -> str:
     """ "3 March 2026" in the page's language ("3 de marzo de 2026")."""
-    return date_format(timezone.localdate(moment), pgettext("long date", "j F Y"))
+    return date_format(
+        timezone.localdate(moment), pgettext("date format: day, month and year", "j F Y")
+    )
 
 
 def short_date(moment: datetime.datetime) -> str:

@@ -28,8 +28,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, override
 from django_tasks import task
 from django_tasks.base import Task
 
@@ -162,34 +160,30 @@ def send_invitation(invitation_id: str, attempt: int = 1) -> None:
         if invitation is None or not invitation.is_usable:
             return  # accepted or expired since it was queued: nothing to send
         sending.about(invitation)
-        # Written in the language staff chose for the invitation.
-        with override(invitation.language):
-            subject = _("%(clinic_name)s: your pre-treatment questionnaire") % {
-                "clinic_name": settings.CLINIC_NAME
-            }
-            if User.objects.filter(email__iexact=invitation.email).exists():
-                _send(
-                    subject=subject,
-                    template="email/invitation_account_exists.txt",
-                    context={
-                        "invitation": invitation,
-                        "login_link": absolute_url(reverse("login")),
-                        "reset_link": absolute_url(reverse("password_reset")),
-                    },
-                    to=[invitation.email],
-                )
-                return
-            # A new token for every attempt: only this email ever holds it.
-            token = issue_invitation_token(invitation=invitation)
+        subject = f"{settings.CLINIC_NAME}: your pre-treatment questionnaire"
+        if User.objects.filter(email__iexact=invitation.email).exists():
             _send(
                 subject=subject,
-                template="email/invitation.txt",
+                template="email/invitation_account_exists.txt",
                 context={
                     "invitation": invitation,
-                    "link": absolute_url(reverse("accept_invitation"), {"token": token}),
+                    "login_link": absolute_url(reverse("login")),
+                    "reset_link": absolute_url(reverse("password_reset")),
                 },
                 to=[invitation.email],
             )
+            return
+        # A new token for every attempt: only this email ever holds it.
+        token = issue_invitation_token(invitation=invitation)
+        _send(
+            subject=subject,
+            template="email/invitation.txt",
+            context={
+                "invitation": invitation,
+                "link": absolute_url(reverse("accept_invitation"), {"token": token}),
+            },
+            to=[invitation.email],
+        )
 
 
 # Password reset -------------------------------------------------------------------------
@@ -211,16 +205,15 @@ def send_password_reset(email: str, attempt: int = 1) -> None:
                 "uid": urlsafe_base64_encode(force_bytes(user.pk)),
                 "token": reset_link_tokens.make_token(user),
             }
-            with override(user.preferred_language):
-                subject = render_to_string(
-                    "email/password_reset_subject.txt", {"clinic_name": settings.CLINIC_NAME}
-                )
-                _send(
-                    subject=" ".join(subject.split()),
-                    template="email/password_reset.txt",
-                    context={"link": absolute_url(reverse("password_reset_link"), query)},
-                    to=[user.email],
-                )
+            subject = render_to_string(
+                "email/password_reset_subject.txt", {"clinic_name": settings.CLINIC_NAME}
+            )
+            _send(
+                subject=" ".join(subject.split()),
+                template="email/password_reset.txt",
+                context={"link": absolute_url(reverse("password_reset_link"), query)},
+                to=[user.email],
+            )
 
 
 # Staff ----------------------------------------------------------------------------------
@@ -328,20 +321,18 @@ def alert_again_about_unopened_screening(clock_id: str, attempt: int = 1) -> Non
 
 
 def _send_patient_notice(
-    patient: User, *, subject: object, template: str, link_path: str = ""
+    patient: User, *, subject: str, template: str, link_path: str = ""
 ) -> None:
     """Every email to a patient: that there is something to do or read, with a link to log
-    in (or to a page behind the login), and no health data. Nothing to an inactive account.
-    Written in the patient's language (`subject` is lazy, read in it)."""
+    in (or to a page behind the login), and no health data. Nothing to an inactive account."""
     if not patient.is_active:
         return
-    with override(patient.preferred_language):
-        _send(
-            subject=f"{settings.CLINIC_NAME}: {subject}",
-            template=template,
-            context={"login_link": absolute_url(link_path or reverse("login"))},
-            to=[patient.email],
-        )
+    _send(
+        subject=f"{settings.CLINIC_NAME}: {subject}",
+        template=template,
+        context={"login_link": absolute_url(link_path or reverse("login"))},
+        to=[patient.email],
+    )
 
 
 @task()
@@ -358,7 +349,7 @@ def notify_patient(screening_id: str, attempt: int = 1) -> None:
         sending.about(screening)
         _send_patient_notice(
             screening.patient,
-            subject=gettext_lazy("there is news about your questionnaire"),
+            subject="there is news about your questionnaire",
             template="email/patient_notice.txt",
         )
 
@@ -433,7 +424,7 @@ def send_patient_reminder(screening_id: str, attempt: int = 1) -> None:
             return  # submitted while the email waited
         _send_patient_notice(
             screening.patient,
-            subject=gettext_lazy("your questionnaire is waiting for you"),
+            subject="your questionnaire is waiting for you",
             template="email/patient_reminder.txt",
         )
 
@@ -540,7 +531,7 @@ def send_check_in_invitation(session_id: str, attempt: int = 1) -> None:
         # The patient's home lists the session with its "Answer your check-in" button.
         _send_patient_notice(
             session.course.patient,
-            subject=gettext_lazy("a few questions before your next visit"),
+            subject="a few questions before your next visit",
             template="email/check_in_invitation.txt",
             link_path=reverse("patient:home"),
         )

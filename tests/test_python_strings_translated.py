@@ -1,6 +1,7 @@
 """The interface's words that Python writes reach the patient in the patient's language:
 a refused answer's message beside its boxes (with what was typed kept), the flash messages,
-the plain words of the "How you have been feeling" page, and the patient's emails.
+and the plain words of the "How you have been feeling" page. (Emails in the patient's
+language: tests/test_languages.py.)
 
 Spanish is the language under test (UK English only where its spelling differs); the
 question set's own words are content, translated elsewhere (tests/test_content*.py)."""
@@ -8,12 +9,9 @@ question set's own words are content, translated elsewhere (tests/test_content*.
 import re
 
 import pytest
-from django.core import mail
 from django.test import Client
 
-from screening.intake import fields
 from screening.services.intake import start_screening, submit_screening
-from screening.tasks import notify_patient
 from tests.factories import make_patient, make_sent_questionnaire
 
 from .intake_helpers import fill_intake, page_post_data
@@ -152,9 +150,6 @@ def test_a_height_that_is_not_a_number_is_refused_in_spanish(spanish_client, scr
 
 
 def test_a_yes_no_question_offers_si_and_no_in_spanish(spanish_client, screening):
-    # Drawn afresh: a page drawn earlier in another language may be kept per version (the
-    # cache of screening/intake/fields.py, keyed by language on its own branch).
-    fields._published_specs.clear()
     html = reach(spanish_client, screening, "pregnancy")
     # "Could you become pregnant?" is a yes/no question: its two answers are ours.
     labels = re.findall(
@@ -204,7 +199,7 @@ def test_after_submitting_the_messages_and_standing_are_spanish(spanish_client, 
     done = text_of(spanish_client.get(f"/screenings/{screening.pk}/submitted/").content.decode())
     assert "llame o envíe un mensaje de texto al 988" in done  # the crisis lines
     home = text_of(spanish_client.get("/screenings/").content.decode())
-    assert "Gracias, sus respuestas se enviaron" in home  # where things stand
+    assert "Gracias, sus respuestas fueron enviadas" in home  # where things stand
     assert "Un médico las leerá antes de su tratamiento." in home
     again = spanish_client.post("/screenings/start/", follow=True).content.decode()
     assert "Ya envió su cuestionario. La clínica se comunicará con usted." in text_of(again)
@@ -226,7 +221,7 @@ def test_the_answers_read_back_are_spanish(spanish_client, screening):
     fill_intake(spanish_client, screening, overrides={"date_of_birth": "1980-05-17"})
     review = text_of(spanish_client.get(f"/screenings/{screening.pk}/review/").content.decode())
     assert "17 de mayo de 1980" in review
-    assert "Sin respuesta" in review or "No anotó ninguno" in review or "Ninguno" in review
+    assert "Sin responder" in review or "Ninguno en la lista" in review
     assert "Not answered" not in review and "None listed" not in review
 
 
@@ -273,25 +268,6 @@ def test_the_feeling_pages_fall_is_said_in_spanish(spanish_course_patient):
     assert (
         "fue 18 en su primer cuestionario y 7 en el más reciente: bajó en la mitad o más." in text
     )
-
-
-# Emails ------------------------------------------------------------------------------------
-
-
-def test_a_patients_email_subject_is_in_their_language(screening, patient, settings):
-    patient.preferred_language = "es"
-    patient.save(update_fields=["preferred_language"])
-    mail.outbox.clear()
-    notify_patient.enqueue(screening_id=str(screening.pk))
-    [email] = mail.outbox
-    assert email.subject == f"{settings.CLINIC_NAME}: hay novedades sobre su cuestionario"
-
-
-def test_an_english_patients_email_subject_stays_english(screening, settings):
-    mail.outbox.clear()
-    notify_patient.enqueue(screening_id=str(screening.pk))
-    [email] = mail.outbox
-    assert email.subject == f"{settings.CLINIC_NAME}: there is news about your questionnaire"
 
 
 # No patient-facing literal outside a translation call ---------------------------------------

@@ -17,8 +17,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
+from django.utils import translation
 from django.utils.http import urlencode
-from django.utils.translation import gettext as _
 
 from .. import session_clock as idle
 from ..models import PageDraft, Screening, User
@@ -113,13 +113,13 @@ class SessionTimeoutMiddleware:
                 logout(request)
                 messages.info(
                     request,
-                    _(
+                    translation.gettext(
                         "You were logged out after a period of inactivity. Please log in "
                         "again. What you typed on this page was kept: you will see it there "
                         "to check and save."
                     )
                     if kept
-                    else _(
+                    else translation.gettext(
                         "You were logged out after a period of inactivity. Please log in again."
                     ),
                 )

@@ -30,12 +30,13 @@ class Standing:
     tone: str = "info"  # the Bootstrap alert colour
 
 
-# Each state's words, lazy: read in the language of the page that shows them.
+# Each state's words (tests/test_readability.py grades them).
 WORDS = {
     "not_started": (
         _("You have not started yet"),
         _(
-            "Please fill in the questionnaire before your first treatment. It takes about 20 minutes."
+            "Please fill in the questionnaire before your first treatment. It takes about 20 "
+            "minutes."
         ),
     ),
     "in_progress": (
@@ -48,8 +49,8 @@ WORDS = {
     "submitted": (
         _("Thank you, your answers have been sent"),
         _(
-            "A doctor will read them before your treatment. "
-            "We will email you when there is news. You do not need to do anything now."
+            "A doctor will read them before your treatment. We will email you when there is "
+            "news. You do not need to do anything now."
         ),
     ),
     "waiting": (
@@ -62,16 +63,15 @@ WORDS = {
     "cleared": (
         _("You are cleared for treatment"),
         _(
-            "A doctor has read your answers and cleared you for treatment. "
-            "The clinic will book your treatment sessions with you. You will see them on "
-            "this page."
+            "A doctor has read your answers and cleared you for treatment. The clinic will "
+            "book your treatment sessions with you. You will see them on this page."
         ),
     ),
     "conditions": (
         _("You are cleared for treatment, with conditions"),
         _(
-            "A doctor has read your answers and cleared you for treatment. "
-            "There are some conditions. The clinic will go through them with you."
+            "A doctor has read your answers and cleared you for treatment. There are some "
+            "conditions. The clinic will go through them with you."
         ),
     ),
     "not_a_candidate": (
@@ -87,8 +87,8 @@ WORDS = {
         _(
             "Your clearance for treatment has ended, because it was given some months ago. "
             "Before your next treatment, please answer the questionnaire again. Some of your "
-            "last answers, like your date of birth and your medicines, are filled in for you. "
-            "Please check each page and change anything that is different now."
+            "last answers, like your date of birth and your medicines, are filled in for you."
+            " Please check each page and change anything that is different now."
         ),
     ),
     "rescreen_requested": (
@@ -116,7 +116,8 @@ OUTCOME_KEYS = {
 
 def _standing(key: str, message: str = "", tone: str = "info") -> Standing:
     heading, text = WORDS[key]
-    return Standing(key=key, heading=heading, text=text, message=message, tone=tone)
+    # In the language of the request (the patient's).
+    return Standing(key=key, heading=str(heading), text=str(text), message=message, tone=tone)
 
 
 def standing_of(
@@ -189,7 +190,9 @@ def upcoming_sessions(patient: User) -> list[UpcomingSession]:
     return [
         UpcomingSession(
             session=session,
-            product=PRODUCT_WORDS.get(session.course.product, session.course.get_product_display()),
+            product=str(
+                PRODUCT_WORDS.get(session.course.product, session.course.get_product_display())
+            ),
             check_in_sent=session.check_in is not None and not session.check_in.is_editable,
             opens_at=check_in_opens_at(session)
             if session.check_in is None and now < check_in_opens_at(session)
