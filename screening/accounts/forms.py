@@ -11,6 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from ..client_address import client_ip
 from ..services.password_reset import request_password_reset
 
+# Shown once the invitation's form has set the password and signed the patient in.
+ACCOUNT_READY = _("Your account is ready. You can start your questionnaire now.")
+
 
 class SetPasswordForm(forms.Form):
     """Set the password of a new patient account; Django's validators decide what is strong enough."""

@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import session_clock
@@ -26,7 +25,7 @@ from ..services.invitations import (
     usable_invitation,
 )
 from ..services.password_reset import RESET_USER_SESSION_KEY
-from .forms import SetPasswordForm
+from .forms import ACCOUNT_READY, SetPasswordForm
 
 INVITATION_SESSION_KEY = "invitation_id"
 
@@ -95,7 +94,7 @@ def accept_invitation_view(request: HttpRequest) -> HttpResponse:
             return _invitation_invalid(request)
         request.session.pop(INVITATION_SESSION_KEY, None)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, _("Your account is ready. You can start your questionnaire now."))
+        messages.success(request, ACCOUNT_READY)
         return redirect("patient:home")
     return render(
         request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
