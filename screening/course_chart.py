@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy, gettext_noop, pgettext
 
 from .engine.course import GAD7, PHQ9, Course, CoursePoint
 from .engine.rules import Band
@@ -27,6 +27,14 @@ PLAIN_NAMES = {
     PHQ9: gettext_lazy("depression questionnaire (PHQ-9)"),
     GAD7: gettext_lazy("anxiety questionnaire (GAD-7)"),
 }
+
+
+# The default question sets' names (content/*.yaml), which the table shows, in the reader's
+# language; a name a clinic gave its own question set is shown as written.
+DEFAULT_QUESTION_SET_NAMES = (
+    gettext_noop("Ketamine pre-treatment screening"),
+    gettext_noop("Session check-in"),
+)
 
 
 # The drawing's own units (the SVG scales to the width of its box). Two layouts, both drawn,
@@ -264,7 +272,7 @@ def table_rows(course: Course, bands: tuple[Band, ...]) -> list[dict]:
         rows.append(
             {
                 "date": long_date(point.point.taken_at),
-                "label": point.point.label,
+                "label": _(point.point.label) if point.point.label else "",
                 "ref": point.point.ref,
                 "total": point.point.total,
                 # The band the questionnaire's own definition gave, else today's content's.

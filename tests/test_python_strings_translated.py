@@ -243,6 +243,8 @@ def test_the_feeling_pages_plain_words_are_spanish(spanish_course_patient):
     assert "Su puntaje del cuestionario de ansiedad (GAD-7) fue 12" in text
     assert "6 menos que el primero" in text
     assert "Su primer puntaje" in text
+    # The default question set's name, in the table's "Questionnaire" column.
+    assert "Cuestionario antes del tratamiento con ketamina" in text
     # The latest PHQ-9 had thoughts of self-harm: the kind pointer to help, in Spanish.
     assert "Gracias por decírnoslo. Hable con su clínica sobre cómo se siente" in text
     assert re.search(r"\d+ de \w+ de \d{4}", text)  # the table's dates
