@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_noop
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -391,10 +392,14 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # A password-reset link works for this long (Django's default is three days).
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
 # Shown to a patient whose answers signal acute risk, and in the safety section.
+# The default is marked for translation and shown in the patient's language (gettext at
+# each use); a clinic's own text from the environment is shown as written.
 CRISIS_RESOURCES_TEXT = os.environ.get(
     "CRISIS_RESOURCES_TEXT",
-    "If you are in danger now, call 911 or your local emergency number. "
-    "In the US you can call or text 988, the Suicide & Crisis Lifeline, at any time.",
+    gettext_noop(
+        "If you are in danger now, call 911 or your local emergency number. "
+        "In the US you can call or text 988, the Suicide & Crisis Lifeline, at any time."
+    ),
 )
 
 SESSION_COOKIE_HTTPONLY = True

@@ -13,6 +13,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .engine.questionnaire import (
     BLOOD_PRESSURE,
@@ -36,7 +38,8 @@ from .engine.units import holds_two_numbers, split_blood_pressure
 from .measurement_fields import field_for_measurement
 from .presenters import plain_number
 
-YES_NO_CHOICES = [("yes", "Yes"), ("no", "No")]
+# Lazy: the labels are read in the language of the request that draws them.
+YES_NO_CHOICES = [("yes", gettext_lazy("Yes")), ("no", gettext_lazy("No"))]
 
 
 TEXT_MAX_LENGTH = 2000
@@ -121,12 +124,15 @@ class BloodPressureField(forms.Field):
         if not systolic_text and not diastolic_text:
             if self.required:
                 raise ValidationError(
-                    "Enter both numbers of your blood pressure, for example 120 and 80."
+                    _("Enter both numbers of your blood pressure, for example 120 and 80.")
                 )
             return None
         if not systolic_text or not diastolic_text:
             raise ValidationError(
-                "Enter both numbers of your blood pressure (top and bottom), or leave both empty."
+                _(
+                    "Enter both numbers of your blood pressure (top and bottom), or leave "
+                    "both empty."
+                )
             )
         systolic = _whole_number(systolic_text)
         diastolic = _whole_number(diastolic_text)
@@ -135,15 +141,20 @@ class BloodPressureField(forms.Field):
         errors = []
         if systolic is None or not low <= systolic <= high:
             errors.append(
-                f"The top number (systolic) must be a whole number between {low} and {high}."
+                _("The top number (systolic) must be a whole number between %(low)s and %(high)s.")
+                % {"low": low, "high": high}
             )
         if diastolic is None or not d_low <= diastolic <= d_high:
             errors.append(
-                f"The bottom number (diastolic) must be a whole number between {d_low} and {d_high}."
+                _(
+                    "The bottom number (diastolic) must be a whole number between %(low)s "
+                    "and %(high)s."
+                )
+                % {"low": d_low, "high": d_high}
             )
         if not errors and diastolic >= systolic:
             errors.append(
-                "The top number (systolic) should be higher than the bottom number (diastolic)."
+                _("The top number (systolic) should be higher than the bottom number (diastolic).")
             )
         if errors:
             raise ValidationError(errors)
@@ -160,8 +171,10 @@ def _one_reading_in_one_box(systolic: str, diastolic: str) -> tuple[str, str]:
             return reading
         if reading or holds_two_numbers(typed):
             raise ValidationError(
-                "Put the top number in the first box and the bottom number in the second,"
-                " for example 120 and 80."
+                _(
+                    "Put the top number in the first box and the bottom number in the second,"
+                    " for example 120 and 80."
+                )
             )
     return systolic, diastolic
 
@@ -235,29 +248,40 @@ class MedicationListField(forms.Field):
             if not (name or dose or frequency):
                 continue
             if "\x00" in name + dose + frequency:
-                errors.append(f"Row {number}: remove the invisible control character.")
+                errors.append(
+                    _("Row %(number)s: remove the invisible control character.")
+                    % {"number": number}
+                )
                 continue
             if not name:
-                errors.append(f"Row {number}: add the name of the medicine or substance.")
+                errors.append(
+                    _("Row %(number)s: add the name of the medicine or substance.")
+                    % {"number": number}
+                )
             if max(len(name), len(dose), len(frequency)) > MEDICATION_FIELD_MAX_LENGTH:
                 errors.append(
-                    f"Row {number}: please keep each box under {MEDICATION_FIELD_MAX_LENGTH} characters."
+                    _("Row %(number)s: please keep each box under %(limit)s characters.")
+                    % {"number": number, "limit": MEDICATION_FIELD_MAX_LENGTH}
                 )
             rows.append({"name": name, "dose": dose, "frequency": frequency})
         if len(rows) > MEDICATION_MAX_ROWS:
             errors.append(
-                f"Please list at most {MEDICATION_MAX_ROWS} items; add the rest in a note to the clinic."
+                _("Please list at most %(limit)s items; add the rest in a note to the clinic.")
+                % {"limit": MEDICATION_MAX_ROWS}
             )
         none = bool(value.get("none"))
         if none and rows:
             errors.append(
-                "You ticked that you take none, but also listed some. Untick the box or clear the rows."
+                _(
+                    "You checked that you take none, but also listed some. Uncheck the box or "
+                    "clear the rows."
+                )
             )
         if errors:
             raise ValidationError(errors)
         if not rows and not none and self.required:
             raise ValidationError(
-                "List what you take, one per row, or tick the box if you take none."
+                _("List what you take, one per row, or check the box if you take none.")
             )
         return {"rows": rows, "none": none}
 
@@ -273,7 +297,9 @@ class ExclusiveMultipleChoiceField(forms.MultipleChoiceField):
         chosen = super().clean(value)
         if len(chosen) > 1 and self.exclusive_values & set(chosen):
             label = dict(self.choices).get(next(iter(self.exclusive_values & set(chosen))))
-            raise ValidationError(f"“{label}” can't be ticked together with other answers.")
+            raise ValidationError(
+                _("“%(label)s” can't be checked together with other answers.") % {"label": label}
+            )
         return chosen
 
 
@@ -286,7 +312,7 @@ def field_for(question: QuestionDef) -> forms.Field:
         "required": question.required,
     }
     kind = question.kind
-    required_message = "Please answer this question."
+    required_message = _("Please answer this question.")
     if kind == YES_NO:
         field = forms.ChoiceField(choices=YES_NO_CHOICES, widget=forms.RadioSelect, **common)
     elif kind in (SINGLE_CHOICE, SCALE_ITEM):
@@ -302,10 +328,10 @@ def field_for(question: QuestionDef) -> forms.Field:
             widget=forms.CheckboxSelectMultiple,
             **common,
         )
-        required_message = "Please tick at least one answer (or “None of these”)."
+        required_message = _("Please check at least one answer (or “None of these”).")
     elif kind == INTEGER:
         field = forms.IntegerField(widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common)
-        _add_range(field, question, "a whole number")
+        _add_range(field, question, whole=True)
     elif kind == DECIMAL:
         field = forms.DecimalField(
             max_digits=10,
@@ -313,11 +339,11 @@ def field_for(question: QuestionDef) -> forms.Field:
             widget=forms.TextInput(attrs={"inputmode": "decimal"}),
             **common,
         )
-        _add_range(field, question, "a number")
+        _add_range(field, question, whole=False)
     elif kind == DATE:
         field = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
         field.validators.append(_date_in_the_past)
-        field.error_messages["invalid"] = "Enter a date like 1985-04-23 (year, month, day)."
+        field.error_messages["invalid"] = _("Enter a date like 1985-04-23 (year, month, day).")
     elif kind == BLOOD_PRESSURE:
         field = BloodPressureField(**common)
     elif kind == MEDICATION_LIST:
@@ -334,9 +360,9 @@ def field_for(question: QuestionDef) -> forms.Field:
             widget=forms.TextInput(attrs={"autocomplete": "off"}),
             **common,
         )
-        field.error_messages["max_length"] = (
-            f"Please keep this under {SHORT_TEXT_MAX_LENGTH} characters."
-        )
+        field.error_messages["max_length"] = _("Please keep this under %(limit)s characters.") % {
+            "limit": SHORT_TEXT_MAX_LENGTH
+        }
     elif kind == PHONE:
         field = forms.CharField(
             max_length=PHONE_MAX_LENGTH,
@@ -344,7 +370,7 @@ def field_for(question: QuestionDef) -> forms.Field:
             **common,
         )
         field.validators.append(_phone_number)
-        field.error_messages["max_length"] = _PHONE_MESSAGE
+        field.error_messages["max_length"] = _phone_message()
     else:  # pragma: no cover - kinds are a closed list checked on load
         raise ValueError(f"Unknown question kind {kind!r}")
     field.error_messages["required"] = required_message
@@ -352,20 +378,40 @@ def field_for(question: QuestionDef) -> forms.Field:
     return field
 
 
-def _add_range(field: forms.Field, question: QuestionDef, what: str) -> None:
+def _add_range(field: forms.Field, question: QuestionDef, *, whole: bool) -> None:
     low, high = question.min_value, question.max_value
-    unit = f" {question.unit}" if question.unit else ""
+    # The unit is the question's own (content, in the page's language): " cm", or nothing.
+    values = {
+        "low": _plain(low) if low is not None else "",
+        "high": _plain(high) if high is not None else "",
+        "unit": f" {question.unit}" if question.unit else "",
+    }
     if low is not None and high is not None:
-        message = f"Enter {what} between {_plain(low)} and {_plain(high)}{unit}."
+        message = (
+            _("Enter a whole number between %(low)s and %(high)s%(unit)s.")
+            if whole
+            else _("Enter a number between %(low)s and %(high)s%(unit)s.")
+        )
     elif low is not None:
-        message = f"Enter {what} of at least {_plain(low)}{unit}."
+        message = (
+            _("Enter a whole number of at least %(low)s%(unit)s.")
+            if whole
+            else _("Enter a number of at least %(low)s%(unit)s.")
+        )
     elif high is not None:
-        message = f"Enter {what} of at most {_plain(high)}{unit}."
+        message = (
+            _("Enter a whole number of at most %(high)s%(unit)s.")
+            if whole
+            else _("Enter a number of at most %(high)s%(unit)s.")
+        )
     else:
-        message = f"Enter {what}."
+        message = _("Enter a whole number.") if whole else _("Enter a number.")
+    message = message % values
     field.error_messages["invalid"] = message
     field.error_messages["max_digits"] = message
-    field.error_messages["max_decimal_places"] = f"Use at most two decimal places. {message}"
+    field.error_messages["max_decimal_places"] = _(
+        "Use at most two decimal places. %(message)s"
+    ) % {"message": message}
 
     def check_range(value) -> None:
         if (low is not None and value < low) or (high is not None and value > high):
@@ -378,24 +424,25 @@ def _plain(number: Decimal) -> str:
     return f"{number.normalize():f}"
 
 
-_PHONE_MESSAGE = (
-    f"Enter a phone number of {PHONE_DIGITS[0]} to {PHONE_DIGITS[1]} digits, for example "
-    "555 201 4477 or +44 20 7946 0000."
-)
+def _phone_message() -> str:
+    return _(
+        "Enter a phone number of %(low)s to %(high)s digits, for example "
+        "555 201 4477 or +44 20 7946 0000."
+    ) % {"low": PHONE_DIGITS[0], "high": PHONE_DIGITS[1]}
 
 
 def _phone_number(value: str) -> None:
     digits = sum(character in PHONE_CHARACTERS[:10] for character in value)
     low, high = PHONE_DIGITS
     if set(value) - set(PHONE_CHARACTERS) or "+" in value[1:] or not low <= digits <= high:
-        raise ValidationError(_PHONE_MESSAGE)
+        raise ValidationError(_phone_message())
 
 
 def _date_in_the_past(value: datetime.date) -> None:
     if value > timezone.localdate():
-        raise ValidationError("This date is in the future. Please check the year.")
+        raise ValidationError(_("This date is in the future. Please check the year."))
     if value < EARLIEST_DATE:
-        raise ValidationError("Please check the year: dates before 1900 are not accepted.")
+        raise ValidationError(_("Please check the year: dates before 1900 are not accepted."))
 
 
 def stored_value(question: QuestionDef, cleaned):

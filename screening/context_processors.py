@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from . import session_clock
 
@@ -7,7 +8,8 @@ from . import session_clock
 def clinic(request: HttpRequest) -> dict[str, object]:
     return {
         "clinic_name": settings.CLINIC_NAME,
-        "crisis_resources_text": settings.CRISIS_RESOURCES_TEXT,
+        # In the page's language when it is the default text (a clinic's own is as written).
+        "crisis_resources_text": gettext(settings.CRISIS_RESOURCES_TEXT),
     }
 
 

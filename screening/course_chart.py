@@ -13,17 +13,28 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.utils import timezone
-from django.utils.dates import MONTHS, MONTHS_3
+from django.utils.dates import MONTHS_3
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop, pgettext
 
 from .engine.course import GAD7, PHQ9, Course, CoursePoint
 from .engine.rules import Band
 
 NAMES = {PHQ9: "PHQ-9", GAD7: "GAD-7"}
-# The patient's words for each instrument.
+# The patient's words for each instrument (lazy: read in the page's language).
 PLAIN_NAMES = {
-    PHQ9: "depression questionnaire (PHQ-9)",
-    GAD7: "anxiety questionnaire (GAD-7)",
+    PHQ9: gettext_lazy("depression questionnaire (PHQ-9)"),
+    GAD7: gettext_lazy("anxiety questionnaire (GAD-7)"),
 }
+
+
+# The default question sets' names (content/*.yaml), which the table shows, in the reader's
+# language; a name a clinic gave its own question set is shown as written.
+DEFAULT_QUESTION_SET_NAMES = (
+    gettext_noop("Ketamine pre-treatment screening"),
+    gettext_noop("Session check-in"),
+)
 
 
 # The drawing's own units (the SVG scales to the width of its box). Two layouts, both drawn,
@@ -52,8 +63,10 @@ NARROW = Layout(360, {PHQ9: 250, GAD7: 190}, 12, 0, False, 64)
 
 
 def long_date(moment: datetime.datetime) -> str:
-    day = timezone.localdate(moment)
-    return f"{day.day} {MONTHS[day.month]} {day.year}"
+    """ "3 March 2026" in the page's language ("3 de marzo de 2026")."""
+    return date_format(
+        timezone.localdate(moment), pgettext("date format: day, month and year", "j F Y")
+    )
 
 
 def short_date(moment: datetime.datetime) -> str:
@@ -259,7 +272,7 @@ def table_rows(course: Course, bands: tuple[Band, ...]) -> list[dict]:
         rows.append(
             {
                 "date": long_date(point.point.taken_at),
-                "label": point.point.label,
+                "label": _(point.point.label) if point.point.label else "",
                 "ref": point.point.ref,
                 "total": point.point.total,
                 # The band the questionnaire's own definition gave, else today's content's.
@@ -287,11 +300,12 @@ def change_words(point: CoursePoint) -> str:
 
 def plain_change(point: CoursePoint) -> str:
     if point.is_baseline:
-        return "Your first score"
+        return _("Your first score")
     if point.change == 0:
-        return "The same as your first"
-    direction = "lower" if point.change < 0 else "higher"
-    return f"{abs(point.change)} {direction} than your first"
+        return _("The same as your first")
+    if point.change < 0:
+        return _("%(points)s lower than your first") % {"points": abs(point.change)}
+    return _("%(points)s higher than your first") % {"points": abs(point.change)}
 
 
 def latest_item9_warning(course: Course) -> str:
@@ -374,7 +388,7 @@ def latest_item9_positive(course: Course) -> bool:
 
 # For the patient whose latest questionnaire said they had thoughts of being better off dead
 # or of hurting themselves: no praise of a falling score, a kind pointer to help instead.
-PATIENT_ITEM9_MESSAGE = (
+PATIENT_ITEM9_MESSAGE = gettext_lazy(
     "In your latest questionnaire you said you have had thoughts that you would be better "
     "off dead, or of hurting yourself. Thank you for telling us. Please talk to your clinic "
     "about how you are feeling; you do not have to wait for your next questionnaire. If you "
@@ -388,24 +402,41 @@ def patient_sentence(course: Course, *, plain: bool = False) -> str:
     about a fall that could read as "you are doing well"."""
     if not course.points:
         return ""
-    name = PLAIN_NAMES.get(course.instrument, course.instrument)
+    values = {
+        "name": PLAIN_NAMES.get(course.instrument, course.instrument),
+        "first": course.baseline.point.total,
+        "latest": course.latest.point.total,
+        "change": abs(course.latest.change),
+    }
     baseline, latest = course.baseline, course.latest
     if latest is baseline:
-        return (
-            f"Your {name} score was {baseline.point.total} on "
-            f"{long_date(baseline.point.taken_at)}. When you answer it again, you will see "
-            "here how it has changed."
-        )
-    text = (
-        f"Your {name} score was {baseline.point.total} at your first questionnaire and "
-        f"{latest.point.total} at your latest"
-    )
+        return _(
+            "Your %(name)s score was %(first)s on %(date)s. When you answer it again, you will "
+            "see here how it has changed."
+        ) % {**values, "date": long_date(baseline.point.taken_at)}
+    # Whole sentences, each translated as one: the end of each says which way it went.
     if plain:
-        return text + "."
-    if latest.change == 0:
-        return text + ": the same."
-    if latest.change > 0:
-        return text + f": up by {latest.change}."
-    if latest.response:
-        return text + ": down by half or more."
-    return text + f": down by {-latest.change}."
+        text = _(
+            "Your %(name)s score was %(first)s at your first questionnaire and %(latest)s at your latest."
+        )
+    elif latest.change == 0:
+        text = _(
+            "Your %(name)s score was %(first)s at your first questionnaire and %(latest)s at "
+            "your latest: the same."
+        )
+    elif latest.change > 0:
+        text = _(
+            "Your %(name)s score was %(first)s at your first questionnaire and %(latest)s at "
+            "your latest: up by %(change)s."
+        )
+    elif latest.response:
+        text = _(
+            "Your %(name)s score was %(first)s at your first questionnaire and %(latest)s at "
+            "your latest: down by half or more."
+        )
+    else:
+        text = _(
+            "Your %(name)s score was %(first)s at your first questionnaire and %(latest)s at "
+            "your latest: down by %(change)s."
+        )
+    return text % values

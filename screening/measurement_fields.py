@@ -1,6 +1,6 @@
 """Height and weight boxes in metric or US units, and the check for a mixed-up weight unit.
 
-A height is typed in centimetres or in feet and inches, a weight in kilograms or pounds;
+A height is typed in centimeters or in feet and inches, a weight in kilograms or pounds;
 both are stored in cm and kg with what was typed beside them (engine/units.py), so rules
 and `bmi` never see pounds. The widgets are plain inputs (no JavaScript): a refused value
 comes back as typed with its message beside the boxes.
@@ -9,7 +9,7 @@ A weight typed in pounds into the kilograms box passes every range check (180 is
 possible weight in either unit) but would raise a false "BMI 40 or more". So a section
 form that asks for a height and a weight checks them together: when the BMI they give is
 the kind a mixed-up unit makes, the page comes back asking the patient to move the number
-to the other box or to tick "Yes, I weigh 120 kg".
+to the other box or to check "Yes, I weigh 120 kg".
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from .engine.questionnaire import HEIGHT, WEIGHT, QuestionDef
 from .engine.units import (
@@ -137,13 +138,13 @@ class WeightWidget(MeasurementWidget):
             "show": bool(typed) and (self.ask_to_confirm or confirmed),
             "checked": confirmed,
             "value": typed,
-            "label": f"Yes, I weigh {typed} {unit}",
+            "label": _("Yes, I weigh %(weight)s %(unit)s") % {"weight": typed, "unit": unit},
         }
         return context
 
 
 class HeightField(forms.Field):
-    """Centimetres, or feet and inches; cleaned to {"cm": ...} plus the feet and inches typed."""
+    """Centimeters, or feet and inches; cleaned to {"cm": ...} plus the feet and inches typed."""
 
     widget = HeightWidget
 
@@ -154,13 +155,20 @@ class HeightField(forms.Field):
 
     def _range_message(self) -> str:
         if self.low is None or self.high is None:
-            return "Enter your height in centimetres, or in feet and inches."
+            return _("Enter your height in centimeters, or in feet and inches.")
         low_ft, low_in = feet_and_inches_from_cm(self.low)
         high_ft, high_in = feet_and_inches_from_cm(self.high)
-        return (
-            f"Enter a height between {plain(self.low)} and {plain(self.high)} cm, "
-            f"or between {low_ft} ft {low_in} in and {high_ft} ft {high_in} in."
-        )
+        return _(
+            "Enter a height between %(low)s and %(high)s cm, or between %(low_ft)s ft "
+            "%(low_in)s in and %(high_ft)s ft %(high_in)s in."
+        ) % {
+            "low": plain(self.low),
+            "high": plain(self.high),
+            "low_ft": low_ft,
+            "low_in": low_in,
+            "high_ft": high_ft,
+            "high_in": high_in,
+        }
 
     def clean(self, value):
         value = value if isinstance(value, dict) else {}
@@ -173,19 +181,22 @@ class HeightField(forms.Field):
             return None
         if cm_text and (feet_text or inches_text):
             raise ValidationError(
-                "Fill in centimetres, or feet and inches, but not both.", code="both"
+                _("Fill in centimeters, or feet and inches, but not both."), code="both"
             )
         if cm_text:
             cm = _number(cm_text)
             if cm is None:
                 raise ValidationError(
-                    "Enter your height in centimetres as a number, for example 168.",
+                    _("Enter your height in centimeters as a number, for example 168."),
                     code="invalid",
                 )
             if (self.low is None or cm < self.low) and Decimal(2) <= cm <= Decimal(9):
                 raise ValidationError(
-                    f"{cm_text} cm looks like feet. Put your height in the boxes for feet "
-                    "and inches instead, for example 5 feet 7 inches.",
+                    _(
+                        "%(typed)s cm looks like feet. Put your height in the boxes for feet "
+                        "and inches instead, for example 5 feet 7 inches."
+                    )
+                    % {"typed": cm_text},
                     code="looks_like_feet",
                 )
             self._check_range(cm)
@@ -201,8 +212,11 @@ class HeightField(forms.Field):
             or inches >= INCHES_BELOW
         ):
             raise ValidationError(
-                f"Enter feet as a whole number from {low_ft} to {high_ft}, and inches "
-                f"from 0 to {INCHES_BELOW - 1}. For example, 5 feet 7 inches.",
+                _(
+                    "Enter feet as a whole number from %(low)s to %(high)s, and inches "
+                    "from 0 to %(inches)s. For example, 5 feet 7 inches."
+                )
+                % {"low": low_ft, "high": high_ft, "inches": INCHES_BELOW - 1},
                 code="invalid_feet_inches",
             )
         cm = cm_from_feet_and_inches(feet, inches)
@@ -238,14 +252,14 @@ class WeightField(forms.Field):
                 raise ValidationError(self.error_messages["required"], code="required")
             return None
         if kg_text and lb_text:
-            raise ValidationError("Fill in kilograms or pounds, but not both.", code="both")
+            raise ValidationError(_("Fill in kilograms or pounds, but not both."), code="both")
         typed_text, unit = (kg_text, KG) if kg_text else (lb_text, POUNDS)
         typed = _number(typed_text)
         if typed is None:
-            unit_name = "kilograms" if unit == KG else "pounds"
             raise ValidationError(
-                f"Enter your weight in {unit_name} as a number, for example "
-                f"{'70' if unit == KG else '154'}.",
+                _("Enter your weight in kilograms as a number, for example 70.")
+                if unit == KG
+                else _("Enter your weight in pounds as a number, for example 154."),
                 code="invalid",
             )
         kg = typed.quantize(Decimal("0.1")) if unit == KG else kg_from_pounds(typed)
@@ -260,7 +274,7 @@ class WeightField(forms.Field):
 
     def _range_message(self, unit: str) -> str:
         if self.low is None or self.high is None:
-            return "Enter your weight in kilograms or in pounds."
+            return _("Enter your weight in kilograms or in pounds.")
         # The whole pounds that convert into the range, so the message never names a
         # number it would refuse.
         low_lb = pounds_from_kg(self.low) - 1
@@ -270,14 +284,14 @@ class WeightField(forms.Field):
         while kg_from_pounds(high_lb) > self.high:
             high_lb -= 1
         if unit == KG:
-            return (
-                f"Enter a weight between {plain(self.low)} and {plain(self.high)} kg. "
+            return _(
+                "Enter a weight between %(low)s and %(high)s kg. "
                 "If you know your weight in pounds, use the pounds box instead."
-            )
-        return (
-            f"Enter a weight between {plain(low_lb)} and {plain(high_lb)} lb. "
+            ) % {"low": plain(self.low), "high": plain(self.high)}
+        return _(
+            "Enter a weight between %(low)s and %(high)s lb. "
             "If you know your weight in kilograms, use the kilograms box instead."
-        )
+        ) % {"low": plain(low_lb), "high": plain(high_lb)}
 
 
 def field_for_measurement(question: QuestionDef, **common) -> forms.Field:
@@ -290,18 +304,17 @@ def weight_check_message(weight: dict) -> str:
     """What the patient reads when a weight and a height look like a mixed-up unit."""
     if "pounds" in weight:
         typed = plain(Decimal(str(weight["pounds"])))
-        return (
-            f"Please check your weight. {typed} lb is only {plain(Decimal(str(weight['kg'])))} "
-            "kg, which is very light for your height. If you weighed yourself in kilograms, "
-            f"put the number in the kilograms box instead. If {typed} lb is right, tick the "
-            "box above to say so."
-        )
+        return _(
+            "Please check your weight. %(pounds)s lb is only %(kg)s kg, which is very light "
+            "for your height. If you weighed yourself in kilograms, put the number in the "
+            "kilograms box instead. If %(pounds)s lb is right, check the box above to say so."
+        ) % {"pounds": typed, "kg": plain(Decimal(str(weight["kg"])))}
     kg = Decimal(str(weight["kg"]))
-    return (
-        f"Please check your weight. {plain(kg)} kg is about {plain(pounds_from_kg(kg))} lb. "
-        "If you weighed yourself in pounds, put the number in the pounds box instead. "
-        f"If {plain(kg)} kg is right, tick the box above to say so."
-    )
+    return _(
+        "Please check your weight. %(kg)s kg is about %(pounds)s lb. If you weighed yourself "
+        "in pounds, put the number in the pounds box instead. If %(kg)s kg is right, check "
+        "the box above to say so."
+    ) % {"kg": plain(kg), "pounds": plain(pounds_from_kg(kg))}
 
 
 def looks_mixed_up(height: object, weight: object) -> bool:

@@ -13,13 +13,15 @@ import re
 import string
 from collections.abc import Iterable
 
+from django.utils.translation import gettext_lazy
+
 from .engine.severity import Severity
 
 PLACEHOLDERS = ("crisis_resources", "clinic_name")
 
 # What every urgent flag showed before rules had their own message; flags stored then have
-# none, so their confirmation page keeps showing this.
-EARLIER_URGENT_MESSAGE = (
+# none, so their confirmation page keeps showing this (in the page's language).
+EARLIER_URGENT_MESSAGE = gettext_lazy(
     "Some of your answers tell us you may be going through a very hard time. A physician at "
     "{clinic_name} has been told and will contact you as soon as possible. {crisis_resources}"
 )
@@ -46,7 +48,7 @@ def render_patient_message(text: str, *, clinic_name: str, crisis_resources: str
     """The message with its placeholders filled in; an unknown one is left as typed."""
     values = {"clinic_name": clinic_name, "crisis_resources": crisis_resources}
     return re.sub(
-        r"\{(\w+)\}", lambda found: values.get(found.group(1), found.group(0)), text
+        r"\{(\w+)\}", lambda found: values.get(found.group(1), found.group(0)), str(text)
     ).strip()
 
 
@@ -59,7 +61,7 @@ def urgent_messages(
         if severity != Severity.URGENT:
             continue
         text = render_patient_message(
-            message or EARLIER_URGENT_MESSAGE,
+            message or str(EARLIER_URGENT_MESSAGE),
             clinic_name=clinic_name,
             crisis_resources=crisis_resources,
         )

@@ -494,7 +494,7 @@ def test_the_confirmation_page_says_the_decision_not_that_someone_will_contact_y
 
 def test_the_words_of_each_state_are_plain():
     for _heading, text in WORDS.values():
-        for sentence in sentences(text):
+        for sentence in sentences(str(text)):
             if sentence.words >= 5:
                 assert sentence.grade <= 8.0, sentence
 

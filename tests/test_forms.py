@@ -77,11 +77,11 @@ def test_valid_answers_are_stored_in_their_kinds_shape(q, data, stored):
         (question("yes_no"), {}, "Please answer this question."),
         (question("yes_no"), {"q": "maybe"}, "Select a valid choice"),
         (question("single_choice", choices=CHOICES), {"q": "cherry"}, "Select a valid choice"),
-        (question("multiple_choice", choices=CHOICES), {}, "Please tick at least one answer"),
+        (question("multiple_choice", choices=CHOICES), {}, "Please check at least one answer"),
         (
             question("multiple_choice", choices=CHOICES),
             {"q": ["a", "none"]},
-            "can't be ticked together",
+            "can't be checked together",
         ),
         (question("multiple_choice", choices=CHOICES), {"q": ["zzz"]}, "Select a valid choice"),
         (question("scale_item", choices=SCORED), {"q": "7"}, "Select a valid choice"),
@@ -166,7 +166,7 @@ def test_valid_answers_are_stored_in_their_kinds_shape(q, data, stored):
             {"q_systolic": "95 over 150", "q_diastolic": ""},
             "should be higher",
         ),
-        (question("medication_list"), {"q-rows": "1"}, "or tick the box if you take none"),
+        (question("medication_list"), {"q-rows": "1"}, "or check the box if you take none"),
         (question("medication_list"), {"q-rows": "1", "q-0-dose": "5 mg"}, "Row 1: add the name"),
         (
             question("medication_list"),

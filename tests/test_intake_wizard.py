@@ -90,7 +90,7 @@ def test_bad_input_is_refused_beside_the_field_and_kept_as_typed(patient_client,
     response = patient_client.post(page_url(screening, "about_you"), data)
     assert response.status_code == 200
     body = response.content.decode()
-    assert "Enter your height in centimetres as a number" in body
+    assert "Enter your height in centimeters as a number" in body
     assert "Enter a weight between 25 and 350 kg" in body
     assert 'value="abc"' in body
     assert 'value="9000"' in body
@@ -198,7 +198,7 @@ def test_submit_requires_the_consent_acknowledgement(patient_client, screening):
     fill_intake(patient_client, screening)
     response = patient_client.post(f"/screenings/{screening.pk}/review/", {})
     assert response.status_code == 200
-    assert b"Please tick this box to confirm" in response.content
+    assert b"Please check this box to confirm" in response.content
     screening.refresh_from_db()
     assert screening.status == Screening.Status.IN_PROGRESS
 

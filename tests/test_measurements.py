@@ -109,13 +109,13 @@ def test_the_review_shows_what_was_typed_and_the_metric_value():
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"height_cm": "tall"}, "height_cm", "Enter your height in centimetres as a number"),
+        ({"height_cm": "tall"}, "height_cm", "Enter your height in centimeters as a number"),
         ({"height_cm": "5.7"}, "height_cm", "5.7 cm looks like feet"),
         ({"height_cm": "67"}, "height_cm", "between 100 and 250 cm, or between 3 ft 3 in"),
         (
             {"height_cm": "170", "height_cm_feet": "5", "height_cm_inches": "7"},
             "height_cm",
-            "Fill in centimetres, or feet and inches, but not both.",
+            "Fill in centimeters, or feet and inches, but not both.",
         ),
         ({"height_cm_feet": "5", "height_cm_inches": "12"}, "height_cm", "inches from 0 to 11"),
         ({"height_cm_feet": "5.5"}, "height_cm", "feet as a whole number from 3 to 8"),
@@ -158,7 +158,7 @@ def test_pounds_typed_into_the_kilograms_box_are_refused_until_moved_or_confirme
     [message] = form.errors["weight_kg"]
     assert message == (
         "Please check your weight. 180 kg is about 397 lb. If you weighed yourself in "
-        "pounds, put the number in the pounds box instead. If 180 kg is right, tick the box "
+        "pounds, put the number in the pounds box instead. If 180 kg is right, check the box "
         "above to say so."
     )
     html = form.as_p()
@@ -201,7 +201,7 @@ def test_kilograms_typed_into_the_pounds_box_are_refused_until_moved_or_confirme
     assert form.errors["weight_kg"] == [
         "Please check your weight. 80 lb is only 36.3 kg, which is very light for your "
         "height. If you weighed yourself in kilograms, put the number in the kilograms box "
-        "instead. If 80 lb is right, tick the box above to say so."
+        "instead. If 80 lb is right, check the box above to say so."
     ]
     assert saved(post(height_cm="170", weight_kg_lb="80", weight_kg_confirm="80"))["weight_kg"] == {
         "kg": 36.3,

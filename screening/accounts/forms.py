@@ -5,22 +5,29 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UsernameField
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..client_address import client_ip
 from ..services.password_reset import request_password_reset
+
+# Shown once the invitation's form has set the password and signed the patient in.
+ACCOUNT_READY = _("Your account is ready. You can start your questionnaire now.")
 
 
 class SetPasswordForm(forms.Form):
     """Set the password of a new patient account; Django's validators decide what is strong enough."""
 
     password1 = forms.CharField(
-        label="Choose a password",
+        label=_("Choose a password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 12 characters. A few unrelated words make a strong, memorable password.",
+        help_text=_(
+            "At least 12 characters. A few unrelated words make a strong, memorable password."
+        ),
     )
     password2 = forms.CharField(
-        label="Type the password again",
+        label=_("Type the password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -33,7 +40,7 @@ class SetPasswordForm(forms.Form):
         first = self.cleaned_data.get("password1")
         second = self.cleaned_data.get("password2")
         if first and second and first != second:
-            raise ValidationError("The two passwords are different.")
+            raise ValidationError(gettext("The two passwords are different."))
         if second:
             password_validation.validate_password(second, self.user)
         return second
@@ -49,7 +56,7 @@ class EmailLoginForm(AuthenticationForm):
     """Django's login form, labelled for email addresses, with one message for every failure."""
 
     username = UsernameField(
-        label="Email address",
+        label=_("Email address"),
         # Enforced, not just the HTML maxlength Django's form sets: a longer name would reach
         # django-axes, whose 255-character column refuses it on PostgreSQL (a 500).
         max_length=254,
@@ -61,8 +68,10 @@ class EmailLoginForm(AuthenticationForm):
         return self.cleaned_data["username"].strip().lower()
 
     error_messages = {
-        "invalid_login": "That email address and password do not match an account. Please try again.",
-        "inactive": "That email address and password do not match an account. Please try again.",
+        "invalid_login": _(
+            "That email address and password do not match an account. Please try again."
+        ),
+        "inactive": _("That email address and password do not match an account. Please try again."),
     }
 
 
@@ -70,7 +79,7 @@ class OneTimeCodeForm(forms.Form):
     """The six-digit code from an authenticator app."""
 
     code = forms.CharField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         max_length=12,
         widget=forms.TextInput(
             attrs={
@@ -79,8 +88,8 @@ class OneTimeCodeForm(forms.Form):
                 "autofocus": True,
             }
         ),
-        help_text="Six digits. A new code appears every 30 seconds.",
-        error_messages={"required": "Enter the six-digit code your authenticator app shows."},
+        help_text=_("Six digits. A new code appears every 30 seconds."),
+        error_messages={"required": _("Enter the six-digit code your authenticator app shows.")},
     )
 
 

@@ -114,12 +114,14 @@ class SessionTimeoutMiddleware:
                 logout(request)
                 messages.info(
                     request,
-                    "You were logged out after a period of inactivity. Please log in again."
-                    + (
-                        " What you typed on this page was kept: you will see it there to "
-                        "check and save."
-                        if kept
-                        else ""
+                    translation.gettext(
+                        "You were logged out after a period of inactivity. Please log in "
+                        "again. What you typed on this page was kept: you will see it there "
+                        "to check and save."
+                    )
+                    if kept
+                    else translation.gettext(
+                        "You were logged out after a period of inactivity. Please log in again."
                     ),
                 )
                 if url_name in idle.NOT_ACTIVITY_URL_NAMES:

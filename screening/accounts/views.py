@@ -32,7 +32,7 @@ from ..services.invitations import (
 from ..services.languages import CHOSEN_SIGNED_OUT_SESSION_KEY, is_offered, is_staff
 from ..services.languages import set_preferred_language as save_language
 from ..services.password_reset import RESET_USER_SESSION_KEY
-from .forms import SetPasswordForm
+from .forms import ACCOUNT_READY, SetPasswordForm
 
 INVITATION_SESSION_KEY = "invitation_id"
 
@@ -143,7 +143,7 @@ def accept_invitation_view(request: HttpRequest) -> HttpResponse:
             return _invitation_invalid(request)
         request.session.pop(INVITATION_SESSION_KEY, None)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Your account is ready. You can start your questionnaire now.")
+        messages.success(request, ACCOUNT_READY)
         return redirect("patient:home")
     return render(
         request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}

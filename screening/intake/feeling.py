@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from ..course_chart import (
@@ -49,7 +50,8 @@ def feeling(request: HttpRequest) -> HttpResponse:
                 "charts": build_charts(course, bands, for_patient=True),
                 "rows": table_rows(course, bands),
                 # The chart's short name; the sentence describes it (aria-describedby).
-                "title": f"Your {PLAIN_NAMES[instrument]} scores over time, chart",
+                "title": _("Your %(name)s scores over time, chart")
+                % {"name": PLAIN_NAMES[instrument]},
             }
         )
     return render(

@@ -5,6 +5,7 @@ validate and normalise, and never save or evaluate rules.
 """
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from ..answer_fields import field_for, initial_value, stored_value
 from ..engine.questionnaire import (
@@ -67,11 +68,11 @@ def build_section_form(
 
 class SubmitForm(forms.Form):
     consent = forms.BooleanField(
-        label=(
+        label=_(
             "I have read the information about treatment, and my answers are complete and true "
             "to the best of my knowledge."
         ),
-        error_messages={"required": "Please tick this box to confirm before you submit."},
+        error_messages={"required": _("Please check this box to confirm before you submit.")},
     )
 
 
@@ -79,6 +80,6 @@ class CheckInSubmitForm(forms.Form):
     """The check-in's confirmation: there is no consent information to have read again."""
 
     consent = forms.BooleanField(
-        label="My answers are complete and true to the best of my knowledge.",
-        error_messages={"required": "Please tick this box to confirm before you submit."},
+        label=_("My answers are complete and true to the best of my knowledge."),
+        error_messages={"required": _("Please check this box to confirm before you submit.")},
     )

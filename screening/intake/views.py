@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -96,21 +96,30 @@ def check_in(request: HttpRequest, session_id: UUID) -> HttpResponse:
         course__patient=request.user,
     )
     if session.check_in is None and timezone.now() < check_in_opens_at(session):
+        # The day and month in the page's language ("5 December", "5 de diciembre").
+        opens = date_format(
+            timezone.localtime(check_in_opens_at(session)),
+            translation.pgettext("date format: day and month", "j F"),
+        )
         messages.info(
             request,
-            "The check-in for this session opens "
-            f"{date_format(timezone.localtime(check_in_opens_at(session)), 'j F')}. "
-            "We will email you then.",
+            translation.gettext(
+                "The check-in for this session opens %(date)s. We will email you then."
+            )
+            % {"date": opens},
         )
         return redirect("patient:home")
     try:
         screening = open_check_in(session=session)
     except CheckInClosed:
-        messages.info(request, "This session has already taken place.")
+        messages.info(request, translation.gettext("This session has already taken place."))
         return redirect("patient:home")
     except NoPublishedQuestionSet:
         messages.error(
-            request, "The clinic has not published its check-in questions yet. Please try later."
+            request,
+            translation.gettext(
+                "The clinic has not published its check-in questions yet. Please try later."
+            ),
         )
         return redirect("patient:home")
     return redirect("patient:resume", screening_id=screening.pk)
@@ -127,12 +136,18 @@ def start(request: HttpRequest) -> HttpResponse:
     except AlreadyScreened:
         # A second questionnaire is the clinic's to start, never the patient's.
         messages.info(
-            request, "You have already sent your questionnaire. The clinic will contact you."
+            request,
+            translation.gettext(
+                "You have already sent your questionnaire. The clinic will contact you."
+            ),
         )
         return redirect("patient:home")
     except NoPublishedQuestionSet:
         messages.error(
-            request, "The clinic has not published its questionnaire yet. Please try later."
+            request,
+            translation.gettext(
+                "The clinic has not published its questionnaire yet. Please try later."
+            ),
         )
         return redirect("patient:home")
     return redirect("patient:resume", screening_id=screening.pk)
@@ -155,7 +170,10 @@ def section(request: HttpRequest, screening_id: UUID, section_code: str) -> Http
     screening = _own_screening(request, screening_id)
     if not screening.is_editable:
         messages.info(
-            request, "This questionnaire has been submitted and can no longer be changed."
+            request,
+            translation.gettext(
+                "This questionnaire has been submitted and can no longer be changed."
+            ),
         )
         return redirect("patient:done", screening_id=screening.pk)
     draft = page_draft(screening, section_code) if request.method == "GET" else None
@@ -179,7 +197,10 @@ def section(request: HttpRequest, screening_id: UUID, section_code: str) -> Http
             return redirect("patient:done", screening_id=screening.pk)
         if not complete:
             messages.info(
-                request, "Based on your answers, please answer the follow-up questions below."
+                request,
+                translation.gettext(
+                    "Based on your answers, please answer the follow-up questions below."
+                ),
             )
             return redirect(request.get_full_path())
         return redirect(
@@ -226,13 +247,18 @@ def section_shown(request: HttpRequest, screening_id: UUID, section_code: str) -
         return JsonResponse({"signed_in": False}, status=401)
     screening = _own_screening(request, screening_id)
     if not screening.is_editable:
-        return JsonResponse({"error": "This questionnaire can no longer be changed."}, status=409)
+        return JsonResponse(
+            {"error": translation.gettext("This questionnaire can no longer be changed.")},
+            status=409,
+        )
     step = PageStep.load(screening, section_code, request.POST)
     if step is None:
         raise Http404
     if not step.presented:
         # Not the page's form: without the questions on the page there is nothing to work out.
-        return JsonResponse({"error": "No question of this page was sent."}, status=400)
+        return JsonResponse(
+            {"error": translation.gettext("No question of this page was sent.")}, status=400
+        )
     return JsonResponse({"shown": step.shown_codes})
 
 
@@ -256,7 +282,7 @@ def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
         try:
             submit_screening(screening=screening)
         except ScreeningIncomplete as error:
-            messages.error(request, "Some questions still need an answer.")
+            messages.error(request, translation.gettext("Some questions still need an answer."))
             return redirect(
                 "patient:section", screening_id=screening.pk, section_code=error.section.code
             )
@@ -266,11 +292,13 @@ def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
             logger.exception("Submitting screening %s failed and was rolled back.", screening.pk)
             messages.error(
                 request,
-                "Sorry, something went wrong on our side and your questionnaire was not sent. "
-                "Your answers are saved. Please press Submit again in a few minutes, or "
-                "contact the clinic if this keeps happening.",
+                translation.gettext(
+                    "Sorry, something went wrong on our side and your questionnaire was not "
+                    "sent. Your answers are saved. Please press Submit again in a few minutes, "
+                    "or contact the clinic if this keeps happening."
+                ),
             )
-            messages.warning(request, settings.CRISIS_RESOURCES_TEXT)
+            messages.warning(request, translation.gettext(settings.CRISIS_RESOURCES_TEXT))
             return redirect("patient:review", screening_id=screening.pk)
         # Already submitted (double click, second tab) lands on the same confirmation.
         return redirect("patient:done", screening_id=screening.pk)
@@ -294,6 +322,8 @@ def done(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     visibility = visibility_for(screening)
     crisis_resources = settings.CRISIS_RESOURCES_TEXT
     decision = latest_decision(screening)
+    # In the patient's language when it is the default text (a clinic's own is as written).
+    crisis_resources = translation.gettext(crisis_resources)
     # The messages of the urgent flags raised: crisis lines for suicide risk, the clinic or
     # emergency services for a blood pressure in the crisis range. They say the clinic
     # "will contact you": once a physician has decided, the page says the decision instead.

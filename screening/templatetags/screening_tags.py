@@ -47,9 +47,13 @@ def duration(value: timedelta | None) -> str:
 
 
 # A number someone is told to call or text: "call 911", "call or text 988", "ring 116 123",
-# "call +1 (800) 273-8255". Only after such a verb, so no other number becomes a link.
+# "call +1 (800) 273-8255", and in Spanish "llame al 911", "llame o envíe un mensaje de texto
+# al 988". Only after such a verb, so no other number becomes a link.
 _NUMBER_TO_CALL = re.compile(
-    r"\b(?P<verb>(?:call|text|dial|ring|phone)(?:\s+or\s+(?:call|text))?\s+(?:us\s+)?(?:on\s+)?)"
+    r"\b(?P<verb>(?:call|text|dial|ring|phone)(?:\s+or\s+(?:call|text))?\s+(?:us\s+)?(?:on\s+)?"
+    r"|(?:llame|llamar|marque|marcar)(?:\s+o\s+(?:envíe|enviar)\s+un\s+mensaje\s+de\s+texto)?"
+    r"\s+(?:al|a\s+el|el)\s+"
+    r"|(?:envíe|enviar)\s+un\s+mensaje\s+de\s+texto\s+al\s+)"
     r"(?P<number>\+?[0-9](?:[0-9().-]|\s(?=[0-9(])){1,18}[0-9])\b",
     re.IGNORECASE,
 )

@@ -80,7 +80,7 @@ PROGRESS = re.compile(r"^Section (\d+) of (\d+)$")
 SYSTOLIC = "Top number (systolic)"
 DIASTOLIC = "Bottom number (diastolic)"
 CONFIRMATION = re.compile(r"your answers have been sent", re.IGNORECASE)
-CONSENT_ERROR = "Please tick this box to confirm before you submit."
+CONSENT_ERROR = "Please check this box to confirm before you submit."
 
 
 def start_questionnaire(page: Page) -> None:
