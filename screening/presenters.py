@@ -7,8 +7,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_noop, pgettext
 
 from .engine.questionnaire import AGE as AGE_VALUE
 from .engine.questionnaire import (
@@ -18,8 +20,11 @@ from .engine.questionnaire import (
     HEIGHT,
     MEDICATION_LIST,
     MULTIPLE_CHOICE,
+    PHONE,
     SCALE_ITEM,
+    SHORT_TEXT,
     SINGLE_CHOICE,
+    TEXT,
     WEIGHT,
     YES_NO,
     QuestionDef,
@@ -30,20 +35,28 @@ from .engine.questionnaire import (
 from .engine.questionnaire import BMI as BMI_VALUE
 from .engine.severity import Severity
 
-NOT_ANSWERED = "Not answered"
+# The words of an answer are in the reader's language (the patient's on their pages; staff
+# pages are in the clinic's): display_answer translates these at the time of reading.
+NOT_ANSWERED = gettext_noop("Not answered")
 # An optional list left empty, as its help asks of someone with nothing to list (the
 # recreational drugs): an answer, not a gap.
-NONE_LISTED = "None listed"
+NONE_LISTED = gettext_noop("None listed")
+# Kinds whose answer is the patient's own typing, and kinds whose answer is a choice's label
+# (the question set's words): the pages mark them (tests/test_untranslated_strings.py).
+TYPED_KINDS = frozenset({TEXT, SHORT_TEXT, PHONE, MEDICATION_LIST})
+CHOSEN_KINDS = frozenset({SINGLE_CHOICE, SCALE_ITEM, MULTIPLE_CHOICE})
 
 
 def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
     """A readable answer; a medication list becomes one line per row."""
-    empty = NONE_LISTED if question.kind == MEDICATION_LIST and not question.required else None
+    empty = (
+        gettext(NONE_LISTED) if question.kind == MEDICATION_LIST and not question.required else None
+    )
     if stored is None or stored == "" or stored == []:
-        return empty or NOT_ANSWERED
+        return empty or gettext(NOT_ANSWERED)
     kind = question.kind
     if kind == YES_NO:
-        return {"yes": "Yes", "no": "No"}.get(stored, str(stored))
+        return {"yes": gettext("Yes"), "no": gettext("No")}.get(stored, str(stored))
     if kind in (SINGLE_CHOICE, SCALE_ITEM):
         choice = question.choice(str(stored))
         return choice.label if choice else str(stored)
@@ -54,20 +67,23 @@ def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
         return f"{stored.get('systolic')}/{stored.get('diastolic')} mmHg"
     if kind == MEDICATION_LIST:
         if stored.get("none") and not stored.get("rows"):
-            return "None"
+            return gettext("None")
         lines = [
             " · ".join(
                 part for part in (row["name"], row.get("dose"), row.get("frequency")) if part
             )
             for row in stored.get("rows", [])
         ]
-        return lines or empty or NOT_ANSWERED
+        return lines or empty or gettext(NOT_ANSWERED)
     if kind in (HEIGHT, WEIGHT) and isinstance(stored, dict):
         return _measurement(kind, stored)
     unit = f" {question.unit}" if question.unit else ""
     if kind == DATE:
         try:
-            return datetime.date.fromisoformat(stored).strftime("%-d %B %Y")
+            return date_format(
+                datetime.date.fromisoformat(stored),
+                pgettext("date format: day, month and year", "j F Y"),
+            )
         except (TypeError, ValueError):
             return str(stored)
     if kind == DECIMAL:
@@ -78,28 +94,47 @@ def display_answer(question: QuestionDef, stored: object) -> str | list[str]:
 def _measurement(kind: str, stored: dict) -> str:
     """As typed, with the metric value the rules use: "5 ft 7 in (170.2 cm)", "180 lb (81.6 kg)"."""
     if kind == HEIGHT:
-        metric = f"{plain_number(stored.get('cm'))} cm"
+        metric = f"{plain_number(stored.get('cm'))} {pgettext('unit: centimeters, short', 'cm')}"
         if stored.get("feet") is not None:
-            typed = f"{stored['feet']} ft {plain_number(stored.get('inches') or 0)} in"
+            feet = pgettext("unit: feet, short", "ft")
+            inches = pgettext("unit: inches, short", "in")
+            typed = f"{stored['feet']} {feet} {plain_number(stored.get('inches') or 0)} {inches}"
             return f"{typed} ({metric})"
         return metric
-    metric = f"{plain_number(stored.get('kg'))} kg"
-    shown = f"{plain_number(stored['pounds'])} lb ({metric})" if "pounds" in stored else metric
-    return f"{shown}, confirmed as right" if stored.get("confirmed") else shown
+    metric = f"{plain_number(stored.get('kg'))} {pgettext('unit: kilograms, short', 'kg')}"
+    pounds = pgettext("unit: pounds, short", "lb")
+    shown = (
+        f"{plain_number(stored['pounds'])} {pounds} ({metric})" if "pounds" in stored else metric
+    )
+    if stored.get("confirmed"):
+        return gettext("%(weight)s, confirmed as right") % {"weight": shown}
+    return shown
 
 
 def answer_rows(visibility: Visibility) -> list[dict]:
     """Every shown section with its shown questions and answers, in order; hidden ones left out."""
     groups = []
     for section in visibility.sections:
+        not_answered = gettext(NOT_ANSWERED)
         rows = [
-            {"question": question, "answer": answer, "is_list": isinstance(answer, list)}
+            {
+                "question": question,
+                "answer": answer,
+                "is_list": isinstance(answer, list),
+                # The patient's own typing, or a choice's label (the question set's words).
+                "typed": question.kind in TYPED_KINDS
+                and answered
+                and (question.kind != MEDICATION_LIST or isinstance(answer, list)),
+                "from_content": question.kind in CHOSEN_KINDS and answered,
+            }
             for question in visibility.visible_in(section)
-            for answer in [display_answer(question, visibility.answers.get(question.code))]
+            for stored in [visibility.answers.get(question.code)]
+            for answer in [display_answer(question, stored)]
+            for answered in [stored not in (None, "", []) and answer != not_answered]
         ]
         # For the review page's one line per section: "6 answers, 1 not answered" (an empty
         # list that reads "None listed" is an answer, as the page says).
-        unanswered = sum(row["answer"] == NOT_ANSWERED for row in rows)
+        unanswered = sum(row["answer"] == not_answered for row in rows)
         groups.append(
             {
                 "section": section,
@@ -374,7 +409,7 @@ def physician_summary(
             "code": code,
             "label": question.text,
             "answer": "; ".join(shown) if isinstance(shown, list) else shown,
-            "answered": shown != NOT_ANSWERED,
+            "answered": shown != gettext(NOT_ANSWERED),
         }
 
     def labelled(pairs: Iterable[tuple[str, str]]) -> list[dict]:
@@ -420,7 +455,7 @@ def summary_flag_line(flag: object) -> dict:
         else:
             shown = item.get("display", item.get("answer"))
             label = _few_words(str(item.get("label")).rstrip("?:"), SUMMARY_LABEL_WORDS)
-            parts.append(f"{label}: {NOT_ANSWERED if shown is None else shown}")
+            parts.append(f"{label}: {gettext(NOT_ANSWERED) if shown is None else shown}")
     evidence = "; ".join(parts[:SUMMARY_EVIDENCE_ITEMS])
     if len(parts) > SUMMARY_EVIDENCE_ITEMS:
         evidence += f"; and {len(parts) - SUMMARY_EVIDENCE_ITEMS} more"

@@ -43,11 +43,12 @@ ENGLISH_WORDS = frozenset(
     start again check sign log out password account page yes other item name dose
     often feet inches pounds kilograms centimeters centimetres score top bottom
     number more rows don't thank hello message clinic cleared session
-    """.split()
+    """.split()  # noqa: SIM905 (a paragraph of words reads better than a list of 80 strings)
 )
 WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 SKIPPED_ELEMENTS = {"script", "style", "template"}
-SPOKEN_ATTRIBUTES = ("aria-label", "title", "alt", "placeholder")
+# Attributes a patient hears or sees: data-label heads a table cell on a phone (app.css).
+SPOKEN_ATTRIBUTES = ("aria-label", "title", "alt", "placeholder", "data-label")
 VOID_ELEMENTS = {
     "area",
     "base",
@@ -120,7 +121,13 @@ def english_texts(html: str) -> tuple[list[str], list[str], str]:
     parser.feed(html)
     parser.close()
     interface, content = [], []
+    content_texts = {text for text, from_content in parser.texts if from_content}
     for text, from_content in parser.texts:
+        # A part of the page's title that repeats a content heading (a section's title) is
+        # content too: "About you · Check-in · Clinic".
+        parts = text.split(" · ")
+        if not from_content and len(parts) > 1:
+            text = " · ".join(part for part in parts if part not in content_texts)
         # The clinic's name is a name, the same in every language.
         plain = text.replace(settings.CLINIC_NAME, "").lower().replace("\u2019", "'")
         words = set(WORD.findall(plain))

@@ -1,7 +1,10 @@
 """The wizard's questions as a page shows them, drawn without a form renderer.
 
 A question's label, help, ids, choices and widget depend only on its published version,
-which never changes, so they are worked out once per version and kept (`specs_for`). So is
+which never changes, and on the language the page is drawn in (the interface's own words in
+a field, such as "Yes" and "No" or "Top number (systolic)", and, once translated, the
+question set's), so they are worked out once per version and language and kept
+(`specs_for`). So is
 its HTML: the kind's lean template (templates/patient/fields/) is rendered once with a
 marker in each place that changes from one request to the next (a tick, a typed value),
 and split there (`Fragments`). A request then only joins those pieces around its own
@@ -24,6 +27,7 @@ from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext
 
 from ..answer_fields import (
     BLANK_MEDICATION_ROWS,
@@ -72,6 +76,7 @@ class Option:
     value: str
     label: str
     id: str
+    interface: bool = False  # the app's own words ("Yes", "No"), not the question set's
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class FieldSpec:
     inputmode: str = ""
     options: tuple[Option, ...] = ()
     max_length: int | None = None
-    street_drugs: bool = False  # the recreational list: no "as on the pack", "How much"
+    street_drugs: bool = False  # the recreational list: no "as on the label", "How much"
     fragments: Fragments | None = None
 
     @property
@@ -139,7 +144,13 @@ class FieldView:
     @property
     def options(self) -> list[dict]:
         return [
-            {"value": o.value, "label": o.label, "id": o.id, "checked": self._tick(i, o.value)}
+            {
+                "value": o.value,
+                "label": o.label,
+                "id": o.id,
+                "interface": o.interface,
+                "checked": self._tick(i, o.value),
+            }
             for i, o in enumerate(self.spec.options)
         ]
 
@@ -207,7 +218,7 @@ def _spec(question: QuestionDef) -> FieldSpec:
     }
     if kind in CHOICE_KINDS:
         choices = (
-            [("yes", "Yes"), ("no", "No")]
+            [("yes", gettext("Yes")), ("no", gettext("No"))]
             if kind == YES_NO
             else [(c.value, c.label) for c in question.choices]
         )
@@ -216,7 +227,7 @@ def _spec(question: QuestionDef) -> FieldSpec:
             template=f"{TEMPLATES}/_choices.html",
             input_type="checkbox" if kind == MULTIPLE_CHOICE else "radio",
             options=tuple(
-                Option(value, label, f"id_{code}_{index}")
+                Option(value, label, f"id_{code}_{index}", interface=kind == YES_NO)
                 for index, (value, label) in enumerate(choices)
             ),
         )
@@ -264,21 +275,23 @@ def _spec(question: QuestionDef) -> FieldSpec:
     return replace(spec, fragments=_fragments(spec))
 
 
-# Published versions' specs by version id (bounded, like the snapshots' caches).
-_published_specs: dict[int, dict[str, FieldSpec]] = {}
+# Published versions' specs by (version id, language) (bounded, like the snapshots' caches).
+_published_specs: dict[tuple[int, str], dict[str, FieldSpec]] = {}
 
 
 def specs_for(version: QuestionSetVersion) -> dict[str, FieldSpec]:
-    """Every question of the version, ready to draw; kept per published version."""
+    """Every question of the version, ready to draw in the active language; kept per
+    published version and language (the first language drawn must not win for everyone)."""
     questionnaire = questionnaire_for(version)
     if version.status == QuestionSetVersion.Status.DRAFT:
         return _specs(questionnaire)
-    specs = _published_specs.get(version.pk)
+    key = (version.pk, get_language() or "")
+    specs = _published_specs.get(key)
     if specs is None:
         specs = _specs(questionnaire)
-        if len(_published_specs) > 16:
+        if len(_published_specs) > 48:
             _published_specs.clear()
-        _published_specs[version.pk] = specs
+        _published_specs[key] = specs
     return specs
 
 

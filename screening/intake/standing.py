@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Decision, Screening, TreatmentCourse, TreatmentSession, User
 from ..selectors import Clearance, ClearanceStatus
@@ -32,54 +33,72 @@ class Standing:
 # Each state's words (tests/test_readability.py grades them).
 WORDS = {
     "not_started": (
-        "You have not started yet",
-        "Please fill in the questionnaire before your first treatment. It takes about 20 minutes.",
+        _("You have not started yet"),
+        _(
+            "Please fill in the questionnaire before your first treatment. It takes about 20 "
+            "minutes."
+        ),
     ),
     "in_progress": (
-        "Your questionnaire is not finished",
-        "Your answers so far are saved. Please carry on where you stopped and send it "
-        "when you are done.",
+        _("Your questionnaire is not finished"),
+        _(
+            "Your answers so far are saved. Please carry on where you stopped and send it "
+            "when you are done."
+        ),
     ),
     "submitted": (
-        "Thank you, your answers have been sent",
-        "A doctor will read them before your treatment. "
-        "We will email you when there is news. You do not need to do anything now.",
+        _("Thank you, your answers have been sent"),
+        _(
+            "A doctor will read them before your treatment. We will email you when there is "
+            "news. You do not need to do anything now."
+        ),
     ),
     "waiting": (
-        "Your doctor needs more information",
-        "Please read the message below. Then change or add to your answers and send the "
-        "questionnaire again.",
+        _("Your doctor needs more information"),
+        _(
+            "Please read the message below. Then change or add to your answers and send the "
+            "questionnaire again."
+        ),
     ),
     "cleared": (
-        "You are cleared for treatment",
-        "A doctor has read your answers and cleared you for treatment. "
-        "The clinic will book your treatment sessions with you. You will see them on "
-        "this page.",
+        _("You are cleared for treatment"),
+        _(
+            "A doctor has read your answers and cleared you for treatment. The clinic will "
+            "book your treatment sessions with you. You will see them on this page."
+        ),
     ),
     "conditions": (
-        "You are cleared for treatment, with conditions",
-        "A doctor has read your answers and cleared you for treatment. "
-        "There are some conditions. The clinic will go through them with you.",
+        _("You are cleared for treatment, with conditions"),
+        _(
+            "A doctor has read your answers and cleared you for treatment. There are some "
+            "conditions. The clinic will go through them with you."
+        ),
     ),
     "not_a_candidate": (
-        "Please contact the clinic",
-        "A doctor has read your answers. This treatment may not be right for you now. "
-        "Please contact the clinic to talk about it.",
+        _("Please contact the clinic"),
+        _(
+            "A doctor has read your answers. This treatment may not be right for you now. "
+            "Please contact the clinic to talk about it."
+        ),
     ),
     # The clearance no longer holds: the patient answers the whole questionnaire again.
     "rescreen_expired": (
-        "Please fill in the questionnaire again",
-        "Your clearance for treatment has ended, because it was given some months ago. "
-        "Before your next treatment, please answer the questionnaire again. Some of your "
-        "last answers, like your date of birth and your medicines, are filled in for you. "
-        "Please check each page and change anything that is different now.",
+        _("Please fill in the questionnaire again"),
+        _(
+            "Your clearance for treatment has ended, because it was given some months ago. "
+            "Before your next treatment, please answer the questionnaire again. Some of your "
+            "last answers, like your date of birth and your medicines, are filled in for you."
+            " Please check each page and change anything that is different now."
+        ),
     ),
     "rescreen_requested": (
-        "Please fill in the questionnaire again",
-        "Your doctor has asked you to answer the questionnaire again before your next "
-        "treatment. Some of your last answers, like your date of birth and your "
-        "medicines, are filled in for you. Please check each page and change anything "
-        "that is different now.",
+        _("Please fill in the questionnaire again"),
+        _(
+            "Your doctor has asked you to answer the questionnaire again before your next "
+            "treatment. Some of your last answers, like your date of birth and your "
+            "medicines, are filled in for you. Please check each page and change anything "
+            "that is different now."
+        ),
     ),
 }
 
@@ -97,7 +116,8 @@ OUTCOME_KEYS = {
 
 def _standing(key: str, message: str = "", tone: str = "info") -> Standing:
     heading, text = WORDS[key]
-    return Standing(key=key, heading=heading, text=text, message=message, tone=tone)
+    # In the language of the request (the patient's).
+    return Standing(key=key, heading=str(heading), text=str(text), message=message, tone=tone)
 
 
 def standing_of(
@@ -135,9 +155,9 @@ def latest_decision(screening: Screening | None) -> Decision | None:
 
 # The product and route in the patient's words (the consent page's).
 PRODUCT_WORDS = {
-    TreatmentCourse.Product.IV_KETAMINE: "Ketamine by drip (IV)",
-    TreatmentCourse.Product.IM_KETAMINE: "Ketamine by shot (IM)",
-    TreatmentCourse.Product.ESKETAMINE_NASAL: "Esketamine nasal spray (Spravato)",
+    TreatmentCourse.Product.IV_KETAMINE: _("Ketamine by drip (IV)"),
+    TreatmentCourse.Product.IM_KETAMINE: _("Ketamine by shot (IM)"),
+    TreatmentCourse.Product.ESKETAMINE_NASAL: _("Esketamine nasal spray (Spravato)"),
 }
 
 
@@ -170,7 +190,9 @@ def upcoming_sessions(patient: User) -> list[UpcomingSession]:
     return [
         UpcomingSession(
             session=session,
-            product=PRODUCT_WORDS.get(session.course.product, session.course.get_product_display()),
+            product=str(
+                PRODUCT_WORDS.get(session.course.product, session.course.get_product_display())
+            ),
             check_in_sent=session.check_in is not None and not session.check_in.is_editable,
             opens_at=check_in_opens_at(session)
             if session.check_in is None and now < check_in_opens_at(session)
