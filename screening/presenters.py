@@ -125,7 +125,8 @@ def answer_rows(visibility: Visibility) -> list[dict]:
                 "typed": question.kind in TYPED_KINDS
                 and answered
                 and (question.kind != MEDICATION_LIST or isinstance(answer, list)),
-                "from_content": question.kind in CHOSEN_KINDS and answered,
+                # (a number's unit, "beats per minute", is the question set's too)
+                "from_content": answered and (question.kind in CHOSEN_KINDS or bool(question.unit)),
             }
             for question in visibility.visible_in(section)
             for stored in [visibility.answers.get(question.code)]

@@ -61,3 +61,12 @@ def test_the_review_page_shows_answers_in_the_patients_language(patient_client, 
     assert "<dd>No</dd>" in spanish and "Sin responder" not in spanish.split("<dl")[0]
     english = in_language(patient_client, "en-us").get(f"/screenings/{screening.pk}/review/").text
     assert "17 May 1980" in english
+
+
+def test_uk_english_reads_uk_spelling_where_it_differs(patient_client, screening):
+    us = page(patient_client, screening, "about_you", "en-us")
+    uk = page(patient_client, screening, "about_you", "en-gb")
+    assert ">Centimeters<" in us and ">Centimetres<" in uk
+    assert "Save and continue" in uk  # the same words where US and UK agree
+    medicines = page(patient_client, screening, "medicines", "en-gb")
+    assert "Name (as on the pack)" in medicines

@@ -280,6 +280,16 @@ def crawl_everything(physician) -> dict[str, str]:
     )
     review = f"/screenings/{screening.pk}/review/"
     crawl.get(client, "review", review)
+    about = f"/screenings/{screening.pk}/page/about_you/"
+    about_data = page_post_data(client.get(about).content.decode(), screening, FOLLOW_UPS)
+    heavy = {**about_data, "weight_kg": "180"}  # at 168 cm: perhaps pounds, asked to confirm
+    html = crawl.keep("weight to confirm", client.post(about, heavy))
+    assert "weight_kg_confirm" in html
+    # Typing kept when the session ended (the idle script posts it), not saved yet.
+    assert client.post(f"{about}draft/", heavy).status_code == 200
+    crawl.get(client, "review, with a kept draft", review)
+    crawl.get(client, "page with a kept draft", about)
+    assert client.post(about, about_data).status_code == 302
     crawl.keep("review refused (no consent)", client.post(review, {}))
     for code in sections:
         crawl.get(
