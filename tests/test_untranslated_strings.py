@@ -313,6 +313,9 @@ def crawl_everything(physician) -> dict[str, str]:
     crawl.get(client, "403", "/staff/urgent-response/", status=403)
     too_many = {f"field{i}": "x" for i in range(600)}
     crawl.keep("400", client.post(first_url, too_many), status=400)
+    expired = spanish_client(patient)
+    expired.handler.enforce_csrf_checks = True  # a form posted without its token
+    crawl.keep("403, page expired", expired.post(first_url, {}), status=403)
 
     # A cleared patient with sessions, and a check-in.
     checking_in = make_user("mateo@example.com", "Mateo Paciente")
