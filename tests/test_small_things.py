@@ -39,11 +39,11 @@ def test_the_recreational_list_does_not_ask_for_the_name_on_the_pack(patient_cli
     html = reach(patient_client, screening, "substances")
     start = html.index('id="id_recreational_substances"')
     drugs = html[start : html.index("</div>\n</div>", start)]
-    assert "as on the pack" not in drugs
+    assert "as on the label" not in drugs
     assert "How much" in drugs and "I don't use any" in drugs
     # The medicines list keeps its wording.
     medicines = reach(patient_client, screening, "medicines")
-    assert "Name (as on the pack)" in medicines and "I don't take any" in medicines
+    assert "Name (as on the label)" in medicines and "I don't take any" in medicines
 
 
 def test_an_empty_recreational_list_reads_none_listed_not_not_answered(patient_client, screening):

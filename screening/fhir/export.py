@@ -123,7 +123,7 @@ class Measurement:
 
 MEASUREMENTS = {HEIGHT: Measurement(BODY_HEIGHT, INCH), WEIGHT: Measurement(BODY_WEIGHT, POUND)}
 MEDICATION_FIELDS = (
-    ("name", "Name (as on the pack)"),
+    ("name", "Name (as on the label)"),
     ("dose", "Dose"),
     ("frequency", "How often"),
 )

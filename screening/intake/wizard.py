@@ -11,6 +11,7 @@ applies and whether it is complete.)
 from __future__ import annotations
 
 from django.http import QueryDict
+from django.utils.html import format_html
 
 from ..answer_fields import BLANK_MEDICATION_ROWS
 from ..engine.questionnaire import (
@@ -197,6 +198,12 @@ class PageStep:
             for view in drawn_by_django:
                 code = view.spec.code
                 view.bound = (bound_form if code in bound_form.fields else drawing)[code]
+                # The question set's words, marked as such (tests/test_untranslated_strings.py)
+                view.bound.label = format_html("<span data-content>{}</span>", view.bound.label)
+                if view.bound.help_text:
+                    view.bound.help_text = format_html(
+                        "<span data-content>{}</span>", view.bound.help_text
+                    )
         # A re-screening: only a page with answers of the kind copied from the last
         # questionnaire says so (a page about the present starts empty and says nothing).
         copied = (

@@ -31,7 +31,7 @@ DEFAULT_FREE_TEXT = "Nothing more to add, thank you."
 DEFAULT_PHONE = "555 201 4477"
 # A height or weight: its boxes (metric first, then US units) and what a person fills in.
 MEASUREMENT = "div.measure-inputs"
-METRIC_DEFAULTS = {"Centimetres": "168", "Kilograms": "70"}
+METRIC_DEFAULTS = {"Centimeters": "168", "Kilograms": "70"}
 
 # Reads, for one form control, what a person sees about it (its labels) and its state.
 _CONTROL_INFO_JS = """

@@ -102,7 +102,7 @@ def test_the_recreational_list_is_labelled_in_the_wizards_words(default_version)
     assert items["recreational_substances.dose"]["text"] == "How much"
     assert items["recreational_substances.none"]["text"] == "I don't use any"
     # The medicines list keeps its own wording.
-    assert items["medications.name"]["text"] == "Name (as on the pack)"
+    assert items["medications.name"]["text"] == "Name (as on the label)"
     assert items["medications.none"]["text"] == "I don't take any"
 
 

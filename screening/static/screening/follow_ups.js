@@ -19,6 +19,10 @@
   }
   var url = form.getAttribute("data-shown-url");
   var status = form.querySelector("[data-follow-up-status]");
+  // The words, in the page's language, from the status element (section.html).
+  function words(name, fallback) {
+    return (status && status.getAttribute("data-words-" + name)) || fallback;
+  }
   var wrappers = Array.prototype.slice.call(form.querySelectorAll("[data-question]"));
   var PAUSE_MS = 250;
   var timer = null;
@@ -67,7 +71,7 @@
         presented.disabled = false;
         var grid = wrapper.closest("[data-grid]");
         if (!grid || !grid.hidden) {
-          markNew(wrapper, "New question");
+          markNew(wrapper, words("new-question", "New question"));
         }
         revealed.push(questionText(wrapper));
       } else if (!applies && !wrapper.hidden) {
@@ -81,14 +85,17 @@
       var wasHidden = grid.hidden;
       grid.hidden = !grid.querySelector("[data-question]:not([hidden])");
       if (wasHidden && !grid.hidden) {
-        markNew(grid, "New questions");
+        markNew(grid, words("new-questions", "New questions"));
       }
     });
     if (status && revealed.length) {
-      status.textContent =
+      status.textContent = (
         revealed.length === 1
-          ? "A new question appeared below: " + revealed[0]
-          : revealed.length + " new questions appeared below, starting with: " + revealed[0];
+          ? words("one-appeared", "A new question appeared below: %(question)s")
+          : words("many-appeared", "%(count)s new questions appeared below, starting with: %(question)s")
+      )
+        .replace("%(count)s", String(revealed.length))
+        .replace("%(question)s", revealed[0]);
     }
   }
 
