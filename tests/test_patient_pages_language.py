@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def in_language(client, language):
-    client.cookies["language"] = language
+    """The signed-in patient's language is the one on their account (the switcher saves it)."""
+    response = client.post("/account/language/", {"language": language, "next": "/"})
+    assert response.status_code == 302
     return client
 
 
