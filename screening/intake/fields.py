@@ -32,6 +32,7 @@ from ..answer_fields import (
     initial_value,
     medication_rows,
 )
+from ..content_language import label_with_unit
 from ..engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
@@ -200,7 +201,7 @@ def _spec(question: QuestionDef) -> FieldSpec:
     common = {
         "code": code,
         "kind": kind,
-        "label": f"{question.text} ({question.unit})" if question.unit else question.text,
+        "label": label_with_unit(question.text, question.unit),
         "help_text": question.help_text,
         "required": question.required,
         "input_id": f"id_{code}",
@@ -265,20 +266,22 @@ def _spec(question: QuestionDef) -> FieldSpec:
 
 
 # Published versions' specs by version id (bounded, like the snapshots' caches).
-_published_specs: dict[int, dict[str, FieldSpec]] = {}
+_published_specs: dict[tuple, dict[str, FieldSpec]] = {}
 
 
-def specs_for(version: QuestionSetVersion) -> dict[str, FieldSpec]:
-    """Every question of the version, ready to draw; kept per published version."""
-    questionnaire = questionnaire_for(version)
+def specs_for(version: QuestionSetVersion, language: str | None = None) -> dict[str, FieldSpec]:
+    """Every question of the version, ready to draw, its texts in `language` (the patient's);
+    kept per published version and language."""
+    questionnaire = questionnaire_for(version, language)
     if version.status == QuestionSetVersion.Status.DRAFT:
         return _specs(questionnaire)
-    specs = _published_specs.get(version.pk)
+    key = (version.pk, language)
+    specs = _published_specs.get(key)
     if specs is None:
         specs = _specs(questionnaire)
         if len(_published_specs) > 16:
             _published_specs.clear()
-        _published_specs[version.pk] = specs
+        _published_specs[key] = specs
     return specs
 
 
