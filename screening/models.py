@@ -494,6 +494,14 @@ class Screening(models.Model):
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE_STATUSES
 
+    @property
+    def answered_in(self) -> str:
+        """The language the patient answered in, for staff when it is not the clinic's
+        (settings.LANGUAGE_CODE); "" when it is."""
+        if self.language.lower() == settings.LANGUAGE_CODE.lower():
+            return ""
+        return self.get_language_display()
+
 
 class Answer(models.Model):
     """One answer, stored as JSON in the shape its question kind defines (see intake/answers.py)."""

@@ -31,6 +31,8 @@ NO_OFFICIAL_FLAG = "no-official-translation"
 CSV_COLUMNS = ("key", "source", "translation", "no_official_translation")
 TRUE_WORDS = {"1", "true", "yes", "y", "x"}
 FALSE_WORDS = {"", "0", "false", "no", "n"}
+# The longest translation kept (the longest source text is a few hundred characters).
+MAX_TEXT_LENGTH = 5000
 # How many keys a message names before it says "and N more".
 SHOWN_KEYS = 10
 
@@ -150,6 +152,15 @@ def entry_problems(entries: Iterable[TranslationEntry], source: dict[str, str]) 
         seen.add(entry.key)
     if duplicates:
         problems.append(f"These keys appear more than once: {listed(duplicates)}.")
+    nul = [entry.key for entry in entries if "\x00" in entry.text or "\x00" in entry.key]
+    if nul:
+        problems.append(f"These entries hold a NUL character: {listed(nul)}.")
+    too_long = [entry.key for entry in entries if len(entry.text) > MAX_TEXT_LENGTH]
+    if too_long:
+        problems.append(
+            f"These translations are longer than {MAX_TEXT_LENGTH:,} characters: "
+            f"{listed(too_long)}."
+        )
     unknown = [entry.key for entry in entries if entry.key not in source]
     if unknown:
         problems.append(
