@@ -19,7 +19,7 @@ from .engine.medications import Formulary
 from .engine.questionnaire import ChoiceDef, QuestionDef, QuestionnaireDef, SectionDef
 from .engine.resolver import shared_dictionary
 from .engine.rules import RuleDef, RuleSet, ScoreDef
-from .engine.translations import translatable_texts, translated_questionnaire
+from .engine.translations import text_parts, translatable_texts, translated_questionnaire
 from .models import (
     Choice,
     Drug,
@@ -70,6 +70,11 @@ def translatable_texts_for(version: QuestionSetVersion) -> dict[str, str]:
     """Every patient-facing text of the version by key, read fresh: the one list the admin's
     translation pages, the PO and CSV files and the check on publish use."""
     return translatable_texts(_build(version.pk), rule_defs(version))
+
+
+def text_parts_for(version: QuestionSetVersion) -> dict[str, str]:
+    """The part (section code, or "rules") of each of the version's keys."""
+    return text_parts(_build(version.pk), rule_defs(version))
 
 
 def patient_messages_for(version: QuestionSetVersion, language: str | None) -> dict[str, str]:

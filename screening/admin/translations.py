@@ -26,7 +26,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import audit
-from ..engine.translations import key_group
+from ..engine.translations import RULES_PART
 from ..models import ContentTranslation, QuestionSetVersion
 from ..services.content import VersionNotEditable
 from ..services.translations import (
@@ -41,9 +41,7 @@ from ..services.translations import (
     to_csv,
     to_po,
 )
-from ..snapshots import translatable_texts_for
-
-RULES_PART = "rules"
+from ..snapshots import text_parts_for, translatable_texts_for
 
 
 class UploadForm(forms.Form):
@@ -69,12 +67,11 @@ class UploadForm(forms.Form):
     )
 
 
-def _parts(source: dict[str, str], version: QuestionSetVersion) -> list[tuple[str, str]]:
+def _parts(key_parts: dict[str, str], version: QuestionSetVersion) -> list[tuple[str, str]]:
     """(code, title) of each part with texts, in the questionnaire's order."""
     titles = dict(version.sections.values_list("code", "title"))
     codes: list[str] = []
-    for key in source:
-        group = key_group(key)
+    for group in key_parts.values():
         if group not in codes:
             codes.append(group)
     return [
@@ -193,11 +190,12 @@ class TranslationAdminMixin:
         version = self._version(request, object_id)
         language = self._language(language)
         source = translatable_texts_for(version)
-        parts = _parts(source, version)
+        key_parts = text_parts_for(version)
+        parts = _parts(key_parts, version)
         part = request.GET.get("part") or (parts[0][0] if parts else "")
         if parts and part not in dict(parts):
             raise Http404
-        keys = [key for key in source if key_group(key) == part]
+        keys = [key for key in source if key_parts.get(key) == part]
         rows = {
             row.key: row
             for row in ContentTranslation.objects.filter(version=version, language=language)
@@ -289,7 +287,7 @@ class TranslationAdminMixin:
                 problems=problems,
                 sources_digest=_digest([source[key] for key in keys]),
                 gaps=gaps,
-                incomplete_parts={key_group(key) for key in gaps.missing + gaps.stale},
+                incomplete_parts={key_parts.get(key) for key in gaps.missing + gaps.stale},
             ),
         )
 

@@ -27,31 +27,36 @@ def translatable_texts(
     questionnaire: QuestionnaireDef, rules: Iterable[RuleDef] = ()
 ) -> dict[str, str]:
     """Every patient-facing text of a version by key, in the order a patient meets them."""
-    texts: dict[str, str] = {}
+    return {key: text for key, (_, text) in _texts(questionnaire, rules).items()}
+
+
+def text_parts(questionnaire: QuestionnaireDef, rules: Iterable[RuleDef] = ()) -> dict[str, str]:
+    """The part of the questionnaire each key belongs to: its section's code, or "rules"."""
+    return {key: part for key, (part, _) in _texts(questionnaire, rules).items()}
+
+
+RULES_PART = "rules"
+
+
+def _texts(questionnaire: QuestionnaireDef, rules: Iterable[RuleDef]) -> dict[str, tuple[str, str]]:
+    texts: dict[str, tuple[str, str]] = {}
     for section in questionnaire.sections:
-        texts[f"section.{section.code}.title"] = section.title
+        part = section.code
+        texts[f"section.{part}.title"] = (part, section.title)
         if section.intro:
-            texts[f"section.{section.code}.intro"] = section.intro
+            texts[f"section.{part}.intro"] = (part, section.intro)
         for question in section.questions:
-            texts[f"question.{question.code}.text"] = question.text
+            texts[f"question.{question.code}.text"] = (part, question.text)
             if question.help_text:
-                texts[f"question.{question.code}.help"] = question.help_text
+                texts[f"question.{question.code}.help"] = (part, question.help_text)
             if question.unit:
-                texts[f"question.{question.code}.unit"] = question.unit
+                texts[f"question.{question.code}.unit"] = (part, question.unit)
             for choice in question.choices:
-                texts[f"choice.{question.code}.{choice.value}"] = choice.label
+                texts[f"choice.{question.code}.{choice.value}"] = (part, choice.label)
     for rule in rules:
         if rule.patient_message:
-            texts[f"rule.{rule.code}.patient_message"] = rule.patient_message
+            texts[f"rule.{rule.code}.patient_message"] = (RULES_PART, rule.patient_message)
     return texts
-
-
-def key_group(key: str) -> str:
-    """The part of the questionnaire a key belongs to: its section code, or "rules"."""
-    kind, _, rest = key.partition(".")
-    if kind == "rule":
-        return "rules"
-    return rest.split(".", 1)[0]
 
 
 def translated_questionnaire(

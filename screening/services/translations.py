@@ -240,6 +240,7 @@ def save_translations(
         if language not in (locked.languages or []):
             locked.languages = [*(locked.languages or []), language]
             locked.save(update_fields=["languages"])
+            version.languages = locked.languages
         audit.record(
             actor=actor,
             ip_address=ip_address,
