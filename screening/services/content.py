@@ -9,7 +9,6 @@ is checked by it) or is refused. A published version never changes.
 """
 
 import hashlib
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,13 +60,22 @@ from ..snapshots import (
     questionnaire_for,
     questionnaire_with_baseline,
     rule_defs,
+    translatable_texts_for,
     validator_for,
 )
 from .evaluation import FlagImpact, preview_publication
+from .locks import VersionNotEditable, lock_for_editing
+from .translations import (
+    UnreadableFile,
+    copy_translations,
+    entry_problems,
+    language_gaps,
+    offered_languages,
+    read_translation_file,
+    translation_problems,
+)
 
-
-class VersionNotEditable(Exception):
-    """The version is published or retired: its content can no longer change."""
+__all__ = ["VersionNotEditable", "lock_for_editing"]  # where the admin and tests import them
 
 
 class PublishRefused(Exception):
@@ -76,27 +84,6 @@ class PublishRefused(Exception):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = reasons
-
-
-def lock_for_editing(*version_ids: uuid.UUID) -> list[QuestionSetVersion]:
-    """Lock these versions until the current transaction ends; refuse any that is not a draft.
-
-    Call it inside the transaction that writes the content (the admin's add, change and
-    delete views each run in one). Rows are locked in primary-key order, so two writers
-    locking the same versions can never deadlock.
-    """
-    ids = {version_id for version_id in version_ids if version_id is not None}
-    versions = list(
-        QuestionSetVersion.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    )
-    for version in versions:
-        if not version.is_editable:
-            raise VersionNotEditable(
-                f"Version {version.number} is {version.get_status_display().lower()}, so its "
-                "content can no longer change (it may have been published while you were "
-                "editing). Nothing was saved. Make a new draft from it to change it."
-            )
-    return versions
 
 
 def make_draft(
@@ -146,18 +133,6 @@ class PublishReview:
             *self.translations,
             *(f"Test case {line}" for line in self.panel.reasons()),
         ]
-
-
-def translation_problems(version: QuestionSetVersion) -> list[str]:
-    from .translations import translation_problems as problems
-
-    return problems(version)
-
-
-def copy_translations(source: QuestionSetVersion, target: QuestionSetVersion) -> None:
-    from .translations import copy_translations as copy
-
-    copy(source, target)
 
 
 def review_for_publishing(version: QuestionSetVersion) -> PublishReview:
@@ -336,8 +311,6 @@ def translation_files_for(path: Path, data: dict) -> dict[str, Path]:
     languages = meta.get("languages") or []
     if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
         raise ContentError(f"{path.name}: question_set.languages must be a list of language codes")
-    from .translations import offered_languages
-
     files = {}
     for language in languages:
         if language not in offered_languages():
@@ -354,13 +327,6 @@ def translation_files_for(path: Path, data: dict) -> dict[str, Path]:
 
 def write_translation_files(version: QuestionSetVersion, files: dict[str, Path]) -> None:
     """Store each language's PO file on the version; every one must be complete."""
-    from ..snapshots import translatable_texts_for
-    from .translations import (
-        UnreadableFile,
-        entry_problems,
-        language_gaps,
-        read_translation_file,
-    )
 
     source = translatable_texts_for(version)
     for language, file in files.items():

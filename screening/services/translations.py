@@ -25,7 +25,7 @@ from .. import audit
 from ..models import AuditAction, ContentTranslation, QuestionSetVersion, User
 from ..patient_messages import placeholder_problems
 from ..snapshots import translatable_texts_for
-from .content import lock_for_editing
+from .locks import lock_for_editing
 
 NO_OFFICIAL_FLAG = "no-official-translation"
 CSV_COLUMNS = ("key", "source", "translation", "no_official_translation")
