@@ -37,6 +37,11 @@ def is_source_language(language: str | None) -> bool:
     return not language or language.lower() == settings.LANGUAGE_CODE.lower()
 
 
+def same_language_as_source(language: str) -> bool:
+    """English of another country: the source is not a foreign language to its readers."""
+    return language.split("-")[0].lower() == settings.LANGUAGE_CODE.split("-")[0].lower()
+
+
 def content_language(language: str | None) -> str | None:
     """The language to show content in (None: the source), from a language code such as
     django.utils.translation.get_language()'s."""
@@ -49,6 +54,8 @@ def patient_texts(version: QuestionSetVersion, language: str, source: dict[str, 
     """Every key's text as a patient reading `language` sees it: the translation when there is
     an up-to-date one, else the source wording marked as English."""
     offered = language in (version.languages or [])
+    if not offered and same_language_as_source(language):
+        return dict(source)  # UK English without a translation reads the US source as it is
     rows = (
         {
             row.key: row

@@ -486,3 +486,36 @@ def test_the_loader_refuses_an_incomplete_or_missing_translation_file(tiny_files
     po.unlink()
     with pytest.raises(ContentError, match="tiny-set.es.po is missing"):
         load_question_set(content, None)
+
+
+def test_uk_english_without_a_translation_reads_the_us_source_without_a_note(
+    default_version, client, patient
+):
+    client.force_login(patient)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en-gb"
+    screening = start_screening(patient=patient)
+    page = client.get(f"/screenings/{screening.pk}/page/about_you/").content.decode()
+    question = questionnaire_for(default_version).questions_by_code["sex_at_birth"]
+    assert escape(question.text) in page
+    assert '<span lang="en-US">' not in page and "english-wording-note" not in page
+
+
+def test_an_admin_chooses_the_languages_a_draft_offers(draft, client, clinic_admin):
+    log_in_staff(client, clinic_admin)
+    response = client.post(
+        f"{VERSIONS}/{draft.pk}/change/",
+        {
+            "question_set": draft.question_set_id,
+            "number": draft.number,
+            "notes": draft.notes,
+            "languages": ["es", "en-gb"],
+            "sections-TOTAL_FORMS": "0",
+            "sections-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    draft.refresh_from_db()
+    assert draft.languages == ["es", "en-gb"]
+    with pytest.raises(PublishRefused) as refused:
+        publish_version(version=draft, actor=clinic_admin, ip_address=None)
+    assert any("English (UK) (en-gb)" in reason for reason in refused.value.reasons)

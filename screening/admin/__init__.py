@@ -63,6 +63,7 @@ from ..services.content import (
     publish_version,
     review_for_publishing,
 )
+from ..services.translations import offered_languages
 from ..services.two_factor_links import remove_authenticator
 from ..snapshots import questionnaire_with_baseline
 from .translations import TranslationAdminMixin
@@ -348,9 +349,23 @@ class SectionInline(admin.TabularInline):
 
 
 class QuestionSetVersionAdminForm(DraftLockFormMixin, forms.ModelForm):
+    languages = forms.MultipleChoiceField(
+        label="Translations offered",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=(
+            "Patients reading one of these languages see the version's translation; "
+            "publishing needs each to be complete. Edit them on the translations page."
+        ),
+    )
+
     class Meta:
         model = QuestionSetVersion
-        fields = ["question_set", "number", "notes"]
+        fields = ["question_set", "number", "notes", "languages"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["languages"].choices = list(offered_languages().items())
 
 
 @admin.register(QuestionSetVersion)
@@ -363,6 +378,7 @@ class QuestionSetVersionAdmin(TranslationAdminMixin, DraftOnlyMixin, admin.Model
         "question_set",
         "number",
         "notes",
+        "languages",
         "status",
         "created_at",
         "published_at",
