@@ -519,3 +519,14 @@ def test_an_admin_chooses_the_languages_a_draft_offers(draft, client, clinic_adm
     with pytest.raises(PublishRefused) as refused:
         publish_version(version=draft, actor=clinic_admin, ip_address=None)
     assert any("English (UK) (en-gb)" in reason for reason in refused.value.reasons)
+
+
+def test_a_fuzzy_po_entry_counts_as_missing(draft):
+    translate_all(draft)
+    po = to_po(draft, "es").replace(
+        'msgctxt "question.sex_at_birth.text"', '#, fuzzy\nmsgctxt "question.sex_at_birth.text"'
+    )
+    save_translations(
+        version=draft, language="es", entries=entries_from_po(po), actor=None, ip_address=None
+    )
+    assert language_gaps(draft, "es").missing == ["question.sex_at_birth.text"]

@@ -351,7 +351,8 @@ def entries_from_po(text: str) -> list[TranslationEntry]:
             TranslationEntry(
                 key=entry.msgctxt,
                 source=entry.msgid,
-                text=entry.msgstr,
+                # A fuzzy entry is a guess awaiting review: gettext does not use it, nor do we.
+                text="" if "fuzzy" in entry.flags else entry.msgstr,
                 no_official_translation=NO_OFFICIAL_FLAG in entry.flags,
             )
         )
