@@ -356,6 +356,9 @@ def test_saving_a_page_records_the_language_and_staff_read_english(
     assert saved.status_code == 302
     screening.refresh_from_db()
     assert screening.language == "es"
+    review = spanish_patient.get(f"/screenings/{screening.pk}/review/").content.decode()
+    title = questionnaire_for(spanish_version).section("about_you").title
+    assert escape(f"[es] {title}") in review
 
     submitted = make_submitted_screening()
     submitted.language = "es"

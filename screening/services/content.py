@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from .. import audit
 from ..answers_json import clean_answers
+from ..engine.bounded_yaml import MAX_FILE_BYTES
 from ..engine.definitions import (
     DEFAULT_CONTENT_FILE,
     DEFAULT_FORMULARY_FILE,
@@ -74,8 +75,6 @@ from .translations import (
     read_translation_file,
     translation_problems,
 )
-
-__all__ = ["VersionNotEditable", "lock_for_editing"]  # where the admin and tests import them
 
 
 class PublishRefused(Exception):
@@ -321,6 +320,8 @@ def translation_files_for(path: Path, data: dict) -> dict[str, Path]:
         file = path.parent / TRANSLATIONS_DIRECTORY / f"{meta.get('slug')}.{language}.po"
         if not file.is_file():
             raise ContentError(f"{path.name} offers {language}, but {file.name} is missing.")
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise ContentError(f"{file.name} is larger than {MAX_FILE_BYTES:,} bytes.")
         files[language] = file
     return files
 
