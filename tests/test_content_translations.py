@@ -67,7 +67,32 @@ def translate_all(version, language="es", no_official=lambda key: False, skip=()
 
 @pytest.fixture
 def draft(default_version, clinic_admin):
-    return make_draft(source=default_version, actor=clinic_admin, ip_address=None)
+    """A draft of the default content without translations (whatever the default content
+    files offer), so each test says which it has."""
+    draft = make_draft(source=default_version, actor=clinic_admin, ip_address=None)
+    ContentTranslation.objects.filter(version=draft).delete()
+    draft.languages = []
+    draft.save(update_fields=["languages"])
+    return draft
+
+
+@pytest.fixture
+def untranslated_default(default_version):
+    """The published default content as if it offered no translation."""
+    ContentTranslation.objects.filter(version=default_version).delete()
+    QuestionSetVersion.objects.filter(pk=default_version.pk).update(languages=[])
+    default_version.refresh_from_db()
+    clear_content_caches()
+    yield default_version
+    clear_content_caches()  # the rows come back when the test's transaction rolls back
+
+
+def clear_content_caches():
+    from screening import snapshots
+    from screening.intake import fields
+
+    snapshots._cached_translated.cache_clear()
+    fields._published_specs.clear()
 
 
 @pytest.fixture
@@ -335,11 +360,11 @@ def test_a_spanish_page_shows_the_translation_and_marks_the_official_english(
 
 
 def test_a_language_the_version_does_not_offer_shows_the_english_marked(
-    default_version, spanish_patient, patient
+    untranslated_default, spanish_patient, patient
 ):
     screening = start_screening(patient=patient)
     page = spanish_patient.get(f"/screenings/{screening.pk}/page/about_you/").content.decode()
-    question = questionnaire_for(default_version).questions_by_code["sex_at_birth"]
+    question = questionnaire_for(untranslated_default).questions_by_code["sex_at_birth"]
     assert f'<span lang="en-US">{escape(question.text)}</span>' in page
     assert SPANISH_NOTE in page
 
@@ -492,13 +517,13 @@ def test_the_loader_refuses_an_incomplete_or_missing_translation_file(tiny_files
 
 
 def test_uk_english_without_a_translation_reads_the_us_source_without_a_note(
-    default_version, client, patient
+    untranslated_default, client, patient
 ):
     client.force_login(patient)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en-gb"
     screening = start_screening(patient=patient)
     page = client.get(f"/screenings/{screening.pk}/page/about_you/").content.decode()
-    question = questionnaire_for(default_version).questions_by_code["sex_at_birth"]
+    question = questionnaire_for(untranslated_default).questions_by_code["sex_at_birth"]
     assert escape(question.text) in page
     assert '<span lang="en-US">' not in page and "english-wording-note" not in page
 
