@@ -139,6 +139,9 @@ class QuestionSetVersion(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     # Fingerprint of the data file this version was loaded from, so reloading it is a no-op.
     source_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # The languages (besides the source, US English) this version's patient-facing texts are
+    # translated into, e.g. ["es", "en-gb"]: publishing checks each is complete (issue 17).
+    languages = models.JSONField(default=list, blank=True)
 
     objects = QuestionSetVersionQuerySet.as_manager()
 
@@ -162,6 +165,39 @@ class QuestionSetVersion(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status == self.Status.DRAFT
+
+
+class ContentTranslation(models.Model):
+    """One patient-facing text of a version in one language, by its key (see
+    screening/engine/translations.py for the keys).
+
+    Kept in the version's own rows, like its questions: frozen with the version when it is
+    published, checked per version on publish, copied into a new draft, and a language is
+    added without a schema change. `source_text` is the source wording the translation was
+    made from: when the source changes, the translation is out of date until redone.
+    """
+
+    version = models.ForeignKey(
+        QuestionSetVersion, on_delete=models.CASCADE, related_name="translations"
+    )
+    language = models.CharField(max_length=10)
+    key = models.CharField(max_length=200)
+    source_text = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    # A validated instrument's item whose official translation is not available to us: the
+    # patient sees the official English wording with a note, never a home-made translation.
+    no_official_translation = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["version", "language", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "language", "key"], name="unique_translation_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.language})"
 
 
 class Section(models.Model):
@@ -457,6 +493,14 @@ class Screening(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE_STATUSES
+
+    @property
+    def answered_in(self) -> str:
+        """The language the patient answered in, for staff when it is not the clinic's
+        (settings.LANGUAGE_CODE); "" when it is."""
+        if self.language.lower() == settings.LANGUAGE_CODE.lower():
+            return ""
+        return self.get_language_display()
 
 
 class Answer(models.Model):

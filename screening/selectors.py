@@ -108,10 +108,12 @@ def visibility_for(
     screening: Screening,
     answers: dict[str, object] | None = None,
     baseline: Baseline | None = None,
+    language: str | None = None,
 ) -> Visibility:
     """What the patient is asked; a check-in's conditions also read its baseline intake
-    (found from its session unless the caller has it)."""
-    questionnaire = questionnaire_for(screening.version)
+    (found from its session unless the caller has it). With `language`, the patient's, its
+    sections and questions carry their texts in that language (the working-out is the same)."""
+    questionnaire = questionnaire_for(screening.version, language)
     if answers is None:
         answers = stored_answers(screening)
     if baseline is None:

@@ -13,11 +13,13 @@ from functools import lru_cache
 
 from django.db.models import Count, Max
 
+from .content_language import content_language, patient_texts
 from .engine.definitions import RULE_FIELDS, rule_defs_from_data, score_defs_from_data
 from .engine.medications import Formulary
 from .engine.questionnaire import ChoiceDef, QuestionDef, QuestionnaireDef, SectionDef
 from .engine.resolver import shared_dictionary
 from .engine.rules import RuleDef, RuleSet, ScoreDef
+from .engine.translations import text_parts, translatable_texts, translated_questionnaire
 from .models import (
     Choice,
     Drug,
@@ -34,15 +36,57 @@ DEFAULT_QUESTION_SET = "ketamine-pretreatment"
 CHECK_IN_QUESTION_SET = "ketamine-session-check-in"
 
 
-def questionnaire_for(version: QuestionSetVersion) -> QuestionnaireDef:
+def questionnaire_for(version: QuestionSetVersion, language: str | None = None) -> QuestionnaireDef:
+    """The version's questionnaire; with `language` (a patient's), its texts in that language
+    (screening/content_language.py): codes, kinds and expressions are the same in every one."""
+    language = content_language(language)
     if version.status == QuestionSetVersion.Status.DRAFT:
-        return _build(version.pk)
-    return _cached(version.pk)
+        source = _build(version.pk)
+        return source if language is None else _translated(version, language, source)
+    if language is None:
+        return _cached(version.pk)
+    return _cached_translated(version.pk, language)
 
 
 @lru_cache(maxsize=32)
 def _cached(version_id: uuid.UUID) -> QuestionnaireDef:
     return _build(version_id)
+
+
+@lru_cache(maxsize=32)
+def _cached_translated(version_id: uuid.UUID, language: str) -> QuestionnaireDef:
+    version = QuestionSetVersion.objects.get(pk=version_id)
+    return _translated(version, language, _cached(version_id))
+
+
+def _translated(
+    version: QuestionSetVersion, language: str, source: QuestionnaireDef
+) -> QuestionnaireDef:
+    texts = patient_texts(version, language, translatable_texts(source))
+    return translated_questionnaire(source, texts)
+
+
+def translatable_texts_for(version: QuestionSetVersion) -> dict[str, str]:
+    """Every patient-facing text of the version by key, read fresh: the one list the admin's
+    translation pages, the PO and CSV files and the check on publish use."""
+    return translatable_texts(_build(version.pk), rule_defs(version))
+
+
+def text_parts_for(version: QuestionSetVersion) -> dict[str, str]:
+    """The part (section code, or "rules") of each of the version's keys."""
+    return text_parts(_build(version.pk), rule_defs(version))
+
+
+def patient_messages_for(version: QuestionSetVersion, language: str | None) -> dict[str, str]:
+    """The version's rules' patient messages by rule code, in `language` where translated."""
+    language = content_language(language)
+    source = {
+        f"rule.{rule.code}.patient_message": rule.patient_message
+        for rule in rule_defs(version)
+        if rule.patient_message
+    }
+    texts = source if language is None else patient_texts(version, language, source)
+    return {key.split(".")[1]: text for key, text in texts.items()}
 
 
 def _build(version_id: uuid.UUID) -> QuestionnaireDef:

@@ -19,7 +19,9 @@ from django.db import models, transaction
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tasks_db.models import DBTaskResult
@@ -61,8 +63,10 @@ from ..services.content import (
     publish_version,
     review_for_publishing,
 )
+from ..services.translations import offered_languages
 from ..services.two_factor_links import remove_authenticator
 from ..snapshots import questionnaire_with_baseline
+from .translations import TranslationAdminMixin
 
 
 class AuditedAdminMixin:
@@ -345,18 +349,50 @@ class SectionInline(admin.TabularInline):
 
 
 class QuestionSetVersionAdminForm(DraftLockFormMixin, forms.ModelForm):
+    languages = forms.MultipleChoiceField(
+        label="Translations offered",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=(
+            "Patients reading one of these languages see the version's translation; "
+            "publishing needs each to be complete. Edit them on the translations page."
+        ),
+    )
+
     class Meta:
         model = QuestionSetVersion
-        fields = ["question_set", "number", "notes"]
+        fields = ["question_set", "number", "notes", "languages"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["languages"].choices = list(offered_languages().items())
 
 
 @admin.register(QuestionSetVersion)
-class QuestionSetVersionAdmin(DraftOnlyMixin, admin.ModelAdmin):
+class QuestionSetVersionAdmin(TranslationAdminMixin, DraftOnlyMixin, admin.ModelAdmin):
     form = QuestionSetVersionAdminForm
-    list_display = ["__str__", "status", "created_at", "published_at"]
+    list_display = ["__str__", "status", "created_at", "published_at", "translations_link"]
     list_filter = ["question_set", "status"]
-    readonly_fields = ["status", "published_at", "created_at"]
-    fields = ["question_set", "number", "notes", "status", "created_at", "published_at"]
+    readonly_fields = ["status", "published_at", "created_at", "translations_link"]
+    fields = [
+        "question_set",
+        "number",
+        "notes",
+        "languages",
+        "status",
+        "created_at",
+        "published_at",
+        "translations_link",
+    ]
+
+    @admin.display(description="Translations")
+    def translations_link(self, obj) -> str:
+        if obj is None or obj.pk is None or obj._state.adding:
+            return "—"
+        url = reverse("admin:screening_questionsetversion_translations", args=[obj.pk])
+        offered = ", ".join(obj.languages or []) or "none yet"
+        return format_html('<a href="{}">Translations</a> (offered: {})', url, offered)
+
     inlines = [SectionInline]
     actions = ["make_draft_copy", "run_test_panel", "publish", import_fhir_questionnaire]
 

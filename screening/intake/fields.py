@@ -36,6 +36,7 @@ from ..answer_fields import (
     initial_value,
     medication_rows,
 )
+from ..content_language import label_with_unit
 from ..engine.questionnaire import (
     BLOOD_PRESSURE,
     DATE,
@@ -211,7 +212,7 @@ def _spec(question: QuestionDef) -> FieldSpec:
     common = {
         "code": code,
         "kind": kind,
-        "label": f"{question.text} ({question.unit})" if question.unit else question.text,
+        "label": label_with_unit(question.text, question.unit),
         "help_text": question.help_text,
         "required": question.required,
         "input_id": f"id_{code}",
@@ -275,17 +276,19 @@ def _spec(question: QuestionDef) -> FieldSpec:
     return replace(spec, fragments=_fragments(spec))
 
 
-# Published versions' specs by (version id, language) (bounded, like the snapshots' caches).
-_published_specs: dict[tuple[int, str], dict[str, FieldSpec]] = {}
+# Published versions' specs by version id (bounded, like the snapshots' caches).
+_published_specs: dict[tuple, dict[str, FieldSpec]] = {}
 
 
-def specs_for(version: QuestionSetVersion) -> dict[str, FieldSpec]:
-    """Every question of the version, ready to draw in the active language; kept per
-    published version and language (the first language drawn must not win for everyone)."""
-    questionnaire = questionnaire_for(version)
+def specs_for(version: QuestionSetVersion, language: str | None = None) -> dict[str, FieldSpec]:
+    """Every question of the version, ready to draw, its texts in `language` (the active one
+    unless given) and its interface words in the active language; kept per published version
+    and language (the first language drawn must not win for everyone)."""
+    language = language or get_language() or ""
+    questionnaire = questionnaire_for(version, language)
     if version.status == QuestionSetVersion.Status.DRAFT:
         return _specs(questionnaire)
-    key = (version.pk, get_language() or "")
+    key = (version.pk, language)
     specs = _published_specs.get(key)
     if specs is None:
         specs = _specs(questionnaire)

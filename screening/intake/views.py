@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..engine.severity import Severity
@@ -41,7 +42,7 @@ from ..services.intake import (
     submit_screening,
 )
 from ..session_clock import idle_seconds_left
-from ..snapshots import questionnaire_for
+from ..snapshots import patient_messages_for, questionnaire_for
 from .forms import CheckInSubmitForm, SubmitForm
 from .standing import (
     check_in_opens_at,
@@ -179,10 +180,15 @@ def section(request: HttpRequest, screening_id: UUID, section_code: str) -> Http
     draft = page_draft(screening, section_code) if request.method == "GET" else None
     if draft is not None:
         # What the patient typed before their session ended, drawn as typed, unsaved.
-        step = PageStep.load(screening, section_code, draft_data(draft), restored=True)
+        step = PageStep.load(
+            screening, section_code, draft_data(draft), restored=True, language=get_language()
+        )
     else:
         step = PageStep.load(
-            screening, section_code, request.POST if request.method == "POST" else None
+            screening,
+            section_code,
+            request.POST if request.method == "POST" else None,
+            language=get_language(),
         )
     if step is None:
         raise Http404
@@ -268,7 +274,7 @@ def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
-    visibility = visibility_for(screening)
+    visibility = visibility_for(screening, language=get_language())
     completed = completed_codes(screening)
     incomplete = [
         s for s in visibility.sections if not section_is_complete(s, visibility, completed)
@@ -314,12 +320,28 @@ def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     return render(request, "patient/review.html", context)
 
 
+def translated_patient_messages(screening: Screening, language: str) -> list[tuple[str, str]]:
+    """The urgent flags' (severity, patient message), each message in the patient's language
+    when its translation was made from the message the flag carries."""
+    source = patient_messages_for(screening.version, None)
+    translated = patient_messages_for(screening.version, language)
+    return [
+        (
+            severity,
+            translated.get(code, message) if message and source.get(code) == message else message,
+        )
+        for code, severity, message in screening.flags.filter(severity=Severity.URGENT).values_list(
+            "code", "severity", "patient_message"
+        )
+    ]
+
+
 @login_required
 def done(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
     if screening.is_editable:
         return redirect("patient:resume", screening_id=screening.pk)
-    visibility = visibility_for(screening)
+    visibility = visibility_for(screening, language=get_language())
     crisis_resources = settings.CRISIS_RESOURCES_TEXT
     decision = latest_decision(screening)
     # In the patient's language when it is the default text (a clinic's own is as written).
@@ -331,9 +353,7 @@ def done(request: HttpRequest, screening_id: UUID) -> HttpResponse:
         []
         if decision is not None
         else urgent_messages(
-            screening.flags.filter(severity=Severity.URGENT).values_list(
-                "severity", "patient_message"
-            ),
+            translated_patient_messages(screening, get_language()),
             clinic_name=settings.CLINIC_NAME,
             crisis_resources=crisis_resources,
         )

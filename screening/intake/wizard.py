@@ -14,6 +14,7 @@ from django.http import QueryDict
 from django.utils.html import format_html
 
 from ..answer_fields import BLANK_MEDICATION_ROWS
+from ..content_language import shows_source_wording
 from ..engine.questionnaire import (
     MEDICATION_LIST,
     SCALE_ITEM,
@@ -74,9 +75,12 @@ class PageStep:
         data: QueryDict | None,
         *,
         restored: bool = False,
+        language: str | None = None,
     ) -> None:
         self.screening = screening
         self.section = section
+        # The patient's language: the page's texts are in it; answers and codes are not.
+        self.language = language
         self.data = data
         # `data` is a kept draft (screening/services/drafts.py), drawn as typed, never saved.
         self.restored = restored
@@ -89,16 +93,27 @@ class PageStep:
         self.more_rows = data is not None and "more_rows" in data
         self.changes = self._posted_answers() if self.presented else {}
         # The one working-out of what is asked: the stored answers with this post's on top.
-        self.visibility = visibility_for(screening, {**self.read.answers, **self.changes})
+        self.visibility = visibility_for(
+            screening, {**self.read.answers, **self.changes}, language=language
+        )
         self.is_complete: bool | None = None  # known once saved
 
     @classmethod
     def load(
-        cls, screening: Screening, code: str, data: QueryDict | None, *, restored: bool = False
+        cls,
+        screening: Screening,
+        code: str,
+        data: QueryDict | None,
+        *,
+        restored: bool = False,
+        language: str | None = None,
     ) -> PageStep | None:
-        """The step for the page `code` (None when the version has no such page)."""
-        section = questionnaire_for(screening.version).section(code)
-        return None if section is None else cls(screening, section, data, restored=restored)
+        """The step for the page `code` (None when the version has no such page), its texts
+        in `language`."""
+        section = questionnaire_for(screening.version, language).section(code)
+        if section is None:
+            return None
+        return cls(screening, section, data, restored=restored, language=language)
 
     @property
     def applies(self) -> bool:
@@ -154,6 +169,7 @@ class PageStep:
             presented=self.presented,
             read=self.read,
             visibility=self.visibility,
+            language=self.language,
         )
         self.is_complete = saved.complete
         return saved.complete
@@ -178,7 +194,7 @@ class PageStep:
         number = possible.index(self.section) + 1
         previous = sections.index(self.section)
         fields = field_views(
-            specs_for(self.screening.version),
+            specs_for(self.screening.version, self.language),
             self.section.questions,
             stored=self.read.answers,
             data=self.data if (form is not None or self.more_rows or self.restored) else None,
@@ -228,4 +244,24 @@ class PageStep:
             "restored_draft": self.restored,
             "from_last_questionnaire": bool(copied),
             "copied_medicines": any(q.kind == MEDICATION_LIST for q in copied),
+            # Some wording on the page is the official English (no official translation).
+            "english_wording_note": self._shows_english(),
+            "intro_in_english": shows_source_wording(self.section.intro),
         }
+
+    def _shows_english(self) -> bool:
+        section = self.section
+        return shows_source_wording(
+            section.title,
+            section.intro,
+            *(
+                text
+                for question in self.questions
+                for text in (
+                    question.text,
+                    question.help_text,
+                    question.unit,
+                    *(choice.label for choice in question.choices),
+                )
+            ),
+        )

@@ -9,7 +9,6 @@ is checked by it) or is refused. A published version never changes.
 """
 
 import hashlib
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from .. import audit
 from ..answers_json import clean_answers
+from ..engine.bounded_yaml import MAX_FILE_BYTES
 from ..engine.definitions import (
     DEFAULT_CONTENT_FILE,
     DEFAULT_FORMULARY_FILE,
@@ -41,6 +41,7 @@ from ..models import (
     RULE_TEXT_LIMITS,
     AuditAction,
     Choice,
+    ContentTranslation,
     Drug,
     DrugClass,
     PanelCase,
@@ -60,13 +61,20 @@ from ..snapshots import (
     questionnaire_for,
     questionnaire_with_baseline,
     rule_defs,
+    translatable_texts_for,
     validator_for,
 )
 from .evaluation import FlagImpact, preview_publication
-
-
-class VersionNotEditable(Exception):
-    """The version is published or retired: its content can no longer change."""
+from .locks import VersionNotEditable, lock_for_editing
+from .translations import (
+    UnreadableFile,
+    copy_translations,
+    entry_problems,
+    language_gaps,
+    offered_languages,
+    read_translation_file,
+    translation_problems,
+)
 
 
 class PublishRefused(Exception):
@@ -75,27 +83,6 @@ class PublishRefused(Exception):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = reasons
-
-
-def lock_for_editing(*version_ids: uuid.UUID) -> list[QuestionSetVersion]:
-    """Lock these versions until the current transaction ends; refuse any that is not a draft.
-
-    Call it inside the transaction that writes the content (the admin's add, change and
-    delete views each run in one). Rows are locked in primary-key order, so two writers
-    locking the same versions can never deadlock.
-    """
-    ids = {version_id for version_id in version_ids if version_id is not None}
-    versions = list(
-        QuestionSetVersion.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    )
-    for version in versions:
-        if not version.is_editable:
-            raise VersionNotEditable(
-                f"Version {version.number} is {version.get_status_display().lower()}, so its "
-                "content can no longer change (it may have been published while you were "
-                "editing). Nothing was saved. Make a new draft from it to change it."
-            )
-    return versions
 
 
 def make_draft(
@@ -115,6 +102,7 @@ def make_draft(
         )
         write_questionnaire(draft, questionnaire_for(source))
         copy_rules_scores_and_panel(source, draft)
+        copy_translations(source, draft)
         audit.record(
             actor=actor,
             ip_address=ip_address,
@@ -131,19 +119,26 @@ class PublishReview:
 
     problems: list[str]  # invalid show-when and rule expressions
     panel: PanelResult
+    # One line per language the version offers and is incomplete in (missing or out of date).
+    translations: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
-        return not self.problems and self.panel.passed
+        return not self.problems and not self.translations and self.panel.passed
 
     def reasons(self) -> list[str]:
-        return [*self.problems, *(f"Test case {line}" for line in self.panel.reasons())]
+        return [
+            *self.problems,
+            *self.translations,
+            *(f"Test case {line}" for line in self.panel.reasons()),
+        ]
 
 
 def review_for_publishing(version: QuestionSetVersion) -> PublishReview:
-    """Validate every expression and run the test panel (synthetic cases only)."""
+    """Validate every expression, check every language offered is complete, and run the test
+    panel (synthetic cases only)."""
     problems = expression_problems(questionnaire_with_baseline(version)) + rule_problems(version)
-    return PublishReview(problems, run_test_panel(version))
+    return PublishReview(problems, run_test_panel(version), translation_problems(version))
 
 
 def publish_version(
@@ -151,6 +146,7 @@ def publish_version(
 ) -> QuestionSetVersion:
     """Make a draft the live version, if its expressions are valid and its test panel passes.
 
+    A version offering translations must be complete in each (screening/services/translations.py).
     One transaction: lock the question set and the draft, check and run the panel on the
     content as it is under the lock, retire the live version, publish, write the audit
     event. Raises PublishRefused with the reasons, or VersionNotEditable.
@@ -241,6 +237,13 @@ def load_question_set(
     published version and whether a new one was created.
     """
     data, digest = read_content(path)
+    translation_files = translation_files_for(path, data)
+    if translation_files:
+        # The translation files are part of the version: a change to one makes a new version.
+        digests = ":".join(
+            hashlib.sha256(file.read_bytes()).hexdigest() for file in translation_files.values()
+        )
+        digest = hashlib.sha256(f"{digest}:{digests}".encode()).hexdigest()
     panel = panel_cases_from_data({})
     if panel_path is not None:
         panel_data, panel_digest = read_content(panel_path)
@@ -276,12 +279,14 @@ def load_question_set(
         number=question_set.next_version_number(),
         notes=f"Loaded from {path.name}",
         source_digest=digest,
+        languages=list(translation_files),
     )
     write_questionnaire(version, questionnaire)
     write_rules_and_scores(version, data)
     problems = rule_problems(version)
     if problems:
         raise ContentError("Invalid rules:\n" + "\n".join(problems))
+    write_translation_files(version, translation_files)
     write_panel_cases(version, panel)
     result = run_test_panel(version)
     if not result.passed:
@@ -293,6 +298,60 @@ def load_question_set(
     version.published_at = timezone.now()
     version.save(update_fields=["status", "published_at"])
     return version, True
+
+
+TRANSLATIONS_DIRECTORY = "translations"
+
+
+def translation_files_for(path: Path, data: dict) -> dict[str, Path]:
+    """The translation file of each language the content file offers (question_set.languages):
+    translations/<slug>.<language>.po beside it."""
+    meta = data.get("question_set") or {}
+    languages = meta.get("languages") or []
+    if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
+        raise ContentError(f"{path.name}: question_set.languages must be a list of language codes")
+    files = {}
+    for language in languages:
+        if language not in offered_languages():
+            raise ContentError(
+                f"{path.name}: question_set.languages names {language!r}; the app offers "
+                + ", ".join(offered_languages())
+            )
+        file = path.parent / TRANSLATIONS_DIRECTORY / f"{meta.get('slug')}.{language}.po"
+        if not file.is_file():
+            raise ContentError(f"{path.name} offers {language}, but {file.name} is missing.")
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise ContentError(f"{file.name} is larger than {MAX_FILE_BYTES:,} bytes.")
+        files[language] = file
+    return files
+
+
+def write_translation_files(version: QuestionSetVersion, files: dict[str, Path]) -> None:
+    """Store each language's PO file on the version; every one must be complete."""
+
+    source = translatable_texts_for(version)
+    for language, file in files.items():
+        try:
+            entries = read_translation_file(file.read_text(encoding="utf-8"), "po")
+        except (UnreadableFile, UnicodeDecodeError) as error:
+            raise ContentError(f"{file.name}: {error}") from error
+        problems = entry_problems(entries, source)
+        if problems:
+            raise ContentError(f"{file.name}:\n" + "\n".join(problems))
+        ContentTranslation.objects.bulk_create(
+            ContentTranslation(
+                version=version,
+                language=language,
+                key=entry.key,
+                source_text=entry.source,
+                text=entry.text.strip(),
+                no_official_translation=entry.no_official_translation,
+            )
+            for entry in entries
+        )
+        gaps = language_gaps(version, language, source)
+        if not gaps.complete:
+            raise ContentError(f"{file.name}: {gaps.reason()}")
 
 
 def write_questionnaire(version: QuestionSetVersion, questionnaire: QuestionnaireDef) -> None:

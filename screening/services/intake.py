@@ -6,6 +6,7 @@ for invitations, saving a page and submitting live in one place and are tested h
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -111,6 +112,7 @@ def save_page(
     presented: set[str],
     read: AnswersRead | None = None,
     visibility: Visibility | None = None,
+    language: str | None = None,
 ) -> PageSaved:
     """Store one page of answers. Answers to questions now hidden are kept but ignored.
 
@@ -122,21 +124,27 @@ def save_page(
     for them with `answers` laid over them passes both; they are used only if no other save
     has changed the screening since they were read, and worked out again under the lock if
     one has. All the answers go in one upsert.
+
+    `language` is the one the patient saved the page in: the screening records it (the
+    language it was answered in, noted for staff, who read the answers in the source).
     """
     unknown = answers.keys() - {question.code for question in section.questions}
     if unknown:
         raise ValueError(f"Not questions of the {section.code} page: {sorted(unknown)}")
     now = timezone.now()
+    changes = {"updated_at": now}
+    if language and language.lower() in dict(settings.LANGUAGES):
+        changes["language"] = language.lower()
     in_progress = Screening.objects.filter(pk=screening.pk, status__in=Screening.EDITABLE_STATUSES)
     # The UPDATE takes the screening's row lock (a submit waits for it, or it for a submit)
     # and, matching only a screening still in progress, refuses a submitted one.
     reusable = (
         read is not None
         and visibility is not None
-        and in_progress.filter(updated_at=read.as_of).update(updated_at=now) == 1
+        and in_progress.filter(updated_at=read.as_of).update(**changes) == 1
     )
     if not reusable:
-        if not in_progress.update(updated_at=now):
+        if not in_progress.update(**changes):
             raise ScreeningLocked
         visibility = visibility_for(screening, {**stored_answers(screening), **answers})
     ids = row_ids_for(screening.version)
@@ -168,6 +176,8 @@ def save_page(
     # The saved answers supersede what was kept of this page when a session ended.
     discard_drafts(screening=screening, section_code=section.code)
     screening.updated_at = now
+    if "language" in changes:
+        screening.language = changes["language"]
     return PageSaved(complete=complete)
 
 

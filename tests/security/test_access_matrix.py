@@ -522,6 +522,8 @@ KWARGS_BY_NAME = {
     "url": "=no-such-page/",
     "course_id": "b_course",
     "session_id": "b_session",
+    "language": "=es",
+    "file_format": "=po",
 }
 # Converters that name an object: swapped for made-up values to check for existence oracles.
 IDENTIFIER_KWARGS = {
@@ -931,7 +933,13 @@ CLINIC_ADMIN_IN_ADMIN = {
     "screening.rule":               PUBLISHED_CONTENT,
     "screening.scoredefinition":    PUBLISHED_CONTENT,
     "screening.panelcase":          PUBLISHED_CONTENT,
-    "screening.questionsetversion": PUBLISHED_CONTENT,  # no delete permission either
+    "screening.questionsetversion": {  # no delete permission either
+        **PUBLISHED_CONTENT,
+        # Its translations: read-only once published (a POST is refused with a message on
+        # the same page); the files to download; the page to load one.
+        "translations": (OK, NOT_ALLOWED), "translation_edit": (OK, SAME),
+        "translation_upload": (OK, SAME), "translation_download": (OK, NOT_ALLOWED),
+    },
     "screening.questionset":        {**PUBLISHED_CONTENT, "change": (OK, OK)},  # no delete permission
     "screening.drug":               {**PUBLISHED_CONTENT, "change": (OK, OK), "delete": (OK, OK)},
     "screening.drugclass":          {**PUBLISHED_CONTENT, "change": (OK, OK)},  # a class in use is kept

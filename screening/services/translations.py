@@ -1,0 +1,400 @@
+"""Writes to a version's content translations, their PO and CSV files, and the check that a
+version is complete in every language it offers.
+
+Translations are rows of the version (ContentTranslation), like its questions: a draft's
+are edited (every write locks the version's row and is refused once it is published, as
+for any content write, see screening/services/content.py), a published version's are
+frozen with it, and a new draft copies them. Each row records the source text it was
+translated from: when the source changes, the translation is out of date (counted as
+missing) until someone translates the new wording.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polib
+from django.conf import settings
+from django.db import transaction
+
+from .. import audit
+from ..models import AuditAction, ContentTranslation, QuestionSetVersion, User
+from ..patient_messages import placeholder_problems
+from ..snapshots import translatable_texts_for
+from .locks import lock_for_editing
+
+NO_OFFICIAL_FLAG = "no-official-translation"
+CSV_COLUMNS = ("key", "source", "translation", "no_official_translation")
+TRUE_WORDS = {"1", "true", "yes", "y", "x"}
+FALSE_WORDS = {"", "0", "false", "no", "n"}
+# The longest translation kept (the longest source text is a few hundred characters).
+MAX_TEXT_LENGTH = 5000
+# How many keys a message names before it says "and N more".
+SHOWN_KEYS = 10
+
+
+def offered_languages() -> dict[str, str]:
+    """The languages a version may offer translations in: every one but the source."""
+    return {
+        code: name
+        for code, name in settings.LANGUAGES
+        if code.lower() != settings.LANGUAGE_CODE.lower()
+    }
+
+
+def language_name(code: str) -> str:
+    return dict(settings.LANGUAGES).get(code, code)
+
+
+def listed(keys: list[str]) -> str:
+    shown = ", ".join(keys[:SHOWN_KEYS])
+    more = len(keys) - SHOWN_KEYS
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+# Completeness -------------------------------------------------------------------------------
+
+
+@dataclass
+class LanguageGaps:
+    """What keeps a version from being complete in one language."""
+
+    language: str
+    total: int
+    missing: list[str] = field(default_factory=list)  # never translated, or emptied
+    stale: list[str] = field(default_factory=list)  # translated from a source since changed
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.stale
+
+    def reason(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"{len(self.missing)} missing ({listed(self.missing)})")
+        if self.stale:
+            parts.append(
+                f"{len(self.stale)} out of date, the source text changed since they were "
+                f"translated ({listed(self.stale)})"
+            )
+        return (
+            f"The {language_name(self.language)} ({self.language}) translation is incomplete: "
+            f"{len(self.missing) + len(self.stale)} of {self.total} texts: " + "; ".join(parts)
+        )
+
+
+def language_gaps(
+    version: QuestionSetVersion, language: str, source: dict[str, str] | None = None
+) -> LanguageGaps:
+    """A key is done when it has a non-empty translation of the current source text, or is
+    marked as having no official translation."""
+    source = translatable_texts_for(version) if source is None else source
+    rows = {
+        row.key: row
+        for row in ContentTranslation.objects.filter(version=version, language=language)
+    }
+    gaps = LanguageGaps(language, len(source))
+    for key, source_text in source.items():
+        row = rows.get(key)
+        if row is None or (not row.no_official_translation and not row.text.strip()):
+            gaps.missing.append(key)
+        elif row.source_text != source_text:
+            gaps.stale.append(key)
+    return gaps
+
+
+def translation_problems(version: QuestionSetVersion) -> list[str]:
+    """One reason per language the version offers and is not complete in (for publishing)."""
+    source = translatable_texts_for(version)
+    problems = []
+    for language in version.languages or []:
+        if language not in offered_languages():
+            problems.append(f"The version offers {language!r}, which is not a language of the app.")
+            continue
+        gaps = language_gaps(version, language, source)
+        if not gaps.complete:
+            problems.append(gaps.reason())
+    return problems
+
+
+# Saving -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TranslationEntry:
+    key: str
+    source: str
+    text: str
+    no_official_translation: bool = False
+
+
+class TranslationsRefused(Exception):
+    """The translations were not saved; `problems` says why, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def entry_problems(entries: Iterable[TranslationEntry], source: dict[str, str]) -> list[str]:
+    """Everything that stops these entries being saved on a version with this source."""
+    entries = list(entries)
+    problems = []
+    seen: set[str] = set()
+    duplicates = []
+    for entry in entries:
+        if entry.key in seen:
+            duplicates.append(entry.key)
+        seen.add(entry.key)
+    if duplicates:
+        problems.append(f"These keys appear more than once: {listed(duplicates)}.")
+    nul = [entry.key for entry in entries if "\x00" in entry.text or "\x00" in entry.key]
+    if nul:
+        problems.append(f"These entries hold a NUL character: {listed(nul)}.")
+    too_long = [entry.key for entry in entries if len(entry.text) > MAX_TEXT_LENGTH]
+    if too_long:
+        problems.append(
+            f"These translations are longer than {MAX_TEXT_LENGTH:,} characters: "
+            f"{listed(too_long)}."
+        )
+    unknown = [entry.key for entry in entries if entry.key not in source]
+    if unknown:
+        problems.append(
+            f"{len(unknown)} keys are not texts of this version (a file for another "
+            f"version or question set?): {listed(unknown)}."
+        )
+    stale = [
+        entry.key for entry in entries if entry.key in source and entry.source != source[entry.key]
+    ]
+    if stale:
+        problems.append(
+            f"{len(stale)} entries were translated from a source text that is not this "
+            f"version's (it has changed since): {listed(stale)}. Export the file again and "
+            "translate the new wording."
+        )
+    for entry in entries:
+        if entry.key.startswith("rule.") and entry.key in source and entry.text:
+            problems.extend(
+                f"{entry.key}: {problem}" for problem in placeholder_problems(entry.text)
+            )
+            wanted = set(re.findall(r"\{(\w+)\}", source[entry.key]))
+            found = set(re.findall(r"\{(\w+)\}", entry.text))
+            if wanted != found:
+                problems.append(
+                    f"{entry.key}: keep the placeholders of the source "
+                    f"({', '.join('{' + name + '}' for name in sorted(wanted)) or 'none'})."
+                )
+    return problems
+
+
+def save_translations(
+    *,
+    version: QuestionSetVersion,
+    language: str,
+    entries: list[TranslationEntry],
+    actor: User | None,
+    ip_address: str | None,
+    how: str = "edited",
+) -> int:
+    """Store these translations of a draft in one transaction; returns how many changed.
+
+    Raises TranslationsRefused (unknown keys, stale sources, broken placeholders: nothing
+    saved) or VersionNotEditable (the version is published)."""
+    if language not in offered_languages():
+        raise TranslationsRefused([f"{language!r} is not a language the app offers."])
+    with transaction.atomic():
+        [locked] = lock_for_editing(version.pk)
+        source = translatable_texts_for(locked)
+        problems = entry_problems(entries, source)
+        if problems:
+            raise TranslationsRefused(problems)
+        existing = {
+            row.key: row
+            for row in ContentTranslation.objects.filter(version=locked, language=language)
+        }
+        changed = 0
+        for entry in entries:
+            text = entry.text.strip()
+            row = existing.get(entry.key)
+            values = {
+                "source_text": entry.source,
+                "text": text,
+                "no_official_translation": entry.no_official_translation,
+            }
+            if row is None:
+                if not text and not entry.no_official_translation:
+                    continue  # nothing to keep
+                ContentTranslation.objects.create(
+                    version=locked, language=language, key=entry.key, **values
+                )
+                changed += 1
+            elif any(getattr(row, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.save(update_fields=list(values))
+                changed += 1
+        if language not in (locked.languages or []):
+            locked.languages = [*(locked.languages or []), language]
+            locked.save(update_fields=["languages"])
+            version.languages = locked.languages
+        audit.record(
+            actor=actor,
+            ip_address=ip_address,
+            action=AuditAction.CONTENT_CHANGED,
+            obj=locked,
+            summary=f"{locked}: {language_name(language)} translations {how} "
+            f"({changed} of {len(entries)} texts changed)",
+        )
+    return changed
+
+
+def copy_translations(source: QuestionSetVersion, target: QuestionSetVersion) -> None:
+    """A new draft starts with its source version's translations and languages."""
+    ContentTranslation.objects.bulk_create(
+        ContentTranslation(
+            version=target,
+            language=row.language,
+            key=row.key,
+            source_text=row.source_text,
+            text=row.text,
+            no_official_translation=row.no_official_translation,
+        )
+        for row in ContentTranslation.objects.filter(version=source)
+    )
+    target.languages = list(source.languages or [])
+    target.save(update_fields=["languages"])
+
+
+# The translator's files ---------------------------------------------------------------------
+
+
+def current_entries(version: QuestionSetVersion, language: str) -> list[TranslationEntry]:
+    """Every key of the version with its source and its translation as stored (an out-of-date
+    translation is left out: the translator sees the new source, to translate)."""
+    rows = {
+        row.key: row
+        for row in ContentTranslation.objects.filter(version=version, language=language)
+    }
+    entries = []
+    for key, source_text in translatable_texts_for(version).items():
+        row = rows.get(key)
+        current = row is not None and row.source_text == source_text
+        entries.append(
+            TranslationEntry(
+                key=key,
+                source=source_text,
+                text=row.text if current else "",
+                no_official_translation=bool(current and row.no_official_translation),
+            )
+        )
+    return entries
+
+
+def to_po(version: QuestionSetVersion, language: str) -> str:
+    po = polib.POFile(wrapwidth=0)
+    po.metadata = {
+        "Project-Id-Version": f"{version.question_set.slug} v{version.number}",
+        "Language": language,
+        "MIME-Version": "1.0",
+        "Content-Type": "text/plain; charset=UTF-8",
+        "Content-Transfer-Encoding": "8bit",
+    }
+    for entry in current_entries(version, language):
+        po.append(
+            polib.POEntry(
+                msgctxt=entry.key,
+                msgid=entry.source,
+                msgstr=entry.text,
+                flags=[NO_OFFICIAL_FLAG] if entry.no_official_translation else [],
+            )
+        )
+    return str(po)
+
+
+def to_csv(version: QuestionSetVersion, language: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for entry in current_entries(version, language):
+        writer.writerow(
+            [entry.key, entry.source, entry.text, "yes" if entry.no_official_translation else ""]
+        )
+    # A byte-order mark, so a spreadsheet opens the accents right; the import skips it.
+    return "\ufeff" + out.getvalue()
+
+
+class UnreadableFile(Exception):
+    """The text is not a translation file of the expected shape; the message says why."""
+
+
+def entries_from_po(text: str) -> list[TranslationEntry]:
+    # A leading comment line: polib reads a string naming an existing file as that file.
+    try:
+        po = polib.pofile("#\n" + text.lstrip("\ufeff"))
+    except Exception as error:  # polib raises OSError, ValueError and others on bad input
+        raise UnreadableFile(f"This is not a PO file polib can read: {error}") from None
+    entries = []
+    for entry in po:
+        if entry.obsolete or not entry.msgid and not entry.msgctxt:
+            continue
+        if not entry.msgctxt:
+            raise UnreadableFile(
+                f"The entry for {entry.msgid[:60]!r} has no msgctxt: each entry's msgctxt is its key."
+            )
+        if entry.msgid_plural:
+            raise UnreadableFile(f"{entry.msgctxt}: plural entries are not used here.")
+        entries.append(
+            TranslationEntry(
+                key=entry.msgctxt,
+                source=entry.msgid,
+                # A fuzzy entry is a guess awaiting review: gettext does not use it, nor do we.
+                text="" if "fuzzy" in entry.flags else entry.msgstr,
+                no_official_translation=NO_OFFICIAL_FLAG in entry.flags,
+            )
+        )
+    if not entries:
+        raise UnreadableFile("The file holds no entries.")
+    return entries
+
+
+def entries_from_csv(text: str) -> list[TranslationEntry]:
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise UnreadableFile(f"This is not a CSV file that can be read: {error}") from None
+    if not rows or [cell.strip().lower() for cell in rows[0]] != list(CSV_COLUMNS):
+        raise UnreadableFile("The first row must name the columns: " + ", ".join(CSV_COLUMNS) + ".")
+    entries = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(CSV_COLUMNS):
+            raise UnreadableFile(
+                f"Row {number} has {len(row)} cells; every row needs {len(CSV_COLUMNS)}."
+            )
+        key, source, translation, no_official = row
+        mark = no_official.strip().lower()
+        if mark not in TRUE_WORDS | FALSE_WORDS:
+            raise UnreadableFile(
+                f"Row {number} ({key[:60]}): no_official_translation must be yes or empty, "
+                f"not {no_official[:20]!r}."
+            )
+        entries.append(TranslationEntry(key.strip(), source, translation, mark in TRUE_WORDS))
+    if not entries:
+        raise UnreadableFile("The file holds no rows after the column names.")
+    return entries
+
+
+def read_translation_file(text: str, file_format: str) -> list[TranslationEntry]:
+    if "\x00" in text:
+        raise UnreadableFile("The file holds a NUL character; save it as UTF-8 text.")
+    if file_format == "po":
+        return entries_from_po(text)
+    if file_format == "csv":
+        return entries_from_csv(text)
+    raise UnreadableFile("Choose PO or CSV.")
