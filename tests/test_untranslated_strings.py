@@ -377,11 +377,6 @@ def test_no_interface_text_in_english(pages):
     assert not found, "English interface text on Spanish pages:\n" + report(found)
 
 
-# TODO(issue 17, lead): remove this xfail when the content translations of the question sets
-# (the content-i18n branch: section titles, questions, help, choices in Spanish) are merged.
-@pytest.mark.xfail(
-    strict=False, reason="content translations of the question sets are on another branch"
-)
 def test_no_content_text_in_english(pages):
     found = {}
     for name, html in pages.items():

@@ -5,11 +5,17 @@ marked, where there is no official translation), staff reading the source."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.utils.html import escape
 
 from screening.engine.definitions import ContentError
-from screening.models import AuditEvent, ContentTranslation, Question, QuestionSetVersion
+from screening.engine.severity import Severity
+from screening.models import (
+    AuditEvent,
+    ContentTranslation,
+    Flag,
+    Question,
+    QuestionSetVersion,
+)
 from screening.services.content import (
     PublishRefused,
     VersionNotEditable,
@@ -334,7 +340,8 @@ def test_loading_a_po_file_in_the_admin_saves_it(draft, client, clinic_admin):
 @pytest.fixture
 def spanish_patient(client, patient):
     client.force_login(patient)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    patient.preferred_language = "es"  # what the language switcher saves
+    patient.save(update_fields=["preferred_language"])
     return client
 
 
@@ -397,12 +404,10 @@ def test_saving_a_page_records_the_language_and_staff_read_english(
 
 
 def test_the_done_page_shows_an_urgent_rules_message_in_spanish(spanish_version, spanish_patient):
-    from screening.engine.severity import Severity
-    from screening.models import Flag
-
     rule = spanish_version.rules.exclude(patient_message="").first()
     screening = make_submitted_screening()
-    screening.patient.refresh_from_db()
+    screening.patient.preferred_language = "es"
+    screening.patient.save(update_fields=["preferred_language"])
     spanish_patient.force_login(screening.patient)
     screening.version = spanish_version
     screening.save()
@@ -520,7 +525,8 @@ def test_uk_english_without_a_translation_reads_the_us_source_without_a_note(
     untranslated_default, client, patient
 ):
     client.force_login(patient)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en-gb"
+    patient.preferred_language = "en-gb"
+    patient.save(update_fields=["preferred_language"])
     screening = start_screening(patient=patient)
     page = client.get(f"/screenings/{screening.pk}/page/about_you/").content.decode()
     question = questionnaire_for(untranslated_default).questions_by_code["sex_at_birth"]

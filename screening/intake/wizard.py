@@ -247,6 +247,12 @@ class PageStep:
             # Some wording on the page is the official English (no official translation).
             "english_wording_note": self._shows_english(),
             "intro_in_english": shows_source_wording(self.section.intro),
+            # The introduction to a list of scale items is the instrument's own instruction:
+            # shown in English (the translation keeps it so) when the items are.
+            "list_intro_in_english": shows_source_wording(
+                self.section.intro,
+                *(q.text for q in self.section.questions if q.kind == SCALE_ITEM),
+            ),
         }
 
     def _shows_english(self) -> bool:
