@@ -104,3 +104,13 @@ def make_sent_questionnaire(
     )
     screening.refresh_from_db()
     return screening
+
+
+TRANSLATION_OFFER = "  languages: [es, en-gb]\n"
+
+
+def without_translations(content_text: str) -> str:
+    """A default content file's text offering no translations: a test that changes its texts
+    (or loads it from another folder) need not rewrite the translation files beside it."""
+    assert TRANSLATION_OFFER in content_text
+    return content_text.replace(TRANSLATION_OFFER, "", 1)

@@ -19,6 +19,7 @@ from screening.engine.rules import RuleDef, RuleSet
 from screening.models import QuestionSetVersion, Rule
 from screening.services.content import DEFAULT_CONTENT_FILE, load_question_set, make_draft
 from screening.snapshots import validator_for
+from tests.factories import without_translations
 from tests.test_admin import form_data
 
 # For each kind: is the answer free text (the patient's own words)? "text", "short_text"
@@ -174,7 +175,7 @@ def test_the_admin_refuses_a_show_when_on_free_text(draft):
 
 
 def test_the_loader_refuses_a_rule_on_free_text(tmp_path, default_version):
-    text = DEFAULT_CONTENT_FILE.read_text().replace(
+    text = without_translations(DEFAULT_CONTENT_FILE.read_text()).replace(
         "when: 'ketamine_allergy = yes'", "when: 'drug_allergy_list = \"ketamine\"'", 1
     )
     changed = tmp_path / "changed.yaml"
