@@ -113,6 +113,7 @@ def _session_on_the_day(physician) -> str:
 
     session = TreatmentSession.objects.filter(course__patient__email=SESSION_PATIENT).first()
     if session is not None:
+        _with_submissions(session)
         return f"/staff/sessions/{session.pk}/"
     patient = User.objects.create_user(
         email=SESSION_PATIENT, password=None, full_name="Bench Session Patient"
@@ -145,6 +146,7 @@ def _session_on_the_day(physician) -> str:
     session = TreatmentSession.objects.create(
         course=course, scheduled_for=now, check_in=check_in, created_by=physician
     )
+    _with_submissions(session)
     vitals = {"heart_rate": 72, "actor": physician, "ip_address": None}
     wrong = record_reading(session=session, timing="pre_dose", systolic=210, diastolic=80, **vitals)
     record_reading(
@@ -264,6 +266,21 @@ def _check_in_in_progress(physician):
             presented={q.code for q in shown},
         )
     raise BenchFailure("the check-in never reached its PHQ-9 page")
+
+
+def _with_submissions(session) -> None:
+    """Every sent intake and check-in has its submission on file (services.evaluation writes
+    it with the submit): the baseline and the check-in of the bench's session too."""
+    from screening.models import Submission
+
+    for screening in (session.course.clearance.screening, session.check_in):
+        if not Submission.objects.filter(screening=screening).exists():
+            Submission.objects.create(
+                screening=screening,
+                number=1,
+                submitted_at=screening.submitted_at,
+                answers=dict(screening.answers.values_list("question__code", "value")),
+            )
 
 
 def _median_ms(call, expect: int) -> tuple[float, int]:

@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import audit
 from ..models import AuditAction, Flag, TreatmentCourse, TreatmentSession, VitalReading
-from ..selectors import stored_answers
 from ..services.review import (
     NOTE_REQUIRED_SEVERITIES,
     AcknowledgementNeedsNote,
@@ -41,8 +40,10 @@ from ..services.sessions import (
 )
 from ..session_records import (
     SessionRecord,
+    flags_of,
     limits,
     nurse_answers,
+    session_answers,
     session_records,
     sessions_for_staff,
     since_baseline,
@@ -199,12 +200,15 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         obj=session,
         summary="Treatment session read",
     )
-    (record,) = session_records([session])
-    # The check-in's answers, read once for the escort answers and what changed.
-    check_in_answers = stored_answers(session.check_in) if session.check_in else None
     user = request.user
-    can_record = user.has_perm(RECORD) and not hasattr(session, "discharge")
     reads_screenings = user.has_perm("screening.review_screening")
+    # The check-in's flags and (for a physician) the baseline's, in one read; the check-in's
+    # answers and the baseline's, in another, for the escort answers and what changed.
+    baseline_id = session.course.clearance.screening_id if reads_screenings else None
+    flags = flags_of([session.check_in_id, baseline_id])
+    (record,) = session_records([session], flags=flags)
+    check_in_answers, baseline = session_answers(session, with_baseline=reads_screenings)
+    can_record = user.has_perm(RECORD) and not hasattr(session, "discharge")
     can_acknowledge = user.has_perm("screening.decide_screening")
     context = {
         "session": session,
@@ -223,7 +227,13 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         and session.check_in is not None
         and not session.check_in.is_editable,
         "reads_screenings": reads_screenings,
-        "changes": since_baseline(session, record.flags, check_in_answers)
+        "changes": since_baseline(
+            session,
+            record.flags,
+            check_in_answers,
+            baseline=baseline,
+            baseline_flags=flags.get(baseline_id, []),
+        )
         if reads_screenings
         else None,
     }
