@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models import CharField, JSONField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -84,16 +84,46 @@ class Baseline:
     answers: dict[str, object]
 
 
-def baseline_for(check_in: Screening) -> Baseline | None:
-    """The baseline intake of a check-in (None for an intake, or a check-in of no session)."""
+def patient_screenings() -> QuerySet[Screening]:
+    """Screenings as the patient's own pages read them: with the version and, for a check-in,
+    its session, the course's clearance and the baseline's latest submitted answers (as
+    `baseline_answers`), so a check-in page costs no more queries than an intake page."""
+    return Screening.objects.select_related(
+        "version", "treatment_session__course__clearance__screening__version"
+    ).annotate(
+        baseline_answers=Subquery(
+            Submission.objects.filter(
+                screening_id=OuterRef("treatment_session__course__clearance__screening_id")
+            )
+            .order_by("-number")
+            .values("answers")[:1],
+            output_field=JSONField(),
+        )
+    )
+
+
+def session_of_check_in(check_in: Screening) -> TreatmentSession | None:
+    """The session a check-in is for (None for an intake, or a check-in of no session); no
+    query when the screening was read with patient_screenings()."""
     if check_in.purpose != Screening.Purpose.CHECK_IN:
         return None
-    session = TreatmentSession.objects.filter(check_in=check_in).select_related(
-        "course__clearance__screening__version"
+    if Screening.treatment_session.is_cached(check_in):
+        return getattr(check_in, "treatment_session", None)
+    return (
+        TreatmentSession.objects.filter(check_in=check_in)
+        .select_related("course__clearance__screening__version")
+        .first()
     )
-    session = session.first()
+
+
+def baseline_for(check_in: Screening) -> Baseline | None:
+    """The baseline intake of a check-in (None for an intake, or a check-in of no session)."""
+    session = session_of_check_in(check_in)
     if session is None:
         return None
+    answers = getattr(check_in, "baseline_answers", None)
+    if answers is not None:
+        return Baseline(session.course.clearance.screening, dict(answers))
     return baseline_of_session(session)
 
 

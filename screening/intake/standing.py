@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Decision, Screening, TreatmentCourse, TreatmentSession, User
-from ..selectors import Clearance, ClearanceStatus
+from ..selectors import Clearance, ClearanceStatus, session_of_check_in
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,4 @@ def upcoming_sessions(patient: User) -> list[UpcomingSession]:
 
 def session_of(screening: Screening) -> TreatmentSession | None:
     """The session a check-in is for (None for an intake)."""
-    if screening.purpose != Screening.Purpose.CHECK_IN:
-        return None
-    return TreatmentSession.objects.filter(check_in=screening).first()
+    return session_of_check_in(screening)

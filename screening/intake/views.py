@@ -28,6 +28,7 @@ from ..selectors import (
     first_incomplete_section,
     intake_screenings,
     page_draft,
+    patient_screenings,
     section_is_complete,
     visibility_for,
 )
@@ -56,9 +57,7 @@ logger = logging.getLogger(__name__)
 
 
 def _own_screening(request: HttpRequest, screening_id: UUID) -> Screening:
-    return get_object_or_404(
-        Screening.objects.select_related("version"), pk=screening_id, patient=request.user
-    )
+    return get_object_or_404(patient_screenings(), pk=screening_id, patient=request.user)
 
 
 @login_required
