@@ -246,6 +246,7 @@ def session_records(
 def sessions_for_staff() -> QuerySet[TreatmentSession]:
     """Sessions with what every record needs selected (course, patient, check-in, discharge)."""
     return TreatmentSession.objects.select_related(
+        "cancelled_by",
         "course__patient",
         "course__clearance__screening__version",
         "check_in__version",

@@ -160,6 +160,7 @@ def upcoming_sessions(patient: User) -> list[UpcomingSession]:
         TreatmentSession.objects.filter(
             course__patient=patient,
             course__ended_at__isnull=True,
+            cancelled_at__isnull=True,
             scheduled_for__gt=now,
             # A patient seen early and discharged has had that session: it is not ahead.
             discharge__isnull=True,
@@ -178,6 +179,12 @@ def upcoming_sessions(patient: User) -> list[UpcomingSession]:
         )
         for session in rows
     ]
+
+
+def ended_course(patient: User) -> TreatmentCourse | None:
+    """The patient's latest course when it has ended (None with a course in progress)."""
+    latest = TreatmentCourse.objects.filter(patient=patient).order_by("-created_at").first()
+    return latest if latest is not None and latest.ended_at is not None else None
 
 
 def session_of(screening: Screening) -> TreatmentSession | None:

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..engine.severity import Severity
@@ -46,6 +47,7 @@ from ..snapshots import questionnaire_for
 from .forms import CheckInSubmitForm, SubmitForm
 from .standing import (
     check_in_opens_at,
+    ended_course,
     latest_decision,
     session_of,
     standing_of,
@@ -79,6 +81,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "standing": standing,
             "rescreening_due": standing.key.startswith("rescreen_"),
             "sessions": upcoming_sessions(request.user),
+            "ended_course": ended_course(request.user),
         },
     )
 
@@ -94,6 +97,9 @@ def check_in(request: HttpRequest, session_id: UUID) -> HttpResponse:
         pk=session_id,
         course__patient=request.user,
     )
+    if session.cancelled_at is not None or session.course.ended_at is not None:
+        messages.info(request, gettext("This session has been cancelled."))
+        return redirect("patient:home")
     if session.check_in is None and timezone.now() < check_in_opens_at(session):
         messages.info(
             request,
