@@ -21,7 +21,7 @@ from ..course_chart import (
     table_rows,
 )
 from ..engine.course import GAD7, PHQ9, course_of
-from ..models import AuditAction, Screening, TreatmentSession, User
+from ..models import AuditAction, Screening, TreatmentCourse, TreatmentSession, User
 from ..selectors import patient_course
 
 
@@ -91,5 +91,9 @@ def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             "sex": data.sex,
             "questionnaires": questionnaires,
             "courses": courses,
+            # A patient in treatment is one of the Sessions tab's; otherwise the queue's.
+            "active_tab": "sessions"
+            if TreatmentCourse.objects.filter(patient=patient).exists()
+            else "queue",
         },
     )

@@ -170,6 +170,11 @@ def _course_page(
         "can_end": request.user.has_perm(END_COURSE) and course.ended_at is None,
         "end_form": end_form or EndCourseForm(),
     }
+    if not context["can_schedule"] and form is not None:
+        # A booking sent for a course that has ended: the form is not drawn, say why on top.
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
     return render(request, "staff/course.html", context)
 
 
