@@ -326,3 +326,11 @@ def test_the_staff_patient_page_highlights_the_sessions_tab_for_a_patient_in_tre
     body = physician_client.get(f"/staff/patients/{session.course.patient_id}/").content.decode()
     (active,) = re.findall(r'<a class="nav-link active" aria-current="page" href="([^"]+)"', body)
     assert active == "/staff/sessions/"
+
+
+def test_what_was_typed_comes_back_escaped(nurse_client, physician, default_version):
+    session = make_session(physician, check_in=False, hours_from_now=3)
+    response = move(nurse_client, session, '<script>alert("x")</script>', "10:00")
+    body = response.content.decode()
+    assert "<script>alert" not in body
+    assert 'value="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"' in body
