@@ -234,7 +234,7 @@ class Clearance:
 def current_clearance(patient: User, *, now: datetime.datetime | None = None) -> Clearance:
     """The patient's clearance as of `now`: the latest signed clearing decision still
     standing, when it expires, and whether it is valid, expired or ended by a physician's
-    request to re-screen. Two queries.
+    request to re-screen. One query (two when a physician asked to re-screen).
 
     A clearing decision stands while it is the latest decision on its screening (an
     amendment to "more information needed" reopens the screening, so it no longer stands)
@@ -248,37 +248,39 @@ def current_clearance(patient: User, *, now: datetime.datetime | None = None) ->
 def current_clearances(
     patient_ids: Iterable[uuid.UUID], *, now: datetime.datetime | None = None
 ) -> dict[uuid.UUID, Clearance]:
-    """current_clearance for many patients at once (the sessions board): two queries."""
+    """current_clearance for many patients at once (the sessions board): one query, however
+    many patients (and one more to read a physician's request to re-screen, when a clearance
+    has one). Each decision is read with the id of the newest such request made at or after
+    its signature, on any of the patient's intakes."""
     now = now or timezone.now()
     patient_ids = list(patient_ids)
     intakes = Screening.objects.intakes().filter(patient_id__in=patient_ids)
+    later_request = (
+        RescreeningRequest.objects.filter(
+            screening__purpose=Screening.Purpose.INTAKE,
+            screening__patient_id=OuterRef("screening__patient_id"),
+            requested_at__gte=OuterRef("signed_at"),
+        )
+        .order_by("-requested_at")
+        .values("pk")[:1]
+    )
     decisions_by_patient: dict[uuid.UUID, list[Decision]] = defaultdict(list)
     for decision in (
         Decision.objects.filter(screening__in=intakes)
         .select_related("screening")
+        .annotate(later_request_id=Subquery(later_request))
         .order_by("-signed_at", "-pk")
     ):
         decisions_by_patient[decision.screening.patient_id].append(decision)
-    requests_by_patient: dict[uuid.UUID, list[RescreeningRequest]] = defaultdict(list)
-    for request in (
-        RescreeningRequest.objects.filter(screening__in=intakes)
-        .select_related("screening")
-        .order_by("-requested_at")
-    ):
-        requests_by_patient[request.screening.patient_id].append(request)
     return {
-        patient_id: _clearance_from(
-            decisions_by_patient[patient_id], requests_by_patient[patient_id], now
-        )
+        patient_id: _clearance_from(decisions_by_patient[patient_id], now)
         for patient_id in patient_ids
     }
 
 
-def _clearance_from(
-    decisions: list[Decision], requests: list[RescreeningRequest], now: datetime.datetime
-) -> Clearance:
-    """One patient's clearance from their intakes' decisions and re-screening requests,
-    both newest first."""
+def _clearance_from(decisions: list[Decision], now: datetime.datetime) -> Clearance:
+    """One patient's clearance from their intakes' decisions, newest first, each read with
+    `later_request_id` (current_clearances)."""
     latest_on_screening: set[uuid.UUID] = set()
     clearing = None
     for decision in decisions:
@@ -292,7 +294,11 @@ def _clearance_from(
     if clearing is None:
         return Clearance(ClearanceStatus.NONE)
     expires_at = clearing.signed_at + datetime.timedelta(days=settings.CLEARANCE_VALID_DAYS)
-    request = next((r for r in requests if r.requested_at >= clearing.signed_at), None)
+    request = None
+    if clearing.later_request_id is not None:
+        request = RescreeningRequest.objects.select_related("screening").get(
+            pk=clearing.later_request_id
+        )
     if request is not None:
         status = ClearanceStatus.RESCREENING_REQUESTED
     elif now >= expires_at:
