@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .. import audit, tasks
@@ -259,8 +260,10 @@ def end_course(
         obj=course,
         summary="Treatment course ended",
     )
-    ahead = course.sessions.select_for_update().filter(
-        scheduled_for__gt=now, cancelled_at__isnull=True, doses__isnull=True
+    ahead = (
+        course.sessions.select_for_update()
+        .filter(scheduled_for__gt=now, cancelled_at__isnull=True)
+        .exclude(Exists(DoseRecord.objects.filter(session=OuterRef("pk"))))
     )
     for session in ahead:
         session.cancelled_at = now
