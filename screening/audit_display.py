@@ -54,6 +54,9 @@ FIXED_SUMMARY_ACTIONS = frozenset(
         AuditAction.COURSE_VIEWED,
         AuditAction.SESSION_SCHEDULED,
         AuditAction.SESSION_VIEWED,
+        AuditAction.SESSION_CANCELLED,
+        AuditAction.SESSION_RESCHEDULED,
+        AuditAction.COURSE_ENDED,
         AuditAction.DISCHARGE_RECORDED,
         AuditAction.BLOOD_PRESSURE_REVIEWED,
     }

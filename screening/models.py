@@ -1125,6 +1125,9 @@ class AuditAction(models.TextChoices):
     COURSE_VIEWED = "course.viewed", "Treatment course read"
     SESSION_SCHEDULED = "session.scheduled", "Treatment session scheduled"
     SESSION_VIEWED = "session.viewed", "Treatment session read"
+    SESSION_CANCELLED = "session.cancelled", "Treatment session cancelled"
+    SESSION_RESCHEDULED = "session.rescheduled", "Treatment session moved"
+    COURSE_ENDED = "course.ended", "Treatment course ended"
     VITALS_RECORDED = "session.vitals_recorded", "Session vitals recorded"
     DOSE_RECORDED = "session.dose_recorded", "Dose recorded as given"
     DISCHARGE_RECORDED = "session.discharge_recorded", "Discharge recorded"
@@ -1359,6 +1362,9 @@ class TreatmentCourse(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.TextField(blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -1386,6 +1392,12 @@ class TreatmentSession(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # When the patient was emailed the link to the check-in (screening.tasks): at most once.
     check_in_invited_at = models.DateTimeField(null=True, blank=True)
+    # A cancelled session is kept, with who cancelled it, when and why (services.sessions).
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cancel_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["scheduled_for"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models import CharField, JSONField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -84,16 +84,46 @@ class Baseline:
     answers: dict[str, object]
 
 
-def baseline_for(check_in: Screening) -> Baseline | None:
-    """The baseline intake of a check-in (None for an intake, or a check-in of no session)."""
+def patient_screenings() -> QuerySet[Screening]:
+    """Screenings as the patient's own pages read them: with the version and, for a check-in,
+    its session, the course's clearance and the baseline's latest submitted answers (as
+    `baseline_answers`), so a check-in page costs no more queries than an intake page."""
+    return Screening.objects.select_related(
+        "version", "treatment_session__course__clearance__screening__version"
+    ).annotate(
+        baseline_answers=Subquery(
+            Submission.objects.filter(
+                screening_id=OuterRef("treatment_session__course__clearance__screening_id")
+            )
+            .order_by("-number")
+            .values("answers")[:1],
+            output_field=JSONField(),
+        )
+    )
+
+
+def session_of_check_in(check_in: Screening) -> TreatmentSession | None:
+    """The session a check-in is for (None for an intake, or a check-in of no session); no
+    query when the screening was read with patient_screenings()."""
     if check_in.purpose != Screening.Purpose.CHECK_IN:
         return None
-    session = TreatmentSession.objects.filter(check_in=check_in).select_related(
-        "course__clearance__screening__version"
+    if Screening.treatment_session.is_cached(check_in):
+        return getattr(check_in, "treatment_session", None)
+    return (
+        TreatmentSession.objects.filter(check_in=check_in)
+        .select_related("course__clearance__screening__version")
+        .first()
     )
-    session = session.first()
+
+
+def baseline_for(check_in: Screening) -> Baseline | None:
+    """The baseline intake of a check-in (None for an intake, or a check-in of no session)."""
+    session = session_of_check_in(check_in)
     if session is None:
         return None
+    answers = getattr(check_in, "baseline_answers", None)
+    if answers is not None:
+        return Baseline(session.course.clearance.screening, dict(answers))
     return baseline_of_session(session)
 
 
@@ -206,7 +236,7 @@ class Clearance:
 def current_clearance(patient: User, *, now: datetime.datetime | None = None) -> Clearance:
     """The patient's clearance as of `now`: the latest signed clearing decision still
     standing, when it expires, and whether it is valid, expired or ended by a physician's
-    request to re-screen. Two queries.
+    request to re-screen. One query (two when a physician asked to re-screen).
 
     A clearing decision stands while it is the latest decision on its screening (an
     amendment to "more information needed" reopens the screening, so it no longer stands)
@@ -220,37 +250,39 @@ def current_clearance(patient: User, *, now: datetime.datetime | None = None) ->
 def current_clearances(
     patient_ids: Iterable[uuid.UUID], *, now: datetime.datetime | None = None
 ) -> dict[uuid.UUID, Clearance]:
-    """current_clearance for many patients at once (the sessions board): two queries."""
+    """current_clearance for many patients at once (the sessions board): one query, however
+    many patients (and one more to read a physician's request to re-screen, when a clearance
+    has one). Each decision is read with the id of the newest such request made at or after
+    its signature, on any of the patient's intakes."""
     now = now or timezone.now()
     patient_ids = list(patient_ids)
     intakes = Screening.objects.intakes().filter(patient_id__in=patient_ids)
+    later_request = (
+        RescreeningRequest.objects.filter(
+            screening__purpose=Screening.Purpose.INTAKE,
+            screening__patient_id=OuterRef("screening__patient_id"),
+            requested_at__gte=OuterRef("signed_at"),
+        )
+        .order_by("-requested_at")
+        .values("pk")[:1]
+    )
     decisions_by_patient: dict[uuid.UUID, list[Decision]] = defaultdict(list)
     for decision in (
         Decision.objects.filter(screening__in=intakes)
         .select_related("screening")
+        .annotate(later_request_id=Subquery(later_request))
         .order_by("-signed_at", "-pk")
     ):
         decisions_by_patient[decision.screening.patient_id].append(decision)
-    requests_by_patient: dict[uuid.UUID, list[RescreeningRequest]] = defaultdict(list)
-    for request in (
-        RescreeningRequest.objects.filter(screening__in=intakes)
-        .select_related("screening")
-        .order_by("-requested_at")
-    ):
-        requests_by_patient[request.screening.patient_id].append(request)
     return {
-        patient_id: _clearance_from(
-            decisions_by_patient[patient_id], requests_by_patient[patient_id], now
-        )
+        patient_id: _clearance_from(decisions_by_patient[patient_id], now)
         for patient_id in patient_ids
     }
 
 
-def _clearance_from(
-    decisions: list[Decision], requests: list[RescreeningRequest], now: datetime.datetime
-) -> Clearance:
-    """One patient's clearance from their intakes' decisions and re-screening requests,
-    both newest first."""
+def _clearance_from(decisions: list[Decision], now: datetime.datetime) -> Clearance:
+    """One patient's clearance from their intakes' decisions, newest first, each read with
+    `later_request_id` (current_clearances)."""
     latest_on_screening: set[uuid.UUID] = set()
     clearing = None
     for decision in decisions:
@@ -264,7 +296,11 @@ def _clearance_from(
     if clearing is None:
         return Clearance(ClearanceStatus.NONE)
     expires_at = clearing.signed_at + datetime.timedelta(days=settings.CLEARANCE_VALID_DAYS)
-    request = next((r for r in requests if r.requested_at >= clearing.signed_at), None)
+    request = None
+    if clearing.later_request_id is not None:
+        request = RescreeningRequest.objects.select_related("screening").get(
+            pk=clearing.later_request_id
+        )
     if request is not None:
         status = ClearanceStatus.RESCREENING_REQUESTED
     elif now >= expires_at:

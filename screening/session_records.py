@@ -34,17 +34,20 @@ from .models import (
     Flag,
     RecognisedMedication,
     Screening,
+    Submission,
     TreatmentCourse,
     TreatmentSession,
     VitalReading,
 )
 from .presenters import NOT_ASKED, display_answer
 from .selectors import (
+    Baseline,
     Clearance,
     ClearanceStatus,
     baseline_of_session,
     current_clearance,
     current_clearances,
+    stored_answers,
     visibility_for,
 )
 from .snapshots import questionnaire_for
@@ -137,20 +140,30 @@ class SessionRecord:
         return [r for r in self.readings if r.pk not in corrected]
 
 
-def session_records(sessions: Iterable[TreatmentSession]) -> list[SessionRecord]:
-    """Records for these sessions (fetched with course__patient, check_in and discharge
-    selected): three queries, however many sessions."""
-    sessions = list(sessions)
-    ids = [s.pk for s in sessions]
-    check_in_ids = [s.check_in_id for s in sessions if s.check_in_id]
+def flags_of(screening_ids: Iterable) -> dict:
+    """The current flags of these screenings (acknowledgements selected), by screening id, in
+    one query."""
     flags_by_screening: dict = defaultdict(list)
-    if check_in_ids:
+    screening_ids = [pk for pk in screening_ids if pk]
+    if screening_ids:
         for flag in (
-            Flag.objects.filter(screening_id__in=check_in_ids)
+            Flag.objects.filter(screening_id__in=screening_ids)
             .select_related("acknowledgement__physician")
             .order_by("position")
         ):
             flags_by_screening[flag.screening_id].append(flag)
+    return flags_by_screening
+
+
+def session_records(
+    sessions: Iterable[TreatmentSession], *, flags: dict | None = None
+) -> list[SessionRecord]:
+    """Records for these sessions (fetched with course__patient, check_in and discharge
+    selected): five queries, however many sessions (four when the caller has read the
+    check-ins' flags with flags_of)."""
+    sessions = list(sessions)
+    ids = [s.pk for s in sessions]
+    flags_by_screening = flags if flags is not None else flags_of(s.check_in_id for s in sessions)
     readings_by_session: dict = defaultdict(list)
     for reading in (
         VitalReading.objects.filter(session_id__in=ids)
@@ -233,6 +246,7 @@ def session_records(sessions: Iterable[TreatmentSession]) -> list[SessionRecord]
 def sessions_for_staff() -> QuerySet[TreatmentSession]:
     """Sessions with what every record needs selected (course, patient, check-in, discharge)."""
     return TreatmentSession.objects.select_related(
+        "cancelled_by",
         "course__patient",
         "course__clearance__screening__version",
         "check_in__version",
@@ -279,10 +293,43 @@ def nurse_answers(
     return rows
 
 
+def session_answers(
+    session: TreatmentSession, *, with_baseline: bool = True
+) -> tuple[dict | None, Baseline | None]:
+    """The check-in's answers and (with_baseline) the baseline intake as it was signed off,
+    read together in one query when the check-in has been sent (its latest submission holds
+    its answers as they stand: a sent check-in is not edited): (None, None) without a
+    check-in."""
+    check_in = session.check_in
+    if check_in is None:
+        return None, None
+    intake = session.course.clearance.screening
+    sent = check_in.submitted_at is not None and not check_in.is_editable
+    ids = [*([intake.pk] if with_baseline else []), *([check_in.pk] if sent else [])]
+    latest: dict = {}
+    if ids:
+        for screening_id, answers in (
+            Submission.objects.filter(screening_id__in=ids)
+            .order_by("-number")
+            .values_list("screening_id", "answers")
+        ):
+            latest.setdefault(screening_id, answers)
+    baseline = None
+    if with_baseline:
+        baseline = Baseline(
+            intake, dict(latest[intake.pk]) if intake.pk in latest else stored_answers(intake)
+        )
+    answers = dict(latest[check_in.pk]) if check_in.pk in latest else stored_answers(check_in)
+    return answers, baseline
+
+
 def since_baseline(
     session: TreatmentSession,
     check_in_flags: list[Flag],
     check_in_answers: dict[str, object] | None = None,
+    *,
+    baseline: Baseline | None = None,
+    baseline_flags: list[Flag] | None = None,
 ) -> dict | None:
     """What changed since the baseline sign-off, for the physician: the check-in's answers
     beside the cleared intake's (the questions they share by code, and the check-in's own),
@@ -291,7 +338,7 @@ def since_baseline(
     if check_in is None or check_in.submitted_at is None:
         return None
     # The intake as it was signed off: its latest submission's answers.
-    signed_off = baseline_of_session(session)
+    signed_off = baseline or baseline_of_session(session)
     baseline = signed_off.screening
     before = visibility_for(baseline, signed_off.answers)
     after_questionnaire = questionnaire_for(check_in.version)
@@ -339,7 +386,8 @@ def since_baseline(
         {"name": s.get("name", s["code"]), "now": s, "then": baseline_scores.get(s["code"])}
         for s in check_in.scores or []
     ]
-    baseline_flags = list(baseline.flags.all())
+    if baseline_flags is None:
+        baseline_flags = list(baseline.flags.all())
     baseline_codes = {f.code for f in baseline_flags}
     return {
         "baseline": baseline,

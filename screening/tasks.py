@@ -513,9 +513,11 @@ def send_authenticator_setup_link(link_id: str, removed_by_id: str = "", attempt
 
 
 def _check_in_wanted(session: TreatmentSession, now: datetime) -> bool:
-    """Whether a session still wants its check-in answered: ahead, its course not ended,
-    and its check-in not already sent."""
+    """Whether a session still wants its check-in answered: ahead, not cancelled, its course
+    not ended, and its check-in not already sent."""
     if session.scheduled_for <= now or session.course.ended_at is not None:
+        return False
+    if session.cancelled_at is not None:
         return False
     return session.check_in is None or session.check_in.is_editable
 

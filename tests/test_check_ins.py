@@ -296,3 +296,19 @@ def test_the_session_page_shows_the_check_in_answers_its_intake_made_it_ask(
     rows = changes["changed"] + changes["check_in_only"] + changes["unchanged"]
     shown = {row["question"].code: row["now"] for row in rows}
     assert shown.get("pregnant") == "Yes, I am pregnant"
+
+
+def test_a_check_in_page_costs_no_more_queries_than_a_wizard_page(
+    patient_client, course, django_assert_max_num_queries
+):
+    # Issue 14: a check-in page stays within the wizard page's budget (six queries,
+    # tests/test_intake_wizard.py), though it also reads its session and the baseline's answers.
+    session = make_session(course)
+    patient_client.post(f"/screenings/sessions/{session.pk}/check-in/")
+    session.refresh_from_db()
+    url = f"/screenings/{session.check_in.pk}/page/pregnancy/"
+    assert patient_client.get(url).status_code == 200
+    with django_assert_max_num_queries(6):
+        response = patient_client.get(url)
+    assert response.status_code == 200
+    assert "Could you be pregnant now?" in response.content.decode()  # read with the baseline

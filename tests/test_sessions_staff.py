@@ -16,6 +16,7 @@ from screening.models import (
     Decision,
     DischargeRecord,
     DoseRecord,
+    Submission,
     TreatmentCourse,
     TreatmentSession,
     VitalReading,
@@ -511,6 +512,14 @@ def test_the_session_page_costs_a_fixed_number_of_queries(
     physician_client, nurse, physician, default_version
 ):
     session = make_session(physician, flags=[("a", "caution")])
+    # As every sent intake and check-in has (services.evaluation.record_submission).
+    for screening in (session.course.clearance.screening, session.check_in):
+        Submission.objects.create(
+            screening=screening,
+            number=1,
+            submitted_at=screening.submitted_at,
+            answers=dict(screening.answers.values_list("question__code", "value")),
+        )
     empty = _queries(physician_client, page(session))
     for _ in range(8):
         record_reading(
@@ -524,9 +533,10 @@ def test_the_session_page_costs_a_fixed_number_of_queries(
         )
     full = _queries(physician_client, page(session))
     assert full == empty
-    # Measured: 21 on SQLite, 22 on PostgreSQL (the audit chain's lock), the audit record
-    # and the test's savepoints included; the screening page's are 19 and 20.
-    assert full <= 22
+    # Issue 14: within the screening page's budget (19 on SQLite, 20 on PostgreSQL:
+    # tests/test_physician_summary.py). Measured: 17 here, 18 on PostgreSQL (the audit chain's
+    # lock), the audit record and the test's savepoints included.
+    assert full <= (18 if connection.vendor == "postgresql" else 17)
 
 
 def test_the_print_view_carries_the_session_record(

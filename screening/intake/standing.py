@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Decision, Screening, TreatmentCourse, TreatmentSession, User
-from ..selectors import Clearance, ClearanceStatus
+from ..selectors import Clearance, ClearanceStatus, session_of_check_in
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,7 @@ def upcoming_sessions(patient: User) -> list[UpcomingSession]:
         TreatmentSession.objects.filter(
             course__patient=patient,
             course__ended_at__isnull=True,
+            cancelled_at__isnull=True,
             scheduled_for__gt=now,
             # A patient seen early and discharged has had that session: it is not ahead.
             discharge__isnull=True,
@@ -202,8 +203,12 @@ def upcoming_sessions(patient: User) -> list[UpcomingSession]:
     ]
 
 
+def ended_course(patient: User) -> TreatmentCourse | None:
+    """The patient's latest course when it has ended (None with a course in progress)."""
+    latest = TreatmentCourse.objects.filter(patient=patient).order_by("-created_at").first()
+    return latest if latest is not None and latest.ended_at is not None else None
+
+
 def session_of(screening: Screening) -> TreatmentSession | None:
     """The session a check-in is for (None for an intake)."""
-    if screening.purpose != Screening.Purpose.CHECK_IN:
-        return None
-    return TreatmentSession.objects.filter(check_in=screening).first()
+    return session_of_check_in(screening)

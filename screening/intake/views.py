@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.formats import date_format
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..engine.severity import Severity
@@ -29,6 +29,7 @@ from ..selectors import (
     first_incomplete_section,
     intake_screenings,
     page_draft,
+    patient_screenings,
     section_is_complete,
     visibility_for,
 )
@@ -46,6 +47,7 @@ from ..snapshots import patient_messages_for, questionnaire_for
 from .forms import CheckInSubmitForm, SubmitForm
 from .standing import (
     check_in_opens_at,
+    ended_course,
     latest_decision,
     session_of,
     standing_of,
@@ -57,9 +59,7 @@ logger = logging.getLogger(__name__)
 
 
 def _own_screening(request: HttpRequest, screening_id: UUID) -> Screening:
-    return get_object_or_404(
-        Screening.objects.select_related("version"), pk=screening_id, patient=request.user
-    )
+    return get_object_or_404(patient_screenings(), pk=screening_id, patient=request.user)
 
 
 @login_required
@@ -81,6 +81,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "standing": standing,
             "rescreening_due": standing.key.startswith("rescreen_"),
             "sessions": upcoming_sessions(request.user),
+            "ended_course": ended_course(request.user),
         },
     )
 
@@ -96,6 +97,9 @@ def check_in(request: HttpRequest, session_id: UUID) -> HttpResponse:
         pk=session_id,
         course__patient=request.user,
     )
+    if session.cancelled_at is not None or session.course.ended_at is not None:
+        messages.info(request, gettext("This session has been canceled."))
+        return redirect("patient:home")
     if session.check_in is None and timezone.now() < check_in_opens_at(session):
         # The day and month in the page's language ("5 December", "5 de diciembre").
         opens = date_format(

@@ -7,6 +7,7 @@ Read by physicians (the review permission), audited like a screening page.
 import uuid
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -21,7 +22,7 @@ from ..course_chart import (
     table_rows,
 )
 from ..engine.course import GAD7, PHQ9, course_of
-from ..models import AuditAction, Screening, TreatmentSession, User
+from ..models import AuditAction, Screening, TreatmentCourse, TreatmentSession, User
 from ..selectors import patient_course
 
 
@@ -31,7 +32,11 @@ from ..selectors import patient_course
 def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     # Only someone who has sent a questionnaire is a patient staff may read: anyone else
     # (unknown, staff, a patient who never sent one) is "not found".
-    patient = User.objects.filter(pk=patient_id).first()
+    patient = (
+        User.objects.filter(pk=patient_id)
+        .annotate(in_treatment=Exists(TreatmentCourse.objects.filter(patient=OuterRef("pk"))))
+        .first()
+    )
     if patient is None:
         raise Http404
     data = patient_course(patient, today=timezone.localdate())
@@ -91,5 +96,7 @@ def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             "sex": data.sex,
             "questionnaires": questionnaires,
             "courses": courses,
+            # A patient in treatment is one of the Sessions tab's; otherwise the queue's.
+            "active_tab": "sessions" if patient.in_treatment else "queue",
         },
     )

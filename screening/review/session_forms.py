@@ -279,3 +279,39 @@ class BloodPressureReviewForm(forms.Form):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("prefix", "review")
         super().__init__(*args, **kwargs)
+
+
+class CancelSessionForm(forms.Form):
+    reason = forms.CharField(
+        label="Why the session is cancelled",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 1}),
+        error_messages={"required": "Say why the session is cancelled."},
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("prefix", "cancel")
+        super().__init__(*args, **kwargs)
+
+
+class RescheduleForm(ScheduleForm):
+    """The booking form, to move a session to another date and time."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("prefix", "move")
+        super().__init__(*args, **kwargs)
+        self.fields["date"].label = "New date"
+        self.fields["time"].label = "New time"
+
+
+class EndCourseForm(forms.Form):
+    reason = forms.CharField(
+        label="Why the course ends",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why the course ends."},
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("prefix", "end")
+        super().__init__(*args, **kwargs)

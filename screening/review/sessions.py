@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import audit
 from ..models import AuditAction, Flag, TreatmentCourse, TreatmentSession, VitalReading
-from ..selectors import stored_answers
 from ..services.review import (
     NOTE_REQUIRED_SEVERITIES,
     AcknowledgementNeedsNote,
@@ -32,17 +31,22 @@ from ..services.review import (
 )
 from ..services.sessions import (
     SessionNotAllowed,
+    cancel_session,
+    end_course,
     record_discharge,
     record_dose,
     record_reading,
+    reschedule_session,
     review_blood_pressure,
     schedule_session,
     start_course,
 )
 from ..session_records import (
     SessionRecord,
+    flags_of,
     limits,
     nurse_answers,
+    session_answers,
     session_records,
     sessions_for_staff,
     since_baseline,
@@ -50,8 +54,11 @@ from ..session_records import (
 from .forms import AcknowledgeForm
 from .session_forms import (
     BloodPressureReviewForm,
+    CancelSessionForm,
     DischargeForm,
     DoseForm,
+    EndCourseForm,
+    RescheduleForm,
     ScheduleForm,
     StartCourseForm,
     VitalsForm,
@@ -60,8 +67,12 @@ from .session_forms import (
 VIEW = "screening.view_treatmentsession"
 SCHEDULE = "screening.schedule_session"
 RECORD = "screening.record_vitals"
+END_COURSE = "screening.decide_screening"  # a physician's decision
 # The board shows today's sessions and the next ones, at most this many.
 BOARD_UPCOMING_DAYS = 14
+# The in-clinic record's forms, drawn again with their errors (or, once the record is closed,
+# their messages shown on top).
+RECORD_FORMS = ("pre_dose_form", "post_dose_form", "dose_form", "discharge_form")
 BOARD_LIMIT = 200
 
 
@@ -76,7 +87,10 @@ def board(request: HttpRequest) -> HttpResponse:
     start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
     end = start + datetime.timedelta(days=BOARD_UPCOMING_DAYS + 1)
     sessions = sessions_for_staff().filter(
-        scheduled_for__gte=start, scheduled_for__lt=end, course__ended_at__isnull=True
+        scheduled_for__gte=start,
+        scheduled_for__lt=end,
+        course__ended_at__isnull=True,
+        cancelled_at__isnull=True,
     )[:BOARD_LIMIT]
     records = session_records(sessions)
     tomorrow = start + datetime.timedelta(days=1)
@@ -120,7 +134,9 @@ def start_course_view(request: HttpRequest) -> HttpResponse:
 
 def _course(course_id: uuid.UUID) -> TreatmentCourse:
     return get_object_or_404(
-        TreatmentCourse.objects.select_related("patient", "clearance__screening", "created_by"),
+        TreatmentCourse.objects.select_related(
+            "patient", "clearance__screening", "created_by", "ended_by"
+        ),
         pk=course_id,
     )
 
@@ -133,7 +149,10 @@ def course_detail(request: HttpRequest, course_id: uuid.UUID) -> HttpResponse:
 
 
 def _course_page(
-    request: HttpRequest, course: TreatmentCourse, form: ScheduleForm | None = None
+    request: HttpRequest,
+    course: TreatmentCourse,
+    form: ScheduleForm | None = None,
+    end_form: EndCourseForm | None = None,
 ) -> HttpResponse:
     audit.record(
         request=request,
@@ -148,8 +167,37 @@ def _course_page(
         "records": session_records(sessions),
         "form": form or ScheduleForm(),
         "can_schedule": request.user.has_perm(SCHEDULE) and course.ended_at is None,
+        "can_end": request.user.has_perm(END_COURSE) and course.ended_at is None,
+        "end_form": end_form or EndCourseForm(),
     }
+    if not context["can_schedule"] and form is not None:
+        # A booking sent for a course that has ended: the form is not drawn, say why on top.
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
     return render(request, "staff/course.html", context)
+
+
+@login_required
+@permission_required(END_COURSE, raise_exception=True)
+@require_POST
+def end_course_view(request: HttpRequest, course_id: uuid.UUID) -> HttpResponse:
+    course = _course(course_id)
+    form = EndCourseForm(request.POST)
+    if form.is_valid():
+        try:
+            end_course(
+                course=course,
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+                ip_address=audit.client_ip(request),
+            )
+        except SessionNotAllowed as error:
+            form.add_error(error.field or None, str(error))
+        else:
+            messages.success(request, "Course ended. Its sessions still ahead are cancelled.")
+            return redirect("staff:course", course_id=course.pk)
+    return _course_page(request, _course(course_id), end_form=form)
 
 
 @login_required
@@ -199,12 +247,17 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         obj=session,
         summary="Treatment session read",
     )
-    (record,) = session_records([session])
-    # The check-in's answers, read once for the escort answers and what changed.
-    check_in_answers = stored_answers(session.check_in) if session.check_in else None
     user = request.user
-    can_record = user.has_perm(RECORD) and not hasattr(session, "discharge")
     reads_screenings = user.has_perm("screening.review_screening")
+    # The check-in's flags and (for a physician) the baseline's, in one read; the check-in's
+    # answers and the baseline's, in another, for the escort answers and what changed.
+    baseline_id = session.course.clearance.screening_id if reads_screenings else None
+    flags = flags_of([session.check_in_id, baseline_id])
+    (record,) = session_records([session], flags=flags)
+    check_in_answers, baseline = session_answers(session, with_baseline=reads_screenings)
+    can_record = (
+        user.has_perm(RECORD) and not hasattr(session, "discharge") and session.cancelled_at is None
+    )
     can_acknowledge = user.has_perm("screening.decide_screening")
     context = {
         "session": session,
@@ -223,7 +276,13 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         and session.check_in is not None
         and not session.check_in.is_editable,
         "reads_screenings": reads_screenings,
-        "changes": since_baseline(session, record.flags, check_in_answers)
+        "changes": since_baseline(
+            session,
+            record.flags,
+            check_in_answers,
+            baseline=baseline,
+            baseline_flags=flags.get(baseline_id, []),
+        )
         if reads_screenings
         else None,
     }
@@ -232,8 +291,8 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
     context["note_required_severities"] = [str(s) for s in NOTE_REQUIRED_SEVERITIES]
     if not can_record:
         # A form sent after the discharge closed the record is not drawn again: say why.
-        for form in forms.values():
-            for error in getattr(form, "non_field_errors", list)():
+        for key in RECORD_FORMS:
+            for error in getattr(forms.get(key), "non_field_errors", list)():
                 messages.error(request, error)
     if can_record:
         current = record.current_readings
@@ -246,6 +305,25 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
             initial={"given_at": timezone.localtime().strftime("%H:%M")}
         )
         context["discharge_form"] = forms.get("discharge_form") or DischargeForm()
+    context["can_change_booking"] = (
+        user.has_perm(SCHEDULE)
+        and session.cancelled_at is None
+        and session.course.ended_at is None
+        and record.dose is None
+        and not hasattr(session, "discharge")
+    )
+    if context["can_change_booking"]:
+        local = timezone.localtime(session.scheduled_for)
+        context["reschedule_form"] = forms.get("reschedule_form") or RescheduleForm(
+            initial={"date": local.date(), "time": local.strftime("%H:%M")}
+        )
+        context["cancel_form"] = forms.get("cancel_form") or CancelSessionForm()
+    else:
+        # A booking that can no longer change (a dose recorded meanwhile): say why on top.
+        for key in ("reschedule_form", "cancel_form"):
+            for errors in getattr(forms.get(key), "errors", {}).values():
+                for error in errors:
+                    messages.error(request, error)
     pre = record.pre_dose
     context["needs_bp_review"] = (
         pre is not None
@@ -256,6 +334,59 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
     if can_acknowledge and context["needs_bp_review"]:
         context["review_form"] = forms.get("review_form") or BloodPressureReviewForm()
     return render(request, "staff/session.html", context)
+
+
+@login_required
+@permission_required(SCHEDULE, raise_exception=True)
+@require_POST
+def reschedule(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    form = RescheduleForm(request.POST)
+    if form.is_valid():
+        try:
+            moved = reschedule_session(
+                session=session,
+                scheduled_for=form.cleaned_data["scheduled_for"],
+                actor=request.user,
+                ip_address=audit.client_ip(request),
+            )
+        except SessionNotAllowed as error:
+            form.add_error(error.field or None, str(error))
+        else:
+            local = timezone.localtime(moved.scheduled_for)
+            messages.success(request, f"Session moved to {local:%A %-d %B %Y at %H:%M}.")
+            return _back(session)
+    return _booking_refused(request, session, form, "reschedule_form")
+
+
+@login_required
+@permission_required(SCHEDULE, raise_exception=True)
+@require_POST
+def cancel(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    form = CancelSessionForm(request.POST)
+    if form.is_valid():
+        try:
+            cancel_session(
+                session=session,
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+                ip_address=audit.client_ip(request),
+            )
+        except SessionNotAllowed as error:
+            form.add_error(error.field or None, str(error))
+        else:
+            messages.success(request, "Session cancelled. It stays on the course's record.")
+            return _back(session)
+    return _booking_refused(request, session, form, "cancel_form")
+
+
+def _booking_refused(
+    request: HttpRequest, session: TreatmentSession, form: object, key: str
+) -> HttpResponse:
+    """The session page again with the form as typed and its message beside the field; when
+    the booking can no longer change (a dose recorded, cancelled), the message on top."""
+    return _session_page(request, session, **{key: form})
 
 
 def _due_readings(record: SessionRecord) -> list[dict]:

@@ -32,7 +32,10 @@ urlpatterns = [
     path("sessions/courses/new/", sessions.start_course_view, name="start_course"),
     path("sessions/courses/<uuid:course_id>/", sessions.course_detail, name="course"),
     path("sessions/courses/<uuid:course_id>/schedule/", sessions.schedule, name="schedule"),
+    path("sessions/courses/<uuid:course_id>/end/", sessions.end_course_view, name="end_course"),
     path("sessions/<uuid:session_id>/", sessions.session_detail, name="session"),
+    path("sessions/<uuid:session_id>/move/", sessions.reschedule, name="reschedule_session"),
+    path("sessions/<uuid:session_id>/cancel/", sessions.cancel, name="cancel_session"),
     path(
         "sessions/<uuid:session_id>/vitals/before-dose/",
         sessions.record_vitals,

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .. import audit, tasks
@@ -119,6 +120,28 @@ def schedule_session(
     """Book one session of the course, and invite the patient to its check-in (the task
     waits until CHECK_IN_OPENS_HOURS_BEFORE the session, and is queued in this transaction)."""
     course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
+    _check_booking(course, scheduled_for)
+    session = TreatmentSession.objects.create(
+        course=course, scheduled_for=scheduled_for, created_by=actor
+    )
+    audit.record(
+        actor=actor,
+        ip_address=ip_address,
+        action=AuditAction.SESSION_SCHEDULED,
+        obj=session,
+        summary="Treatment session scheduled",
+    )
+    tasks.invite_to_check_in.enqueue(session_id=str(session.pk))
+    return session
+
+
+def _check_booking(
+    course: TreatmentCourse, scheduled_for: datetime, moving: TreatmentSession | None = None
+) -> None:
+    """The checks of booking a session, and of moving one (`moving`) to another time: the
+    course has not ended, the time is ahead and within a year, the patient's clearance
+    stands, and no other session of the course (cancelled ones aside) is on that day. The
+    caller holds the course's row lock."""
     if course.ended_at is not None:
         raise SessionNotAllowed("This course has ended: start a new course to book sessions.")
     now = timezone.now()
@@ -134,30 +157,132 @@ def schedule_session(
     if not clearance.valid:
         raise SessionNotAllowed("No session can be booked: " + clearance.problem)
     day = timezone.localdate(scheduled_for)
+    others = course.sessions.filter(cancelled_at__isnull=True)
+    if moving is not None:
+        others = others.exclude(pk=moving.pk)
     if any(
-        timezone.localdate(other) == day
-        for other in course.sessions.values_list("scheduled_for", flat=True)
+        timezone.localdate(other) == day for other in others.values_list("scheduled_for", flat=True)
     ):
         raise SessionNotAllowed(
             f"{course.patient.full_name} already has a session of this course on "
             f"{day:%A} {day.day} {day:%B %Y}: choose another day.",
             field="date",
         )
-    session = TreatmentSession.objects.create(
-        course=course, scheduled_for=scheduled_for, created_by=actor
-    )
+
+
+def _refuse_changing_booking(session: TreatmentSession) -> None:
+    """A booking is cancelled or moved only while nothing has happened at the visit."""
+    if session.cancelled_at is not None:
+        raise SessionNotAllowed("This session was cancelled already.")
+    if DoseRecord.objects.filter(session=session).exists():
+        raise SessionNotAllowed(
+            "A dose has been recorded for this session: it took place, and cannot be "
+            "cancelled or moved."
+        )
+    if DischargeRecord.objects.filter(session=session).exists():
+        raise SessionNotAllowed("The patient has been discharged: this session's record is closed.")
+
+
+@transaction.atomic
+def cancel_session(
+    *, session: TreatmentSession, reason: str, actor: User, ip_address: str | None
+) -> TreatmentSession:
+    """Cancel a booked session: kept on file with who, when and why; its check-in invitation
+    is not sent (the task finds it cancelled). Refused once a dose is recorded."""
+    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    _refuse_changing_booking(session)
+    if not reason.strip():
+        raise SessionNotAllowed("Say why the session is cancelled.", field="reason")
+    session.cancelled_at = timezone.now()
+    session.cancelled_by = actor
+    session.cancel_reason = reason.strip()
+    session.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
     audit.record(
         actor=actor,
         ip_address=ip_address,
-        action=AuditAction.SESSION_SCHEDULED,
+        action=AuditAction.SESSION_CANCELLED,
         obj=session,
-        summary="Treatment session scheduled",
+        summary="Treatment session cancelled",
+    )
+    return session
+
+
+@transaction.atomic
+def reschedule_session(
+    *, session: TreatmentSession, scheduled_for: datetime, actor: User, ip_address: str | None
+) -> TreatmentSession:
+    """Move a booked session to another time, with the checks of booking, and plan its
+    check-in invitation again for the new time. Refused once a dose is recorded."""
+    course = TreatmentCourse.objects.select_for_update().get(pk=session.course_id)
+    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    _refuse_changing_booking(session)
+    _check_booking(course, scheduled_for, moving=session)
+    session.scheduled_for = scheduled_for
+    fields = ["scheduled_for"]
+    if session.check_in_id is None:
+        # Not opened yet: the invitation is sent again before the new time (it is sent at
+        # most once per planned time; a task queued for the old time finds the new one).
+        session.check_in_invited_at = None
+        fields.append("check_in_invited_at")
+    session.save(update_fields=fields)
+    audit.record(
+        actor=actor,
+        ip_address=ip_address,
+        action=AuditAction.SESSION_RESCHEDULED,
+        obj=session,
+        summary="Treatment session moved",
     )
     tasks.invite_to_check_in.enqueue(session_id=str(session.pk))
     return session
 
 
+@transaction.atomic
+def end_course(
+    *, course: TreatmentCourse, reason: str, actor: User, ip_address: str | None
+) -> TreatmentCourse:
+    """End a course (a physician's decision), with the reason: no more sessions are booked on
+    it, and its sessions still ahead with no dose recorded are cancelled, each audited."""
+    course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
+    if course.ended_at is not None:
+        raise SessionNotAllowed("This course has ended already.")
+    if not reason.strip():
+        raise SessionNotAllowed("Say why the course ends.", field="reason")
+    now = timezone.now()
+    course.ended_at = now
+    course.ended_by = actor
+    course.end_reason = reason.strip()
+    course.save(update_fields=["ended_at", "ended_by", "end_reason"])
+    audit.record(
+        actor=actor,
+        ip_address=ip_address,
+        action=AuditAction.COURSE_ENDED,
+        screening=course.clearance.screening,
+        obj=course,
+        summary="Treatment course ended",
+    )
+    ahead = (
+        course.sessions.select_for_update()
+        .filter(scheduled_for__gt=now, cancelled_at__isnull=True)
+        .exclude(Exists(DoseRecord.objects.filter(session=OuterRef("pk"))))
+    )
+    for session in ahead:
+        session.cancelled_at = now
+        session.cancelled_by = actor
+        session.cancel_reason = "The course ended."
+        session.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
+        audit.record(
+            actor=actor,
+            ip_address=ip_address,
+            action=AuditAction.SESSION_CANCELLED,
+            obj=session,
+            summary="Treatment session cancelled",
+        )
+    return course
+
+
 def _refuse_after_discharge(session: TreatmentSession) -> None:
+    if session.cancelled_at is not None:
+        raise SessionNotAllowed("This session was cancelled: nothing is recorded for it.")
     if DischargeRecord.objects.filter(session=session).exists():
         raise SessionNotAllowed("The patient has been discharged: this session's record is closed.")
 

@@ -626,6 +626,9 @@ POST_BODIES = {
         "pre_dose-heart_rate": "70",
     },
     "staff:record_dose": lambda world: {"dose-given_at": "00:00"},
+    "staff:cancel_session": lambda world: {"cancel-reason": "The patient called to cancel."},
+    "staff:reschedule_session": lambda world: {"move-date": _free_day(), "move-time": "11:00"},
+    "staff:end_course": lambda world: {"end-reason": "Course completed."},
     "staff:session_acknowledge": lambda world: {
         "lock_version": _check_in_version(world),
         "note": "",
@@ -878,6 +881,19 @@ APP_MATRIX = {
     "staff:session_acknowledge": {
         "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
         "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:session"),     DENIED,                   DENIED),
+    },
+    # Changing a booking: whoever books (physicians and nurses); ending a course: physicians.
+    "staff:cancel_session": {  # B's session has no dose yet: cancelled, back to the session
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:session"),     DENIED,                   to("staff:session")),
+    },
+    "staff:reschedule_session": {  # B's clearance no longer stands: the form says so
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   NOT_ALLOWED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 OK,                      DENIED,                   OK),
+    },
+    "staff:end_course": {
+        "GET":              (LOGIN,       DENIED,         DENIED,                 NOT_ALLOWED,             DENIED,                   DENIED),
+        "POST":             (LOGIN,       DENIED,         DENIED,                 to("staff:course"),      DENIED,                   DENIED),
     },
     # The FHIR API answers API tokens only (tests/fhir/test_api.py tries every kind of token):
     # a session, even a physician's, gets 401. Its CapabilityStatement is public.

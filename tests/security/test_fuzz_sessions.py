@@ -6,11 +6,13 @@ from contextlib import contextmanager
 import pytest
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from screening.models import DischargeRecord, DoseRecord, TreatmentSession, VitalReading
 from screening.review.session_forms import HEART_RATE_RANGE, SPO2_RANGE, WEIGHT_KG_RANGE
+from screening.services.sessions import BOOKING_HORIZON
 from tests.logins import log_in_staff
 from tests.session_helpers import make_session
 
@@ -117,5 +119,48 @@ def test_scheduling_survives_malformed_posts(nurse, physician, default_version):
             )
             assert response.status_code in (200, 302)
             assert TreatmentSession.objects.filter(course=course).count() <= 2
+
+    post()
+
+
+@pytest.mark.django_db
+def test_moving_cancelling_and_ending_survive_malformed_posts(nurse, physician, default_version):
+    session = make_session(physician, hours_from_now=3)
+    nurse_client = log_in_staff(Client(), nurse)
+    physician_client = log_in_staff(Client(), physician)
+    before = session.scheduled_for
+
+    @settings(
+        max_examples=80,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(date=TEXT, time=TEXT, reason=TEXT)
+    def post(date, time, reason):
+        with rolled_back():
+            moved = nurse_client.post(
+                f"/staff/sessions/{session.pk}/move/", {"move-date": date, "move-time": time}
+            )
+            assert moved.status_code in (200, 302)
+            stored = TreatmentSession.objects.get(pk=session.pk)
+            # Moved only to a time ahead and within the booking horizon, or not at all.
+            now = timezone.now()
+            assert stored.scheduled_for == before or (
+                now < stored.scheduled_for <= now + BOOKING_HORIZON
+            )
+        with rolled_back():
+            cancelled = nurse_client.post(
+                f"/staff/sessions/{session.pk}/cancel/", {"cancel-reason": reason}
+            )
+            assert cancelled.status_code in (200, 302)
+            stored = TreatmentSession.objects.get(pk=session.pk)
+            assert (stored.cancelled_at is None) == (
+                not reason.strip() or cancelled.status_code == 200
+            )
+        with rolled_back():
+            ended = physician_client.post(
+                f"/staff/sessions/courses/{session.course_id}/end/", {"end-reason": reason}
+            )
+            assert ended.status_code in (200, 302)
 
     post()
