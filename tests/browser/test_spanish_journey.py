@@ -46,7 +46,10 @@ ANSWERS = CodedAnswers(
 )
 # Our own wording, from locale/es and content/translations/ketamine-pretreatment.es.po.
 SAVE_AND_CONTINUE = "Guardar y continuar"
-ENGLISH_NOTE = "No tenemos una versión oficial de este cuestionario en su idioma, así que se muestra en inglés."
+ENGLISH_NOTE = (
+    "Las preguntas de abajo son de un cuestionario de salud estándar. No tenemos "
+    "la versión oficial en su idioma, así que se muestran en inglés."
+)
 # The PHQ-9's first item in its official Spanish, and the GAD-7's in its official English.
 PHQ9_FIRST_ITEM_ES = "Poco interés o placer en hacer cosas"
 GAD7_FIRST_ITEM_EN = "Feeling nervous, anxious or on edge"
@@ -64,6 +67,13 @@ def switch_language(page: Page, code: str) -> None:
     with page.expect_navigation():
         switcher.locator("button[type=submit]").click()
     expect(page.locator("html")).to_have_attribute("lang", code)
+
+
+def assert_just_above(note, question) -> None:
+    """The note stands above the question, with at most the list's instruction between."""
+    note_box, question_box = note.bounding_box(), question.bounding_box()
+    gap = question_box["y"] - (note_box["y"] + note_box["height"])
+    assert 0 <= gap < 300, f"the note is {gap:.0f}px above the first question in English"
 
 
 def overflowing(page: Page) -> list[str]:
@@ -160,13 +170,23 @@ def test_spanish_intake_on_a_phone_reviewed_in_english(
             expect(item.locator("legend [lang]").first).to_have_attribute("lang", "en-US")
             expect(item.locator("legend [lang]").first).to_have_text(GAD7_FIRST_ITEM_EN)
 
+        if code == "substances":  # the AUDIT-C (English) at the foot of a Spanish page
+            note = page.locator("#english-wording-note")
+            expect(note).to_have_text(ENGLISH_NOTE)
+            assert_just_above(note, page.locator('[data-question="auditc_1"]'))
+
         if code == "medicines":
             complete_medicines_and_switch_back_and_forth(page, shot, problems, check_page)
             switched = True
             continue
 
-        def after_follow_up(page, shot=shot, title=title):
+        def after_follow_up(page, shot=shot, title=title, code=code):
             check_page(page, f"{title} (with follow-up questions)", f"{shot}-follow-up")
+            if code == "stressful_experiences":  # the PCL-5 (English) below a Spanish question
+                note = page.locator("#english-wording-note")
+                expect(note).to_be_visible()
+                expect(note).to_have_text(ENGLISH_NOTE)
+                assert_just_above(note, page.locator('[data-question="pcl5_1"]'))
 
         follow_ups += complete_page_by_code(page, ANSWERS, on_follow_up=after_follow_up)
 
