@@ -175,6 +175,11 @@ def test_spanish_intake_on_a_phone_reviewed_in_english(
             expect(note).to_have_text(ENGLISH_NOTE)
             assert_just_above(note, page.locator('[data-question="auditc_1"]'))
 
+        if code == "vitals":  # both numbers on one line on a phone, the "/" between them
+            top = main_form(page).locator("input[name$='_systolic']").bounding_box()
+            bottom = main_form(page).locator("input[name$='_diastolic']").bounding_box()
+            assert abs(top["y"] - bottom["y"]) < 2 and top["x"] < bottom["x"], (top, bottom)
+
         if code == "medicines":
             complete_medicines_and_switch_back_and_forth(page, shot, check_page)
             switched = True
