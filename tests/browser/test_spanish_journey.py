@@ -14,14 +14,23 @@ import re
 
 import pytest
 from django.core import mail
+from django.test import Client
 from playwright.sync_api import Page, expect
 
 from screening.models import Screening
+from screening.services.intake import start_screening
 from tests.conftest import PASSWORD
+from tests.test_intake_wizard import fill_intake_until
 
-from .coded_steps import CodedAnswers, answer_by_code, complete_page_by_code, save_button
+from .coded_steps import (
+    CodedAnswers,
+    answer_by_code,
+    complete_page_by_code,
+    question,
+    save_button,
+)
 from .conftest import DESKTOP, PHONE, shoot
-from .patient_steps import heading, main_form, section_slug
+from .patient_steps import heading, log_in, main_form, section_slug, settled
 from .staff_steps import (
     DECISION_SIGNED,
     acknowledge_every_flag,
@@ -122,7 +131,7 @@ def test_spanish_intake_on_a_phone_reviewed_in_english(
     (email,) = [m for m in mail.outbox if m.to == [PATIENT[1]]]
     assert "cuestionario" in email.subject, email.subject
     assert email.body.startswith(f"Hola, {PATIENT[0]}:"), email.body
-    assert "Abra este enlace" in email.body or "enlace" in email.body, email.body
+    assert "Abra este enlace para elegir una contraseña" in email.body, email.body
     assert "questionnaire" not in email.body and "Open this link" not in email.body
 
     # 2. She accepts it on a phone: every page in Spanish.
@@ -158,12 +167,14 @@ def test_spanish_intake_on_a_phone_reviewed_in_english(
         check_page(page, title, shot)
 
         if code == "about_you":
-            expect(heading(page)).not_to_have_text("About you")
+            expect(heading(page)).to_have_text("Sobre usted")
         if code == "mood":  # the PHQ-9 in its official Spanish
+            expect(heading(page)).to_have_text("Cómo se ha sentido")
             item = page.get_by_role("group", name=re.compile("^" + PHQ9_FIRST_ITEM_ES))
             expect(item).to_be_visible()
             expect(item.locator("[lang]")).to_have_count(0)  # Spanish, as the page
         if code == "anxiety":  # the GAD-7 in English, marked so, with a note in Spanish
+            expect(heading(page)).to_have_text("Preocupación y ansiedad")
             expect(page.locator("#english-wording-note")).to_have_text(ENGLISH_NOTE)
             item = page.get_by_role("group", name=re.compile("^" + GAD7_FIRST_ITEM_EN))
             expect(item).to_be_visible()
@@ -209,7 +220,7 @@ def test_spanish_intake_on_a_phone_reviewed_in_english(
     with page.expect_navigation():
         page.locator("#consent-form button[type=submit]").click()
     expect(page.locator("html")).to_have_attribute("lang", "es")
-    expect(heading(page)).not_to_have_text(re.compile("answers have been sent", re.I))
+    expect(heading(page)).to_have_text("Gracias, sus respuestas fueron enviadas")
     check_page(page, "done page", "es-phone-92-done")
     screening = Screening.objects.get(patient__email=PATIENT[1])
     assert screening.language == "es"
@@ -279,3 +290,38 @@ def complete_medicines_and_switch_back_and_forth(page, shot, check_page) -> None
     switch_language(page, "es")
     expect(name_box).to_have_value(TYPED_MEDICINE)
     page.goto(next_url)
+
+
+@pytest.mark.parametrize("script", [True, False], ids=["with-javascript", "without-javascript"])
+def test_switching_language_keeps_what_was_typed_on_the_page(
+    contexts, default_version, patient, script
+):
+    """Answers given on a page and not yet saved, a follow-up among them, are still there
+    after the switcher reloads the page in Spanish (with JavaScript; without it, the page
+    comes back as it was last saved, which this test records rather than hides)."""
+    screening = start_screening(patient=patient)
+    client = Client()
+    client.force_login(patient)
+    fill_intake_until(client, screening, "pregnancy")
+    page = contexts.new_page(PHONE, java_script_enabled=script)
+    log_in(page, patient.email)
+    page.goto(f"/screenings/{screening.pk}/page/pregnancy/")
+    expect(page.locator("html")).to_have_attribute("lang", "en-us")
+    form = main_form(page)
+    form.locator("input[name=can_be_pregnant][value=yes]").check()
+    follow_up = question(page, "pregnant")
+    if script:
+        expect(follow_up).to_be_visible()
+        follow_up.locator("input[value=no]").check()
+
+    switch_language(page, "es")
+    expect(save_button(page)).to_have_text(SAVE_AND_CONTINUE)
+    if script:
+        expect(form.locator("input[name=can_be_pregnant][value=yes]")).to_be_checked()
+        expect(follow_up).to_be_visible()
+        expect(follow_up.locator("input[value=no]")).to_be_checked()
+        settled(page)
+        # Kept for the one reload only: a later visit draws the page as saved.
+        assert page.evaluate("() => sessionStorage.length") == 0
+    else:
+        expect(form.locator("input[name=can_be_pregnant]:checked")).to_have_count(0)
