@@ -298,15 +298,18 @@ def test_switching_language_keeps_what_was_typed_on_the_page(
 ):
     """Answers given on a page and not yet saved, a follow-up among them, are still there
     after the switcher reloads the page in Spanish (with JavaScript; without it, the page
-    comes back as it was last saved, which this test records rather than hides)."""
+    comes back as it was last saved, which this test records rather than hides), and a page
+    opened from the review page still returns to it."""
     screening = start_screening(patient=patient)
     client = Client()
     client.force_login(patient)
     fill_intake_until(client, screening, "pregnancy")
     page = contexts.new_page(PHONE, java_script_enabled=script)
     log_in(page, patient.email)
-    page.goto(f"/screenings/{screening.pk}/page/pregnancy/")
+    # Opened from the review page, to change an answer: the switch keeps it so.
+    page.goto(f"/screenings/{screening.pk}/page/pregnancy/?from=review")
     expect(page.locator("html")).to_have_attribute("lang", "en-us")
+    expect(save_button(page)).to_have_text("Save and return to review")
     form = main_form(page)
     form.locator("input[name=can_be_pregnant][value=yes]").check()
     follow_up = question(page, "pregnant")
@@ -315,7 +318,8 @@ def test_switching_language_keeps_what_was_typed_on_the_page(
         follow_up.locator("input[value=no]").check()
 
     switch_language(page, "es")
-    expect(save_button(page)).to_have_text(SAVE_AND_CONTINUE)
+    assert page.url.endswith("/page/pregnancy/?from=review"), page.url
+    expect(save_button(page)).to_have_text("Guardar y volver a la revisión")
     if script:
         expect(form.locator("input[name=can_be_pregnant][value=yes]")).to_be_checked()
         expect(follow_up).to_be_visible()
