@@ -42,8 +42,8 @@ pytestmark = pytest.mark.django_db
 
 VERSIONS = "/admin/screening/questionsetversion"
 SPANISH_NOTE = (
-    "No tenemos una versión oficial de este cuestionario en su idioma, "
-    "así que se muestra en inglés."
+    "Las preguntas de abajo son de un cuestionario de salud estándar. No tenemos "
+    "la versión oficial en su idioma, así que se muestran en inglés."
 )
 
 
@@ -364,6 +364,39 @@ def test_a_spanish_page_shows_the_translation_and_marks_the_official_english(
     assert f'<span lang="en-US">{escape(item.choices[0].label)}</span>' in mood
     assert SPANISH_NOTE in mood
     assert escape(f"[es] {source.section('mood').title}") in mood  # our own wording
+
+
+def test_the_note_on_official_english_stands_just_above_it(
+    default_version, spanish_patient, patient
+):
+    """On a Spanish page, the note saying why some questions are in English stands just above
+    the first of them (the AUDIT-C at the foot of the alcohol page, the PCL-5 inside its list,
+    shown only with it), not at the top of a page the patient reads in Spanish."""
+    screening = start_screening(patient=patient)
+
+    def page(code: str) -> str:
+        return spanish_patient.get(f"/screenings/{screening.pk}/page/{code}/").content.decode()
+
+    def at(html: str, text: str) -> int:
+        assert html.count(text) >= 1, text
+        return html.index(text)
+
+    substances = page("substances")
+    assert substances.count('id="english-wording-note"') == 1
+    note = at(substances, SPANISH_NOTE)
+    assert at(substances, 'data-question="sud_status"') < note
+    assert note < at(substances, 'data-question="auditc_1"')
+
+    stressful = page("stressful_experiences")
+    note = at(stressful, SPANISH_NOTE)
+    opening = at(stressful, 'data-question="trauma_exposure"')
+    assert opening < at(stressful, "data-grid") < note < at(stressful, 'data-question="pcl5_1"')
+
+    anxiety = page("anxiety")  # the whole page is the GAD-7: the note comes first
+    note = at(anxiety, SPANISH_NOTE)
+    assert note < at(anxiety, '<div class="intro') < at(anxiety, 'data-question="gad7_1"')
+
+    assert "english-wording-note" not in page("mood")  # the PHQ-9's official Spanish
 
 
 def test_a_language_the_version_does_not_offer_shows_the_english_marked(

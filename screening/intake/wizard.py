@@ -231,6 +231,10 @@ class PageStep:
             if self.screening.previous_id is not None
             else []
         )
+        items = page_items(fields, intro_blocks(list_intro))
+        english_note = self._shows_english()
+        if english_note and not shows_source_wording(self.section.title, self.section.intro):
+            self._mark_first_item_in_english(items)
         return {
             "screening": self.screening,
             "section": self.section,
@@ -240,12 +244,15 @@ class PageStep:
             "section_count": len(possible),
             "previous_section": sections[previous - 1] if previous > 0 else None,
             "intro_blocks": intro_blocks(top_intro),
-            "items": page_items(fields, intro_blocks(list_intro)),
+            "items": items,
             "restored_draft": self.restored,
             "from_last_questionnaire": bool(copied),
             "copied_medicines": any(q.kind == MEDICATION_LIST for q in copied),
-            # Some wording on the page is the official English (no official translation).
-            "english_wording_note": self._shows_english(),
+            # Some wording on the page is the official English (no official translation):
+            # the note says why, at the top or just above the first question in English.
+            "english_wording_note": english_note,
+            "english_note_at_top": english_note
+            and not any(item.get("english_note") for item in items),
             "intro_in_english": shows_source_wording(self.section.intro),
             # The introduction to a list of scale items is the instrument's own instruction:
             # shown in English (the translation keeps it so) when the items are.
@@ -255,6 +262,23 @@ class PageStep:
             ),
         }
 
+    def _mark_first_item_in_english(self, items: list[dict]) -> None:
+        """Mark the first of the page's items whose questions are shown in English, so the
+        note saying why stands just above them (the PCL-5 below its opening question, the
+        AUDIT-C at the foot of its page) rather than at the top of a page in Spanish."""
+        questions = {question.code: question for question in self.section.questions}
+        for item in items:
+            for view in item["fields"]:
+                question = questions.get(view.spec.code)
+                if question is not None and shows_source_wording(
+                    question.text,
+                    question.help_text,
+                    question.unit,
+                    *(choice.label for choice in question.choices),
+                ):
+                    item["english_note"] = True
+                    return
+
     def _shows_english(self) -> bool:
         section = self.section
         return shows_source_wording(
@@ -262,7 +286,8 @@ class PageStep:
             section.intro,
             *(
                 text
-                for question in self.questions
+                # Every question drawn, those hidden until an answer shows them too.
+                for question in self.section.questions
                 for text in (
                     question.text,
                     question.help_text,

@@ -202,12 +202,15 @@ def open_first_in_queue(page: Page) -> None:
     expect(heading(page)).to_have_text(re.compile(r"^Screening of "))
 
 
-def invite_patient(page: Page, full_name: str, email: str) -> str:
+def invite_patient(page: Page, full_name: str, email: str, language: str | None = None) -> str:
     """Send an invitation from the staff page; returns the link from the patient's email
-    (the only place it exists), as a path on the test server."""
+    (the only place it exists), as a path on the test server. `language` is the name the
+    Language list shows ("Español"); without it the form's own choice stands."""
     page.goto("/staff/invitations/")
     page.get_by_label("Patient's full name").fill(full_name)
     page.get_by_label("Patient's email address").fill(email)
+    if language is not None:
+        page.get_by_label("Language", exact=True).select_option(label=language)
     with page.expect_navigation():
         page.get_by_role("button", name="Send invitation").click()
     expect(status_messages(page)).to_have_text(f"Invitation sent to {email}.")
