@@ -39,7 +39,7 @@ it (diphthong: pa-cien-te, ciu-dad; triphthong: a-ve-ri-guáis); an accented í 
 the diphthong (dí-a, ba-úl); the u of "que", "qui", "gue", "gui" is silent; y is a vowel
 at the end of a word or before a consonant (hoy, muy, "y"), a consonant before a vowel
 (ya, mayo). An abbreviation in capitals is read letter by letter (EPOC is four
-syllables: e-pe-o-ce); a number as about one syllable a digit.
+syllables: e-pe-o-ce); a number as a short word or two, as in the English test.
 
 Names a patient must recognize as written (conditions, medicines, tests) count as one
 ordinary two-syllable word each, as in the English test.
@@ -73,7 +73,8 @@ def syllables(word: str) -> int:
     if not word:
         return 0
     if word.isdigit():
-        return max(1, len(word))
+        # As in the English test: a number reads as a short word or two.
+        return max(1, (len(word) + 1) // 2)
     if "-" in word:
         return sum(syllables(part) for part in word.split("-") if part)
     if len(word) >= 2 and word.isupper():
