@@ -105,6 +105,10 @@ SPANISH_NAMES = [
     "sistólica",
     "diastólica",
     "DIU",
+    "insuficiencia cardíaca",
+    "anticonceptivo",
+    "anticonceptivos",
+    "pampelmusa",
 ]
 # The shared glossary's fixed words for the app's own things (I18N-SHARED.md): a patient
 # sees them on every page, and the shorter synonyms ("medicina") would break the
@@ -115,6 +119,7 @@ GLOSSARY_WORDS = [
     "cuestionario",
     "cuestionarios",
     "presión arterial",
+    "embarazada",
     "personal de enfermería",
     "chequeo antes de la sesión",
 ]
