@@ -188,7 +188,7 @@ def test_the_follow_up_message_after_saving_a_page_is_spanish(spanish_client, sc
         page_post_data(html, screening, {"can_be_pregnant": "yes"}),
         follow=True,
     )
-    assert "Según sus respuestas, responda las preguntas adicionales de abajo." in text_of(
+    assert "Según sus respuestas, responda las preguntas extra de abajo." in text_of(
         response.content.decode()
     )
 

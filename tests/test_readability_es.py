@@ -38,6 +38,26 @@ OFFICIAL_NOTE = "Official Spanish"
 INSTRUMENT_MARKER = re.compile(r"^---$", re.MULTILINE)
 PLACEHOLDER = re.compile(r"%?%\([a-z_]+\)[sd]|\{[a-z_]+\}")
 MARKUP = re.compile(r"<[^>]+>")
+# The second-factor pages are for staff accounts only (a patient never sees them); their
+# strings are in the catalogue because they share the sign-in pages' templates folder.
+STAFF_ONLY_TEMPLATES = [
+    "templates/accounts/two_factor_setup.html",
+    "templates/accounts/two_factor_link_needed.html",
+    "templates/accounts/two_factor_verify.html",
+    "screening/accounts/forms.py",  # OneTimeCodeForm, used only by two_factor_verify
+]
+STAFF_ONLY = (
+    "Code from your authenticator app",
+    "Set up your authenticator app",
+    "Staff accounts can see",
+    "To make sure it is really you",
+    "Email me a set-up link",
+    "No email, or the link has expired",
+    "Open an authenticator app",
+    "Scan this code",
+    "QR code for setting up",
+    "Lost your phone",
+)
 
 # Names a patient must recognize as written, in Spanish (each one plain two-syllable
 # word, as in English), besides the English list (brand names and abbreviations the
@@ -118,8 +138,16 @@ GLOSSARY_WORDS = [
     "medicamentos",
     "cuestionario",
     "cuestionarios",
+    "suplemento",
+    "suplementos",
     "presión arterial",
     "embarazada",
+    "estatura",
+    "contraseña",
+    "contraseñas",
+    "iniciar sesión",
+    "inicio de sesión",
+    "cerrar sesión",
     "personal de enfermería",
     "chequeo antes de la sesión",
 ]
@@ -149,6 +177,8 @@ def interface_texts() -> list[tuple[str, str]]:
     found = []
     for entry in polib.pofile(str(INTERFACE_PO_FILE)):
         if entry.obsolete or (entry.msgctxt or "").startswith("date format"):
+            continue
+        if entry.msgid.startswith(STAFF_ONLY):
             continue
         texts = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
         found.extend((f"django.po {entry.msgid[:50]!r}", _plain(text)) for text in texts)
@@ -204,6 +234,20 @@ def test_the_score_covers_the_content_and_the_interface(graded):
     sources = Counter(where.split(" ")[0] for where, _ in graded)
     assert set(sources) == {path.name for path in CONTENT_PO_FILES} | {"django.po"}
     assert len(graded) > 400
+
+
+def test_the_staff_only_strings_are_only_on_the_second_factor_pages():
+    """A patient page reusing one of them would need it graded: this says so."""
+    staff_files = {ROOT / path for path in STAFF_ONLY_TEMPLATES}
+    sources = [
+        path
+        for folder in ("templates", "screening")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".html", ".txt", ".py"}
+    ]
+    for start in STAFF_ONLY:
+        using = {path for path in sources if start in path.read_text(encoding="utf-8")}
+        assert using and using <= staff_files, (start, sorted(map(str, using - staff_files)))
 
 
 def test_the_instruments_are_left_out():
