@@ -6,9 +6,15 @@ The Spanish counterpart of tests/test_readability.py. "Our own wording" is:
   translator comment says "Official Spanish" (copied verbatim from the official form), and
   the PCL-5 instructions after the "---" marker of the trauma section's intro;
 - every msgstr of the patient interface's catalogue (locale/es/LC_MESSAGES/django.po),
-  except date formats (not words).
+  except date formats (not words) and the staff-only second-factor pages (STAFF_ONLY).
 The score is the Fernández Huerta readability of each sentence (tests/readability_es.py);
 60 and above is "normal (for an adult)" or easier, 7th or 8th grade or below.
+
+Names of conditions, medicines and tests (the English test's list plus the Spanish names)
+and the shared glossary's fixed words (GLOSSARY_WORDS: "medicamento", "cuestionario",
+"contraseña"...) each count as one plain two-syllable word. The formula weighs syllables
+per word heavily, and on a five-word sentence one "medicamentos" (5 syllables) costs
+about 20 points: without this, the glossary itself would fail the bar.
 """
 
 from __future__ import annotations
