@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 INVALID_SHOW_WHEN = 'pregnant = "maybe"'
 VALID_SHOW_WHEN = 'can_be_pregnant = yes and pregnant = "no"'
 NEW_TEXT = "Are you using contraception (birth control) at the moment?"
+SPANISH_TEXT = "¿Usa anticonceptivos en este momento?"
 CASE_NAME = "Man with a blood pressure of 150 over 95"
 # The intake's versions (the session check-in has its own, numbered from 1 too).
 VERSION_NAME = re.compile(r"pre-treatment screening v(\d+) \((Draft|Published|Retired)\)$")
@@ -186,7 +187,36 @@ def test_admin_drafts_edits_tests_and_publishes_a_new_version(
     review = page.locator("#content")
     expect(review).to_contain_text(re.compile(r"All \d+ pass\."))
     expect(review).not_to_contain_text("screenings on file")
-    shoot_both_widths(page, "admin-03-test-panel-passes")
+    # The question's new wording has no Spanish or UK English yet: publishing waits for it.
+    expect(review).to_contain_text("Incomplete translations")
+    expect(review).to_contain_text("question.contraception.text")
+    expect(page.get_by_role("button", name=re.compile(r"^Yes, publish"))).to_have_count(0)
+    shoot_both_widths(page, "admin-03-translations-incomplete")
+
+    # The admin translates the new wording beside the source, one language at a time.
+    for language, translation in (("Español", SPANISH_TEXT), ("English (UK)", NEW_TEXT)):
+        with page.expect_navigation():
+            review.get_by_role("link", name="translations page").click()
+        with page.expect_navigation():
+            page.get_by_role("link", name=re.compile(rf"^{re.escape(language)} \(")).click()
+        with page.expect_navigation():
+            page.get_by_role("link", name=re.compile(r"^Pregnancy")).click()
+        box = page.get_by_label(f"{language}: question.contraception.text", exact=True)
+        expect(box).to_be_visible()
+        box.fill(translation)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save this part").click()
+        expect(page.locator("#translation-problems")).to_have_count(0)
+        expect(box).to_have_value(translation)
+        if language == "Español":
+            shoot_both_widths(page, "admin-04-translation-beside-source")
+        go_to(page, "Question set versions")
+        run_action(page, draft_row, "Publish this draft (runs its test panel first)")
+        review = page.locator("#content")
+
+    expect(review).to_contain_text(re.compile(r"All \d+ pass\."))
+    expect(review).not_to_contain_text("Incomplete translations")
+    shoot_both_widths(page, "admin-05-test-panel-passes")
     with page.expect_navigation():
         page.get_by_role("button", name=re.compile(r"^Yes, publish")).click()
     expect(messages_shown(page)).to_contain_text("is now published")
@@ -208,4 +238,4 @@ def test_admin_drafts_edits_tests_and_publishes_a_new_version(
     expect(page.get_by_role("heading", level=1)).to_contain_text("View rule")
     expect(page.get_by_role("button", name=re.compile(r"^Save"))).to_have_count(0)
     expect(page.get_by_role("textbox")).to_have_count(0)
-    shoot_both_widths(page, "admin-04-published-rule-read-only")
+    shoot_both_widths(page, "admin-06-published-rule-read-only")
