@@ -127,7 +127,7 @@ def test_cancelling_without_a_reason_says_so_beside_the_box(
     response = cancel(nurse_client, session, reason="   ")
     assert response.status_code == 200
     body = response.content.decode()
-    assert 'id="id_cancel-reason_error"' in body and "Say why the session is cancelled." in body
+    assert 'id="id_cancel-reason_error"' in body and "Say why the session is canceled." in body
     session.refresh_from_db()
     assert session.cancelled_at is None
     assert not AuditEvent.objects.filter(action="session.cancelled").exists()
