@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
 
 from .engine.readiness import (
     CheckIn,
@@ -354,7 +355,7 @@ def since_baseline(
                     before.questions[question.code], before.answers.get(question.code)
                 )
             elif question.code in before_codes(baseline):
-                then = NOT_ASKED
+                then = gettext(NOT_ASKED)
             else:
                 then = None  # a check-in question the intake never had
             answers.append(

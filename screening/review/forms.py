@@ -11,8 +11,14 @@ from django.utils.translation import gettext_lazy as _
 
 from ..engine.severity import Severity
 from ..models import Decision, Screening
+from ..presenters import SEVERITY_WORDS
 
 URGENT_RANK = Severity.URGENT.rank
+
+
+def _severity_word(severity: Severity) -> str:
+    """The severity's word, translated when shown (marked in presenters.SEVERITY_WORDS)."""
+    return _(SEVERITY_WORDS[severity])
 
 
 QUEUE_STATUSES = [
@@ -26,7 +32,11 @@ SENT_IN = [
     Screening.Status.WAITING_FOR_PATIENT,
     Screening.Status.DECIDED,
 ]
-LEVEL_FILTERS = [("", _("Any level")), *Severity.choices(), ("none", _("Nothing flagged"))]
+LEVEL_FILTERS = [
+    ("", _("Any level")),
+    *((severity.value, _severity_word(severity)) for severity in Severity),
+    ("none", _("Nothing flagged")),
+]
 
 
 class QueueFilterForm(forms.Form):

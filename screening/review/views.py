@@ -42,6 +42,7 @@ from ..presenters import (
     physician_summary,
     queue_rows,
     score_changes,
+    severity_label,
 )
 from ..selectors import (
     ClearanceStatus,
@@ -156,7 +157,7 @@ def screening_context(screening: Screening) -> dict:
     grouped = [
         {
             "severity": severity,
-            "label": severity.label,
+            "label": severity_label(severity),
             "flags": [f for f in flags if f.severity == severity],
         }
         for severity in Severity
