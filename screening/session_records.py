@@ -79,14 +79,15 @@ def clearance_check_of(clearance: Clearance) -> ClearanceCheck:
     if clearance.is_valid:
         return ClearanceCheck(valid=True)
     if clearance.status == ClearanceStatus.EXPIRED:
-        problem = (
-            f"The clearance expired on {date_format(localtime(clearance.expires_at), 'j F Y')}: "
-            "the patient must repeat the screening."
-        )
+        problem = gettext(
+            "The clearance expired on %(date)s: the patient must repeat the screening."
+        ) % {"date": date_format(localtime(clearance.expires_at), "j F Y")}
     elif clearance.status == ClearanceStatus.RESCREENING_REQUESTED:
-        problem = "A physician asked for re-screening: the patient must repeat the screening."
+        problem = gettext(
+            "A physician asked for re-screening: the patient must repeat the screening."
+        )
     else:
-        problem = "The patient has no clearance standing (a later decision ended it)."
+        problem = gettext("The patient has no clearance standing (a later decision ended it).")
     return ClearanceCheck(valid=False, problem=problem)
 
 

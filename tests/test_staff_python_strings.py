@@ -132,6 +132,10 @@ STAFF_MODULES = (
     "screening/services/rescreening.py",
     "screening/services/review.py",
     "screening/services/sessions.py",
+    "screening/services/translations.py",
+    "screening/services/two_factor.py",
+    "screening/session_records.py",
+    "screening/fhir/admin.py",
 )
 # Calls whose first argument a person reads: flash messages take it second.
 SHOWN_FIRST = {"ValidationError", "append", "message_user", "success", "error"}
