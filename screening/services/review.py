@@ -20,6 +20,7 @@ from ..models import (
     Screening,
     User,
 )
+from ..presenters import severity_label
 
 
 class StaleScreening(Exception):
@@ -102,7 +103,7 @@ def acknowledge_flag(
                 "Write why the session may go ahead despite this %(severity)s flag: a note is "
                 "needed to acknowledge it."
             )
-            % {"severity": flag.severity}
+            % {"severity": severity_label(flag.severity).lower()}
         )
     # The first acknowledgement stands: a second one never overwrites its name or note.
     acknowledgement, created = FlagAcknowledgement.objects.get_or_create(
