@@ -22,6 +22,7 @@ from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.forms import UsernameField
 from django.db.models import Field
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 # The parameters a date_hierarchy adds to the URL (Django turns them into a range itself).
 DATE_HIERARCHY_PARTS = ("year", "month", "day")
@@ -76,13 +77,13 @@ class AdminLoginForm(AdminAuthenticationForm):
     may not use the admin. Its page is templates/admin/login.html, in the app's layout."""
 
     username = UsernameField(
-        label="Email address",
+        label=_("Email address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "invalid_login": (
+        "invalid_login": _(
             "That email address and password do not match an account that can use the "
             "clinic admin. Please try again."
         ),
@@ -97,8 +98,8 @@ class ClinicAdminSite(admin.AdminSite):
     registered on it, django-otp's, django-axes' and Django's own included, is given
     DeclaredFiltersOnly ahead of its own lookup rules."""
 
-    site_header = "Clinic screening administration"
-    site_title = "Clinic screening admin"
+    site_header = _("Clinic screening administration")
+    site_title = _("Clinic screening admin")
     login_form = AdminLoginForm
 
     def register(self, model_or_iterable, admin_class=None, **options) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from .models import AuditAction, AuditEvent, User
 from .services.review import DECISION_SUMMARIES
@@ -92,6 +93,7 @@ def shown_event(event: AuditEvent, *, identify_screenings: bool) -> ShownEvent:
     summary = event.summary
     if private and event.action not in FIXED_SUMMARY_ACTIONS:
         summary = DECISION_SUMMARIES.get(event.action, "")
+        summary = gettext(summary) if summary else ""
     return ShownEvent(
         at=event.at,
         actor_email=event.actor.email if event.actor_id else "",

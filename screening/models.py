@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .engine.medications import DRUG_FIELDS
 from .engine.questionnaire import QuestionKind
@@ -45,7 +46,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
     full_name = models.CharField(max_length=200)
     is_staff = models.BooleanField(
-        default=False, help_text="Can log in to the admin site (clinic admins)."
+        default=False, help_text=_("Can log in to the admin site (clinic admins).")
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -126,15 +127,15 @@ class QuestionSetVersion(models.Model):
     """One version of a question set. Published versions never change; screenings pin one."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PUBLISHED = "published", "Published"
-        RETIRED = "retired", "Retired"
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        RETIRED = "retired", _("Retired")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     question_set = models.ForeignKey(QuestionSet, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    notes = models.TextField(blank=True, help_text="What changed in this version, for staff.")
+    notes = models.TextField(blank=True, help_text=_("What changed in this version, for staff."))
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
     # Fingerprint of the data file this version was loaded from, so reloading it is a no-op.
@@ -210,7 +211,7 @@ class Section(models.Model):
     title = models.CharField(max_length=200)
     intro = models.TextField(blank=True)
     show_when = models.TextField(
-        blank=True, help_text="Skip the whole page unless this expression is true."
+        blank=True, help_text=_("Skip the whole page unless this expression is true.")
     )
     position = models.PositiveIntegerField()
 
@@ -232,7 +233,7 @@ class Question(models.Model):
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="questions")
     code = models.SlugField(
         max_length=64,
-        help_text="Stable name used in expressions; never reuse it for another meaning.",
+        help_text=_("Stable name used in expressions; never reuse it for another meaning."),
     )
     text = models.TextField()
     help_text = models.TextField(blank=True)
@@ -241,7 +242,7 @@ class Question(models.Model):
     min_value = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     max_value = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     unit = models.CharField(max_length=20, blank=True)
-    show_when = models.TextField(blank=True, help_text="Ask only when this expression is true.")
+    show_when = models.TextField(blank=True, help_text=_("Ask only when this expression is true."))
     position = models.PositiveIntegerField()
 
     class Meta:
@@ -266,7 +267,7 @@ class Choice(models.Model):
     label = models.CharField(max_length=300)
     score = models.IntegerField(null=True, blank=True)
     exclusive = models.BooleanField(
-        default=False, help_text='Cannot be combined with other choices (e.g. "None of these").'
+        default=False, help_text=_('Cannot be combined with other choices (e.g. "None of these").')
     )
     position = models.PositiveIntegerField()
 
@@ -372,15 +373,15 @@ class Screening(models.Model):
     answered on: the pre-treatment intake, or a check-in before one treatment session."""
 
     class Purpose(models.TextChoices):
-        INTAKE = "intake", "Pre-treatment screening"
-        CHECK_IN = "check_in", "Session check-in"
+        INTAKE = "intake", _("Pre-treatment screening")
+        CHECK_IN = "check_in", _("Session check-in")
 
     class Status(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
+        IN_PROGRESS = "in_progress", _("In progress")
         # A physician asked for more information: the patient edits and resubmits.
-        WAITING_FOR_PATIENT = "waiting_for_patient", "Waiting for patient"
-        SUBMITTED = "submitted", "Awaiting review"
-        DECIDED = "decided", "Decided"
+        WAITING_FOR_PATIENT = "waiting_for_patient", _("Waiting for patient")
+        SUBMITTED = "submitted", _("Awaiting review")
+        DECIDED = "decided", _("Decided")
 
     # The statuses in which the patient may change answers and submit.
     EDITABLE_STATUSES = ("in_progress", "waiting_for_patient")
@@ -551,8 +552,8 @@ class PageDraft(models.Model):
     """
 
     class Source(models.TextChoices):
-        IDLE = "idle", "Kept by the page as the idle limit came"
-        EXPIRED_POST = "expired_post", "Posted after the session had ended"
+        IDLE = "idle", _("Kept by the page as the idle limit came")
+        EXPIRED_POST = "expired_post", _("Posted after the session had ended")
 
     screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="page_drafts")
     section_code = models.SlugField(max_length=64)
@@ -625,9 +626,9 @@ class ScoreDefinition(models.Model):
     )
     code = models.SlugField(max_length=64)
     name = models.CharField(max_length=200)
-    items = models.JSONField(help_text="Question codes of the scale items that are summed.")
+    items = models.JSONField(help_text=_("Question codes of the scale items that are summed."))
     bands = models.JSONField(
-        default=list, blank=True, help_text='List of {"min": 0, "max": 4, "label": "Minimal"}.'
+        default=list, blank=True, help_text=_('List of {"min": 0, "max": 4, "label": "Minimal"}.')
     )
     source = models.CharField(max_length=300, blank=True)
     position = models.PositiveIntegerField(default=0)
@@ -654,22 +655,22 @@ class Rule(models.Model):
 
     version = models.ForeignKey(QuestionSetVersion, on_delete=models.CASCADE, related_name="rules")
     code = models.SlugField(
-        max_length=64, help_text="Stable topic name; each is raised at most once."
+        max_length=64, help_text=_("Stable topic name; each is raised at most once.")
     )
     title = models.CharField(max_length=200)
     severity = models.CharField(max_length=20, choices=SEVERITY_CHOICES)
-    when = models.TextField(help_text='Expression, e.g. bp_systolic > 180 or takes("maoi").')
+    when = models.TextField(help_text=_('Expression, e.g. bp_systolic > 180 or takes("maoi").'))
     message = models.TextField(
-        max_length=RULE_TEXT_LIMITS["message"], help_text="What the physician reads first."
+        max_length=RULE_TEXT_LIMITS["message"], help_text=_("What the physician reads first.")
     )
     rationale = models.TextField(
         max_length=RULE_TEXT_LIMITS["rationale"],
         blank=True,
-        help_text="Why it matters clinically.",
+        help_text=_("Why it matters clinically."),
     )
     source = models.TextField(
         max_length=RULE_TEXT_LIMITS["source"],
-        help_text=(
+        help_text=_(
             "The references, in full: a label and its section, a guideline or a paper "
             "(authors, journal, year)."
         ),
@@ -677,14 +678,16 @@ class Rule(models.Model):
     patient_message = models.TextField(
         max_length=RULE_TEXT_LIMITS["patient_message"],
         blank=True,
-        help_text=(
+        help_text=_(
             "Urgent rules only, and required for them: what the patient reads on the "
             "confirmation page when this flag is raised. Plain words, grade 8 or below. "
             "{crisis_resources} shows the clinic's crisis lines; {clinic_name} its name."
         ),
     )
     superseded_by = models.JSONField(
-        default=list, blank=True, help_text="Codes of rules that, when raised, suppress this one."
+        default=list,
+        blank=True,
+        help_text=_("Codes of rules that, when raised, suppress this one."),
     )
     active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
@@ -724,32 +727,39 @@ class PanelCase(models.Model):
     version = models.ForeignKey(
         QuestionSetVersion, on_delete=models.CASCADE, related_name="panel_cases"
     )
-    name = models.CharField(max_length=200, help_text="Say who the patient is and what it checks.")
+    name = models.CharField(
+        max_length=200, help_text=_("Say who the patient is and what it checks.")
+    )
     answers = models.JSONField(
         default=dict,
-        help_text='Answers keyed by question code, as a patient would give them, e.g. {"pregnant":'
-        ' "no", "bp": "120/80", "medications": ["Xanax 0.5 mg"]}. Unanswered questions are left out.',
+        help_text=_(
+            'Answers keyed by question code, as a patient would give them, e.g. {"pregnant":'
+            ' "no", "bp": "120/80", "medications": ["Xanax 0.5 mg"]}. Unanswered questions are'
+            " left out."
+        ),
     )
     must_raise = models.JSONField(
-        default=list, blank=True, help_text="Codes of the rules this patient must raise."
+        default=list, blank=True, help_text=_("Codes of the rules this patient must raise.")
     )
     must_not_raise = models.JSONField(
-        default=list, blank=True, help_text="Codes of the rules this patient must not raise."
+        default=list, blank=True, help_text=_("Codes of the rules this patient must not raise.")
     )
     nothing_else = models.BooleanField(
-        default=False, help_text="Fail if any flag other than the ones it must raise is raised."
+        default=False, help_text=_("Fail if any flag other than the ones it must raise is raised.")
     )
     as_of = models.DateField(
         null=True,
         blank=True,
-        help_text="Evaluate as if on this day, so ages in the case never drift. Blank: today.",
+        help_text=_("Evaluate as if on this day, so ages in the case never drift. Blank: today."),
     )
-    note = models.TextField(blank=True, help_text="Why the case exists, e.g. its clinical source.")
+    note = models.TextField(
+        blank=True, help_text=_("Why the case exists, e.g. its clinical source.")
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["version", "position", "pk"]
-        verbose_name = "test panel case"
+        verbose_name = _("test panel case")
         constraints = [
             models.UniqueConstraint(fields=["version", "name"], name="unique_panel_case_name")
         ]
@@ -761,21 +771,23 @@ class PanelCase(models.Model):
 class Drug(models.Model):
     """One formulary entry: a drug, substance, food or combination product patients may type."""
 
-    name = models.CharField(max_length=120, unique=True, help_text="Generic name, lower case.")
+    name = models.CharField(max_length=120, unique=True, help_text=_("Generic name, lower case."))
     classes = models.JSONField(
-        default=list, blank=True, help_text='Formulary classes, e.g. ["opioid"].'
+        default=list, blank=True, help_text=_('Formulary classes, e.g. ["opioid"].')
     )
     components = models.JSONField(
         default=list,
         blank=True,
-        help_text="Combination products: the names of their component entries.",
+        help_text=_("Combination products: the names of their component entries."),
     )
     brands = models.JSONField(default=list, blank=True)
     synonyms = models.JSONField(
-        default=list, blank=True, help_text="Misspellings and other spellings."
+        default=list, blank=True, help_text=_("Misspellings and other spellings.")
     )
     slang = models.JSONField(
-        default=list, blank=True, help_text="Street names, matched only in the recreational list."
+        default=list,
+        blank=True,
+        help_text=_("Street names, matched only in the recreational list."),
     )
     form = models.CharField(max_length=40, blank=True)
     note = models.TextField(blank=True)
@@ -802,7 +814,7 @@ class DrugClass(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "drug classes"
+        verbose_name_plural = _("drug classes")
 
     def __str__(self) -> str:
         return self.name
@@ -896,9 +908,11 @@ class RecognisedMedication(models.Model):
 
     class Meta:
         ordering = ["screening", "position"]
+        verbose_name = _("recognized medication")
+        verbose_name_plural = _("recognized medications")
 
     def __str__(self) -> str:
-        return f"{self.typed} -> {self.matched or 'unrecognised'}"
+        return f"{self.typed} -> {self.matched or 'unrecognized'}"
 
 
 class FlagAcknowledgementQuerySet(models.QuerySet):
@@ -943,10 +957,10 @@ class Decision(models.Model):
     """A signed decision. Never edited: an amendment is a new decision pointing at the old one."""
 
     class Outcome(models.TextChoices):
-        CLEARED = "cleared", "Cleared for treatment"
-        CLEARED_WITH_CONDITIONS = "cleared_with_conditions", "Cleared with conditions"
-        NOT_A_CANDIDATE = "not_a_candidate", "Not a candidate"
-        MORE_INFORMATION_NEEDED = "more_information_needed", "More information needed"
+        CLEARED = "cleared", _("Cleared for treatment")
+        CLEARED_WITH_CONDITIONS = "cleared_with_conditions", _("Cleared with conditions")
+        NOT_A_CANDIDATE = "not_a_candidate", _("Not a candidate")
+        MORE_INFORMATION_NEEDED = "more_information_needed", _("More information needed")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     screening = models.ForeignKey(Screening, on_delete=models.PROTECT, related_name="decisions")
@@ -958,7 +972,7 @@ class Decision(models.Model):
     reason = models.TextField(blank=True)
     message_to_patient = models.TextField(blank=True)
     override_reason = models.TextField(
-        blank=True, help_text="Why the patient is cleared despite a contraindication."
+        blank=True, help_text=_("Why the patient is cleared despite a contraindication.")
     )
     # The level and flags the physician saw when signing, as they were at that moment.
     level_at_decision = models.CharField(max_length=20, blank=True)
@@ -1094,45 +1108,45 @@ class AuditAction(models.TextChoices):
     ("screening.viewed"), so events written before this list existed read the same.
     """
 
-    SCREENING_VIEWED = "screening.viewed", "Screening viewed"
-    SCREENING_PRINTED = "screening.printed", "Screening printed"
-    SCREENING_EXPORTED = "screening.exported", "Screening downloaded as a FHIR Bundle"
-    DRAFT_PREVIEW = "screening.draft_preview", "Draft's effect on screenings previewed"
-    FLAG_ACKNOWLEDGED = "flag.acknowledged", "Flag acknowledged"
-    DECISION_RECORDED = "decision.recorded", "Decision signed"
-    DECISION_AMENDED = "decision.amended", "Amended decision signed"
-    CONTENT_ADDED = "content.added", "Content added"
-    CONTENT_CHANGED = "content.changed", "Content changed"
-    CONTENT_DELETED = "content.deleted", "Content deleted"
-    DRAFT_MADE = "content.draft_made", "Draft version made"
-    PUBLISHED = "content.published", "Version published"
-    IMPORTED = "content.imported", "Questionnaire imported from FHIR"
-    TWO_FACTOR_ENROLLED = "two_factor.enrolled", "Authenticator app set up"
-    TWO_FACTOR_VERIFIED = "two_factor.verified", "Second-factor code accepted"
-    TWO_FACTOR_FAILED = "two_factor.failed", "Second-factor code refused"
-    TWO_FACTOR_LINK_SENT = "two_factor.link_sent", "Authenticator set-up link emailed"
-    TWO_FACTOR_LINK_OPENED = "two_factor.link_opened", "Authenticator set-up link opened"
-    TWO_FACTOR_REMOVED = "two_factor.removed", "Authenticator app removed"
-    FHIR_TOKEN_ISSUED = "fhir.token_issued", "FHIR API token issued"
-    FHIR_TOKEN_REVOKED = "fhir.token_revoked", "FHIR API token revoked"
-    FHIR_READ = "fhir.read", "Read through the FHIR API"
-    URGENT_RESPONSE_VIEWED = "urgent_response.viewed", "Urgent response times read"
-    QUEUE_VIEWED = "queue.viewed", "Review queue read"
-    PATIENT_COURSE_VIEWED = "patient.course_viewed", "Patient's course of symptoms read"
-    SESSIONS_BOARD_VIEWED = "sessions.board_viewed", "Sessions board read"
-    COURSE_START_VIEWED = "course.start_viewed", "Cleared patients listed to start a course"
-    COURSE_STARTED = "course.started", "Treatment course started"
-    COURSE_VIEWED = "course.viewed", "Treatment course read"
-    SESSION_SCHEDULED = "session.scheduled", "Treatment session scheduled"
-    SESSION_VIEWED = "session.viewed", "Treatment session read"
-    SESSION_CANCELLED = "session.cancelled", "Treatment session cancelled"
-    SESSION_RESCHEDULED = "session.rescheduled", "Treatment session moved"
-    COURSE_ENDED = "course.ended", "Treatment course ended"
-    VITALS_RECORDED = "session.vitals_recorded", "Session vitals recorded"
-    DOSE_RECORDED = "session.dose_recorded", "Dose recorded as given"
-    DISCHARGE_RECORDED = "session.discharge_recorded", "Discharge recorded"
-    BLOOD_PRESSURE_REVIEWED = "session.bp_reviewed", "Pre-dose blood pressure reviewed"
-    RESCREENING_REQUESTED = "rescreening.requested", "Re-screening asked for"
+    SCREENING_VIEWED = "screening.viewed", _("Screening viewed")
+    SCREENING_PRINTED = "screening.printed", _("Screening printed")
+    SCREENING_EXPORTED = "screening.exported", _("Screening downloaded as a FHIR Bundle")
+    DRAFT_PREVIEW = "screening.draft_preview", _("Draft's effect on screenings previewed")
+    FLAG_ACKNOWLEDGED = "flag.acknowledged", _("Flag acknowledged")
+    DECISION_RECORDED = "decision.recorded", _("Decision signed")
+    DECISION_AMENDED = "decision.amended", _("Amended decision signed")
+    CONTENT_ADDED = "content.added", _("Content added")
+    CONTENT_CHANGED = "content.changed", _("Content changed")
+    CONTENT_DELETED = "content.deleted", _("Content deleted")
+    DRAFT_MADE = "content.draft_made", _("Draft version made")
+    PUBLISHED = "content.published", _("Version published")
+    IMPORTED = "content.imported", _("Questionnaire imported from FHIR")
+    TWO_FACTOR_ENROLLED = "two_factor.enrolled", _("Authenticator app set up")
+    TWO_FACTOR_VERIFIED = "two_factor.verified", _("Second-factor code accepted")
+    TWO_FACTOR_FAILED = "two_factor.failed", _("Second-factor code refused")
+    TWO_FACTOR_LINK_SENT = "two_factor.link_sent", _("Authenticator set-up link emailed")
+    TWO_FACTOR_LINK_OPENED = "two_factor.link_opened", _("Authenticator set-up link opened")
+    TWO_FACTOR_REMOVED = "two_factor.removed", _("Authenticator app removed")
+    FHIR_TOKEN_ISSUED = "fhir.token_issued", _("FHIR API token issued")
+    FHIR_TOKEN_REVOKED = "fhir.token_revoked", _("FHIR API token revoked")
+    FHIR_READ = "fhir.read", _("Read through the FHIR API")
+    URGENT_RESPONSE_VIEWED = "urgent_response.viewed", _("Urgent response times read")
+    QUEUE_VIEWED = "queue.viewed", _("Review queue read")
+    PATIENT_COURSE_VIEWED = "patient.course_viewed", _("Patient's course of symptoms read")
+    SESSIONS_BOARD_VIEWED = "sessions.board_viewed", _("Sessions board read")
+    COURSE_START_VIEWED = "course.start_viewed", _("Cleared patients listed to start a course")
+    COURSE_STARTED = "course.started", _("Treatment course started")
+    COURSE_VIEWED = "course.viewed", _("Treatment course read")
+    SESSION_SCHEDULED = "session.scheduled", _("Treatment session scheduled")
+    SESSION_VIEWED = "session.viewed", _("Treatment session read")
+    SESSION_CANCELLED = "session.cancelled", _("Treatment session canceled")
+    SESSION_RESCHEDULED = "session.rescheduled", _("Treatment session moved")
+    COURSE_ENDED = "course.ended", _("Treatment course ended")
+    VITALS_RECORDED = "session.vitals_recorded", _("Session vitals recorded")
+    DOSE_RECORDED = "session.dose_recorded", _("Dose recorded as given")
+    DISCHARGE_RECORDED = "session.discharge_recorded", _("Discharge recorded")
+    BLOOD_PRESSURE_REVIEWED = "session.bp_reviewed", _("Pre-dose blood pressure reviewed")
+    RESCREENING_REQUESTED = "rescreening.requested", _("Re-screening asked for")
 
 
 class AuditEvent(models.Model):
@@ -1220,15 +1234,15 @@ class UndeliveredEmail(models.Model):
     """
 
     class Kind(models.TextChoices):
-        INVITATION = "invitation", "Invitation to a patient"
-        PASSWORD_RESET = "password_reset", "Password-reset link"
-        URGENT_ALERT = "urgent_alert", "Urgent screening alert to physicians"
-        TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Notice of a new authenticator app"
-        AUTHENTICATOR_SETUP_LINK = "authenticator_setup_link", "Authenticator set-up link"
-        URGENT_REALERT = "urgent_realert", "Urgent screening not yet opened: alert again"
-        PATIENT_NOTICE = "patient_notice", "Notice to a patient that there is news"
-        PATIENT_REMINDER = "patient_reminder", "Reminder to a patient"
-        CHECK_IN_INVITATION = "check_in_invitation", "Invitation to a session check-in"
+        INVITATION = "invitation", _("Invitation to a patient")
+        PASSWORD_RESET = "password_reset", _("Password-reset link")
+        URGENT_ALERT = "urgent_alert", _("Urgent screening alert to physicians")
+        TWO_FACTOR_ENROLLED = "two_factor_enrolled", _("Notice of a new authenticator app")
+        AUTHENTICATOR_SETUP_LINK = "authenticator_setup_link", _("Authenticator set-up link")
+        URGENT_REALERT = "urgent_realert", _("Urgent screening not yet opened: alert again")
+        PATIENT_NOTICE = "patient_notice", _("Notice to a patient that there is news")
+        PATIENT_REMINDER = "patient_reminder", _("Reminder to a patient")
+        CHECK_IN_INVITATION = "check_in_invitation", _("Invitation to a session check-in")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -1272,13 +1286,13 @@ class ApiToken(models.Model):
 
     class Scope(models.TextChoices):
         # Patient data: screenings (QuestionnaireResponse, Bundle) and the question sets.
-        SCREENINGS_READ = "screenings.read", "Read screenings (patient data) and question sets"
+        SCREENINGS_READ = "screenings.read", _("Read screenings (patient data) and question sets")
         # No patient data at all: for a system that only needs the forms.
-        QUESTIONNAIRES_READ = "questionnaires.read", "Read question sets only (no patient data)"
+        QUESTIONNAIRES_READ = "questionnaires.read", _("Read question sets only (no patient data)")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     client_name = models.CharField(
-        max_length=200, help_text="The system that will use it, e.g. 'Epic interface engine'."
+        max_length=200, help_text=_("The system that will use it, e.g. 'Epic interface engine'.")
     )
     scope = models.CharField(max_length=30, choices=Scope.choices)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -1301,7 +1315,7 @@ class ApiToken(models.Model):
     requests_per_minute = models.PositiveIntegerField(
         default=120,
         validators=[MinValueValidator(1), MaxValueValidator(6000)],
-        help_text="Requests beyond this in one minute get 429 Too Many Requests.",
+        help_text=_("Requests beyond this in one minute get 429 Too Many Requests."),
     )
     # The rate limit's current one-minute window, counted in the database so that every
     # app server shares it.
@@ -1314,7 +1328,7 @@ class ApiToken(models.Model):
     class Meta:
         app_label = "screening"
         ordering = ["-created_at"]
-        verbose_name = "FHIR API token"
+        verbose_name = _("FHIR API token")
         permissions = [
             (
                 "issue_screening_token",
@@ -1343,9 +1357,9 @@ class TreatmentCourse(models.Model):
     """A cleared patient's course of treatment with one product and route."""
 
     class Product(models.TextChoices):
-        IV_KETAMINE = "iv_ketamine", "Ketamine, intravenous infusion"
-        IM_KETAMINE = "im_ketamine", "Ketamine, intramuscular injection"
-        ESKETAMINE_NASAL = "esketamine_nasal", "Esketamine nasal spray"
+        IV_KETAMINE = "iv_ketamine", _("Ketamine, intravenous infusion")
+        IM_KETAMINE = "im_ketamine", _("Ketamine, intramuscular injection")
+        ESKETAMINE_NASAL = "esketamine_nasal", _("Esketamine nasal spray")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(
@@ -1442,8 +1456,8 @@ class VitalReading(AppendOnlyModel):
     """One set of vital signs taken by a nurse, before the dose or after it."""
 
     class Timing(models.TextChoices):
-        PRE_DOSE = "pre_dose", "Before the dose"
-        POST_DOSE = "post_dose", "After the dose"
+        PRE_DOSE = "pre_dose", _("Before the dose")
+        POST_DOSE = "post_dose", _("After the dose")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.ForeignKey(TreatmentSession, on_delete=models.PROTECT, related_name="readings")

@@ -10,7 +10,7 @@ from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, gettext_noop, pgettext
+from django.utils.translation import get_language, gettext, gettext_lazy, gettext_noop, pgettext
 
 from .engine.questionnaire import AGE as AGE_VALUE
 from .engine.questionnaire import (
@@ -157,10 +157,10 @@ def plain_number(value: object) -> object:
 
 
 DERIVED_LABELS = {
-    "age": "Age",
-    "bmi": "BMI",
-    "bp_systolic": "Systolic BP",
-    "bp_diastolic": "Diastolic BP",
+    "age": gettext_lazy("Age"),
+    "bmi": gettext_lazy("BMI"),
+    "bp_systolic": gettext_lazy("Systolic BP"),
+    "bp_diastolic": gettext_lazy("Diastolic BP"),
 }
 
 
@@ -187,20 +187,39 @@ BADGE_CSS = {
     Severity.CAUTION: "text-bg-warning",
     Severity.INFO: "text-bg-info",
 }
-NOTHING_FLAGGED = ("text-bg-light border", "Nothing flagged")
+NOTHING_FLAGGED = ("text-bg-light border", gettext_noop("Nothing flagged"))
+# Severity.label's words (the engine has no Django), to translate where they are shown.
+SEVERITY_WORDS = {
+    Severity.URGENT: gettext_noop("Urgent"),
+    Severity.CONTRAINDICATED: gettext_noop("Contraindicated"),
+    Severity.CAUTION: gettext_noop("Caution"),
+    Severity.INFO: gettext_noop("Info"),
+}
+
+
+def severity_label(level: str) -> str:
+    """A severity's word in the active language ("Urgent")."""
+    return gettext(SEVERITY_WORDS[level]) if level in SEVERITY_WORDS else str(level)
 
 
 def level_badge(level: str) -> SafeString:
     """A coloured badge for a severity ("Nothing flagged" for none)."""
     if level in BADGE_CSS:
-        css, label = BADGE_CSS[level], Severity(level).label
+        css, label = BADGE_CSS[level], severity_label(level)
     else:
-        css, label = NOTHING_FLAGGED
+        css, label = NOTHING_FLAGGED[0], gettext(NOTHING_FLAGGED[1])
     return format_html('<span class="badge {}">{}</span>', css, label)
 
 
-# Each level's badge, made once: the queue prints fifty.
-_BADGE_HTML = {level: level_badge(level) for level in [*Severity, ""]}
+# Each level's badge, made once per language: the queue prints fifty.
+_BADGE_HTML: dict[tuple[str | None, str], SafeString] = {}
+
+
+def _badge(level: str) -> SafeString:
+    key = (get_language(), level)
+    if key not in _BADGE_HTML:
+        _BADGE_HTML[key] = level_badge(level)
+    return _BADGE_HTML[key]
 
 
 def short_date_time(moment: datetime.datetime) -> str:
@@ -215,11 +234,13 @@ def how_long_ago(moment: datetime.datetime, now: datetime.datetime) -> str:
     """ "12 min", "3 h 5 min", "2 days": how long since `moment`, as a queue reads it."""
     minutes = max(0, int((now - moment).total_seconds() // 60))
     if minutes < 60:
-        return f"{minutes} min"
+        return gettext("%(minutes)s min") % {"minutes": minutes}
     if minutes < 48 * 60:
         hours, rest = divmod(minutes, 60)
-        return f"{hours} h {rest} min" if rest else f"{hours} h"
-    return f"{minutes // (24 * 60)} days"
+        if rest:
+            return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": rest}
+        return gettext("%(hours)s h") % {"hours": hours}
+    return gettext("%(days)s days") % {"days": minutes // (24 * 60)}
 
 
 def queue_rows(
@@ -242,7 +263,7 @@ def queue_rows(
         sent = screening.urgent_unopened_since
         rows.append(
             {
-                "badge": _BADGE_HTML.get(screening.level) or level_badge(screening.level),
+                "badge": _badge(screening.level),
                 "url": f"{link_prefix}{screening.pk}/",
                 "name": screening.patient.full_name,
                 "email": screening.patient.email,
@@ -262,7 +283,7 @@ def queue_rows(
     return rows
 
 
-NOT_ASKED = "Not asked"
+NOT_ASKED = gettext_noop("Not asked")  # shown through gettext
 
 
 def answer_changes(
@@ -286,12 +307,12 @@ def answer_changes(
             old = (
                 display_answer(old_question, before.answers.get(question.code))
                 if old_question is not None and question.code in before.questions
-                else NOT_ASKED
+                else gettext(NOT_ASKED)
             )
             new = (
                 display_answer(question, after.answers.get(question.code))
                 if question.code in after.questions
-                else NOT_ASKED
+                else gettext(NOT_ASKED)
             )
             if old != new:
                 changes.append(_change(section, question, old, new))
@@ -303,7 +324,7 @@ def answer_changes(
                 if question.code not in before.questions:
                     continue
                 old = display_answer(question, before.answers.get(question.code))
-                changes.append(_change(section, question, old, NOT_ASKED))
+                changes.append(_change(section, question, old, gettext(NOT_ASKED)))
     return changes
 
 
@@ -381,12 +402,15 @@ def flag_changes(before: list[dict], after: list[dict]) -> dict[str, list[dict]]
 # What the physician's one-screen summary reads, by question code (the default question set's
 # codes; a question set without one of them simply leaves that line out).
 SUMMARY_SEX = "sex_at_birth"
-SUMMARY_VITALS = (("bp", "Blood pressure"), ("heart_rate", "Heart rate"))
-SUMMARY_BODY = (("height_cm", "Height"), ("weight_kg", "Weight"))
+SUMMARY_VITALS = (
+    ("bp", gettext_lazy("Blood pressure")),
+    ("heart_rate", gettext_lazy("Heart rate")),
+)
+SUMMARY_BODY = (("height_cm", gettext_lazy("Height")), ("weight_kg", gettext_lazy("Weight")))
 SUMMARY_ALLERGIES = (
-    ("drug_allergies", "Drug allergies"),
-    ("drug_allergy_list", "Which, and what happened"),
-    ("ketamine_allergy", "Allergic to ketamine or esketamine"),
+    ("drug_allergies", gettext_lazy("Drug allergies")),
+    ("drug_allergy_list", gettext_lazy("Which, and what happened")),
+    ("ketamine_allergy", gettext_lazy("Allergic to ketamine or esketamine")),
 )
 SUMMARY_QUESTIONS = "questions_for_clinic"
 SUMMARY_EVIDENCE_ITEMS = 2  # evidence items on a flag's line
@@ -452,14 +476,15 @@ def summary_flag_line(flag: object) -> dict:
     parts = []
     for item in getattr(flag, "evidence_rows", []):
         if item.get("typed"):
-            parts.append(f"“{item['typed']}” → {item.get('matched') or 'not recognised'}")
+            matched = item.get("matched") or gettext("not recognized")
+            parts.append(f"“{item['typed']}” → {matched}")
         else:
             shown = item.get("display", item.get("answer"))
             label = _few_words(str(item.get("label")).rstrip("?:"), SUMMARY_LABEL_WORDS)
             parts.append(f"{label}: {gettext(NOT_ANSWERED) if shown is None else shown}")
     evidence = "; ".join(parts[:SUMMARY_EVIDENCE_ITEMS])
     if len(parts) > SUMMARY_EVIDENCE_ITEMS:
-        evidence += f"; and {len(parts) - SUMMARY_EVIDENCE_ITEMS} more"
+        evidence += gettext("; and %(count)s more") % {"count": len(parts) - SUMMARY_EVIDENCE_ITEMS}
     return {"flag": flag, "evidence": evidence, "acknowledged": hasattr(flag, "acknowledgement")}
 
 

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
 
 from .engine.readiness import (
     CheckIn,
@@ -78,14 +79,15 @@ def clearance_check_of(clearance: Clearance) -> ClearanceCheck:
     if clearance.is_valid:
         return ClearanceCheck(valid=True)
     if clearance.status == ClearanceStatus.EXPIRED:
-        problem = (
-            f"The clearance expired on {date_format(localtime(clearance.expires_at), 'j F Y')}: "
-            "the patient must repeat the screening."
-        )
+        problem = gettext(
+            "The clearance expired on %(date)s: the patient must repeat the screening."
+        ) % {"date": date_format(localtime(clearance.expires_at), "j F Y")}
     elif clearance.status == ClearanceStatus.RESCREENING_REQUESTED:
-        problem = "A physician asked for re-screening: the patient must repeat the screening."
+        problem = gettext(
+            "A physician asked for re-screening: the patient must repeat the screening."
+        )
     else:
-        problem = "The patient has no clearance standing (a later decision ended it)."
+        problem = gettext("The patient has no clearance standing (a later decision ended it).")
     return ClearanceCheck(valid=False, problem=problem)
 
 
@@ -354,7 +356,7 @@ def since_baseline(
                     before.questions[question.code], before.answers.get(question.code)
                 )
             elif question.code in before_codes(baseline):
-                then = NOT_ASKED
+                then = gettext(NOT_ASKED)
             else:
                 then = None  # a check-in question the intake never had
             answers.append(

@@ -127,7 +127,7 @@ def test_cancelling_without_a_reason_says_so_beside_the_box(
     response = cancel(nurse_client, session, reason="   ")
     assert response.status_code == 200
     body = response.content.decode()
-    assert 'id="id_cancel-reason_error"' in body and "Say why the session is cancelled." in body
+    assert 'id="id_cancel-reason_error"' in body and "Say why the session is canceled." in body
     session.refresh_from_db()
     assert session.cancelled_at is None
     assert not AuditEvent.objects.filter(action="session.cancelled").exists()
@@ -154,7 +154,7 @@ def test_a_session_is_cancelled_once(nurse_client, physician, default_version):
     cancel(nurse_client, session)
     response = cancel(nurse_client, session, reason="Again.")
     assert response.status_code == 200
-    assert "This session was cancelled already." in response.content.decode()
+    assert "This session was canceled already." in response.content.decode()
     session.refresh_from_db()
     assert session.cancel_reason == "The patient has flu and called to cancel."
 
@@ -171,7 +171,7 @@ def test_nothing_is_recorded_for_a_cancelled_session(nurse_client, physician, de
         },
     )
     assert response.status_code == 200
-    assert "This session was cancelled: nothing is recorded for it." in response.content.decode()
+    assert "This session was canceled: nothing is recorded for it." in response.content.decode()
     assert not session.readings.exists()
 
 

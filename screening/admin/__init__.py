@@ -22,6 +22,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tasks_db.models import DBTaskResult
@@ -248,7 +250,7 @@ class QuestionAdminForm(DraftLockFormMixin, forms.ModelForm):
         section = cleaned.get("section")
         version = cleaned.get("version")
         if section and version and section.version_id != version.pk:
-            self.add_error("section", "Choose a section of the same version.")
+            self.add_error("section", gettext("Choose a section of the same version."))
         show_when = cleaned.get("show_when") or ""
         if section and version and show_when.strip():
             names = names_defined_before(version, section.position, cleaned.get("position") or 0)
@@ -303,7 +305,7 @@ class QuestionAdmin(DraftOnlyMixin, admin.ModelAdmin):
     inlines = [ChoiceInline]
     ordering = ["version", "section__position", "position"]
 
-    @admin.display(description="Text")
+    @admin.display(description=_("Text"))
     def short_text(self, obj):
         return obj.text[:80]
 
@@ -350,10 +352,10 @@ class SectionInline(admin.TabularInline):
 
 class QuestionSetVersionAdminForm(DraftLockFormMixin, forms.ModelForm):
     languages = forms.MultipleChoiceField(
-        label="Translations offered",
+        label=_("Translations offered"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=(
+        help_text=_(
             "Patients reading one of these languages see the version's translation; "
             "publishing needs each to be complete. Edit them on the translations page."
         ),
@@ -385,39 +387,48 @@ class QuestionSetVersionAdmin(TranslationAdminMixin, DraftOnlyMixin, admin.Model
         "translations_link",
     ]
 
-    @admin.display(description="Translations")
+    @admin.display(description=_("Translations"))
     def translations_link(self, obj) -> str:
         if obj is None or obj.pk is None or obj._state.adding:
             return "—"
         url = reverse("admin:screening_questionsetversion_translations", args=[obj.pk])
-        offered = ", ".join(obj.languages or []) or "none yet"
-        return format_html('<a href="{}">Translations</a> (offered: {})', url, offered)
+        offered = ", ".join(obj.languages or []) or gettext("none yet")
+        return format_html(
+            '<a href="{}">{}</a> ({})',
+            url,
+            gettext("Translations"),
+            gettext("offered: %(languages)s") % {"languages": offered},
+        )
 
     inlines = [SectionInline]
     actions = ["make_draft_copy", "run_test_panel", "publish", import_fhir_questionnaire]
 
-    @admin.action(description="Make a new draft from this version")
+    @admin.action(description=_("Make a new draft from this version"))
     def make_draft_copy(self, request: HttpRequest, queryset) -> None:
         for version in queryset:
             draft = make_draft(
                 source=version, actor=request.user, ip_address=audit.client_ip(request)
             )
-            self.message_user(request, f"Draft version {draft.number} created.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("Draft version %(number)s created.") % {"number": draft.number},
+                messages.SUCCESS,
+            )
 
-    @admin.action(description="Run the test panel of this version")
+    @admin.action(description=_("Run the test panel of this version"))
     def run_test_panel(self, request: HttpRequest, queryset):
         if queryset.count() != 1:
-            self.message_user(request, "Choose exactly one version.", messages.ERROR)
+            self.message_user(request, gettext("Choose exactly one version."), messages.ERROR)
             return None
         version = queryset.get()
         return self._review_page(request, version, review_for_publishing(version), confirm=False)
 
-    @admin.action(description="Publish this draft (runs its test panel first)")
+    @admin.action(description=_("Publish this draft (runs its test panel first)"))
     def publish(self, request: HttpRequest, queryset):
         drafts = [version for version in queryset if version.is_editable]
         if len(drafts) != 1 or queryset.count() != 1:
             self.message_user(
-                request, "Choose exactly one draft version to publish.", messages.ERROR
+                request, gettext("Choose exactly one draft version to publish."), messages.ERROR
             )
             return None
         version = drafts[0]
@@ -433,7 +444,11 @@ class QuestionSetVersionAdmin(TranslationAdminMixin, DraftOnlyMixin, admin.Model
             except PublishRefused as error:
                 refused = error.reasons
             else:
-                self.message_user(request, f"{version} is now published.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    gettext("%(version)s is now published.") % {"version": version},
+                    messages.SUCCESS,
+                )
                 return None
         return self._review_page(
             request, version, review_for_publishing(version), confirm=True, refused=refused
@@ -458,7 +473,12 @@ class QuestionSetVersionAdmin(TranslationAdminMixin, DraftOnlyMixin, admin.Model
             "admin/screening/publish_review.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Publish {version}?" if confirm else f"Test panel of {version}",
+                "title": (
+                    gettext("Publish %(version)s?")
+                    if confirm
+                    else gettext("Test panel of %(version)s")
+                )
+                % {"version": version},
                 "version": version,
                 "review": review,
                 "cases": cases,
@@ -518,9 +538,9 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     search_fields = ["email", "full_name"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Person", {"fields": ("full_name",)}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (_("Person"), {"fields": ("full_name",)}),
+        (_("Access"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
         (
@@ -556,10 +576,10 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         # A published rule's page shows its fields read-only: the form then has none.
         for name in {"title", *RULE_TEXT_LIMITS} & set(self.fields):
-            self.fields[name].error_messages["max_length"] = (
-                "At most %(limit_value)s characters: this text is copied into every flag the "
-                "rule raises (this has %(show_value)s). Shorten it, and cite long sources "
-                "by reference."
+            self.fields[name].error_messages["max_length"] = _(
+                "At most %(limit_value)s characters: this text is copied into every flag "
+                "the rule raises (this has %(show_value)s). Shorten it, and cite long "
+                "sources by reference."
             )
 
     def clean_superseded_by(self):
@@ -584,14 +604,17 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
         if superseded_by is not None:
             if not is_list_of_text(superseded_by):
                 self.add_error(
-                    "superseded_by", 'Give a list of rule codes, e.g. ["suicide_risk_high"].'
+                    "superseded_by",
+                    gettext('Give a list of rule codes, e.g. ["suicide_risk_high"].'),
                 )
             elif version and superseded_by:
                 known = set(version.rules.values_list("code", flat=True))
                 unknown = [code for code in superseded_by if code not in known]
                 if unknown:
                     self.add_error(
-                        "superseded_by", f"Unknown rule codes: {', '.join(map(str, unknown))}."
+                        "superseded_by",
+                        gettext("Unknown rule codes: %(codes)s.")
+                        % {"codes": ", ".join(map(str, unknown))},
                     )
         self._check_patient_message(cleaned)
         return cleaned
@@ -604,15 +627,19 @@ class RuleAdminForm(DraftLockFormMixin, forms.ModelForm):
         if severity == Severity.URGENT and not message:
             self.add_error(
                 "patient_message",
-                "An urgent rule needs a patient message: what the patient reads on the "
-                "confirmation page when this flag is raised (for a suicide-risk rule, "
-                "include {crisis_resources}).",
+                gettext(
+                    "An urgent rule needs a patient message: what the patient reads on the "
+                    "confirmation page when this flag is raised (for a suicide-risk rule, "
+                    "include {crisis_resources})."
+                ),
             )
         elif message and severity and severity != Severity.URGENT:
             self.add_error(
                 "patient_message",
-                "Only urgent flags show a message to the patient. Clear this box, or make "
-                "the rule urgent.",
+                gettext(
+                    "Only urgent flags show a message to the patient. Clear this box, or make "
+                    "the rule urgent."
+                ),
             )
         for problem in placeholder_problems(message):
             self.add_error("patient_message", problem)
@@ -646,18 +673,24 @@ class ScoreDefinitionAdminForm(DraftLockFormMixin, forms.ModelForm):
             )
             if not items or not is_list_of_text(items):
                 self.add_error(
-                    "items", 'Give a list of scale item codes, e.g. ["phq9_1", "phq9_2"].'
+                    "items",
+                    gettext('Give a list of scale item codes, e.g. ["phq9_1", "phq9_2"].'),
                 )
             else:
                 unknown = [str(code) for code in items if code not in scale_items]
                 if unknown:
                     self.add_error(
-                        "items", f"Not scale items of this version: {', '.join(unknown)}."
+                        "items",
+                        gettext("Not scale items of this version: %(codes)s.")
+                        % {"codes": ", ".join(unknown)},
                     )
         if bands is not None and not are_bands(bands):
             self.add_error(
                 "bands",
-                'Give a list like [{"min": 0, "max": 4, "label": "Minimal"}], min not above max.',
+                gettext(
+                    'Give a list like [{"min": 0, "max": 4, "label": "Minimal"}], min not '
+                    "above max."
+                ),
             )
         return cleaned
 
@@ -718,10 +751,10 @@ class PanelCaseAdminForm(DraftLockFormMixin, forms.ModelForm):
         help_text=PanelCase._meta.get_field("answers").help_text,
     )
     must_raise = CommaListField(
-        required=False, help_text="Comma-separated rule codes, e.g. bp_elevated, opioid."
+        required=False, help_text=_("Comma-separated rule codes, e.g. bp_elevated, opioid.")
     )
     must_not_raise = CommaListField(
-        required=False, help_text="Comma-separated rule codes, e.g. bp_crisis_range."
+        required=False, help_text=_("Comma-separated rule codes, e.g. bp_crisis_range.")
     )
 
     class Meta:
@@ -761,13 +794,17 @@ class PanelCaseAdminForm(DraftLockFormMixin, forms.ModelForm):
         both = sorted(set(must_raise) & set(must_not_raise) & rule_codes)
         if both:
             self.add_error(
-                "must_not_raise", f"{', '.join(both)} cannot be both raised and not raised."
+                "must_not_raise",
+                gettext("%(codes)s cannot be both raised and not raised.")
+                % {"codes": ", ".join(both)},
             )
         if not must_raise and not must_not_raise and not cleaned.get("nothing_else"):
             self.add_error(
                 None,
-                "Say what the case checks: the flags it must raise, the flags it must not "
-                'raise, or tick "nothing else" for a patient who must raise no other flag.',
+                gettext(
+                    "Say what the case checks: the flags it must raise, the flags it must not "
+                    'raise, or check "nothing else" for a patient who must raise no other flag.'
+                ),
             )
         return cleaned
 
@@ -787,18 +824,18 @@ class PanelCaseAdmin(DraftOnlyMixin, admin.ModelAdmin):
         fields = list(self.form.Meta.fields)
         return [*fields, "result_now"] if obj is not None else fields
 
-    @admin.display(description="Expects")
+    @admin.display(description=_("Expects"))
     def expects(self, obj):
         parts = []
         if obj.must_raise:
-            parts.append("raises " + ", ".join(obj.must_raise))
+            parts.append(gettext("raises %(codes)s") % {"codes": ", ".join(obj.must_raise)})
         if obj.nothing_else:
-            parts.append("nothing else" if obj.must_raise else "no flag at all")
+            parts.append(gettext("nothing else") if obj.must_raise else gettext("no flag at all"))
         elif obj.must_not_raise:
-            parts.append("not " + ", ".join(obj.must_not_raise))
+            parts.append(gettext("not %(codes)s") % {"codes": ", ".join(obj.must_not_raise)})
         return "; ".join(parts)
 
-    @admin.display(description="Result with this version's rules")
+    @admin.display(description=_("Result with this version's rules"))
     def result_now(self, obj) -> str:
         from ..snapshots import draft_ruleset
 
@@ -817,10 +854,14 @@ class PanelCaseAdmin(DraftOnlyMixin, admin.ModelAdmin):
             ),
             timezone.localdate(),
         )
-        raised = ", ".join(result.raised) or "no flag"
+        raised = ", ".join(result.raised) or gettext("no flag")
         if result.passed:
-            return f"Passes. Raises: {raised}."
-        return f"Fails. {' '.join(result.reasons())} Raises: {raised}."
+            return gettext("Passes. Raises: %(raised)s.") % {"raised": raised}
+        # The reasons are the engine's (pure Python, no Django): English.
+        return gettext("Fails. %(reasons)s Raises: %(raised)s.") % {
+            "reasons": " ".join(result.reasons()),
+            "raised": raised,
+        }
 
 
 LIST_FIELDS = ("classes", "components", "brands", "synonyms", "slang", "sources")
@@ -828,15 +869,15 @@ LIST_FIELDS = ("classes", "components", "brands", "synonyms", "slang", "sources"
 
 class DrugAdminForm(forms.ModelForm):
     classes = CommaListField(
-        required=False, help_text="Comma-separated, e.g. opioid, sedative_hypnotic."
+        required=False, help_text=_("Comma-separated, e.g. opioid, sedative_hypnotic.")
     )
     components = CommaListField(
-        required=False, help_text="Combination products only: names of the component entries."
+        required=False, help_text=_("Combination products only: names of the component entries.")
     )
     brands = CommaListField(required=False)
-    synonyms = CommaListField(required=False, help_text="Misspellings and other spellings.")
+    synonyms = CommaListField(required=False, help_text=_("Misspellings and other spellings."))
     slang = CommaListField(
-        required=False, help_text="Matched only in the recreational-substances list."
+        required=False, help_text=_("Matched only in the recreational-substances list.")
     )
     sources = CommaListField(required=False)
 
@@ -880,7 +921,7 @@ class DrugAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "brands", "synonyms"]
     list_filter = ["grade"]
 
-    @admin.display(description="Classes")
+    @admin.display(description=_("Classes"))
     def class_list(self, obj):
         return ", ".join(obj.classes or obj.components)
 
@@ -890,7 +931,7 @@ class DrugClassAdmin(AuditedAdminMixin, admin.ModelAdmin):
     actions = None
     readonly_fields = ["name_if_used"]
 
-    @admin.display(description="Used by")
+    @admin.display(description=_("Used by"))
     def name_if_used(self, obj):
         return ", ".join(d.name for d in Drug.objects.all() if obj.name in (d.classes or [])) or "—"
 
@@ -951,15 +992,15 @@ class AuditEventAdmin(ListOnlyAdmin):
         def shown(event):
             return shown_event(event, identify_screenings=identify)
 
-        @admin.display(description="Summary")
+        @admin.display(description=_("Summary"))
         def summary(event):
             return shown(event).summary
 
-        @admin.display(description="Object id")
+        @admin.display(description=_("Object id"))
         def object_id(event):
             return shown(event).object_id
 
-        @admin.display(description="Screening")
+        @admin.display(description=_("Screening"))
         def screening(event):
             return shown(event).screening_id
 
@@ -988,10 +1029,10 @@ class UndeliveredEmailAdmin(ListOnlyAdmin):
     def get_list_display(self, request: HttpRequest):
         identify = identifies_screenings(request.user)
 
-        @admin.display(description="Object id")
+        @admin.display(description=_("Object id"))
         def object_id(email):
             if email.kind == UndeliveredEmail.Kind.URGENT_ALERT and not identify:
-                return "— (shown to physicians on the review queue)"
+                return gettext("— (shown to physicians on the review queue)")
             return email.object_id
 
         return ["failed_at", "kind", "object_type", object_id, "attempts", "error"]

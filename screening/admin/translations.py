@@ -23,6 +23,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import audit
@@ -46,24 +48,24 @@ from ..snapshots import text_parts_for, translatable_texts_for
 
 class UploadForm(forms.Form):
     file_format = forms.ChoiceField(
-        label="File format",
+        label=_("File format"),
         choices=[
-            ("po", "PO (gettext)"),
-            ("csv", "CSV (key, source, translation, no_official_translation)"),
+            ("po", _("PO (gettext)")),
+            ("csv", _("CSV (key, source, translation, no_official_translation)")),
         ],
         widget=forms.RadioSelect,
         initial="po",
     )
     content = forms.CharField(
-        label="The file's text",
+        label=_("The file's text"),
         strip=False,
         widget=forms.Textarea(attrs={"rows": 20, "cols": 100, "spellcheck": "false"}),
-        help_text=(
+        help_text=_(
             "Choose the file above (your browser copies its text here) or paste its text. "
             "Every key must be a text of this version and every source text must be this "
             "version's: a file made from another version is refused, nothing saved. At most 1 MB."
         ),
-        error_messages={"required": "Choose a file or paste its text into the box."},
+        error_messages={"required": _("Choose a file or paste its text into the box.")},
     )
 
 
@@ -75,7 +77,12 @@ def _parts(key_parts: dict[str, str], version: QuestionSetVersion) -> list[tuple
         if group not in codes:
             codes.append(group)
     return [
-        (code, "Patient messages of urgent rules" if code == RULES_PART else titles.get(code, code))
+        (
+            code,
+            gettext("Patient messages of urgent rules")
+            if code == RULES_PART
+            else titles.get(code, code),
+        )
         for code in codes
     ]
 
@@ -176,7 +183,7 @@ class TranslationAdminMixin:
             self._context(
                 request,
                 version,
-                title=f"Translations of {version}",
+                title=gettext("Translations of %(version)s") % {"version": version},
                 languages=self._overview_rows(version, source),
             ),
         )
@@ -215,17 +222,21 @@ class TranslationAdminMixin:
             if not version.is_editable:
                 self.message_user(
                     request,
-                    f"Version {version.number} is {version.get_status_display().lower()}: its "
-                    "translations are frozen with it. Nothing was saved. Make a new draft "
-                    "from it to change them.",
+                    gettext(
+                        "Version %(number)s is %(status)s: its translations are frozen with "
+                        "it. Nothing was saved. Make a new draft from it to change them."
+                    )
+                    % {"number": version.number, "status": version.get_status_display().lower()},
                     messages.ERROR,
                 )
                 return HttpResponseRedirect(request.get_full_path())
             if request.POST.get("sources") != _digest([source[key] for key in keys]):
                 problems.append(
-                    "The source texts of this part changed since you opened the page (another "
-                    "admin edited the draft). Nothing was saved: check the texts below, "
-                    "then save again."
+                    gettext(
+                        "The source texts of this part changed since you opened the page "
+                        "(another admin edited the draft). Nothing was saved: check the texts "
+                        "below, then save again."
+                    )
                 )
             else:
                 entries = [
@@ -248,7 +259,12 @@ class TranslationAdminMixin:
                 else:
                     self.message_user(
                         request,
-                        f"Saved: {changed} text{'s' if changed != 1 else ''} changed.",
+                        ngettext(
+                            "Saved: %(count)s text changed.",
+                            "Saved: %(count)s texts changed.",
+                            changed,
+                        )
+                        % {"count": changed},
                         messages.SUCCESS,
                     )
                     return HttpResponseRedirect(request.get_full_path())
@@ -277,7 +293,8 @@ class TranslationAdminMixin:
             self._context(
                 request,
                 version,
-                title=f"{language_name(language)} translation of {version}",
+                title=gettext("%(language)s translation of %(version)s")
+                % {"language": language_name(language), "version": version},
                 language=language,
                 language_name=language_name(language),
                 parts=parts,
@@ -328,8 +345,11 @@ class TranslationAdminMixin:
             if not version.is_editable:
                 self.message_user(
                     request,
-                    f"Version {version.number} is {version.get_status_display().lower()}: its "
-                    "translations are frozen with it. Nothing was loaded.",
+                    gettext(
+                        "Version %(number)s is %(status)s: its translations are frozen with "
+                        "it. Nothing was loaded."
+                    )
+                    % {"number": version.number, "status": version.get_status_display().lower()},
                     messages.ERROR,
                 )
                 return HttpResponseRedirect(request.get_full_path())
@@ -357,8 +377,12 @@ class TranslationAdminMixin:
                 else:
                     self.message_user(
                         request,
-                        f"Loaded {len(entries)} entries: {changed} text"
-                        f"{'s' if changed != 1 else ''} changed.",
+                        ngettext(
+                            "Loaded %(entries)s entries: %(count)s text changed.",
+                            "Loaded %(entries)s entries: %(count)s texts changed.",
+                            changed,
+                        )
+                        % {"entries": len(entries), "count": changed},
                         messages.SUCCESS,
                     )
                     return HttpResponseRedirect(
@@ -374,7 +398,8 @@ class TranslationAdminMixin:
             self._context(
                 request,
                 version,
-                title=f"Load a {language_name(language)} translation file into {version}",
+                title=gettext("Load a %(language)s translation file into %(version)s")
+                % {"language": language_name(language), "version": version},
                 language=language,
                 language_name=language_name(language),
                 form=form,

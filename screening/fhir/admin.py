@@ -16,6 +16,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from ..client_address import client_ip
 from ..models import ApiToken, QuestionSetVersion
@@ -41,7 +43,7 @@ class IssueTokenForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["expires_at"].initial = timezone.now() + DEFAULT_VALIDITY
-        self.fields["expires_at"].help_text = "At most a year from now."
+        self.fields["expires_at"].help_text = gettext("At most a year from now.")
         # The scopes this person may issue; choosing one is deliberate (no default).
         self.fields["scope"].choices = [("", "---------")] + [
             (value, label) for value, label in ApiToken.Scope.choices if may_issue(user, value)
@@ -51,9 +53,9 @@ class IssueTokenForm(forms.ModelForm):
         expires_at = self.cleaned_data["expires_at"]
         now = timezone.now()
         if expires_at <= now + timedelta(hours=1):
-            raise forms.ValidationError("Choose a time at least an hour from now.")
+            raise forms.ValidationError(gettext("Choose a time at least an hour from now."))
         if expires_at > now + MAX_VALIDITY:
-            raise forms.ValidationError("A token may be valid for a year at most.")
+            raise forms.ValidationError(gettext("A token may be valid for a year at most."))
         return expires_at
 
 
@@ -131,20 +133,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
             "admin/screening/apitoken/issued.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "FHIR API token issued",
+                "title": gettext("FHIR API token issued"),
                 "token": obj,
                 "secret": obj._issued_secret,
                 "opts": self.model._meta,
             },
         )
 
-    @admin.action(description="Revoke the selected tokens now", permissions=["revoke"])
+    @admin.action(description=_("Revoke the selected tokens now"), permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset) -> None:
         revoked = sum(
             revoke_token(token=token, revoked_by=request.user, ip_address=client_ip(request))
             for token in queryset
         )
-        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", revoked)
+            % {"count": revoked},
+            messages.SUCCESS,
+        )
 
 
 # --- Import ---------------------------------------------------------------------------------
@@ -155,23 +162,23 @@ class ImportQuestionnaireForm(forms.Form):
     (screening/request_limits.py), so the request body's 1 MB limit bounds it."""
 
     questionnaire_json = forms.CharField(
-        label="FHIR Questionnaire (JSON)",
+        label=_("FHIR Questionnaire (JSON)"),
         # No max_length: a browser would cut a long paste off silently at the box's limit.
         # The request body limit bounds it, and read_questionnaire says what is wrong.
         strip=False,
         widget=forms.Textarea(
             attrs={"rows": 20, "cols": 100, "spellcheck": "false", "autocomplete": "off"}
         ),
-        help_text=(
+        help_text=_(
             "Paste a FHIR R4 Questionnaire resource in JSON, for example a published PHQ-9 "
             "(open the file in a text editor, select all, copy). At most 1 MB."
         ),
-        error_messages={"required": "Paste the Questionnaire's JSON into the box."},
+        error_messages={"required": _("Paste the Questionnaire's JSON into the box.")},
     )
     copy_rules = forms.BooleanField(
         required=False,
         initial=True,
-        label="Copy this version's rules and scores into the draft",
+        label=_("Copy this version's rules and scores into the draft"),
     )
 
     def clean_questionnaire_json(self) -> str:
@@ -184,14 +191,16 @@ class ImportQuestionnaireForm(forms.Form):
 
 
 @admin.action(
-    description="Import a FHIR Questionnaire as a new draft of this question set",
+    description=_("Import a FHIR Questionnaire as a new draft of this question set"),
     permissions=["add"],
 )
 def import_fhir_questionnaire(modeladmin, request: HttpRequest, queryset):
     """Step 1 shows the box to paste into; step 2 (the form posted back) imports and reports."""
     if queryset.count() != 1:
         modeladmin.message_user(
-            request, "Choose exactly one version: its question set gets the draft.", messages.ERROR
+            request,
+            gettext("Choose exactly one version: its question set gets the draft."),
+            messages.ERROR,
         )
         return None
     version: QuestionSetVersion = queryset.select_related("question_set").get()
@@ -215,7 +224,8 @@ def import_fhir_questionnaire(modeladmin, request: HttpRequest, queryset):
                     "admin/screening/import_report.html",
                     {
                         **modeladmin.admin_site.each_context(request),
-                        "title": f"Imported as draft version {draft.number}",
+                        "title": gettext("Imported as draft version %(number)s")
+                        % {"number": draft.number},
                         "draft": draft,
                         "report": report,
                         "opts": modeladmin.model._meta,
@@ -226,7 +236,8 @@ def import_fhir_questionnaire(modeladmin, request: HttpRequest, queryset):
         "admin/screening/import_questionnaire.html",
         {
             **modeladmin.admin_site.each_context(request),
-            "title": f"Import a FHIR Questionnaire into {version.question_set}",
+            "title": gettext("Import a FHIR Questionnaire into %(question_set)s")
+            % {"question_set": version.question_set},
             "version": version,
             "form": form,
             "opts": modeladmin.model._meta,

@@ -7,11 +7,12 @@ medications, flags with their acknowledgements, and signed decisions.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ..engine.questionnaire import work_out_visibility
-from ..models import Answer, QuestionSetVersion, Screening
+from ..models import Answer, Decision, QuestionSetVersion, Screening
 from ..snapshots import questionnaire_for, score_defs
 from .export import (
     AcknowledgementData,
@@ -118,7 +119,7 @@ def screening_data(screening: Screening) -> ScreeningData:
         DecisionData(
             id=str(decision.pk),
             outcome=decision.outcome,
-            outcome_label=decision.get_outcome_display(),
+            outcome_label=_outcome_label(decision),
             conditions=decision.conditions,
             reason=decision.reason,
             message_to_patient=decision.message_to_patient,
@@ -151,3 +152,10 @@ def screening_data(screening: Screening) -> ScreeningData:
         flags=tuple(flags),
         decisions=decisions,
     )
+
+
+def _outcome_label(decision: Decision) -> str:
+    """The outcome's words in the clinic's language, whatever language a request asked for
+    (a record leaves the clinic the same for every reader)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return decision.get_outcome_display()

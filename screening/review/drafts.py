@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import audit
@@ -48,7 +49,10 @@ def draft_impact(request: HttpRequest, version_id: uuid.UUID) -> HttpResponse:
                 version=version, actor=request.user, ip_address=audit.client_ip(request)
             )
         except VersionNotEditable:
-            messages.error(request, f"Version {version.number} was published meanwhile.")
+            messages.error(
+                request,
+                gettext("Version %(number)s was published meanwhile.") % {"number": version.number},
+            )
             return redirect("staff:drafts")
     return render(
         request,

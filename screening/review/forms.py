@@ -6,25 +6,37 @@ from django.core.exceptions import ValidationError
 from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..engine.severity import Severity
 from ..models import Decision, Screening
+from ..presenters import SEVERITY_WORDS
 
 URGENT_RANK = Severity.URGENT.rank
 
 
+def _severity_word(severity: Severity) -> str:
+    """The severity's word, translated when shown (marked in presenters.SEVERITY_WORDS)."""
+    return _(SEVERITY_WORDS[severity])
+
+
 QUEUE_STATUSES = [
-    ("submitted", "Awaiting review"),
-    ("waiting_for_patient", "Waiting for patient"),
-    ("decided", "Decided"),
-    ("all", "Submitted, waiting or decided"),
+    ("submitted", _("Awaiting review")),
+    ("waiting_for_patient", _("Waiting for patient")),
+    ("decided", _("Decided")),
+    ("all", _("Submitted, waiting or decided")),
 ]
 SENT_IN = [
     Screening.Status.SUBMITTED,
     Screening.Status.WAITING_FOR_PATIENT,
     Screening.Status.DECIDED,
 ]
-LEVEL_FILTERS = [("", "Any level"), *Severity.choices(), ("none", "Nothing flagged")]
+LEVEL_FILTERS = [
+    ("", _("Any level")),
+    *((severity.value, _severity_word(severity)) for severity in Severity),
+    ("none", _("Nothing flagged")),
+]
 
 
 class QueueFilterForm(forms.Form):
@@ -33,12 +45,12 @@ class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(choices=QUEUE_STATUSES, required=False)
     level = forms.ChoiceField(choices=LEVEL_FILTERS, required=False)
     submitted_from = forms.DateField(
-        required=False, label="Submitted from", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("Submitted from"), widget=forms.DateInput(attrs={"type": "date"})
     )
     submitted_to = forms.DateField(
-        required=False, label="Submitted to", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("Submitted to"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    q = forms.CharField(required=False, max_length=100, label="Patient name or email")
+    q = forms.CharField(required=False, max_length=100, label=_("Patient name or email"))
 
     def filter(self, queryset):
         data = self.cleaned_data if self.is_valid() else {}
@@ -76,33 +88,33 @@ class AcknowledgeForm(forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Note (optional)",
+        label=_("Note (optional)"),
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
 
 class DecisionForm(forms.Form):
     outcome = forms.ChoiceField(
-        choices=Decision.Outcome.choices, widget=forms.RadioSelect, label="Decision"
+        choices=Decision.Outcome.choices, widget=forms.RadioSelect, label=_("Decision")
     )
     conditions = forms.CharField(
         required=False,
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required when clearing with conditions.",
+        help_text=_("Required when clearing with conditions."),
     )
     reason = forms.CharField(
         required=False,
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required when the patient is not a candidate.",
+        help_text=_("Required when the patient is not a candidate."),
     )
     message_to_patient = forms.CharField(
         required=False,
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Message to the patient",
-        help_text=(
+        label=_("Message to the patient"),
+        help_text=_(
             "The patient reads this on their home page (they are emailed only that there is "
             "news). Required when asking for more information: the questionnaire reopens for "
             "them. The conditions and the reason are not shown to the patient."
@@ -112,8 +124,8 @@ class DecisionForm(forms.Form):
         required=False,
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Override reason",
-        help_text="Required to clear a screening that has a contraindication.",
+        label=_("Override reason"),
+        help_text=_("Required to clear a screening that has a contraindication."),
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
@@ -128,11 +140,14 @@ class DecisionForm(forms.Form):
         cleaned = super().clean()
         outcome = cleaned.get("outcome")
         required = {
-            Decision.Outcome.CLEARED_WITH_CONDITIONS: ("conditions", "Write the conditions."),
-            Decision.Outcome.NOT_A_CANDIDATE: ("reason", "Write the reason."),
+            Decision.Outcome.CLEARED_WITH_CONDITIONS: (
+                "conditions",
+                gettext("Write the conditions."),
+            ),
+            Decision.Outcome.NOT_A_CANDIDATE: ("reason", gettext("Write the reason.")),
             Decision.Outcome.MORE_INFORMATION_NEEDED: (
                 "message_to_patient",
-                "Write what the patient should add or correct.",
+                gettext("Write what the patient should add or correct."),
             ),
         }
         if outcome in required:
@@ -147,22 +162,22 @@ class DecisionForm(forms.Form):
         ):
             self.add_error(
                 "override_reason",
-                "This screening has a contraindication: explain why you clear it anyway.",
+                gettext("This screening has a contraindication: explain why you clear it anyway."),
             )
         return cleaned
 
 
 class InvitationForm(forms.Form):
-    full_name = forms.CharField(label="Patient's full name", max_length=200)
-    email = forms.EmailField(label="Patient's email address", max_length=254)
+    full_name = forms.CharField(label=_("Patient's full name"), max_length=200)
+    email = forms.EmailField(label=_("Patient's email address"), max_length=254)
     # The invitation email is written in it, and the patient's account starts in it (they
     # can change it on any page). Not required: a form sent without it means the clinic's.
     language = forms.ChoiceField(
-        label="Language",
+        label=_("Language"),
         choices=settings.LANGUAGES,
         initial=settings.LANGUAGE_CODE,
         required=False,
-        help_text="The language of the invitation email and of the patient's pages.",
+        help_text=_("The language of the invitation email and of the patient's pages."),
     )
 
     def clean_language(self) -> str:
@@ -177,7 +192,7 @@ class InvitationForm(forms.Form):
             validate_email(sanitize_address(email, "utf-8"))
         except (UnicodeError, ValueError, ValidationError):
             raise ValidationError(
-                "Mail cannot be sent to this address. Please check it for typing errors."
+                gettext("Mail cannot be sent to this address. Please check it for typing errors.")
             ) from None
         return email
 
@@ -191,16 +206,16 @@ class RescreeningForm(forms.Form):
     reason = forms.CharField(
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Why should the patient be screened again?",
-        help_text=(
+        label=_("Why should the patient be screened again?"),
+        help_text=_(
             "Your note for the clinical team, kept with the request. The patient is not shown "
             "it: they are told only that their doctor asks them to answer the questionnaire again."
         ),
-        error_messages={"required": "Please say why the patient should be screened again."},
+        error_messages={"required": _("Please say why the patient should be screened again.")},
     )
 
     def clean_reason(self) -> str:
         reason = self.cleaned_data["reason"].strip()
         if not reason:
-            raise ValidationError("Please say why the patient should be screened again.")
+            raise ValidationError(gettext("Please say why the patient should be screened again."))
         return reason

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from ..models import Invitation
@@ -45,7 +46,9 @@ def invitations(request: HttpRequest) -> HttpResponse:
             created_by=request.user,
             language=form.cleaned_data["language"],
         )
-        messages.success(request, f"Invitation sent to {invitation.email}.")
+        messages.success(
+            request, gettext("Invitation sent to %(email)s.") % {"email": invitation.email}
+        )
         return redirect("staff:invitations")
     recent = Invitation.objects.select_related("created_by").order_by("-created_at")[:50]
     return render(

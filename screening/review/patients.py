@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from .. import audit
@@ -65,7 +66,8 @@ def patient_detail(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
                 "warning": latest_item9_warning(course),
                 "statements": physician_statements(course),
                 # The chart's short name; the statements describe it (aria-describedby).
-                "title": f"{name} totals of {patient.full_name} over time, chart",
+                "title": gettext("%(instrument)s totals of %(patient)s over time, chart")
+                % {"instrument": name, "patient": patient.full_name},
                 "show_item9": instrument == PHQ9,
                 "response_threshold": course.response_threshold,
                 "remission_below": course.remission_below,

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..answer_fields import BloodPressureField
 from ..models import Decision, TreatmentCourse, User, VitalReading
@@ -30,14 +32,19 @@ class StaffBloodPressureField(BloodPressureField):
     def clean(self, value: object) -> dict | None:
         value = value or {}
         if self.required and not any(str(v).strip() for v in dict(value).values()):
-            raise ValidationError("Enter the blood pressure: top number and bottom number.")
+            raise ValidationError(
+                gettext("Enter the blood pressure: top number and bottom number.")
+            )
         return super().clean(value)
 
 
 def _whole_in_range(text: str, low: int, high: int, what: str) -> int:
     text = (text or "").strip()
     if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-        raise ValidationError(f"{what} must be a whole number between {low} and {high}.")
+        raise ValidationError(
+            gettext("%(what)s must be a whole number between %(low)s and %(high)s.")
+            % {"what": what, "low": low, "high": high}
+        )
     return int(text)
 
 
@@ -68,18 +75,20 @@ class PatientChoiceField(forms.ModelChoiceField):
 class StartCourseForm(forms.Form):
     patient = PatientChoiceField(
         queryset=User.objects.none(),
-        label="Patient",
-        help_text="Patients whose screening a physician has cleared, without a course in progress.",
+        label=_("Patient"),
+        help_text=_(
+            "Patients whose screening a physician has cleared, without a course in progress."
+        ),
         error_messages={
-            "required": "Choose the patient.",
-            "invalid_choice": "Choose a patient from the list: that one cannot start a course.",
+            "required": _("Choose the patient."),
+            "invalid_choice": _("Choose a patient from the list: that one cannot start a course."),
         },
     )
     product = forms.ChoiceField(
         choices=TreatmentCourse.Product.choices,
         widget=forms.RadioSelect,
-        label="Product and route",
-        error_messages={"required": "Choose the product and route."},
+        label=_("Product and route"),
+        error_messages={"required": _("Choose the product and route.")},
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -89,21 +98,21 @@ class StartCourseForm(forms.Form):
 
 class ScheduleForm(forms.Form):
     date = forms.DateField(
-        label="Date",
+        label=_("Date"),
         widget=forms.DateInput(attrs={"type": "date"}),
         input_formats=["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"],
         error_messages={
-            "required": "Enter the date of the session.",
-            "invalid": "Enter a real date, for example 2026-12-03.",
+            "required": _("Enter the date of the session."),
+            "invalid": _("Enter a real date, for example 2026-12-03."),
         },
     )
     time = forms.TimeField(
-        label="Time",
+        label=_("Time"),
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         input_formats=["%H:%M", "%H.%M", "%H:%M:%S"],
         error_messages={
-            "required": "Enter the time of the session.",
-            "invalid": "Enter the time as hours and minutes, for example 09:30.",
+            "required": _("Enter the time of the session."),
+            "invalid": _("Enter the time as hours and minutes, for example 09:30."),
         },
     )
 
@@ -112,15 +121,20 @@ class ScheduleForm(forms.Form):
         if data.get("date") and data.get("time"):
             when = timezone.make_aware(datetime.datetime.combine(data["date"], data["time"]))
             if when <= timezone.now():
-                self.add_error("time", "That time has already passed: choose a time in the future.")
+                self.add_error(
+                    "time", gettext("That time has already passed: choose a time in the future.")
+                )
             data["scheduled_for"] = when
         return data
 
 
 def post_dose_choices() -> list[tuple[str, str]]:
     return [
-        *((str(m), f"{m} minutes after the dose") for m in settings.POST_DOSE_READING_MINUTES),
-        ("", "An extra reading"),
+        *(
+            (str(m), gettext("%(minutes)s minutes after the dose") % {"minutes": m})
+            for m in settings.POST_DOSE_READING_MINUTES
+        ),
+        ("", gettext("An extra reading")),
     ]
 
 
@@ -128,30 +142,32 @@ class VitalsForm(forms.Form):
     """One set of vital signs, before or after the dose (``timing``), or a correction of an
     earlier reading (``corrects``, with the reason)."""
 
-    blood_pressure = StaffBloodPressureField(label="Blood pressure (mmHg)")
+    blood_pressure = StaffBloodPressureField(label=_("Blood pressure (mmHg)"))
     heart_rate = forms.CharField(
-        label="Heart rate (beats per minute)",
+        label=_("Heart rate (beats per minute)"),
         max_length=10,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-        error_messages={"required": "Enter the heart rate."},
+        error_messages={"required": _("Enter the heart rate.")},
     )
     spo2 = forms.CharField(
-        label="Oxygen saturation, SpO2 (%, optional)",
+        label=_("Oxygen saturation, SpO2 (%, optional)"),
         required=False,
         max_length=10,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     weight_kg = forms.CharField(
-        label="Weight (kg, optional)",
+        label=_("Weight (kg, optional)"),
         required=False,
         max_length=10,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    planned_minutes = forms.ChoiceField(label="Which reading", required=False, choices=())
+    planned_minutes = forms.ChoiceField(label=_("Which reading"), required=False, choices=())
     corrects = forms.ChoiceField(
-        label="Corrects an earlier reading (optional)", required=False, choices=()
+        label=_("Corrects an earlier reading (optional)"), required=False, choices=()
     )
-    correction_reason = forms.CharField(label="Why it is corrected", required=False, max_length=500)
+    correction_reason = forms.CharField(
+        label=_("Why it is corrected"), required=False, max_length=500
+    )
 
     def __init__(
         self,
@@ -165,12 +181,17 @@ class VitalsForm(forms.Form):
         self.timing = timing
         self.correctable = {str(r.pk): r for r in correctable}
         self.fields["corrects"].choices = [
-            ("", "No: a new reading"),
+            ("", gettext("No: a new reading")),
             *(
                 (
                     key,
-                    f"{r.systolic}/{r.diastolic}, HR {r.heart_rate}, at "
-                    f"{timezone.localtime(r.recorded_at):%H:%M}",
+                    gettext("%(systolic)s/%(diastolic)s, HR %(heart_rate)s, at %(time)s")
+                    % {
+                        "systolic": r.systolic,
+                        "diastolic": r.diastolic,
+                        "heart_rate": r.heart_rate,
+                        "time": f"{timezone.localtime(r.recorded_at):%H:%M}",
+                    },
                 )
                 for key, r in self.correctable.items()
             ),
@@ -195,11 +216,13 @@ class VitalsForm(forms.Form):
         return ""
 
     def clean_heart_rate(self) -> int:
-        return _whole_in_range(self.cleaned_data["heart_rate"], *HEART_RATE_RANGE, "Heart rate")
+        return _whole_in_range(
+            self.cleaned_data["heart_rate"], *HEART_RATE_RANGE, gettext("Heart rate")
+        )
 
     def clean_spo2(self) -> int | None:
         text = self.cleaned_data.get("spo2", "").strip().removesuffix("%").strip()
-        return _whole_in_range(text, *SPO2_RANGE, "Oxygen saturation") if text else None
+        return _whole_in_range(text, *SPO2_RANGE, gettext("Oxygen saturation")) if text else None
 
     def clean_weight_kg(self) -> Decimal | None:
         text = self.cleaned_data.get("weight_kg", "").strip().lower().removesuffix("kg").strip()
@@ -211,7 +234,10 @@ class VitalsForm(forms.Form):
         except InvalidOperation:
             value = None
         if value is None or not value.is_finite() or not low <= value <= high:
-            raise ValidationError(f"Weight must be a number of kilograms between {low} and {high}.")
+            raise ValidationError(
+                gettext("Weight must be a number of kilograms between %(low)s and %(high)s.")
+                % {"low": low, "high": high}
+            )
         return value.quantize(Decimal("0.1"))
 
     def clean_planned_minutes(self) -> int | None:
@@ -223,18 +249,20 @@ class VitalsForm(forms.Form):
         corrects = data.get("corrects")
         data["supersedes"] = self.correctable.get(corrects) if corrects else None
         if data["supersedes"] is not None and not data.get("correction_reason", "").strip():
-            self.add_error("correction_reason", "Say why the earlier reading is corrected.")
+            self.add_error(
+                "correction_reason", gettext("Say why the earlier reading is corrected.")
+            )
         return data
 
 
 class DoseForm(forms.Form):
     given_at = forms.TimeField(
-        label="Dose given at",
+        label=_("Dose given at"),
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         input_formats=["%H:%M", "%H.%M", "%H:%M:%S"],
         error_messages={
-            "required": "Enter the time the dose was given.",
-            "invalid": "Enter the time as hours and minutes, for example 10:15.",
+            "required": _("Enter the time the dose was given."),
+            "invalid": _("Enter the time as hours and minutes, for example 10:15."),
         },
     )
 
@@ -252,18 +280,20 @@ class DoseForm(forms.Form):
             # Given before midnight, recorded after it: the time is yesterday's.
             when = yesterday
         if when > now + datetime.timedelta(minutes=1):
-            raise ValidationError("That time is later than now: record the dose once it is given.")
+            raise ValidationError(
+                gettext("That time is later than now: record the dose once it is given.")
+            )
         return when
 
 
 class DischargeForm(forms.Form):
-    alert_and_oriented = forms.BooleanField(required=False, label="Alert and oriented")
-    walks_unaided = forms.BooleanField(required=False, label="Walks unaided")
+    alert_and_oriented = forms.BooleanField(required=False, label=_("Alert and oriented"))
+    walks_unaided = forms.BooleanField(required=False, label=_("Walks unaided"))
     escort_present = forms.BooleanField(
-        required=False, label="Escort present to take the patient home (no driving today)"
+        required=False, label=_("Escort present to take the patient home (no driving today)")
     )
     note = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), label="Note"
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), label=_("Note")
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -273,7 +303,7 @@ class DischargeForm(forms.Form):
 
 class BloodPressureReviewForm(forms.Form):
     note = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 1}), label="Note"
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 1}), label=_("Note")
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -283,10 +313,10 @@ class BloodPressureReviewForm(forms.Form):
 
 class CancelSessionForm(forms.Form):
     reason = forms.CharField(
-        label="Why the session is cancelled",
+        label=_("Why the session is canceled"),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 1}),
-        error_messages={"required": "Say why the session is cancelled."},
+        error_messages={"required": _("Say why the session is canceled.")},
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -300,16 +330,16 @@ class RescheduleForm(ScheduleForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("prefix", "move")
         super().__init__(*args, **kwargs)
-        self.fields["date"].label = "New date"
-        self.fields["time"].label = "New time"
+        self.fields["date"].label = gettext("New date")
+        self.fields["time"].label = gettext("New time")
 
 
 class EndCourseForm(forms.Form):
     reason = forms.CharField(
-        label="Why the course ends",
+        label=_("Why the course ends"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={"required": "Say why the course ends."},
+        error_messages={"required": _("Say why the course ends.")},
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import audit
@@ -120,7 +122,7 @@ def start_course_view(request: HttpRequest) -> HttpResponse:
         except SessionNotAllowed as error:
             form.add_error("patient", str(error))
         else:
-            messages.success(request, "Course started. Schedule its first session below.")
+            messages.success(request, gettext("Course started. Schedule its first session below."))
             return redirect("staff:course", course_id=course.pk)
     # The page lists cleared patients' names and emails: a read of patient data, audited
     # (the summary names no patient, like the board's).
@@ -195,7 +197,9 @@ def end_course_view(request: HttpRequest, course_id: uuid.UUID) -> HttpResponse:
         except SessionNotAllowed as error:
             form.add_error(error.field or None, str(error))
         else:
-            messages.success(request, "Course ended. Its sessions still ahead are cancelled.")
+            messages.success(
+                request, gettext("Course ended. Its sessions still ahead are canceled.")
+            )
             return redirect("staff:course", course_id=course.pk)
     return _course_page(request, _course(course_id), end_form=form)
 
@@ -218,12 +222,20 @@ def schedule(request: HttpRequest, course_id: uuid.UUID) -> HttpResponse:
             form.add_error(error.field or None, str(error))
         else:
             local = timezone.localtime(session.scheduled_for)
-            messages.success(request, f"Session booked for {local:%A %-d %B %Y at %H:%M}.")
+            messages.success(
+                request, gettext("Session booked for %(date)s at %(time)s.") % _when(local)
+            )
             return redirect("staff:course", course_id=course.pk)
     return _course_page(request, course, form)
 
 
 # One session --------------------------------------------------------------------------
+
+
+def _when(local: datetime.datetime) -> dict[str, str]:
+    """A booking's date and time for a message ("Thursday 3 December 2026", "09:30"), the
+    names of the day and month in the active language."""
+    return {"date": date_format(local, "l j F Y"), "time": f"{local:%H:%M}"}
 
 
 def _session(session_id: uuid.UUID) -> TreatmentSession:
@@ -354,7 +366,9 @@ def reschedule(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
             form.add_error(error.field or None, str(error))
         else:
             local = timezone.localtime(moved.scheduled_for)
-            messages.success(request, f"Session moved to {local:%A %-d %B %Y at %H:%M}.")
+            messages.success(
+                request, gettext("Session moved to %(date)s at %(time)s.") % _when(local)
+            )
             return _back(session)
     return _booking_refused(request, session, form, "reschedule_form")
 
@@ -376,7 +390,7 @@ def cancel(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         except SessionNotAllowed as error:
             form.add_error(error.field or None, str(error))
         else:
-            messages.success(request, "Session cancelled. It stays on the course's record.")
+            messages.success(request, gettext("Session canceled. It stays on the course's record."))
             return _back(session)
     return _booking_refused(request, session, form, "cancel_form")
 
@@ -444,7 +458,7 @@ def record_vitals(request: HttpRequest, session_id: uuid.UUID, timing: str) -> H
         except SessionNotAllowed as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, "Reading recorded.")
+            messages.success(request, gettext("Reading recorded."))
             return _back(session, "readiness")
     return _session_page(request, session, **{f"{timing}_form": form})
 
@@ -466,7 +480,7 @@ def record_dose_view(request: HttpRequest, session_id: uuid.UUID) -> HttpRespons
         except SessionNotAllowed as error:
             form.add_error(error.field or None, str(error))
         else:
-            messages.success(request, "Dose time recorded.")
+            messages.success(request, gettext("Dose time recorded."))
             return _back(session, "after-dose")
     return _session_page(request, session, dose_form=form)
 
@@ -492,7 +506,7 @@ def record_discharge_view(request: HttpRequest, session_id: uuid.UUID) -> HttpRe
         except SessionNotAllowed as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, "Discharge recorded.")
+            messages.success(request, gettext("Discharge recorded."))
             return _back(session, "discharge")
     return _session_page(request, session, discharge_form=form)
 
@@ -505,7 +519,7 @@ def review_pressure(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse
     (record,) = session_records([session])
     form = BloodPressureReviewForm(request.POST)
     if record.pre_dose is None or not form.is_valid():
-        messages.error(request, "There is no pre-dose reading to review.")
+        messages.error(request, gettext("There is no pre-dose reading to review."))
         return _back(session, "readiness")
     try:
         review_blood_pressure(
@@ -517,7 +531,7 @@ def review_pressure(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse
     except SessionNotAllowed as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, "Blood pressure reviewed: go ahead recorded.")
+        messages.success(request, gettext("Blood pressure reviewed: go ahead recorded."))
     return _back(session, "readiness")
 
 
@@ -535,7 +549,9 @@ def acknowledge_check_in_flag(
     flag = get_object_or_404(Flag.with_retired, pk=flag_id, screening=session.check_in)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "That acknowledgement could not be read; please try again.")
+        messages.error(
+            request, gettext("That acknowledgement could not be read; please try again.")
+        )
         return _back(session, "check-in-flags")
     try:
         acknowledge_flag(
@@ -548,8 +564,10 @@ def acknowledge_check_in_flag(
     except StaleScreening:
         messages.error(
             request,
-            "The check-in changed while you had this page open. Nothing was saved: please "
-            "read the flags as they are now and acknowledge again.",
+            gettext(
+                "The check-in changed while you had this page open. Nothing was saved: please "
+                "read the flags as they are now and acknowledge again."
+            ),
         )
     except AcknowledgementNeedsNote as error:
         # Drawn beside the flag's note box (the page is drawn again, not redirected).

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import audit
@@ -41,6 +42,7 @@ from ..presenters import (
     physician_summary,
     queue_rows,
     score_changes,
+    severity_label,
 )
 from ..selectors import (
     ClearanceStatus,
@@ -155,7 +157,7 @@ def screening_context(screening: Screening) -> dict:
     grouped = [
         {
             "severity": severity,
-            "label": severity.label,
+            "label": severity_label(severity),
             "flags": [f for f in flags if f.severity == severity],
         }
         for severity in Severity
@@ -392,8 +394,11 @@ def screening_print(request: HttpRequest, screening_id: uuid.UUID) -> HttpRespon
 def _stale(request: HttpRequest, screening: Screening) -> HttpResponse:
     messages.error(
         request,
-        "Another physician changed this screening while you had it open. Nothing you entered "
-        "was saved: the page now shows their changes. Please check them and try again.",
+        gettext(
+            "Another physician changed this screening while you had it open. Nothing you "
+            "entered was saved: the page now shows their changes. Please check them and try "
+            "again."
+        ),
     )
     return redirect("staff:screening", screening_id=screening.pk)
 
@@ -408,7 +413,9 @@ def acknowledge(request: HttpRequest, screening_id: uuid.UUID, flag_id: uuid.UUI
     flag = get_object_or_404(Flag.with_retired, pk=flag_id, screening=screening)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "That acknowledgement could not be read; please try again.")
+        messages.error(
+            request, gettext("That acknowledgement could not be read; please try again.")
+        )
         return redirect("staff:screening", screening_id=screening.pk)
     try:
         acknowledge_flag(
@@ -458,7 +465,7 @@ def decide(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
                 return redirect("staff:screening", screening_id=screening.pk)
             form.add_error(None, str(error))
         else:
-            messages.success(request, "Decision signed.")
+            messages.success(request, gettext("Decision signed."))
             return redirect("staff:queue")
     return _screening_page(request, screening, form)
 
@@ -484,8 +491,10 @@ def rescreen(request: HttpRequest, screening_id: uuid.UUID) -> HttpResponse:
         return redirect("staff:screening", screening_id=screening.pk)
     messages.success(
         request,
-        "Re-screening asked for. The patient is emailed to log in, and their home page asks "
-        "them to answer the questionnaire again.",
+        gettext(
+            "Re-screening asked for. The patient is emailed to log in, and their home page "
+            "asks them to answer the questionnaire again."
+        ),
     )
     return redirect(reverse("staff:screening", args=[screening.pk]) + "#rescreening-heading")
 

@@ -6,6 +6,8 @@ screening/services/translations.py) can take it without importing the other.
 
 import uuid
 
+from django.utils.translation import gettext
+
 from ..models import QuestionSetVersion
 
 
@@ -27,8 +29,11 @@ def lock_for_editing(*version_ids: uuid.UUID) -> list[QuestionSetVersion]:
     for version in versions:
         if not version.is_editable:
             raise VersionNotEditable(
-                f"Version {version.number} is {version.get_status_display().lower()}, so its "
-                "content can no longer change (it may have been published while you were "
-                "editing). Nothing was saved. Make a new draft from it to change it."
+                gettext(
+                    "Version %(number)s is %(status)s, so its content can no longer change (it "
+                    "may have been published while you were editing). Nothing was saved. Make a "
+                    "new draft from it to change it."
+                )
+                % {"number": version.number, "status": version.get_status_display().lower()}
             )
     return versions

@@ -10,6 +10,7 @@ import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import audit, tasks
 from ..engine.questionnaire import (
@@ -56,8 +57,10 @@ def request_rescreening(
     clearance = current_clearance(locked.patient)
     if clearance.decision is None or clearance.decision.screening_id != locked.pk:
         raise RescreeningNotAllowed(
-            "Re-screening can only be asked for on the screening that holds the patient's "
-            "current clearance. This one does not: nothing was changed."
+            gettext(
+                "Re-screening can only be asked for on the screening that holds the patient's "
+                "current clearance. This one does not: nothing was changed."
+            )
         )
     request = RescreeningRequest.objects.create(
         screening=locked,

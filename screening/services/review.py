@@ -7,6 +7,7 @@ refused (StaleScreening) instead of silently overwriting the first.
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from .. import audit, tasks
 from ..engine.severity import Severity
@@ -19,6 +20,7 @@ from ..models import (
     Screening,
     User,
 )
+from ..presenters import severity_label
 
 
 class StaleScreening(Exception):
@@ -41,8 +43,9 @@ CLEARING = {Decision.Outcome.CLEARED, Decision.Outcome.CLEARED_WITH_CONDITIONS}
 # A decision's audit summary never names its outcome: the audit log is read by clinic admins,
 # who audit who did what, not what a patient was told (the decision itself records it).
 DECISION_SUMMARIES = {
-    AuditAction.DECISION_RECORDED: "Decision signed",
-    AuditAction.DECISION_AMENDED: "Amended decision signed",
+    # Stored in the audit log as written (English); marked so the log can show them translated.
+    AuditAction.DECISION_RECORDED: gettext_noop("Decision signed"),
+    AuditAction.DECISION_AMENDED: gettext_noop("Amended decision signed"),
 }
 
 
@@ -76,10 +79,15 @@ def acknowledge_flag(
 ) -> FlagAcknowledgement:
     screening = _lock(flag.screening, seen_version)
     if screening.is_editable:
-        raise DecisionNotAllowed("The patient is changing their answers; wait until they resubmit.")
+        raise DecisionNotAllowed(
+            gettext("The patient is changing their answers; wait until they resubmit.")
+        )
     if Flag.with_retired.filter(pk=flag.pk, retired_at__isnull=False).exists():
         raise DecisionNotAllowed(
-            "This flag is no longer current: the patient resubmitted. Acknowledge the flags as they are now."
+            gettext(
+                "This flag is no longer current: the patient resubmitted. Acknowledge the flags "
+                "as they are now."
+            )
         )
     # Going ahead with a session despite an urgent or contraindicated check-in flag needs the
     # physician's reason in words, as clearing a contraindication on the intake needs an
@@ -91,8 +99,11 @@ def acknowledge_flag(
         and not FlagAcknowledgement.objects.filter(flag=flag).exists()
     ):
         raise AcknowledgementNeedsNote(
-            f"Write why the session may go ahead despite this {flag.severity} flag: a note is "
-            "needed to acknowledge it."
+            gettext(
+                "Write why the session may go ahead despite this %(severity)s flag: a note is "
+                "needed to acknowledge it."
+            )
+            % {"severity": severity_label(flag.severity).lower()}
         )
     # The first acknowledgement stands: a second one never overwrites its name or note.
     acknowledgement, created = FlagAcknowledgement.objects.get_or_create(
@@ -129,24 +140,31 @@ def record_decision(
     locked = _lock(screening, seen_version)
     if locked.purpose == Screening.Purpose.CHECK_IN:
         raise DecisionNotAllowed(
-            "A session check-in is not signed off: acknowledge its flags; the session page "
-            "says whether the dose can go ahead."
+            gettext(
+                "A session check-in is not signed off: acknowledge its flags; the session page "
+                "says whether the dose can go ahead."
+            )
         )
     if locked.is_editable:
-        raise DecisionNotAllowed("The patient is still answering; wait until they resubmit.")
+        raise DecisionNotAllowed(
+            gettext("The patient is still answering; wait until they resubmit.")
+        )
     flags = list(locked.flags.select_related("acknowledgement"))
     if outcome in CLEARING:
         unacknowledged = [f.title for f in flags if not hasattr(f, "acknowledgement")]
         if unacknowledged:
             raise DecisionNotAllowed(
-                "Acknowledge every flag before clearing: " + ", ".join(unacknowledged) + "."
+                gettext("Acknowledge every flag before clearing: %(flags)s.")
+                % {"flags": ", ".join(unacknowledged)}
             )
         if (
             any(f.severity == Severity.CONTRAINDICATED for f in flags)
             and not override_reason.strip()
         ):
             raise DecisionNotAllowed(
-                "This screening has a contraindication: clearing it needs an override reason."
+                gettext(
+                    "This screening has a contraindication: clearing it needs an override reason."
+                )
             )
     # Signing counts as opening it (a decision can be posted without a fresh read).
     note_opened(screening=locked, physician=physician)
@@ -193,8 +211,10 @@ def record_decision(
         # Patients cannot start a second questionnaire themselves (services.intake), so
         # this is only a guard: refuse safely rather than leave two open.
         raise DecisionNotAllowed(
-            "The patient has another questionnaire open, so this one cannot be reopened. "
-            "Please contact the patient directly."
+            gettext(
+                "The patient has another questionnaire open, so this one cannot be reopened. "
+                "Please contact the patient directly."
+            )
         ) from error
     _bump(locked)
     # The patient is told there is something to read, by the worker, after this commits;

@@ -13,6 +13,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .. import audit, tasks
 from ..engine.readiness import DischargeFacts, Status, discharge_check
@@ -52,8 +55,8 @@ class SessionNotAllowed(Exception):
 
 
 NOT_READY_WORDS = {
-    Status.ON_HOLD: "on hold",
-    Status.NEEDS_REVIEW: "waiting for a physician's review",
+    Status.ON_HOLD: _("on hold"),
+    Status.NEEDS_REVIEW: _("waiting for a physician's review"),
 }
 
 # A dose time further back than this is refused as a slip (a wrong hour, or yesterday's time):
@@ -85,20 +88,29 @@ def start_course(
     # Lock the patient's row: two staff starting a course at once get one course.
     patient = User.objects.select_for_update().get(pk=patient.pk)
     if product not in TreatmentCourse.Product.values:
-        raise SessionNotAllowed("Choose the product and route of the course.")
+        raise SessionNotAllowed(gettext("Choose the product and route of the course."))
     decision = latest_intake_decision(patient)
     if decision is None:
         raise SessionNotAllowed(
-            f"{patient.full_name} has no signed screening decision: a course starts only "
-            "after a physician clears the screening."
+            gettext(
+                "%(patient)s has no signed screening decision: a course starts only after a "
+                "physician clears the screening."
+            )
+            % {"patient": patient.full_name}
         )
     if decision.outcome not in CLEARING:
         raise SessionNotAllowed(
-            f"{patient.full_name}'s latest screening decision is "
-            f"“{decision.get_outcome_display()}”, not a clearance: a course cannot start."
+            gettext(
+                "%(patient)s's latest screening decision is “%(outcome)s”, not a clearance: a "
+                "course cannot start."
+            )
+            % {"patient": patient.full_name, "outcome": decision.get_outcome_display()}
         )
     if patient.treatment_courses.filter(ended_at__isnull=True).exists():
-        raise SessionNotAllowed(f"{patient.full_name} already has a course in progress.")
+        raise SessionNotAllowed(
+            gettext("%(patient)s already has a course in progress.")
+            % {"patient": patient.full_name}
+        )
     course = TreatmentCourse.objects.create(
         patient=patient, product=product, clearance=decision, created_by=actor
     )
@@ -143,19 +155,24 @@ def _check_booking(
     stands, and no other session of the course (cancelled ones aside) is on that day. The
     caller holds the course's row lock."""
     if course.ended_at is not None:
-        raise SessionNotAllowed("This course has ended: start a new course to book sessions.")
+        raise SessionNotAllowed(
+            gettext("This course has ended: start a new course to book sessions.")
+        )
     now = timezone.now()
     if scheduled_for <= now:
         raise SessionNotAllowed(
-            "That time has already passed: choose a time in the future.", field="time"
+            gettext("That time has already passed: choose a time in the future."), field="time"
         )
     if scheduled_for > now + BOOKING_HORIZON:
         raise SessionNotAllowed(
-            "That date is more than a year ahead: check the year.", field="date"
+            gettext("That date is more than a year ahead: check the year."), field="date"
         )
     clearance = clearance_check_of(current_clearance(course.patient))
     if not clearance.valid:
-        raise SessionNotAllowed("No session can be booked: " + clearance.problem)
+        # The problem is the engine's words (pure Python, no Django): English.
+        raise SessionNotAllowed(
+            gettext("No session can be booked: %(problem)s") % {"problem": clearance.problem}
+        )
     day = timezone.localdate(scheduled_for)
     others = course.sessions.filter(cancelled_at__isnull=True)
     if moving is not None:
@@ -164,8 +181,10 @@ def _check_booking(
         timezone.localdate(other) == day for other in others.values_list("scheduled_for", flat=True)
     ):
         raise SessionNotAllowed(
-            f"{course.patient.full_name} already has a session of this course on "
-            f"{day:%A} {day.day} {day:%B %Y}: choose another day.",
+            gettext(
+                "%(patient)s already has a session of this course on %(date)s: choose another day."
+            )
+            % {"patient": course.patient.full_name, "date": date_format(day, "l j F Y")},
             field="date",
         )
 
@@ -173,14 +192,18 @@ def _check_booking(
 def _refuse_changing_booking(session: TreatmentSession) -> None:
     """A booking is cancelled or moved only while nothing has happened at the visit."""
     if session.cancelled_at is not None:
-        raise SessionNotAllowed("This session was cancelled already.")
+        raise SessionNotAllowed(gettext("This session was canceled already."))
     if DoseRecord.objects.filter(session=session).exists():
         raise SessionNotAllowed(
-            "A dose has been recorded for this session: it took place, and cannot be "
-            "cancelled or moved."
+            gettext(
+                "A dose has been recorded for this session: it took place, and cannot be "
+                "canceled or moved."
+            )
         )
     if DischargeRecord.objects.filter(session=session).exists():
-        raise SessionNotAllowed("The patient has been discharged: this session's record is closed.")
+        raise SessionNotAllowed(
+            gettext("The patient has been discharged: this session's record is closed.")
+        )
 
 
 @transaction.atomic
@@ -192,7 +215,7 @@ def cancel_session(
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     _refuse_changing_booking(session)
     if not reason.strip():
-        raise SessionNotAllowed("Say why the session is cancelled.", field="reason")
+        raise SessionNotAllowed(gettext("Say why the session is canceled."), field="reason")
     session.cancelled_at = timezone.now()
     session.cancelled_by = actor
     session.cancel_reason = reason.strip()
@@ -244,9 +267,9 @@ def end_course(
     it, and its sessions still ahead with no dose recorded are cancelled, each audited."""
     course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
     if course.ended_at is not None:
-        raise SessionNotAllowed("This course has ended already.")
+        raise SessionNotAllowed(gettext("This course has ended already."))
     if not reason.strip():
-        raise SessionNotAllowed("Say why the course ends.", field="reason")
+        raise SessionNotAllowed(gettext("Say why the course ends."), field="reason")
     now = timezone.now()
     course.ended_at = now
     course.ended_by = actor
@@ -282,9 +305,11 @@ def end_course(
 
 def _refuse_after_discharge(session: TreatmentSession) -> None:
     if session.cancelled_at is not None:
-        raise SessionNotAllowed("This session was cancelled: nothing is recorded for it.")
+        raise SessionNotAllowed(gettext("This session was canceled: nothing is recorded for it."))
     if DischargeRecord.objects.filter(session=session).exists():
-        raise SessionNotAllowed("The patient has been discharged: this session's record is closed.")
+        raise SessionNotAllowed(
+            gettext("The patient has been discharged: this session's record is closed.")
+        )
 
 
 @transaction.atomic
@@ -308,16 +333,20 @@ def record_reading(
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     _refuse_after_discharge(session)
     if timing not in VitalReading.Timing.values:
-        raise SessionNotAllowed("Say whether the reading was taken before or after the dose.")
+        raise SessionNotAllowed(
+            gettext("Say whether the reading was taken before or after the dose.")
+        )
     if timing == VitalReading.Timing.POST_DOSE and latest_dose(session) is None:
-        raise SessionNotAllowed("Record when the dose was given before a post-dose reading.")
+        raise SessionNotAllowed(
+            gettext("Record when the dose was given before a post-dose reading.")
+        )
     if supersedes is not None:
         if supersedes.session_id != session.pk:
-            raise SessionNotAllowed("That reading belongs to another session.")
+            raise SessionNotAllowed(gettext("That reading belongs to another session."))
         if VitalReading.objects.filter(supersedes=supersedes).exists():
-            raise SessionNotAllowed("That reading has already been corrected.")
+            raise SessionNotAllowed(gettext("That reading has already been corrected."))
         if not correction_reason.strip():
-            raise SessionNotAllowed("Say why the reading is corrected.")
+            raise SessionNotAllowed(gettext("Say why the reading is corrected."))
         timing = supersedes.timing
         planned_minutes = supersedes.planned_minutes
     reading = VitalReading.objects.create(
@@ -357,19 +386,29 @@ def record_dose(
         (record,) = session_records([sessions_for_staff().get(pk=session.pk)])
         if record.readiness.status != Status.READY:
             raise SessionNotAllowed(
-                f"The session is {NOT_READY_WORDS[record.readiness.status]}: "
-                + " ".join(reason.text for reason in record.readiness.reasons)
-                + " The dose is recorded only when the session is ready to dose."
+                # The reasons are the engine's (pure Python, no Django): English.
+                gettext(
+                    "The session is %(status)s: %(reasons)s The dose is recorded only when the "
+                    "session is ready to dose."
+                )
+                % {
+                    "status": NOT_READY_WORDS[record.readiness.status],
+                    "reasons": " ".join(reason.text for reason in record.readiness.reasons),
+                }
             )
     now = timezone.now()
     if given_at > now + timedelta(minutes=1):
         raise SessionNotAllowed(
-            "The dose time is in the future: record it once it is given.", field="given_at"
+            gettext("The dose time is in the future: record it once it is given."),
+            field="given_at",
         )
     if given_at < now - DOSE_TIME_MAX_AGE:
         hours = int(DOSE_TIME_MAX_AGE.total_seconds() // 3600)
         raise SessionNotAllowed(
-            f"That time is more than {hours} hours ago: check the time the dose was given.",
+            gettext(
+                "That time is more than %(hours)s hours ago: check the time the dose was given."
+            )
+            % {"hours": hours},
             field="given_at",
         )
     pre_dose = (
@@ -380,8 +419,11 @@ def record_dose(
     )
     if pre_dose is not None and given_at < pre_dose.recorded_at.replace(second=0, microsecond=0):
         raise SessionNotAllowed(
-            "That time is before the pre-dose blood pressure reading "
-            f"({timezone.localtime(pre_dose.recorded_at):%H:%M}): the dose is given after it.",
+            gettext(
+                "That time is before the pre-dose blood pressure reading (%(time)s): the dose "
+                "is given after it."
+            )
+            % {"time": f"{timezone.localtime(pre_dose.recorded_at):%H:%M}"},
             field="given_at",
         )
     dose = DoseRecord.objects.create(
@@ -433,7 +475,10 @@ def record_discharge(
         limits(),
     )
     if not check.allowed:
-        raise SessionNotAllowed("Not discharged yet: " + " ".join(check.unmet))
+        # The unmet conditions are the engine's words (pure Python, no Django): English.
+        raise SessionNotAllowed(
+            gettext("Not discharged yet: %(unmet)s") % {"unmet": " ".join(check.unmet)}
+        )
     discharge = DischargeRecord.objects.create(
         session=session,
         observation_minutes=settings.OBSERVATION_MINUTES,
@@ -461,13 +506,17 @@ def review_blood_pressure(
     the hold limit is never waved through: a new reading is taken instead."""
     reading = VitalReading.objects.select_for_update().get(pk=reading.pk)
     if reading.timing != VitalReading.Timing.PRE_DOSE:
-        raise SessionNotAllowed("Only a pre-dose reading is reviewed before dosing.")
+        raise SessionNotAllowed(gettext("Only a pre-dose reading is reviewed before dosing."))
     if VitalReading.objects.filter(supersedes=reading).exists():
-        raise SessionNotAllowed("That reading has been corrected since: review the new one.")
+        raise SessionNotAllowed(
+            gettext("That reading has been corrected since: review the new one.")
+        )
     if limits().above_hold(reading.systolic, reading.diastolic):
         raise SessionNotAllowed(
-            "This reading is above the hold limit: the session stays on hold until a new "
-            "reading is at or below it."
+            gettext(
+                "This reading is above the hold limit: the session stays on hold until a new "
+                "reading is at or below it."
+            )
         )
     review, created = BloodPressureReview.objects.get_or_create(
         reading=reading, defaults={"physician": physician, "note": note.strip()}

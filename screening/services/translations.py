@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import polib
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
 from .. import audit
 from ..models import AuditAction, ContentTranslation, QuestionSetVersion, User
@@ -53,7 +54,9 @@ def language_name(code: str) -> str:
 def listed(keys: list[str]) -> str:
     shown = ", ".join(keys[:SHOWN_KEYS])
     more = len(keys) - SHOWN_KEYS
-    return f"{shown} and {more} more" if more > 0 else shown
+    if more > 0:
+        return gettext("%(shown)s and %(more)s more") % {"shown": shown, "more": more}
+    return shown
 
 
 # Completeness -------------------------------------------------------------------------------
@@ -75,16 +78,28 @@ class LanguageGaps:
     def reason(self) -> str:
         parts = []
         if self.missing:
-            parts.append(f"{len(self.missing)} missing ({listed(self.missing)})")
+            parts.append(
+                gettext("%(count)s missing (%(keys)s)")
+                % {"count": len(self.missing), "keys": listed(self.missing)}
+            )
         if self.stale:
             parts.append(
-                f"{len(self.stale)} out of date, the source text changed since they were "
-                f"translated ({listed(self.stale)})"
+                gettext(
+                    "%(count)s out of date, the source text changed since they were translated "
+                    "(%(keys)s)"
+                )
+                % {"count": len(self.stale), "keys": listed(self.stale)}
             )
-        return (
-            f"The {language_name(self.language)} ({self.language}) translation is incomplete: "
-            f"{len(self.missing) + len(self.stale)} of {self.total} texts: " + "; ".join(parts)
-        )
+        return gettext(
+            "The %(language)s (%(code)s) translation is incomplete: %(gaps)s of %(total)s "
+            "texts: %(parts)s"
+        ) % {
+            "language": language_name(self.language),
+            "code": self.language,
+            "gaps": len(self.missing) + len(self.stale),
+            "total": self.total,
+            "parts": "; ".join(parts),
+        }
 
 
 def language_gaps(
@@ -113,7 +128,10 @@ def translation_problems(version: QuestionSetVersion) -> list[str]:
     problems = []
     for language in version.languages or []:
         if language not in offered_languages():
-            problems.append(f"The version offers {language!r}, which is not a language of the app.")
+            problems.append(
+                gettext("The version offers %(language)s, which is not a language of the app.")
+                % {"language": repr(language)}
+            )
             continue
         gaps = language_gaps(version, language, source)
         if not gaps.complete:
@@ -151,30 +169,40 @@ def entry_problems(entries: Iterable[TranslationEntry], source: dict[str, str]) 
             duplicates.append(entry.key)
         seen.add(entry.key)
     if duplicates:
-        problems.append(f"These keys appear more than once: {listed(duplicates)}.")
+        problems.append(
+            gettext("These keys appear more than once: %(keys)s.") % {"keys": listed(duplicates)}
+        )
     nul = [entry.key for entry in entries if "\x00" in entry.text or "\x00" in entry.key]
     if nul:
-        problems.append(f"These entries hold a NUL character: {listed(nul)}.")
+        problems.append(
+            gettext("These entries hold a NUL character: %(keys)s.") % {"keys": listed(nul)}
+        )
     too_long = [entry.key for entry in entries if len(entry.text) > MAX_TEXT_LENGTH]
     if too_long:
         problems.append(
-            f"These translations are longer than {MAX_TEXT_LENGTH:,} characters: "
-            f"{listed(too_long)}."
+            gettext("These translations are longer than %(limit)s characters: %(keys)s.")
+            % {"limit": f"{MAX_TEXT_LENGTH:,}", "keys": listed(too_long)}
         )
     unknown = [entry.key for entry in entries if entry.key not in source]
     if unknown:
         problems.append(
-            f"{len(unknown)} keys are not texts of this version (a file for another "
-            f"version or question set?): {listed(unknown)}."
+            gettext(
+                "%(count)s keys are not texts of this version (a file for another version or "
+                "question set?): %(keys)s."
+            )
+            % {"count": len(unknown), "keys": listed(unknown)}
         )
     stale = [
         entry.key for entry in entries if entry.key in source and entry.source != source[entry.key]
     ]
     if stale:
         problems.append(
-            f"{len(stale)} entries were translated from a source text that is not this "
-            f"version's (it has changed since): {listed(stale)}. Export the file again and "
-            "translate the new wording."
+            gettext(
+                "%(count)s entries were translated from a source text that is not this "
+                "version's (it has changed since): %(keys)s. Export the file again and "
+                "translate the new wording."
+            )
+            % {"count": len(stale), "keys": listed(stale)}
         )
     for entry in entries:
         if entry.key.startswith("rule.") and entry.key in source and entry.text:
@@ -185,8 +213,12 @@ def entry_problems(entries: Iterable[TranslationEntry], source: dict[str, str]) 
             found = set(re.findall(r"\{(\w+)\}", entry.text))
             if wanted != found:
                 problems.append(
-                    f"{entry.key}: keep the placeholders of the source "
-                    f"({', '.join('{' + name + '}' for name in sorted(wanted)) or 'none'})."
+                    gettext("%(key)s: keep the placeholders of the source (%(placeholders)s).")
+                    % {
+                        "key": entry.key,
+                        "placeholders": ", ".join("{" + name + "}" for name in sorted(wanted))
+                        or gettext("none"),
+                    }
                 )
     return problems
 
@@ -205,7 +237,12 @@ def save_translations(
     Raises TranslationsRefused (unknown keys, stale sources, broken placeholders: nothing
     saved) or VersionNotEditable (the version is published)."""
     if language not in offered_languages():
-        raise TranslationsRefused([f"{language!r} is not a language the app offers."])
+        raise TranslationsRefused(
+            [
+                gettext("%(language)s is not a language the app offers.")
+                % {"language": repr(language)}
+            ]
+        )
     with transaction.atomic():
         [locked] = lock_for_editing(version.pk)
         source = translatable_texts_for(locked)
@@ -336,17 +373,22 @@ def entries_from_po(text: str) -> list[TranslationEntry]:
     try:
         po = polib.pofile("#\n" + text.lstrip("\ufeff"))
     except Exception as error:  # polib raises OSError, ValueError and others on bad input
-        raise UnreadableFile(f"This is not a PO file polib can read: {error}") from None
+        raise UnreadableFile(
+            gettext("This is not a PO file polib can read: %(error)s") % {"error": error}
+        ) from None
     entries = []
     for entry in po:
         if entry.obsolete or not entry.msgid and not entry.msgctxt:
             continue
         if not entry.msgctxt:
             raise UnreadableFile(
-                f"The entry for {entry.msgid[:60]!r} has no msgctxt: each entry's msgctxt is its key."
+                gettext("The entry for %(source)s has no msgctxt: each entry's msgctxt is its key.")
+                % {"source": repr(entry.msgid[:60])}
             )
         if entry.msgid_plural:
-            raise UnreadableFile(f"{entry.msgctxt}: plural entries are not used here.")
+            raise UnreadableFile(
+                gettext("%(key)s: plural entries are not used here.") % {"key": entry.msgctxt}
+            )
         entries.append(
             TranslationEntry(
                 key=entry.msgctxt,
@@ -357,7 +399,7 @@ def entries_from_po(text: str) -> list[TranslationEntry]:
             )
         )
     if not entries:
-        raise UnreadableFile("The file holds no entries.")
+        raise UnreadableFile(gettext("The file holds no entries."))
     return entries
 
 
@@ -366,35 +408,44 @@ def entries_from_csv(text: str) -> list[TranslationEntry]:
     try:
         rows = list(reader)
     except csv.Error as error:
-        raise UnreadableFile(f"This is not a CSV file that can be read: {error}") from None
+        raise UnreadableFile(
+            gettext("This is not a CSV file that can be read: %(error)s") % {"error": error}
+        ) from None
     if not rows or [cell.strip().lower() for cell in rows[0]] != list(CSV_COLUMNS):
-        raise UnreadableFile("The first row must name the columns: " + ", ".join(CSV_COLUMNS) + ".")
+        raise UnreadableFile(
+            gettext("The first row must name the columns: %(columns)s.")
+            % {"columns": ", ".join(CSV_COLUMNS)}
+        )
     entries = []
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(CSV_COLUMNS):
             raise UnreadableFile(
-                f"Row {number} has {len(row)} cells; every row needs {len(CSV_COLUMNS)}."
+                gettext("Row %(row)s has %(cells)s cells; every row needs %(needed)s.")
+                % {"row": number, "cells": len(row), "needed": len(CSV_COLUMNS)}
             )
         key, source, translation, no_official = row
         mark = no_official.strip().lower()
         if mark not in TRUE_WORDS | FALSE_WORDS:
             raise UnreadableFile(
-                f"Row {number} ({key[:60]}): no_official_translation must be yes or empty, "
-                f"not {no_official[:20]!r}."
+                gettext(
+                    "Row %(row)s (%(key)s): no_official_translation must be yes or empty, "
+                    "not %(value)s."
+                )
+                % {"row": number, "key": key[:60], "value": repr(no_official[:20])}
             )
         entries.append(TranslationEntry(key.strip(), source, translation, mark in TRUE_WORDS))
     if not entries:
-        raise UnreadableFile("The file holds no rows after the column names.")
+        raise UnreadableFile(gettext("The file holds no rows after the column names."))
     return entries
 
 
 def read_translation_file(text: str, file_format: str) -> list[TranslationEntry]:
     if "\x00" in text:
-        raise UnreadableFile("The file holds a NUL character; save it as UTF-8 text.")
+        raise UnreadableFile(gettext("The file holds a NUL character; save it as UTF-8 text."))
     if file_format == "po":
         return entries_from_po(text)
     if file_format == "csv":
         return entries_from_csv(text)
-    raise UnreadableFile("Choose PO or CSV.")
+    raise UnreadableFile(gettext("Choose PO or CSV."))

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -129,12 +130,17 @@ def _check_code(device_id: int, code: str) -> TOTPDevice:
         accepted = accepted and device.verify_token(code)
     if not allowed:
         raise CodeRefused(
-            f"Too many wrong codes. Wait until {details['locked_until']:%H:%M:%S} UTC, then "
-            "enter the code your app shows at that time."
+            gettext(
+                "Too many wrong codes. Wait until %(time)s UTC, then enter the code your app "
+                "shows at that time."
+            )
+            % {"time": f"{details['locked_until']:%H:%M:%S}"}
         )
     if not accepted:
         raise CodeRefused(
-            "That code is not right, or it was already used. Enter the code your app shows now."
+            gettext(
+                "That code is not right, or it was already used. Enter the code your app shows now."
+            )
         )
     return device
 
@@ -159,13 +165,15 @@ def confirm_enrolment(
             request=request, action=AuditAction.TWO_FACTOR_FAILED, summary="Set-up code refused"
         )
         raise CodeRefused(
-            "That code is not right. Check the key in your app and enter the code it shows now."
+            gettext(
+                "That code is not right. Check the key in your app and enter the code it shows now."
+            )
         )
     with transaction.atomic():
         # Lock the person: two set-up pages confirming at once must not both enrol.
         User.objects.select_for_update().get(pk=user.pk)
         if confirmed_device(user) is not None:
-            raise CodeRefused("An authenticator app is already set up for this account.")
+            raise CodeRefused(gettext("An authenticator app is already set up for this account."))
         # A second tab of the same session must not enrol a second device with the same link.
         if (
             AuthenticatorSetupLink.objects.filter(pk=link.pk, used_at__isnull=True).update(
@@ -173,7 +181,7 @@ def confirm_enrolment(
             )
             != 1
         ):
-            raise CodeRefused("This set-up link was already used. Ask for a new one.")
+            raise CodeRefused(gettext("This set-up link was already used. Ask for a new one."))
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device.confirmed = True
         device.last_t = totp.t()  # the code just typed cannot be used again to log in
@@ -191,7 +199,7 @@ def verify_code(request: HttpRequest, code: str) -> None:
     device = confirmed_device(request.user)
     try:
         if device is None:
-            raise CodeRefused("No authenticator app is set up for this account.")
+            raise CodeRefused(gettext("No authenticator app is set up for this account."))
         device = _check_code(device.pk, code)
     except CodeRefused:
         audit.record(request=request, action=AuditAction.TWO_FACTOR_FAILED, summary="Code refused")

@@ -8,6 +8,7 @@ from django import forms, template
 from django.forms.widgets import Input
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
 
 from .. import presenters
 
@@ -23,7 +24,7 @@ def readable_classes(classes: Iterable[str], names: dict[str, str] | None = None
     words = [names.get(code) or code.replace("_", " ") for code in classes or [] if code != "none"]
     # A drug the formulary lists as class "none", and a generic the drug dictionary recognised
     # that the formulary does not list, both have no interaction the rules know of.
-    return "; ".join(words) or "no known interaction with ketamine"
+    return "; ".join(words) or gettext("no known interaction with ketamine")
 
 
 @register.filter
@@ -41,10 +42,17 @@ def duration(value: timedelta | None) -> str:
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours} h" if hours else f"{days} days"
+        if hours:
+            return ngettext("%(days)s day %(hours)s h", "%(days)s days %(hours)s h", days) % {
+                "days": days,
+                "hours": hours,
+            }
+        return gettext("%(days)s days") % {"days": days}
     if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
+        if minutes:
+            return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+        return gettext("%(hours)s h") % {"hours": hours}
+    return gettext("%(minutes)s min") % {"minutes": minutes}
 
 
 # A number someone is told to call or text: "call 911", "call or text 988", "ring 116 123",
