@@ -249,3 +249,37 @@ def test_staff_pages_in_the_clinic_s_us_english_are_unchanged_but_for_us_spellin
     page = staff.get(f"/staff/screenings/{screening_id}/").content.decode()
     assert "Medications and substances" in page and "Recognized as" in page
     assert "Recognised" not in page and "recognised" not in page
+
+
+@pytest.mark.parametrize(
+    ("template", "spanish"),
+    [
+        ("email/urgent_screening.txt", "con una alerta urgente de seguridad"),
+        ("email/urgent_screening_not_opened.txt", "45 minutos después de su envío"),
+        ("email/authenticator_setup_link.txt", "Abra este enlace"),
+        ("email/two_factor_enrolled.txt", "alguien conoce su contraseña"),
+    ],
+)
+def test_staff_emails_follow_the_clinic_s_language(template, spanish):
+    """The emails to staff go through the catalogue too (sent in settings.LANGUAGE_CODE)."""
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    context = {
+        "clinic_name": "Clínica Norte",
+        "screening": SimpleNamespace(purpose="intake", submitted_at=timezone.now(), pk="ref-1"),
+        "waited": 45,
+        "user": SimpleNamespace(full_name="Dra. Ana Ruiz", email="ana@example.com"),
+        "removed_by": None,
+        "valid_hours": 24,
+        "url": "https://example.com/link",
+    }
+    with translation.override(LANGUAGE):
+        body = render_to_string(template, context)
+    assert spanish in body
+    interface, _, _ = english_texts(f'<html lang="es"><pre>{body}</pre></html>')
+    assert not interface, interface
+    with translation.override("en-us"):
+        assert "Clínica Norte" in render_to_string(template, context)
