@@ -79,7 +79,7 @@ def test_the_demo_urgent_patients_summary_reads_the_stored_answers(
     assert "Height: 168 cm" in text and "Weight: 64.5 kg" in text and "BMI: 22.9" in text
     assert "Drug allergies: No" in text and "Allergic to ketamine or esketamine: No" in text
     assert 'href="#answer-drug_allergies"' in summary and 'id="answer-drug_allergies"' in body
-    assert "Recognised: Sertraline" in text and "Not recognised: none." in text
+    assert "Recognized: Sertraline" in text and "Not recognized: none." in text
     assert question in text
     # The summary comes first, then the details: the flag cards, the answers.
     assert body.index("summary-heading") < body.index('id="flags-heading"')
@@ -112,7 +112,7 @@ def test_a_missing_answer_reads_not_answered_and_nothing_is_made_up(
     assert "Drug allergies: Not answered" in text
     # Asked only after a "yes": never shown for a patient who did not say yes.
     assert "Which, and what happened" not in text
-    assert "Recognised: none." in text
+    assert "Recognized: none." in text
     assert "own questions Not answered" in text
 
 

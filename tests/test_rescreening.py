@@ -480,7 +480,7 @@ def test_the_physician_sees_what_changed_since_the_previous_screening_and_the_qu
     panel = html[start : html.index("</section>", start)]
     assert "What changed since the last submission" not in html  # sent once: no such panel
     assert "120/80" in panel and "185/95" in panel
-    assert "New: <strong>Blorbex 10 mg</strong>" in panel
+    assert "New: <strong data-patient-text>Blorbex 10 mg</strong>" in panel
     new_flag_titles = list(new.flags.values_list("title", flat=True))
     assert any(title in panel for title in new_flag_titles)
     queue = physician_client.get("/staff/queue/").content.decode()

@@ -80,7 +80,7 @@ def test_a_nurse_cancels_a_session_which_is_kept_with_who_when_and_why(
     assert event.actor == nurse and event.object_id == str(session.pk)
     assert "flu" not in event.summary  # the reason is on the session's record, not in the log
     body = nurse_client.get(page(session)).content.decode()
-    assert "Cancelled" in body and "The patient has flu" in body
+    assert "Canceled" in body and "The patient has flu" in body
     assert 'id="booking"' not in body  # nothing more to change
     assert 'action="/staff/sessions/' + str(session.pk) + "/vitals/" not in body
 
@@ -97,7 +97,7 @@ def test_a_cancelled_session_leaves_the_board_and_the_patients_upcoming_list(
     assert patient.full_name not in nurse_client.get("/staff/sessions/").content.decode()
     # Still listed on the course, marked cancelled.
     course_page = nurse_client.get(f"/staff/sessions/courses/{course.pk}/").content.decode()
-    assert "Cancelled" in course_page and "The patient has flu" in course_page
+    assert "Canceled" in course_page and "The patient has flu" in course_page
     # And its check-in cannot be opened.
     response = patient_client.post(f"/screenings/sessions/{session.pk}/check-in/")
     assert response.status_code == 302 and response["Location"] == "/screenings/"

@@ -179,7 +179,7 @@ def test_searching_for_cal_then_reading_the_medication_table_and_the_print_view(
     open_from_queue(page, "Cal Caution")
     medicines = page.get_by_role("region", name="Medications and substances")
     recognised = {
-        row["As typed"]: row["Recognised as"] for row in table_rows(medicines.get_by_role("table"))
+        row["As typed"]: row["Recognized as"] for row in table_rows(medicines.get_by_role("table"))
     }
     assert recognised.get("Biaxin") == "clarithromycin", recognised
     assert recognised.get("Xanax") == "alprazolam", recognised
