@@ -6,7 +6,7 @@ The Spanish counterpart of tests/test_readability.py. "Our own wording" is:
   translator comment says "Official Spanish" (copied verbatim from the official form), and
   the PCL-5 instructions after the "---" marker of the trauma section's intro;
 - every msgstr of the patient interface's catalogue (locale/es/LC_MESSAGES/django.po),
-  except date formats (not words) and the staff-only second-factor pages (STAFF_ONLY).
+  except date formats (not words) and entries used only on staff pages (STAFF_ONLY_FILES).
 The score is the Fernández Huerta readability of each sentence (tests/readability_es.py);
 60 and above is "normal (for an adult)" or easier, 7th or 8th grade or below.
 
@@ -44,26 +44,54 @@ OFFICIAL_NOTE = "Official Spanish"
 INSTRUMENT_MARKER = re.compile(r"^---$", re.MULTILINE)
 PLACEHOLDER = re.compile(r"%?%\([a-z_]+\)[sd]|\{[a-z_]+\}")
 MARKUP = re.compile(r"<[^>]+>")
-# The second-factor pages are for staff accounts only (a patient never sees them); their
-# strings are in the catalogue because they share the sign-in pages' templates folder.
-STAFF_ONLY_TEMPLATES = [
-    "templates/accounts/two_factor_setup.html",
-    "templates/accounts/two_factor_link_needed.html",
-    "templates/accounts/two_factor_verify.html",
-    "screening/accounts/forms.py",  # OneTimeCodeForm, used only by two_factor_verify
-]
-STAFF_ONLY = (
-    "Code from your authenticator app",
-    "Set up your authenticator app",
-    "Staff accounts can see",
-    "To make sure it is really you",
-    "Email me a set-up link",
-    "No email, or the link has expired",
-    "Open an authenticator app",
-    "Scan this code",
-    "QR code for setting up",
-    "Lost your phone",
+# Where staff-only strings live: an entry of the catalogue used only in these files (its
+# "#:" locations; the catalogues are made with --add-location file) is for staff, who read
+# the clinic's language, not a patient's, and is not graded. An entry used anywhere else,
+# even also by staff, is graded.
+STAFF_ONLY_FILES = (
+    "templates/staff/",
+    "templates/admin/",
+    "templates/base_staff.html",
+    "templates/accounts/two_factor_",
+    "templates/email/authenticator_setup_link.txt",
+    "templates/email/two_factor_enrolled.txt",
+    "templates/email/urgent_screening",
+    "templates/includes/_baseline_answers.html",
+    "templates/includes/_flag_card.html",
+    "templates/includes/_readings_table.html",
+    "templates/includes/_rescreening.html",
+    "templates/includes/_review_clock.html",
+    "templates/includes/_screening_body.html",
+    "templates/includes/_session_record_print.html",
+    "templates/includes/_session_table.html",
+    "templates/includes/_since_baseline.html",
+    "templates/includes/_staff_nav.html",
+    "templates/includes/_summary.html",
+    "templates/includes/_what_changed.html",
+    "screening/admin/",
+    "screening/admin_site.py",
+    "screening/fhir/",
+    "screening/review/",
+    "screening/models.py",
+    "screening/session_records.py",
+    "screening/services/locks.py",
+    "screening/services/rescreening.py",
+    "screening/services/review.py",
+    "screening/services/sessions.py",
+    "screening/services/translations.py",
+    "screening/services/two_factor.py",
 )
+# The second-factor code form is in the sign-in forms' module but only on staff pages.
+STAFF_ONLY_MSGIDS = ("Code from your authenticator app",)
+
+
+def staff_only(entry: polib.POEntry) -> bool:
+    return (
+        entry.msgid in STAFF_ONLY_MSGIDS
+        or bool(entry.occurrences)
+        and all(path.startswith(STAFF_ONLY_FILES) for path, _ in entry.occurrences)
+    )
+
 
 # Names a patient must recognize as written, in Spanish (each one plain two-syllable
 # word, as in English), besides the English list (brand names and abbreviations the
@@ -184,7 +212,7 @@ def interface_texts() -> list[tuple[str, str]]:
     for entry in polib.pofile(str(INTERFACE_PO_FILE)):
         if entry.obsolete or (entry.msgctxt or "").startswith("date format"):
             continue
-        if entry.msgid.startswith(STAFF_ONLY):
+        if staff_only(entry):
             continue
         texts = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
         found.extend((f"django.po {entry.msgid[:50]!r}", _plain(text)) for text in texts)
@@ -242,18 +270,23 @@ def test_the_score_covers_the_content_and_the_interface(graded):
     assert len(graded) > 400
 
 
-def test_the_staff_only_strings_are_only_on_the_second_factor_pages():
-    """A patient page reusing one of them would need it graded: this says so."""
-    staff_files = {ROOT / path for path in STAFF_ONLY_TEMPLATES}
-    sources = [
-        path
-        for folder in ("templates", "screening")
-        for path in (ROOT / folder).rglob("*")
-        if path.suffix in {".html", ".txt", ".py"}
+def test_every_catalogue_entry_says_where_it_is_used():
+    """Without its locations an entry could not be told staff-only: it would be graded."""
+    catalogue = polib.pofile(str(INTERFACE_PO_FILE))
+    assert all(entry.occurrences for entry in catalogue if not entry.obsolete)
+
+
+def test_a_string_on_a_patient_page_is_graded_even_if_staff_use_it_too():
+    catalogue = polib.pofile(str(INTERFACE_PO_FILE))
+    shared = [
+        entry
+        for entry in catalogue
+        if any(path.startswith(STAFF_ONLY_FILES) for path, _ in entry.occurrences)
+        and not staff_only(entry)
     ]
-    for start in STAFF_ONLY:
-        using = {path for path in sources if start in path.read_text(encoding="utf-8")}
-        assert using and using <= staff_files, (start, sorted(map(str, using - staff_files)))
+    assert shared, "no entry is shared by staff and patient files: the rule is untested"
+    graded_msgids = {where for where, _ in interface_texts()}
+    assert all(f"django.po {entry.msgid[:50]!r}" in graded_msgids for entry in shared)
 
 
 def test_the_instruments_are_left_out():

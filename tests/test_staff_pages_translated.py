@@ -116,37 +116,11 @@ def crawl_staff_pages(physician, clinic_admin) -> dict[str, str]:
     return crawl.pages
 
 
-# English that comes from Python, not from the templates: form labels, help and choices,
-# status and outcome names, the readiness and discharge reasons, the course-of-symptoms
-# sentences, audit action names and the admin site's titles. The Python strings are being
-# put through gettext on their own branch (issue 17, item 1); once it is merged, each line
-# here that no longer matches anything must go (test_the_pending_list_is_still_needed says
-# which), until the list is empty.
+# English still on the staff pages in Spanish: the readiness and discharge reasons and the
+# physician's course-of-symptoms sentences, written by the engine (screening/engine/, kept
+# free of Django, so not through gettext), and one admin model name. Each line that no
+# longer matches anything must go (test_the_pending_list_is_still_needed says which).
 PYTHON_STRINGS_PENDING = (
-    # Forms: decision, re-screening, queue filters, sessions, invitations.
-    "Cleared for treatment",
-    "Cleared with conditions",
-    "Not a candidate",
-    "More information needed",
-    "Required when clearing with conditions.",
-    "Required when the patient is not a candidate.",
-    "Required to clear a screening that has a contraindication.",
-    "Message to the patient",
-    "The patient reads this on their home page",
-    "Why should the patient be screened again?",
-    "Your note for the clinical team, kept with the request.",
-    "Waiting for patient",
-    "Submitted to",
-    "Patient name or email",
-    "Why it is corrected",
-    "Dose given at",
-    "Enter the time the dose was given.",
-    "Why the session is cancelled",
-    "Why the course ends",
-    "Patients whose screening a physician has cleared, without a course in progress.",
-    "Product and route",
-    "Patient's full name",
-    "The language of the invitation email and of the patient's pages.",
     # Readiness and discharge (screening/session_records.py).
     "Check-in flag not yet acknowledged by a physician",
     "Pre-dose blood pressure",
@@ -161,25 +135,7 @@ PYTHON_STRINGS_PENDING = (
     "Only one total so far: nothing to compare it with yet.",
     "Remission (PHQ-9 below 5):",
     "Item 9 (thoughts of being better off dead or of self-harm)",
-    "totals of Mateo Paciente over time, chart",
-    # Audit action names (AuditEvent.Action).
-    "Questionnaire imported from FHIR",
-    "Read through the FHIR API",
-    "Patient's course of symptoms read",
-    "Cleared patients listed to start a course",
-    "Treatment course started",
-    "Treatment session scheduled",
-    "Treatment session read",
-    "Treatment session cancelled",
-    "Treatment session moved",
-    "Session vitals recorded",
-    "Dose recorded as given",
-    "Pre-dose blood pressure reviewed",
-    "Re-screening asked for",
     # The admin site (screening/admin/): its titles and model names.
-    "Translations of Ketamine pre-treatment screening",
-    "translation of Ketamine pre-treatment screening",
-    "Clinic screening administration",
     "Score definitions",
 )
 
