@@ -106,7 +106,10 @@ def spanish_version(draft, clinic_admin):
     """The default content published with a complete Spanish translation (PHQ-9 marked as
     having no official translation)."""
     translate_all(draft, no_official=is_phq9)
-    return publish_version(version=draft, actor=clinic_admin, ip_address=None)
+    # The default content offers UK English too; this version, Spanish only.
+    return publish_version(
+        version=draft, actor=clinic_admin, ip_address=None, drop_languages=["en-gb"]
+    )
 
 
 # The keys -----------------------------------------------------------------------------------
@@ -272,6 +275,53 @@ def test_a_published_versions_translations_cannot_be_edited(spanish_version, cli
     )
     assert "frozen" in upload.content.decode()
     assert stored(spanish_version) == before
+
+
+@pytest.fixture
+def draft_without_spanish(spanish_version, clinic_admin):
+    """A new draft of the Spanish version that no longer offers Spanish."""
+    new_draft = make_draft(source=spanish_version, actor=clinic_admin, ip_address=None)
+    new_draft.languages = []
+    new_draft.save(update_fields=["languages"])
+    return new_draft
+
+
+def test_publishing_without_a_language_the_published_version_offers_needs_a_yes(
+    draft_without_spanish, spanish_version, clinic_admin
+):
+    """Patients reading Spanish would silently get English: refused unless the admin said so."""
+    with pytest.raises(PublishRefused) as refused:
+        publish_version(version=draft_without_spanish, actor=clinic_admin, ip_address=None)
+    reason = " ".join(refused.value.reasons)
+    assert "offers Spanish (es) and this one does not" in reason
+    draft_without_spanish.refresh_from_db()
+    assert draft_without_spanish.status == QuestionSetVersion.Status.DRAFT
+    published = publish_version(
+        version=draft_without_spanish, actor=clinic_admin, ip_address=None, drop_languages=["es"]
+    )
+    assert published.status == QuestionSetVersion.Status.PUBLISHED
+    assert AuditEvent.objects.filter(
+        action="content.published", summary__contains="published without Spanish"
+    ).exists()
+
+
+def test_the_publish_page_warns_of_a_dropped_language_and_asks_to_confirm(
+    draft_without_spanish, client, clinic_admin
+):
+    log_in_staff(client, clinic_admin)
+    selected = {"action": "publish", "_selected_action": [str(draft_without_spanish.pk)]}
+    page = client.post(f"{VERSIONS}/", selected).content.decode()
+    assert "Languages this version stops offering" in page
+    assert "offers <strong>Spanish</strong>; this version does not" in page
+    assert 'name="drop_language" value="es" required> Publish without Spanish' in page
+    # Confirmed the publication but not the drop: refused, the warning shown again.
+    page = client.post(f"{VERSIONS}/", {**selected, "confirm": "yes"}).content.decode()
+    assert "was not published" in page and "Publish without Spanish" in page
+    draft_without_spanish.refresh_from_db()
+    assert draft_without_spanish.status == QuestionSetVersion.Status.DRAFT
+    client.post(f"{VERSIONS}/", {**selected, "confirm": "yes", "drop_language": "es"})
+    draft_without_spanish.refresh_from_db()
+    assert draft_without_spanish.status == QuestionSetVersion.Status.PUBLISHED
 
 
 # The admin's pages --------------------------------------------------------------------------
