@@ -27,9 +27,11 @@ from screening.services.intake import start_screening
 from screening.services.translations import (
     TranslationEntry,
     TranslationsRefused,
+    UnreadableFile,
     entries_from_csv,
     entries_from_po,
     language_gaps,
+    read_translation_file,
     save_translations,
     to_csv,
     to_po,
@@ -614,3 +616,124 @@ def test_a_fuzzy_po_entry_counts_as_missing(draft):
         version=draft, language="es", entries=entries_from_po(po), actor=None, ip_address=None
     )
     assert language_gaps(draft, "es").missing == ["question.sex_at_birth.text"]
+
+
+# What a file or a text box must not bring in ------------------------------------------------
+
+
+def windows_1252_read_as_utf8(text: str) -> str:
+    """What a browser reads from a spreadsheet's "CSV" (Windows-1252) file as UTF-8."""
+    return text.encode("cp1252").decode("utf-8", errors="replace")
+
+
+def test_a_file_not_saved_as_utf8_is_refused_beside_the_box(draft, client, clinic_admin):
+    source = translatable_texts_for(draft)["question.sex_at_birth.text"]
+    csv_text = windows_1252_read_as_utf8(
+        "key,source,translation,no_official_translation\n"
+        f'question.sex_at_birth.text,"{source}",¿Cuál fue su sexo al nacer?,\n'
+    )
+    assert "\ufffd" in csv_text
+    with pytest.raises(UnreadableFile, match="not UTF-8"):
+        read_translation_file(csv_text, "csv")
+    log_in_staff(client, clinic_admin)
+    response = client.post(
+        f"{VERSIONS}/{draft.pk}/translations/es/upload/",
+        {"file_format": "csv", "content": csv_text},
+    )
+    assert response.status_code == 200
+    assert "This file is not UTF-8: save it as &#x27;CSV UTF-8&#x27;" in response.content.decode()
+    assert not ContentTranslation.objects.filter(version=draft).exists()
+
+
+def test_a_typed_translation_with_a_replacement_character_is_refused(draft):
+    key = "question.sex_at_birth.text"
+    with pytest.raises(TranslationsRefused) as refused:
+        save_translations(
+            version=draft,
+            language="es",
+            entries=[TranslationEntry(key, translatable_texts_for(draft)[key], "\ufffdCu\ufffdl?")],
+            actor=None,
+            ip_address=None,
+        )
+    assert key in " ".join(refused.value.problems)
+    assert "UTF-8" in " ".join(refused.value.problems)
+
+
+def test_a_po_file_in_another_language_is_refused(draft, clinic_admin, client):
+    other = make_draft(source=draft, actor=clinic_admin, ip_address=None)
+    translate_all(other)
+    spanish = to_po(other, "es")
+    assert '"Language: es\\n"' in spanish
+    with pytest.raises(UnreadableFile, match="not into"):
+        read_translation_file(spanish, "po", "en-gb")
+    log_in_staff(client, clinic_admin)
+    response = client.post(
+        f"{VERSIONS}/{draft.pk}/translations/en-gb/upload/",
+        {"file_format": "po", "content": spanish},
+    )
+    assert response.status_code == 200
+    assert "This PO file is a translation into &#x27;es&#x27;" in response.content.decode()
+    assert not ContentTranslation.objects.filter(version=draft).exists()
+    # en_GB, en-GB and en-gb name one language; a file without the header is taken as it is.
+    for header in ('"Language: en_GB\\n"', '"Language: en-GB\\n"', ""):
+        text = spanish.replace('"Language: es\\n"', header)
+        assert read_translation_file(text, "po", "en-gb")
+
+
+@pytest.mark.parametrize("start", ["- ", "=", "+", "@", "'="])
+def test_a_csv_cell_starting_like_a_formula_is_escaped_and_loads_back_exactly(draft, start):
+    translate_all(draft, no_official=is_phq9)
+    key = "section.about_you.title"
+    text = f"{start}Sobre usted\n- dos"
+    save_translations(
+        version=draft,
+        language="es",
+        entries=[TranslationEntry(key, translatable_texts_for(draft)[key], text)],
+        actor=None,
+        ip_address=None,
+    )
+    before = stored(draft)
+    exported = to_csv(draft, "es")
+    row = next(row for row in exported.splitlines() if row.startswith(key))
+    assert f"'{start}Sobre usted" in row  # a spreadsheet shows it, does not run it
+    ContentTranslation.objects.filter(version=draft).delete()
+    save_translations(
+        version=draft,
+        language="es",
+        entries=entries_from_csv(exported),
+        actor=None,
+        ip_address=None,
+    )
+    assert stored(draft) == before
+    assert to_csv(draft, "es") == exported
+
+
+@pytest.mark.parametrize(
+    "character", ["\x07", "\x1b", "\x85", "\u202e", "\u2066", "\u2069"], ids=repr
+)
+def test_invisible_control_characters_are_refused_naming_the_key(draft, character):
+    key = "section.about_you.title"
+    with pytest.raises(TranslationsRefused) as refused:
+        save_translations(
+            version=draft,
+            language="es",
+            entries=[
+                TranslationEntry(key, translatable_texts_for(draft)[key], f"Sobre {character}usted")
+            ],
+            actor=None,
+            ip_address=None,
+        )
+    assert key in " ".join(refused.value.problems)
+    assert "invisible" in " ".join(refused.value.problems)
+
+
+def test_new_lines_and_tabs_are_kept(draft):
+    key = "section.about_you.title"
+    save_translations(
+        version=draft,
+        language="es",
+        entries=[TranslationEntry(key, translatable_texts_for(draft)[key], "Uno\r\ndos\tres")],
+        actor=None,
+        ip_address=None,
+    )
+    assert ContentTranslation.objects.get(version=draft, key=key).text == "Uno\ndos\tres"

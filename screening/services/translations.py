@@ -35,6 +35,20 @@ FALSE_WORDS = {"", "0", "false", "no", "n"}
 MAX_TEXT_LENGTH = 5000
 # How many keys a message names before it says "and N more".
 SHOWN_KEYS = 10
+# What a file not saved as UTF-8 (a spreadsheet's Windows-1252 CSV) becomes when read as
+# UTF-8: each accented letter turns into this replacement character.
+REPLACEMENT_CHARACTER = "\ufffd"
+NOT_UTF8 = (
+    "This file is not UTF-8: save it as 'CSV UTF-8' (or, for a PO file, as UTF-8 text) "
+    "and load it again."
+)
+# Invisible characters a translation must not hold: the C0 and C1 controls but newline and
+# tab (a carriage return is read as a newline), and the bidirectional overrides and isolates,
+# which can make a text display otherwise than it reads.
+INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): the CSV
+# file puts an apostrophe before it, and loading one removes it (OWASP's advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def offered_languages() -> dict[str, str]:
@@ -124,6 +138,11 @@ def translation_problems(version: QuestionSetVersion) -> list[str]:
 # Saving -------------------------------------------------------------------------------------
 
 
+def normalized_newlines(text: str) -> str:
+    """A browser sends a text box's new lines as CR LF, a spreadsheet may write CR."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 @dataclass(frozen=True)
 class TranslationEntry:
     key: str
@@ -155,6 +174,23 @@ def entry_problems(entries: Iterable[TranslationEntry], source: dict[str, str]) 
     nul = [entry.key for entry in entries if "\x00" in entry.text or "\x00" in entry.key]
     if nul:
         problems.append(f"These entries hold a NUL character: {listed(nul)}.")
+    garbled = [entry.key for entry in entries if REPLACEMENT_CHARACTER in entry.text]
+    if garbled:
+        problems.append(
+            f"These translations hold the character \ufffd, left where text was not read as "
+            f"UTF-8: {listed(garbled)}. If they came from a file, it is not UTF-8: save it "
+            "as 'CSV UTF-8' and load it again; otherwise retype the letters shown as \ufffd."
+        )
+    invisible = [
+        entry.key
+        for entry in entries
+        if "\x00" not in entry.text and INVISIBLE.search(normalized_newlines(entry.text))
+    ]
+    if invisible:
+        problems.append(
+            "These translations hold invisible control or text-direction characters "
+            f"(only new lines and tabs are allowed): {listed(invisible)}. Retype them."
+        )
     too_long = [entry.key for entry in entries if len(entry.text) > MAX_TEXT_LENGTH]
     if too_long:
         problems.append(
@@ -218,7 +254,7 @@ def save_translations(
         }
         changed = 0
         for entry in entries:
-            text = entry.text.strip()
+            text = normalized_newlines(entry.text).strip()
             row = existing.get(entry.key)
             values = {
                 "source_text": entry.source,
@@ -321,22 +357,61 @@ def to_csv(version: QuestionSetVersion, language: str) -> str:
     writer.writerow(CSV_COLUMNS)
     for entry in current_entries(version, language):
         writer.writerow(
-            [entry.key, entry.source, entry.text, "yes" if entry.no_official_translation else ""]
+            [
+                entry.key,
+                csv_cell(entry.source),
+                csv_cell(entry.text),
+                "yes" if entry.no_official_translation else "",
+            ]
         )
     # A byte-order mark, so a spreadsheet opens the accents right; the import skips it.
     return "\ufeff" + out.getvalue()
+
+
+def _escaped_start(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS) or (
+        text[:1] == "'" and text[1:].startswith((*FORMULA_STARTS, "'"))
+    )
+
+
+def csv_cell(text: str) -> str:
+    """A text as a CSV cell a spreadsheet shows and does not run: an apostrophe before a
+    leading = + - @ tab or carriage return (and before an apostrophe that starts such a text
+    already, so that from_csv_cell gives back exactly this text)."""
+    return "'" + text if _escaped_start(text) else text
+
+
+def from_csv_cell(text: str) -> str:
+    """The text of a cell csv_cell wrote: its one added apostrophe removed."""
+    if text[:1] == "'" and text[1:].startswith((*FORMULA_STARTS, "'")):
+        return text[1:]
+    return text
 
 
 class UnreadableFile(Exception):
     """The text is not a translation file of the expected shape; the message says why."""
 
 
-def entries_from_po(text: str) -> list[TranslationEntry]:
+def same_language(named: str, language: str) -> bool:
+    """Whether a PO file's Language header names `language` (en_GB, en-GB and en-gb alike;
+    "es_US" or "es-419" for a page in "es", which names no region)."""
+    named = named.strip().replace("_", "-").lower()
+    language = language.lower()
+    return named == language or ("-" not in language and named.split("-")[0] == language)
+
+
+def entries_from_po(text: str, language: str | None = None) -> list[TranslationEntry]:
     # A leading comment line: polib reads a string naming an existing file as that file.
     try:
         po = polib.pofile("#\n" + text.lstrip("\ufeff"))
     except Exception as error:  # polib raises OSError, ValueError and others on bad input
         raise UnreadableFile(f"This is not a PO file polib can read: {error}") from None
+    named = (po.metadata.get("Language") or "").strip()
+    if language and named and not same_language(named, language):
+        raise UnreadableFile(
+            f"This PO file is a translation into {named!r} (its Language header), not into "
+            f"{language_name(language)} ({language}): load it on that language's page."
+        )
     entries = []
     for entry in po:
         if entry.obsolete or not entry.msgid and not entry.msgctxt:
@@ -384,17 +459,30 @@ def entries_from_csv(text: str) -> list[TranslationEntry]:
                 f"Row {number} ({key[:60]}): no_official_translation must be yes or empty, "
                 f"not {no_official[:20]!r}."
             )
-        entries.append(TranslationEntry(key.strip(), source, translation, mark in TRUE_WORDS))
+        entries.append(
+            TranslationEntry(
+                key.strip(),
+                from_csv_cell(source),
+                from_csv_cell(translation),
+                mark in TRUE_WORDS,
+            )
+        )
     if not entries:
         raise UnreadableFile("The file holds no rows after the column names.")
     return entries
 
 
-def read_translation_file(text: str, file_format: str) -> list[TranslationEntry]:
+def read_translation_file(
+    text: str, file_format: str, language: str | None = None
+) -> list[TranslationEntry]:
+    """The entries of a PO or CSV file's text, for the page of `language` (a PO file naming
+    another language in its header is refused)."""
     if "\x00" in text:
         raise UnreadableFile("The file holds a NUL character; save it as UTF-8 text.")
+    if REPLACEMENT_CHARACTER in text:
+        raise UnreadableFile(NOT_UTF8)
     if file_format == "po":
-        return entries_from_po(text)
+        return entries_from_po(text, language)
     if file_format == "csv":
         return entries_from_csv(text)
     raise UnreadableFile("Choose PO or CSV.")
