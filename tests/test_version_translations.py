@@ -71,6 +71,10 @@ def translate_all(version, language="es", no_official=lambda key: False, skip=()
     save_translations(
         version=version, language=language, entries=entries, actor=None, ip_address=None
     )
+    # Offered, as an admin chooses on the version's page (saving translations does not).
+    if version.is_editable and language not in version.languages:
+        version.languages = [*version.languages, language]
+        version.save(update_fields=["languages"])
 
 
 @pytest.fixture
@@ -737,3 +741,31 @@ def test_new_lines_and_tabs_are_kept(draft):
         ip_address=None,
     )
     assert ContentTranslation.objects.get(version=draft, key=key).text == "Uno\ndos\tres"
+
+
+def test_saving_translations_does_not_change_the_languages_a_draft_offers(
+    draft, client, clinic_admin
+):
+    """An admin turned Spanish off for this draft: translating a part keeps it off."""
+    assert draft.languages == []
+    log_in_staff(client, clinic_admin)
+    url = f"{VERSIONS}/{draft.pk}/translations/es/?part=about_you"
+    digest = client.get(url).content.decode().split('name="sources" value="')[1].split('"')[0]
+    response = client.post(
+        url, {"sources": digest, "text:question.sex_at_birth.text": "¿Cuál fue su sexo al nacer?"}
+    )
+    assert response.status_code == 302
+    assert ContentTranslation.objects.filter(version=draft, language="es").exists()
+    draft.refresh_from_db()
+    assert draft.languages == []
+    other = make_draft(source=draft, actor=clinic_admin, ip_address=None)
+    other.languages = ["en-gb"]
+    other.save(update_fields=["languages"])
+    translate_all(draft)
+    client.post(
+        f"{VERSIONS}/{other.pk}/translations/es/upload/",
+        {"file_format": "po", "content": to_po(draft, "es")},
+    )
+    other.refresh_from_db()
+    assert other.languages == ["en-gb"]
+    assert language_gaps(other, "es").complete

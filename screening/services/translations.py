@@ -237,6 +237,7 @@ def save_translations(
     how: str = "edited",
 ) -> int:
     """Store these translations of a draft in one transaction; returns how many changed.
+    The languages the draft offers are not changed (an admin chooses them on the version).
 
     Raises TranslationsRefused (unknown keys, stale sources, broken placeholders: nothing
     saved) or VersionNotEditable (the version is published)."""
@@ -273,10 +274,6 @@ def save_translations(
                     setattr(row, name, value)
                 row.save(update_fields=list(values))
                 changed += 1
-        if language not in (locked.languages or []):
-            locked.languages = [*(locked.languages or []), language]
-            locked.save(update_fields=["languages"])
-            version.languages = locked.languages
         audit.record(
             actor=actor,
             ip_address=ip_address,
