@@ -163,6 +163,9 @@ def test_the_invitation_email_is_in_the_invitation_s_language_and_so_is_the_acco
     assert response.status_code == 302
     invitation = Invitation.objects.get()
     assert invitation.language == "es"
+    # Staff read the language's name in English.
+    listed = client.get("/staff/invitations/").text
+    assert "<td>Spanish</td>" in listed and "Español" not in listed
     (email,) = mail.outbox
     assert email.subject == f"{settings.CLINIC_NAME}: su cuestionario antes del tratamiento"
     assert email.body.startswith("Hola, Carla Nueva:")

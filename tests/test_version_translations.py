@@ -220,7 +220,7 @@ def test_publishing_refuses_a_version_incomplete_in_a_language_it_offers(draft, 
     with pytest.raises(PublishRefused) as refused:
         publish_version(version=draft, actor=clinic_admin, ip_address=None)
     reason = " ".join(refused.value.reasons)
-    assert "Español (es)" in reason
+    assert "Spanish (es)" in reason
     assert "2 missing" in reason
     assert "question.sex_at_birth.text" in reason and "section.mood.title" in reason
     draft.refresh_from_db()
@@ -258,7 +258,7 @@ def test_the_admin_publish_action_says_which_language_is_incomplete(draft, clien
     assert response.status_code == 200
     page = response.content.decode()
     assert "was not published" in page
-    assert "Español (es) translation is incomplete" in page
+    assert "Spanish (es) translation is incomplete" in page
     assert "question.sex_at_birth.text" in page
 
 
@@ -354,7 +354,7 @@ def test_an_admin_translates_a_part_beside_its_source_texts(draft, client, clini
     assert rows["question.sex_at_birth.text"].source_text == question.text
     assert rows["section.about_you.title"].no_official_translation
     assert AuditEvent.objects.filter(
-        action="content.changed", object_id=str(draft.pk), summary__contains="Español"
+        action="content.changed", object_id=str(draft.pk), summary__contains="Spanish"
     ).exists()
 
 
@@ -455,8 +455,12 @@ def test_saving_a_page_records_the_language_and_staff_read_english(
     staff = type(client)()
     log_in_staff(staff, physician)
     page = staff.get(f"/staff/screenings/{submitted.pk}/").content.decode()
-    assert "Answered in Español" in page
+    # The language named in the staff member's language, not in its own.
+    assert "Answered in Spanish" in page and "Español" not in page
     assert "[es]" not in page
+    printed = staff.get(f"/staff/screenings/{submitted.pk}/print/")
+    assert printed.status_code == 200
+    assert '<html lang="en-us">' in printed.content.decode()
 
 
 def test_the_done_page_shows_an_urgent_rules_message_in_spanish(spanish_version, spanish_patient):
@@ -570,7 +574,7 @@ def test_the_loader_reads_each_offered_languages_po_file(tiny_files):
 def test_the_loader_refuses_an_incomplete_or_missing_translation_file(tiny_files):
     content, po = tiny_files
     po.write_text(TINY_PO.replace('msgstr "Azul"', 'msgstr ""'), encoding="utf-8")
-    with pytest.raises(ContentError, match=r"Español \(es\).*choice.colour.blue"):
+    with pytest.raises(ContentError, match=r"Spanish \(es\).*choice.colour.blue"):
         load_question_set(content, None)
     po.unlink()
     with pytest.raises(ContentError, match="tiny-set.es.po is missing"):
@@ -608,7 +612,7 @@ def test_an_admin_chooses_the_languages_a_draft_offers(draft, client, clinic_adm
     assert draft.languages == ["es", "en-gb"]
     with pytest.raises(PublishRefused) as refused:
         publish_version(version=draft, actor=clinic_admin, ip_address=None)
-    assert any("English (UK) (en-gb)" in reason for reason in refused.value.reasons)
+    assert any("UK English (en-gb)" in reason for reason in refused.value.reasons)
 
 
 def test_a_fuzzy_po_entry_counts_as_missing(draft):

@@ -8,6 +8,7 @@ from django.core.validators import validate_email
 from django.db.models import Q
 
 from ..engine.severity import Severity
+from ..language_names import name_in_english
 from ..models import Decision, Screening
 
 URGENT_RANK = Severity.URGENT.rank
@@ -159,7 +160,8 @@ class InvitationForm(forms.Form):
     # can change it on any page). Not required: a form sent without it means the clinic's.
     language = forms.ChoiceField(
         label="Language",
-        choices=settings.LANGUAGES,
+        # Named in English for staff ("Spanish", not "Español").
+        choices=[(code, name_in_english(code)) for code, _name in settings.LANGUAGES],
         initial=settings.LANGUAGE_CODE,
         required=False,
         help_text="The language of the invitation email and of the patient's pages.",

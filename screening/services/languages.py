@@ -7,8 +7,8 @@ browser's Accept-Language).
 """
 
 from django.conf import settings
-from django.utils.translation import get_language_info
 
+from ..language_names import name_in_english  # noqa: F401 (re-exported)
 from ..models import User
 
 # A language picked while signed out (on the login or invitation page), saved to the
@@ -39,21 +39,3 @@ def set_preferred_language(*, user: User, language: str) -> None:
         return
     user.preferred_language = language
     user.save(update_fields=["preferred_language"])
-
-
-# Staff read each language's name in the clinic's language (English), not in its own
-# ("Spanish", not "Español"): the answers were given in it, the staff member reads English.
-ENGLISH_NAMES = {"en-us": "US English", "en-gb": "UK English"}
-
-
-def name_in_english(code: str) -> str:
-    """A language's name for staff pages: "Spanish", "UK English", "US English"."""
-    if not code:
-        return ""
-    code = code.lower()
-    if code in ENGLISH_NAMES:
-        return ENGLISH_NAMES[code]
-    try:
-        return get_language_info(code)["name"]
-    except KeyError:
-        return code

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import audit
+from ..language_names import name_in_english
 from ..models import AuditAction, ContentTranslation, QuestionSetVersion, User
 from ..patient_messages import placeholder_problems
 from ..snapshots import translatable_texts_for
@@ -52,16 +53,18 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def offered_languages() -> dict[str, str]:
-    """The languages a version may offer translations in: every one but the source."""
+    """The languages a version may offer translations in: every one but the source, each
+    with its name in English (these pages are the clinic admin's)."""
     return {
-        code: name
-        for code, name in settings.LANGUAGES
+        code: name_in_english(code)
+        for code, _name in settings.LANGUAGES
         if code.lower() != settings.LANGUAGE_CODE.lower()
     }
 
 
 def language_name(code: str) -> str:
-    return dict(settings.LANGUAGES).get(code, code)
+    """ "Spanish", not "Español": for clinic staff."""
+    return name_in_english(code) if code in dict(settings.LANGUAGES) else code
 
 
 def listed(keys: list[str]) -> str:
