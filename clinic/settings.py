@@ -256,6 +256,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # Remembered for a visitor who is not signed in (a signed-in patient's choice is on the account).
 LANGUAGE_COOKIE_NAME = "language"
 LANGUAGE_COOKIE_SAMESITE = "Lax"
+# No script reads it: the server sets it (the switcher, and each signed-in patient page).
+LANGUAGE_COOKIE_HTTPONLY = True
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -328,7 +328,13 @@ def field_for(question: QuestionDef) -> forms.Field:
             widget=forms.CheckboxSelectMultiple,
             **common,
         )
-        required_message = _("Please check at least one answer (or “None of these”).")
+        # Name the choice that means "none" only where the question has one.
+        none = next((c.label for c in question.choices if c.exclusive), "")
+        required_message = (
+            _("Please check at least one answer (or “%(none)s”).") % {"none": none}
+            if none
+            else _("Please check at least one answer.")
+        )
     elif kind == INTEGER:
         field = forms.IntegerField(widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common)
         _add_range(field, question, whole=True)

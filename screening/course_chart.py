@@ -13,7 +13,6 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop, pgettext
@@ -70,8 +69,11 @@ def long_date(moment: datetime.datetime) -> str:
 
 
 def short_date(moment: datetime.datetime) -> str:
-    day = timezone.localdate(moment)
-    return f"{day.day} {str(MONTHS_3[day.month]).title()}"
+    """ "30 Nov" in the page's language, as that language writes it ("30 nov" in Spanish,
+    whose month abbreviations are not capitalized: the format's "b")."""
+    return date_format(
+        timezone.localdate(moment), pgettext("date format: day and short month", "j M")
+    )
 
 
 @dataclass

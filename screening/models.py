@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from .engine.medications import DRUG_FIELDS
 from .engine.questionnaire import QuestionKind
 from .engine.severity import Severity
+from .language_names import name_in_english
 
 
 class UserManager(BaseUserManager):
@@ -314,6 +315,11 @@ class Invitation(models.Model):
         return f"Invitation for {self.full_name}"
 
     @property
+    def language_name(self) -> str:
+        """For staff: "Spanish", not "Español"."""
+        return name_in_english(self.language)
+
+    @property
     def is_usable(self) -> bool:
         return self.accepted_at is None and self.expires_at > timezone.now()
 
@@ -501,7 +507,7 @@ class Screening(models.Model):
         (settings.LANGUAGE_CODE); "" when it is."""
         if self.language.lower() == settings.LANGUAGE_CODE.lower():
             return ""
-        return self.get_language_display()
+        return name_in_english(self.language)
 
 
 class Answer(models.Model):

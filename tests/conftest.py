@@ -14,12 +14,14 @@ from unittest.mock import patch
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core import serializers
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.test import override_settings
+from django.utils import translation
 
 from screening.engine.definitions import DEFAULT_CHECK_IN_FILE, DEFAULT_CHECK_IN_PANEL_FILE
 from screening.models import (
@@ -124,6 +126,15 @@ def flush_past_the_audit_truncate_trigger():
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 WORKER_MODULE = "django_tasks_db.management.commands.db_worker"
 DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+@pytest.fixture(autouse=True)
+def the_clinics_language_after_each_test():
+    """A request leaves its page's language active in the thread (LocaleMiddleware does not
+    undo it): a test after a Spanish page would read Spanish messages. Each test ends in
+    the clinic's language."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(scope="session", autouse=True)

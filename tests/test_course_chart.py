@@ -158,3 +158,54 @@ def test_change_is_written_with_a_true_minus_sign_and_the_percentage():
     course = phq9(20, 10, 25)
     assert [change_words(p) for p in course.points] == ["Baseline", "−10 (−50%)", "+5 (+25%)"]
     assert change_words(phq9(0, 3).points[1]) == "+3"
+
+
+# In Spanish ---------------------------------------------------------------------------------
+
+
+def test_a_short_date_is_written_as_the_language_writes_it():
+    from django.utils import translation
+
+    from screening.course_chart import short_date
+
+    day = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
+    with translation.override("en-us"):
+        assert short_date(day) == "30 Nov"
+    with translation.override("es"):
+        assert short_date(day) == "30 nov"
+
+
+@pytest.mark.django_db
+def test_the_spanish_chart_draws_its_numbers_with_decimal_points(default_version):
+    """Spanish writes 219,5 where SVG needs 219.5: every number in the drawing stays as SVG
+    reads it, whatever the page's language."""
+    import re
+
+    from django.test import Client
+    from django.utils import translation
+
+    from tests.factories import make_patient, make_sent_questionnaire
+
+    patient = make_patient("Pat Curso")
+    patient.preferred_language = "es"
+    patient.save(update_fields=["preferred_language"])
+    make_sent_questionnaire(patient=patient, phq9=18, gad7=12, days_ago=28)
+    make_sent_questionnaire(patient=patient, phq9=7, gad7=5, days_ago=7)
+    client = Client()
+    client.force_login(patient)
+    with translation.override("en-us"):  # the request leaves Spanish active: undone after
+        html = client.get("/screenings/how-you-have-been-feeling/").content.decode()
+    assert 'lang="es"' in html
+    svgs = re.findall(r"<svg class=\"course-chart\".*?</svg>", html, re.S)
+    assert svgs
+    for svg in svgs:
+        for name, value in re.findall(
+            r'\b(x|y|x1|x2|y1|y2|cx|cy|width|height|points|viewBox)="([^"]*)"', svg
+        ):
+            assert re.fullmatch(r"[-0-9. ,]*", value), (name, value)
+            if name != "points":
+                assert "," not in value, (name, value)
+        # A polyline's points are "x,y x,y": exactly one comma per pair.
+        for points in re.findall(r'points="([^"]*)"', svg):
+            for pair in points.split():
+                assert re.fullmatch(r"-?[0-9.]+,-?[0-9.]+", pair), pair

@@ -216,3 +216,19 @@ def test_a_null_character_in_a_medication_row_is_refused():
     )
     assert not form.is_valid()
     assert "control character" in str(form.errors)
+
+
+def test_an_empty_multiple_choice_names_its_none_choice_only_if_it_has_one():
+    from django.utils import translation
+
+    without_none = question("multiple_choice", choices=CHOICES[:2])
+    _, _, errors = clean(without_none, {})
+    assert errors == ["Please check at least one answer."]
+    _, _, errors = clean(question("multiple_choice", choices=CHOICES), {})
+    assert errors == ["Please check at least one answer (or “None of these”)."]
+    with translation.override("es"):
+        _, _, errors = clean(without_none, {})
+        assert errors == ["Marque al menos una respuesta."]
+        nothing = ChoiceDef("none", "Nada de esto", exclusive=True)
+        _, _, errors = clean(question("multiple_choice", choices=(*CHOICES[:2], nothing)), {})
+        assert errors == ["Marque al menos una respuesta (o “Nada de esto”)."]

@@ -4,6 +4,7 @@ staff always read in the clinic's language. Patient emails are in the patient's 
 an invitation's in the language staff chose for it."""
 
 import re
+import time
 
 import pytest
 from django.conf import settings
@@ -162,6 +163,9 @@ def test_the_invitation_email_is_in_the_invitation_s_language_and_so_is_the_acco
     assert response.status_code == 302
     invitation = Invitation.objects.get()
     assert invitation.language == "es"
+    # Staff read the language's name in English.
+    listed = client.get("/staff/invitations/").text
+    assert "<td>Spanish</td>" in listed and "Español" not in listed
     (email,) = mail.outbox
     assert email.subject == f"{settings.CLINIC_NAME}: su cuestionario antes del tratamiento"
     assert email.body.startswith("Hola, Carla Nueva:")
@@ -238,3 +242,48 @@ def test_a_hostile_next_never_gets_a_500_or_a_header_of_its_own(patient_client, 
     assert response.status_code == 302
     assert "\n" not in response["Location"] and not response["Location"].startswith("javascript")
     assert "x" not in response.cookies
+
+
+# Signed out, still in the patient's language ------------------------------------------------
+
+
+def test_the_login_page_after_logging_out_or_idling_is_in_the_patients_language(
+    client, patient, default_version
+):
+    """A patient who chose Spanish on another device: this browser's cookie (or none) says
+    English, the account says Spanish. Signed-in pages set the cookie, so the login page
+    they see once signed out is in Spanish too."""
+    User.objects.filter(pk=patient.pk).update(preferred_language="es")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en-us"
+    response = client.post(
+        "/login/", {"username": patient.email, "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="en-US"
+    )
+    assert response.status_code == 302
+    page = client.get(PATIENT_HOME, HTTP_ACCEPT_LANGUAGE="en-US")
+    cookie = page.cookies[settings.LANGUAGE_COOKIE_NAME]
+    assert cookie.value == "es"
+    assert cookie["samesite"] == settings.LANGUAGE_COOKIE_SAMESITE
+    assert cookie["path"] == settings.LANGUAGE_COOKIE_PATH
+    # Set once: the next page, whose request carries it, does not set it again.
+    assert settings.LANGUAGE_COOKIE_NAME not in client.get(PATIENT_HOME).cookies
+    client.post("/logout/")
+    login = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US")
+    assert html_lang(login) == "es" and "Iniciar sesión" in login.text
+
+    # Signed out for idling.
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en-us"
+    client.post("/login/", {"username": patient.email, "password": PASSWORD})
+    client.get(PATIENT_HOME)
+    session = client.session
+    session["last_seen"] = int(time.time()) - 31 * 60
+    session.save()
+    response = client.get(PATIENT_HOME)
+    assert response["Location"].startswith("/login/")
+    login = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en-US")
+    assert html_lang(login) == "es"
+
+
+def test_staff_pages_leave_the_language_cookie_alone(client, physician):
+    log_in_staff(client, physician)
+    response = client.get("/staff/queue/")
+    assert settings.LANGUAGE_COOKIE_NAME not in response.cookies

@@ -221,8 +221,18 @@ def test_the_answers_read_back_are_spanish(spanish_client, screening):
     fill_intake(spanish_client, screening, overrides={"date_of_birth": "1980-05-17"})
     review = text_of(spanish_client.get(f"/screenings/{screening.pk}/review/").content.decode())
     assert "17 de mayo de 1980" in review
-    assert "Sin responder" in review or "Ninguno en la lista" in review
+    assert "Sin responder" in review or "No anotó ninguno" in review
     assert "Not answered" not in review and "None listed" not in review
+
+
+def test_an_empty_list_reads_plainly_in_spanish():
+    """ "Ninguno en la lista" could read as "none is on the list": the patient wrote none."""
+    from django.utils import translation
+
+    from screening.presenters import NONE_LISTED
+
+    with translation.override("es"):
+        assert translation.gettext(NONE_LISTED) == "No anotó ninguno"
 
 
 @pytest.fixture

@@ -27,9 +27,11 @@ from screening.services.intake import start_screening
 from screening.services.translations import (
     TranslationEntry,
     TranslationsRefused,
+    UnreadableFile,
     entries_from_csv,
     entries_from_po,
     language_gaps,
+    read_translation_file,
     save_translations,
     to_csv,
     to_po,
@@ -69,6 +71,10 @@ def translate_all(version, language="es", no_official=lambda key: False, skip=()
     save_translations(
         version=version, language=language, entries=entries, actor=None, ip_address=None
     )
+    # Offered, as an admin chooses on the version's page (saving translations does not).
+    if version.is_editable and language not in version.languages:
+        version.languages = [*version.languages, language]
+        version.save(update_fields=["languages"])
 
 
 @pytest.fixture
@@ -106,7 +112,10 @@ def spanish_version(draft, clinic_admin):
     """The default content published with a complete Spanish translation (PHQ-9 marked as
     having no official translation)."""
     translate_all(draft, no_official=is_phq9)
-    return publish_version(version=draft, actor=clinic_admin, ip_address=None)
+    # The default content offers UK English too; this version, Spanish only.
+    return publish_version(
+        version=draft, actor=clinic_admin, ip_address=None, drop_languages=["en-gb"]
+    )
 
 
 # The keys -----------------------------------------------------------------------------------
@@ -211,7 +220,7 @@ def test_publishing_refuses_a_version_incomplete_in_a_language_it_offers(draft, 
     with pytest.raises(PublishRefused) as refused:
         publish_version(version=draft, actor=clinic_admin, ip_address=None)
     reason = " ".join(refused.value.reasons)
-    assert "Español (es)" in reason
+    assert "Spanish (es)" in reason
     assert "2 missing" in reason
     assert "question.sex_at_birth.text" in reason and "section.mood.title" in reason
     draft.refresh_from_db()
@@ -249,7 +258,7 @@ def test_the_admin_publish_action_says_which_language_is_incomplete(draft, clien
     assert response.status_code == 200
     page = response.content.decode()
     assert "was not published" in page
-    assert "Español (es) translation is incomplete" in page
+    assert "Spanish (es) translation is incomplete" in page
     assert "question.sex_at_birth.text" in page
 
 
@@ -272,6 +281,53 @@ def test_a_published_versions_translations_cannot_be_edited(spanish_version, cli
     )
     assert "frozen" in upload.content.decode()
     assert stored(spanish_version) == before
+
+
+@pytest.fixture
+def draft_without_spanish(spanish_version, clinic_admin):
+    """A new draft of the Spanish version that no longer offers Spanish."""
+    new_draft = make_draft(source=spanish_version, actor=clinic_admin, ip_address=None)
+    new_draft.languages = []
+    new_draft.save(update_fields=["languages"])
+    return new_draft
+
+
+def test_publishing_without_a_language_the_published_version_offers_needs_a_yes(
+    draft_without_spanish, spanish_version, clinic_admin
+):
+    """Patients reading Spanish would silently get English: refused unless the admin said so."""
+    with pytest.raises(PublishRefused) as refused:
+        publish_version(version=draft_without_spanish, actor=clinic_admin, ip_address=None)
+    reason = " ".join(refused.value.reasons)
+    assert "offers Spanish (es) and this one does not" in reason
+    draft_without_spanish.refresh_from_db()
+    assert draft_without_spanish.status == QuestionSetVersion.Status.DRAFT
+    published = publish_version(
+        version=draft_without_spanish, actor=clinic_admin, ip_address=None, drop_languages=["es"]
+    )
+    assert published.status == QuestionSetVersion.Status.PUBLISHED
+    assert AuditEvent.objects.filter(
+        action="content.published", summary__contains="published without Spanish"
+    ).exists()
+
+
+def test_the_publish_page_warns_of_a_dropped_language_and_asks_to_confirm(
+    draft_without_spanish, client, clinic_admin
+):
+    log_in_staff(client, clinic_admin)
+    selected = {"action": "publish", "_selected_action": [str(draft_without_spanish.pk)]}
+    page = client.post(f"{VERSIONS}/", selected).content.decode()
+    assert "Languages this version stops offering" in page
+    assert "offers <strong>Spanish</strong>; this version does not" in page
+    assert 'name="drop_language" value="es" required> Publish without Spanish' in page
+    # Confirmed the publication but not the drop: refused, the warning shown again.
+    page = client.post(f"{VERSIONS}/", {**selected, "confirm": "yes"}).content.decode()
+    assert "was not published" in page and "Publish without Spanish" in page
+    draft_without_spanish.refresh_from_db()
+    assert draft_without_spanish.status == QuestionSetVersion.Status.DRAFT
+    client.post(f"{VERSIONS}/", {**selected, "confirm": "yes", "drop_language": "es"})
+    draft_without_spanish.refresh_from_db()
+    assert draft_without_spanish.status == QuestionSetVersion.Status.PUBLISHED
 
 
 # The admin's pages --------------------------------------------------------------------------
@@ -298,7 +354,7 @@ def test_an_admin_translates_a_part_beside_its_source_texts(draft, client, clini
     assert rows["question.sex_at_birth.text"].source_text == question.text
     assert rows["section.about_you.title"].no_official_translation
     assert AuditEvent.objects.filter(
-        action="content.changed", object_id=str(draft.pk), summary__contains="Español"
+        action="content.changed", object_id=str(draft.pk), summary__contains="Spanish"
     ).exists()
 
 
@@ -432,8 +488,12 @@ def test_saving_a_page_records_the_language_and_staff_read_english(
     staff = type(client)()
     log_in_staff(staff, physician)
     page = staff.get(f"/staff/screenings/{submitted.pk}/").content.decode()
-    assert "Answered in Español" in page
+    # The language named in the staff member's language, not in its own.
+    assert "Answered in Spanish" in page and "Español" not in page
     assert "[es]" not in page
+    printed = staff.get(f"/staff/screenings/{submitted.pk}/print/")
+    assert printed.status_code == 200
+    assert '<html lang="en-us">' in printed.content.decode()
 
 
 def test_the_done_page_shows_an_urgent_rules_message_in_spanish(spanish_version, spanish_patient):
@@ -547,7 +607,7 @@ def test_the_loader_reads_each_offered_languages_po_file(tiny_files):
 def test_the_loader_refuses_an_incomplete_or_missing_translation_file(tiny_files):
     content, po = tiny_files
     po.write_text(TINY_PO.replace('msgstr "Azul"', 'msgstr ""'), encoding="utf-8")
-    with pytest.raises(ContentError, match=r"Español \(es\).*choice.colour.blue"):
+    with pytest.raises(ContentError, match=r"Spanish \(es\).*choice.colour.blue"):
         load_question_set(content, None)
     po.unlink()
     with pytest.raises(ContentError, match="tiny-set.es.po is missing"):
@@ -585,7 +645,7 @@ def test_an_admin_chooses_the_languages_a_draft_offers(draft, client, clinic_adm
     assert draft.languages == ["es", "en-gb"]
     with pytest.raises(PublishRefused) as refused:
         publish_version(version=draft, actor=clinic_admin, ip_address=None)
-    assert any("English (UK) (en-gb)" in reason for reason in refused.value.reasons)
+    assert any("UK English (en-gb)" in reason for reason in refused.value.reasons)
 
 
 def test_a_fuzzy_po_entry_counts_as_missing(draft):
@@ -597,3 +657,152 @@ def test_a_fuzzy_po_entry_counts_as_missing(draft):
         version=draft, language="es", entries=entries_from_po(po), actor=None, ip_address=None
     )
     assert language_gaps(draft, "es").missing == ["question.sex_at_birth.text"]
+
+
+# What a file or a text box must not bring in ------------------------------------------------
+
+
+def windows_1252_read_as_utf8(text: str) -> str:
+    """What a browser reads from a spreadsheet's "CSV" (Windows-1252) file as UTF-8."""
+    return text.encode("cp1252").decode("utf-8", errors="replace")
+
+
+def test_a_file_not_saved_as_utf8_is_refused_beside_the_box(draft, client, clinic_admin):
+    source = translatable_texts_for(draft)["question.sex_at_birth.text"]
+    csv_text = windows_1252_read_as_utf8(
+        "key,source,translation,no_official_translation\n"
+        f'question.sex_at_birth.text,"{source}",¿Cuál fue su sexo al nacer?,\n'
+    )
+    assert "\ufffd" in csv_text
+    with pytest.raises(UnreadableFile, match="not UTF-8"):
+        read_translation_file(csv_text, "csv")
+    log_in_staff(client, clinic_admin)
+    response = client.post(
+        f"{VERSIONS}/{draft.pk}/translations/es/upload/",
+        {"file_format": "csv", "content": csv_text},
+    )
+    assert response.status_code == 200
+    assert "This file is not UTF-8: save it as &#x27;CSV UTF-8&#x27;" in response.content.decode()
+    assert not ContentTranslation.objects.filter(version=draft).exists()
+
+
+def test_a_typed_translation_with_a_replacement_character_is_refused(draft):
+    key = "question.sex_at_birth.text"
+    with pytest.raises(TranslationsRefused) as refused:
+        save_translations(
+            version=draft,
+            language="es",
+            entries=[TranslationEntry(key, translatable_texts_for(draft)[key], "\ufffdCu\ufffdl?")],
+            actor=None,
+            ip_address=None,
+        )
+    assert key in " ".join(refused.value.problems)
+    assert "UTF-8" in " ".join(refused.value.problems)
+
+
+def test_a_po_file_in_another_language_is_refused(draft, clinic_admin, client):
+    other = make_draft(source=draft, actor=clinic_admin, ip_address=None)
+    translate_all(other)
+    spanish = to_po(other, "es")
+    assert '"Language: es\\n"' in spanish
+    with pytest.raises(UnreadableFile, match="not into"):
+        read_translation_file(spanish, "po", "en-gb")
+    log_in_staff(client, clinic_admin)
+    response = client.post(
+        f"{VERSIONS}/{draft.pk}/translations/en-gb/upload/",
+        {"file_format": "po", "content": spanish},
+    )
+    assert response.status_code == 200
+    assert "This PO file is a translation into &#x27;es&#x27;" in response.content.decode()
+    assert not ContentTranslation.objects.filter(version=draft).exists()
+    # en_GB, en-GB and en-gb name one language; a file without the header is taken as it is.
+    for header in ('"Language: en_GB\\n"', '"Language: en-GB\\n"', ""):
+        text = spanish.replace('"Language: es\\n"', header)
+        assert read_translation_file(text, "po", "en-gb")
+
+
+@pytest.mark.parametrize("start", ["- ", "=", "+", "@", "'="])
+def test_a_csv_cell_starting_like_a_formula_is_escaped_and_loads_back_exactly(draft, start):
+    translate_all(draft, no_official=is_phq9)
+    key = "section.about_you.title"
+    text = f"{start}Sobre usted\n- dos"
+    save_translations(
+        version=draft,
+        language="es",
+        entries=[TranslationEntry(key, translatable_texts_for(draft)[key], text)],
+        actor=None,
+        ip_address=None,
+    )
+    before = stored(draft)
+    exported = to_csv(draft, "es")
+    row = next(row for row in exported.splitlines() if row.startswith(key))
+    assert f"'{start}Sobre usted" in row  # a spreadsheet shows it, does not run it
+    ContentTranslation.objects.filter(version=draft).delete()
+    save_translations(
+        version=draft,
+        language="es",
+        entries=entries_from_csv(exported),
+        actor=None,
+        ip_address=None,
+    )
+    assert stored(draft) == before
+    assert to_csv(draft, "es") == exported
+
+
+@pytest.mark.parametrize(
+    "character", ["\x07", "\x1b", "\x85", "\u202e", "\u2066", "\u2069"], ids=repr
+)
+def test_invisible_control_characters_are_refused_naming_the_key(draft, character):
+    key = "section.about_you.title"
+    with pytest.raises(TranslationsRefused) as refused:
+        save_translations(
+            version=draft,
+            language="es",
+            entries=[
+                TranslationEntry(key, translatable_texts_for(draft)[key], f"Sobre {character}usted")
+            ],
+            actor=None,
+            ip_address=None,
+        )
+    assert key in " ".join(refused.value.problems)
+    assert "invisible" in " ".join(refused.value.problems)
+
+
+def test_new_lines_and_tabs_are_kept(draft):
+    key = "section.about_you.title"
+    save_translations(
+        version=draft,
+        language="es",
+        entries=[TranslationEntry(key, translatable_texts_for(draft)[key], "Uno\r\ndos\tres")],
+        actor=None,
+        ip_address=None,
+    )
+    assert ContentTranslation.objects.get(version=draft, key=key).text == "Uno\ndos\tres"
+
+
+def test_saving_translations_does_not_change_the_languages_a_draft_offers(
+    draft, client, clinic_admin
+):
+    """An admin turned Spanish off for this draft: translating a part keeps it off."""
+    assert draft.languages == []
+    log_in_staff(client, clinic_admin)
+    url = f"{VERSIONS}/{draft.pk}/translations/es/?part=about_you"
+    digest = client.get(url).content.decode().split('name="sources" value="')[1].split('"')[0]
+    response = client.post(
+        url, {"sources": digest, "text:question.sex_at_birth.text": "¿Cuál fue su sexo al nacer?"}
+    )
+    assert response.status_code == 302
+    assert ContentTranslation.objects.filter(version=draft, language="es").exists()
+    draft.refresh_from_db()
+    assert draft.languages == []
+    other = make_draft(source=draft, actor=clinic_admin, ip_address=None)
+    other.languages = ["en-gb"]
+    other.save(update_fields=["languages"])
+    translate_all(draft)
+    client.post(
+        f"{VERSIONS}/{other.pk}/translations/es/upload/",
+        {"file_format": "po", "content": to_po(draft, "es")},
+    )
+    other.refresh_from_db()
+    assert other.languages == ["en-gb"]
+    assert language_gaps(other, "es").complete

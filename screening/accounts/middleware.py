@@ -26,6 +26,7 @@ from ..services.drafts import keep_draft
 from ..services.languages import CHOSEN_SIGNED_OUT_SESSION_KEY, is_offered, set_preferred_language
 from ..services.two_factor import needs_second_factor
 from ..snapshots import questionnaire_for
+from .views import remember_language_in_cookie
 
 # The pages emailed links open: each moves its token into the session and redirects to an
 # address without it, whoever the visitor is (screening/accounts/views.py, two_factor_views).
@@ -190,6 +191,7 @@ class LanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
+        patient_language = None
         if user is not None and user.is_authenticated:
             session = request.session
             chosen = session.pop(CHOSEN_SIGNED_OUT_SESSION_KEY, None)
@@ -198,10 +200,21 @@ class LanguageMiddleware:
             else:
                 if is_offered(chosen):
                     set_preferred_language(user=user, language=chosen)
-                language = user.preferred_language
+                language = patient_language = user.preferred_language
             translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()
-        return self.get_response(request)
+        response = self.get_response(request)
+        # The patient's language in the cookie too, so the pages they see signed out (the
+        # login page after logging out, or after being signed out for idling) stay in it.
+        # Not when this response sets the cookie itself (the language switcher).
+        if (
+            is_offered(patient_language)
+            and response.status_code < 400
+            and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != patient_language
+            and settings.LANGUAGE_COOKIE_NAME not in response.cookies
+        ):
+            remember_language_in_cookie(response, patient_language)
+        return response
 
 
 class StaffTwoFactorMiddleware:

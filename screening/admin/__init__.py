@@ -436,7 +436,11 @@ class QuestionSetVersionAdmin(TranslationAdminMixin, DraftOnlyMixin, admin.Model
         if request.POST.get("confirm") == "yes":
             try:
                 publish_version(
-                    version=version, actor=request.user, ip_address=audit.client_ip(request)
+                    version=version,
+                    actor=request.user,
+                    ip_address=audit.client_ip(request),
+                    # The languages the admin ticked "Publish without ..." for.
+                    drop_languages=request.POST.getlist("drop_language"),
                 )
             except VersionNotEditable as error:
                 self.message_user(request, str(error), messages.ERROR)
@@ -485,6 +489,12 @@ class QuestionSetVersionAdmin(TranslationAdminMixin, DraftOnlyMixin, admin.Model
                 "failing_count": len(review.panel.failing),
                 "confirm": confirm,
                 "refused": refused,
+                "dropped": [
+                    {"code": code, "name": name}
+                    for code, name in zip(
+                        review.dropped_languages, review.dropped_names, strict=True
+                    )
+                ],
                 "opts": self.model._meta,
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },

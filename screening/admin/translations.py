@@ -357,7 +357,7 @@ class TranslationAdminMixin:
             if form.is_valid():
                 try:
                     entries = read_translation_file(
-                        form.cleaned_data["content"], form.cleaned_data["file_format"]
+                        form.cleaned_data["content"], form.cleaned_data["file_format"], language
                     )
                     changed = save_translations(
                         version=version,

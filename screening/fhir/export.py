@@ -225,9 +225,17 @@ class ScreeningData:
     medications: Sequence[MedicationData] = ()
     flags: Sequence[FlagData] = ()
     decisions: Sequence[DecisionData] = field(default_factory=tuple)
+    language: str = ""  # the language the patient answered in (our code: "es", "en-gb")
 
 
 # --- Small helpers ------------------------------------------------------------------------------
+
+
+def bcp47(code: str) -> str:
+    """Our language code as FHIR's Resource.language writes it (BCP-47 case): "es",
+    "en-US", "en-GB"."""
+    language, _, region = code.replace("_", "-").partition("-")
+    return f"{language.lower()}-{region.upper()}" if region else language.lower()
 
 
 def urn(identifier: str) -> str:
@@ -532,6 +540,11 @@ def questionnaire_response(data: ScreeningData, base: str) -> dict:
         "source": reference("Patient", data.patient_id),
         "item": sections,
     }
+    if data.language:
+        # The language the patient read and answered in; the texts here are the source's.
+        resource = {"resourceType": "QuestionnaireResponse", "language": bcp47(data.language)} | {
+            key: value for key, value in resource.items() if key != "resourceType"
+        }
     return resource
 
 

@@ -69,6 +69,7 @@ def _screening_data(
         patient_name=screening.patient.full_name,
         question_set=question_set,
         answers=_visible_answers(screening, question_set, stored),
+        language=screening.language,
         **details,
     )
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..engine.severity import Severity
+from ..language_names import name_in_english
 from ..models import Decision, Screening
 from ..presenters import SEVERITY_WORDS
 
@@ -174,7 +175,8 @@ class InvitationForm(forms.Form):
     # can change it on any page). Not required: a form sent without it means the clinic's.
     language = forms.ChoiceField(
         label=_("Language"),
-        choices=settings.LANGUAGES,
+        # Named in English for staff ("Spanish", not "Español").
+        choices=[(code, name_in_english(code)) for code, _name in settings.LANGUAGES],
         initial=settings.LANGUAGE_CODE,
         required=False,
         help_text=_("The language of the invitation email and of the patient's pages."),

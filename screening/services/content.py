@@ -65,6 +65,7 @@ from ..snapshots import (
     validator_for,
 )
 from .evaluation import FlagImpact, preview_publication
+from .languages import name_in_english
 from .locks import VersionNotEditable, lock_for_editing
 from .translations import (
     UnreadableFile,
@@ -121,6 +122,26 @@ class PublishReview:
     panel: PanelResult
     # One line per language the version offers and is incomplete in (missing or out of date).
     translations: list[str] = field(default_factory=list)
+    # The languages the published version it replaces offers and this one does not: patients
+    # reading them would get the English source instead. Allowed only when the admin says so.
+    dropped_languages: list[str] = field(default_factory=list)
+    published_number: int | None = None
+
+    @property
+    def dropped_names(self) -> list[str]:
+        return [name_in_english(code) for code in self.dropped_languages]
+
+    def drop_problems(self, allowed: Iterable[str] = ()) -> list[str]:
+        """A reason to refuse for each dropped language the admin did not agree to drop."""
+        allowed = set(allowed)
+        return [
+            f"The published version {self.published_number} offers {name_in_english(code)} "
+            f"({code}) and this one does not: patients reading {name_in_english(code)} would "
+            f"get the English text. Confirm that you mean to publish without "
+            f"{name_in_english(code)}, or translate it on the version's translations page."
+            for code in self.dropped_languages
+            if code not in allowed
+        ]
 
     @property
     def ready(self) -> bool:
@@ -138,15 +159,33 @@ def review_for_publishing(version: QuestionSetVersion) -> PublishReview:
     """Validate every expression, check every language offered is complete, and run the test
     panel (synthetic cases only)."""
     problems = expression_problems(questionnaire_with_baseline(version)) + rule_problems(version)
-    return PublishReview(problems, run_test_panel(version), translation_problems(version))
+    review = PublishReview(problems, run_test_panel(version), translation_problems(version))
+    published = (
+        version.question_set.versions.filter(status=QuestionSetVersion.Status.PUBLISHED)
+        .exclude(pk=version.pk)
+        .first()
+    )
+    if published is not None:
+        offered = set(version.languages or [])
+        review.dropped_languages = [
+            code for code in published.languages or [] if code not in offered
+        ]
+        review.published_number = published.number
+    return review
 
 
 def publish_version(
-    *, version: QuestionSetVersion, actor: User, ip_address: str | None
+    *,
+    version: QuestionSetVersion,
+    actor: User,
+    ip_address: str | None,
+    drop_languages: Iterable[str] = (),
 ) -> QuestionSetVersion:
     """Make a draft the live version, if its expressions are valid and its test panel passes.
 
     A version offering translations must be complete in each (screening/services/translations.py).
+    A version that offers fewer languages than the published one it replaces is refused unless
+    each language it drops is named in `drop_languages` (the admin confirmed it).
     One transaction: lock the question set and the draft, check and run the panel on the
     content as it is under the lock, retire the live version, publish, write the audit
     event. Raises PublishRefused with the reasons, or VersionNotEditable.
@@ -155,8 +194,9 @@ def publish_version(
         QuestionSet.objects.select_for_update().get(pk=version.question_set_id)
         [locked] = lock_for_editing(version.pk)
         review = review_for_publishing(locked)
-        if not review.ready:
-            raise PublishRefused(review.reasons())
+        drop_problems = review.drop_problems(drop_languages)
+        if not review.ready or drop_problems:
+            raise PublishRefused(review.reasons() + drop_problems)
         locked.question_set.versions.filter(status=QuestionSetVersion.Status.PUBLISHED).update(
             status=QuestionSetVersion.Status.RETIRED
         )
@@ -169,7 +209,12 @@ def publish_version(
             ip_address=ip_address,
             action=AuditAction.PUBLISHED,
             obj=locked,
-            summary=f"{locked}; test panel: {passed} of {passed} cases pass",
+            summary=f"{locked}; test panel: {passed} of {passed} cases pass"
+            + (
+                f"; published without {', '.join(review.dropped_names)}"
+                if review.dropped_languages
+                else ""
+            ),
         )
     return locked
 

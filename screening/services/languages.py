@@ -8,6 +8,7 @@ browser's Accept-Language).
 
 from django.conf import settings
 
+from ..language_names import name_in_english  # noqa: F401 (re-exported)
 from ..models import User
 
 # A language picked while signed out (on the login or invitation page), saved to the

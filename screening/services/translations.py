@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 import polib
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from .. import audit
+from ..language_names import name_in_english
 from ..models import AuditAction, ContentTranslation, QuestionSetVersion, User
 from ..patient_messages import placeholder_problems
 from ..snapshots import translatable_texts_for
@@ -36,19 +37,35 @@ FALSE_WORDS = {"", "0", "false", "no", "n"}
 MAX_TEXT_LENGTH = 5000
 # How many keys a message names before it says "and N more".
 SHOWN_KEYS = 10
+# What a file not saved as UTF-8 (a spreadsheet's Windows-1252 CSV) becomes when read as
+# UTF-8: each accented letter turns into this replacement character.
+REPLACEMENT_CHARACTER = "\ufffd"
+NOT_UTF8 = gettext_noop(
+    "This file is not UTF-8: save it as 'CSV UTF-8' (or, for a PO file, as UTF-8 text) "
+    "and load it again."
+)
+# Invisible characters a translation must not hold: the C0 and C1 controls but newline and
+# tab (a carriage return is read as a newline), and the bidirectional overrides and isolates,
+# which can make a text display otherwise than it reads.
+INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): the CSV
+# file puts an apostrophe before it, and loading one removes it (OWASP's advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def offered_languages() -> dict[str, str]:
-    """The languages a version may offer translations in: every one but the source."""
+    """The languages a version may offer translations in: every one but the source, each
+    with its name in English (these pages are the clinic admin's)."""
     return {
-        code: name
-        for code, name in settings.LANGUAGES
+        code: name_in_english(code)
+        for code, _name in settings.LANGUAGES
         if code.lower() != settings.LANGUAGE_CODE.lower()
     }
 
 
 def language_name(code: str) -> str:
-    return dict(settings.LANGUAGES).get(code, code)
+    """ "Spanish", not "Español": for clinic staff."""
+    return name_in_english(code) if code in dict(settings.LANGUAGES) else code
 
 
 def listed(keys: list[str]) -> str:
@@ -142,6 +159,11 @@ def translation_problems(version: QuestionSetVersion) -> list[str]:
 # Saving -------------------------------------------------------------------------------------
 
 
+def normalized_newlines(text: str) -> str:
+    """A browser sends a text box's new lines as CR LF, a spreadsheet may write CR."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 @dataclass(frozen=True)
 class TranslationEntry:
     key: str
@@ -176,6 +198,30 @@ def entry_problems(entries: Iterable[TranslationEntry], source: dict[str, str]) 
     if nul:
         problems.append(
             gettext("These entries hold a NUL character: %(keys)s.") % {"keys": listed(nul)}
+        )
+    garbled = [entry.key for entry in entries if REPLACEMENT_CHARACTER in entry.text]
+    if garbled:
+        problems.append(
+            gettext(
+                "These translations hold the character %(character)s, left where text was not "
+                "read as UTF-8: %(keys)s. If they came from a file, it is not UTF-8: save it as "
+                "'CSV UTF-8' and load it again; otherwise retype the letters shown as "
+                "%(character)s."
+            )
+            % {"keys": listed(garbled), "character": REPLACEMENT_CHARACTER}
+        )
+    invisible = [
+        entry.key
+        for entry in entries
+        if "\x00" not in entry.text and INVISIBLE.search(normalized_newlines(entry.text))
+    ]
+    if invisible:
+        problems.append(
+            gettext(
+                "These translations hold invisible control or text-direction characters "
+                "(only new lines and tabs are allowed): %(keys)s. Retype them."
+            )
+            % {"keys": listed(invisible)}
         )
     too_long = [entry.key for entry in entries if len(entry.text) > MAX_TEXT_LENGTH]
     if too_long:
@@ -233,6 +279,7 @@ def save_translations(
     how: str = "edited",
 ) -> int:
     """Store these translations of a draft in one transaction; returns how many changed.
+    The languages the draft offers are not changed (an admin chooses them on the version).
 
     Raises TranslationsRefused (unknown keys, stale sources, broken placeholders: nothing
     saved) or VersionNotEditable (the version is published)."""
@@ -255,7 +302,7 @@ def save_translations(
         }
         changed = 0
         for entry in entries:
-            text = entry.text.strip()
+            text = normalized_newlines(entry.text).strip()
             row = existing.get(entry.key)
             values = {
                 "source_text": entry.source,
@@ -274,10 +321,6 @@ def save_translations(
                     setattr(row, name, value)
                 row.save(update_fields=list(values))
                 changed += 1
-        if language not in (locked.languages or []):
-            locked.languages = [*(locked.languages or []), language]
-            locked.save(update_fields=["languages"])
-            version.languages = locked.languages
         audit.record(
             actor=actor,
             ip_address=ip_address,
@@ -358,17 +401,50 @@ def to_csv(version: QuestionSetVersion, language: str) -> str:
     writer.writerow(CSV_COLUMNS)
     for entry in current_entries(version, language):
         writer.writerow(
-            [entry.key, entry.source, entry.text, "yes" if entry.no_official_translation else ""]
+            [
+                entry.key,
+                csv_cell(entry.source),
+                csv_cell(entry.text),
+                "yes" if entry.no_official_translation else "",
+            ]
         )
     # A byte-order mark, so a spreadsheet opens the accents right; the import skips it.
     return "\ufeff" + out.getvalue()
+
+
+def _escaped_start(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS) or (
+        text[:1] == "'" and text[1:].startswith((*FORMULA_STARTS, "'"))
+    )
+
+
+def csv_cell(text: str) -> str:
+    """A text as a CSV cell a spreadsheet shows and does not run: an apostrophe before a
+    leading = + - @ tab or carriage return (and before an apostrophe that starts such a text
+    already, so that from_csv_cell gives back exactly this text)."""
+    return "'" + text if _escaped_start(text) else text
+
+
+def from_csv_cell(text: str) -> str:
+    """The text of a cell csv_cell wrote: its one added apostrophe removed."""
+    if text[:1] == "'" and text[1:].startswith((*FORMULA_STARTS, "'")):
+        return text[1:]
+    return text
 
 
 class UnreadableFile(Exception):
     """The text is not a translation file of the expected shape; the message says why."""
 
 
-def entries_from_po(text: str) -> list[TranslationEntry]:
+def same_language(named: str, language: str) -> bool:
+    """Whether a PO file's Language header names `language` (en_GB, en-GB and en-gb alike;
+    "es_US" or "es-419" for a page in "es", which names no region)."""
+    named = named.strip().replace("_", "-").lower()
+    language = language.lower()
+    return named == language or ("-" not in language and named.split("-")[0] == language)
+
+
+def entries_from_po(text: str, language: str | None = None) -> list[TranslationEntry]:
     # A leading comment line: polib reads a string naming an existing file as that file.
     try:
         po = polib.pofile("#\n" + text.lstrip("\ufeff"))
@@ -376,6 +452,15 @@ def entries_from_po(text: str) -> list[TranslationEntry]:
         raise UnreadableFile(
             gettext("This is not a PO file polib can read: %(error)s") % {"error": error}
         ) from None
+    named = (po.metadata.get("Language") or "").strip()
+    if language and named and not same_language(named, language):
+        raise UnreadableFile(
+            gettext(
+                "This PO file is a translation into %(named)r (its Language header), not into "
+                "%(language_name)s (%(language)s): load it on that language's page."
+            )
+            % {"named": named, "language_name": language_name(language), "language": language}
+        )
     entries = []
     for entry in po:
         if entry.obsolete or not entry.msgid and not entry.msgctxt:
@@ -435,17 +520,30 @@ def entries_from_csv(text: str) -> list[TranslationEntry]:
                 )
                 % {"row": number, "key": key[:60], "value": repr(no_official[:20])}
             )
-        entries.append(TranslationEntry(key.strip(), source, translation, mark in TRUE_WORDS))
+        entries.append(
+            TranslationEntry(
+                key.strip(),
+                from_csv_cell(source),
+                from_csv_cell(translation),
+                mark in TRUE_WORDS,
+            )
+        )
     if not entries:
         raise UnreadableFile(gettext("The file holds no rows after the column names."))
     return entries
 
 
-def read_translation_file(text: str, file_format: str) -> list[TranslationEntry]:
+def read_translation_file(
+    text: str, file_format: str, language: str | None = None
+) -> list[TranslationEntry]:
+    """The entries of a PO or CSV file's text, for the page of `language` (a PO file naming
+    another language in its header is refused)."""
     if "\x00" in text:
         raise UnreadableFile(gettext("The file holds a NUL character; save it as UTF-8 text."))
+    if REPLACEMENT_CHARACTER in text:
+        raise UnreadableFile(gettext(NOT_UTF8))
     if file_format == "po":
-        return entries_from_po(text)
+        return entries_from_po(text, language)
     if file_format == "csv":
         return entries_from_csv(text)
     raise UnreadableFile(gettext("Choose PO or CSV."))

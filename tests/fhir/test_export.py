@@ -618,3 +618,17 @@ def test_a_version_that_asked_height_as_a_decimal_still_exports_its_vital_signs(
     assert vital(bundle, "8302-2")["valueQuantity"]["value"] == 181.5
     assert vital(bundle, "29463-7")["valueQuantity"]["value"] == 77
     assert response_items(bundle)["height_cm"]["answer"] == [{"valueDecimal": 181.5}]
+
+
+# --- The language the patient answered in ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ours", "fhir"), [("es", "es"), ("en-gb", "en-GB"), ("en-us", "en-US")])
+def test_the_response_says_which_language_the_patient_answered_in(demo_screenings, ours, fhir):
+    screening = demo_screenings[0]
+    Screening.objects.filter(pk=screening.pk).update(language=ours)
+    screening.refresh_from_db()
+    bundle = screening_bundle(screening_data(screening), BASE, NOW)
+    validated(bundle)
+    [response] = resources_of(bundle, "QuestionnaireResponse")
+    assert response["language"] == fhir

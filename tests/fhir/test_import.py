@@ -550,3 +550,17 @@ def test_a_file_is_refused_before_the_import_reads_anything(client, clinic_admin
     )
     assert response.status_code == 400
     assert not QuestionSetVersion.objects.filter(status="draft").exists()
+
+
+def test_a_questionnaire_naming_its_language_imports(default_version, clinic_admin):
+    """Resource.language (our QuestionnaireResponse carries one; others' Questionnaires may):
+    accepted, the texts read as they are."""
+    data = json.loads(exported(default_version))
+    data["language"] = "es"
+    draft, _report = import_as_draft(
+        question_set=default_version.question_set,
+        resource=read_questionnaire(json.dumps(data)),
+        rules_from=default_version,
+        actor=clinic_admin,
+    )
+    assert draft.questions.count() == default_version.questions.count()

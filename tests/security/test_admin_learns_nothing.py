@@ -327,7 +327,14 @@ def test_show_when_oracles_and_hostile_lookups_give_the_clinic_admin_identical_p
         )
         assert response.status_code == 302, form_errors(response)
     published = session.post(
-        VERSIONS, {"action": "publish", "confirm": "yes", "_selected_action": [str(draft.pk)]}
+        VERSIONS,
+        {
+            "action": "publish",
+            "confirm": "yes",
+            "_selected_action": [str(draft.pk)],
+            # Published without the translations the default content offers, on purpose.
+            "drop_language": ["es", "en-gb"],
+        },
     )
     assert published.status_code == 302
     draft.refresh_from_db()

@@ -49,7 +49,7 @@ def _production_settings() -> dict:
         for name, value in values.items()
         if name.isupper()
         and (
-            name.startswith(("SECURE_", "SESSION_COOKIE_", "CSRF_COOKIE_"))
+            name.startswith(("SECURE_", "SESSION_COOKIE_", "CSRF_COOKIE_", "LANGUAGE_COOKIE_"))
             or name in ("DEBUG", "X_FRAME_OPTIONS", "CONTENT_SECURITY_POLICY")
         )
     }

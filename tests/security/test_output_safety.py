@@ -303,7 +303,12 @@ def run_scenario() -> dict[str, str]:
     preview = admin.post("/admin/screening/questionsetversion/", publish)
     assert preview.status_code == 200, preview.content.decode()[:3000]
     pages["admin publish preview"] = preview.content.decode()
-    _post_ok(admin, "/admin/screening/questionsetversion/", {**publish, "confirm": "yes"})
+    # Published without the translations the default content offers, on purpose.
+    _post_ok(
+        admin,
+        "/admin/screening/questionsetversion/",
+        {**publish, "confirm": "yes", "drop_language": ["es", "en-gb"]},
+    )
     _post_ok(
         admin,
         "/admin/screening/drug/add/",
