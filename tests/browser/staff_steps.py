@@ -205,7 +205,7 @@ def open_first_in_queue(page: Page) -> None:
 def invite_patient(page: Page, full_name: str, email: str, language: str | None = None) -> str:
     """Send an invitation from the staff page; returns the link from the patient's email
     (the only place it exists), as a path on the test server. `language` is the name the
-    Language list shows ("Español"); without it the form's own choice stands."""
+    Language list shows ("Spanish"); without it the form's own choice stands."""
     page.goto("/staff/invitations/")
     page.get_by_label("Patient's full name").fill(full_name)
     page.get_by_label("Patient's email address").fill(email)

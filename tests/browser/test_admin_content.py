@@ -194,7 +194,7 @@ def test_admin_drafts_edits_tests_and_publishes_a_new_version(
     shoot_both_widths(page, "admin-03-translations-incomplete")
 
     # The admin translates the new wording beside the source, one language at a time.
-    for language, translation in (("Español", SPANISH_TEXT), ("English (UK)", NEW_TEXT)):
+    for language, translation in (("Spanish", SPANISH_TEXT), ("UK English", NEW_TEXT)):
         with page.expect_navigation():
             review.get_by_role("link", name="translations page").click()
         with page.expect_navigation():
@@ -208,7 +208,7 @@ def test_admin_drafts_edits_tests_and_publishes_a_new_version(
             page.get_by_role("button", name="Save this part").click()
         expect(page.locator("#translation-problems")).to_have_count(0)
         expect(box).to_have_value(translation)
-        if language == "Español":
+        if language == "Spanish":
             shoot_both_widths(page, "admin-04-translation-beside-source")
         go_to(page, "Question set versions")
         run_action(page, draft_row, "Publish this draft (runs its test panel first)")

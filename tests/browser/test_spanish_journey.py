@@ -124,9 +124,9 @@ def test_spanish_intake_on_a_phone_reviewed_in_english(
     # 1. The physician invites her in Spanish; the email is in Spanish.
     staff_page = contexts.new_page(DESKTOP)
     log_in_as_staff(staff_page, physician.email)
-    invitation_link = invite_patient(staff_page, *PATIENT, language="Español")
+    invitation_link = invite_patient(staff_page, *PATIENT, language="Spanish")
     invitations = staff_page.get_by_role("region", name="Recent invitations")
-    expect(invitations.get_by_role("row").filter(has_text=PATIENT[1])).to_contain_text("Español")
+    expect(invitations.get_by_role("row").filter(has_text=PATIENT[1])).to_contain_text("Spanish")
     shoot(staff_page, "es-staff-00-invitation-sent")
     (email,) = [m for m in mail.outbox if m.to == [PATIENT[1]]]
     assert "cuestionario" in email.subject, email.subject
@@ -230,7 +230,7 @@ def test_spanish_intake_on_a_phone_reviewed_in_english(
     filter_queue(staff_page, search="Lucía")
     open_from_queue(staff_page, PATIENT[0])
     expect(staff_page.locator("html")).to_have_attribute("lang", re.compile(r"^en"))
-    expect(staff_page.locator("#answered-in")).to_have_text("Answered in Español")
+    expect(staff_page.locator("#answered-in")).to_have_text("Answered in Spanish")
     main = staff_page.get_by_role("main")
     expect(main).to_contain_text(PHQ9_FIRST_ITEM_EN)
     expect(main).not_to_contain_text(PHQ9_FIRST_ITEM_ES)
