@@ -644,6 +644,8 @@ class ScoreDefinition(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "code"], name="unique_score_code")
         ]
+        verbose_name = _("score definition")
+        verbose_name_plural = _("score definitions")
 
     def __str__(self) -> str:
         return self.name
