@@ -13,6 +13,8 @@ import datetime
 from dataclasses import dataclass
 
 from django.utils.formats import number_format, time_format
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy
 
 from .engine.readiness import Discharge, Readiness, Reason, Status, Words
@@ -94,6 +96,25 @@ def say(words: Words) -> str:
     return str(template) % {name: _value(name, value) for name, value in words.params.items()}
 
 
+# Values that are the question set's own words (a flag's title), which staff read in the source
+# language: marked data-content on a page, as the flag cards mark them.
+CONTENT_VALUES = {"title"}
+
+
+def say_html(words: Words) -> SafeString:
+    """say() for a page: escaped, the question set's words marked data-content."""
+    template = TEMPLATES.get(words.code)
+    if template is None:
+        return escape(words.text)
+    values = {
+        name: format_html("<span data-content>{}</span>", value)
+        if name in CONTENT_VALUES
+        else escape(_value(name, value))
+        for name, value in words.params.items()
+    }
+    return mark_safe(escape(str(template)) % values)  # noqa: S308 (every part escaped above)
+
+
 def status_label(status: str) -> str:
     return str(STATUS_LABELS[status]) if status in STATUS_LABELS else str(status)
 
@@ -113,6 +134,10 @@ class ShownReason:
     @property
     def text(self) -> str:
         return say(self.reason.words)
+
+    @property
+    def html(self) -> SafeString:
+        return say_html(self.reason.words)
 
 
 @dataclass(frozen=True)

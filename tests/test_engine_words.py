@@ -18,7 +18,7 @@ from screening.engine.readiness import (
     discharge_check,
     readiness,
 )
-from screening.engine_words import STATUS_LABELS, TEMPLATES, say, status_label
+from screening.engine_words import STATUS_LABELS, TEMPLATES, say, say_html, status_label
 
 VALUES = {
     "problem": "The clearance expired.",
@@ -87,4 +87,13 @@ def test_a_flag_s_severity_is_the_language_s_word():
     with translation.override("en-us"):
         assert say(words) == (
             "Check-in flag not yet acknowledged by a physician (urgent): Chest pain."
+        )
+
+
+def test_on_a_page_the_flag_s_title_is_marked_as_the_question_set_s_words_and_escaped():
+    words = Words("check_in_flag", {"severity": "caution", "title": "<b>New</b> medicine"})
+    with translation.override("en-us"):
+        assert say_html(words) == (
+            "Check-in flag not yet acknowledged by a physician (caution): "
+            "<span data-content>&lt;b&gt;New&lt;/b&gt; medicine</span>."
         )
