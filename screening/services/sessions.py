@@ -170,7 +170,7 @@ def _check_booking(
         )
     clearance = clearance_check_of(current_clearance(course.patient))
     if not clearance.valid:
-        # The problem is the engine's words (pure Python, no Django): English.
+        # The problem is worded in the active language (session_records.clearance_check_of).
         raise SessionNotAllowed(
             gettext("No session can be booked: %(problem)s") % {"problem": clearance.problem}
         )
