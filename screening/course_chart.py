@@ -13,9 +13,9 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop, pgettext
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext, pgettext
 
 from .engine.course import GAD7, PHQ9, Course, CoursePoint
 from .engine.rules import Band
@@ -235,7 +235,7 @@ def build_chart(
                 {
                     "y": y(threshold),
                     "css": "course-line-response",
-                    "text": f"Response ≤ {_number(threshold)}",
+                    "text": _("Response ≤ %(total)s") % {"total": _number(threshold)},
                 }
             )
         if course.remission_below is not None:
@@ -243,7 +243,7 @@ def build_chart(
                 {
                     "y": y(course.remission_below),
                     "css": "course-line-remission",
-                    "text": f"Remission < {course.remission_below}",
+                    "text": _("Remission < %(total)s") % {"total": course.remission_below},
                 }
             )
         # Beside its line, right of the plot; two lines closer than a line of text part
@@ -260,7 +260,10 @@ def build_chart(
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+    """A whole number as is, else one decimal, as the active language writes it ("7.5", "7,5")."""
+    if float(value).is_integer():
+        return str(int(value))
+    return number_format(value, decimal_pos=1)
 
 
 def band_of(bands: tuple[Band, ...], total: int) -> str:
@@ -291,7 +294,7 @@ def table_rows(course: Course, bands: tuple[Band, ...]) -> list[dict]:
 
 def change_words(point: CoursePoint) -> str:
     if point.is_baseline:
-        return "Baseline"
+        return _("Baseline")
     sign = "+" if point.change > 0 else ("−" if point.change < 0 else "±")
     text = f"{sign}{abs(point.change)}"
     if point.fall_percent is not None:
@@ -318,11 +321,11 @@ def latest_item9_warning(course: Course) -> str:
     if course.instrument != PHQ9 or not course.points or not course.latest.item9_positive:
         return ""
     latest = course.latest
-    return (
-        f"Item 9 positive at the latest questionnaire ({long_date(latest.point.taken_at)}, "
-        f"answer {latest.point.item9}): thoughts of being better off dead or of self-harm. "
-        "Needs same-day clinician review, whatever the change in the total."
-    )
+    return _(
+        "Item 9 positive at the latest questionnaire (%(date)s, answer %(answer)s): thoughts of "
+        "being better off dead or of self-harm. Needs same-day clinician review, whatever the "
+        "change in the total."
+    ) % {"date": long_date(latest.point.taken_at), "answer": latest.point.item9}
 
 
 def physician_statements(course: Course) -> list[str]:
@@ -332,52 +335,100 @@ def physician_statements(course: Course) -> list[str]:
         return []
     name = NAMES.get(course.instrument, course.instrument)
     baseline, latest = course.baseline, course.latest
-    lines = [
-        f"Baseline {name} total {baseline.point.total} on {long_date(baseline.point.taken_at)}"
-        + (f" ({baseline.point.label})." if baseline.point.label else ".")
-    ]
+    values = {
+        "name": name,
+        "total": baseline.point.total,
+        "date": long_date(baseline.point.taken_at),
+    }
+    if baseline.point.label:
+        first = _("Baseline %(name)s total %(total)s on %(date)s (%(questionnaire)s).") % {
+            **values,
+            "questionnaire": _(baseline.point.label),
+        }
+    else:
+        first = _("Baseline %(name)s total %(total)s on %(date)s.") % values
+    lines = [first]
     if latest is baseline:
-        lines.append("Only one total so far: nothing to compare it with yet.")
+        lines.append(_("Only one total so far: nothing to compare it with yet."))
     else:
         lines.append(
-            f"Latest total {latest.point.total} on {long_date(latest.point.taken_at)}: "
-            f"{change_words(latest)} from baseline."
+            _("Latest total %(total)s on %(date)s: %(change)s from baseline.")
+            % {
+                "total": latest.point.total,
+                "date": long_date(latest.point.taken_at),
+                "change": change_words(latest),
+            }
         )
         if not course.response_possible:
-            lines.append("Response cannot be judged: the baseline total is 0.")
+            lines.append(_("Response cannot be judged: the baseline total is 0."))
         elif latest.response:
             lines.append(
-                "Response at the latest questionnaire: a fall of at least 50% from baseline."
+                # "%%": one format for every sentence (msgfmt checks it), formatted like them.
+                _("Response at the latest questionnaire: a fall of at least 50%% from baseline.")
+                % {}
             )
         else:
             responded = [p for p in course.points if p.response]
-            lines.append(
-                "No response at the latest questionnaire (a fall of at least 50% from baseline)"
-                + (
-                    f"; there was one on {long_date(responded[-1].point.taken_at)}."
-                    if responded
-                    else "."
+            if responded:
+                lines.append(
+                    _(
+                        "No response at the latest questionnaire (a fall of at least 50%% from "
+                        "baseline); there was one on %(date)s."
+                    )
+                    % {"date": long_date(responded[-1].point.taken_at)}
                 )
-            )
+            else:
+                lines.append(
+                    _(
+                        "No response at the latest questionnaire (a fall of at least 50%% from "
+                        "baseline)."
+                    )
+                    % {}
+                )
     if course.remission_below is not None:
-        lines.append(
-            f"Remission ({name} below {course.remission_below}): "
-            + ("yes" if latest.remission else "no")
-            + " at the latest questionnaire."
-        )
+        remission = {"name": name, "below": course.remission_below}
+        if latest.remission:
+            lines.append(
+                _("Remission (%(name)s below %(below)s): yes at the latest questionnaire.")
+                % remission
+            )
+        else:
+            lines.append(
+                _("Remission (%(name)s below %(below)s): no at the latest questionnaire.")
+                % remission
+            )
     if course.instrument == PHQ9:
         positive = course.item9_positive_points
         unknown = sum(1 for p in course.points if p.point.item9 is None)
         if positive:
-            dates = ", ".join(long_date(p.point.taken_at) for p in positive)
             lines.append(
-                f"Item 9 (thoughts of being better off dead or of self-harm) positive on "
-                f"{len(positive)} of {len(course.points)} questionnaires: {dates}."
+                ngettext(
+                    "Item 9 (thoughts of being better off dead or of self-harm) positive on "
+                    "%(positive)s of %(count)s questionnaire: %(dates)s.",
+                    "Item 9 (thoughts of being better off dead or of self-harm) positive on "
+                    "%(positive)s of %(count)s questionnaires: %(dates)s.",
+                    len(course.points),
+                )
+                % {
+                    "positive": len(positive),
+                    "count": len(course.points),
+                    "dates": ", ".join(long_date(p.point.taken_at) for p in positive),
+                }
+            )
+        elif unknown:
+            lines.append(
+                _(
+                    "Item 9 (thoughts of being better off dead or of self-harm) was not positive "
+                    "on any questionnaire (%(unknown)s without an answer)."
+                )
+                % {"unknown": unknown}
             )
         else:
             lines.append(
-                "Item 9 (thoughts of being better off dead or of self-harm) was not positive "
-                "on any questionnaire" + (f" ({unknown} without an answer)." if unknown else ".")
+                _(
+                    "Item 9 (thoughts of being better off dead or of self-harm) was not positive "
+                    "on any questionnaire."
+                )
             )
     return lines
 

@@ -62,6 +62,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["full_name"]
 
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
     def __str__(self) -> str:
         return self.full_name or self.email
 
@@ -102,6 +106,10 @@ class QuestionSet(models.Model):
         choices=[("intake", "Pre-treatment screening"), ("check_in", "Session check-in")],
         default="intake",
     )
+
+    class Meta:
+        verbose_name = _("question set")
+        verbose_name_plural = _("question sets")
 
     def __str__(self) -> str:
         return self.name
@@ -148,6 +156,8 @@ class QuestionSetVersion(models.Model):
     objects = QuestionSetVersionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("question set version")
+        verbose_name_plural = _("question set versions")
         ordering = ["question_set", "-number"]
         constraints = [
             models.UniqueConstraint(
@@ -217,6 +227,8 @@ class Section(models.Model):
     position = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = _("section")
+        verbose_name_plural = _("sections")
         ordering = ["version", "position"]
         constraints = [
             models.UniqueConstraint(fields=["version", "code"], name="unique_section_code"),
@@ -247,6 +259,8 @@ class Question(models.Model):
     position = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
         ordering = ["section__position", "position"]
         constraints = [
             models.UniqueConstraint(fields=["version", "code"], name="unique_question_code"),
@@ -309,6 +323,8 @@ class Invitation(models.Model):
     )
 
     class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -644,6 +660,8 @@ class ScoreDefinition(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "code"], name="unique_score_code")
         ]
+        verbose_name = _("score definition")
+        verbose_name_plural = _("score definitions")
 
     def __str__(self) -> str:
         return self.name
@@ -699,6 +717,8 @@ class Rule(models.Model):
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
         ordering = ["version", "position"]
         constraints = [
             models.UniqueConstraint(fields=["version", "code"], name="unique_rule_code"),
@@ -802,6 +822,8 @@ class Drug(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("drug")
+        verbose_name_plural = _("drugs")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -1186,6 +1208,8 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
@@ -1262,6 +1286,8 @@ class UndeliveredEmail(models.Model):
     objects = UndeliveredEmailQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("undelivered email")
+        verbose_name_plural = _("undelivered emails")
         ordering = ["-failed_at"]
         indexes = [
             models.Index(

@@ -21,15 +21,14 @@ from django.utils.translation import gettext
 from .engine.readiness import (
     CheckIn,
     CheckInFlag,
-    Discharge,
     DischargeFacts,
     Limits,
-    Readiness,
     Reading,
     SessionFacts,
     discharge_check,
     readiness,
 )
+from .engine_words import ShownDischarge, ShownReadiness
 from .models import (
     DoseRecord,
     Flag,
@@ -131,8 +130,9 @@ class SessionRecord:
     readings: list[VitalReading]  # every reading, corrected ones included, oldest first
     dose: DoseRecord | None
     doses: list[DoseRecord]
-    readiness: Readiness
-    discharge: Discharge
+    # The engine's results, their words in the active language (engine_words.py).
+    readiness: ShownReadiness
+    discharge: ShownDischarge
     pre_dose: VitalReading | None = None
     post_dose: list[VitalReading] = field(default_factory=list)
 
@@ -236,8 +236,8 @@ def session_records(
                 readings=readings,
                 dose=dose,
                 doses=doses,
-                readiness=readiness(facts, the_limits),
-                discharge=discharge,
+                readiness=ShownReadiness(readiness(facts, the_limits)),
+                discharge=ShownDischarge(discharge),
                 pre_dose=pre_dose,
                 post_dose=post,
             )

@@ -116,30 +116,6 @@ def crawl_staff_pages(physician, clinic_admin) -> dict[str, str]:
     return crawl.pages
 
 
-# English still on the staff pages in Spanish: the readiness and discharge reasons and the
-# physician's course-of-symptoms sentences, written by the engine (screening/engine/, kept
-# free of Django, so not through gettext), and one admin model name. Each line that no
-# longer matches anything must go (test_the_pending_list_is_still_needed says which).
-PYTHON_STRINGS_PENDING = (
-    # Readiness and discharge (screening/session_records.py).
-    "Check-in flag not yet acknowledged by a physician",
-    "Pre-dose blood pressure",
-    "The patient has not been invited to the check-in yet, nor opened it.",
-    "The dose has not been recorded as given.",
-    "No blood pressure has been recorded after the dose.",
-    "Alert and oriented: not confirmed.",
-    "Walks unaided: not confirmed.",
-    "Escort present: not confirmed",
-    # The course of symptoms (screening/course_chart.py, screening/review/patients.py).
-    "Baseline PHQ-9 total",
-    "Only one total so far: nothing to compare it with yet.",
-    "Remission (PHQ-9 below 5):",
-    "Item 9 (thoughts of being better off dead or of self-harm)",
-    # The admin site (screening/admin/): its titles and model names.
-    "Score definitions",
-)
-
-
 def interface_english(pages: dict[str, str]) -> dict[str, list[str]]:
     found = {}
     for name, html in pages.items():
@@ -170,21 +146,26 @@ def test_the_crawl_reaches_the_staff_pages_in_spanish(pages):
     assert "Lista de revisión" in pages["review queue"]
 
 
+def test_the_engine_s_reasons_and_the_course_of_symptoms_read_in_spanish(pages):
+    """Written by the engine as codes (screening/engine/, no Django), worded by
+    screening/engine_words.py; the course's sentences by screening/course_chart.py."""
+    session = pages["session with a check-in"]
+    assert "En espera" in session and "On hold" not in session
+    assert "Alerta del chequeo antes de la sesión sin lectura confirmada por un médico" in session
+    assert "150/95 mmHg, está por encima de 140/90" in session
+    assert "No se ha registrado que se dio la dosis." in session
+    assert "Camina sin ayuda: no confirmado." in session
+    waiting = pages["session waiting for its check-in"]
+    assert "Todavía no se ha invitado al paciente al chequeo antes de la sesión" in waiting
+    course = pages["patient's course of symptoms"]
+    assert "Total inicial del PHQ-9" in course
+    assert "Solo hay un total por ahora" in course
+    assert "Remisión (PHQ-9 menor de 5)" in course
+
+
 def test_no_staff_interface_text_in_english(pages):
-    found = {}
-    for name, texts in interface_english(pages).items():
-        texts = [t for t in texts if not any(p in t for p in PYTHON_STRINGS_PENDING)]
-        if texts:
-            found[name] = texts
+    found = interface_english(pages)
     assert not found, "English interface text on the staff pages in Spanish:\n" + report(found)
-
-
-def test_the_pending_list_is_still_needed(pages):
-    """Each Python string listed as pending is still English somewhere: once translated, it
-    comes off the list (and the test above then holds it to Spanish)."""
-    still_english = [t for texts in interface_english(pages).values() for t in texts]
-    translated = [p for p in PYTHON_STRINGS_PENDING if not any(p in t for t in still_english)]
-    assert not translated, f"Translated now, remove from PYTHON_STRINGS_PENDING: {translated}"
 
 
 def test_the_checker_reads_bdi_as_typed_text():

@@ -13,6 +13,7 @@ physician has acknowledged them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -89,10 +90,84 @@ class SessionFacts:
     clearance_problem: str = ""
 
 
+# The engine's sentences, by a stable code, in US English with named placeholders. The app
+# shows each in the reader's language from its own catalogue (screening/engine_words.py, outside
+# the engine: the engine has no Django); `Words.text` is the English, for the engine's tests
+# and anything without Django. Times are datetimes (shown as HH:MM), the rest numbers or text.
+ENGLISH = {
+    "clearance_problem": "{problem}",
+    "clearance_invalid": (
+        "The patient's clearance is no longer valid: they need to be screened again."
+    ),
+    "check_in_missing": "The patient has not been invited to the check-in yet, nor opened it.",
+    "check_in_invited": (
+        "The patient was invited to answer the check-in but has not started it yet."
+    ),
+    "check_in_not_submitted": (
+        "The patient has not sent the check-in yet (started, or sent back to them "
+        "to change, and not sent since)."
+    ),
+    "check_in_flag": "Check-in flag not yet acknowledged by a physician ({severity}): {title}.",
+    "pre_dose_missing": "Pre-dose blood pressure not recorded yet.",
+    "pre_dose_above_hold": (
+        "Pre-dose blood pressure {systolic}/{diastolic} mmHg is above the hold limit "
+        "({limit_systolic}/{limit_diastolic}): do not dose; a new reading at or below the "
+        "limit is needed."
+    ),
+    "pre_dose_above_review": (
+        "Pre-dose blood pressure {systolic}/{diastolic} mmHg is above "
+        "{limit_systolic}/{limit_diastolic}: a physician reviews it before dosing."
+    ),
+    "dose_missing": "The dose has not been recorded as given.",
+    "observation_running": (
+        "The observation period ({minutes} minutes after the dose) ends at {ends}."
+    ),
+    "reading_due": (
+        "The reading due {minutes} minutes after the dose (at {due}) has not been recorded."
+    ),
+    "post_dose_missing": "No blood pressure has been recorded after the dose.",
+    "post_dose_above_hold": (
+        "The latest blood pressure ({systolic}/{diastolic} mmHg) is above the limit "
+        "({limit_systolic}/{limit_diastolic})."
+    ),
+    "not_alert": "Alert and oriented: not confirmed.",
+    "not_walking": "Walks unaided: not confirmed.",
+    "no_escort": (
+        "Escort present: not confirmed (no driving until the next day after a restful sleep)."
+    ),
+}
+
+
+def _english(value: object) -> str:
+    return f"{value:%H:%M}" if isinstance(value, datetime) else str(value)
+
+
+@dataclass(frozen=True)
+class Words:
+    """One of the engine's sentences: its code (a key of ENGLISH) and the values it names."""
+
+    code: str
+    params: Mapping[str, object] = field(default_factory=dict, hash=False)
+
+    @property
+    def text(self) -> str:
+        """The sentence in US English."""
+        return ENGLISH[self.code].format(
+            **{name: _english(value) for name, value in self.params.items()}
+        )
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass(frozen=True)
 class Reason:
     status: Status
-    text: str
+    words: Words
+
+    @property
+    def text(self) -> str:
+        return self.words.text
 
 
 @dataclass(frozen=True)
@@ -119,34 +194,19 @@ def readiness(facts: SessionFacts, limits: Limits = Limits()) -> Readiness:
         reasons.append(
             Reason(
                 Status.ON_HOLD,
-                facts.clearance_problem
-                or "The patient's clearance is no longer valid: they need to be screened again.",
+                Words("clearance_problem", {"problem": facts.clearance_problem})
+                if facts.clearance_problem
+                else Words("clearance_invalid"),
             )
         )
     # The check-in's screening is created when the patient opens it (services/check_ins.py):
     # MISSING means neither invited (the email goes out before the session) nor opened.
     if facts.check_in == CheckIn.MISSING:
-        reasons.append(
-            Reason(
-                Status.ON_HOLD,
-                "The patient has not been invited to the check-in yet, nor opened it.",
-            )
-        )
+        reasons.append(Reason(Status.ON_HOLD, Words("check_in_missing")))
     elif facts.check_in == CheckIn.INVITED:
-        reasons.append(
-            Reason(
-                Status.ON_HOLD,
-                "The patient was invited to answer the check-in but has not started it yet.",
-            )
-        )
+        reasons.append(Reason(Status.ON_HOLD, Words("check_in_invited")))
     elif facts.check_in == CheckIn.NOT_SUBMITTED:
-        reasons.append(
-            Reason(
-                Status.ON_HOLD,
-                "The patient has not sent the check-in yet (started, or sent back to them "
-                "to change, and not sent since).",
-            )
-        )
+        reasons.append(Reason(Status.ON_HOLD, Words("check_in_not_submitted")))
     for flag in facts.check_in_flags:
         # A StrEnum key matches its plain string ("caution"); info flags never block.
         status = BLOCKING_UNTIL_ACKNOWLEDGED.get(flag.severity)
@@ -155,29 +215,40 @@ def readiness(facts: SessionFacts, limits: Limits = Limits()) -> Readiness:
         reasons.append(
             Reason(
                 status,
-                f"Check-in flag not yet acknowledged by a physician ({flag.severity}): "
-                f"{flag.title}.",
+                Words("check_in_flag", {"severity": str(flag.severity), "title": flag.title}),
             )
         )
     reading = facts.pre_dose
     if reading is None:
-        reasons.append(Reason(Status.ON_HOLD, "Pre-dose blood pressure not recorded yet."))
+        reasons.append(Reason(Status.ON_HOLD, Words("pre_dose_missing")))
     elif limits.above_hold(reading.systolic, reading.diastolic):
         reasons.append(
             Reason(
                 Status.ON_HOLD,
-                f"Pre-dose blood pressure {reading.systolic}/{reading.diastolic} mmHg is above "
-                f"the hold limit ({limits.hold_systolic}/{limits.hold_diastolic}): do not dose; "
-                "a new reading at or below the limit is needed.",
+                Words(
+                    "pre_dose_above_hold",
+                    {
+                        "systolic": reading.systolic,
+                        "diastolic": reading.diastolic,
+                        "limit_systolic": limits.hold_systolic,
+                        "limit_diastolic": limits.hold_diastolic,
+                    },
+                ),
             )
         )
     elif limits.above_review(reading.systolic, reading.diastolic) and not facts.pre_dose_reviewed:
         reasons.append(
             Reason(
                 Status.NEEDS_REVIEW,
-                f"Pre-dose blood pressure {reading.systolic}/{reading.diastolic} mmHg is above "
-                f"{limits.review_systolic}/{limits.review_diastolic}: a physician reviews it "
-                "before dosing.",
+                Words(
+                    "pre_dose_above_review",
+                    {
+                        "systolic": reading.systolic,
+                        "diastolic": reading.diastolic,
+                        "limit_systolic": limits.review_systolic,
+                        "limit_diastolic": limits.review_diastolic,
+                    },
+                ),
             )
         )
     status = max((reason.status for reason in reasons), key=lambda s: s.rank, default=Status.READY)
@@ -221,39 +292,40 @@ def missing_due_readings(facts: DischargeFacts) -> list[tuple[int, datetime]]:
 @dataclass(frozen=True)
 class Discharge:
     allowed: bool
-    unmet: tuple[str, ...]
+    unmet: tuple[Words, ...]
 
 
 def discharge_check(facts: DischargeFacts, limits: Limits = Limits()) -> Discharge:
     """Whether the patient may leave: every criterion met, else the ones still unmet."""
-    unmet = []
+    unmet: list[Words] = []
     if facts.dose_given_at is None:
-        unmet.append("The dose has not been recorded as given.")
+        unmet.append(Words("dose_missing"))
     elif facts.now < facts.dose_given_at + timedelta(minutes=facts.observation_minutes):
         ends = facts.dose_given_at + timedelta(minutes=facts.observation_minutes)
         unmet.append(
-            f"The observation period ({facts.observation_minutes} minutes after the dose) "
-            f"ends at {ends:%H:%M}."
+            Words("observation_running", {"minutes": facts.observation_minutes, "ends": ends})
         )
     for minutes, due in missing_due_readings(facts):
-        unmet.append(
-            f"The reading due {minutes} minutes after the dose (at {due:%H:%M}) "
-            "has not been recorded."
-        )
+        unmet.append(Words("reading_due", {"minutes": minutes, "due": due}))
     reading = facts.latest_post_dose
     if reading is None:
-        unmet.append("No blood pressure has been recorded after the dose.")
+        unmet.append(Words("post_dose_missing"))
     elif limits.above_hold(reading.systolic, reading.diastolic):
         unmet.append(
-            f"The latest blood pressure ({reading.systolic}/{reading.diastolic} mmHg) is above "
-            f"the limit ({limits.hold_systolic}/{limits.hold_diastolic})."
+            Words(
+                "post_dose_above_hold",
+                {
+                    "systolic": reading.systolic,
+                    "diastolic": reading.diastolic,
+                    "limit_systolic": limits.hold_systolic,
+                    "limit_diastolic": limits.hold_diastolic,
+                },
+            )
         )
     if not facts.alert_and_oriented:
-        unmet.append("Alert and oriented: not confirmed.")
+        unmet.append(Words("not_alert"))
     if not facts.walks_unaided:
-        unmet.append("Walks unaided: not confirmed.")
+        unmet.append(Words("not_walking"))
     if not facts.escort_present:
-        unmet.append(
-            "Escort present: not confirmed (no driving until the next day after a restful sleep)."
-        )
+        unmet.append(Words("no_escort"))
     return Discharge(allowed=not unmet, unmet=tuple(unmet))

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import audit, tasks
 from ..engine.readiness import DischargeFacts, Status, discharge_check
+from ..engine_words import say
 from ..models import (
     AuditAction,
     BloodPressureReview,
@@ -169,7 +170,7 @@ def _check_booking(
         )
     clearance = clearance_check_of(current_clearance(course.patient))
     if not clearance.valid:
-        # The problem is the engine's words (pure Python, no Django): English.
+        # The problem is worded in the active language (session_records.clearance_check_of).
         raise SessionNotAllowed(
             gettext("No session can be booked: %(problem)s") % {"problem": clearance.problem}
         )
@@ -386,7 +387,7 @@ def record_dose(
         (record,) = session_records([sessions_for_staff().get(pk=session.pk)])
         if record.readiness.status != Status.READY:
             raise SessionNotAllowed(
-                # The reasons are the engine's (pure Python, no Django): English.
+                # The engine's reasons, in the active language (engine_words.py).
                 gettext(
                     "The session is %(status)s: %(reasons)s The dose is recorded only when the "
                     "session is ready to dose."
@@ -475,9 +476,10 @@ def record_discharge(
         limits(),
     )
     if not check.allowed:
-        # The unmet conditions are the engine's words (pure Python, no Django): English.
+        # The unmet conditions are the engine's, in the active language (engine_words.py).
         raise SessionNotAllowed(
-            gettext("Not discharged yet: %(unmet)s") % {"unmet": " ".join(check.unmet)}
+            gettext("Not discharged yet: %(unmet)s")
+            % {"unmet": " ".join(say(words) for words in check.unmet)}
         )
     discharge = DischargeRecord.objects.create(
         session=session,

@@ -156,4 +156,4 @@ def test_discharge_is_allowed_when_every_criterion_is_met():
 def test_discharge_waits_for_each_criterion(changes, words):
     result = discharge_check(discharge(**changes))
     assert not result.allowed
-    assert any(words in item for item in result.unmet), result.unmet
+    assert any(words in item.text for item in result.unmet), result.unmet
