@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.utils.formats import number_format, time_format
+from django.utils.formats import date_format, number_format, time_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy
@@ -48,6 +48,14 @@ TEMPLATES = {
         "Pre-dose blood pressure %(systolic)s/%(diastolic)s mmHg is above "
         "%(limit_systolic)s/%(limit_diastolic)s: a physician reviews it before dosing."
     ),
+    "dose_given_observing": gettext_lazy(
+        "Dose given at %(given)s (%(given_day)s): in observation until %(ends)s."
+    ),
+    "dose_given_observed": gettext_lazy(
+        "Dose given at %(given)s (%(given_day)s); the observation period ended at %(ends)s: "
+        "discharge once every criterion is met."
+    ),
+    "discharged": gettext_lazy("Discharged at %(at)s (%(at_day)s)."),
     "dose_missing": gettext_lazy("The dose has not been recorded as given."),
     "observation_running": gettext_lazy(
         "The observation period (%(minutes)s minutes after the dose) ends at %(ends)s."
@@ -71,12 +79,16 @@ STATUS_LABELS = {
     Status.READY: gettext_lazy("Ready to dose"),
     Status.NEEDS_REVIEW: gettext_lazy("Needs physician review"),
     Status.ON_HOLD: gettext_lazy("On hold"),
+    Status.DOSED: gettext_lazy("Dose given"),
+    Status.DISCHARGED: gettext_lazy("Discharged"),
 }
 
 
 def _value(name: str, value: object) -> str:
     if isinstance(value, datetime.datetime):
         return time_format(value, "H:i")
+    if isinstance(value, datetime.date):
+        return date_format(value, "j M")  # "30 Nov", "30 nov"
     if name == "severity":
         # A flag's severity, as the flag cards write it, lower case inside a sentence.
         return severity_label(value).lower()

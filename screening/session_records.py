@@ -213,6 +213,12 @@ def session_records(
             pre_dose_reviewed=pre_dose is not None and hasattr(pre_dose, "review"),
             clearance_valid=clearance.valid,
             clearance_problem=clearance.problem,
+            dose_given_at=timezone.localtime(dose.given_at) if dose else None,
+            observation_minutes=settings.OBSERVATION_MINUTES,
+            now=now,
+            discharged_at=timezone.localtime(session.discharge.recorded_at)
+            if hasattr(session, "discharge")
+            else None,
         )
         discharge_record = getattr(session, "discharge", None)
         discharge = discharge_check(

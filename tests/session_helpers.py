@@ -53,9 +53,15 @@ def make_session(
     hours_from_now: float = 1,
 ) -> TreatmentSession:
     course = course or make_course(physician)
+    now = timezone.now()
+    scheduled_for = now + timedelta(hours=hours_from_now)
+    if hours_from_now == 1 and timezone.localdate(scheduled_for) != timezone.localdate(now):
+        # The default is a session today (vitals and the dose are recorded only on the
+        # session's day): in the last hour before midnight, it is booked for now.
+        scheduled_for = now
     return TreatmentSession.objects.create(
         course=course,
-        scheduled_for=timezone.now() + timedelta(hours=hours_from_now),
+        scheduled_for=scheduled_for,
         check_in=make_check_in(course.patient, flags) if check_in else None,
         created_by=physician,
     )

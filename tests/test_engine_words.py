@@ -2,7 +2,7 @@
 in the reader's language by screening/engine_words.py: in US English exactly the engine's own
 words, in Spanish from the catalogue with numbers and times as Spanish writes them."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from django.utils import translation
@@ -31,6 +31,10 @@ VALUES = {
     "minutes": 120,
     "ends": datetime(2026, 12, 1, 12, 5),
     "due": datetime(2026, 12, 1, 10, 40),
+    "given": datetime(2026, 11, 30, 2, 21),
+    "given_day": date(2026, 11, 30),
+    "at": datetime(2026, 11, 30, 4, 30),
+    "at_day": date(2026, 11, 30),
 }
 
 

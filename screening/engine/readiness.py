@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from .severity import Severity
@@ -25,6 +25,10 @@ class Status(StrEnum):
     READY = "ready"
     NEEDS_REVIEW = "needs_review"
     ON_HOLD = "on_hold"
+    # Once the dose is recorded the question "ready to dose?" is answered: the session says
+    # the dose was given (and when observation ends), then that the patient was discharged.
+    DOSED = "dosed"
+    DISCHARGED = "discharged"
 
     @property
     def label(self) -> str:
@@ -32,11 +36,19 @@ class Status(StrEnum):
             Status.READY: "Ready to dose",
             Status.NEEDS_REVIEW: "Needs physician review",
             Status.ON_HOLD: "On hold",
+            Status.DOSED: "Dose given",
+            Status.DISCHARGED: "Discharged",
         }[self]
 
     @property
     def rank(self) -> int:
-        return {Status.READY: 0, Status.NEEDS_REVIEW: 1, Status.ON_HOLD: 2}[self]
+        return {
+            Status.READY: 0,
+            Status.NEEDS_REVIEW: 1,
+            Status.ON_HOLD: 2,
+            Status.DOSED: 3,
+            Status.DISCHARGED: 4,
+        }[self]
 
 
 class CheckIn(StrEnum):
@@ -88,6 +100,12 @@ class SessionFacts:
     # asked to repeat, holds every session of the course.
     clearance_valid: bool = True
     clearance_problem: str = ""
+    # After the dose: when it was given (local time), how long the patient is observed, the
+    # time now, and when the patient was discharged.
+    dose_given_at: datetime | None = None
+    observation_minutes: int = 0
+    now: datetime | None = None
+    discharged_at: datetime | None = None
 
 
 # The engine's sentences, by a stable code, in US English with named placeholders. The app
@@ -118,6 +136,12 @@ ENGLISH = {
         "Pre-dose blood pressure {systolic}/{diastolic} mmHg is above "
         "{limit_systolic}/{limit_diastolic}: a physician reviews it before dosing."
     ),
+    "dose_given_observing": ("Dose given at {given} ({given_day}): in observation until {ends}."),
+    "dose_given_observed": (
+        "Dose given at {given} ({given_day}); the observation period ended at {ends}: "
+        "discharge once every criterion is met."
+    ),
+    "discharged": "Discharged at {at} ({at_day}).",
     "dose_missing": "The dose has not been recorded as given.",
     "observation_running": (
         "The observation period ({minutes} minutes after the dose) ends at {ends}."
@@ -139,7 +163,11 @@ ENGLISH = {
 
 
 def _english(value: object) -> str:
-    return f"{value:%H:%M}" if isinstance(value, datetime) else str(value)
+    if isinstance(value, datetime):
+        return f"{value:%H:%M}"
+    if isinstance(value, date):
+        return f"{value.day} {value:%b}"  # "30 Nov"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -188,7 +216,21 @@ BLOCKING_UNTIL_ACKNOWLEDGED = {
 
 
 def readiness(facts: SessionFacts, limits: Limits = Limits()) -> Readiness:
-    """The session's one status: the most serious of its reasons; ready when there are none."""
+    """The session's one status: the most serious of its reasons; ready when there are none.
+    Once the dose is recorded: dosed (in observation until ...), then discharged."""
+    if facts.discharged_at is not None:
+        at = facts.discharged_at
+        words = Words("discharged", {"at": at, "at_day": at.date()})
+        return Readiness(Status.DISCHARGED, (Reason(Status.DISCHARGED, words),))
+    if facts.dose_given_at is not None:
+        given = facts.dose_given_at
+        ends = given + timedelta(minutes=facts.observation_minutes)
+        observing = facts.now is None or facts.now < ends
+        words = Words(
+            "dose_given_observing" if observing else "dose_given_observed",
+            {"given": given, "given_day": given.date(), "ends": ends},
+        )
+        return Readiness(Status.DOSED, (Reason(Status.DOSED, words),))
     reasons: list[Reason] = []
     if not facts.clearance_valid:
         reasons.append(

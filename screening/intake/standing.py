@@ -184,6 +184,8 @@ def upcoming_sessions(patient: User) -> list[UpcomingSession]:
             scheduled_for__gt=now,
             # A patient seen early and discharged has had that session: it is not ahead.
             discharge__isnull=True,
+            # Nor one whose dose is recorded, whatever day it was booked for.
+            doses__isnull=True,
         )
         .select_related("course", "check_in")
         .order_by("scheduled_for")

@@ -14,6 +14,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +24,14 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import audit
-from ..models import AuditAction, Flag, TreatmentCourse, TreatmentSession, VitalReading
+from ..models import (
+    AuditAction,
+    DoseRecord,
+    Flag,
+    TreatmentCourse,
+    TreatmentSession,
+    VitalReading,
+)
 from ..services.review import (
     NOTE_REQUIRED_SEVERITIES,
     AcknowledgementNeedsNote,
@@ -88,17 +96,37 @@ def board(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
     end = start + datetime.timedelta(days=BOARD_UPCOMING_DAYS + 1)
-    sessions = sessions_for_staff().filter(
+    # A patient dosed and not yet discharged is in the clinic today, whatever day the session
+    # was booked for (a dose recorded in the last day: an older one left undischarged is a
+    # record to finish from its own page, not today's work).
+    in_observation = Q(
+        Exists(
+            DoseRecord.objects.filter(
+                session=OuterRef("pk"),
+                given_at__gte=timezone.now() - datetime.timedelta(days=1),
+            )
+        ),
+        discharge__isnull=True,
+    )
+    booked = Q(
         scheduled_for__gte=start,
         scheduled_for__lt=end,
         course__ended_at__isnull=True,
         cancelled_at__isnull=True,
-    )[:BOARD_LIMIT]
+    )
+    sessions = (
+        sessions_for_staff().filter(booked | in_observation).order_by("scheduled_for")[:BOARD_LIMIT]
+    )
     records = session_records(sessions)
     tomorrow = start + datetime.timedelta(days=1)
+
+    def is_today(record: SessionRecord) -> bool:
+        observed = record.dose is not None and not hasattr(record.session, "discharge")
+        return observed or record.session.scheduled_for < tomorrow
+
     context = {
-        "today": [r for r in records if r.session.scheduled_for < tomorrow],
-        "upcoming": [r for r in records if r.session.scheduled_for >= tomorrow],
+        "today": [r for r in records if is_today(r)],
+        "upcoming": [r for r in records if not is_today(r)],
         "days": BOARD_UPCOMING_DAYS,
         "limit": BOARD_LIMIT,
         "can_schedule": request.user.has_perm(SCHEDULE),
@@ -456,7 +484,7 @@ def record_vitals(request: HttpRequest, session_id: uuid.UUID, timing: str) -> H
                 ip_address=audit.client_ip(request),
             )
         except SessionNotAllowed as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field or None, str(error))
         else:
             messages.success(request, gettext("Reading recorded."))
             return _back(session, "readiness")

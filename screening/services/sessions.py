@@ -284,9 +284,11 @@ def end_course(
         obj=course,
         summary="Treatment course ended",
     )
+    # Every session with no dose recorded, whatever its time: one booked earlier today (or
+    # left over from a past day) would otherwise still read "Ready to dose" on an ended course.
     ahead = (
         course.sessions.select_for_update()
-        .filter(scheduled_for__gt=now, cancelled_at__isnull=True)
+        .filter(cancelled_at__isnull=True)
         .exclude(Exists(DoseRecord.objects.filter(session=OuterRef("pk"))))
     )
     for session in ahead:
@@ -302,6 +304,31 @@ def end_course(
             summary="Treatment session cancelled",
         )
     return course
+
+
+def _refuse_before_dose(session: TreatmentSession, field: str, what: str) -> None:
+    """What is recorded before the dose (a pre-dose reading, the dose itself) is recorded only
+    on a course still in progress and on the session's own local day (settings.TIME_ZONE).
+    `what` is "vitals" or "dose"; `field` the form box the message goes beside."""
+    if session.course.ended_at is not None:
+        raise SessionNotAllowed(
+            gettext("This course has ended: no dose is given and nothing is recorded before one."),
+            field=field,
+        )
+    day = timezone.localdate(session.scheduled_for)
+    if day != timezone.localdate():
+        words = {"date": date_format(day, "l j F Y")}
+        if what == "dose":
+            message = gettext(
+                "This session is booked for %(date)s; record its dose on that day, or move it "
+                "to today first."
+            )
+        else:
+            message = gettext(
+                "This session is booked for %(date)s; record its vitals on that day, or move it "
+                "to today first."
+            )
+        raise SessionNotAllowed(message % words, field=field)
 
 
 def _refuse_after_discharge(session: TreatmentSession) -> None:
@@ -331,7 +358,9 @@ def record_reading(
 ) -> VitalReading:
     """Append one set of vital signs. A correction names the reading it replaces (which stays
     on file, shown as corrected) and why."""
-    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    session = (
+        TreatmentSession.objects.select_for_update().select_related("course").get(pk=session.pk)
+    )
     _refuse_after_discharge(session)
     if timing not in VitalReading.Timing.values:
         raise SessionNotAllowed(
@@ -350,6 +379,10 @@ def record_reading(
             raise SessionNotAllowed(gettext("Say why the reading is corrected."))
         timing = supersedes.timing
         planned_minutes = supersedes.planned_minutes
+    if timing == VitalReading.Timing.PRE_DOSE:
+        # Post-dose readings go on after midnight and after the course ends (the observation
+        # of a dose already given is finished whatever the clock says).
+        _refuse_before_dose(session, field="blood_pressure", what="vitals")
     reading = VitalReading.objects.create(
         session=session,
         timing=timing,
@@ -378,10 +411,15 @@ def record_dose(
     *, session: TreatmentSession, given_at: datetime, actor: User, ip_address: str | None
 ) -> DoseRecord:
     """Record when the dose was given; a second record supersedes the first (a correction)."""
-    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    session = (
+        TreatmentSession.objects.select_for_update().select_related("course").get(pk=session.pk)
+    )
     _refuse_after_discharge(session)
     previous = latest_dose(session)
     if previous is None:
+        # A correction of a dose already given is still recorded after midnight or once the
+        # course has ended; the first record only on the session's day, the course running.
+        _refuse_before_dose(session, field="given_at", what="dose")
         # The dose goes ahead only when the session is ready (a correction of a dose already
         # given is still recorded: the record must say when it really was).
         (record,) = session_records([sessions_for_staff().get(pk=session.pk)])
@@ -410,6 +448,15 @@ def record_dose(
                 "That time is more than %(hours)s hours ago: check the time the dose was given."
             )
             % {"hours": hours},
+            field="given_at",
+        )
+    if timezone.localdate(given_at) != timezone.localdate(session.scheduled_for):
+        raise SessionNotAllowed(
+            gettext(
+                "That time is not on the session's day (%(date)s): check the time the dose was "
+                "given."
+            )
+            % {"date": date_format(timezone.localdate(session.scheduled_for), "l j F Y")},
             field="given_at",
         )
     pre_dose = (

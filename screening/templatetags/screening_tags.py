@@ -2,10 +2,12 @@
 
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms, template
 from django.forms.widgets import Input
+from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
@@ -13,6 +15,19 @@ from django.utils.translation import gettext, ngettext
 from .. import presenters
 
 register = template.Library()
+
+
+@register.filter
+def time_on_day(value: datetime | None, day_of: datetime | None) -> str:
+    """A time in a session's record as "HH:MM", with its date ("HH:MM (30 Nov)") when it is
+    not on the session's own local day (a dose after midnight, a session moved)."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    shown = time_format(local, "H:i")
+    if day_of is not None and local.date() != timezone.localdate(day_of):
+        shown = f"{shown} ({date_format(local, 'j M')})"
+    return shown
 
 
 @register.filter

@@ -1,6 +1,7 @@
 """Ready to dose, table-style and without Django: one status per session with its reasons
 (screening/engine/readiness.py; the limits are clinical-reference-sessions.md §2's defaults)."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -157,3 +158,25 @@ def test_discharge_waits_for_each_criterion(changes, words):
     result = discharge_check(discharge(**changes))
     assert not result.allowed
     assert any(words in item.text for item in result.unmet), result.unmet
+
+
+def test_once_the_dose_is_given_the_status_is_dosed_then_discharged_not_ready():
+    given = datetime(2026, 11, 30, 2, 21)
+    facts = SessionFacts(
+        check_in=CheckIn.SUBMITTED,
+        pre_dose=Reading(120, 80),
+        dose_given_at=given,
+        observation_minutes=120,
+        now=given + timedelta(minutes=10),
+    )
+    dosed = readiness(facts)
+    assert dosed.status == Status.DOSED
+    assert [r.text for r in dosed.reasons] == [
+        "Dose given at 02:21 (30 Nov): in observation until 04:21."
+    ]
+    later = readiness(replace(facts, now=given + timedelta(minutes=130)))
+    assert later.status == Status.DOSED
+    assert "the observation period ended at 04:21" in later.reasons[0].text
+    left = readiness(replace(facts, discharged_at=datetime(2026, 11, 30, 4, 40)))
+    assert left.status == Status.DISCHARGED
+    assert [r.text for r in left.reasons] == ["Discharged at 04:40 (30 Nov)."]
