@@ -1,7 +1,7 @@
 """A cleared patient with a treatment course and sessions, made with the ORM (scheduling is
 the sessions branch's), and the patient's walk through a session check-in."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -59,6 +59,14 @@ def make_cleared_course(
     return TreatmentCourse.objects.create(
         patient=patient, product=product, clearance=clearance, created_by=physician
     )
+
+
+def later_today() -> float:
+    """Hours ahead for a session later today, whatever the hour (vitals and the dose are
+    recorded only on the session's own local day): an hour, or half the time to midnight."""
+    now = timezone.localtime()
+    midnight = datetime.combine(now.date() + timedelta(days=1), time.min, tzinfo=now.tzinfo)
+    return min(1.0, (midnight - now).total_seconds() / 3600 / 2)
 
 
 def make_session(course: TreatmentCourse, *, hours_ahead: float = 24) -> TreatmentSession:

@@ -27,6 +27,7 @@ from screening.models import QuestionSetVersion, Screening
 from tests.check_in_helpers import (
     COULD_BE_PREGNANT,
     answer_check_in,
+    later_today,
     make_cleared_course,
     make_session,
 )
@@ -64,7 +65,7 @@ def crawl_staff_pages(physician, clinic_admin) -> dict[str, str]:
     # A cleared patient with a session whose check-in is sent, readings and the dose recorded.
     patient = make_user("mateo@example.com", "Mateo Paciente")
     course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
-    session = make_session(course, hours_ahead=24)
+    session = make_session(course, hours_ahead=later_today())  # vitals: on its own day
     waiting = make_session(course, hours_ahead=24 * 7)  # its check-in not sent yet
     patient_client = Client()
     patient_client.force_login(patient)

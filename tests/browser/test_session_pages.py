@@ -69,7 +69,11 @@ def a_session_on_the_day(physician, nurse) -> TreatmentSession:
     submit_screening(screening=check_in, alert_physicians=False)
     session = TreatmentSession.objects.create(
         course=course,
-        scheduled_for=timezone.now() - timedelta(minutes=60),
+        # An hour ago, or at midnight (vitals are recorded only on the session's own day).
+        scheduled_for=max(
+            timezone.now() - timedelta(minutes=60),
+            timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0),
+        ),
         check_in=check_in,
         created_by=nurse,
     )
@@ -125,8 +129,12 @@ def test_the_session_page_for_a_nurse_and_a_physician(
             page.goto(f"/staff/sessions/{session.pk}/")
             expect(heading(page)).to_contain_text("Nora Nothing")
             panel = page.locator("#readiness")
-            expect(panel).to_contain_text("Needs physician review")
-            expect(panel).to_contain_text("152/94 mmHg is above 140/90")
+            # The dose is given: the status says so, not "Ready to dose" nor the reasons before it.
+            expect(panel).to_contain_text("Dose given")
+            expect(panel).to_contain_text("in observation until")
+            expect(page.get_by_role("region", name="Readings before the dose")).to_contain_text(
+                "152/94"
+            )
             baseline_panel = page.get_by_role(
                 "heading", name="What changed since the baseline sign-off"
             )

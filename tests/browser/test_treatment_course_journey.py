@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from screening.models import TreatmentSession
 from tests.conftest import make_user
 from tests.factories import make_sent_questionnaire
 from tests.session_helpers import clear
@@ -118,6 +119,13 @@ def send_check_in(page: Page, answers: Answers) -> None:
     expect(heading(page)).to_have_text("Thank you, your check-in has been sent")
 
 
+def on_the_day(session_url: str) -> None:
+    """Set the clock to the session's day: its time becomes now (the nurse records vitals and
+    the dose only on the session's own local day)."""
+    session_id = session_url.rstrip("/").rsplit("/", 1)[-1]
+    TreatmentSession.objects.filter(pk=session_id).update(scheduled_for=timezone.now())
+
+
 def readiness(page: Page):
     return page.locator("#readiness")
 
@@ -171,6 +179,10 @@ def test_a_course_from_booking_to_discharge_and_a_held_second_session(
     phone.goto("/screenings/")
     expect(upcoming).to_contain_text("Check-in sent")
 
+    # The visit day comes (vitals and the dose are recorded only on the session's own day):
+    # the first session is now.
+    on_the_day(first)
+
     # The nurse: not ready until the pre-dose vitals are in, then ready; dose, after, home.
     ward = contexts.new_page(DESKTOP)
     log_in_as_staff(ward, nurse.email, lands_on="Treatment sessions")
@@ -196,11 +208,13 @@ def test_a_course_from_booking_to_discharge_and_a_held_second_session(
     with ward.expect_navigation():
         discharge.get_by_role("button", name="Record the discharge").click()
     expect(discharge).to_contain_text("Discharged")
+    expect(status_badge(ward)).to_have_text("Discharged")
     shoot(ward, "course-journey-07-session-discharged")
 
     # The second check-in reports clarithromycin: the session waits for a physician.
     send_check_in(phone, NEW_MEDICINE)
     shoot(phone, "course-journey-08-second-check-in-sent")
+    on_the_day(second)  # the second visit's day: the session is now
     ward.goto(second)
     record_reading(ward, "#before-dose", (126, 80), 72)
     panel = readiness(ward)

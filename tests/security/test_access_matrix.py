@@ -75,6 +75,7 @@ from screening.services.invitations import create_invitation
 from screening.services.review import acknowledge_flag, record_decision
 from screening.services.roles import ensure_roles
 from screening.snapshots import questionnaire_for
+from tests.check_in_helpers import later_today
 from tests.factories import make_patient, make_submitted_screening
 from tests.intake_helpers import fill_intake, page_post_data, plausible_post_value
 from tests.logins import authenticator_for, log_in_staff
@@ -399,7 +400,8 @@ def build_world() -> World:
     )
     session = TreatmentSession.objects.create(
         course=course,
-        scheduled_for=timezone.now() + timedelta(hours=2),
+        # Later today, whatever the hour: vitals are recorded only on the session's own day.
+        scheduled_for=timezone.now() + timedelta(hours=later_today()),
         check_in=check_in,
         created_by=nurse,
     )
