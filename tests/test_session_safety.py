@@ -4,6 +4,7 @@ once the dose is given the status says so (no more "Ready to dose"), the patient
 board until discharged and leaves their own upcoming list; times off the session's day show
 their date."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -271,3 +272,12 @@ def test_a_dose_time_not_on_the_session_day_shows_its_date(
     same = given_dose(today, nurse, minutes_ago=0)
     body = nurse_client.get(page(today)).content.decode()
     assert f"Given at <strong>{timezone.localtime(same.given_at):%H:%M}</strong>" in body
+
+
+def test_the_dose_time_box_is_a_24_hour_text_box(nurse_client, nurse, physician, default_version):
+    session = make_session(physician)
+    pre_dose(session, nurse)
+    body = nurse_client.get(page(session)).content.decode()
+    box = body[body.index('name="dose-given_at"') - 200 : body.index('name="dose-given_at"') + 200]
+    assert 'type="text"' in box and 'type="time"' not in box
+    assert re.search(r'value="[0-2]\d:[0-5]\d"', box)  # "02:26", never "02:26 AM"

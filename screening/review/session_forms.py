@@ -258,7 +258,11 @@ class VitalsForm(forms.Form):
 class DoseForm(forms.Form):
     given_at = forms.TimeField(
         label=_("Dose given at"),
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        # A text box, not type="time": browsers draw that in the device's 12-hour clock
+        # ("02:26 AM") where every page writes 24-hour times.
+        widget=forms.TimeInput(
+            attrs={"autocomplete": "off", "size": "5", "maxlength": "8"}, format="%H:%M"
+        ),
         input_formats=["%H:%M", "%H.%M", "%H:%M:%S"],
         error_messages={
             "required": _("Enter the time the dose was given."),
