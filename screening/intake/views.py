@@ -46,6 +46,7 @@ from ..session_clock import idle_seconds_left
 from ..snapshots import patient_messages_for, questionnaire_for
 from .forms import CheckInSubmitForm, SubmitForm
 from .standing import (
+    after_course,
     check_in_opens_at,
     ended_course,
     latest_decision,
@@ -71,7 +72,8 @@ def home(request: HttpRequest) -> HttpResponse:
     decision = latest_decision(latest)
     # Only a decided screening can hold a clearance that has ended.
     clearance = current_clearance(request.user) if decision is not None else None
-    standing = standing_of(latest, decision, clearance)
+    course = ended_course(request.user)
+    standing = after_course(standing_of(latest, decision, clearance), course)
     return render(
         request,
         "patient/home.html",
@@ -81,7 +83,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "standing": standing,
             "rescreening_due": standing.key.startswith("rescreen_"),
             "sessions": upcoming_sessions(request.user),
-            "ended_course": ended_course(request.user),
+            "ended_course": course,
         },
     )
 
