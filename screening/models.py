@@ -1445,6 +1445,10 @@ class TreatmentSession(models.Model):
     )
     cancel_reason = models.TextField(blank=True)
 
+    # The reason written on the sessions a course's end cancels (services.sessions.end_course):
+    # kept in English, as older rows hold it, and shown in the reader's language.
+    COURSE_ENDED = "The course ended."
+
     class Meta:
         ordering = ["scheduled_for"]
         indexes = [models.Index(fields=["scheduled_for"], name="treatment_session_time")]
@@ -1455,6 +1459,14 @@ class TreatmentSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session of {self.course.patient} at {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+    @property
+    def shown_cancel_reason(self) -> str:
+        """The cancel reason as staff read it: the course's end in their language, or the
+        reason as written."""
+        if self.cancel_reason == self.COURSE_ENDED:
+            return str(_("The course ended."))
+        return self.cancel_reason
 
 
 class AppendOnlyModel(models.Model):

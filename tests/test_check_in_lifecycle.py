@@ -2,10 +2,14 @@
 happens to it when the session moves to another day, is cancelled, or its course ends, and
 the words the patient and staff read about a cancelled session or an ended course."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone, translation
 
-from screening.models import Screening
+from screening.models import Screening, TreatmentSession
+from screening.services.sessions import SessionNotAllowed, cancel_session, end_course
 from tests.check_in_helpers import (
     CALM,
     COULD_BE_PREGNANT,
@@ -14,6 +18,8 @@ from tests.check_in_helpers import (
 )
 from tests.intake_helpers import fill_intake
 from tests.logins import log_in_staff
+from tests.session_helpers import make_course
+from tests.session_helpers import make_session as make_staff_session
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +78,90 @@ def test_the_home_page_of_an_ended_course_does_not_promise_sessions(
     assert "Your course of treatment ended on" in home
     assert "book your treatment sessions" not in home
     assert "Your course of treatment has ended" in home
+
+
+# Reasons that say nothing, or reorder the page (finding 7) -----------------------------------
+
+
+@pytest.mark.parametrize("reason", ["\u202e\u200b", "\u200b\u200b", " \u2060\u00a0\ufeff"])
+def test_a_cancel_reason_of_invisible_characters_is_empty(
+    nurse_client, physician, default_version, reason
+):
+    session = make_staff_session(physician)
+    response = nurse_client.post(f"{page(session)}cancel/", {"cancel-reason": reason})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="id_cancel-reason_error"' in body and "Say why the session is canceled." in body
+    session.refresh_from_db()
+    assert session.cancelled_at is None
+
+
+def test_an_end_reason_of_zero_width_spaces_is_empty(physician_client, physician, default_version):
+    course = make_course(physician)
+    response = physician_client.post(
+        f"/staff/sessions/courses/{course.pk}/end/", {"end-reason": "\u200b\u200b"}
+    )
+    assert response.status_code == 200
+    assert "Say why the course ends." in response.content.decode()
+    course.refresh_from_db()
+    assert course.ended_at is None
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u202a", "\u2066", "\u2069"])
+def test_a_reason_with_a_text_direction_override_is_refused_beside_the_box(
+    nurse_client, physician_client, physician, default_version, mark
+):
+    session = make_staff_session(physician)
+    response = nurse_client.post(
+        f"{page(session)}cancel/", {"cancel-reason": f"Patient {mark}has flu"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="id_cancel-reason_error"' in body and "direction of the text" in body
+    session.refresh_from_db()
+    assert session.cancelled_at is None
+    response = physician_client.post(
+        f"/staff/sessions/courses/{session.course.pk}/end/", {"end-reason": f"Done{mark}."}
+    )
+    assert response.status_code == 200 and "direction of the text" in response.content.decode()
+
+
+def test_the_services_refuse_an_invisible_reason_too(physician, default_version):
+    session = make_staff_session(physician)
+    with pytest.raises(SessionNotAllowed) as refused:
+        cancel_session(session=session, reason="\u200b", actor=physician, ip_address=None)
+    assert refused.value.field == "reason"
+    with pytest.raises(SessionNotAllowed):
+        end_course(course=session.course, reason="\u202e", actor=physician, ip_address=None)
+
+
+# The reason as read (finding 11) -------------------------------------------------------------
+
+
+def test_a_cancel_reason_ends_with_one_full_stop_beside_its_last_word(
+    nurse_client, physician, default_version
+):
+    session = make_staff_session(physician)
+    nurse_client.post(f"{page(session)}cancel/", {"cancel-reason": "Patient has flu"})
+    body = nurse_client.get(page(session)).content.decode()
+    assert "<bdi>Patient has flu.</bdi>" in body
+    other = make_staff_session(physician, hours_from_now=30)
+    nurse_client.post(f"{page(other)}cancel/", {"cancel-reason": "Patient has flu."})
+    body = nurse_client.get(page(other)).content.decode()
+    assert "<bdi>Patient has flu.</bdi>" in body and "flu.." not in body
+
+
+def test_the_course_ended_reason_is_shown_in_the_readers_language(
+    physician_client, physician, default_version
+):
+    session = make_staff_session(physician, hours_from_now=30)
+    end_course(course=session.course, reason="Remission.", actor=physician, ip_address=None)
+    session.refresh_from_db()
+    # Stored as it always was (older rows hold the same words) ...
+    assert session.cancel_reason == "The course ended."
+    # ... and read in the reader's language.
+    with translation.override("es"):
+        assert session.shown_cancel_reason != "The course ended."
+        assert session.shown_cancel_reason.endswith(".")
+    body = physician_client.get(page(session)).content.decode()
+    assert "<bdi>The course ended.</bdi>" in body

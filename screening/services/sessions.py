@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -32,6 +33,7 @@ from ..models import (
     User,
     VitalReading,
 )
+from ..reason_text import check_reason
 from ..selectors import current_clearance
 from ..session_records import (
     as_reading,
@@ -190,6 +192,14 @@ def _check_booking(
         )
 
 
+def _checked_reason(reason: str, empty_message: str) -> str:
+    """The reason as kept, or SessionNotAllowed beside the reason box (reason_text)."""
+    try:
+        return check_reason(reason, empty_message)
+    except ValidationError as error:
+        raise SessionNotAllowed(error.messages[0], field="reason") from error
+
+
 def _refuse_changing_booking(session: TreatmentSession) -> None:
     """A booking is cancelled or moved only while nothing has happened at the visit."""
     if session.cancelled_at is not None:
@@ -215,8 +225,7 @@ def cancel_session(
     is not sent (the task finds it cancelled). Refused once a dose is recorded."""
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     _refuse_changing_booking(session)
-    if not reason.strip():
-        raise SessionNotAllowed(gettext("Say why the session is canceled."), field="reason")
+    reason = _checked_reason(reason, gettext("Say why the session is canceled."))
     session.cancelled_at = timezone.now()
     session.cancelled_by = actor
     session.cancel_reason = reason.strip()
@@ -269,8 +278,7 @@ def end_course(
     course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
     if course.ended_at is not None:
         raise SessionNotAllowed(gettext("This course has ended already."))
-    if not reason.strip():
-        raise SessionNotAllowed(gettext("Say why the course ends."), field="reason")
+    reason = _checked_reason(reason, gettext("Say why the course ends."))
     now = timezone.now()
     course.ended_at = now
     course.ended_by = actor
@@ -292,7 +300,7 @@ def end_course(
     for session in ahead:
         session.cancelled_at = now
         session.cancelled_by = actor
-        session.cancel_reason = "The course ended."
+        session.cancel_reason = TreatmentSession.COURSE_ENDED
         session.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
         audit.record(
             actor=actor,
