@@ -2,17 +2,17 @@
 happens to it when the session moves to another day, is cancelled, or its course ends, and
 the words the patient and staff read about a cancelled session or an ended course."""
 
-from datetime import timedelta
-
 import pytest
 from django.test import Client
-from django.utils import timezone, translation
+from django.utils import translation
 
-from screening.models import Screening, TreatmentSession
+from screening.models import Screening
 from screening.services.sessions import SessionNotAllowed, cancel_session, end_course
+from screening.snapshots import questionnaire_for
 from tests.check_in_helpers import (
     CALM,
     COULD_BE_PREGNANT,
+    answer_check_in,
     make_cleared_course,
     make_session,
 )
@@ -165,3 +165,74 @@ def test_the_course_ended_reason_is_shown_in_the_readers_language(
         assert session.shown_cancel_reason.endswith(".")
     body = physician_client.get(page(session)).content.decode()
     assert "<bdi>The course ended.</bdi>" in body
+
+
+# A canceled session's check-in is closed (finding 4) -----------------------------------------
+
+
+def test_a_canceled_sessions_check_in_is_closed_to_the_patient(
+    nurse_client, physician, patient, patient_client, check_in_version
+):
+    course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
+    session = make_session(course, hours_ahead=24)
+    check_in = open_and_fill(patient_client, session)
+    nurse_client.post(f"{page(session)}cancel/", {"cancel-reason": "Patient has flu"})
+    section = questionnaire_for(check_in.version).sections[0].code
+    base = f"/screenings/{check_in.pk}"
+    for url in (f"{base}/", f"{base}/page/{section}/", f"{base}/review/", f"{base}/submitted/"):
+        response = patient_client.get(url, follow=True)
+        assert response.redirect_chain[-1][0] == "/screenings/", url
+        assert "This session has been canceled." in response.content.decode(), url
+    # Saving a page or sending it is refused: nothing is sent, no answer changes.
+    response = patient_client.post(f"{base}/page/{section}/", {}, follow=True)
+    assert "This session has been canceled." in response.content.decode()
+    response = patient_client.post(f"{base}/review/", {"consent": "on"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/screenings/"
+    assert "This session has been canceled." in response.content.decode()
+    check_in.refresh_from_db()
+    assert check_in.is_editable and check_in.submitted_at is None
+    assert patient_client.post(f"{base}/page/{section}/shown/", {}).status_code == 409
+
+
+def test_ending_the_course_closes_its_check_in(
+    physician_client, physician, patient, patient_client, check_in_version
+):
+    course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
+    session = make_session(course, hours_ahead=24)
+    check_in = open_and_fill(patient_client, session)
+    physician_client.post(
+        f"/staff/sessions/courses/{course.pk}/end/", {"end-reason": "Remission reached."}
+    )
+    response = patient_client.post(
+        f"/screenings/{check_in.pk}/review/", {"consent": "on"}, follow=True
+    )
+    assert "This session has been canceled." in response.content.decode()
+    check_in.refresh_from_db()
+    assert check_in.submitted_at is None
+
+
+def test_the_services_refuse_a_closed_check_in(
+    nurse_client, physician, patient, patient_client, check_in_version
+):
+    from screening.services.check_ins import CheckInClosed
+    from screening.services.intake import submit_screening
+
+    course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
+    session = make_session(course, hours_ahead=24)
+    check_in = open_and_fill(patient_client, session)
+    cancel_session(session=session, reason="Flu.", actor=physician, ip_address=None)
+    with pytest.raises(CheckInClosed):
+        submit_screening(screening=Screening.objects.get(pk=check_in.pk))
+
+
+def test_a_check_in_sent_before_the_cancellation_keeps_its_urgent_flag_in_view(
+    physician_client, physician, patient, patient_client, check_in_version
+):
+    course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
+    session = make_session(course, hours_ahead=24)
+    answer_check_in(patient_client, session, {"phq9_9": "several_days"})
+    physician_client.post(f"{page(session)}cancel/", {"cancel-reason": "Patient unwell"})
+    course_page = physician_client.get(f"/staff/sessions/courses/{course.pk}/").content.decode()
+    assert "Its check-in, sent before:" in course_page and "PHQ-9 item 9" in course_page
+    session_page = physician_client.get(page(session)).content.decode()
+    assert 'id="flag-title-' in session_page and "PHQ-9 item 9" in session_page

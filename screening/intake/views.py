@@ -33,7 +33,7 @@ from ..selectors import (
     section_is_complete,
     visibility_for,
 )
-from ..services.check_ins import CheckInClosed, open_check_in
+from ..services.check_ins import CheckInClosed, open_check_in, why_closed
 from ..services.drafts import draft_data, keep_draft
 from ..services.intake import (
     AlreadyScreened,
@@ -61,6 +61,16 @@ logger = logging.getLogger(__name__)
 
 def _own_screening(request: HttpRequest, screening_id: UUID) -> Screening:
     return get_object_or_404(patient_screenings(), pk=screening_id, patient=request.user)
+
+
+def _closed_check_in(request: HttpRequest, screening: Screening) -> HttpResponse | None:
+    """For a check-in whose session was canceled (or its course ended), or that was set aside
+    when the session moved to another day: home, with the message saying why."""
+    why = why_closed(screening)
+    if why is None:
+        return None
+    messages.info(request, why)
+    return redirect("patient:home")
 
 
 @login_required
@@ -163,6 +173,8 @@ def start(request: HttpRequest) -> HttpResponse:
 @login_required
 def resume(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
+    if (closed := _closed_check_in(request, screening)) is not None:
+        return closed
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
     section = first_incomplete_section(screening)
@@ -175,6 +187,8 @@ def resume(request: HttpRequest, screening_id: UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def section(request: HttpRequest, screening_id: UUID, section_code: str) -> HttpResponse:
     screening = _own_screening(request, screening_id)
+    if (closed := _closed_check_in(request, screening)) is not None:
+        return closed
     if not screening.is_editable:
         messages.info(
             request,
@@ -237,6 +251,10 @@ def page_draft_view(request: HttpRequest, screening_id: UUID, section_code: str)
     screening = _own_screening(request, screening_id)
     if questionnaire_for(screening.version).section(section_code) is None:
         raise Http404
+    if why_closed(screening) is not None:
+        return JsonResponse(
+            {"signed_in": True, "kept": False, "seconds_left": idle_seconds_left(request)}
+        )
     kept = keep_draft(
         screening=screening,
         section_code=section_code,
@@ -258,9 +276,10 @@ def section_shown(request: HttpRequest, screening_id: UUID, section_code: str) -
     if not request.user.is_authenticated:
         return JsonResponse({"signed_in": False}, status=401)
     screening = _own_screening(request, screening_id)
-    if not screening.is_editable:
+    why = why_closed(screening)
+    if why is not None or not screening.is_editable:
         return JsonResponse(
-            {"error": translation.gettext("This questionnaire can no longer be changed.")},
+            {"error": why or translation.gettext("This questionnaire can no longer be changed.")},
             status=409,
         )
     step = PageStep.load(screening, section_code, request.POST)
@@ -278,6 +297,8 @@ def section_shown(request: HttpRequest, screening_id: UUID, section_code: str) -
 @require_http_methods(["GET", "POST"])
 def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
+    if (closed := _closed_check_in(request, screening)) is not None:
+        return closed
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
     visibility = visibility_for(screening, language=get_language())
@@ -293,6 +314,10 @@ def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and not incomplete:
         try:
             submit_screening(screening=screening)
+        except CheckInClosed as closed:
+            # Its session was canceled or moved while the page was open.
+            messages.info(request, str(closed))
+            return redirect("patient:home")
         except ScreeningIncomplete as error:
             messages.error(request, translation.gettext("Some questions still need an answer."))
             return redirect(
@@ -345,6 +370,8 @@ def translated_patient_messages(screening: Screening, language: str) -> list[tup
 @login_required
 def done(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
+    if (closed := _closed_check_in(request, screening)) is not None:
+        return closed
     if screening.is_editable:
         return redirect("patient:resume", screening_id=screening.pk)
     visibility = visibility_for(screening, language=get_language())

@@ -28,6 +28,7 @@ from ..models import (
     DischargeRecord,
     DoseRecord,
     Screening,
+    SetAsideCheckIn,
     TreatmentCourse,
     TreatmentSession,
     User,
@@ -245,13 +246,26 @@ def reschedule_session(
     *, session: TreatmentSession, scheduled_for: datetime, actor: User, ip_address: str | None
 ) -> TreatmentSession:
     """Move a booked session to another time, with the checks of booking, and plan its
-    check-in invitation again for the new time. Refused once a dose is recorded."""
+    check-in invitation again for the new time; a check-in opened or sent for another day
+    is set aside (kept, no longer the session's). Refused once a dose is recorded."""
     course = TreatmentCourse.objects.select_for_update().get(pk=session.course_id)
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     _refuse_changing_booking(session)
     _check_booking(course, scheduled_for, moving=session)
+    moved_day = timezone.localdate(scheduled_for) != timezone.localdate(session.scheduled_for)
+    if session.check_in_id is not None and moved_day:
+        # Answered for the old day ("in the last 24 hours", food, a new medicine since): set
+        # aside, kept as written and read by staff as the earlier date's, and a new check-in
+        # is asked for in the new time's window. A move within the day keeps it.
+        SetAsideCheckIn.objects.create(
+            check_in_id=session.check_in_id,
+            session=session,
+            was_scheduled_for=session.scheduled_for,
+            set_aside_by=actor,
+        )
+        session.check_in = None
     session.scheduled_for = scheduled_for
-    fields = ["scheduled_for"]
+    fields = ["scheduled_for", "check_in"]
     if session.check_in_id is None:
         # Not opened yet: the invitation is sent again before the new time (it is sent at
         # most once per planned time; a task queued for the old time finds the new one).
