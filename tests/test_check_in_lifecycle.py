@@ -2,11 +2,14 @@
 happens to it when the session moves to another day, is cancelled, or its course ends, and
 the words the patient and staff read about a cancelled session or an ended course."""
 
+import datetime
+from datetime import timedelta
+
 import pytest
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
-from screening.models import Screening
+from screening.models import Screening, TreatmentSession
 from screening.services.sessions import SessionNotAllowed, cancel_session, end_course
 from screening.snapshots import questionnaire_for
 from tests.check_in_helpers import (
@@ -236,3 +239,80 @@ def test_a_check_in_sent_before_the_cancellation_keeps_its_urgent_flag_in_view(
     assert "Its check-in, sent before:" in course_page and "PHQ-9 item 9" in course_page
     session_page = physician_client.get(page(session)).content.decode()
     assert 'id="flag-title-' in session_page and "PHQ-9 item 9" in session_page
+
+
+# A session moved to another day asks for a new check-in (finding 2) --------------------------
+
+
+def test_moving_to_another_day_sets_the_sent_check_in_aside_and_asks_again(
+    nurse_client, physician_client, physician, patient, patient_client, check_in_version
+):
+    course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
+    session = make_session(course, hours_ahead=24)
+    old_time = session.scheduled_for
+    old, _ = answer_check_in(patient_client, session, {"phq9_9": "several_days"})
+    later = timezone.localdate() + timedelta(days=20)
+    response = nurse_client.post(
+        f"{page(session)}move/", {"move-date": later.isoformat(), "move-time": "10:30"}
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    # No longer the session's: the session waits for a new check-in, invited afresh.
+    assert session.check_in is None and session.check_in_invited_at is None
+    record = session.set_aside_check_ins.get()
+    assert record.check_in == old and record.was_scheduled_for == old_time
+    # Kept as written: nothing the patient wrote is deleted.
+    old.refresh_from_db()
+    assert old.submitted_at is not None and old.answers.exists() and old.flags.exists()
+    body = nurse_client.get(page(session)).content.decode()
+    assert "The patient has not sent the check-in yet." in body or "has not started it" in body
+    assert "set aside when the session moved" in body and "PHQ-9 item 9" in body
+    assert "Read its answers" not in body  # a nurse reads no screening
+    body = physician_client.get(page(session)).content.decode()
+    assert f"/staff/screenings/{old.pk}/" in body
+    screening_page = physician_client.get(f"/staff/screenings/{old.pk}/").content.decode()
+    assert 'id="set-aside"' in screening_page
+    # The patient cannot answer for the new day before its window opens.
+    response = patient_client.post(f"/screenings/sessions/{session.pk}/check-in/", follow=True)
+    assert "opens" in response.content.decode()
+    session.refresh_from_db()
+    assert session.check_in is None
+
+
+def test_an_unsent_check_in_set_aside_is_closed_to_the_patient(
+    nurse_client, physician, patient, patient_client, check_in_version
+):
+    course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
+    session = make_session(course, hours_ahead=24)
+    check_in = open_and_fill(patient_client, session)
+    later = timezone.localdate() + timedelta(days=20)
+    nurse_client.post(
+        f"{page(session)}move/", {"move-date": later.isoformat(), "move-time": "9:00"}
+    )
+    response = patient_client.post(
+        f"/screenings/{check_in.pk}/review/", {"consent": "on"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/screenings/"
+    assert "moved to another day" in response.content.decode()
+    check_in.refresh_from_db()
+    assert check_in.submitted_at is None and check_in.answers.exists()
+    assert TreatmentSession.objects.get(pk=session.pk).check_in is None
+
+
+def test_a_move_within_the_same_day_keeps_the_check_in(
+    nurse_client, physician, patient, patient_client, check_in_version
+):
+    course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
+    # Tomorrow at 10:00, moved to 15:00 the same day.
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    session = make_session(course, hours_ahead=24)
+    TreatmentSession.objects.filter(pk=session.pk).update(
+        scheduled_for=timezone.make_aware(datetime.datetime.combine(tomorrow, datetime.time(10)))
+    )
+    check_in, _ = answer_check_in(patient_client, session)
+    response = nurse_client.post(
+        f"{page(session)}move/", {"move-date": tomorrow.isoformat(), "move-time": "15:00"}
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.check_in == check_in and not session.set_aside_check_ins.exists()
