@@ -316,3 +316,46 @@ def test_a_move_within_the_same_day_keeps_the_check_in(
     assert response.status_code == 302
     session.refresh_from_db()
     assert session.check_in == check_in and not session.set_aside_check_ins.exists()
+
+
+@pytest.mark.parametrize("reason", ["\u200b", "Typed \u202ewrong"])
+def test_a_readings_correction_reason_must_be_readable_text(
+    nurse_client, physician, default_version, reason
+):
+    from screening.models import VitalReading
+
+    session = make_staff_session(physician)
+    fields = {
+        "pre_dose-blood_pressure_systolic": "210",
+        "pre_dose-blood_pressure_diastolic": "80",
+        "pre_dose-heart_rate": "70",
+    }
+    nurse_client.post(f"{page(session)}vitals/before-dose/", fields)
+    wrong = VitalReading.objects.get()
+    response = nurse_client.post(
+        f"{page(session)}vitals/before-dose/",
+        {
+            **fields,
+            "pre_dose-blood_pressure_systolic": "120",
+            "pre_dose-corrects": str(wrong.pk),
+            "pre_dose-correction_reason": reason,
+        },
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Say why the earlier reading is corrected." in body or "direction of the text" in body
+    assert VitalReading.objects.count() == 1
+
+
+def test_going_ahead_despite_an_urgent_flag_needs_a_readable_note(
+    physician_client, physician, default_version
+):
+    session = make_staff_session(physician, flags=[("phq9_item9_positive", "urgent")])
+    flag = session.check_in.flags.get()
+    response = physician_client.post(
+        f"{page(session)}flags/{flag.pk}/acknowledge/",
+        {"note": "\u200b\u200b", "lock_version": session.check_in.lock_version},
+    )
+    assert response.status_code == 200
+    flag.refresh_from_db()
+    assert not hasattr(flag, "acknowledgement")
