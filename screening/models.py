@@ -1445,6 +1445,10 @@ class TreatmentSession(models.Model):
     )
     cancel_reason = models.TextField(blank=True)
 
+    # The reason written on the sessions a course's end cancels (services.sessions.end_course):
+    # kept in English, as older rows hold it, and shown in the reader's language.
+    COURSE_ENDED = "The course ended."
+
     class Meta:
         ordering = ["scheduled_for"]
         indexes = [models.Index(fields=["scheduled_for"], name="treatment_session_time")]
@@ -1455,6 +1459,14 @@ class TreatmentSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session of {self.course.patient} at {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+    @property
+    def shown_cancel_reason(self) -> str:
+        """The cancel reason as staff read it: the course's end in their language, or the
+        reason as written."""
+        if self.cancel_reason == self.COURSE_ENDED:
+            return str(_("The course ended."))
+        return self.cancel_reason
 
 
 class AppendOnlyModel(models.Model):
@@ -1582,3 +1594,31 @@ class BloodPressureReview(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"Review of {self.reading}"
+
+
+class SetAsideCheckIn(AppendOnlyModel):
+    """A check-in set aside when its session moved to another day (services.sessions): kept
+    as the patient wrote it, read by staff as the check-in for the earlier date, and no
+    longer the session's (a new one is asked for in the new time's window)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    check_in = models.OneToOneField(Screening, on_delete=models.PROTECT, related_name="set_aside")
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="set_aside_check_ins"
+    )
+    # The session's time the check-in was answered for.
+    was_scheduled_for = models.DateTimeField()
+    set_aside_at = models.DateTimeField(default=timezone.now)
+    set_aside_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["set_aside_at"]
+        verbose_name = _("set-aside check-in")
+        verbose_name_plural = _("set-aside check-ins")
+
+    def __str__(self) -> str:
+        return f"Check-in set aside at {self.set_aside_at:%Y-%m-%d %H:%M}"

@@ -120,7 +120,15 @@ def baseline_for(check_in: Screening) -> Baseline | None:
     """The baseline intake of a check-in (None for an intake, or a check-in of no session)."""
     session = session_of_check_in(check_in)
     if session is None:
-        return None
+        # A check-in set aside when its session moved is still read with its baseline.
+        session = (
+            TreatmentSession.objects.filter(set_aside_check_ins__check_in=check_in)
+            .select_related("course__clearance__screening__version")
+            .first()
+            if check_in.purpose == Screening.Purpose.CHECK_IN
+            else None
+        )
+        return None if session is None else baseline_of_session(session)
     answers = getattr(check_in, "baseline_answers", None)
     if answers is not None:
         return Baseline(session.course.clearance.screening, dict(answers))

@@ -327,6 +327,9 @@ def session_answers(
         baseline = Baseline(
             intake, dict(latest[intake.pk]) if intake.pk in latest else stored_answers(intake)
         )
+    if not sent:
+        # Not sent yet: the patient may still change them, and staff read none of them.
+        return {}, baseline
     answers = dict(latest[check_in.pk]) if check_in.pk in latest else stored_answers(check_in)
     return answers, baseline
 

@@ -81,6 +81,11 @@ WORDS = {
             "Please contact the clinic to talk about it."
         ),
     ),
+    # The clearance stands but the patient's course has ended: no more sessions are booked.
+    "course_ended": (
+        _("Your course of treatment has ended"),
+        _("Please contact the clinic if you want to talk about more treatment."),
+    ),
     # The clearance no longer holds: the patient answers the whole questionnaire again.
     "rescreen_expired": (
         _("Please fill in the questionnaire again"),
@@ -143,6 +148,14 @@ def standing_of(
         key, tone = OUTCOME_KEYS.get(decision.outcome, ("submitted", "info"))
         return _standing(key, decision.message_to_patient, tone)
     return _standing("submitted")
+
+
+def after_course(standing: Standing, course: TreatmentCourse | None) -> Standing:
+    """The standing once the patient's course has ended: a clearance no longer says the
+    clinic will book sessions (the home page says when the course ended)."""
+    if course is None or standing.key not in ("cleared", "conditions"):
+        return standing
+    return _standing("course_ended", standing.message, standing.tone)
 
 
 def latest_decision(screening: Screening | None) -> Decision | None:

@@ -33,7 +33,7 @@ from ..selectors import (
     section_is_complete,
     visibility_for,
 )
-from ..services.check_ins import CheckInClosed, open_check_in
+from ..services.check_ins import CheckInClosed, open_check_in, why_closed
 from ..services.drafts import draft_data, keep_draft
 from ..services.intake import (
     AlreadyScreened,
@@ -46,6 +46,7 @@ from ..session_clock import idle_seconds_left
 from ..snapshots import patient_messages_for, questionnaire_for
 from .forms import CheckInSubmitForm, SubmitForm
 from .standing import (
+    after_course,
     check_in_opens_at,
     ended_course,
     latest_decision,
@@ -62,6 +63,16 @@ def _own_screening(request: HttpRequest, screening_id: UUID) -> Screening:
     return get_object_or_404(patient_screenings(), pk=screening_id, patient=request.user)
 
 
+def _closed_check_in(request: HttpRequest, screening: Screening) -> HttpResponse | None:
+    """For a check-in whose session was canceled (or its course ended), or that was set aside
+    when the session moved to another day: home, with the message saying why."""
+    why = why_closed(screening)
+    if why is None:
+        return None
+    messages.info(request, why)
+    return redirect("patient:home")
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_clinic_staff:
@@ -71,7 +82,8 @@ def home(request: HttpRequest) -> HttpResponse:
     decision = latest_decision(latest)
     # Only a decided screening can hold a clearance that has ended.
     clearance = current_clearance(request.user) if decision is not None else None
-    standing = standing_of(latest, decision, clearance)
+    course = ended_course(request.user)
+    standing = after_course(standing_of(latest, decision, clearance), course)
     return render(
         request,
         "patient/home.html",
@@ -81,7 +93,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "standing": standing,
             "rescreening_due": standing.key.startswith("rescreen_"),
             "sessions": upcoming_sessions(request.user),
-            "ended_course": ended_course(request.user),
+            "ended_course": course,
         },
     )
 
@@ -161,6 +173,8 @@ def start(request: HttpRequest) -> HttpResponse:
 @login_required
 def resume(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
+    if (closed := _closed_check_in(request, screening)) is not None:
+        return closed
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
     section = first_incomplete_section(screening)
@@ -173,6 +187,8 @@ def resume(request: HttpRequest, screening_id: UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def section(request: HttpRequest, screening_id: UUID, section_code: str) -> HttpResponse:
     screening = _own_screening(request, screening_id)
+    if (closed := _closed_check_in(request, screening)) is not None:
+        return closed
     if not screening.is_editable:
         messages.info(
             request,
@@ -235,6 +251,10 @@ def page_draft_view(request: HttpRequest, screening_id: UUID, section_code: str)
     screening = _own_screening(request, screening_id)
     if questionnaire_for(screening.version).section(section_code) is None:
         raise Http404
+    if why_closed(screening) is not None:
+        return JsonResponse(
+            {"signed_in": True, "kept": False, "seconds_left": idle_seconds_left(request)}
+        )
     kept = keep_draft(
         screening=screening,
         section_code=section_code,
@@ -256,9 +276,10 @@ def section_shown(request: HttpRequest, screening_id: UUID, section_code: str) -
     if not request.user.is_authenticated:
         return JsonResponse({"signed_in": False}, status=401)
     screening = _own_screening(request, screening_id)
-    if not screening.is_editable:
+    why = why_closed(screening)
+    if why is not None or not screening.is_editable:
         return JsonResponse(
-            {"error": translation.gettext("This questionnaire can no longer be changed.")},
+            {"error": why or translation.gettext("This questionnaire can no longer be changed.")},
             status=409,
         )
     step = PageStep.load(screening, section_code, request.POST)
@@ -276,6 +297,8 @@ def section_shown(request: HttpRequest, screening_id: UUID, section_code: str) -
 @require_http_methods(["GET", "POST"])
 def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
+    if (closed := _closed_check_in(request, screening)) is not None:
+        return closed
     if not screening.is_editable:
         return redirect("patient:done", screening_id=screening.pk)
     visibility = visibility_for(screening, language=get_language())
@@ -291,6 +314,10 @@ def review(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and not incomplete:
         try:
             submit_screening(screening=screening)
+        except CheckInClosed as closed:
+            # Its session was canceled or moved while the page was open.
+            messages.info(request, str(closed))
+            return redirect("patient:home")
         except ScreeningIncomplete as error:
             messages.error(request, translation.gettext("Some questions still need an answer."))
             return redirect(
@@ -343,6 +370,8 @@ def translated_patient_messages(screening: Screening, language: str) -> list[tup
 @login_required
 def done(request: HttpRequest, screening_id: UUID) -> HttpResponse:
     screening = _own_screening(request, screening_id)
+    if (closed := _closed_check_in(request, screening)) is not None:
+        return closed
     if screening.is_editable:
         return redirect("patient:resume", screening_id=screening.pk)
     visibility = visibility_for(screening, language=get_language())

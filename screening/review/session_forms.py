@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..answer_fields import BloodPressureField
 from ..models import Decision, TreatmentCourse, User, VitalReading
+from ..reason_text import check_reason
 from ..services.sessions import DOSE_TIME_MAX_AGE
 
 # Plausible in-clinic ranges, so a slip of the finger ("1200") is caught at the box. Heart
@@ -248,10 +249,14 @@ class VitalsForm(forms.Form):
         data = super().clean()
         corrects = data.get("corrects")
         data["supersedes"] = self.correctable.get(corrects) if corrects else None
-        if data["supersedes"] is not None and not data.get("correction_reason", "").strip():
-            self.add_error(
-                "correction_reason", gettext("Say why the earlier reading is corrected.")
-            )
+        if data["supersedes"] is not None and "correction_reason" in data:
+            try:
+                data["correction_reason"] = check_reason(
+                    data["correction_reason"],
+                    gettext("Say why the earlier reading is corrected."),
+                )
+            except ValidationError as error:
+                self.add_error("correction_reason", error)
         return data
 
 
@@ -327,6 +332,11 @@ class CancelSessionForm(forms.Form):
         kwargs.setdefault("prefix", "cancel")
         super().__init__(*args, **kwargs)
 
+    def clean_reason(self) -> str:
+        return check_reason(
+            self.cleaned_data["reason"], gettext("Say why the session is canceled.")
+        )
+
 
 class RescheduleForm(ScheduleForm):
     """The booking form, to move a session to another date and time."""
@@ -349,3 +359,6 @@ class EndCourseForm(forms.Form):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("prefix", "end")
         super().__init__(*args, **kwargs)
+
+    def clean_reason(self) -> str:
+        return check_reason(self.cleaned_data["reason"], gettext("Say why the course ends."))

@@ -28,6 +28,7 @@ from ..models import (
     AuditAction,
     DoseRecord,
     Flag,
+    SetAsideCheckIn,
     TreatmentCourse,
     TreatmentSession,
     VitalReading,
@@ -267,7 +268,13 @@ def _when(local: datetime.datetime) -> dict[str, str]:
 
 
 def _session(session_id: uuid.UUID) -> TreatmentSession:
-    return get_object_or_404(sessions_for_staff(), pk=session_id)
+    # Whether a check-in was set aside when it moved, in the same query (usually none is).
+    return get_object_or_404(
+        sessions_for_staff().annotate(
+            has_set_aside=Exists(SetAsideCheckIn.objects.filter(session=OuterRef("pk")))
+        ),
+        pk=session_id,
+    )
 
 
 @login_required
@@ -292,7 +299,16 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
     # The check-in's flags and (for a physician) the baseline's, in one read; the check-in's
     # answers and the baseline's, in another, for the escort answers and what changed.
     baseline_id = session.course.clearance.screening_id if reads_screenings else None
-    flags = flags_of([session.check_in_id, baseline_id])
+    # Check-ins set aside when the session moved to another day: kept, with their flags.
+    set_aside = (
+        list(session.set_aside_check_ins.select_related("check_in"))
+        if getattr(session, "has_set_aside", True)
+        else []
+    )
+    flags = flags_of([session.check_in_id, baseline_id, *(one.check_in_id for one in set_aside)])
+    for one in set_aside:
+        one.sent = one.check_in.submitted_at is not None and not one.check_in.is_editable
+        one.flags = flags.get(one.check_in_id, []) if one.sent else []
     (record,) = session_records([session], flags=flags)
     check_in_answers, baseline = session_answers(session, with_baseline=reads_screenings)
     can_record = (
@@ -311,6 +327,7 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
         "pre_readings": [r for r in record.readings if r.timing == VitalReading.Timing.PRE_DOSE],
         "post_readings": [r for r in record.readings if r.timing == VitalReading.Timing.POST_DOSE],
         "escort_answers": nurse_answers(session.check_in, check_in_answers),
+        "set_aside": set_aside,
         "can_record": can_record,
         "can_acknowledge": can_acknowledge
         and session.check_in is not None

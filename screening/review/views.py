@@ -29,6 +29,7 @@ from ..models import (
     Flag,
     ReviewClock,
     Screening,
+    SetAsideCheckIn,
     Submission,
     TreatmentSession,
 )
@@ -351,6 +352,11 @@ def _screening_page(
     context["can_decide"] = request.user.has_perm("screening.decide_screening") and not is_check_in
     context["check_in_session"] = (
         TreatmentSession.objects.filter(check_in=screening).first() if is_check_in else None
+    )
+    context["set_aside"] = (
+        SetAsideCheckIn.objects.filter(check_in=screening).first()
+        if is_check_in and context["check_in_session"] is None
+        else None
     )
     context.update(_clearance_context(screening, rescreening_form, context["decisions"]))
     return render(request, "staff/screening.html", context)

@@ -9,13 +9,42 @@ physician's intake queue and alerts physicians only when it raises an urgent fla
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from ..models import Screening, TreatmentCourse, TreatmentSession
-from ..selectors import CHECK_IN_QUESTION_SET, current_version
+from ..models import Screening, SetAsideCheckIn, TreatmentCourse, TreatmentSession
+from ..selectors import CHECK_IN_QUESTION_SET, current_version, session_of_check_in
 
 
 class CheckInClosed(Exception):
-    """The session has already taken place: there is nothing left to check in for."""
+    """The session has already taken place, was canceled, or moved to another day: there
+    is nothing left to check in for (the message, when there is one, says which)."""
+
+
+def why_closed(check_in: Screening) -> str | None:
+    """None while the patient may answer and send this check-in; otherwise the words telling
+    them why not: its session was canceled (or its course ended), or it was set aside when
+    the session moved to another day. No query for a check-in read with
+    selectors.patient_screenings() and still its session's."""
+    if check_in.purpose != Screening.Purpose.CHECK_IN:
+        return None
+    session = session_of_check_in(check_in)
+    if session is None:
+        if SetAsideCheckIn.objects.filter(check_in=check_in).exists():
+            return gettext(
+                "Your session moved to another day, so this check-in is closed. Please answer "
+                "the check-in for the new day when it opens."
+            )
+        return None
+    if session.cancelled_at is not None or session.course.ended_at is not None:
+        return gettext("This session has been canceled.")
+    return None
+
+
+def refuse_if_closed(check_in: Screening) -> None:
+    """Raise CheckInClosed (with the words why) for a check-in no longer answered."""
+    why = why_closed(check_in)
+    if why is not None:
+        raise CheckInClosed(why)
 
 
 def open_check_in(*, session: TreatmentSession) -> Screening:

@@ -25,6 +25,7 @@ from ..selectors import (
     visibility_for,
 )
 from ..snapshots import row_ids_for
+from .check_ins import refuse_if_closed, why_closed
 from .drafts import discard_drafts
 from .evaluation import evaluate, record_submission, store_evaluation
 from .rescreening import copy_previous_answers
@@ -147,6 +148,9 @@ def save_page(
         if not in_progress.update(**changes):
             raise ScreeningLocked
         visibility = visibility_for(screening, {**stored_answers(screening), **answers})
+    if screening.purpose == Screening.Purpose.CHECK_IN and why_closed(screening) is not None:
+        # Its session was canceled or moved to another day while the page was open.
+        raise ScreeningLocked
     ids = row_ids_for(screening.version)
     Answer.objects.bulk_create(
         [
@@ -202,6 +206,8 @@ def submit_screening(*, screening: Screening, alert_physicians: bool = True) -> 
     locked = Screening.objects.select_for_update().get(pk=screening.pk)
     if not locked.is_editable:
         return False
+    # A check-in of a session canceled or moved to another day is not sent.
+    refuse_if_closed(locked)
     missing = first_incomplete_section(locked)
     if missing is not None:
         raise ScreeningIncomplete(missing)

@@ -21,6 +21,7 @@ from ..models import (
     User,
 )
 from ..presenters import severity_label
+from ..reason_text import is_blank
 
 
 class StaleScreening(Exception):
@@ -95,7 +96,7 @@ def acknowledge_flag(
     if (
         screening.purpose == Screening.Purpose.CHECK_IN
         and flag.severity in NOTE_REQUIRED_SEVERITIES
-        and not note.strip()
+        and is_blank(note)
         and not FlagAcknowledgement.objects.filter(flag=flag).exists()
     ):
         raise AcknowledgementNeedsNote(

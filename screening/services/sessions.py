@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -27,11 +28,13 @@ from ..models import (
     DischargeRecord,
     DoseRecord,
     Screening,
+    SetAsideCheckIn,
     TreatmentCourse,
     TreatmentSession,
     User,
     VitalReading,
 )
+from ..reason_text import check_reason
 from ..selectors import current_clearance
 from ..session_records import (
     as_reading,
@@ -190,6 +193,14 @@ def _check_booking(
         )
 
 
+def _checked_reason(reason: str, empty_message: str) -> str:
+    """The reason as kept, or SessionNotAllowed beside the reason box (reason_text)."""
+    try:
+        return check_reason(reason, empty_message)
+    except ValidationError as error:
+        raise SessionNotAllowed(error.messages[0], field="reason") from error
+
+
 def _refuse_changing_booking(session: TreatmentSession) -> None:
     """A booking is cancelled or moved only while nothing has happened at the visit."""
     if session.cancelled_at is not None:
@@ -215,8 +226,7 @@ def cancel_session(
     is not sent (the task finds it cancelled). Refused once a dose is recorded."""
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     _refuse_changing_booking(session)
-    if not reason.strip():
-        raise SessionNotAllowed(gettext("Say why the session is canceled."), field="reason")
+    reason = _checked_reason(reason, gettext("Say why the session is canceled."))
     session.cancelled_at = timezone.now()
     session.cancelled_by = actor
     session.cancel_reason = reason.strip()
@@ -236,13 +246,26 @@ def reschedule_session(
     *, session: TreatmentSession, scheduled_for: datetime, actor: User, ip_address: str | None
 ) -> TreatmentSession:
     """Move a booked session to another time, with the checks of booking, and plan its
-    check-in invitation again for the new time. Refused once a dose is recorded."""
+    check-in invitation again for the new time; a check-in opened or sent for another day
+    is set aside (kept, no longer the session's). Refused once a dose is recorded."""
     course = TreatmentCourse.objects.select_for_update().get(pk=session.course_id)
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     _refuse_changing_booking(session)
     _check_booking(course, scheduled_for, moving=session)
+    moved_day = timezone.localdate(scheduled_for) != timezone.localdate(session.scheduled_for)
+    if session.check_in_id is not None and moved_day:
+        # Answered for the old day ("in the last 24 hours", food, a new medicine since): set
+        # aside, kept as written and read by staff as the earlier date's, and a new check-in
+        # is asked for in the new time's window. A move within the day keeps it.
+        SetAsideCheckIn.objects.create(
+            check_in_id=session.check_in_id,
+            session=session,
+            was_scheduled_for=session.scheduled_for,
+            set_aside_by=actor,
+        )
+        session.check_in = None
     session.scheduled_for = scheduled_for
-    fields = ["scheduled_for"]
+    fields = ["scheduled_for", "check_in"]
     if session.check_in_id is None:
         # Not opened yet: the invitation is sent again before the new time (it is sent at
         # most once per planned time; a task queued for the old time finds the new one).
@@ -269,8 +292,7 @@ def end_course(
     course = TreatmentCourse.objects.select_for_update().get(pk=course.pk)
     if course.ended_at is not None:
         raise SessionNotAllowed(gettext("This course has ended already."))
-    if not reason.strip():
-        raise SessionNotAllowed(gettext("Say why the course ends."), field="reason")
+    reason = _checked_reason(reason, gettext("Say why the course ends."))
     now = timezone.now()
     course.ended_at = now
     course.ended_by = actor
@@ -294,7 +316,7 @@ def end_course(
     for session in ahead:
         session.cancelled_at = now
         session.cancelled_by = actor
-        session.cancel_reason = "The course ended."
+        session.cancel_reason = TreatmentSession.COURSE_ENDED
         session.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
         audit.record(
             actor=actor,

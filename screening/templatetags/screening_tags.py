@@ -192,3 +192,13 @@ def _widget_html(field: forms.BoundField, attrs: dict) -> str:
     return (
         f'<input type="{esc(context["type"])}" name="{name}"{shown}{_attrs_html(context["attrs"])}>'
     )
+
+
+@register.filter
+def full_stop(text: str) -> str:
+    """A reason as a sentence: the full stop added unless it ends with one (or a question
+    or exclamation mark), so it is never doubled nor set apart from the last word."""
+    text = str(text or "").rstrip()
+    if not text or text[-1] in ".!?…。":
+        return text
+    return text + "."
