@@ -10,7 +10,9 @@ baseline sign-off" is drawn only for those who review screenings. Every read is 
 
 import datetime
 import uuid
+from collections.abc import Callable
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -398,24 +400,18 @@ def _session_page(request: HttpRequest, session: TreatmentSession, **forms: obje
 @require_POST
 def reschedule(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
-    form = RescheduleForm(request.POST)
-    if form.is_valid():
-        try:
-            moved = reschedule_session(
-                session=session,
-                scheduled_for=form.cleaned_data["scheduled_for"],
-                actor=request.user,
-                ip_address=audit.client_ip(request),
-            )
-        except SessionNotAllowed as error:
-            form.add_error(error.field or None, str(error))
-        else:
-            local = timezone.localtime(moved.scheduled_for)
-            messages.success(
-                request, gettext("Session moved to %(date)s at %(time)s.") % _when(local)
-            )
-            return _back(session)
-    return _booking_refused(request, session, form, "reschedule_form")
+
+    def move(data: dict) -> str:
+        moved = reschedule_session(
+            session=session,
+            scheduled_for=data["scheduled_for"],
+            actor=request.user,
+            ip_address=audit.client_ip(request),
+        )
+        local = timezone.localtime(moved.scheduled_for)
+        return gettext("Session moved to %(date)s at %(time)s.") % _when(local)
+
+    return _submit(request, session, RescheduleForm(request.POST), "reschedule_form", move)
 
 
 @login_required
@@ -423,29 +419,41 @@ def reschedule(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def cancel(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
-    form = CancelSessionForm(request.POST)
+
+    def cancel_it(data: dict) -> str:
+        cancel_session(
+            session=session,
+            reason=data["reason"],
+            actor=request.user,
+            ip_address=audit.client_ip(request),
+        )
+        return gettext("Session canceled. It stays on the course's record.")
+
+    return _submit(request, session, CancelSessionForm(request.POST), "cancel_form", cancel_it)
+
+
+def _submit(
+    request: HttpRequest,
+    session: TreatmentSession,
+    form: forms.Form,
+    form_key: str,
+    write: Callable[[dict], str],
+    anchor: str = "",
+    *,
+    refusal_on_top: bool = False,
+) -> HttpResponse:
+    """One of the session page's forms sent: valid input goes to `write` (a service call,
+    returning the message to show), then back to the page. Otherwise the session page again
+    with the form as typed and the message beside its field (or on top of the form)."""
     if form.is_valid():
         try:
-            cancel_session(
-                session=session,
-                reason=form.cleaned_data["reason"],
-                actor=request.user,
-                ip_address=audit.client_ip(request),
-            )
+            done = write(form.cleaned_data)
         except SessionNotAllowed as error:
-            form.add_error(error.field or None, str(error))
+            form.add_error(None if refusal_on_top else error.field or None, str(error))
         else:
-            messages.success(request, gettext("Session canceled. It stays on the course's record."))
-            return _back(session)
-    return _booking_refused(request, session, form, "cancel_form")
-
-
-def _booking_refused(
-    request: HttpRequest, session: TreatmentSession, form: object, key: str
-) -> HttpResponse:
-    """The session page again with the form as typed and its message beside the field; when
-    the booking can no longer change (a dose recorded, cancelled), the message on top."""
-    return _session_page(request, session, **{key: form})
+            messages.success(request, done)
+            return _back(session, anchor)
+    return _session_page(request, session, **{form_key: form})
 
 
 def _due_readings(record: SessionRecord) -> list[dict]:
@@ -483,29 +491,25 @@ def record_vitals(request: HttpRequest, session_id: uuid.UUID, timing: str) -> H
         return _back(session)
     current = VitalReading.objects.current().filter(session=session, timing=timing)
     form = VitalsForm(request.POST, timing=timing, correctable=list(current))
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            record_reading(
-                session=session,
-                timing=timing,
-                systolic=data["blood_pressure"]["systolic"],
-                diastolic=data["blood_pressure"]["diastolic"],
-                heart_rate=data["heart_rate"],
-                spo2=data.get("spo2"),
-                weight_kg=data.get("weight_kg"),
-                planned_minutes=data.get("planned_minutes"),
-                supersedes=data.get("supersedes"),
-                correction_reason=data.get("correction_reason", ""),
-                actor=request.user,
-                ip_address=audit.client_ip(request),
-            )
-        except SessionNotAllowed as error:
-            form.add_error(error.field or None, str(error))
-        else:
-            messages.success(request, gettext("Reading recorded."))
-            return _back(session, "readiness")
-    return _session_page(request, session, **{f"{timing}_form": form})
+
+    def record(data: dict) -> str:
+        record_reading(
+            session=session,
+            timing=timing,
+            systolic=data["blood_pressure"]["systolic"],
+            diastolic=data["blood_pressure"]["diastolic"],
+            heart_rate=data["heart_rate"],
+            spo2=data.get("spo2"),
+            weight_kg=data.get("weight_kg"),
+            planned_minutes=data.get("planned_minutes"),
+            supersedes=data.get("supersedes"),
+            correction_reason=data.get("correction_reason", ""),
+            actor=request.user,
+            ip_address=audit.client_ip(request),
+        )
+        return gettext("Reading recorded.")
+
+    return _submit(request, session, form, f"{timing}_form", record, "readiness")
 
 
 @login_required
@@ -513,21 +517,17 @@ def record_vitals(request: HttpRequest, session_id: uuid.UUID, timing: str) -> H
 @require_POST
 def record_dose_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
-    form = DoseForm(request.POST)
-    if form.is_valid():
-        try:
-            record_dose(
-                session=session,
-                given_at=form.cleaned_data["given_at"],
-                actor=request.user,
-                ip_address=audit.client_ip(request),
-            )
-        except SessionNotAllowed as error:
-            form.add_error(error.field or None, str(error))
-        else:
-            messages.success(request, gettext("Dose time recorded."))
-            return _back(session, "after-dose")
-    return _session_page(request, session, dose_form=form)
+
+    def record(data: dict) -> str:
+        record_dose(
+            session=session,
+            given_at=data["given_at"],
+            actor=request.user,
+            ip_address=audit.client_ip(request),
+        )
+        return gettext("Dose time recorded.")
+
+    return _submit(request, session, DoseForm(request.POST), "dose_form", record, "after-dose")
 
 
 @login_required
@@ -535,25 +535,23 @@ def record_dose_view(request: HttpRequest, session_id: uuid.UUID) -> HttpRespons
 @require_POST
 def record_discharge_view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
+
+    def record(data: dict) -> str:
+        record_discharge(
+            session=session,
+            alert_and_oriented=data["alert_and_oriented"],
+            walks_unaided=data["walks_unaided"],
+            escort_present=data["escort_present"],
+            note=data["note"],
+            actor=request.user,
+            ip_address=audit.client_ip(request),
+        )
+        return gettext("Discharge recorded.")
+
     form = DischargeForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            record_discharge(
-                session=session,
-                alert_and_oriented=data["alert_and_oriented"],
-                walks_unaided=data["walks_unaided"],
-                escort_present=data["escort_present"],
-                note=data["note"],
-                actor=request.user,
-                ip_address=audit.client_ip(request),
-            )
-        except SessionNotAllowed as error:
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, gettext("Discharge recorded."))
-            return _back(session, "discharge")
-    return _session_page(request, session, discharge_form=form)
+    return _submit(
+        request, session, form, "discharge_form", record, "discharge", refusal_on_top=True
+    )
 
 
 @login_required
