@@ -20,7 +20,7 @@ from django.core import serializers
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import translation
 
 from screening.engine.definitions import DEFAULT_CHECK_IN_FILE, DEFAULT_CHECK_IN_PANEL_FILE
@@ -34,6 +34,7 @@ from screening.models import (
 )
 from screening.services.content import load_formulary, load_question_set
 from screening.services.roles import ensure_roles
+from tests.logins import log_in_staff
 
 PASSWORD = "correct horse battery staple"
 
@@ -213,6 +214,18 @@ def physician(roles):
 @pytest.fixture
 def nurse(roles):
     return make_user("nurse@example.com", "Nell Nurse", NURSE_GROUP)
+
+
+@pytest.fixture
+def physician_client(physician):
+    """A browser signed in as the physician, second factor given."""
+    return log_in_staff(Client(), physician)
+
+
+@pytest.fixture
+def nurse_client(nurse):
+    """A browser signed in as the nurse, second factor given."""
+    return log_in_staff(Client(), nurse)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import datetime
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone, translation
 
 from screening.models import Screening, TreatmentSession
@@ -20,21 +19,10 @@ from tests.check_in_helpers import (
     make_session,
 )
 from tests.intake_helpers import fill_intake
-from tests.logins import log_in_staff
 from tests.session_helpers import make_course
 from tests.session_helpers import make_session as make_staff_session
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def nurse_client(nurse):
-    return log_in_staff(Client(), nurse)
-
-
-@pytest.fixture
-def physician_client(physician):
-    return log_in_staff(Client(), physician)
 
 
 def page(session) -> str:

@@ -16,13 +16,6 @@ from .intake_helpers import fill_intake
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def physician_client(physician):
-    client = Client()
-    log_in_staff(client, physician)
-    return client
-
-
 def url(screening, tail=""):
     return f"/staff/screenings/{screening.pk}/{tail}"
 

@@ -25,13 +25,6 @@ from .factories import make_submitted_screening
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def physician_client(physician):
-    client = Client()
-    log_in_staff(client, physician)
-    return client
-
-
 def summary_of(body: str) -> str:
     """The summary's HTML: from its heading to the end of its section."""
     start = body.index('id="summary-heading"')

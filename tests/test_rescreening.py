@@ -45,13 +45,6 @@ BLORBEX = {"medications-none": "", "medications-rows": "1", "medications-0-name"
 REASON = "New diagnosis of uncontrolled hypertension reported by the GP; re-check before dosing"
 
 
-@pytest.fixture
-def physician_client(physician):
-    client = Client()
-    log_in_staff(client, physician)
-    return client
-
-
 def submit(client, screening):
     response = client.post(f"/screenings/{screening.pk}/review/", {"consent": "on"})
     assert response.status_code == 302

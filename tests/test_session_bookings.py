@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -22,20 +21,9 @@ from screening.models import (
 )
 from tests.check_in_helpers import COULD_BE_PREGNANT, make_cleared_course
 from tests.check_in_helpers import make_session as make_upcoming_session
-from tests.logins import log_in_staff
 from tests.session_helpers import make_course, make_session
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def nurse_client(nurse):
-    return log_in_staff(Client(), nurse)
-
-
-@pytest.fixture
-def physician_client(physician):
-    return log_in_staff(Client(), physician)
 
 
 def page(session) -> str:

@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -20,13 +19,7 @@ from screening.services.sessions import (
     record_dose,
     record_reading,
 )
-from tests.logins import log_in_staff
 from tests.session_helpers import make_course, make_session
-
-
-@pytest.fixture
-def nurse_client(nurse):
-    return log_in_staff(Client(), nurse)
 
 
 def page(session) -> str:

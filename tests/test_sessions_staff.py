@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -31,16 +30,6 @@ from screening.services.sessions import (
 from tests.factories import make_patient, make_submitted_screening
 from tests.logins import log_in_staff
 from tests.session_helpers import backdate_readings, clear, make_course, make_session
-
-
-@pytest.fixture
-def nurse_client(nurse):
-    return log_in_staff(Client(), nurse)
-
-
-@pytest.fixture
-def physician_client(physician):
-    return log_in_staff(Client(), physician)
 
 
 def page(session) -> str:

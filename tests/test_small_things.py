@@ -3,7 +3,6 @@
 import pytest
 from django.contrib import messages
 from django.template import Context, Template
-from django.test import Client
 
 from screening.services.intake import start_screening
 from tests.logins import log_in_staff
@@ -82,13 +81,6 @@ def test_a_blood_pressure_with_a_dash_is_refused_beside_the_box_and_kept(patient
 
 
 # --- The medicines table names classes as the formulary writes them ---------------------------
-
-
-@pytest.fixture
-def physician_client(physician):
-    client = Client()
-    log_in_staff(client, physician)
-    return client
 
 
 def test_the_medicines_table_says_cyp3a4_as_written_not_cyp3a4_recased(
