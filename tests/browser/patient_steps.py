@@ -102,6 +102,9 @@ def answer_visible_questions(page: Page, answers: Answers | None = None) -> None
     form = main_form(page)
     _answer_radio_groups(page, form, answers)
     _answer_checkbox_groups(page, form, answers)
+    # A choice may bring follow-up questions in above the boxes: let the page show them before
+    # the boxes are listed, so each answer goes into the box whose label was read.
+    settled(page)
     _answer_medication_lists(page, form, answers)
     _answer_measurements(form, answers)
     _answer_boxes(form, answers)
@@ -123,16 +126,25 @@ def shown_questions(page: Page) -> list[str]:
 
 
 def _answer_radio_groups(page: Page, form: Locator, answers: Answers) -> None:
-    groups = form.locator("fieldset:visible").filter(has=page.locator("input[type=radio]"))
-    for group in groups.all():
-        if group.locator("input[type=radio]:checked").count():
-            continue
+    """The first unanswered group, again and again: an answer may show follow-up groups in
+    place, which would shift a list of groups taken before it."""
+    unanswered = (
+        form.locator("fieldset:visible")
+        .filter(has=page.locator("input[type=radio]"))
+        .filter(has_not=page.locator("input[type=radio]:checked"))
+    )
+    for _ in range(200):
+        if not unanswered.count():
+            return
+        group = unanswered.first
         question = group.locator("legend").first.inner_text()
         wanted = _match(answers.choices, question)
         if wanted:
             group.get_by_role("radio", name=wanted, exact=True).check()
         else:
             group.get_by_role("radio").first.check()
+        settled(page)
+    raise AssertionError("Radio groups kept appearing unanswered")
 
 
 def _answer_checkbox_groups(page: Page, form: Locator, answers: Answers) -> None:
@@ -202,10 +214,11 @@ def _answer_measurements(form: Locator, answers: Answers) -> None:
 
 
 def _answer_boxes(form: Locator, answers: Answers) -> None:
+    # Element handles, not locators: each stays the box whose label was read.
     for box in form.locator(
         "input[type=text]:visible, input[type=tel]:visible, input[type=date]:visible,"
         " input[type=number]:visible, textarea:visible"
-    ).all():
+    ).element_handles():
         info = box.evaluate(_CONTROL_INFO_JS)
         if info["value"] or info["inMedicationRow"] or info["inMeasurement"]:
             continue
