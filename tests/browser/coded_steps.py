@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from playwright.sync_api import Locator, Page, expect
 
-from .patient_steps import main_form, settled, shown_questions
+from .patient_steps import main_form, refused, settled, shown_questions
 
 DEFAULT_DATE = "1980-05-17"
 DEFAULT_NUMBER = "72"
@@ -202,15 +202,7 @@ def complete_page_by_code(
         if error_summary(page).count():
             if fix_out_of_range_numbers(page):
                 continue
-            raise AssertionError(
-                f"The page {start_url} refused the answers: "
-                + " / ".join(
-                    t.strip()
-                    for t in main_form(page).locator(".invalid-feedback").all_inner_texts()
-                )
-                + "\n"
-                + error_summary(page).inner_text()
-            )
+            raise refused(page, start_url)
         # Without the page's script, follow-ups come back with the page after a save.
         expect(page.locator("main [role=status]").first).to_be_visible()
     raise AssertionError(f"The page {start_url} kept coming back after saving.")

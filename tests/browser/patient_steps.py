@@ -289,21 +289,25 @@ def complete_page(page: Page, answers: Answers | None = None, on_follow_up=None)
         if error_summary(page).count():
             if fix_out_of_range_numbers(page):
                 continue
-            raise AssertionError(
-                f"The page {start_url} refused the answers: "
-                + " / ".join(
-                    t.strip()
-                    for t in main_form(page).locator(".invalid-feedback").all_inner_texts()
-                )
-                + "\n"
-                + error_summary(page).inner_text()
-            )
+            raise refused(page, start_url)
         status = page.get_by_role("status").filter(has_text=FOLLOW_UP_MESSAGE)
         expect(status).to_be_visible()
         messages.append(status.inner_text())
         if on_follow_up:
             on_follow_up(page)
     raise AssertionError(f"The page {start_url} kept coming back after saving.")
+
+
+def refused(page: Page, start_url: str) -> AssertionError:
+    """What the page said when it refused the answers, as a test failure."""
+    return AssertionError(
+        f"The page {start_url} refused the answers: "
+        + " / ".join(
+            t.strip() for t in main_form(page).locator(".invalid-feedback").all_inner_texts()
+        )
+        + "\n"
+        + error_summary(page).inner_text()
+    )
 
 
 def section_slug(page: Page) -> str:
