@@ -15,7 +15,7 @@ from django.apps import apps
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "screening.accounts.backends.ClinicModelBackend"
 
 
 def verified_device_id(user) -> str | None:

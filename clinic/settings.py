@@ -120,7 +120,8 @@ MIDDLEWARE = [
 # so someone failing from another address never locks the real person out.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, with each request's user read together with their staff role.
+    "screening.accounts.backends.ClinicModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 1  # hours
@@ -173,6 +174,8 @@ STAFF_IDLE_TIMEOUT_SECONDS = env_int("STAFF_IDLE_TIMEOUT_SECONDS", 15 * 60)
 STAFF_ABSOLUTE_TIMEOUT_SECONDS = env_int("STAFF_ABSOLUTE_TIMEOUT_SECONDS", 12 * 60 * 60)
 PATIENT_IDLE_TIMEOUT_SECONDS = env_int("PATIENT_IDLE_TIMEOUT_SECONDS", 30 * 60)
 SESSION_COOKIE_AGE = STAFF_ABSOLUTE_TIMEOUT_SECONDS
+# Django's database sessions, each request's read written as plain SQL (the module says why).
+SESSION_ENGINE = "screening.accounts.session_store"
 
 ROOT_URLCONF = "clinic.urls"
 

@@ -83,7 +83,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         """Physicians and clinic admins: the people who may invite and review patients."""
         if not self.is_authenticated:
             return False
-        return self.is_superuser or self.groups.filter(name__in=STAFF_GROUPS).exists()
+        if self.is_superuser:
+            return True
+        # Read with the user on each request (screening/accounts/backends.py).
+        as_read = self.__dict__.get("clinic_staff_as_read")
+        if as_read is not None:
+            return as_read
+        return self.groups.filter(name__in=STAFF_GROUPS).exists()
 
 
 PHYSICIAN_GROUP = "Physician"

@@ -142,7 +142,7 @@ def accept_invitation_view(request: HttpRequest) -> HttpResponse:
         except InvitationInvalid:
             return _invitation_invalid(request)
         request.session.pop(INVITATION_SESSION_KEY, None)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="screening.accounts.backends.ClinicModelBackend")
         messages.success(request, ACCOUNT_READY)
         return redirect("patient:home")
     return render(

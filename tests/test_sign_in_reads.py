@@ -1,0 +1,109 @@
+"""What every signed-in request reads first: its session row and its user (with whether they
+are clinic staff), each in one query (screening/accounts/session_store.py, backends.py)."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
+from screening.accounts.backends import ClinicModelBackend
+from screening.accounts.session_store import SessionStore
+from screening.models import CLINIC_ADMIN_GROUP, NURSE_GROUP, PHYSICIAN_GROUP, User
+from tests.factories import make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+def _staff(group_name: str) -> User:
+    user = make_patient(f"Staff {group_name}")
+    user.groups.add(Group.objects.get_or_create(name=group_name)[0])
+    return user
+
+
+@pytest.mark.parametrize("group_name", [PHYSICIAN_GROUP, NURSE_GROUP, CLINIC_ADMIN_GROUP])
+def test_a_staff_member_is_read_as_staff_in_the_one_query(group_name, django_assert_num_queries):
+    staff = _staff(group_name)
+    with django_assert_num_queries(1):
+        user = ClinicModelBackend().get_user(str(staff.pk))
+        assert user == staff
+        assert user.is_clinic_staff is True
+
+
+def test_a_patient_is_read_as_not_staff_in_the_one_query(django_assert_num_queries):
+    patient = make_patient()
+    # A group that is not a staff role does not make anyone staff.
+    patient.groups.add(Group.objects.get_or_create(name="Newsletter")[0])
+    with django_assert_num_queries(1):
+        user = ClinicModelBackend().get_user(str(patient.pk))
+        assert user.is_clinic_staff is False
+
+
+def test_a_superuser_is_staff():
+    admin = User.objects.create_superuser(email="root@example.com", password="x", full_name="R")
+    assert ClinicModelBackend().get_user(str(admin.pk)).is_clinic_staff is True
+
+
+def test_a_user_read_elsewhere_still_asks_the_database():
+    physician = _staff(PHYSICIAN_GROUP)
+    assert User.objects.get(pk=physician.pk).is_clinic_staff is True
+    assert User.objects.get(pk=make_patient().pk).is_clinic_staff is False
+
+
+@pytest.mark.parametrize(
+    "user_id", ["not-a-uuid", "", "0" * 40, "00000000-0000-0000-0000-000000000000"]
+)
+def test_a_malformed_or_unknown_id_is_nobody(user_id):
+    assert ClinicModelBackend().get_user(user_id) is None
+
+
+def test_a_deactivated_account_is_nobody():
+    patient = make_patient()
+    patient.is_active = False
+    patient.save()
+    assert ClinicModelBackend().get_user(str(patient.pk)) is None
+
+
+def test_a_deactivated_account_is_signed_out_of_its_open_session(client):
+    patient = make_patient()
+    client.force_login(patient, backend="screening.accounts.backends.ClinicModelBackend")
+    assert client.get("/").wsgi_request.user == patient
+    patient.is_active = False
+    patient.save()
+    assert client.get("/").wsgi_request.user.is_authenticated is False
+
+
+def _stored(data: dict, *, expires_in: timedelta) -> str:
+    store = SessionStore()
+    store.update(data)
+    store.create()
+    Session.objects.filter(session_key=store.session_key).update(
+        expire_date=timezone.now() + expires_in
+    )
+    return store.session_key
+
+
+def test_a_session_is_read_in_one_query(django_assert_num_queries):
+    key = _stored({"answer": "kept"}, expires_in=timedelta(hours=1))
+    store = SessionStore(key)
+    with django_assert_num_queries(1):
+        assert store["answer"] == "kept"
+    assert store.session_key == key
+
+
+def test_an_expired_session_is_empty_and_gets_a_new_key_when_saved():
+    key = _stored({"answer": "old"}, expires_in=-timedelta(seconds=1))
+    store = SessionStore(key)
+    assert "answer" not in store
+    store["answer"] = "new"
+    store.save()
+    assert store.session_key != key
+    # The expired row is left for clearsessions, as Django's own store does.
+    assert Session.objects.filter(session_key=key).exists()
+
+
+def test_an_unknown_session_key_is_empty():
+    store = SessionStore("x" * 32)
+    assert store.load() == {}
+    assert store.session_key is None
