@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import CharField, JSONField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -42,6 +42,7 @@ from .models import (
     UndeliveredEmail,
     User,
 )
+from .patient_screening import patient_screening as patient_screening
 from .snapshots import CHECK_IN_QUESTION_SET as CHECK_IN_QUESTION_SET
 from .snapshots import DEFAULT_QUESTION_SET as DEFAULT_QUESTION_SET
 from .snapshots import questionnaire_for
@@ -84,27 +85,9 @@ class Baseline:
     answers: dict[str, object]
 
 
-def patient_screenings() -> QuerySet[Screening]:
-    """Screenings as the patient's own pages read them: with the version and, for a check-in,
-    its session, the course's clearance and the baseline's latest submitted answers (as
-    `baseline_answers`), so a check-in page costs no more queries than an intake page."""
-    return Screening.objects.select_related(
-        "version", "treatment_session__course__clearance__screening__version"
-    ).annotate(
-        baseline_answers=Subquery(
-            Submission.objects.filter(
-                screening_id=OuterRef("treatment_session__course__clearance__screening_id")
-            )
-            .order_by("-number")
-            .values("answers")[:1],
-            output_field=JSONField(),
-        )
-    )
-
-
 def session_of_check_in(check_in: Screening) -> TreatmentSession | None:
     """The session a check-in is for (None for an intake, or a check-in of no session); no
-    query when the screening was read with patient_screenings()."""
+    query when the screening was read with patient_screening()."""
     if check_in.purpose != Screening.Purpose.CHECK_IN:
         return None
     if Screening.treatment_session.is_cached(check_in):

@@ -29,7 +29,7 @@ from ..selectors import (
     first_incomplete_section,
     intake_screenings,
     page_draft,
-    patient_screenings,
+    patient_screening,
     section_is_complete,
     visibility_for,
 )
@@ -60,7 +60,10 @@ logger = logging.getLogger(__name__)
 
 
 def _own_screening(request: HttpRequest, screening_id: UUID) -> Screening:
-    return get_object_or_404(patient_screenings(), pk=screening_id, patient=request.user)
+    screening = patient_screening(screening_id, request.user)
+    if screening is None:
+        raise Http404
+    return screening
 
 
 def _closed_check_in(request: HttpRequest, screening: Screening) -> HttpResponse | None:

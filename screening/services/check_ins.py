@@ -24,7 +24,7 @@ def why_closed(check_in: Screening) -> str | None:
     """None while the patient may answer and send this check-in; otherwise the words telling
     them why not: its session was canceled (or its course ended), or it was set aside when
     the session moved to another day. No query for a check-in read with
-    selectors.patient_screenings() and still its session's."""
+    selectors.patient_screening() and still its session's."""
     if check_in.purpose != Screening.Purpose.CHECK_IN:
         return None
     session = session_of_check_in(check_in)

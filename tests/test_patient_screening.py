@@ -1,0 +1,114 @@
+"""The patient's screening as their pages read it (screening/patient_screening.py): one
+hand-written query that must give exactly what the ORM's select_related gives."""
+
+import pytest
+from django.db.models import JSONField, OuterRef, Subquery
+
+from screening.models import Decision, Screening, Submission, TreatmentCourse
+from screening.patient_screening import patient_screening
+from screening.selectors import baseline_for, session_of_check_in
+from screening.services.check_ins import open_check_in
+from tests.check_in_helpers import COULD_BE_PREGNANT, make_cleared_course, make_session
+from tests.factories import make_patient, make_submitted_screening
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("check_in_version")]
+
+CHAIN = "treatment_session__course__clearance__screening__version"
+
+
+def _as_the_orm_reads_it(screening: Screening) -> Screening:
+    return (
+        Screening.objects.select_related("version", CHAIN)
+        .annotate(
+            baseline_answers=Subquery(
+                Submission.objects.filter(
+                    screening_id=OuterRef("treatment_session__course__clearance__screening_id")
+                )
+                .order_by("-number")
+                .values("answers")[:1],
+                output_field=JSONField(),
+            )
+        )
+        .get(pk=screening.pk)
+    )
+
+
+def _fields(instance) -> dict:
+    return {
+        field.attname: getattr(instance, field.attname)
+        for field in type(instance)._meta.concrete_fields
+    }
+
+
+def test_an_intake_is_read_with_its_version_and_no_session(django_assert_num_queries):
+    intake = make_submitted_screening(level="caution")
+    with django_assert_num_queries(1):
+        read = patient_screening(intake.pk, intake.patient)
+        # Known to have no session, as select_related leaves it: no second query.
+        assert session_of_check_in(read) is None
+        assert read.version.number >= 1
+    expected = _as_the_orm_reads_it(intake)
+    assert _fields(read) == _fields(expected)
+    assert _fields(read.version) == _fields(expected.version)
+    assert read.baseline_answers is None
+
+
+def test_a_check_in_is_read_with_its_session_course_clearance_and_baseline(
+    physician, django_assert_num_queries
+):
+    patient = make_patient()
+    course = make_cleared_course(patient=patient, physician=physician, baseline=COULD_BE_PREGNANT)
+    # A later submission of the baseline is the one read.
+    intake = course.clearance.screening
+    Submission.objects.create(
+        screening=intake, number=2, submitted_at=intake.submitted_at, answers={"pregnant": "no"}
+    )
+    check_in = open_check_in(session=make_session(course))
+    with django_assert_num_queries(1):
+        read = patient_screening(check_in.pk, patient)
+        session = session_of_check_in(read)
+        baseline = baseline_for(read)
+        assert baseline.answers == {"pregnant": "no"}
+        assert baseline.screening.version.status == "published"
+        assert session.course.ended_at is None
+    expected = _as_the_orm_reads_it(check_in)
+    expected_session = expected.treatment_session
+    assert _fields(read) == _fields(expected)
+    assert _fields(read.version) == _fields(expected.version)
+    for got, want in (
+        (session, expected_session),
+        (session.course, expected_session.course),
+        (session.course.clearance, expected_session.course.clearance),
+        (session.course.clearance.screening, expected_session.course.clearance.screening),
+        (baseline.screening.version, expected_session.course.clearance.screening.version),
+    ):
+        assert _fields(got) == _fields(want)
+    assert session.check_in is read
+
+
+def test_a_baseline_with_no_submission_reads_as_none(physician):
+    patient = make_patient()
+    # An intake decided with no snapshot (screenings from before snapshots were kept).
+    intake = make_submitted_screening(patient=patient, status=Screening.Status.DECIDED)
+    clearance = Decision.objects.create(
+        screening=intake,
+        physician=physician,
+        outcome=Decision.Outcome.CLEARED,
+        signed_name=physician.full_name,
+    )
+    course = TreatmentCourse.objects.create(
+        patient=patient,
+        product=TreatmentCourse.Product.IV_KETAMINE,
+        clearance=clearance,
+        created_by=physician,
+    )
+    check_in = open_check_in(session=make_session(course))
+    read = patient_screening(check_in.pk, patient)
+    assert read.baseline_answers is None
+    assert session_of_check_in(read).course == course
+
+
+def test_another_patients_screening_or_an_unknown_one_is_nothing():
+    intake = make_submitted_screening()
+    assert patient_screening(intake.pk, make_patient()) is None
+    assert patient_screening(Screening().pk, intake.patient) is None
