@@ -196,3 +196,32 @@ def test_reading_the_queue_is_audited_without_naming_anyone(
     assert (event.action, event.actor) == (AuditAction.QUEUE_VIEWED, physician)
     assert event.summary == "Review queue read: status all, level caution"
     assert screening.patient.full_name not in event.summary
+
+
+def test_a_queue_row_escapes_what_patients_and_physicians_typed():
+    from django.utils import translation
+
+    from screening.presenters import queue_row_html, queue_row_words
+
+    row = {
+        "badge": "",
+        "url": "/staff/screenings/1/",
+        "name": "Ann <script>alert(1)</script>",
+        "email": "ann@example.com",
+        "submitted": "1 Nov 2026, 09:00",
+        "flags": "2",
+        "status": "Waiting for the patient",
+        "resubmitted": True,
+        "rescreening": False,
+        "not_opened_for": "",
+        "waiting": True,
+        "asked_ago": "2 days",
+        "request": "Which <b>dose</b>? " + "x" * 200,
+    }
+    with translation.override("es"):
+        html = str(queue_row_html(row, queue_row_words()))
+    assert "<script>" not in html and "Ann &lt;script&gt;" in html
+    assert "Which &lt;b&gt;dose&lt;/b&gt;?" in html
+    # The request is quoted up to 140 characters, ending in an ellipsis.
+    assert "x" * 200 not in html and "…</bdi>" in html
+    assert 'data-label="Estado"' in html and "Enviada de nuevo" in html
