@@ -107,3 +107,35 @@ def test_an_unknown_session_key_is_empty():
     store = SessionStore("x" * 32)
     assert store.load() == {}
     assert store.session_key is None
+
+
+def _permissions_as_django_reads_them(user: User) -> set[str]:
+    from django.contrib.auth.backends import ModelBackend
+
+    return ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+
+
+@pytest.mark.parametrize("group_name", [PHYSICIAN_GROUP, NURSE_GROUP, CLINIC_ADMIN_GROUP])
+def test_a_roles_permissions_are_django_s_read_in_one_query(
+    group_name, roles, django_assert_num_queries
+):
+    from django.contrib.auth.models import Permission
+
+    staff = _staff(group_name)
+    # One permission of their own too, beside the role's.
+    staff.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
+    expected = _permissions_as_django_reads_them(staff)
+    assert "screening.view_auditevent" in expected and len(expected) > 1
+    user = ClinicModelBackend().get_user(str(staff.pk))
+    with django_assert_num_queries(1):
+        assert ClinicModelBackend().get_all_permissions(user) == expected
+        # Cached on the user for the rest of the request, as Django's own.
+        assert ClinicModelBackend().get_all_permissions(user) == expected
+
+
+def test_a_patient_has_no_permissions_and_a_deactivated_user_none():
+    patient = make_patient()
+    assert ClinicModelBackend().get_all_permissions(patient) == set()
+    staff = _staff(PHYSICIAN_GROUP)
+    staff.is_active = False
+    assert ClinicModelBackend().get_all_permissions(staff) == set()

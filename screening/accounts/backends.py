@@ -1,9 +1,13 @@
-"""The signed-in user of each request, read with whether they are clinic staff."""
+"""The signed-in user of each request, read with whether they are clinic staff, and their
+permissions read in one query."""
 
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.options import Options
 
 from ..models import STAFF_GROUPS, User
 
@@ -33,6 +37,25 @@ class ClinicModelBackend(ModelBackend):
         user.clinic_staff_as_read = bool(user.clinic_staff_as_read)
         return user if self.user_can_authenticate(user) else None
 
+    def get_all_permissions(self, user_obj: User, obj: object = None) -> set[str]:
+        """The ModelBackend's answer (cached on the user for the request, nothing for an
+        inactive user or an object), with the user's own and their groups' permissions read
+        in one query rather than two: every staff page checks a permission."""
+        if (
+            not user_obj.is_active
+            or user_obj.is_anonymous
+            or obj is not None
+            or user_obj.is_superuser
+            or hasattr(user_obj, "_perm_cache")
+        ):
+            return super().get_all_permissions(user_obj, obj)
+        connection = connections[router.db_for_read(Permission)]
+        user_id = User._meta.pk.get_db_prep_value(user_obj.pk, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(_permissions_sql(connection), [user_id, user_id])
+            user_obj._perm_cache = {f"{app}.{codename}" for app, codename in cursor.fetchall()}
+        return user_obj._perm_cache
+
 
 def _user_with_staff_flag_sql(connection: BaseDatabaseWrapper) -> str:
     # Names from the models' own metadata, quoted; every value is a query parameter.
@@ -48,4 +71,30 @@ def _user_with_staff_flag_sql(connection: BaseDatabaseWrapper) -> str:
         f"WHERE m.{quote(user_column)} = u.{quote('id')} AND g.{quote('name')} IN ({placeholders})"
         f") AS clinic_staff_as_read FROM {quote(User._meta.db_table)} u "
         f"WHERE u.{quote('id')} = %s"
+    )
+
+
+def _permissions_sql(connection: BaseDatabaseWrapper) -> str:
+    """The app label and codename of every permission a user has, themselves or through a
+    group (what ModelBackend reads in two queries)."""
+    quote = connection.ops.quote_name
+    permission = Permission._meta
+    content_type = ContentType._meta
+    own = User.user_permissions.through._meta
+    memberships = User.groups.through._meta
+    granted = Group.permissions.through._meta
+
+    def column(meta: Options, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    return (
+        f"SELECT ct.{column(content_type, 'app_label')}, p.{column(permission, 'codename')} "  # noqa: S608
+        f"FROM {quote(permission.db_table)} p JOIN {quote(content_type.db_table)} ct "
+        f"ON ct.{quote('id')} = p.{column(permission, 'content_type')} "
+        f"WHERE p.{quote('id')} IN (SELECT o.{column(own, 'permission')} "
+        f"FROM {quote(own.db_table)} o WHERE o.{column(own, 'user')} = %s) "
+        f"OR p.{quote('id')} IN (SELECT g.{column(granted, 'permission')} "
+        f"FROM {quote(granted.db_table)} g JOIN {quote(memberships.db_table)} m "
+        f"ON m.{column(memberships, 'group')} = g.{column(granted, 'group')} "
+        f"WHERE m.{column(memberships, 'user')} = %s)"
     )
