@@ -1,11 +1,11 @@
-"""The patient's screening as their pages read it (screening/patient_screening.py): one
+"""The patient's screening as their pages read it (screening/patient_reads.py): one
 hand-written query that must give exactly what the ORM's select_related gives."""
 
 import pytest
 from django.db.models import JSONField, OuterRef, Subquery
 
 from screening.models import Decision, Screening, Submission, TreatmentCourse
-from screening.patient_screening import patient_screening
+from screening.patient_reads import patient_screening
 from screening.selectors import baseline_for, session_of_check_in
 from screening.services.check_ins import open_check_in
 from tests.check_in_helpers import COULD_BE_PREGNANT, make_cleared_course, make_session
@@ -112,3 +112,41 @@ def test_another_patients_screening_or_an_unknown_one_is_nothing():
     intake = make_submitted_screening()
     assert patient_screening(intake.pk, make_patient()) is None
     assert patient_screening(Screening().pk, intake.patient) is None
+
+
+def test_a_page_asks_for_its_draft_only_when_the_screening_keeps_one(django_assert_num_queries):
+    from screening.models import PageDraft
+    from screening.selectors import page_draft
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    read = patient_screening(intake.pk, intake.patient)
+    with django_assert_num_queries(0):
+        assert page_draft(read, "mood") is None
+    kept = PageDraft.objects.create(
+        screening=intake, section_code="mood", values={}, source=PageDraft.Source.EXPIRED_POST
+    )
+    read = patient_screening(intake.pk, intake.patient)
+    assert page_draft(read, "mood") == kept
+    assert page_draft(read, "about_you") is None
+
+
+def test_stored_answers_are_the_orms_by_question_code(django_assert_num_queries):
+    from screening.models import Answer, Question
+    from screening.selectors import stored_answers
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    questions = Question.objects.filter(version=intake.version).order_by("code")[:5]
+    values = [
+        "yes",
+        ["benzodiazepines", "opioids"],
+        {"systolic": 150, "diastolic": 95},
+        [{"name": "Sertraline", "dose": "50 mg"}],
+        7.5,
+    ]
+    for question, value in zip(questions, values, strict=True):
+        Answer.objects.create(screening=intake, question=question, value=value)
+    with django_assert_num_queries(1):
+        answers = stored_answers(intake)
+    assert answers == dict(intake.answers.values_list("question__code", "value"))
+    assert answers[questions[2].code] == {"systolic": 150, "diastolic": 95}
+    assert stored_answers(make_submitted_screening()) == {}
