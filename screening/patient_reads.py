@@ -22,6 +22,7 @@ from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
+from . import prepared
 from .models import (
     Answer,
     Decision,
@@ -74,7 +75,7 @@ def patient_screening(screening_id: uuid.UUID, patient: User) -> Screening | Non
     pk_field = Screening._meta.pk
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
+            prepared.statement(connection, "screening_patient_screening_read", sql),
             [
                 pk_field.get_db_prep_value(screening_id, connection),
                 User._meta.pk.get_db_prep_value(patient.pk, connection),
@@ -203,7 +204,10 @@ def stored_answers(screening_id: uuid.UUID) -> dict[str, object]:
     connection = connections[router.db_for_read(Answer)]
     sql, converters = _answers_statement(connection.vendor, connection.alias)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Screening._meta.pk.get_db_prep_value(screening_id, connection)])
+        cursor.execute(
+            prepared.statement(connection, "screening_answers_read", sql),
+            [Screening._meta.pk.get_db_prep_value(screening_id, connection)],
+        )
         rows = cursor.fetchall()
     return {code: _convert(value, converters, connection) for code, value in rows}
 

@@ -9,6 +9,7 @@ from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.options import Options
 
+from .. import prepared
 from ..models import STAFF_GROUPS, User
 
 
@@ -27,7 +28,9 @@ class ClinicModelBackend(ModelBackend):
         connection = connections[router.db_for_read(User)]
         users = list(
             User.objects.raw(
-                _user_with_staff_flag_sql(connection),
+                prepared.statement(
+                    connection, "screening_user_read", _user_with_staff_flag_sql(connection)
+                ),
                 [*STAFF_GROUPS, User._meta.pk.get_db_prep_value(pk, connection)],
             )
         )
@@ -52,7 +55,12 @@ class ClinicModelBackend(ModelBackend):
         connection = connections[router.db_for_read(Permission)]
         user_id = User._meta.pk.get_db_prep_value(user_obj.pk, connection)
         with connection.cursor() as cursor:
-            cursor.execute(_permissions_sql(connection), [user_id, user_id])
+            cursor.execute(
+                prepared.statement(
+                    connection, "screening_permissions_read", _permissions_sql(connection)
+                ),
+                [user_id, user_id],
+            )
             user_obj._perm_cache = {f"{app}.{codename}" for app, codename in cursor.fetchall()}
         return user_obj._perm_cache
 

@@ -10,17 +10,24 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionS
 from django.db import connections, router
 from django.utils import timezone
 
+from .. import prepared
+
 
 class SessionStore(DatabaseSessionStore):
     def load(self) -> dict:
         model = self.model
         connection = connections[router.db_for_read(model)]
         quote = connection.ops.quote_name
+        # The table's name from the model, quoted; the key and the time are parameters.
+        sql = prepared.statement(
+            connection,
+            "screening_session_read",
+            f"SELECT {quote('session_data')} FROM {quote(model._meta.db_table)} "  # noqa: S608
+            f"WHERE {quote('session_key')} = %s AND {quote('expire_date')} > %s",
+        )
         with connection.cursor() as cursor:
-            # The table's name from the model, quoted; the key and the time are parameters.
             cursor.execute(
-                f"SELECT {quote('session_data')} FROM {quote(model._meta.db_table)} "  # noqa: S608
-                f"WHERE {quote('session_key')} = %s AND {quote('expire_date')} > %s",
+                sql,
                 [
                     self.session_key,
                     connection.ops.adapt_datetimefield_value(timezone.now()),
