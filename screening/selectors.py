@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -253,7 +253,6 @@ def current_clearances(
     its signature, on any of the patient's intakes."""
     now = now or timezone.now()
     patient_ids = list(patient_ids)
-    intakes = Screening.objects.intakes().filter(patient_id__in=patient_ids)
     later_request = (
         RescreeningRequest.objects.filter(
             screening__purpose=Screening.Purpose.INTAKE,
@@ -264,13 +263,20 @@ def current_clearances(
         .values("pk")[:1]
     )
     decisions_by_patient: dict[uuid.UUID, list[Decision]] = defaultdict(list)
+    # The decisions of these patients' intakes, each with its patient's id (the intake's
+    # other columns are not read: a clearance names its screening by screening_id).
     for decision in (
-        Decision.objects.filter(screening__in=intakes)
-        .select_related("screening")
-        .annotate(later_request_id=Subquery(later_request))
+        Decision.objects.filter(
+            screening__patient_id__in=patient_ids,
+            screening__purpose=Screening.Purpose.INTAKE,
+        )
+        .annotate(
+            intake_patient_id=F("screening__patient_id"),
+            later_request_id=Subquery(later_request),
+        )
         .order_by("-signed_at", "-pk")
     ):
-        decisions_by_patient[decision.screening.patient_id].append(decision)
+        decisions_by_patient[decision.intake_patient_id].append(decision)
     return {
         patient_id: _clearance_from(decisions_by_patient[patient_id], now)
         for patient_id in patient_ids

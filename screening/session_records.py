@@ -167,11 +167,20 @@ def session_records(
     ids = [s.pk for s in sessions]
     flags_by_screening = flags if flags is not None else flags_of(s.check_in_id for s in sessions)
     readings_by_session: dict = defaultdict(list)
-    for reading in (
+    readings = list(
         VitalReading.objects.filter(session_id__in=ids)
-        .select_related("recorded_by", "review__physician", "superseded_by")
+        .select_related("recorded_by", "review__physician")
         .order_by("recorded_at")
-    ):
+    )
+    # The reading that corrected each one (`reading.superseded_by`, as select_related sets
+    # it, None for none) from this same list: a correction is of a reading of its own
+    # session (services.sessions.record_reading), so the table need not join itself.
+    corrections = {r.supersedes_id: r for r in readings if r.supersedes_id}
+    for reading in readings:
+        correction = corrections.get(reading.pk)
+        VitalReading.superseded_by.related.set_cached_value(reading, correction)
+        if correction is not None:
+            VitalReading.supersedes.field.set_cached_value(correction, reading)
         readings_by_session[reading.session_id].append(reading)
     doses_by_session: dict = defaultdict(list)
     for dose in DoseRecord.objects.filter(session_id__in=ids).select_related("recorded_by"):

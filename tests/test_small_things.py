@@ -207,3 +207,42 @@ def test_the_admin_login_refuses_a_physician_and_says_why(client, physician):
     log_in_staff(client, physician)
     page = client.get("/admin/login/").content.decode()
     assert "this account cannot use the clinic admin" in page
+
+
+# --- The session page's answers beside the baseline ------------------------------------------
+
+
+def test_the_answers_beside_the_baseline_are_escaped_and_lists_are_lists():
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+
+    rows = [
+        {
+            "question": SimpleNamespace(text="Any <new> medicine?"),
+            "now": ["Sertraline <50 mg>", "Ibuprofen"],
+            "then": "None",
+            "now_is_list": True,
+            "then_is_list": False,
+        },
+        # A check-in question the intake never had: no baseline column.
+        {
+            "question": SimpleNamespace(text="Escort"),
+            "now": "Sam & Alex",
+            "then": None,
+            "now_is_list": False,
+            "then_is_list": False,
+        },
+    ]
+    html = render_to_string("includes/_baseline_answers.html", {"rows": rows})
+    assert '<dt class="mt-2" data-content>Any &lt;new&gt; medicine?</dt>' in html
+    assert (
+        '<ul class="mb-0"><li><bdi>Sertraline &lt;50 mg&gt;</bdi></li>'
+        "<li><bdi>Ibuprofen</bdi></li></ul>" in html
+    )
+    assert "At baseline:</span> <bdi>None</bdi></div>" in html
+    assert "<strong><bdi>Sam &amp; Alex</bdi></strong>" in html
+    assert html.count("At baseline:") == 1
+    assert '<p class="mb-0">None.</p>' in render_to_string(
+        "includes/_baseline_answers.html", {"rows": []}
+    )

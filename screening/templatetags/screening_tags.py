@@ -202,3 +202,39 @@ def full_stop(text: str) -> str:
     if not text or text[-1] in ".!?…。":
         return text
     return text + "."
+
+
+@register.simple_tag
+def baseline_answer_rows(rows: Iterable[dict], now_label: str, then_label: str) -> str:
+    """The rows of includes/_baseline_answers.html (since_baseline's answers: the question,
+    the answer now and, when the intake had the question, at baseline), drawn in plain
+    Python with the template's markup: the session page shows one row per question of the
+    check-in, some sixty, and a template loop over them was a third of the page's time (make
+    bench holds the page to the screening page's). The labels come translated from the
+    template; every value is escaped here, as a template would."""
+    now_label, then_label = esc(now_label), esc(then_label)
+    parts = []
+    for row in rows:
+        then = ""
+        if row["then"] is not None:
+            then = (
+                f'<div class="col-md-6"><span class="small text-body-secondary">{then_label}'
+                f"</span> {_answer_html(row['then'], row['then_is_list'], strong=False)}</div>"
+            )
+        parts.append(
+            f'\n    <dt class="mt-2" data-content>{esc(row["question"].text)}</dt>\n'
+            '    <dd class="mb-1"><div class="row g-1">\n'
+            f'      <div class="col-md-6"><span class="small text-body-secondary">{now_label}'
+            f"</span> {_answer_html(row['now'], row['now_is_list'], strong=True)}</div>\n"
+            f"      {then}\n"
+            "    </div></dd>\n  "
+        )
+    return mark_safe("".join(parts))  # noqa: S308 (every value escaped above)
+
+
+def _answer_html(answer: object, is_list: bool, *, strong: bool) -> str:
+    if is_list:
+        lines = "".join(f"<li><bdi>{esc(line)}</bdi></li>" for line in answer)
+        return f'<ul class="mb-0">{lines}</ul>'
+    shown = f"<bdi>{esc(answer)}</bdi>"
+    return f"<strong>{shown}</strong>" if strong else shown
