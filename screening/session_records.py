@@ -7,8 +7,9 @@ Reads only; writes are in screening/services/sessions.py.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -29,11 +30,13 @@ from .engine.readiness import (
     readiness,
 )
 from .engine_words import ShownDischarge, ShownReadiness
+from .joined_reads import Extra, JoinedRead, prepare_value
 from .models import (
     DoseRecord,
     Flag,
     RecognisedMedication,
     Screening,
+    SetAsideCheckIn,
     Submission,
     TreatmentCourse,
     TreatmentSession,
@@ -260,15 +263,51 @@ def session_records(
     return records
 
 
+# What every session record needs with the session: course, patient, clearance, check-in,
+# discharge, and who canceled it.
+SESSION_RELATIONS = (
+    "cancelled_by",
+    "course__patient",
+    "course__clearance__screening__version",
+    "check_in__version",
+    "discharge__recorded_by",
+)
+
+
 def sessions_for_staff() -> QuerySet[TreatmentSession]:
     """Sessions with what every record needs selected (course, patient, check-in, discharge)."""
-    return TreatmentSession.objects.select_related(
-        "cancelled_by",
-        "course__patient",
-        "course__clearance__screening__version",
-        "check_in__version",
-        "discharge__recorded_by",
+    return TreatmentSession.objects.select_related(*SESSION_RELATIONS)
+
+
+def _has_set_aside_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
+    set_aside = SetAsideCheckIn._meta
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(set_aside.db_table)} sa "  # noqa: S608
+        f"WHERE sa.{quote(set_aside.get_field('session').column)} = "
+        f"{alias_of('')}.{quote(TreatmentSession._meta.pk.column)})"
     )
+
+
+SESSION_FOR_STAFF = JoinedRead(
+    "screening_session_for_staff_read",
+    TreatmentSession,
+    SESSION_RELATIONS,
+    where=lambda quote, alias_of: f"{alias_of('')}.{quote(TreatmentSession._meta.pk.column)} = %s",
+    extras=(Extra("has_set_aside", _has_set_aside_sql),),
+)
+
+
+def session_for_staff(session_id: uuid.UUID) -> TreatmentSession | None:
+    """One session as sessions_for_staff() reads it, with `has_set_aside` (whether a check-in
+    was set aside when it moved; usually none was), in one prepared query: the session
+    page's own read, which the ORM took longer to build and PostgreSQL longer to plan than
+    to run (screening/joined_reads.py)."""
+    found = SESSION_FOR_STAFF.one([prepare_value(TreatmentSession, session_id)])
+    if found is None:
+        return None
+    session, extras = found
+    session.has_set_aside = bool(extras["has_set_aside"])
+    return session
 
 
 # What a nurse reads of the check-in: getting home safely (clinical-reference-sessions.md §3:

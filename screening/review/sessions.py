@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Exists, OuterRef, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +30,6 @@ from ..models import (
     AuditAction,
     DoseRecord,
     Flag,
-    SetAsideCheckIn,
     TreatmentCourse,
     TreatmentSession,
     VitalReading,
@@ -60,6 +59,7 @@ from ..session_records import (
     limits,
     nurse_answers,
     session_answers,
+    session_for_staff,
     session_records,
     sessions_for_staff,
     since_baseline,
@@ -270,13 +270,10 @@ def _when(local: datetime.datetime) -> dict[str, str]:
 
 
 def _session(session_id: uuid.UUID) -> TreatmentSession:
-    # Whether a check-in was set aside when it moved, in the same query (usually none is).
-    return get_object_or_404(
-        sessions_for_staff().annotate(
-            has_set_aside=Exists(SetAsideCheckIn.objects.filter(session=OuterRef("pk")))
-        ),
-        pk=session_id,
-    )
+    session = session_for_staff(session_id)
+    if session is None:
+        raise Http404
+    return session
 
 
 @login_required
