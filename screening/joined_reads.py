@@ -61,6 +61,20 @@ class _Table:
 SqlWriter = Callable[[Callable[[str], str], Callable[[str], str]], str]
 
 
+def any_row_of(model: type[Model], field_name: str) -> SqlWriter:
+    """EXISTS: whether any row of `model` points at the root row by its `field_name`."""
+
+    def write(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
+        meta = model._meta
+        field = meta.get_field(field_name)
+        return (
+            f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} e "  # noqa: S608
+            f"WHERE e.{quote(field.column)} = {alias_of('')}.{quote(field.target_field.column)})"
+        )
+
+    return write
+
+
 @dataclass(frozen=True)
 class Extra:
     """One more value of the row (an SQL expression), and the field whose converters read

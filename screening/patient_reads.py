@@ -19,7 +19,14 @@ from functools import cache
 from django.db import connections, router
 
 from . import prepared
-from .joined_reads import Extra, JoinedRead, convert, converters_for, prepare_value
+from .joined_reads import (
+    Extra,
+    JoinedRead,
+    any_row_of,
+    convert,
+    converters_for,
+    prepare_value,
+)
 from .models import Answer, PageDraft, Question, Screening, Submission, User
 
 # The intake a check-in is read with: its session's course's clearance's screening.
@@ -38,17 +45,6 @@ def _baseline_answers_sql(quote: Callable[[str], str], alias_of: Callable[[str],
     )
 
 
-def _has_page_drafts_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
-    """Whether any page keeps a draft (rare: only after a session ended with a page
-    unsaved), so a page asks for its draft only then."""
-    drafts = PageDraft._meta
-    return (
-        f"EXISTS (SELECT 1 FROM {quote(drafts.db_table)} pd "  # noqa: S608
-        f"WHERE pd.{quote(drafts.get_field('screening').column)} = "
-        f"{alias_of('')}.{quote(Screening._meta.pk.column)})"
-    )
-
-
 def _own_screening_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
     screening = Screening._meta
     return (
@@ -64,7 +60,9 @@ PATIENT_SCREENING = JoinedRead(
     where=_own_screening_sql,
     extras=(
         Extra("baseline_answers", _baseline_answers_sql, Submission._meta.get_field("answers")),
-        Extra("has_page_drafts", _has_page_drafts_sql),
+        # Whether any page keeps a draft (rare: only after a session ended with a page
+        # unsaved), so a page asks for its draft only then.
+        Extra("has_page_drafts", any_row_of(PageDraft, "screening")),
     ),
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from .engine.readiness import (
     readiness,
 )
 from .engine_words import ShownDischarge, ShownReadiness
-from .joined_reads import Extra, JoinedRead, prepare_value
+from .joined_reads import Extra, JoinedRead, any_row_of, prepare_value
 from .models import (
     DoseRecord,
     Flag,
@@ -279,21 +279,12 @@ def sessions_for_staff() -> QuerySet[TreatmentSession]:
     return TreatmentSession.objects.select_related(*SESSION_RELATIONS)
 
 
-def _has_set_aside_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
-    set_aside = SetAsideCheckIn._meta
-    return (
-        f"EXISTS (SELECT 1 FROM {quote(set_aside.db_table)} sa "  # noqa: S608
-        f"WHERE sa.{quote(set_aside.get_field('session').column)} = "
-        f"{alias_of('')}.{quote(TreatmentSession._meta.pk.column)})"
-    )
-
-
 SESSION_FOR_STAFF = JoinedRead(
     "screening_session_for_staff_read",
     TreatmentSession,
     SESSION_RELATIONS,
     where=lambda quote, alias_of: f"{alias_of('')}.{quote(TreatmentSession._meta.pk.column)} = %s",
-    extras=(Extra("has_set_aside", _has_set_aside_sql),),
+    extras=(Extra("has_set_aside", any_row_of(SetAsideCheckIn, "session")),),
 )
 
 
