@@ -209,6 +209,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# On PostgreSQL the reads every request starts with are prepared once per connection
+# (screening/prepared.py). Turn off behind a pooler that hands out server connections per
+# transaction (PgBouncer's transaction mode): SQL-level PREPARE needs the same connection.
+PREPARED_STATEMENTS = env_bool("PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Under `make run` the web server and the task worker (db_worker) write the same SQLite
     # file. By default SQLite starts a transaction as a reader and upgrades to a writer on

@@ -184,7 +184,7 @@ class JoinedRead:
         connection = connections[router.db_for_read(self.model)]
         sql, converters = self._statement(connection)
         with connection.cursor() as cursor:
-            cursor.execute(prepared.statement(connection, self.name, sql), params)
+            prepared.execute(cursor, self.name, sql, params)
             row = cursor.fetchone()
             names = [column[0] for column in cursor.description]
         if row is None:

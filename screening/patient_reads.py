@@ -89,9 +89,8 @@ def stored_answers(screening_id: uuid.UUID) -> dict[str, object]:
     connection = connections[router.db_for_read(Answer)]
     sql, converters = _answers_statement(connection.vendor, connection.alias)
     with connection.cursor() as cursor:
-        cursor.execute(
-            prepared.statement(connection, "screening_answers_read", sql),
-            [prepare_value(Screening, screening_id)],
+        prepared.execute(
+            cursor, "screening_answers_read", sql, [prepare_value(Screening, screening_id)]
         )
         rows = cursor.fetchall()
     return {code: convert(value, converters, connection) for code, value in rows}

@@ -6,37 +6,78 @@ planning cost more than running: the patient's screening, a join of seven tables
 1.0 ms to plan and 0.15 ms to run on the benchmark machine, and 0.4 ms in all once
 prepared. So on PostgreSQL each is sent once per connection as PREPARE and then run with
 EXECUTE. A prepared statement lasts as long as its connection (a ROLLBACK does not undo
-it); a new connection prepares again. Other databases run the statement as written.
+it); a new connection prepares again.
+
+SQL-level PREPARE needs the same server connection from one request to the next: set
+PREPARED_STATEMENTS=False behind a pooler that hands out connections per transaction
+(PgBouncer's transaction mode). Other databases run the statement as written.
 """
 
 import re
+from collections.abc import Sequence
 
+import psycopg2.errors
+from django.conf import settings
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 _PLACEHOLDER = re.compile("%s")
+# What PostgreSQL says when a prepared statement no longer fits its connection: it is gone
+# (a connection replaced under us), or a migration changed a table it reads ("cached plan
+# must not change result type"). Prepared again, the statement runs.
+_STALE = (psycopg2.errors.InvalidSqlStatementName, psycopg2.errors.FeatureNotSupported)
 
 
-def statement(connection: BaseDatabaseWrapper, name: str, sql: str) -> str:
-    """The SQL to run for `sql` (placeholders %s, parameters passed as for `sql`): on
-    PostgreSQL, EXECUTE of the statement prepared as `name` on this connection, preparing it
-    first if this connection has not; elsewhere `sql` itself."""
-    if connection.vendor != "postgresql":
-        return sql
-    connection.ensure_connection()
+def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]) -> None:
+    """Run `sql` (placeholders %s) with `params` on Django's `cursor`: on PostgreSQL as
+    EXECUTE of the statement prepared as `name` on this connection, preparing it first if
+    this connection has not. Django's cursor has already checked the connection's health
+    (CONN_HEALTH_CHECKS) and reconnected if it had to, so the statement is prepared on the
+    connection the read runs on."""
+    connection = cursor.db
+    if connection.vendor != "postgresql" or not settings.PREPARED_STATEMENTS:
+        cursor.execute(sql, params)
+        return
+    names = _prepared_names(connection)
+    if name not in names:
+        _prepare(cursor, name, sql)
+        names.add(name)
+    try:
+        cursor.execute(_execute_sql(name, sql), params)
+    except DatabaseError as error:
+        # Outside a transaction the failed EXECUTE spoiled nothing: prepare it afresh and
+        # run it again. Inside one, the transaction is lost anyway: the error stands.
+        if not isinstance(error.__cause__, _STALE) or not connection.get_autocommit():
+            raise
+        if isinstance(error.__cause__, psycopg2.errors.FeatureNotSupported):
+            with connection.wrap_database_errors:
+                cursor.cursor.execute(f"DEALLOCATE {name}")
+        _prepare(cursor, name, sql)
+        cursor.execute(_execute_sql(name, sql), params)
+
+
+def _prepared_names(connection: BaseDatabaseWrapper) -> set[str]:
+    """The statements prepared on the connection open now; a new connection starts empty."""
     raw = connection.connection
-    # The names prepared on the current connection; a reconnection starts a new set.
     known = getattr(connection, "_prepared_statements", None)
     if known is None or known[0] is not raw:
         known = (raw, set())
         connection._prepared_statements = known
+    return known[1]
+
+
+def _prepare(cursor: CursorWrapper, name: str, sql: str) -> None:
+    numbered = iter(range(1, sql.count("%s") + 1))
+    # On the driver's own cursor: preparing is how the read is run, not a query of its own
+    # (the query counts the tests assert do not depend on which test ran first); errors
+    # still become Django's.
+    with cursor.db.wrap_database_errors:
+        cursor.cursor.execute(
+            f"PREPARE {name} AS " + _PLACEHOLDER.sub(lambda _: f"${next(numbered)}", sql)
+        )
+
+
+def _execute_sql(name: str, sql: str) -> str:
     count = sql.count("%s")
-    if name not in known[1]:
-        numbered = iter(range(1, count + 1))
-        # On the driver's own cursor: preparing is how the read is run, not a query of its
-        # own (the query counts the tests assert do not depend on which test ran it first).
-        with raw.cursor() as cursor:
-            cursor.execute(
-                f"PREPARE {name} AS " + _PLACEHOLDER.sub(lambda _: f"${next(numbered)}", sql)
-            )
-        known[1].add(name)
     return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"

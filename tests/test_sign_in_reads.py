@@ -139,3 +139,42 @@ def test_a_patient_has_no_permissions_and_a_deactivated_user_none():
     staff = _staff(PHYSICIAN_GROUP)
     staff.is_active = False
     assert ClinicModelBackend().get_all_permissions(staff) == set()
+
+
+def test_sessions_signed_in_under_djangos_backend_stay_signed_in_after_the_upgrade(client):
+    """Migration 0027 names the clinic's backend in every stored session that names
+    Django's ModelBackend, so an upgrade signs nobody out (a patient saving a page at that
+    moment would otherwise lose what they typed to the login page)."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.db import connection
+
+    migration = importlib.import_module(
+        "screening.migrations.0027_sessions_name_the_clinic_backend"
+    )
+    patient = make_patient()
+    store = SessionStore()
+    store.update(
+        {
+            SESSION_KEY: str(patient.pk),
+            BACKEND_SESSION_KEY: migration.DJANGO_BACKEND,
+            HASH_SESSION_KEY: patient.get_session_auth_hash(),
+        }
+    )
+    store.create()
+    other = SessionStore()
+    other.update({"unrelated": True})
+    other.create()
+    client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
+    assert client.get("/").wsgi_request.user.is_authenticated is False  # before
+    editor = SimpleNamespace(connection=connection)
+    migration.forwards(apps, editor)
+    assert client.get("/").wsgi_request.user == patient
+    assert SessionStore(store.session_key)[BACKEND_SESSION_KEY] == migration.CLINIC_BACKEND
+    assert dict(SessionStore(other.session_key).items()) == {"unrelated": True}
+    migration.backwards(apps, editor)
+    assert SessionStore(store.session_key)[BACKEND_SESSION_KEY] == migration.DJANGO_BACKEND

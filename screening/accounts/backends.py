@@ -1,6 +1,8 @@
 """The signed-in user of each request, read with whether they are clinic staff, and their
 permissions read in one query."""
 
+from collections.abc import Callable
+
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
@@ -10,6 +12,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.options import Options
 
 from .. import prepared
+from ..joined_reads import Extra, JoinedRead, prepare_value
 from ..models import STAFF_GROUPS, User
 
 
@@ -25,19 +28,11 @@ class ClinicModelBackend(ModelBackend):
             pk = User._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        connection = connections[router.db_for_read(User)]
-        users = list(
-            User.objects.raw(
-                prepared.statement(
-                    connection, "screening_user_read", _user_with_staff_flag_sql(connection)
-                ),
-                [*STAFF_GROUPS, User._meta.pk.get_db_prep_value(pk, connection)],
-            )
-        )
-        if not users:
+        found = USER_WITH_STAFF_FLAG.one([*STAFF_GROUPS, prepare_value(User, pk)])
+        if found is None:
             return None
-        user = users[0]
-        user.clinic_staff_as_read = bool(user.clinic_staff_as_read)
+        user, extras = found
+        user.clinic_staff_as_read = bool(extras["clinic_staff_as_read"])
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj: User, obj: object = None) -> set[str]:
@@ -55,31 +50,40 @@ class ClinicModelBackend(ModelBackend):
         connection = connections[router.db_for_read(Permission)]
         user_id = User._meta.pk.get_db_prep_value(user_obj.pk, connection)
         with connection.cursor() as cursor:
-            cursor.execute(
-                prepared.statement(
-                    connection, "screening_permissions_read", _permissions_sql(connection)
-                ),
+            prepared.execute(
+                cursor,
+                "screening_permissions_read",
+                _permissions_sql(connection),
                 [user_id, user_id],
             )
             user_obj._perm_cache = {f"{app}.{codename}" for app, codename in cursor.fetchall()}
         return user_obj._perm_cache
 
 
-def _user_with_staff_flag_sql(connection: BaseDatabaseWrapper) -> str:
-    # Names from the models' own metadata, quoted; every value is a query parameter.
-    quote = connection.ops.quote_name
+def _is_clinic_staff_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
+    """Whether the user is in one of the staff groups (the group names are parameters)."""
     memberships = User.groups.through._meta
-    group = User.groups.field.related_model._meta
-    user_column = memberships.get_field("user").column
-    group_column = memberships.get_field("group").column
+    group = Group._meta
+    user_column = quote(memberships.get_field("user").column)
+    group_column = quote(memberships.get_field("group").column)
     placeholders = ", ".join(["%s"] * len(STAFF_GROUPS))
     return (
-        f"SELECT u.*, EXISTS (SELECT 1 FROM {quote(memberships.db_table)} m "  # noqa: S608
-        f"JOIN {quote(group.db_table)} g ON g.{quote('id')} = m.{quote(group_column)} "
-        f"WHERE m.{quote(user_column)} = u.{quote('id')} AND g.{quote('name')} IN ({placeholders})"
-        f") AS clinic_staff_as_read FROM {quote(User._meta.db_table)} u "
-        f"WHERE u.{quote('id')} = %s"
+        f"EXISTS (SELECT 1 FROM {quote(memberships.db_table)} m "  # noqa: S608
+        f"JOIN {quote(group.db_table)} g ON g.{quote(group.pk.column)} = m.{group_column} "
+        f"WHERE m.{user_column} = {alias_of('')}.{quote(User._meta.pk.column)} "
+        f"AND g.{quote(group.get_field('name').column)} IN ({placeholders}))"
     )
+
+
+# The user with whether they are clinic staff: every column named (a statement prepared
+# with "u.*" would break on the first column a migration adds).
+USER_WITH_STAFF_FLAG = JoinedRead(
+    "screening_user_read",
+    User,
+    (),
+    where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
+    extras=(Extra("clinic_staff_as_read", _is_clinic_staff_sql),),
+)
 
 
 def _permissions_sql(connection: BaseDatabaseWrapper) -> str:

@@ -19,19 +19,16 @@ class SessionStore(DatabaseSessionStore):
         connection = connections[router.db_for_read(model)]
         quote = connection.ops.quote_name
         # The table's name from the model, quoted; the key and the time are parameters.
-        sql = prepared.statement(
-            connection,
-            "screening_session_read",
+        sql = (
             f"SELECT {quote('session_data')} FROM {quote(model._meta.db_table)} "  # noqa: S608
-            f"WHERE {quote('session_key')} = %s AND {quote('expire_date')} > %s",
+            f"WHERE {quote('session_key')} = %s AND {quote('expire_date')} > %s"
         )
         with connection.cursor() as cursor:
-            cursor.execute(
+            prepared.execute(
+                cursor,
+                "screening_session_read",
                 sql,
-                [
-                    self.session_key,
-                    connection.ops.adapt_datetimefield_value(timezone.now()),
-                ],
+                [self.session_key, connection.ops.adapt_datetimefield_value(timezone.now())],
             )
             row = cursor.fetchone()
         if row is None:
