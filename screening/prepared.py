@@ -13,6 +13,7 @@ PREPARED_STATEMENTS=False behind a pooler that hands out connections per transac
 (PgBouncer's transaction mode). Other databases run the statement as written.
 """
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -31,51 +32,56 @@ _STALE = (psycopg2.errors.InvalidSqlStatementName, psycopg2.errors.FeatureNotSup
 
 def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]) -> None:
     """Run `sql` (placeholders %s) with `params` on Django's `cursor`: on PostgreSQL as
-    EXECUTE of the statement prepared as `name` on this connection, preparing it first if
+    EXECUTE of the statement prepared for `name` on this connection, preparing it first if
     this connection has not. Django's cursor has already checked the connection's health
     (CONN_HEALTH_CHECKS) and reconnected if it had to, so the statement is prepared on the
-    connection the read runs on."""
+    connection the read runs on. Only reads are run here: a retried EXECUTE is one that
+    failed and did nothing."""
     connection = cursor.db
     if connection.vendor != "postgresql" or not settings.PREPARED_STATEMENTS:
         cursor.execute(sql, params)
         return
-    names = _prepared_names(connection)
-    if name not in names:
-        _prepare(cursor, name, sql)
-        names.add(name)
+    prepared_as = _prepared(connection)
+    if name not in prepared_as:
+        prepared_as[name] = _prepare(cursor, name, sql)
     try:
-        cursor.execute(_execute_sql(name, sql), params)
+        cursor.execute(_execute_sql(prepared_as[name], sql), params)
     except DatabaseError as error:
-        # Outside a transaction the failed EXECUTE spoiled nothing: prepare it afresh and
-        # run it again. Inside one, the transaction is lost anyway: the error stands.
-        if not isinstance(error.__cause__, _STALE) or not connection.get_autocommit():
+        if not isinstance(error.__cause__, _STALE):
             raise
-        if isinstance(error.__cause__, psycopg2.errors.FeatureNotSupported):
-            with connection.wrap_database_errors:
-                cursor.cursor.execute(f"DEALLOCATE {name}")
-        _prepare(cursor, name, sql)
-        cursor.execute(_execute_sql(name, sql), params)
+        # The next use prepares it afresh, under a new name (the stale one may still
+        # exist, and a DEALLOCATE inside a transaction could fail it).
+        del prepared_as[name]
+        if not connection.get_autocommit():
+            raise  # inside a transaction the failed EXECUTE lost it: the error stands
+        # Outside one, the failed EXECUTE spoiled nothing: run it again, prepared afresh.
+        prepared_as[name] = _prepare(cursor, name, sql)
+        cursor.execute(_execute_sql(prepared_as[name], sql), params)
 
 
-def _prepared_names(connection: BaseDatabaseWrapper) -> set[str]:
-    """The statements prepared on the connection open now; a new connection starts empty."""
+def _prepared(connection: BaseDatabaseWrapper) -> dict[str, str]:
+    """What each statement is prepared as on the connection open now (a new connection
+    starts with none)."""
     raw = connection.connection
     known = getattr(connection, "_prepared_statements", None)
     if known is None or known[0] is not raw:
-        known = (raw, set())
+        known = (raw, {}, itertools.count(1))
         connection._prepared_statements = known
     return known[1]
 
 
-def _prepare(cursor: CursorWrapper, name: str, sql: str) -> None:
+def _prepare(cursor: CursorWrapper, name: str, sql: str) -> str:
+    """Prepare `sql` on the cursor's connection; the name it was prepared as."""
+    prepared_as = f"{name}_{next(cursor.db._prepared_statements[2])}"
     numbered = iter(range(1, sql.count("%s") + 1))
     # On the driver's own cursor: preparing is how the read is run, not a query of its own
     # (the query counts the tests assert do not depend on which test ran first); errors
     # still become Django's.
     with cursor.db.wrap_database_errors:
         cursor.cursor.execute(
-            f"PREPARE {name} AS " + _PLACEHOLDER.sub(lambda _: f"${next(numbered)}", sql)
+            f"PREPARE {prepared_as} AS " + _PLACEHOLDER.sub(lambda _: f"${next(numbered)}", sql)
         )
+    return prepared_as
 
 
 def _execute_sql(name: str, sql: str) -> str:

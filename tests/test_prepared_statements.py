@@ -42,7 +42,7 @@ def test_on_postgresql_it_is_prepared_once_per_connection(django_assert_num_quer
     for _ in range(2):
         with django_assert_num_queries(1) as queries:
             assert _run(SUM, [1, 2]) == [(3,)]
-        assert queries.captured_queries[0]["sql"].startswith("EXECUTE test_prepared_sum(")
+        assert queries.captured_queries[0]["sql"].startswith("EXECUTE test_prepared_sum_")
     # A new connection knows none of them: it prepares again.
     connection.close()
     assert _run(SUM, [2, 2]) == [(4,)]
@@ -96,6 +96,31 @@ def test_a_migration_that_changes_a_column_read_does_not_break_the_read():
     finally:
         connection.close()  # its statements read the table dropped below
         _from_another_connection("DROP TABLE test_prepared_names", [])
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)  # it changes a table under a prepared statement
+def test_inside_a_transaction_a_stale_statement_fails_once_then_is_prepared_afresh():
+    """Inside a transaction the failed EXECUTE loses the transaction, so the error stands;
+    the next use, in another transaction, prepares the statement again rather than failing
+    on that connection until a read happens to run outside one."""
+    from django.db import DatabaseError
+
+    _from_another_connection("CREATE TABLE test_prepared_codes (code varchar(10))", [])
+    try:
+        _from_another_connection("INSERT INTO test_prepared_codes VALUES ('a')", [])
+        read = "SELECT code FROM test_prepared_codes WHERE code = %s"
+        assert _run(read, ["a"], name="test_prepared_codes_read") == [("a",)]
+        _from_another_connection(
+            "ALTER TABLE test_prepared_codes ALTER COLUMN code TYPE varchar(65)", []
+        )
+        with pytest.raises(DatabaseError), transaction.atomic():
+            _run(read, ["a"], name="test_prepared_codes_read")
+        with transaction.atomic():
+            assert _run(read, ["a"], name="test_prepared_codes_read") == [("a",)]
+    finally:
+        connection.close()
+        _from_another_connection("DROP TABLE test_prepared_codes", [])
 
 
 @on_postgresql

@@ -6,11 +6,15 @@ so the read is written out once here; writing, expiry and everything else are Dj
 (django.contrib.sessions.backends.db), on the same table.
 """
 
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import connections, router
 from django.utils import timezone
 
 from .. import prepared
+
+DJANGO_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+CLINIC_MODEL_BACKEND = "screening.accounts.backends.ClinicModelBackend"
 
 
 class SessionStore(DatabaseSessionStore):
@@ -36,4 +40,10 @@ class SessionStore(DatabaseSessionStore):
             # when the session is next saved.
             self._session_key = None
             return {}
-        return self.decode(row[0])
+        data = self.decode(row[0])
+        if data.get(BACKEND_SESSION_KEY) == DJANGO_MODEL_BACKEND:
+            # Signed in through Django's ModelBackend, which ClinicModelBackend extends and
+            # replaced (on an old server during an upgrade, say): the same password check,
+            # so the same session. Migration 0027 renamed the stored ones.
+            data[BACKEND_SESSION_KEY] = CLINIC_MODEL_BACKEND
+        return data

@@ -9,758 +9,332 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("auth", "0012_alter_user_first_name_max_length"),
+        ('auth', '0012_alter_user_first_name_max_length'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Drug",
+            name='Drug',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        help_text="Generic name, lower case.", max_length=120, unique=True
-                    ),
-                ),
-                (
-                    "classes",
-                    models.JSONField(
-                        blank=True, default=list, help_text='Formulary classes, e.g. ["opioid"].'
-                    ),
-                ),
-                (
-                    "components",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="Combination products: the names of their component entries.",
-                    ),
-                ),
-                ("brands", models.JSONField(blank=True, default=list)),
-                (
-                    "synonyms",
-                    models.JSONField(
-                        blank=True, default=list, help_text="Misspellings and other spellings."
-                    ),
-                ),
-                (
-                    "slang",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="Street names, matched only in the recreational list.",
-                    ),
-                ),
-                ("form", models.CharField(blank=True, max_length=40)),
-                ("note", models.TextField(blank=True)),
-                ("grade", models.CharField(blank=True, max_length=20)),
-                ("sources", models.JSONField(blank=True, default=list)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='Generic name, lower case.', max_length=120, unique=True)),
+                ('classes', models.JSONField(blank=True, default=list, help_text='Formulary classes, e.g. ["opioid"].')),
+                ('components', models.JSONField(blank=True, default=list, help_text='Combination products: the names of their component entries.')),
+                ('brands', models.JSONField(blank=True, default=list)),
+                ('synonyms', models.JSONField(blank=True, default=list, help_text='Misspellings and other spellings.')),
+                ('slang', models.JSONField(blank=True, default=list, help_text='Street names, matched only in the recreational list.')),
+                ('form', models.CharField(blank=True, max_length=40)),
+                ('note', models.TextField(blank=True)),
+                ('grade', models.CharField(blank=True, max_length=20)),
+                ('sources', models.JSONField(blank=True, default=list)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="DrugClass",
+            name='DrugClass',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.SlugField(max_length=64, unique=True)),
-                ("description", models.CharField(max_length=300)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.SlugField(max_length=64, unique=True)),
+                ('description', models.CharField(max_length=300)),
             ],
             options={
-                "verbose_name_plural": "drug classes",
-                "ordering": ["name"],
+                'verbose_name_plural': 'drug classes',
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="QuestionSet",
+            name='QuestionSet',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("slug", models.SlugField(unique=True)),
-                ("name", models.CharField(max_length=200)),
-                ("description", models.TextField(blank=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('slug', models.SlugField(unique=True)),
+                ('name', models.CharField(max_length=200)),
+                ('description', models.TextField(blank=True)),
             ],
         ),
         migrations.CreateModel(
-            name="User",
+            name='User',
             fields=[
-                ("password", models.CharField(max_length=128, verbose_name="password")),
-                (
-                    "last_login",
-                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
-                ),
-                (
-                    "is_superuser",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Designates that this user has all permissions without explicitly assigning them.",
-                        verbose_name="superuser status",
-                    ),
-                ),
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("email", models.EmailField(max_length=254, unique=True)),
-                ("full_name", models.CharField(max_length=200)),
-                (
-                    "is_staff",
-                    models.BooleanField(
-                        default=False, help_text="Can log in to the admin site (clinic admins)."
-                    ),
-                ),
-                ("is_active", models.BooleanField(default=True)),
-                ("date_joined", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "groups",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
-                        related_name="user_set",
-                        related_query_name="user",
-                        to="auth.group",
-                        verbose_name="groups",
-                    ),
-                ),
-                (
-                    "user_permissions",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="Specific permissions for this user.",
-                        related_name="user_set",
-                        related_query_name="user",
-                        to="auth.permission",
-                        verbose_name="user permissions",
-                    ),
-                ),
+                ('password', models.CharField(max_length=128, verbose_name='password')),
+                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
+                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('email', models.EmailField(max_length=254, unique=True)),
+                ('full_name', models.CharField(max_length=200)),
+                ('is_staff', models.BooleanField(default=False, help_text='Can log in to the admin site (clinic admins).')),
+                ('is_active', models.BooleanField(default=True)),
+                ('date_joined', models.DateTimeField(default=django.utils.timezone.now)),
+                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
+                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
             ],
             options={
-                "abstract": False,
+                'abstract': False,
             },
             managers=[
-                ("objects", screening.models.UserManager()),
+                ('objects', screening.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name="Invitation",
+            name='Invitation',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("full_name", models.CharField(max_length=200)),
-                ("email", models.EmailField(max_length=254)),
-                ("token_hash", models.CharField(editable=False, max_length=64, unique=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("expires_at", models.DateTimeField()),
-                ("accepted_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="invitations_sent",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "patient",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="invitations_accepted",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('full_name', models.CharField(max_length=200)),
+                ('email', models.EmailField(max_length=254)),
+                ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('expires_at', models.DateTimeField()),
+                ('accepted_at', models.DateTimeField(blank=True, null=True)),
+                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='invitations_sent', to=settings.AUTH_USER_MODEL)),
+                ('patient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='invitations_accepted', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="QuestionSetVersion",
+            name='QuestionSetVersion',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("number", models.PositiveIntegerField()),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("published", "Published"),
-                            ("retired", "Retired"),
-                        ],
-                        default="draft",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "notes",
-                    models.TextField(
-                        blank=True, help_text="What changed in this version, for staff."
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("published_at", models.DateTimeField(blank=True, null=True)),
-                ("source_digest", models.CharField(blank=True, editable=False, max_length=64)),
-                (
-                    "question_set",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="versions",
-                        to="screening.questionset",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('number', models.PositiveIntegerField()),
+                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published'), ('retired', 'Retired')], default='draft', max_length=10)),
+                ('notes', models.TextField(blank=True, help_text='What changed in this version, for staff.')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('published_at', models.DateTimeField(blank=True, null=True)),
+                ('source_digest', models.CharField(blank=True, editable=False, max_length=64)),
+                ('question_set', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='screening.questionset')),
             ],
             options={
-                "ordering": ["question_set", "-number"],
+                'ordering': ['question_set', '-number'],
             },
         ),
         migrations.CreateModel(
-            name="Question",
+            name='Question',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "code",
-                    models.SlugField(
-                        help_text="Stable name used in expressions; never reuse it for another meaning.",
-                        max_length=64,
-                    ),
-                ),
-                ("text", models.TextField()),
-                ("help_text", models.TextField(blank=True)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("yes_no", "Yes / no"),
-                            ("single_choice", "Single choice"),
-                            ("multiple_choice", "Multiple choice"),
-                            ("integer", "Whole number"),
-                            ("decimal", "Decimal number"),
-                            ("text", "Free text"),
-                            ("date", "Date"),
-                            ("blood_pressure", "Blood pressure"),
-                            ("medication_list", "Medication list"),
-                            ("scale_item", "Scale item (scored choices)"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("required", models.BooleanField(default=True)),
-                (
-                    "min_value",
-                    models.DecimalField(blank=True, decimal_places=2, max_digits=10, null=True),
-                ),
-                (
-                    "max_value",
-                    models.DecimalField(blank=True, decimal_places=2, max_digits=10, null=True),
-                ),
-                ("unit", models.CharField(blank=True, max_length=20)),
-                (
-                    "show_when",
-                    models.TextField(
-                        blank=True, help_text="Ask only when this expression is true."
-                    ),
-                ),
-                ("position", models.PositiveIntegerField()),
-                (
-                    "version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="questions",
-                        to="screening.questionsetversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.SlugField(help_text='Stable name used in expressions; never reuse it for another meaning.', max_length=64)),
+                ('text', models.TextField()),
+                ('help_text', models.TextField(blank=True)),
+                ('kind', models.CharField(choices=[('yes_no', 'Yes / no'), ('single_choice', 'Single choice'), ('multiple_choice', 'Multiple choice'), ('integer', 'Whole number'), ('decimal', 'Decimal number'), ('text', 'Free text'), ('date', 'Date'), ('blood_pressure', 'Blood pressure'), ('medication_list', 'Medication list'), ('scale_item', 'Scale item (scored choices)')], max_length=20)),
+                ('required', models.BooleanField(default=True)),
+                ('min_value', models.DecimalField(blank=True, decimal_places=2, max_digits=10, null=True)),
+                ('max_value', models.DecimalField(blank=True, decimal_places=2, max_digits=10, null=True)),
+                ('unit', models.CharField(blank=True, max_length=20)),
+                ('show_when', models.TextField(blank=True, help_text='Ask only when this expression is true.')),
+                ('position', models.PositiveIntegerField()),
+                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='screening.questionsetversion')),
             ],
             options={
-                "ordering": ["section__position", "position"],
+                'ordering': ['section__position', 'position'],
             },
         ),
         migrations.CreateModel(
-            name="Rule",
+            name='Rule',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "code",
-                    models.SlugField(
-                        help_text="Stable topic name; each is raised at most once.", max_length=64
-                    ),
-                ),
-                ("title", models.CharField(max_length=200)),
-                (
-                    "severity",
-                    models.CharField(
-                        choices=[
-                            ("urgent", "Urgent"),
-                            ("contraindicated", "Contraindicated"),
-                            ("caution", "Caution"),
-                            ("info", "Info"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "when",
-                    models.TextField(
-                        help_text='Expression, e.g. bp_systolic > 180 or takes("maoi").'
-                    ),
-                ),
-                ("message", models.TextField(help_text="What the physician reads first.")),
-                ("rationale", models.TextField(blank=True, help_text="Why it matters clinically.")),
-                (
-                    "source",
-                    models.CharField(
-                        help_text="Label section, consensus statement or study.", max_length=300
-                    ),
-                ),
-                (
-                    "superseded_by",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="Codes of rules that, when raised, suppress this one.",
-                    ),
-                ),
-                ("active", models.BooleanField(default=True)),
-                ("position", models.PositiveIntegerField(default=0)),
-                (
-                    "version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="rules",
-                        to="screening.questionsetversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.SlugField(help_text='Stable topic name; each is raised at most once.', max_length=64)),
+                ('title', models.CharField(max_length=200)),
+                ('severity', models.CharField(choices=[('urgent', 'Urgent'), ('contraindicated', 'Contraindicated'), ('caution', 'Caution'), ('info', 'Info')], max_length=20)),
+                ('when', models.TextField(help_text='Expression, e.g. bp_systolic > 180 or takes("maoi").')),
+                ('message', models.TextField(help_text='What the physician reads first.')),
+                ('rationale', models.TextField(blank=True, help_text='Why it matters clinically.')),
+                ('source', models.CharField(help_text='Label section, consensus statement or study.', max_length=300)),
+                ('superseded_by', models.JSONField(blank=True, default=list, help_text='Codes of rules that, when raised, suppress this one.')),
+                ('active', models.BooleanField(default=True)),
+                ('position', models.PositiveIntegerField(default=0)),
+                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rules', to='screening.questionsetversion')),
             ],
             options={
-                "ordering": ["version", "position"],
+                'ordering': ['version', 'position'],
             },
         ),
         migrations.CreateModel(
-            name="ScoreDefinition",
+            name='ScoreDefinition',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code", models.SlugField(max_length=64)),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "items",
-                    models.JSONField(
-                        help_text="Question codes of the scale items that are summed."
-                    ),
-                ),
-                (
-                    "bands",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text='List of {"min": 0, "max": 4, "label": "Minimal"}.',
-                    ),
-                ),
-                ("source", models.CharField(blank=True, max_length=300)),
-                ("position", models.PositiveIntegerField(default=0)),
-                (
-                    "version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="score_definitions",
-                        to="screening.questionsetversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.SlugField(max_length=64)),
+                ('name', models.CharField(max_length=200)),
+                ('items', models.JSONField(help_text='Question codes of the scale items that are summed.')),
+                ('bands', models.JSONField(blank=True, default=list, help_text='List of {"min": 0, "max": 4, "label": "Minimal"}.')),
+                ('source', models.CharField(blank=True, max_length=300)),
+                ('position', models.PositiveIntegerField(default=0)),
+                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='score_definitions', to='screening.questionsetversion')),
             ],
             options={
-                "ordering": ["version", "position"],
+                'ordering': ['version', 'position'],
             },
         ),
         migrations.CreateModel(
-            name="Screening",
+            name='Screening',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("in_progress", "In progress"), ("submitted", "Submitted")],
-                        default="in_progress",
-                        max_length=20,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("submitted_at", models.DateTimeField(blank=True, null=True)),
-                ("consent_acknowledged_at", models.DateTimeField(blank=True, null=True)),
-                ("level", models.CharField(blank=True, max_length=20)),
-                ("scores", models.JSONField(blank=True, default=list)),
-                ("evaluated_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "patient",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="screenings",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="screenings",
-                        to="screening.questionsetversion",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('status', models.CharField(choices=[('in_progress', 'In progress'), ('submitted', 'Submitted')], default='in_progress', max_length=20)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('submitted_at', models.DateTimeField(blank=True, null=True)),
+                ('consent_acknowledged_at', models.DateTimeField(blank=True, null=True)),
+                ('level', models.CharField(blank=True, max_length=20)),
+                ('scores', models.JSONField(blank=True, default=list)),
+                ('evaluated_at', models.DateTimeField(blank=True, null=True)),
+                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='screenings', to=settings.AUTH_USER_MODEL)),
+                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='screenings', to='screening.questionsetversion')),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="RecognisedMedication",
+            name='RecognisedMedication',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("question_code", models.SlugField(max_length=64)),
-                ("typed", models.CharField(max_length=200)),
-                ("dose", models.CharField(blank=True, max_length=200)),
-                ("frequency", models.CharField(blank=True, max_length=200)),
-                ("matched", models.CharField(blank=True, max_length=120)),
-                ("components", models.JSONField(blank=True, default=list)),
-                ("classes", models.JSONField(blank=True, default=list)),
-                ("score", models.FloatField(default=0)),
-                ("method", models.CharField(blank=True, max_length=20)),
-                ("position", models.PositiveIntegerField(default=0)),
-                (
-                    "screening",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="medications",
-                        to="screening.screening",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('question_code', models.SlugField(max_length=64)),
+                ('typed', models.CharField(max_length=200)),
+                ('dose', models.CharField(blank=True, max_length=200)),
+                ('frequency', models.CharField(blank=True, max_length=200)),
+                ('matched', models.CharField(blank=True, max_length=120)),
+                ('components', models.JSONField(blank=True, default=list)),
+                ('classes', models.JSONField(blank=True, default=list)),
+                ('score', models.FloatField(default=0)),
+                ('method', models.CharField(blank=True, max_length=20)),
+                ('position', models.PositiveIntegerField(default=0)),
+                ('screening', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='medications', to='screening.screening')),
             ],
             options={
-                "ordering": ["screening", "position"],
+                'ordering': ['screening', 'position'],
             },
         ),
         migrations.CreateModel(
-            name="Flag",
+            name='Flag',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("code", models.SlugField(max_length=64)),
-                (
-                    "severity",
-                    models.CharField(
-                        choices=[
-                            ("urgent", "Urgent"),
-                            ("contraindicated", "Contraindicated"),
-                            ("caution", "Caution"),
-                            ("info", "Info"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("title", models.CharField(max_length=200)),
-                ("message", models.TextField()),
-                ("rationale", models.TextField(blank=True)),
-                ("source", models.CharField(blank=True, max_length=300)),
-                ("evidence", models.JSONField(default=list)),
-                ("position", models.PositiveIntegerField(default=0)),
-                (
-                    "screening",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="flags",
-                        to="screening.screening",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('code', models.SlugField(max_length=64)),
+                ('severity', models.CharField(choices=[('urgent', 'Urgent'), ('contraindicated', 'Contraindicated'), ('caution', 'Caution'), ('info', 'Info')], max_length=20)),
+                ('title', models.CharField(max_length=200)),
+                ('message', models.TextField()),
+                ('rationale', models.TextField(blank=True)),
+                ('source', models.CharField(blank=True, max_length=300)),
+                ('evidence', models.JSONField(default=list)),
+                ('position', models.PositiveIntegerField(default=0)),
+                ('screening', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='screening.screening')),
             ],
             options={
-                "ordering": ["screening", "position"],
+                'ordering': ['screening', 'position'],
             },
         ),
         migrations.CreateModel(
-            name="Answer",
+            name='Answer',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("value", models.JSONField(null=True)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "question",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="answers",
-                        to="screening.question",
-                    ),
-                ),
-                (
-                    "screening",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="answers",
-                        to="screening.screening",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('value', models.JSONField(null=True)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='answers', to='screening.question')),
+                ('screening', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='screening.screening')),
             ],
         ),
         migrations.CreateModel(
-            name="Section",
+            name='Section',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code", models.SlugField(max_length=64)),
-                ("title", models.CharField(max_length=200)),
-                ("intro", models.TextField(blank=True)),
-                (
-                    "show_when",
-                    models.TextField(
-                        blank=True, help_text="Skip the whole page unless this expression is true."
-                    ),
-                ),
-                ("position", models.PositiveIntegerField()),
-                (
-                    "version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="sections",
-                        to="screening.questionsetversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.SlugField(max_length=64)),
+                ('title', models.CharField(max_length=200)),
+                ('intro', models.TextField(blank=True)),
+                ('show_when', models.TextField(blank=True, help_text='Skip the whole page unless this expression is true.')),
+                ('position', models.PositiveIntegerField()),
+                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sections', to='screening.questionsetversion')),
             ],
             options={
-                "ordering": ["version", "position"],
+                'ordering': ['version', 'position'],
             },
         ),
         migrations.AddField(
-            model_name="question",
-            name="section",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="questions",
-                to="screening.section",
-            ),
+            model_name='question',
+            name='section',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='screening.section'),
         ),
         migrations.CreateModel(
-            name="CompletedSection",
+            name='CompletedSection',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("completed_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "screening",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="completed_sections",
-                        to="screening.screening",
-                    ),
-                ),
-                (
-                    "section",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="screening.section",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('completed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('screening', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='completed_sections', to='screening.screening')),
+                ('section', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='screening.section')),
             ],
         ),
         migrations.CreateModel(
-            name="Choice",
+            name='Choice',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("value", models.SlugField(max_length=64)),
-                ("label", models.CharField(max_length=300)),
-                ("score", models.IntegerField(blank=True, null=True)),
-                (
-                    "exclusive",
-                    models.BooleanField(
-                        default=False,
-                        help_text='Cannot be combined with other choices (e.g. "None of these").',
-                    ),
-                ),
-                ("position", models.PositiveIntegerField()),
-                (
-                    "question",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="choices",
-                        to="screening.question",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('value', models.SlugField(max_length=64)),
+                ('label', models.CharField(max_length=300)),
+                ('score', models.IntegerField(blank=True, null=True)),
+                ('exclusive', models.BooleanField(default=False, help_text='Cannot be combined with other choices (e.g. "None of these").')),
+                ('position', models.PositiveIntegerField()),
+                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='choices', to='screening.question')),
             ],
             options={
-                "ordering": ["question", "position"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("question", "value"), name="unique_choice_value"
-                    )
-                ],
+                'ordering': ['question', 'position'],
+                'constraints': [models.UniqueConstraint(fields=('question', 'value'), name='unique_choice_value')],
             },
         ),
         migrations.AddConstraint(
-            model_name="questionsetversion",
-            constraint=models.UniqueConstraint(
-                fields=("question_set", "number"), name="unique_version_number"
-            ),
+            model_name='questionsetversion',
+            constraint=models.UniqueConstraint(fields=('question_set', 'number'), name='unique_version_number'),
         ),
         migrations.AddConstraint(
-            model_name="questionsetversion",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status", "published")),
-                fields=("question_set",),
-                name="one_published_version_per_set",
-            ),
+            model_name='questionsetversion',
+            constraint=models.UniqueConstraint(condition=models.Q(('status', 'published')), fields=('question_set',), name='one_published_version_per_set'),
         ),
         migrations.AddConstraint(
-            model_name="rule",
-            constraint=models.UniqueConstraint(fields=("version", "code"), name="unique_rule_code"),
+            model_name='rule',
+            constraint=models.UniqueConstraint(fields=('version', 'code'), name='unique_rule_code'),
         ),
         migrations.AddConstraint(
-            model_name="scoredefinition",
-            constraint=models.UniqueConstraint(
-                fields=("version", "code"), name="unique_score_code"
-            ),
+            model_name='scoredefinition',
+            constraint=models.UniqueConstraint(fields=('version', 'code'), name='unique_score_code'),
         ),
         migrations.AddIndex(
-            model_name="screening",
-            index=models.Index(fields=["status", "submitted_at"], name="screening_status_time"),
+            model_name='screening',
+            index=models.Index(fields=['status', 'submitted_at'], name='screening_status_time'),
         ),
         migrations.AddConstraint(
-            model_name="screening",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status", "in_progress")),
-                fields=("patient",),
-                name="one_open_screening_per_patient",
-            ),
+            model_name='screening',
+            constraint=models.UniqueConstraint(condition=models.Q(('status', 'in_progress')), fields=('patient',), name='one_open_screening_per_patient'),
         ),
         migrations.AddConstraint(
-            model_name="screening",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("status", "in_progress"), ("submitted_at__isnull", False), _connector="OR"
-                ),
-                name="submitted_screening_has_time",
-            ),
+            model_name='screening',
+            constraint=models.CheckConstraint(condition=models.Q(('status', 'in_progress'), ('submitted_at__isnull', False), _connector='OR'), name='submitted_screening_has_time'),
         ),
         migrations.AddConstraint(
-            model_name="flag",
-            constraint=models.UniqueConstraint(
-                fields=("screening", "code"), name="one_flag_per_topic"
-            ),
+            model_name='flag',
+            constraint=models.UniqueConstraint(fields=('screening', 'code'), name='one_flag_per_topic'),
         ),
         migrations.AddConstraint(
-            model_name="answer",
-            constraint=models.UniqueConstraint(
-                fields=("screening", "question"), name="one_answer_per_question"
-            ),
+            model_name='answer',
+            constraint=models.UniqueConstraint(fields=('screening', 'question'), name='one_answer_per_question'),
         ),
         migrations.AddConstraint(
-            model_name="section",
-            constraint=models.UniqueConstraint(
-                fields=("version", "code"), name="unique_section_code"
-            ),
+            model_name='section',
+            constraint=models.UniqueConstraint(fields=('version', 'code'), name='unique_section_code'),
         ),
         migrations.AddConstraint(
-            model_name="section",
-            constraint=models.UniqueConstraint(
-                fields=("version", "position"), name="unique_section_position"
-            ),
+            model_name='section',
+            constraint=models.UniqueConstraint(fields=('version', 'position'), name='unique_section_position'),
         ),
         migrations.AddConstraint(
-            model_name="question",
-            constraint=models.UniqueConstraint(
-                fields=("version", "code"), name="unique_question_code"
-            ),
+            model_name='question',
+            constraint=models.UniqueConstraint(fields=('version', 'code'), name='unique_question_code'),
         ),
         migrations.AddConstraint(
-            model_name="question",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("min_value__isnull", True),
-                    ("max_value__isnull", True),
-                    ("min_value__lte", models.F("max_value")),
-                    _connector="OR",
-                ),
-                name="question_min_not_above_max",
-            ),
+            model_name='question',
+            constraint=models.CheckConstraint(condition=models.Q(('min_value__isnull', True), ('max_value__isnull', True), ('min_value__lte', models.F('max_value')), _connector='OR'), name='question_min_not_above_max'),
         ),
         migrations.AddConstraint(
-            model_name="completedsection",
-            constraint=models.UniqueConstraint(
-                fields=("screening", "section"), name="section_completed_once"
-            ),
+            model_name='completedsection',
+            constraint=models.UniqueConstraint(fields=('screening', 'section'), name='section_completed_once'),
         ),
     ]

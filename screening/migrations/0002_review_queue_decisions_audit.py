@@ -8,235 +8,135 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0001_initial"),
+        ('screening', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="AuditEvent",
+            name='AuditEvent',
             fields=[
-                ("id", models.BigAutoField(primary_key=True, serialize=False)),
-                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ("action", models.CharField(db_index=True, max_length=40)),
-                ("object_type", models.CharField(blank=True, max_length=60)),
-                ("object_id", models.CharField(blank=True, max_length=64)),
-                ("summary", models.CharField(blank=True, max_length=300)),
-                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ('id', models.BigAutoField(primary_key=True, serialize=False)),
+                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('action', models.CharField(db_index=True, max_length=40)),
+                ('object_type', models.CharField(blank=True, max_length=60)),
+                ('object_id', models.CharField(blank=True, max_length=64)),
+                ('summary', models.CharField(blank=True, max_length=300)),
+                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-at", "-id"],
+                'ordering': ['-at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="Decision",
+            name='Decision',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("cleared", "Cleared for treatment"),
-                            ("cleared_with_conditions", "Cleared with conditions"),
-                            ("not_a_candidate", "Not a candidate"),
-                            ("more_information_needed", "More information needed"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                ("conditions", models.TextField(blank=True)),
-                ("reason", models.TextField(blank=True)),
-                ("message_to_patient", models.TextField(blank=True)),
-                (
-                    "override_reason",
-                    models.TextField(
-                        blank=True,
-                        help_text="Why the patient is cleared despite a contraindication.",
-                    ),
-                ),
-                ("level_at_decision", models.CharField(blank=True, max_length=20)),
-                ("flag_codes", models.JSONField(blank=True, default=list)),
-                ("signed_name", models.CharField(max_length=200)),
-                ("signed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('outcome', models.CharField(choices=[('cleared', 'Cleared for treatment'), ('cleared_with_conditions', 'Cleared with conditions'), ('not_a_candidate', 'Not a candidate'), ('more_information_needed', 'More information needed')], max_length=30)),
+                ('conditions', models.TextField(blank=True)),
+                ('reason', models.TextField(blank=True)),
+                ('message_to_patient', models.TextField(blank=True)),
+                ('override_reason', models.TextField(blank=True, help_text='Why the patient is cleared despite a contraindication.')),
+                ('level_at_decision', models.CharField(blank=True, max_length=20)),
+                ('flag_codes', models.JSONField(blank=True, default=list)),
+                ('signed_name', models.CharField(max_length=200)),
+                ('signed_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                "ordering": ["screening", "signed_at"],
+                'ordering': ['screening', 'signed_at'],
             },
         ),
         migrations.CreateModel(
-            name="FlagAcknowledgement",
+            name='FlagAcknowledgement',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("note", models.TextField(blank=True)),
-                ("acknowledged_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('note', models.TextField(blank=True)),
+                ('acknowledged_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.AlterModelOptions(
-            name="screening",
-            options={
-                "ordering": ["-created_at"],
-                "permissions": [
-                    ("review_screening", "Can read submitted screenings and the review queue"),
-                    ("decide_screening", "Can acknowledge flags and sign decisions"),
-                ],
-            },
+            name='screening',
+            options={'ordering': ['-created_at'], 'permissions': [('review_screening', 'Can read submitted screenings and the review queue'), ('decide_screening', 'Can acknowledge flags and sign decisions')]},
         ),
         migrations.AddField(
-            model_name="screening",
-            name="flag_count",
+            model_name='screening',
+            name='flag_count',
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name="screening",
-            name="level_rank",
+            model_name='screening',
+            name='level_rank',
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name="screening",
-            name="lock_version",
+            model_name='screening',
+            name='lock_version',
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name="screening",
-            name="message_to_patient",
+            model_name='screening',
+            name='message_to_patient',
             field=models.TextField(blank=True),
         ),
         migrations.AlterField(
-            model_name="screening",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("in_progress", "In progress"),
-                    ("submitted", "Awaiting review"),
-                    ("decided", "Decided"),
-                ],
-                default="in_progress",
-                max_length=20,
-            ),
+            model_name='screening',
+            name='status',
+            field=models.CharField(choices=[('in_progress', 'In progress'), ('submitted', 'Awaiting review'), ('decided', 'Decided')], default='in_progress', max_length=20),
         ),
         migrations.AddIndex(
-            model_name="screening",
-            index=models.Index(
-                models.F("status"),
-                models.OrderBy(models.F("level_rank"), descending=True),
-                models.F("submitted_at"),
-                name="screening_queue_order",
-            ),
+            model_name='screening',
+            index=models.Index(models.F('status'), models.OrderBy(models.F('level_rank'), descending=True), models.F('submitted_at'), name='screening_queue_order'),
         ),
         migrations.AddIndex(
-            model_name="screening",
-            index=models.Index(fields=["level", "submitted_at"], name="screening_level_time"),
+            model_name='screening',
+            index=models.Index(fields=['level', 'submitted_at'], name='screening_level_time'),
         ),
         migrations.AddField(
-            model_name="auditevent",
-            name="actor",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='auditevent',
+            name='actor',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="auditevent",
-            name="screening",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="audit_events",
-                to="screening.screening",
-            ),
+            model_name='auditevent',
+            name='screening',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='screening.screening'),
         ),
         migrations.AddField(
-            model_name="decision",
-            name="amends",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="amendments",
-                to="screening.decision",
-            ),
+            model_name='decision',
+            name='amends',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='amendments', to='screening.decision'),
         ),
         migrations.AddField(
-            model_name="decision",
-            name="physician",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='decision',
+            name='physician',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="decision",
-            name="screening",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="decisions",
-                to="screening.screening",
-            ),
+            model_name='decision',
+            name='screening',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='screening.screening'),
         ),
         migrations.AddField(
-            model_name="flagacknowledgement",
-            name="flag",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="acknowledgement",
-                to="screening.flag",
-            ),
+            model_name='flagacknowledgement',
+            name='flag',
+            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='acknowledgement', to='screening.flag'),
         ),
         migrations.AddField(
-            model_name="flagacknowledgement",
-            name="physician",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='flagacknowledgement',
+            name='physician',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddConstraint(
-            model_name="decision",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("outcome", "cleared_with_conditions"), _negated=True),
-                    models.Q(("conditions", ""), _negated=True),
-                    _connector="OR",
-                ),
-                name="conditions_required",
-            ),
+            model_name='decision',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('outcome', 'cleared_with_conditions'), _negated=True), models.Q(('conditions', ''), _negated=True), _connector='OR'), name='conditions_required'),
         ),
         migrations.AddConstraint(
-            model_name="decision",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("outcome", "not_a_candidate"), _negated=True),
-                    models.Q(("reason", ""), _negated=True),
-                    _connector="OR",
-                ),
-                name="reason_required",
-            ),
+            model_name='decision',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('outcome', 'not_a_candidate'), _negated=True), models.Q(('reason', ''), _negated=True), _connector='OR'), name='reason_required'),
         ),
         migrations.AddConstraint(
-            model_name="decision",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("outcome", "more_information_needed"), _negated=True),
-                    models.Q(("message_to_patient", ""), _negated=True),
-                    _connector="OR",
-                ),
-                name="message_required",
-            ),
+            model_name='decision',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('outcome', 'more_information_needed'), _negated=True), models.Q(('message_to_patient', ''), _negated=True), _connector='OR'), name='message_required'),
         ),
     ]

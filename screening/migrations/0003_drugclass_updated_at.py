@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0002_review_queue_decisions_audit"),
+        ('screening', '0002_review_queue_decisions_audit'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="drugclass",
-            name="updated_at",
+            model_name='drugclass',
+            name='updated_at',
             field=models.DateTimeField(auto_now=True),
         ),
     ]

@@ -5,88 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0006_audit_truncate_trigger"),
+        ('screening', '0006_audit_truncate_trigger'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="PanelCase",
+            name='PanelCase',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(
-                        help_text="Say who the patient is and what it checks.", max_length=200
-                    ),
-                ),
-                (
-                    "answers",
-                    models.JSONField(
-                        default=dict,
-                        help_text='Answers keyed by question code, as a patient would give them, e.g. {"pregnant": "no", "bp": "120/80", "medications": ["Xanax 0.5 mg"]}. Unanswered questions are left out.',
-                    ),
-                ),
-                (
-                    "must_raise",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="Codes of the rules this patient must raise.",
-                    ),
-                ),
-                (
-                    "must_not_raise",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="Codes of the rules this patient must not raise.",
-                    ),
-                ),
-                (
-                    "nothing_else",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Fail if any flag other than the ones it must raise is raised.",
-                    ),
-                ),
-                (
-                    "as_of",
-                    models.DateField(
-                        blank=True,
-                        help_text="Evaluate as if on this day, so ages in the case never drift. Blank: today.",
-                        null=True,
-                    ),
-                ),
-                (
-                    "note",
-                    models.TextField(
-                        blank=True, help_text="Why the case exists, e.g. its clinical source."
-                    ),
-                ),
-                ("position", models.PositiveIntegerField(default=0)),
-                (
-                    "version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="panel_cases",
-                        to="screening.questionsetversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(help_text='Say who the patient is and what it checks.', max_length=200)),
+                ('answers', models.JSONField(default=dict, help_text='Answers keyed by question code, as a patient would give them, e.g. {"pregnant": "no", "bp": "120/80", "medications": ["Xanax 0.5 mg"]}. Unanswered questions are left out.')),
+                ('must_raise', models.JSONField(blank=True, default=list, help_text='Codes of the rules this patient must raise.')),
+                ('must_not_raise', models.JSONField(blank=True, default=list, help_text='Codes of the rules this patient must not raise.')),
+                ('nothing_else', models.BooleanField(default=False, help_text='Fail if any flag other than the ones it must raise is raised.')),
+                ('as_of', models.DateField(blank=True, help_text='Evaluate as if on this day, so ages in the case never drift. Blank: today.', null=True)),
+                ('note', models.TextField(blank=True, help_text='Why the case exists, e.g. its clinical source.')),
+                ('position', models.PositiveIntegerField(default=0)),
+                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='panel_cases', to='screening.questionsetversion')),
             ],
             options={
-                "verbose_name": "test panel case",
-                "ordering": ["version", "position", "pk"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("version", "name"), name="unique_panel_case_name"
-                    )
-                ],
+                'verbose_name': 'test panel case',
+                'ordering': ['version', 'position', 'pk'],
+                'constraints': [models.UniqueConstraint(fields=('version', 'name'), name='unique_panel_case_name')],
             },
         ),
     ]

@@ -19,73 +19,39 @@ def expire_links_sent_in_the_path(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0007_panel_panelcase"),
+        ('screening', '0007_panel_panelcase'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="PasswordResetRequest",
+            name='PasswordResetRequest',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("requested_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("email_digest", models.CharField(max_length=64)),
-                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('email_digest', models.CharField(max_length=64)),
+                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        fields=["email_digest", "requested_at"], name="reset_by_email_idx"
-                    ),
-                    models.Index(
-                        fields=["ip_address", "requested_at"], name="reset_by_address_idx"
-                    ),
-                    models.Index(fields=["requested_at"], name="reset_by_time_idx"),
-                ],
+                'indexes': [models.Index(fields=['email_digest', 'requested_at'], name='reset_by_email_idx'), models.Index(fields=['ip_address', 'requested_at'], name='reset_by_address_idx'), models.Index(fields=['requested_at'], name='reset_by_time_idx')],
             },
         ),
         migrations.CreateModel(
-            name="UndeliveredEmail",
+            name='UndeliveredEmail',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("invitation", "Invitation to a patient"),
-                            ("password_reset", "Password-reset link"),
-                            ("urgent_alert", "Urgent screening alert to physicians"),
-                            ("two_factor_enrolled", "Notice of a new authenticator app"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                ("object_type", models.CharField(max_length=60)),
-                ("object_id", models.CharField(max_length=64)),
-                ("attempts", models.PositiveSmallIntegerField()),
-                ("error", models.CharField(max_length=200)),
-                ("failed_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('kind', models.CharField(choices=[('invitation', 'Invitation to a patient'), ('password_reset', 'Password-reset link'), ('urgent_alert', 'Urgent screening alert to physicians'), ('two_factor_enrolled', 'Notice of a new authenticator app')], max_length=30)),
+                ('object_type', models.CharField(max_length=60)),
+                ('object_id', models.CharField(max_length=64)),
+                ('attempts', models.PositiveSmallIntegerField()),
+                ('error', models.CharField(max_length=200)),
+                ('failed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('resolved_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-failed_at"],
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("resolved_at__isnull", True)),
-                        fields=["failed_at"],
-                        name="undelivered_open_idx",
-                    )
-                ],
+                'ordering': ['-failed_at'],
+                'indexes': [models.Index(condition=models.Q(('resolved_at__isnull', True)), fields=['failed_at'], name='undelivered_open_idx')],
             },
         ),
         migrations.RunPython(expire_links_sent_in_the_path, migrations.RunPython.noop),

@@ -4,23 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0008_tokens_mail_queue_and_reset_limit"),
+        ('screening', '0008_tokens_mail_queue_and_reset_limit'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="undeliveredemail",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("invitation", "Invitation to a patient"),
-                    ("password_reset", "Password-reset link"),
-                    ("urgent_alert", "Urgent screening alert to physicians"),
-                    ("two_factor_enrolled", "Notice of a new authenticator app"),
-                    ("authenticator_setup_link", "Authenticator set-up link"),
-                ],
-                max_length=30,
-            ),
+            model_name='undeliveredemail',
+            name='kind',
+            field=models.CharField(choices=[('invitation', 'Invitation to a patient'), ('password_reset', 'Password-reset link'), ('urgent_alert', 'Urgent screening alert to physicians'), ('two_factor_enrolled', 'Notice of a new authenticator app'), ('authenticator_setup_link', 'Authenticator set-up link')], max_length=30),
         ),
     ]

@@ -9,95 +9,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0009_undelivered_setup_link_kind"),
+        ('screening', '0009_undelivered_setup_link_kind'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ApiToken",
+            name='ApiToken',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                (
-                    "client_name",
-                    models.CharField(
-                        help_text="The system that will use it, e.g. 'Epic interface engine'.",
-                        max_length=200,
-                    ),
-                ),
-                (
-                    "scope",
-                    models.CharField(
-                        choices=[
-                            ("screenings.read", "Read screenings (patient data) and question sets"),
-                            ("questionnaires.read", "Read question sets only (no patient data)"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                ("token_hash", models.CharField(editable=False, max_length=64, unique=True)),
-                ("token_prefix", models.CharField(editable=False, max_length=16)),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("expires_at", models.DateTimeField()),
-                ("revoked_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                (
-                    "requests_per_minute",
-                    models.PositiveIntegerField(
-                        default=120,
-                        help_text="Requests beyond this in one minute get 429 Too Many Requests.",
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(6000),
-                        ],
-                    ),
-                ),
-                ("window_started_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                ("window_count", models.PositiveIntegerField(default=0, editable=False)),
-                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        editable=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "revoked_by",
-                    models.ForeignKey(
-                        blank=True,
-                        editable=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('client_name', models.CharField(help_text="The system that will use it, e.g. 'Epic interface engine'.", max_length=200)),
+                ('scope', models.CharField(choices=[('screenings.read', 'Read screenings (patient data) and question sets'), ('questionnaires.read', 'Read question sets only (no patient data)')], max_length=30)),
+                ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
+                ('token_prefix', models.CharField(editable=False, max_length=16)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('expires_at', models.DateTimeField()),
+                ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('requests_per_minute', models.PositiveIntegerField(default=120, help_text='Requests beyond this in one minute get 429 Too Many Requests.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(6000)])),
+                ('window_started_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('window_count', models.PositiveIntegerField(default=0, editable=False)),
+                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('created_by', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('revoked_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "FHIR API token",
-                "ordering": ["-created_at"],
-                "permissions": [
-                    (
-                        "issue_screening_token",
-                        "Can issue FHIR API tokens that read screenings (patient data)",
-                    )
-                ],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("expires_at__gt", models.F("created_at"))),
-                        name="api_token_expires_after_issue",
-                    )
-                ],
+                'verbose_name': 'FHIR API token',
+                'ordering': ['-created_at'],
+                'permissions': [('issue_screening_token', 'Can issue FHIR API tokens that read screenings (patient data)')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('expires_at__gt', models.F('created_at'))), name='api_token_expires_after_issue')],
             },
         ),
     ]

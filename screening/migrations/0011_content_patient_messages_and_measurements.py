@@ -18,69 +18,40 @@ def give_urgent_rules_the_earlier_message(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0010_fhir_api_tokens"),
+        ('screening', '0010_fhir_api_tokens'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="flag",
-            name="patient_message",
+            model_name='flag',
+            name='patient_message',
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name="rule",
-            name="patient_message",
-            field=models.TextField(
-                blank=True,
-                help_text="Urgent rules only, and required for them: what the patient reads on the confirmation page when this flag is raised. Plain words, grade 8 or below. {crisis_resources} shows the clinic's crisis lines; {clinic_name} its name.",
-            ),
+            model_name='rule',
+            name='patient_message',
+            field=models.TextField(blank=True, help_text="Urgent rules only, and required for them: what the patient reads on the confirmation page when this flag is raised. Plain words, grade 8 or below. {crisis_resources} shows the clinic's crisis lines; {clinic_name} its name."),
         ),
         migrations.AlterField(
-            model_name="flag",
-            name="source",
+            model_name='flag',
+            name='source',
             field=models.TextField(blank=True),
         ),
         migrations.AlterField(
-            model_name="question",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("yes_no", "Yes / no"),
-                    ("single_choice", "Single choice"),
-                    ("multiple_choice", "Multiple choice"),
-                    ("integer", "Whole number"),
-                    ("decimal", "Decimal number"),
-                    ("text", "Free text"),
-                    ("date", "Date"),
-                    ("blood_pressure", "Blood pressure"),
-                    ("medication_list", "Medication list"),
-                    ("scale_item", "Scale item (scored choices)"),
-                    ("height", "Height (cm, or feet and inches)"),
-                    ("weight", "Weight (kg or pounds)"),
-                    ("short_text", "One line of text (e.g. a name)"),
-                    ("phone", "Telephone number"),
-                ],
-                max_length=20,
-            ),
+            model_name='question',
+            name='kind',
+            field=models.CharField(choices=[('yes_no', 'Yes / no'), ('single_choice', 'Single choice'), ('multiple_choice', 'Multiple choice'), ('integer', 'Whole number'), ('decimal', 'Decimal number'), ('text', 'Free text'), ('date', 'Date'), ('blood_pressure', 'Blood pressure'), ('medication_list', 'Medication list'), ('scale_item', 'Scale item (scored choices)'), ('height', 'Height (cm, or feet and inches)'), ('weight', 'Weight (kg or pounds)'), ('short_text', 'One line of text (e.g. a name)'), ('phone', 'Telephone number')], max_length=20),
         ),
         migrations.AlterField(
-            model_name="rule",
-            name="source",
-            field=models.TextField(
-                help_text="The references, in full: a label and its section, a guideline or a paper (authors, journal, year)."
-            ),
+            model_name='rule',
+            name='source',
+            field=models.TextField(help_text='The references, in full: a label and its section, a guideline or a paper (authors, journal, year).'),
         ),
         migrations.RunPython(give_urgent_rules_the_earlier_message, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name="rule",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("severity", "urgent"), _negated=True),
-                    models.Q(("patient_message", ""), _negated=True),
-                    _connector="OR",
-                ),
-                name="urgent_rule_has_patient_message",
-            ),
+            model_name='rule',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('severity', 'urgent'), _negated=True), models.Q(('patient_message', ''), _negated=True), _connector='OR'), name='urgent_rule_has_patient_message'),
         ),
     ]

@@ -6,74 +6,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0011_content_patient_messages_and_measurements"),
+        ('screening', '0011_content_patient_messages_and_measurements'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="rule",
-            name="message",
-            field=models.TextField(help_text="What the physician reads first.", max_length=1000),
+            model_name='rule',
+            name='message',
+            field=models.TextField(help_text='What the physician reads first.', max_length=1000),
         ),
         migrations.AlterField(
-            model_name="rule",
-            name="patient_message",
-            field=models.TextField(
-                blank=True,
-                help_text="Urgent rules only, and required for them: what the patient reads on the confirmation page when this flag is raised. Plain words, grade 8 or below. {crisis_resources} shows the clinic's crisis lines; {clinic_name} its name.",
-                max_length=1000,
-            ),
+            model_name='rule',
+            name='patient_message',
+            field=models.TextField(blank=True, help_text="Urgent rules only, and required for them: what the patient reads on the confirmation page when this flag is raised. Plain words, grade 8 or below. {crisis_resources} shows the clinic's crisis lines; {clinic_name} its name.", max_length=1000),
         ),
         migrations.AlterField(
-            model_name="rule",
-            name="rationale",
-            field=models.TextField(
-                blank=True, help_text="Why it matters clinically.", max_length=2000
-            ),
+            model_name='rule',
+            name='rationale',
+            field=models.TextField(blank=True, help_text='Why it matters clinically.', max_length=2000),
         ),
         migrations.AlterField(
-            model_name="rule",
-            name="source",
-            field=models.TextField(
-                help_text="The references, in full: a label and its section, a guideline or a paper (authors, journal, year).",
-                max_length=2000,
-            ),
+            model_name='rule',
+            name='source',
+            field=models.TextField(help_text='The references, in full: a label and its section, a guideline or a paper (authors, journal, year).', max_length=2000),
         ),
         migrations.AddConstraint(
-            model_name="rule",
-            constraint=models.CheckConstraint(
-                condition=django.db.models.lookups.LessThanOrEqual(
-                    django.db.models.functions.text.Length("message"), 1000
-                ),
-                name="rule_message_within_limit",
-            ),
+            model_name='rule',
+            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('message'), 1000), name='rule_message_within_limit'),
         ),
         migrations.AddConstraint(
-            model_name="rule",
-            constraint=models.CheckConstraint(
-                condition=django.db.models.lookups.LessThanOrEqual(
-                    django.db.models.functions.text.Length("rationale"), 2000
-                ),
-                name="rule_rationale_within_limit",
-            ),
+            model_name='rule',
+            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('rationale'), 2000), name='rule_rationale_within_limit'),
         ),
         migrations.AddConstraint(
-            model_name="rule",
-            constraint=models.CheckConstraint(
-                condition=django.db.models.lookups.LessThanOrEqual(
-                    django.db.models.functions.text.Length("source"), 2000
-                ),
-                name="rule_source_within_limit",
-            ),
+            model_name='rule',
+            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('source'), 2000), name='rule_source_within_limit'),
         ),
         migrations.AddConstraint(
-            model_name="rule",
-            constraint=models.CheckConstraint(
-                condition=django.db.models.lookups.LessThanOrEqual(
-                    django.db.models.functions.text.Length("patient_message"), 1000
-                ),
-                name="rule_patient_message_within_limit",
-            ),
+            model_name='rule',
+            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('patient_message'), 1000), name='rule_patient_message_within_limit'),
         ),
     ]

@@ -6,48 +6,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0012_sec2_rule_text_limits"),
+        ('screening', '0012_sec2_rule_text_limits'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="PageDraft",
+            name='PageDraft',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("section_code", models.SlugField(max_length=64)),
-                ("values", models.JSONField(default=dict)),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[
-                            ("idle", "Kept by the page as the idle limit came"),
-                            ("expired_post", "Posted after the session had ended"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("kept_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "screening",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="page_drafts",
-                        to="screening.screening",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('section_code', models.SlugField(max_length=64)),
+                ('values', models.JSONField(default=dict)),
+                ('source', models.CharField(choices=[('idle', 'Kept by the page as the idle limit came'), ('expired_post', 'Posted after the session had ended')], max_length=20)),
+                ('kept_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('screening', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='page_drafts', to='screening.screening')),
             ],
             options={
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("screening", "section_code"), name="one_draft_per_page"
-                    )
-                ],
+                'constraints': [models.UniqueConstraint(fields=('screening', 'section_code'), name='one_draft_per_page')],
             },
         ),
     ]

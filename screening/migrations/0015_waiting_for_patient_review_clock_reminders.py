@@ -25,137 +25,90 @@ def waiting_to_reopened(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0014_flag_history_and_submissions"),
+        ('screening', '0014_flag_history_and_submissions'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ReviewClock",
+            name='ReviewClock',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("submitted_at", models.DateTimeField()),
-                ("urgent", models.BooleanField(default=False)),
-                ("opened_at", models.DateTimeField(blank=True, null=True)),
-                ("realerts_sent", models.PositiveSmallIntegerField(default=0)),
-                ("next_alert_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('submitted_at', models.DateTimeField()),
+                ('urgent', models.BooleanField(default=False)),
+                ('opened_at', models.DateTimeField(blank=True, null=True)),
+                ('realerts_sent', models.PositiveSmallIntegerField(default=0)),
+                ('next_alert_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-submitted_at"],
+                'ordering': ['-submitted_at'],
             },
         ),
         migrations.RemoveConstraint(
-            model_name="screening",
-            name="one_open_screening_per_patient",
+            model_name='screening',
+            name='one_open_screening_per_patient',
         ),
         migrations.AddField(
-            model_name="screening",
-            name="information_requested_at",
+            model_name='screening',
+            name='information_requested_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="screening",
-            name="last_reminded_at",
+            model_name='screening',
+            name='last_reminded_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="screening",
-            name="reminders_exhausted_at",
+            model_name='screening',
+            name='reminders_exhausted_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="screening",
-            name="reminders_sent",
+            model_name='screening',
+            name='reminders_sent',
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name="screening",
-            name="urgent_unopened_since",
+            model_name='screening',
+            name='urgent_unopened_since',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name="screening",
-            name="status",
-            field=models.CharField(
-                choices=[
-                    ("in_progress", "In progress"),
-                    ("waiting_for_patient", "Waiting for patient"),
-                    ("submitted", "Awaiting review"),
-                    ("decided", "Decided"),
-                ],
-                default="in_progress",
-                max_length=20,
-            ),
+            model_name='screening',
+            name='status',
+            field=models.CharField(choices=[('in_progress', 'In progress'), ('waiting_for_patient', 'Waiting for patient'), ('submitted', 'Awaiting review'), ('decided', 'Decided')], default='in_progress', max_length=20),
         ),
         migrations.AlterField(
-            model_name="undeliveredemail",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("invitation", "Invitation to a patient"),
-                    ("password_reset", "Password-reset link"),
-                    ("urgent_alert", "Urgent screening alert to physicians"),
-                    ("two_factor_enrolled", "Notice of a new authenticator app"),
-                    ("authenticator_setup_link", "Authenticator set-up link"),
-                    ("urgent_realert", "Urgent screening not yet opened: alert again"),
-                    ("patient_notice", "Notice to a patient that there is news"),
-                    ("patient_reminder", "Reminder to a patient"),
-                ],
-                max_length=30,
-            ),
+            model_name='undeliveredemail',
+            name='kind',
+            field=models.CharField(choices=[('invitation', 'Invitation to a patient'), ('password_reset', 'Password-reset link'), ('urgent_alert', 'Urgent screening alert to physicians'), ('two_factor_enrolled', 'Notice of a new authenticator app'), ('authenticator_setup_link', 'Authenticator set-up link'), ('urgent_realert', 'Urgent screening not yet opened: alert again'), ('patient_notice', 'Notice to a patient that there is news'), ('patient_reminder', 'Reminder to a patient')], max_length=30),
         ),
         migrations.AddIndex(
-            model_name="screening",
-            index=models.Index(
-                condition=models.Q(("reminders_exhausted_at__isnull", False)),
-                fields=["reminders_exhausted_at"],
-                name="screening_unanswered_idx",
-            ),
+            model_name='screening',
+            index=models.Index(condition=models.Q(('reminders_exhausted_at__isnull', False)), fields=['reminders_exhausted_at'], name='screening_unanswered_idx'),
         ),
         migrations.AddConstraint(
-            model_name="screening",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status__in", ["in_progress", "waiting_for_patient"])),
-                fields=("patient",),
-                name="one_open_screening_per_patient",
-            ),
+            model_name='screening',
+            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['in_progress', 'waiting_for_patient'])), fields=('patient',), name='one_open_screening_per_patient'),
         ),
         migrations.AddField(
-            model_name="reviewclock",
-            name="opened_by",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='reviewclock',
+            name='opened_by',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="reviewclock",
-            name="screening",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="clocks",
-                to="screening.screening",
-            ),
+            model_name='reviewclock',
+            name='screening',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='clocks', to='screening.screening'),
         ),
         migrations.AddIndex(
-            model_name="reviewclock",
-            index=models.Index(
-                condition=models.Q(("opened_at__isnull", True)),
-                fields=["screening"],
-                name="clock_unopened_idx",
-            ),
+            model_name='reviewclock',
+            index=models.Index(condition=models.Q(('opened_at__isnull', True)), fields=['screening'], name='clock_unopened_idx'),
         ),
         migrations.AddIndex(
-            model_name="reviewclock",
-            index=models.Index(fields=["urgent", "-submitted_at"], name="clock_urgent_idx"),
+            model_name='reviewclock',
+            index=models.Index(fields=['urgent', '-submitted_at'], name='clock_urgent_idx'),
         ),
         migrations.RunPython(reopened_to_waiting, waiting_to_reopened),
     ]

@@ -8,136 +8,81 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0015_waiting_for_patient_review_clock_reminders"),
+        ('screening', '0015_waiting_for_patient_review_clock_reminders'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="TreatmentCourse",
+            name='TreatmentCourse',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                (
-                    "product",
-                    models.CharField(
-                        choices=[
-                            ("iv_ketamine", "Ketamine, intravenous infusion"),
-                            ("im_ketamine", "Ketamine, intramuscular injection"),
-                            ("esketamine_nasal", "Esketamine nasal spray"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("ended_at", models.DateTimeField(blank=True, null=True)),
-                ("end_reason", models.TextField(blank=True)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('product', models.CharField(choices=[('iv_ketamine', 'Ketamine, intravenous infusion'), ('im_ketamine', 'Ketamine, intramuscular injection'), ('esketamine_nasal', 'Esketamine nasal spray')], max_length=30)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('ended_at', models.DateTimeField(blank=True, null=True)),
+                ('end_reason', models.TextField(blank=True)),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="TreatmentSession",
+            name='TreatmentSession',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("scheduled_for", models.DateTimeField()),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('scheduled_for', models.DateTimeField()),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                "ordering": ["scheduled_for"],
+                'ordering': ['scheduled_for'],
             },
         ),
         migrations.RemoveConstraint(
-            model_name="screening",
-            name="one_open_screening_per_patient",
+            model_name='screening',
+            name='one_open_screening_per_patient',
         ),
         migrations.AddField(
-            model_name="screening",
-            name="purpose",
-            field=models.CharField(
-                choices=[("intake", "Pre-treatment screening"), ("check_in", "Session check-in")],
-                default="intake",
-                max_length=20,
-            ),
+            model_name='screening',
+            name='purpose',
+            field=models.CharField(choices=[('intake', 'Pre-treatment screening'), ('check_in', 'Session check-in')], default='intake', max_length=20),
         ),
         migrations.AddConstraint(
-            model_name="screening",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(
-                    ("purpose", "intake"), ("status__in", ["in_progress", "waiting_for_patient"])
-                ),
-                fields=("patient",),
-                name="one_open_screening_per_patient",
-            ),
+            model_name='screening',
+            constraint=models.UniqueConstraint(condition=models.Q(('purpose', 'intake'), ('status__in', ['in_progress', 'waiting_for_patient'])), fields=('patient',), name='one_open_screening_per_patient'),
         ),
         migrations.AddField(
-            model_name="treatmentcourse",
-            name="clearance",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="treatment_courses",
-                to="screening.decision",
-            ),
+            model_name='treatmentcourse',
+            name='clearance',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='treatment_courses', to='screening.decision'),
         ),
         migrations.AddField(
-            model_name="treatmentcourse",
-            name="created_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='treatmentcourse',
+            name='created_by',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="treatmentcourse",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="treatment_courses",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='treatmentcourse',
+            name='patient',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='treatment_courses', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name="treatmentsession",
-            name="check_in",
-            field=models.OneToOneField(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="treatment_session",
-                to="screening.screening",
-            ),
+            model_name='treatmentsession',
+            name='check_in',
+            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='treatment_session', to='screening.screening'),
         ),
         migrations.AddField(
-            model_name="treatmentsession",
-            name="course",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="sessions",
-                to="screening.treatmentcourse",
-            ),
+            model_name='treatmentsession',
+            name='course',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='screening.treatmentcourse'),
         ),
         migrations.AddField(
-            model_name="treatmentsession",
-            name="created_by",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-            ),
+            model_name='treatmentsession',
+            name='created_by',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddIndex(
-            model_name="treatmentsession",
-            index=models.Index(fields=["scheduled_for"], name="treatment_session_time"),
+            model_name='treatmentsession',
+            index=models.Index(fields=['scheduled_for'], name='treatment_session_time'),
         ),
     ]

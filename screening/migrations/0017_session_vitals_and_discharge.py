@@ -8,187 +8,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0016_treatment_courses_and_sessions"),
+        ('screening', '0016_treatment_courses_and_sessions'),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name="treatmentsession",
+            name='treatmentsession',
+            options={'ordering': ['scheduled_for'], 'permissions': [('schedule_session', 'Can start treatment courses and schedule sessions'), ('record_vitals', 'Can record in-clinic vitals, the dose and discharge')]},
+        ),
+        migrations.CreateModel(
+            name='DischargeRecord',
+            fields=[
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('observation_minutes', models.PositiveIntegerField()),
+                ('alert_and_oriented', models.BooleanField()),
+                ('walks_unaided', models.BooleanField()),
+                ('escort_present', models.BooleanField()),
+                ('note', models.TextField(blank=True)),
+                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('session', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='discharge', to='screening.treatmentsession')),
+            ],
             options={
-                "ordering": ["scheduled_for"],
-                "permissions": [
-                    ("schedule_session", "Can start treatment courses and schedule sessions"),
-                    ("record_vitals", "Can record in-clinic vitals, the dose and discharge"),
-                ],
+                'abstract': False,
             },
         ),
         migrations.CreateModel(
-            name="DischargeRecord",
+            name='DoseRecord',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("observation_minutes", models.PositiveIntegerField()),
-                ("alert_and_oriented", models.BooleanField()),
-                ("walks_unaided", models.BooleanField()),
-                ("escort_present", models.BooleanField()),
-                ("note", models.TextField(blank=True)),
-                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "session",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="discharge",
-                        to="screening.treatmentsession",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('given_at', models.DateTimeField()),
+                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='doses', to='screening.treatmentsession')),
+                ('supersedes', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='superseded_by', to='screening.doserecord')),
             ],
             options={
-                "abstract": False,
+                'ordering': ['recorded_at'],
             },
         ),
         migrations.CreateModel(
-            name="DoseRecord",
+            name='VitalReading',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("given_at", models.DateTimeField()),
-                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "session",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="doses",
-                        to="screening.treatmentsession",
-                    ),
-                ),
-                (
-                    "supersedes",
-                    models.OneToOneField(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="superseded_by",
-                        to="screening.doserecord",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('timing', models.CharField(choices=[('pre_dose', 'Before the dose'), ('post_dose', 'After the dose')], max_length=20)),
+                ('planned_minutes', models.PositiveIntegerField(blank=True, null=True)),
+                ('systolic', models.PositiveSmallIntegerField()),
+                ('diastolic', models.PositiveSmallIntegerField()),
+                ('heart_rate', models.PositiveSmallIntegerField()),
+                ('spo2', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('weight_kg', models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True)),
+                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('correction_reason', models.TextField(blank=True)),
+                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='readings', to='screening.treatmentsession')),
+                ('supersedes', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='superseded_by', to='screening.vitalreading')),
             ],
             options={
-                "ordering": ["recorded_at"],
+                'ordering': ['recorded_at'],
             },
         ),
         migrations.CreateModel(
-            name="VitalReading",
+            name='BloodPressureReview',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                (
-                    "timing",
-                    models.CharField(
-                        choices=[("pre_dose", "Before the dose"), ("post_dose", "After the dose")],
-                        max_length=20,
-                    ),
-                ),
-                ("planned_minutes", models.PositiveIntegerField(blank=True, null=True)),
-                ("systolic", models.PositiveSmallIntegerField()),
-                ("diastolic", models.PositiveSmallIntegerField()),
-                ("heart_rate", models.PositiveSmallIntegerField()),
-                ("spo2", models.PositiveSmallIntegerField(blank=True, null=True)),
-                (
-                    "weight_kg",
-                    models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True),
-                ),
-                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("correction_reason", models.TextField(blank=True)),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "session",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="readings",
-                        to="screening.treatmentsession",
-                    ),
-                ),
-                (
-                    "supersedes",
-                    models.OneToOneField(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="superseded_by",
-                        to="screening.vitalreading",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('note', models.TextField(blank=True)),
+                ('reviewed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('physician', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('reading', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='review', to='screening.vitalreading')),
             ],
             options={
-                "ordering": ["recorded_at"],
-            },
-        ),
-        migrations.CreateModel(
-            name="BloodPressureReview",
-            fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("note", models.TextField(blank=True)),
-                ("reviewed_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "physician",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "reading",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="review",
-                        to="screening.vitalreading",
-                    ),
-                ),
-            ],
-            options={
-                "abstract": False,
+                'abstract': False,
             },
         ),
     ]

@@ -8,58 +8,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0017_session_vitals_and_discharge"),
+        ('screening', '0017_session_vitals_and_discharge'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="screening",
-            name="previous",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="rescreenings",
-                to="screening.screening",
-            ),
+            model_name='screening',
+            name='previous',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='rescreenings', to='screening.screening'),
         ),
         migrations.CreateModel(
-            name="RescreeningRequest",
+            name='RescreeningRequest',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("signed_name", models.CharField(max_length=200)),
-                ("reason", models.TextField()),
-                ("requested_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "physician",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "screening",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="rescreening_request",
-                        to="screening.screening",
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('signed_name', models.CharField(max_length=200)),
+                ('reason', models.TextField()),
+                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('physician', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('screening', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='rescreening_request', to='screening.screening')),
             ],
             options={
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("reason", ""), _negated=True),
-                        name="rescreening_reason_required",
-                    )
-                ],
+                'constraints': [models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='rescreening_reason_required')],
             },
         ),
     ]

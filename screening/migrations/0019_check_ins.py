@@ -4,41 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0018_rescreening"),
+        ('screening', '0018_rescreening'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="questionset",
-            name="purpose",
-            field=models.CharField(
-                choices=[("intake", "Pre-treatment screening"), ("check_in", "Session check-in")],
-                default="intake",
-                max_length=20,
-            ),
+            model_name='questionset',
+            name='purpose',
+            field=models.CharField(choices=[('intake', 'Pre-treatment screening'), ('check_in', 'Session check-in')], default='intake', max_length=20),
         ),
         migrations.AddField(
-            model_name="treatmentsession",
-            name="check_in_invited_at",
+            model_name='treatmentsession',
+            name='check_in_invited_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name="undeliveredemail",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("invitation", "Invitation to a patient"),
-                    ("password_reset", "Password-reset link"),
-                    ("urgent_alert", "Urgent screening alert to physicians"),
-                    ("two_factor_enrolled", "Notice of a new authenticator app"),
-                    ("authenticator_setup_link", "Authenticator set-up link"),
-                    ("urgent_realert", "Urgent screening not yet opened: alert again"),
-                    ("patient_notice", "Notice to a patient that there is news"),
-                    ("patient_reminder", "Reminder to a patient"),
-                    ("check_in_invitation", "Invitation to a session check-in"),
-                ],
-                max_length=30,
-            ),
+            model_name='undeliveredemail',
+            name='kind',
+            field=models.CharField(choices=[('invitation', 'Invitation to a patient'), ('password_reset', 'Password-reset link'), ('urgent_alert', 'Urgent screening alert to physicians'), ('two_factor_enrolled', 'Notice of a new authenticator app'), ('authenticator_setup_link', 'Authenticator set-up link'), ('urgent_realert', 'Urgent screening not yet opened: alert again'), ('patient_notice', 'Notice to a patient that there is news'), ('patient_reminder', 'Reminder to a patient'), ('check_in_invitation', 'Invitation to a session check-in')], max_length=30),
         ),
     ]

@@ -4,26 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0019_check_ins"),
+        ('screening', '0019_check_ins'),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="screening",
-            index=models.Index(
-                models.OrderBy(models.F("level_rank"), descending=True),
-                models.F("submitted_at"),
-                models.F("id"),
-                condition=models.Q(
-                    ("purpose", "intake"),
-                    models.Q(
-                        ("status", "submitted"),
-                        models.Q(("level_rank", 4), ("status", "waiting_for_patient")),
-                        _connector="OR",
-                    ),
-                ),
-                name="screening_default_queue",
-            ),
+            model_name='screening',
+            index=models.Index(models.OrderBy(models.F('level_rank'), descending=True), models.F('submitted_at'), models.F('id'), condition=models.Q(('purpose', 'intake'), models.Q(('status', 'submitted'), models.Q(('level_rank', 4), ('status', 'waiting_for_patient')), _connector='OR')), name='screening_default_queue'),
         ),
     ]

@@ -4,36 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0020_default_queue_index"),
+        ('screening', '0020_default_queue_index'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="invitation",
-            name="language",
-            field=models.CharField(
-                choices=[("en-us", "English (US)"), ("es", "Español"), ("en-gb", "English (UK)")],
-                default="en-us",
-                max_length=10,
-            ),
+            model_name='invitation',
+            name='language',
+            field=models.CharField(choices=[('en-us', 'English (US)'), ('es', 'Español'), ('en-gb', 'English (UK)')], default='en-us', max_length=10),
         ),
         migrations.AddField(
-            model_name="screening",
-            name="language",
-            field=models.CharField(
-                choices=[("en-us", "English (US)"), ("es", "Español"), ("en-gb", "English (UK)")],
-                default="en-us",
-                max_length=10,
-            ),
+            model_name='screening',
+            name='language',
+            field=models.CharField(choices=[('en-us', 'English (US)'), ('es', 'Español'), ('en-gb', 'English (UK)')], default='en-us', max_length=10),
         ),
         migrations.AddField(
-            model_name="user",
-            name="preferred_language",
-            field=models.CharField(
-                choices=[("en-us", "English (US)"), ("es", "Español"), ("en-gb", "English (UK)")],
-                default="en-us",
-                max_length=10,
-            ),
+            model_name='user',
+            name='preferred_language',
+            field=models.CharField(choices=[('en-us', 'English (US)'), ('es', 'Español'), ('en-gb', 'English (UK)')], default='en-us', max_length=10),
         ),
     ]

@@ -5,46 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0021_languages"),
+        ('screening', '0021_languages'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="questionsetversion",
-            name="languages",
+            model_name='questionsetversion',
+            name='languages',
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.CreateModel(
-            name="ContentTranslation",
+            name='ContentTranslation',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("language", models.CharField(max_length=10)),
-                ("key", models.CharField(max_length=200)),
-                ("source_text", models.TextField(blank=True)),
-                ("text", models.TextField(blank=True)),
-                ("no_official_translation", models.BooleanField(default=False)),
-                (
-                    "version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="translations",
-                        to="screening.questionsetversion",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('language', models.CharField(max_length=10)),
+                ('key', models.CharField(max_length=200)),
+                ('source_text', models.TextField(blank=True)),
+                ('text', models.TextField(blank=True)),
+                ('no_official_translation', models.BooleanField(default=False)),
+                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='translations', to='screening.questionsetversion')),
             ],
             options={
-                "ordering": ["version", "language", "key"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("version", "language", "key"), name="unique_translation_key"
-                    )
-                ],
+                'ordering': ['version', 'language', 'key'],
+                'constraints': [models.UniqueConstraint(fields=('version', 'language', 'key'), name='unique_translation_key')],
             },
         ),
     ]

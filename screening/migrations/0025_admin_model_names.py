@@ -4,85 +4,54 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0024_recognized_medication_verbose_name"),
+        ('screening', '0024_recognized_medication_verbose_name'),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name="auditevent",
-            options={
-                "ordering": ["-at", "-id"],
-                "verbose_name": "audit event",
-                "verbose_name_plural": "audit events",
-            },
+            name='auditevent',
+            options={'ordering': ['-at', '-id'], 'verbose_name': 'audit event', 'verbose_name_plural': 'audit events'},
         ),
         migrations.AlterModelOptions(
-            name="drug",
-            options={"ordering": ["name"], "verbose_name": "drug", "verbose_name_plural": "drugs"},
+            name='drug',
+            options={'ordering': ['name'], 'verbose_name': 'drug', 'verbose_name_plural': 'drugs'},
         ),
         migrations.AlterModelOptions(
-            name="invitation",
-            options={
-                "ordering": ["-created_at"],
-                "verbose_name": "invitation",
-                "verbose_name_plural": "invitations",
-            },
+            name='invitation',
+            options={'ordering': ['-created_at'], 'verbose_name': 'invitation', 'verbose_name_plural': 'invitations'},
         ),
         migrations.AlterModelOptions(
-            name="question",
-            options={
-                "ordering": ["section__position", "position"],
-                "verbose_name": "question",
-                "verbose_name_plural": "questions",
-            },
+            name='question',
+            options={'ordering': ['section__position', 'position'], 'verbose_name': 'question', 'verbose_name_plural': 'questions'},
         ),
         migrations.AlterModelOptions(
-            name="questionset",
-            options={"verbose_name": "question set", "verbose_name_plural": "question sets"},
+            name='questionset',
+            options={'verbose_name': 'question set', 'verbose_name_plural': 'question sets'},
         ),
         migrations.AlterModelOptions(
-            name="questionsetversion",
-            options={
-                "ordering": ["question_set", "-number"],
-                "verbose_name": "question set version",
-                "verbose_name_plural": "question set versions",
-            },
+            name='questionsetversion',
+            options={'ordering': ['question_set', '-number'], 'verbose_name': 'question set version', 'verbose_name_plural': 'question set versions'},
         ),
         migrations.AlterModelOptions(
-            name="rule",
-            options={
-                "ordering": ["version", "position"],
-                "verbose_name": "rule",
-                "verbose_name_plural": "rules",
-            },
+            name='rule',
+            options={'ordering': ['version', 'position'], 'verbose_name': 'rule', 'verbose_name_plural': 'rules'},
         ),
         migrations.AlterModelOptions(
-            name="scoredefinition",
-            options={
-                "ordering": ["version", "position"],
-                "verbose_name": "score definition",
-                "verbose_name_plural": "score definitions",
-            },
+            name='scoredefinition',
+            options={'ordering': ['version', 'position'], 'verbose_name': 'score definition', 'verbose_name_plural': 'score definitions'},
         ),
         migrations.AlterModelOptions(
-            name="section",
-            options={
-                "ordering": ["version", "position"],
-                "verbose_name": "section",
-                "verbose_name_plural": "sections",
-            },
+            name='section',
+            options={'ordering': ['version', 'position'], 'verbose_name': 'section', 'verbose_name_plural': 'sections'},
         ),
         migrations.AlterModelOptions(
-            name="undeliveredemail",
-            options={
-                "ordering": ["-failed_at"],
-                "verbose_name": "undelivered email",
-                "verbose_name_plural": "undelivered emails",
-            },
+            name='undeliveredemail',
+            options={'ordering': ['-failed_at'], 'verbose_name': 'undelivered email', 'verbose_name_plural': 'undelivered emails'},
         ),
         migrations.AlterModelOptions(
-            name="user",
-            options={"verbose_name": "user", "verbose_name_plural": "users"},
+            name='user',
+            options={'verbose_name': 'user', 'verbose_name_plural': 'users'},
         ),
     ]

@@ -8,51 +8,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("screening", "0025_admin_model_names"),
+        ('screening', '0025_admin_model_names'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="SetAsideCheckIn",
+            name='SetAsideCheckIn',
             fields=[
-                (
-                    "id",
-                    models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
-                ("was_scheduled_for", models.DateTimeField()),
-                ("set_aside_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "check_in",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="set_aside",
-                        to="screening.screening",
-                    ),
-                ),
-                (
-                    "session",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="set_aside_check_ins",
-                        to="screening.treatmentsession",
-                    ),
-                ),
-                (
-                    "set_aside_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ('was_scheduled_for', models.DateTimeField()),
+                ('set_aside_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('check_in', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='set_aside', to='screening.screening')),
+                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='set_aside_check_ins', to='screening.treatmentsession')),
+                ('set_aside_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "set-aside check-in",
-                "verbose_name_plural": "set-aside check-ins",
-                "ordering": ["set_aside_at"],
+                'verbose_name': 'set-aside check-in',
+                'verbose_name_plural': 'set-aside check-ins',
+                'ordering': ['set_aside_at'],
             },
         ),
     ]

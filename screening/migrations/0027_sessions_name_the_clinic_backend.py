@@ -30,7 +30,12 @@ def _rename(apps, schema_editor, old: str, new: str) -> None:
         if data.get(BACKEND_SESSION_KEY) != old:
             continue
         data[BACKEND_SESSION_KEY] = new
-        Session.objects.using(alias).filter(pk=session.pk).update(session_data=store.encode(data))
+        # Only if nobody wrote the session since it was read (a server still running the
+        # old code stamps it on each request): a newer write is not undone. The session
+        # store reads the old name as the new one anyway (accounts/session_store.py).
+        Session.objects.using(alias).filter(
+            pk=session.pk, session_data=session.session_data
+        ).update(session_data=store.encode(data))
 
 
 def forwards(apps, schema_editor):
