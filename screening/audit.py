@@ -11,10 +11,11 @@ import hashlib
 import json
 from datetime import UTC
 
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from . import prepared
 from .client_address import client_ip
 from .models import AuditAction, AuditEvent, Screening, User
 
@@ -56,16 +57,57 @@ def compute_row_hash(event: AuditEvent, previous_hash: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _lock_chain() -> None:
-    """Make concurrent appenders queue, so no two chain to the same predecessor.
+def _lock_chain_and_read_last_hash() -> str | None:
+    """Make concurrent appenders queue, so no two chain to the same predecessor; then the
+    last event's hash (None before the first event).
 
-    The lock is held until the surrounding transaction ends. SQLite allows one writer at
-    a time anyway. (Under READ COMMITTED, the default, the read of the last hash after
-    the lock sees every append committed before it.)
+    The lock is held until the surrounding transaction ends. On PostgreSQL the lock and
+    the read go in one round trip as two statements: under READ COMMITTED, the default,
+    the read, a statement of its own, sees every append committed before the lock was
+    granted (one statement doing both would read from before it waited). SQLite allows
+    one writer at a time anyway.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    # Names from the model's metadata; the one value is a parameter.
+    last_hash = f"SELECT row_hash FROM {table} ORDER BY id DESC LIMIT 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {last_hash}", [CHAIN_LOCK_KEY])
+        else:
+            cursor.execute(last_hash)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# Every column of an event but its id, which the database numbers.
+_STORED_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+
+
+def _insert(event: AuditEvent) -> None:
+    """Insert the new event and take its id: on PostgreSQL as a statement prepared once per
+    connection (the ORM's save built the same INSERT anew on every staff read); elsewhere
+    through the model's save."""
+    if connection.vendor != "postgresql":
+        event.save()
+        return
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in _STORED_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_STORED_FIELDS))
+    values = [
+        field.get_db_prep_save(getattr(event, field.attname), connection)
+        for field in _STORED_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor,
+            "audit_append",
+            # Names from the model's metadata; every value is a parameter.
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
+            values,
+        )
+        event.id = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def record(
@@ -90,20 +132,33 @@ def record(
     if ip_address:
         # Hash the address in the form the database will return it (IPv6 compressed).
         ip_address = AuditEvent._meta.get_field("ip_address").to_python(ip_address)
-    with transaction.atomic():
-        _lock_chain()
-        last_hash = AuditEvent.objects.order_by("-id").values_list("row_hash", flat=True).first()
-        event = AuditEvent(
-            at=timezone.now(),
-            actor=actor,
-            action=action,
-            screening=screening,
-            object_type=obj._meta.label if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            summary=summary[:300],
-            ip_address=ip_address,
-            previous_hash=last_hash or GENESIS_HASH,
-        )
-        event.row_hash = compute_row_hash(event, event.previous_hash)
-        event.save()
-    return event
+    event = AuditEvent(
+        actor=actor,
+        action=action,
+        screening=screening,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        summary=summary[:300],
+        ip_address=ip_address,
+    )
+    # Outside a transaction of the caller's, an append whose prepared INSERT went stale (a
+    # migration changed the table while this connection kept it) is made once more, and
+    # prepared afresh; inside one, the caller's transaction is lost and the error stands.
+    retry_if_stale = not connection.in_atomic_block
+    while True:
+        try:
+            with transaction.atomic():
+                _append(event)
+            return event
+        except DatabaseError as error:
+            if not (retry_if_stale and prepared.is_stale(error)):
+                raise
+            retry_if_stale = False
+
+
+def _append(event: AuditEvent) -> None:
+    """Chain the event to the last one and insert it, in the caller's transaction."""
+    event.previous_hash = _lock_chain_and_read_last_hash() or GENESIS_HASH
+    event.at = timezone.now()
+    event.row_hash = compute_row_hash(event, event.previous_hash)
+    _insert(event)

@@ -15,13 +15,14 @@ PREPARED_STATEMENTS=False behind a pooler that hands out connections per transac
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import psycopg2.errors
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
+from django.db.models import QuerySet
 
 _PLACEHOLDER = re.compile("%s")
 # What PostgreSQL says when a prepared statement no longer fits its connection: it is gone
@@ -35,8 +36,12 @@ def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]
     EXECUTE of the statement prepared for `name` on this connection, preparing it first if
     this connection has not. Django's cursor has already checked the connection's health
     (CONN_HEALTH_CHECKS) and reconnected if it had to, so the statement is prepared on the
-    connection the read runs on. Only reads are run here: a retried EXECUTE is one that
-    failed and did nothing."""
+    connection the read runs on.
+
+    A stale statement (see _STALE) is forgotten. Outside a transaction it is prepared again
+    and run once more: the EXECUTE that failed did nothing. Inside one, the error stands
+    (the transaction is lost); the next use prepares it afresh. A write run here inside a
+    transaction (the audit log's append) retries the whole transaction itself."""
     connection = cursor.db
     if connection.vendor != "postgresql" or not settings.PREPARED_STATEMENTS:
         cursor.execute(sql, params)
@@ -47,7 +52,7 @@ def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]
     try:
         cursor.execute(_execute_sql(prepared_as[name], sql), params)
     except DatabaseError as error:
-        if not isinstance(error.__cause__, _STALE):
+        if not is_stale(error):
             raise
         # The next use prepares it afresh, under a new name (the stale one may still
         # exist, and a DEALLOCATE inside a transaction could fail it).
@@ -57,6 +62,12 @@ def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]
         # Outside one, the failed EXECUTE spoiled nothing: run it again, prepared afresh.
         prepared_as[name] = _prepare(cursor, name, sql)
         cursor.execute(_execute_sql(prepared_as[name], sql), params)
+
+
+def is_stale(error: DatabaseError) -> bool:
+    """Whether `error` is a prepared statement gone stale (`execute` forgot it, so the next
+    use prepares it afresh)."""
+    return isinstance(error.__cause__, _STALE)
 
 
 def _prepared(connection: BaseDatabaseWrapper) -> dict[str, str]:
@@ -87,3 +98,36 @@ def _prepare(cursor: CursorWrapper, name: str, sql: str) -> str:
 def _execute_sql(name: str, sql: str) -> str:
     count = sql.count("%s")
     return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+
+
+class ConstantRead:
+    """A read the ORM writes that never changes, not even its parameters (the queue's first
+    page, its notices): its SQL is built once per connection, not on every request, and run
+    prepared.
+
+    `build` returns the queryset (a values_list: rows come back as tuples, each value passed
+    through its field's converters as the queryset would). The SQL and the converters are
+    kept on the connection they were made for: the converters belong to that connection's
+    backend, and each thread has its own.
+    """
+
+    def __init__(self, name: str, build: Callable[[], QuerySet]) -> None:
+        self.name = name
+        self.build = build
+
+    def rows(self, using: str = "default") -> list[tuple]:
+        connection = connections[using]
+        known = connection.__dict__.setdefault("_constant_reads", {})
+        if self.name not in known:
+            compiler = self.build().query.get_compiler(using=using)
+            sql, params = compiler.as_sql()
+            fields = [selected[0] for selected in compiler.select[: compiler.col_count]]
+            known[self.name] = (sql, params, compiler, compiler.get_converters(fields))
+        sql, params, compiler, converters = known[self.name]
+        with connection.cursor() as cursor:
+            execute(cursor, self.name, sql, params)
+            rows = cursor.fetchall()
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        # Only the columns asked for (the ORM may select more to order by).
+        return [tuple(row[: compiler.col_count]) for row in rows]

@@ -2,13 +2,15 @@
 and the review queue's rows, ready to print."""
 
 import datetime
+import html
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import get_language, gettext, gettext_lazy, gettext_noop, pgettext
@@ -35,6 +37,9 @@ from .engine.questionnaire import (
 )
 from .engine.questionnaire import BMI as BMI_VALUE
 from .engine.severity import Severity
+
+if TYPE_CHECKING:  # for the annotation only: selectors need not be loaded to draw a row
+    from .selectors import QueueEntry
 
 # The words of an answer are in the reader's language (the patient's on their pages; staff
 # pages are in the clinic's): display_answer translates these at the time of reading.
@@ -223,12 +228,18 @@ def _badge(level: str) -> SafeString:
     return _BADGE_HTML[key]
 
 
-def short_date_time(moment: datetime.datetime) -> str:
+def short_date_time(moment: datetime.datetime, months: list[str] | None = None) -> str:
     """ "29 Nov 2026, 16:05" in the clinic's time zone: the |date:"j M Y, H:i" of the
     templates, at a fraction of its cost (Django's date formatter parses its format anew
-    for every call)."""
+    for every call). `months` is `short_month_names()` when a caller formats many."""
     local = timezone.localtime(moment)
-    return f"{local.day} {str(MONTHS_3[local.month]).title()} {local.year}, {local:%H:%M}"
+    month = months[local.month] if months else str(MONTHS_3[local.month]).title()
+    return f"{local.day} {month} {local.year}, {local:%H:%M}"
+
+
+def short_month_names() -> list[str]:
+    """ "Jan" to "Dec" in the active language, indexed from 1, as short_date_time writes them."""
+    return ["", *(str(MONTHS_3[month]).title() for month in range(1, 13))]
 
 
 def how_long_ago(moment: datetime.datetime, now: datetime.datetime) -> str:
@@ -245,48 +256,45 @@ def how_long_ago(moment: datetime.datetime, now: datetime.datetime) -> str:
 
 
 def queue_rows(
-    screenings: Iterable,
+    entries: Iterable["QueueEntry"],
     *,
     link_prefix: str,
     statuses: dict[str, str],
     now: datetime.datetime | None = None,
-) -> list[dict]:
-    """The queue's rows as plain values: a page of fifty through the template's own lookups,
-    {% url %} and |date cost more than the rest of the page.
+) -> list[SafeString]:
+    """The queue's rows, each drawn as its table row: a page of fifty through the template's
+    own lookups, {% url %} and |date cost more than the rest of the page.
 
     An urgent submission no physician has opened yet shows how long it has waited; a
     screening waiting for the patient, how long ago the physician asked, and what.
     """
     now = now or timezone.now()
-    # Each status's words once, not resolved again in every row.
+    # Each status's words, the row words and the month names once, not in every row.
     status_words = {status: str(words) for status, words in statuses.items()}
-    rows = []
-    for screening in screenings:
-        waiting = screening.status == "waiting_for_patient"
-        sent = screening.urgent_unopened_since
-        rows.append(
-            {
-                "badge": _badge(screening.level),
-                "url": f"{link_prefix}{screening.pk}/",
-                "name": screening.patient.full_name,
-                "email": screening.patient.email,
-                "submitted": short_date_time(screening.submitted_at),
-                # A string: the template would format a number for the locale in each row.
-                "flags": str(screening.flag_count),
-                "status": status_words.get(screening.status, screening.status),
-                "resubmitted": screening.submission_count > 1,
-                "rescreening": screening.previous_id is not None,
-                "not_opened_for": how_long_ago(sent, now) if sent else "",
-                "waiting": waiting,
-                "asked_ago": how_long_ago(screening.information_requested_at, now)
-                if waiting and screening.information_requested_at
-                else "",
-                "request": screening.message_to_patient if waiting else "",
-            }
-        )
     words = queue_row_words()
-    for row in rows:
-        row["html"] = queue_row_html(row, words)
+    months = short_month_names()
+    rows = []
+    for entry in entries:
+        waiting = entry.status == "waiting_for_patient"
+        sent = entry.urgent_unopened_since
+        row = {
+            "badge": _badge(entry.level),
+            "url": f"{link_prefix}{entry.id}/",
+            "name": entry.patient_full_name,
+            "email": entry.patient_email,
+            "submitted": short_date_time(entry.submitted_at, months),
+            "flags": str(entry.flag_count),
+            "status": status_words.get(entry.status, entry.status),
+            "resubmitted": entry.submission_count > 1,
+            "rescreening": entry.previous_id is not None,
+            "not_opened_for": how_long_ago(sent, now) if sent else "",
+            "waiting": waiting,
+            "asked_ago": how_long_ago(entry.information_requested_at, now)
+            if waiting and entry.information_requested_at
+            else "",
+            "request": entry.message_to_patient if waiting else "",
+        }
+        rows.append(queue_row_html(row, words))
     return rows
 
 
@@ -311,56 +319,45 @@ REQUEST_PREVIEW_CHARACTERS = 140
 def queue_row_html(row: dict, words: dict[str, str]) -> SafeString:
     """One row of the queue's table (templates/staff/queue.html), drawn here like the admin's
     change list draws its rows: fifty rows of a dozen template tags each cost more than the
-    rest of the page. Every value is escaped by format_html."""
-    level = row["badge"]
+    rest of the page.
+
+    Every value is escaped here (html.escape, as Django's escape does; format_html's
+    per-argument machinery cost more than the rest of a row), except the badge, which is
+    markup made by level_badge.
+    """
+    level = conditional_escape(row["badge"])
     if row["not_opened_for"]:
-        level = format_html(
-            '{}<br><span class="badge text-bg-danger mt-1">{}</span>',
-            level,
-            words["not_opened"] % {"ago": row["not_opened_for"]},
+        level = (
+            f'{level}<br><span class="badge text-bg-danger mt-1">'
+            f"{_escape(words['not_opened'] % {'ago': row['not_opened_for']})}</span>"
         )
-    marks = format_html_join(
-        "",
-        ' <span class="badge {}">{}</span>',
-        (
-            (css, words)
-            for shown, css, words in (
-                (row["rescreening"], "text-bg-info", words["rescreening"]),
-                (row["resubmitted"], "text-bg-primary", words["resubmitted"]),
-            )
-            if shown
-        ),
-    )
-    status = format_html("{}", row["status"])
+    marks = ""
+    if row["rescreening"]:
+        marks += f' <span class="badge text-bg-info">{_escape(words["rescreening"])}</span>'
+    if row["resubmitted"]:
+        marks += f' <span class="badge text-bg-primary">{_escape(words["resubmitted"])}</span>'
+    status = _escape(row["status"])
     if row["waiting"]:
         asked = (
-            format_html("{} ", words["asked"] % {"ago": row["asked_ago"]})
-            if row["asked_ago"]
-            else ""
+            _escape(words["asked"] % {"ago": row["asked_ago"]}) + " " if row["asked_ago"] else ""
         )
-        status = format_html(
-            '{}<br><span class="small queue-request">{}<q class="text-body-secondary" '
-            "data-patient-text><bdi>{}</bdi></q></span>",
-            status,
-            asked,
-            Truncator(row["request"]).chars(REQUEST_PREVIEW_CHARACTERS),
+        request = _escape(Truncator(row["request"]).chars(REQUEST_PREVIEW_CHARACTERS))
+        status = (
+            f'{status}<br><span class="small queue-request">{asked}<q class="text-body-secondary" '
+            f"data-patient-text><bdi>{request}</bdi></q></span>"
         )
-    return format_html(
-        '<tr><td>{}</td><td><a href="{}">{}</a>{}<br><span class="small text-body-secondary">'
-        '{}</span></td><td data-label="{}">{}</td><td data-label="{}">{}</td>'
-        '<td data-label="{}">{}</td></tr>',
-        level,
-        row["url"],
-        row["name"],
-        marks,
-        row["email"],
-        words["submitted"],
-        row["submitted"],
-        words["flags"],
-        row["flags"],
-        words["status"],
-        status,
+    return SafeString(
+        f'<tr><td>{level}</td><td><a href="{_escape(row["url"])}">{_escape(row["name"])}</a>'
+        f'{marks}<br><span class="small text-body-secondary">{_escape(row["email"])}</span></td>'
+        f'<td data-label="{_escape(words["submitted"])}">{_escape(row["submitted"])}</td>'
+        f'<td data-label="{_escape(words["flags"])}">{_escape(row["flags"])}</td>'
+        f'<td data-label="{_escape(words["status"])}">{status}</td></tr>'
     )
+
+
+def _escape(text: object) -> str:
+    """What django.utils.html.escape returns, without making it a SafeString."""
+    return html.escape(str(text))
 
 
 NOT_ASKED = gettext_noop("Not asked")  # shown through gettext

@@ -44,6 +44,7 @@ from .models import (
     User,
 )
 from .patient_reads import patient_screening as patient_screening
+from .prepared import ConstantRead
 from .snapshots import CHECK_IN_QUESTION_SET as CHECK_IN_QUESTION_SET
 from .snapshots import DEFAULT_QUESTION_SET as DEFAULT_QUESTION_SET
 from .snapshots import questionnaire_for
@@ -319,29 +320,75 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 ONE_MICROSECOND = datetime.timedelta(microseconds=1)
 
 
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """One screening as the queue shows it: its row's values, and where it sits in the queue.
+
+    Plain values, not a Screening and its patient: fifty pairs of model instances cost more
+    than the rest of the page's read.
+    """
+
+    id: uuid.UUID
+    status: str
+    level: str
+    level_rank: int
+    submitted_at: datetime.datetime
+    flag_count: int
+    submission_count: int
+    patient_full_name: str
+    patient_email: str
+    information_requested_at: datetime.datetime | None
+    message_to_patient: str
+    urgent_unopened_since: datetime.datetime | None
+    previous_id: uuid.UUID | None
+
+    @property
+    def pk(self) -> uuid.UUID:
+        return self.id
+
+
+# The columns of a QueueEntry, in its fields' order.
+QUEUE_ENTRY_COLUMNS = (
+    *("id", "status", "level", "level_rank", "submitted_at", "flag_count", "submission_count"),
+    *("patient__full_name", "patient__email"),
+    *("information_requested_at", "message_to_patient", "urgent_unopened_since", "previous_id"),
+)
+
+
 @dataclass(frozen=True)
 class QueuePage:
     """Up to a page of screenings in queue order, and where the neighbouring pages start."""
 
-    screenings: list[Screening]
+    screenings: list[QueueEntry]
     next_cursor: str | None  # for ?after=
     previous_cursor: str | None  # for ?before=
 
-    def __iter__(self) -> Iterator[Screening]:
+    def __iter__(self) -> Iterator[QueueEntry]:
         return iter(self.screenings)
 
     def __len__(self) -> int:
         return len(self.screenings)
 
 
-def queue_page(screenings: QuerySet, *, after: str = "", before: str = "", size: int) -> QueuePage:
+def queue_page(
+    screenings: QuerySet,
+    *,
+    after: str = "",
+    before: str = "",
+    size: int,
+    first_page: ConstantRead | None = None,
+) -> QueuePage:
     """The page after (or before) the row a cursor names, most urgent first, then oldest.
 
     Keyset paging: each page is found from its neighbour's edge row through the queue's
     index, so page 2,000 costs what page 1 does, and nothing counts the whole table (an
     exact count of 100,000 screenings took longer than the rest of the page). A cursor
     that does not parse gives the first page, like every other queue parameter.
+
+    `first_page`, when given, is the read of these `screenings`' first `size` + 1 entries
+    (`first_queue_entries`), prepared once: it is used when no cursor is given.
     """
+    screenings = screenings.values_list(*QUEUE_ENTRY_COLUMNS)
     backwards = _cursor(before)
     forwards = None if backwards else _cursor(after)
     if backwards:
@@ -351,8 +398,10 @@ def queue_page(screenings: QuerySet, *, after: str = "", before: str = "", size:
         return QueuePage(rows, _cursor_of(rows[-1]) if rows else None, _first(rows, more_before))
     if forwards:
         rows = _beside(screenings, forwards, size + 1, forwards=True)
+    elif first_page is not None:
+        rows = [QueueEntry(*values) for values in first_page.rows()]
     else:
-        rows = list(screenings.in_queue_order()[: size + 1])
+        rows = _entries(first_queue_entries(screenings, size))
     more_after = len(rows) > size
     rows = rows[:size]
     return QueuePage(
@@ -362,7 +411,16 @@ def queue_page(screenings: QuerySet, *, after: str = "", before: str = "", size:
     )
 
 
-def _beside(screenings: QuerySet, cursor: tuple, limit: int, *, forwards: bool) -> list[Screening]:
+def first_queue_entries(screenings: QuerySet, size: int) -> QuerySet:
+    """The read of the first page's entries and the one after them (is there a next page?)."""
+    return screenings.values_list(*QUEUE_ENTRY_COLUMNS).in_queue_order()[: size + 1]
+
+
+def _entries(rows: QuerySet) -> list[QueueEntry]:
+    return [QueueEntry(*values) for values in rows]
+
+
+def _beside(screenings: QuerySet, cursor: tuple, limit: int, *, forwards: bool) -> list[QueueEntry]:
     """Up to `limit` rows after (or, nearest first, before) the cursor's row in queue order.
 
     First the rest of the cursor's level, then the levels below (or above): each is one
@@ -386,19 +444,19 @@ def _beside(screenings: QuerySet, cursor: tuple, limit: int, *, forwards: bool) 
         other_levels = screenings.filter(level_rank__gt=rank).order_by(
             "level_rank", "-submitted_at", "-id"
         )
-    rows = list(same_level[:limit])
+    rows = _entries(same_level[:limit])
     if len(rows) < limit:
-        rows += list(other_levels[: limit - len(rows)])
+        rows += _entries(other_levels[: limit - len(rows)])
     return rows
 
 
-def _first(rows: list[Screening], more_before: bool) -> str | None:
+def _first(rows: list[QueueEntry], more_before: bool) -> str | None:
     return _cursor_of(rows[0]) if rows and more_before else None
 
 
-def _cursor_of(screening: Screening) -> str:
-    micros = (screening.submitted_at - EPOCH) // ONE_MICROSECOND
-    return f"{screening.level_rank}.{micros}.{screening.pk.hex}"
+def _cursor_of(entry: QueueEntry) -> str:
+    micros = (entry.submitted_at - EPOCH) // ONE_MICROSECOND
+    return f"{entry.level_rank}.{micros}.{entry.id.hex}"
 
 
 def _cursor(text: str) -> tuple[int, datetime.datetime, uuid.UUID] | None:
@@ -417,9 +475,9 @@ class QueueNotices:
     not_answering: list[Screening]  # patients who did not answer their last reminder
 
 
-def queue_notices() -> QueueNotices:
-    """One query when there is nothing to tell (the usual case), two when there is: the ids
-    of both kinds in one UNION, then their screenings with the patients' names."""
+def _notice_keys() -> QuerySet:
+    """The ids of the screenings the queue's notices name, with which notice names each: the
+    undelivered urgent alerts' and the patients' who did not answer their last reminder."""
     kinds = [UndeliveredEmail.Kind.URGENT_ALERT, UndeliveredEmail.Kind.URGENT_REALERT]
     undelivered = (
         UndeliveredEmail.objects.unresolved()
@@ -439,8 +497,18 @@ def queue_notices() -> QueueNotices:
         .values_list("key", "source")
         .order_by()
     )
+    return undelivered.union(unanswered, all=True)
+
+
+# Read on every opening of the queue, and the same read every time.
+NOTICE_KEYS = ConstantRead("queue_notice_keys", _notice_keys)
+
+
+def queue_notices() -> QueueNotices:
+    """One query when there is nothing to tell (the usual case), two when there is: the ids
+    of both kinds in one UNION, then their screenings with the patients' names."""
     found: dict[str, set[uuid.UUID]] = {"alert": set(), "unanswered": set()}
-    for key, source in undelivered.union(unanswered, all=True):
+    for key, source in NOTICE_KEYS.rows():
         try:
             found[source].add(uuid.UUID(key))
         except ValueError:

@@ -68,7 +68,7 @@ def ask_for_more(screening, physician, message="Please add your blood pressure."
 
 
 def names_in(response):
-    return [s.patient.full_name for s in response.context["page"]]
+    return [s.patient_full_name for s in response.context["page"]]
 
 
 def submit_urgent(patient) -> Screening:

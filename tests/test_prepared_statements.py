@@ -136,3 +136,23 @@ def test_with_prepared_statements_off_the_sql_runs_as_written(settings, django_a
     with django_assert_num_queries(1) as queries:
         assert _run(SUM, [1, 2], name="test_prepared_off") == [(3,)]
     assert queries.captured_queries[0]["sql"].startswith("SELECT CAST(")
+
+
+def test_a_constant_read_gives_the_rows_the_orm_gives_converted_as_the_orm_converts(
+    default_version,
+):
+    from screening.models import Screening
+    from tests.factories import make_submitted_screening
+
+    def screenings():
+        return Screening.objects.values_list("id", "submitted_at", "previous_id", "level").order_by(
+            "submitted_at", "id"
+        )
+
+    read = prepared.ConstantRead("test_constant_screenings", screenings)
+    make_submitted_screening(level="urgent", minutes_ago=5)
+    assert read.rows() == list(screenings()) != []
+    # Only the SQL is kept: the rows are read afresh every time.
+    make_submitted_screening(level="caution", minutes_ago=1)
+    assert read.rows() == list(screenings())
+    assert len(read.rows()) == 2

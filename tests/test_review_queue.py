@@ -22,7 +22,7 @@ def physician_client(client, physician):
 
 
 def names_in(response):
-    return [s.patient.full_name for s in response.context["page"]]
+    return [s.patient_full_name for s in response.context["page"]]
 
 
 def test_the_queue_is_most_urgent_first_then_oldest_first(physician_client, default_version):
@@ -54,6 +54,30 @@ def test_decided_screenings_leave_the_queue_but_a_status_filter_finds_them(
     )
     assert names_in(physician_client.get("/staff/queue/")) == ["Still Waiting"]
     assert names_in(physician_client.get("/staff/queue/?status=decided")) == ["Already Decided"]
+
+
+def test_the_queue_as_first_opened_reads_what_its_default_filter_reads(
+    physician_client, default_version
+):
+    """Opened with no filter, the queue's first page is a read prepared once; it shows what
+    the filters' defaults show, read afresh each time."""
+    make_submitted_screening(level="caution", patient=make_patient("Cal Caution"), minutes_ago=9)
+    make_submitted_screening(
+        level="urgent", patient=make_patient("Asked Urgent"), status="waiting_for_patient"
+    )
+    make_submitted_screening(
+        level="caution", patient=make_patient("Asked Caution"), status="waiting_for_patient"
+    )
+    make_submitted_screening(level="caution", patient=make_patient("Done"), status="decided")
+    first = names_in(physician_client.get("/staff/queue/"))
+    assert first == ["Asked Urgent", "Cal Caution"]
+    assert names_in(physician_client.get("/staff/queue/?status=submitted&level=")) == first
+    make_submitted_screening(level="urgent", patient=make_patient("Just Sent"))
+    assert names_in(physician_client.get("/staff/queue/")) == [
+        "Asked Urgent",
+        "Just Sent",
+        "Cal Caution",
+    ]
 
 
 @pytest.mark.parametrize(

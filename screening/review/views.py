@@ -33,6 +33,7 @@ from ..models import (
     Submission,
     TreatmentSession,
 )
+from ..prepared import ConstantRead
 from ..presenters import (
     DERIVED_LABELS,
     answer_changes,
@@ -50,6 +51,7 @@ from ..selectors import (
     baseline_for,
     current_clearance,
     drug_class_names,
+    first_queue_entries,
     queue_notices,
     queue_page,
     visibility_for,
@@ -69,11 +71,12 @@ from .forms import AcknowledgeForm, DecisionForm, QueueFilterForm, RescreeningFo
 
 QUEUE_PAGE_SIZE = 50
 QUEUE_STATUS_LABELS = dict(Screening.Status.choices)
-# What a queue row shows and pages by: not the scores' JSON nor the patient's password hash.
-QUEUE_COLUMNS = (
-    *("id", "status", "level", "level_rank", "submitted_at", "flag_count", "submission_count"),
-    *("patient__full_name", "patient__email"),
-    *("information_requested_at", "message_to_patient", "urgent_unopened_since", "previous"),
+# The queue as physicians open it, with no filter, search or cursor: the same read every time.
+UNFILTERED_FIRST_PAGE = ConstantRead(
+    "queue_unfiltered_first_page",
+    lambda: first_queue_entries(
+        QueueFilterForm(None).filter(Screening.objects.intakes()), QUEUE_PAGE_SIZE
+    ),
 )
 
 
@@ -83,10 +86,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilterForm(request.GET or None)
     page = queue_page(
         # The intake queue: a session's check-in is read on its session page.
-        filters.filter(Screening.objects.intakes().select_related("patient").only(*QUEUE_COLUMNS)),
+        filters.filter(Screening.objects.intakes()),
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
         size=QUEUE_PAGE_SIZE,
+        first_page=None if request.GET else UNFILTERED_FIRST_PAGE,
     )
     query = request.GET.copy()
     for cursor in ("after", "before", "page"):

@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from screening import audit
-from screening.models import AppendOnlyError, AuditEvent, Screening, User
+from screening.models import AppendOnlyError, AuditAction, AuditEvent, Screening, User
 from tests.factories import make_submitted_screening
 from tests.logins import log_in_staff
 
@@ -458,3 +458,49 @@ def test_the_migration_chains_events_written_before_it():
     assert "Audit log intact: 3 events" in verify_audit()
     audit.record(action="new.event")
     assert "Audit log intact: 4 events" in verify_audit()
+
+
+@pytest.fixture
+def forget_prepared_statements():
+    """Make the server forget the statements this connection prepared, as a changed table
+    or a pooler's new connection would, while the connection believes it has them. The
+    connection is closed afterwards: no later test inherits the forgotten statements."""
+
+    def forget() -> None:
+        with connection.cursor() as cursor:
+            cursor.cursor.execute("DEALLOCATE ALL")
+
+    yield forget
+    connection.close()
+
+
+@postgresql_only("statements are prepared only on PostgreSQL")
+@pytest.mark.django_db(transaction=True)  # the append's own transaction must be the outermost
+def test_a_staff_read_is_still_recorded_when_the_prepared_append_has_gone_stale(
+    physician, forget_prepared_statements
+):
+    audit.record(actor=physician, action=AuditAction.QUEUE_VIEWED, summary="first")
+    forget_prepared_statements()
+    audit.record(actor=physician, action=AuditAction.QUEUE_VIEWED, summary="second")
+    assert list(AuditEvent.objects.order_by("id").values_list("summary", flat=True)) == [
+        "first",
+        "second",
+    ]
+    call_command("verify_audit", stdout=io.StringIO())
+
+
+@postgresql_only("statements are prepared only on PostgreSQL")
+@pytest.mark.django_db(transaction=True)  # it needs a transaction of its own to lose
+def test_inside_the_callers_transaction_a_stale_append_fails_that_transaction_only(
+    physician, forget_prepared_statements
+):
+    audit.record(actor=physician, action=AuditAction.QUEUE_VIEWED, summary="first")
+    forget_prepared_statements()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        audit.record(actor=physician, action=AuditAction.QUEUE_VIEWED, summary="lost")
+    audit.record(actor=physician, action=AuditAction.QUEUE_VIEWED, summary="third")
+    assert list(AuditEvent.objects.order_by("id").values_list("summary", flat=True)) == [
+        "first",
+        "third",
+    ]
+    call_command("verify_audit", stdout=io.StringIO())
