@@ -391,3 +391,44 @@ def test_the_right_code_in_another_scripts_digits_is_accepted(client, physician,
     response = client.post(url, {"code": typed_in(OTHER_SCRIPTS[script], right_code())})
     assert response.status_code == 302
     assert client.get("/staff/queue/").status_code == 200
+
+
+def _session_naming_device(client, user, persistent_id: str) -> None:
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = persistent_id
+    session.save()
+
+
+def test_a_session_verified_with_an_authenticator_opens_staff_pages(client, physician, submitted):
+    _session_naming_device(client, physician, authenticator_for(physician).persistent_id)
+    assert client.get(f"/staff/screenings/{submitted.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["another physician's", "unconfirmed", "missing", "too large", "not a number", "not a device"],
+)
+def test_a_session_naming_a_device_that_is_not_the_staff_members_own_confirmed_one_is_unverified(
+    client, physician, submitted, device
+):
+    """The session names the authenticator that verified it: one that is someone else's, not
+    set up, gone or garbled verifies nobody (and is dropped from the session)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    other = User.objects.create_user(email="other@example.com", password=PASSWORD)
+    unconfirmed = TOTPDevice.objects.create(user=physician, name="half set up", confirmed=False)
+    persistent_id = {
+        "another physician's": authenticator_for(other).persistent_id,
+        "unconfirmed": unconfirmed.persistent_id,
+        "missing": "otp_totp.totpdevice/999999",
+        "too large": "otp_totp.totpdevice/99999999999999999999",
+        "not a number": "otp_totp.totpdevice/1;DROP TABLE x",
+        "not a device": "screening.user/1",
+    }[device]
+    _session_naming_device(client, physician, persistent_id)
+    response = client.get(f"/staff/screenings/{submitted.pk}/")
+    assert response.status_code == 302 and "/account/two-factor/" in response["Location"]
+    assert DEVICE_ID_SESSION_KEY not in client.session

@@ -13,20 +13,66 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.db import connections, router
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils import translation
 from django.utils.http import urlencode
+from django_otp.middleware import OTPMiddleware
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import session_clock as idle
+from ..joined_reads import JoinedRead
 from ..models import PageDraft, Screening, User
 from ..services.drafts import keep_draft
 from ..services.languages import CHOSEN_SIGNED_OUT_SESSION_KEY, is_offered, set_preferred_language
 from ..services.two_factor import needs_second_factor
 from ..snapshots import questionnaire_for
 from .views import remember_language_in_cookie
+
+# The staff member's authenticator, read on every staff request (django-otp's ORM read built
+# the same query anew each time).
+TOTP_DEVICE = JoinedRead(
+    "screening_totp_device_read",
+    TOTPDevice,
+    (),
+    where=lambda quote, alias_of: f"{alias_of('')}.{quote(TOTPDevice._meta.pk.column)} = %s",
+)
+
+
+class ClinicOTPMiddleware(OTPMiddleware):
+    """django-otp's middleware, reading the session's authenticator app as a prepared read.
+
+    django-otp still decides what the device means: one of another user, or not confirmed,
+    verifies nobody (OTPMiddleware._finalize_device). Staff verify with an authenticator app
+    only, so a session naming any other kind of device, or garbled, verifies nobody either
+    (django-otp's own read fails on a name that is not a device's).
+    """
+
+    def _device_from_persistent_id(self, persistent_id: str) -> TOTPDevice | None:
+        persistent_id = self._normalize_persistent_id(persistent_id)
+        label, _, device_id = persistent_id.rpartition("/")
+        if label != TOTPDevice._meta.label_lower or not (
+            device_id.isascii() and device_id.isdigit()
+        ):
+            return None
+        key = int(device_id)
+        if not _fits_the_key_column(key):
+            return None
+        found = TOTP_DEVICE.one([key])
+        return found[0] if found else None
+
+
+def _fits_the_key_column(key: int) -> bool:
+    """Whether `key` fits the device table's key column (PostgreSQL refuses a larger one)."""
+    pk = TOTPDevice._meta.pk
+    low, high = connections[router.db_for_read(TOTPDevice)].ops.integer_field_range(
+        pk.get_internal_type()
+    )
+    return (low is None or key >= low) and (high is None or key <= high)
+
 
 # The pages emailed links open: each moves its token into the session and redirects to an
 # address without it, whoever the visitor is (screening/accounts/views.py, two_factor_views).
