@@ -1,16 +1,24 @@
 """Template helpers: formulary classes and badges for staff pages; tap-to-call numbers."""
 
 import re
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from django import forms, template
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.forms.widgets import Input
+from django.template.base import TokenType
+from django.template.defaulttags import CommentNode, URLNode
+from django.templatetags.i18n import BlockTranslateNode, TranslateNode
+from django.templatetags.static import StaticNode
+from django.urls import get_script_prefix
 from django.utils import timezone
 from django.utils.formats import date_format, time_format
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 
 from .. import presenters
 
@@ -238,3 +246,96 @@ def _answer_html(answer: object, is_list: bool, *, strong: bool) -> str:
         return f'<ul class="mb-0">{lines}</ul>'
     shown = f"<bdi>{esc(answer)}</bdi>"
     return f"<strong>{shown}</strong>" if strong else shown
+
+
+# Markup the same in every request ------------------------------------------------------
+
+
+class SameInEveryRequestNode(template.Node):
+    """Renders its contents once per language and reuses them (see same_in_every_request)."""
+
+    def __init__(self, nodelist: template.NodeList) -> None:
+        self.nodelist = nodelist
+        self.rendered: dict[tuple, str] = {}
+        _SAME_IN_EVERY_REQUEST.add(self)
+
+    def render(self, context: template.Context) -> str:
+        key = (get_language(), get_script_prefix(), context.autoescape)
+        if key not in self.rendered:
+            self.rendered[key] = self.nodelist.render(context)
+        return self.rendered[key]
+
+
+# Every such node, so a changed setting (STATIC_URL, the languages; in tests) clears them all.
+_SAME_IN_EVERY_REQUEST: weakref.WeakSet[SameInEveryRequestNode] = weakref.WeakSet()
+
+
+@receiver(setting_changed)
+def _forget_markup_made_under_other_settings(**kwargs: object) -> None:
+    for node in list(_SAME_IN_EVERY_REQUEST):
+        node.rendered.clear()
+
+
+@register.tag
+def same_in_every_request(
+    parser: template.base.Parser, token: template.base.Token
+) -> template.Node:
+    """{% same_in_every_request %}…{% end_same_in_every_request %}: markup drawn once per
+    language and then reused, for the parts of a page that every request draws alike (the
+    idle warning's texts, the stylesheet links, the header's fixed addresses): each {% url %},
+    {% static %} and {% translate %} costs a little on every page, and every page has many.
+
+    Only text, comments, and {% translate %}, {% blocktranslate %}, {% static %} and {% url %}
+    of constants may be inside: anything that reads the request's context is refused when the
+    template is loaded, so nothing of one request can be shown to another.
+    """
+    nodelist = parser.parse(("end_same_in_every_request",))
+    parser.delete_first_token()
+    for node in _all_nodes(nodelist):
+        problem = _reads_the_context(node)
+        if problem:
+            raise template.TemplateSyntaxError(
+                f"same_in_every_request holds only fixed markup: {problem} ({node!r})"
+            )
+    return SameInEveryRequestNode(nodelist)
+
+
+def _all_nodes(nodelist: template.NodeList) -> Iterator[template.Node]:
+    for node in nodelist:
+        yield node
+        for attribute in node.child_nodelists:
+            yield from _all_nodes(getattr(node, attribute, None) or [])
+
+
+def _is_constant(expression: template.base.FilterExpression | None) -> bool:
+    """A FilterExpression of a literal string with no filters."""
+    if expression is None or expression.filters:
+        return False
+    value = expression.var
+    return isinstance(value, str) or (
+        isinstance(value, template.Variable) and value.literal is not None
+    )
+
+
+def _reads_the_context(node: template.Node) -> str:
+    """Why `node` depends on the request's context ("" when it does not)."""
+    if isinstance(node, template.base.TextNode | CommentNode):
+        return ""
+    if isinstance(node, TranslateNode):
+        fixed = _is_constant(node.filter_expression) and node.asvar is None
+        fixed = fixed and (node.message_context is None or _is_constant(node.message_context))
+        return "" if fixed else "a translate tag of a variable"
+    if isinstance(node, BlockTranslateNode):
+        texts_only = all(token.token_type == TokenType.TEXT for token in node.singular)
+        fixed = texts_only and not node.extra_context and node.countervar is None
+        fixed = fixed and node.asvar is None and not node.plural
+        fixed = fixed and (node.message_context is None or _is_constant(node.message_context))
+        return "" if fixed else "a blocktranslate tag with variables"
+    if isinstance(node, StaticNode):
+        return (
+            "" if _is_constant(node.path) and node.varname is None else "a static tag of a variable"
+        )
+    if isinstance(node, URLNode):
+        fixed = _is_constant(node.view_name) and not node.args and not node.kwargs
+        return "" if fixed and node.asvar is None else "a url tag with arguments"
+    return f"a {type(node).__name__}"
