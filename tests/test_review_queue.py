@@ -222,6 +222,27 @@ def test_reading_the_queue_is_audited_without_naming_anyone(
     assert screening.patient.full_name not in event.summary
 
 
+def test_a_filter_that_is_refused_says_why_beside_its_box_and_keeps_what_was_typed(
+    physician_client, default_version
+):
+    response = physician_client.get(
+        "/staff/queue/", {"submitted_to": "<b>soon</b>", "q": 'Ann "A" & co', "level": "urgent"}
+    )
+    page = response.content.decode()
+    box = re.search(r'<input type="date" name="submitted_to"[^>]*>', page).group(0)
+    assert 'value="&lt;b&gt;soon&lt;/b&gt;"' in box and 'aria-invalid="true"' in box
+    assert 'aria-describedby="id_submitted_to_error"' in box and "is-invalid" in box
+    message = re.search(
+        r'<div id="id_submitted_to_error" class="invalid-feedback">(.*?)</div>', page
+    )
+    assert message and "Enter a valid date." in message.group(1)
+    assert 'value="Ann &quot;A&quot; &amp; co"' in page
+    assert '<option value="urgent" selected>Urgent</option>' in page
+    assert 'aria-invalid="true"' not in re.search(r'<input type="text" name="q"[^>]*>', page).group(
+        0
+    )
+
+
 def test_a_queue_row_escapes_what_patients_and_physicians_typed():
     from django.utils import translation
 
