@@ -71,3 +71,14 @@ def test_the_markup_is_reused_not_drawn_again(settings):
 def test_anything_that_reads_the_request_is_refused_when_the_template_loads(inside):
     with pytest.raises(TemplateSyntaxError, match="only fixed markup"):
         Template(LOAD + "{% same_in_every_request %}" + inside + "{% end_same_in_every_request %}")
+
+
+def test_the_language_options_select_the_active_language_in_each_language():
+    template = Template(
+        LOAD + "{% same_in_every_request %}{% language_options %}{% end_same_in_every_request %}"
+    )
+    for language, selected in (("es", "es"), ("en-us", "en-us"), ("es", "es")):
+        with translation.override(language):
+            drawn = template.render(Context())
+        assert drawn.count(" selected") == 1
+        assert f'<option value="{selected}" lang="{selected}" selected>' in drawn

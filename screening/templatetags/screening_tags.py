@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from django import forms, template
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.forms.widgets import Input
@@ -300,6 +301,27 @@ def _answer_html(answer: object, is_list: bool, *, strong: bool) -> str:
 # Markup the same in every request ------------------------------------------------------
 
 
+class LanguageOptionsNode(template.Node):
+    """The language switcher's options (base.html), the active language selected: the same
+    for every request in that language."""
+
+    def render(self, context: template.Context) -> str:
+        active = get_language()
+        options = "".join(
+            f'\n                <option value="{esc(code)}" lang="{esc(code)}"'
+            f"{' selected' if code == active else ''}>{esc(gettext(name))}</option>\n              "
+            for code, name in settings.LANGUAGES
+        )
+        # The whitespace the template's loop wrote before.
+        return "\n              " + options
+
+
+@register.tag
+def language_options(parser: template.base.Parser, token: template.base.Token) -> template.Node:
+    """{% language_options %}: every offered language as an <option>, the active one selected."""
+    return LanguageOptionsNode()
+
+
 class SameInEveryRequestNode(template.Node):
     """Renders its contents once per language and reuses them (see same_in_every_request)."""
 
@@ -334,8 +356,8 @@ def same_in_every_request(
     idle warning's texts, the stylesheet links, the header's fixed addresses): each {% url %},
     {% static %} and {% translate %} costs a little on every page, and every page has many.
 
-    Only text, comments, and {% translate %}, {% blocktranslate %}, {% static %} and {% url %}
-    of constants may be inside: anything that reads the request's context is refused when the
+    Only text, comments, {% language_options %}, and {% translate %}, {% blocktranslate %},
+    {% static %} and {% url %} of constants may be inside: anything that reads the request's context is refused when the
     template is loaded, so nothing of one request can be shown to another.
     """
     nodelist = parser.parse(("end_same_in_every_request",))
@@ -368,7 +390,7 @@ def _is_constant(expression: template.base.FilterExpression | None) -> bool:
 
 def _reads_the_context(node: template.Node) -> str:
     """Why `node` depends on the request's context ("" when it does not)."""
-    if isinstance(node, template.base.TextNode | CommentNode):
+    if isinstance(node, template.base.TextNode | CommentNode | LanguageOptionsNode):
         return ""
     if isinstance(node, TranslateNode):
         fixed = _is_constant(node.filter_expression) and node.asvar is None
