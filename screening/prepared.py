@@ -6,7 +6,8 @@ planning cost more than running: the patient's screening, a join of seven tables
 1.0 ms to plan and 0.15 ms to run on the benchmark machine, and 0.4 ms in all once
 prepared. So on PostgreSQL each is sent once per connection as PREPARE and then run with
 EXECUTE. A prepared statement lasts as long as its connection (a ROLLBACK does not undo
-it); a new connection prepares again.
+it); a new connection prepares again. The writes of a wizard page's save are run the same
+way (screening/page_writes.py).
 
 SQL-level PREPARE needs the same server connection from one request to the next: set
 PREPARED_STATEMENTS=False behind a pooler that hands out connections per transaction
@@ -35,8 +36,9 @@ def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]
     EXECUTE of the statement prepared for `name` on this connection, preparing it first if
     this connection has not. Django's cursor has already checked the connection's health
     (CONN_HEALTH_CHECKS) and reconnected if it had to, so the statement is prepared on the
-    connection the read runs on. Only reads are run here: a retried EXECUTE is one that
-    failed and did nothing."""
+    connection the read runs on. A retried EXECUTE is one that failed as stale and so did
+    nothing, and it is retried only outside a transaction: a write (a wizard page's save,
+    screening/page_writes.py) is run here as safely as a read."""
     connection = cursor.db
     if connection.vendor != "postgresql" or not settings.PREPARED_STATEMENTS:
         cursor.execute(sql, params)

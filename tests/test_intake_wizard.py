@@ -341,15 +341,15 @@ def test_a_save_reads_the_stored_answers_once_and_writes_them_in_one_statement(
     data = mood_answers(patient_client, screening)
     with CaptureQueriesContext(connection) as queries:
         patient_client.post(page_url(screening, "mood"), data)
-    # The read is written out as SQL, and run as a prepared statement on PostgreSQL
-    # (screening/patient_reads.py, screening/prepared.py).
-    on_answers = [
-        q["sql"]
-        for q in queries.captured_queries
-        if '"screening_answer"' in q["sql"] or "screening_answers_read" in q["sql"]
-    ]
-    assert len([sql for sql in on_answers if sql.startswith(("SELECT", "EXECUTE"))]) == 1
-    assert len([sql for sql in on_answers if sql.startswith(("INSERT", "UPDATE"))]) == 1
+    # The read and the write are written out as SQL, and run as prepared statements on
+    # PostgreSQL (screening/patient_reads.py, screening/page_writes.py, screening/prepared.py).
+    sqls = [q["sql"] for q in queries.captured_queries]
+    reads = [s for s in sqls if s.startswith("EXECUTE screening_answers_read")]
+    reads += [s for s in sqls if s.startswith("SELECT") and '"screening_answer"' in s]
+    writes = [s for s in sqls if s.startswith("EXECUTE screening_answers_write")]
+    writes += [s for s in sqls if s.startswith(("INSERT", "UPDATE")) and '"screening_answer"' in s]
+    assert len(reads) == 1
+    assert len(writes) == 1
     stored = dict(screening.answers.values_list("question__code", "value"))
     assert stored["phq9_9"] == "not_at_all"
 
