@@ -6,7 +6,7 @@ Built by the ORM on every request, the screening's UPDATE, the answers' upsert a
 page's completion took longer to put together than to run (`make bench`: about a fifth of
 the save). services/intake.save_page decides what is written, in its one transaction;
 these only write it. The rarer writes of a save (another save came in between, a page made
-incomplete) stay the ORM's.
+incomplete, a draft to discard) stay the ORM's.
 """
 
 from __future__ import annotations
@@ -20,20 +20,21 @@ from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from . import prepared
-from .models import Answer, CompletedSection, Screening
+from .models import Answer, CompletedSection, PageDraft, Screening
 
 
 def touch_unless_changed(
     *,
     screening_id: uuid.UUID,
+    section_code: str,
     as_of: datetime.datetime,
     now: datetime.datetime,
     language: str | None,
 ) -> bool:
     """Move the screening's `updated_at` on to `now` (and set its `language`, if given),
-    only if it is still in progress and nobody saved since it was read (`updated_at` is
-    still `as_of`). True when it did (and so holds the row's lock until the transaction
-    ends); False changes nothing."""
+    only if it is still in progress, nobody saved since it was read (`updated_at` is still
+    `as_of`) and the page `section_code` keeps no draft. True when it did (and so holds the
+    row's lock until the transaction ends); False changes nothing."""
     connection = connections[router.db_for_write(Screening)]
     sql = _statement(connection, _touch_sql)
     field = Screening._meta.get_field("updated_at")
@@ -43,6 +44,8 @@ def touch_unless_changed(
         _key(screening_id, connection),
         *Screening.EDITABLE_STATUSES,
         field.get_db_prep_value(as_of, connection),
+        _key(screening_id, connection),
+        section_code,
     ]
     with connection.cursor() as cursor:
         prepared.execute(cursor, "screening_page_touch", sql, params)
@@ -112,7 +115,7 @@ def _written(alias: str, vendor: str, write: Callable[[BaseDatabaseWrapper], str
 
 def _touch_sql(connection: BaseDatabaseWrapper) -> str:
     quote = connection.ops.quote_name
-    screening = Screening._meta
+    screening, draft = Screening._meta, PageDraft._meta
     updated_at = quote(screening.get_field("updated_at").column)
     language = quote(screening.get_field("language").column)
     statuses = ", ".join(["%s"] * len(Screening.EDITABLE_STATUSES))
@@ -121,7 +124,10 @@ def _touch_sql(connection: BaseDatabaseWrapper) -> str:
         f"{language} = COALESCE(%s, {language}) "
         f"WHERE {quote(screening.pk.column)} = %s "
         f"AND {quote(screening.get_field('status').column)} IN ({statuses}) "
-        f"AND {updated_at} = %s"
+        f"AND {updated_at} = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {quote(draft.db_table)} d "
+        f"WHERE d.{quote(draft.get_field('screening').column)} = %s "
+        f"AND d.{quote(draft.get_field('section_code').column)} = %s)"
     )
 
 

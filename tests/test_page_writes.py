@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from screening import page_writes
-from screening.models import Answer, CompletedSection, Question, Screening
+from screening.models import Answer, CompletedSection, PageDraft, Question, Screening
 from screening.selectors import read_answers, visibility_for
 from screening.services.intake import ScreeningLocked, save_page, start_screening
 from screening.snapshots import questionnaire_for, row_ids_for
@@ -82,22 +82,50 @@ def test_the_screening_is_touched_only_while_nobody_saved_since_the_read(screeni
     as_of = Screening.objects.get(pk=screening.pk).updated_at
     now = timezone.now()
     assert page_writes.touch_unless_changed(
-        screening_id=screening.pk, as_of=as_of, now=now, language="es"
+        screening_id=screening.pk, section_code="mood", as_of=as_of, now=now, language="es"
     )
     touched = Screening.objects.get(pk=screening.pk)
     assert (touched.updated_at, touched.language) == (now, "es")
     # Read before that save: changes nothing.
     assert not page_writes.touch_unless_changed(
-        screening_id=screening.pk, as_of=as_of, now=timezone.now(), language="en"
+        screening_id=screening.pk,
+        section_code="mood",
+        as_of=as_of,
+        now=timezone.now(),
+        language="en",
     )
     assert Screening.objects.get(pk=screening.pk).updated_at == now
     # No language given: the one recorded stays.
     later = timezone.now()
     assert page_writes.touch_unless_changed(
-        screening_id=screening.pk, as_of=now, now=later, language=None
+        screening_id=screening.pk, section_code="mood", as_of=now, now=later, language=None
     )
     touched = Screening.objects.get(pk=screening.pk)
     assert (touched.updated_at, touched.language) == (later, "es")
+
+
+def test_the_screening_is_not_touched_while_the_page_keeps_a_draft(screening):
+    """Then the save takes its longer way, which discards the draft."""
+    PageDraft.objects.create(
+        screening=screening, section_code="mood", values={}, source=PageDraft.Source.IDLE
+    )
+    as_of = Screening.objects.get(pk=screening.pk).updated_at
+    assert not page_writes.touch_unless_changed(
+        screening_id=screening.pk,
+        section_code="mood",
+        as_of=as_of,
+        now=timezone.now(),
+        language=None,
+    )
+    assert Screening.objects.get(pk=screening.pk).updated_at == as_of
+    # Another page's draft is not this page's business.
+    assert page_writes.touch_unless_changed(
+        screening_id=screening.pk,
+        section_code="safety",
+        as_of=as_of,
+        now=timezone.now(),
+        language=None,
+    )
 
 
 def test_a_submitted_screening_is_not_touched(screening):
@@ -106,7 +134,11 @@ def test_a_submitted_screening_is_not_touched(screening):
     )
     as_of = Screening.objects.get(pk=screening.pk).updated_at
     assert not page_writes.touch_unless_changed(
-        screening_id=screening.pk, as_of=as_of, now=timezone.now(), language=None
+        screening_id=screening.pk,
+        section_code="mood",
+        as_of=as_of,
+        now=timezone.now(),
+        language=None,
     )
     assert Screening.objects.get(pk=screening.pk).updated_at == as_of
     # And the save refuses it, as before.

@@ -124,7 +124,8 @@ def save_page(
     A caller that has already read the stored answers (`read`) and worked out `visibility`
     for them with `answers` laid over them passes both; they are used only if no other save
     has changed the screening since they were read, and worked out again under the lock if
-    one has. All the answers go in one upsert.
+    one has (or if the page keeps a draft, which is then discarded: the rare case, after a
+    session ended with the page unsaved). All the answers go in one upsert.
 
     `language` is the one the patient saved the page in: the screening records it (the
     language it was answered in, noted for staff, who read the answers in the source).
@@ -138,13 +139,14 @@ def save_page(
         changes["language"] = language.lower()
     # The UPDATE takes the screening's row lock (a submit waits for it, or it for a submit)
     # and, matching only a screening still in progress, refuses a submitted one. The usual
-    # case (nobody saved since the read) is one prepared statement; it changes nothing
-    # otherwise, and the ORM's UPDATE below does it.
+    # case (nobody saved since the read, no draft kept of this page) is one prepared
+    # statement; it changes nothing otherwise, and the ORM's UPDATE below does it.
     reusable = (
         read is not None
         and visibility is not None
         and page_writes.touch_unless_changed(
             screening_id=screening.pk,
+            section_code=section.code,
             as_of=read.as_of,
             now=now,
             language=changes.get("language"),
@@ -178,8 +180,12 @@ def save_page(
         CompletedSection.objects.filter(
             screening=screening, section_id=ids.sections[section.code]
         ).delete()
-    # The saved answers supersede what was kept of this page when a session ended.
-    discard_drafts(screening=screening, section_code=section.code)
+    if not reusable:
+        # The saved answers supersede what was kept of this page when a session ended. The
+        # prepared UPDATE matched only if the page kept no draft as it ran, so then there is
+        # none to discard: a draft kept after the read was seen by it, and one kept while
+        # this transaction runs survives it, as one kept after the DELETE always did.
+        discard_drafts(screening=screening, section_code=section.code)
     screening.updated_at = now
     if "language" in changes:
         screening.language = changes["language"]
