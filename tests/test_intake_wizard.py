@@ -372,6 +372,33 @@ def test_a_page_works_out_what_is_asked_once_per_request(
     assert len(calls) == 1
 
 
+def test_a_save_makes_each_field_of_the_page_once(patient_client, screening, monkeypatch):
+    """The lenient reading of the post and the form that checks it ask the same questions:
+    the checking form takes over the fields the reading made."""
+    from screening.intake import forms
+
+    fill_until_mood(patient_client, screening)
+    data = mood_answers(patient_client, screening)
+    made = []
+    real = forms.field_for
+    monkeypatch.setattr(forms, "field_for", lambda q: made.append(q.code) or real(q))
+    assert patient_client.post(page_url(screening, "mood"), data).status_code == 302
+    # Each question on the page once (a follow-up the answers leave hidden: not at all).
+    assert sorted(made) == sorted(set(data["presented"]))
+
+
+def test_a_blank_answer_is_still_refused_by_the_field_that_first_read_it_leniently(
+    patient_client, screening
+):
+    fill_until_mood(patient_client, screening)
+    data = {**mood_answers(patient_client, screening), "phq9_9": ""}
+    response = patient_client.post(page_url(screening, "mood"), data)
+    assert response.status_code == 200
+    assert "Please answer this question." in response.content.decode()
+    assert not screening.completed_sections.filter(section__code="mood").exists()
+    assert not Answer.objects.filter(screening=screening, question__code="phq9_9").exists()
+
+
 def test_a_save_works_the_page_out_again_when_another_save_came_in_between(screening):
     """The step's reading is reused only while nobody else saved: another tab's save in
     between makes the service read the answers again under the lock."""
