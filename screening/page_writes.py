@@ -3,8 +3,8 @@ prepared once per PostgreSQL connection (screening/prepared.py), as the reads th
 the page are (screening/patient_reads.py).
 
 Built by the ORM on every request, the screening's UPDATE, the answers' upsert and the
-page's completion took longer to put together than to run (`make bench`: about a fifth of
-the save). services/intake.save_page decides what is written, in its one transaction;
+page's completion took longer to put together than to run (in process, written out and
+prepared, the PHQ-9 page's save took about a quarter less of the worker's CPU). services/intake.save_page decides what is written, in its one transaction;
 these only write it. The rarer writes of a save (another save came in between, a page made
 incomplete, a draft to discard) stay the ORM's.
 """
