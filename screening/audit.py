@@ -11,7 +11,7 @@ import hashlib
 import json
 from datetime import UTC
 
-from django.db import DatabaseError, connection, models, transaction
+from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -141,23 +141,16 @@ def record(
         summary=summary[:300],
         ip_address=ip_address,
     )
-    # Outside a transaction of the caller's, an append whose prepared INSERT went stale (a
-    # migration changed the table while this connection kept it) is made once more, and
-    # prepared afresh; inside one, the caller's transaction is lost and the error stands.
-    retry_if_stale = not connection.in_atomic_block
-    while True:
-        try:
-            with transaction.atomic():
-                _append(event)
-            return event
-        except DatabaseError as error:
-            if not (retry_if_stale and prepared.is_stale(error)):
-                raise
-            retry_if_stale = False
+    _append(event)
+    return event
 
 
+@prepared.once_more_if_stale
+@transaction.atomic
 def _append(event: AuditEvent) -> None:
-    """Chain the event to the last one and insert it, in the caller's transaction."""
+    """Chain the event to the last one and insert it: a transaction of its own, or part of
+    the caller's. Made once more if its prepared INSERT went stale, when it is the outermost
+    transaction; inside the caller's, the caller's transaction is lost and the error stands."""
     event.previous_hash = _lock_chain_and_read_last_hash() or GENESIS_HASH
     event.at = timezone.now()
     event.row_hash = compute_row_hash(event, event.previous_hash)

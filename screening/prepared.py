@@ -6,24 +6,29 @@ planning cost more than running: the patient's screening, a join of seven tables
 1.0 ms to plan and 0.15 ms to run on the benchmark machine, and 0.4 ms in all once
 prepared. So on PostgreSQL each is sent once per connection as PREPARE and then run with
 EXECUTE. A prepared statement lasts as long as its connection (a ROLLBACK does not undo
-it); a new connection prepares again.
+it); a new connection prepares again. The writes of a wizard page's save are run the same
+way (screening/page_writes.py).
 
 SQL-level PREPARE needs the same server connection from one request to the next: set
 PREPARED_STATEMENTS=False behind a pooler that hands out connections per transaction
 (PgBouncer's transaction mode). Other databases run the statement as written.
 """
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
 
 import psycopg2.errors
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models import QuerySet
 
+P = ParamSpec("P")
+R = TypeVar("R")
 _PLACEHOLDER = re.compile("%s")
 # What PostgreSQL says when a prepared statement no longer fits its connection: it is gone
 # (a connection replaced under us), or a migration changed a table it reads ("cached plan
@@ -40,8 +45,9 @@ def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]
 
     A stale statement (see _STALE) is forgotten. Outside a transaction it is prepared again
     and run once more: the EXECUTE that failed did nothing. Inside one, the error stands
-    (the transaction is lost); the next use prepares it afresh. A write run here inside a
-    transaction (the audit log's append) retries the whole transaction itself."""
+    (the transaction is lost) and the next use prepares it afresh: a transaction that runs
+    prepared statements (a wizard page's save, screening/page_writes.py; the audit log's
+    append) is made once more by `once_more_if_stale`."""
     connection = cursor.db
     if connection.vendor != "postgresql" or not settings.PREPARED_STATEMENTS:
         cursor.execute(sql, params)
@@ -62,6 +68,25 @@ def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]
         # Outside one, the failed EXECUTE spoiled nothing: run it again, prepared afresh.
         prepared_as[name] = _prepare(cursor, name, sql)
         cursor.execute(_execute_sql(prepared_as[name], sql), params)
+
+
+def once_more_if_stale(transaction_function: Callable[P, R]) -> Callable[P, R]:
+    """Run `transaction_function`, a whole transaction, once more if it failed because a
+    statement it ran had gone stale (a deploy migrated a table while this connection kept
+    its statement): the failed attempt was rolled back, and the second prepares afresh.
+    Only when it is the outermost transaction; inside a caller's, the error stands."""
+
+    @functools.wraps(transaction_function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        outermost = not connections[DEFAULT_DB_ALIAS].in_atomic_block
+        try:
+            return transaction_function(*args, **kwargs)
+        except DatabaseError as error:
+            if not (outermost and is_stale(error)):
+                raise
+        return transaction_function(*args, **kwargs)
+
+    return run
 
 
 def is_stale(error: DatabaseError) -> bool:

@@ -6,8 +6,10 @@ The browser side is in tests/browser/test_idle_warning.py."""
 import json
 import re
 import time
+from urllib.parse import urlencode
 
 import pytest
+from django.http import QueryDict
 from django.test import Client
 
 from screening.models import Answer, CompletedSection, PageDraft
@@ -316,3 +318,73 @@ def test_a_draft_sent_by_the_script_after_the_session_ended_is_kept_too(client, 
     response = client.post(draft_url(screening), data)
     assert response.status_code == 401 and json.loads(response.content) == {"signed_in": False}
     assert PageDraft.objects.get(screening=screening).values["emergency_contact_name"] == [TYPED]
+
+
+# A save supersedes its page's draft, however late the draft came -------------------------
+
+
+def test_a_save_of_a_page_with_no_draft_deletes_none(client, patient, screening):
+    """A page keeps a draft only after a session ended with it unsaved: the save's UPDATE
+    finds that there is none, and no DELETE is sent for it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    log_in(client, patient)
+    data = care_team_data(client, screening)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(page(screening), data).status_code == 302
+    assert not [q for q in queries.captured_queries if "DELETE" in q["sql"]]
+    assert stored(screening)["emergency_contact_name"] == TYPED
+
+
+def test_a_draft_kept_after_the_page_was_read_is_still_superseded_by_the_save(
+    client, patient, screening, monkeypatch
+):
+    """The idle script keeps a draft of the page while its Save is on the way: the request
+    read the screening (no draft then), and its save still discards the draft."""
+    from screening.intake import wizard
+    from screening.services.drafts import keep_draft
+
+    log_in(client, patient)
+    data = care_team_data(client, screening)
+    real_save = wizard.save_page
+
+    def save_after_a_draft_came(**kwargs):
+        keep_draft(
+            screening=screening,
+            section_code="care_team",
+            data=QueryDict(urlencode(data, doseq=True)),
+            source=PageDraft.Source.IDLE,
+        )
+        return real_save(**kwargs)
+
+    monkeypatch.setattr(wizard, "save_page", save_after_a_draft_came)
+    assert client.post(page(screening), data).status_code == 302
+    assert not PageDraft.objects.exists()
+    assert stored(screening)["emergency_contact_name"] == TYPED
+    assert CompletedSection.objects.filter(screening=screening).count() == 1
+
+
+def test_a_save_keeps_the_drafts_of_other_pages(client, patient, screening):
+    from screening.services.drafts import keep_draft
+
+    log_in(client, patient)
+    keep_draft(
+        screening=screening,
+        section_code="mood",
+        data=QueryDict("phq9_1=several_days"),
+        source=PageDraft.Source.IDLE,
+    )
+    assert client.post(page(screening), care_team_data(client, screening)).status_code == 302
+    assert PageDraft.objects.get().section_code == "mood"
+
+
+def test_saving_a_page_with_its_draft_costs_at_most_twelve_queries(
+    client, patient, screening, django_assert_max_num_queries
+):
+    log_in(client, patient)
+    data = care_team_data(client, screening)
+    assert client.post(draft_url(screening), data).json()["kept"] is True
+    with django_assert_max_num_queries(12):
+        assert client.post(page(screening), data).status_code == 302
+    assert not PageDraft.objects.exists()

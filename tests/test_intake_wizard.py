@@ -341,15 +341,15 @@ def test_a_save_reads_the_stored_answers_once_and_writes_them_in_one_statement(
     data = mood_answers(patient_client, screening)
     with CaptureQueriesContext(connection) as queries:
         patient_client.post(page_url(screening, "mood"), data)
-    # The read is written out as SQL, and run as a prepared statement on PostgreSQL
-    # (screening/patient_reads.py, screening/prepared.py).
-    on_answers = [
-        q["sql"]
-        for q in queries.captured_queries
-        if '"screening_answer"' in q["sql"] or "screening_answers_read" in q["sql"]
-    ]
-    assert len([sql for sql in on_answers if sql.startswith(("SELECT", "EXECUTE"))]) == 1
-    assert len([sql for sql in on_answers if sql.startswith(("INSERT", "UPDATE"))]) == 1
+    # The read and the write are written out as SQL, and run as prepared statements on
+    # PostgreSQL (screening/patient_reads.py, screening/page_writes.py, screening/prepared.py).
+    sqls = [q["sql"] for q in queries.captured_queries]
+    reads = [s for s in sqls if s.startswith("EXECUTE screening_answers_read")]
+    reads += [s for s in sqls if s.startswith("SELECT") and '"screening_answer"' in s]
+    writes = [s for s in sqls if s.startswith("EXECUTE screening_answers_write")]
+    writes += [s for s in sqls if s.startswith(("INSERT", "UPDATE")) and '"screening_answer"' in s]
+    assert len(reads) == 1
+    assert len(writes) == 1
     stored = dict(screening.answers.values_list("question__code", "value"))
     assert stored["phq9_9"] == "not_at_all"
 
@@ -370,6 +370,33 @@ def test_a_page_works_out_what_is_asked_once_per_request(
     else:
         assert patient_client.post(page_url(screening, "mood"), data).status_code == 302
     assert len(calls) == 1
+
+
+def test_a_save_makes_each_field_of_the_page_once(patient_client, screening, monkeypatch):
+    """The lenient reading of the post and the form that checks it ask the same questions:
+    the checking form takes over the fields the reading made."""
+    from screening.intake import forms
+
+    fill_until_mood(patient_client, screening)
+    data = mood_answers(patient_client, screening)
+    made = []
+    real = forms.field_for
+    monkeypatch.setattr(forms, "field_for", lambda q: made.append(q.code) or real(q))
+    assert patient_client.post(page_url(screening, "mood"), data).status_code == 302
+    # Each question on the page once (a follow-up the answers leave hidden: not at all).
+    assert sorted(made) == sorted(set(data["presented"]))
+
+
+def test_a_blank_answer_is_still_refused_by_the_field_that_first_read_it_leniently(
+    patient_client, screening
+):
+    fill_until_mood(patient_client, screening)
+    data = {**mood_answers(patient_client, screening), "phq9_9": ""}
+    response = patient_client.post(page_url(screening, "mood"), data)
+    assert response.status_code == 200
+    assert "Please answer this question." in response.content.decode()
+    assert not screening.completed_sections.filter(section__code="mood").exists()
+    assert not Answer.objects.filter(screening=screening, question__code="phq9_9").exists()
 
 
 def test_a_save_works_the_page_out_again_when_another_save_came_in_between(screening):

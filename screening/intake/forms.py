@@ -20,18 +20,32 @@ class SectionForm(forms.Form):
     `lenient` makes every field optional (used to read a page's answers before deciding
     which follow-ups apply). Questions outside `presented` were not on the page the
     patient saw, so they are not demanded yet: the page comes back with them shown.
+
+    `built` hands over fields another form made for these very questions and has done
+    with (the lenient reading of the same post): they are used again rather than made
+    anew, `required` set as field_for sets it. A field keeps nothing of a post it cleaned.
     """
 
     suppress_errors = False
 
     def __init__(
-        self, *args, questions: list[QuestionDef], lenient=False, presented=None, **kwargs
+        self,
+        *args,
+        questions: list[QuestionDef],
+        lenient=False,
+        presented=None,
+        built: dict[str, forms.Field] | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.questions = questions
         self.lenient = lenient
         for question in questions:
-            field = field_for(question)
+            field = built.pop(question.code, None) if built else None
+            if field is None or field.question is not question:
+                field = field_for(question)
+            else:
+                field.required = question.required
             if lenient or (presented is not None and question.code not in presented):
                 field.required = False
             self.fields[question.code] = field
@@ -60,10 +74,17 @@ class SectionForm(forms.Form):
 
 
 def build_section_form(
-    questions: list[QuestionDef], *, stored: dict[str, object], data=None, presented=None
+    questions: list[QuestionDef],
+    *,
+    stored: dict[str, object],
+    data=None,
+    presented=None,
+    built: dict[str, forms.Field] | None = None,
 ) -> SectionForm:
     initial = {q.code: initial_value(q, stored.get(q.code)) for q in questions}
-    return SectionForm(data=data, initial=initial, questions=questions, presented=presented)
+    return SectionForm(
+        data=data, initial=initial, questions=questions, presented=presented, built=built
+    )
 
 
 class SubmitForm(forms.Form):

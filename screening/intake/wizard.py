@@ -10,6 +10,7 @@ applies and whether it is complete.)
 
 from __future__ import annotations
 
+from django import forms
 from django.http import QueryDict
 from django.utils.html import format_html
 
@@ -91,6 +92,8 @@ class PageStep:
         # Only questions of this page count; the patient saw them, so the post answers them.
         self.presented = {code for code in posted if code in codes}
         self.more_rows = data is not None and "more_rows" in data
+        # The fields the lenient reading of the post made, for the checking form to reuse.
+        self._probe_fields: dict[str, forms.Field] = {}
         self.changes = self._posted_answers() if self.presented else {}
         # The one working-out of what is asked: the stored answers with this post's on top.
         self.visibility = visibility_for(
@@ -142,12 +145,20 @@ class PageStep:
             lenient=True,
         )
         probe.is_valid()
+        self._probe_fields = dict(probe.fields)
         return probe.valid_stored_answers()
 
     def form(self) -> SectionForm:
-        """The form that checks the post: every relevant question, required only if seen."""
+        """The form that checks the post: every relevant question, required only if seen.
+        The first one made takes over the fields of the lenient reading (SectionForm
+        `built`): the questions are the same, only what is required differs."""
+        built, self._probe_fields = self._probe_fields, {}
         return build_section_form(
-            self.questions, stored=self.read.answers, data=self.data, presented=self.presented
+            self.questions,
+            stored=self.read.answers,
+            data=self.data,
+            presented=self.presented,
+            built=built,
         )
 
     def save(self, form: SectionForm) -> bool:

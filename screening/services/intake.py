@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import tasks
+from .. import page_writes, prepared, tasks
 from ..engine.questionnaire import SectionDef, Visibility, is_answered
 from ..engine.severity import Severity
-from ..models import Answer, CompletedSection, ReviewClock, Screening, User
+from ..models import CompletedSection, ReviewClock, Screening, User
 from ..selectors import (
     AnswersRead,
     current_clearance,
@@ -104,6 +104,7 @@ class PageSaved:
     complete: bool  # False when the answers revealed follow-up questions on the same page
 
 
+@prepared.once_more_if_stale
 @transaction.atomic
 def save_page(
     *,
@@ -124,7 +125,8 @@ def save_page(
     A caller that has already read the stored answers (`read`) and worked out `visibility`
     for them with `answers` laid over them passes both; they are used only if no other save
     has changed the screening since they were read, and worked out again under the lock if
-    one has. All the answers go in one upsert.
+    one has (or if the page keeps a draft, which is then discarded: the rare case, after a
+    session ended with the page unsaved). All the answers go in one upsert.
 
     `language` is the one the patient saved the page in: the screening records it (the
     language it was answered in, noted for staff, who read the answers in the source).
@@ -136,15 +138,25 @@ def save_page(
     changes = {"updated_at": now}
     if language and language.lower() in dict(settings.LANGUAGES):
         changes["language"] = language.lower()
-    in_progress = Screening.objects.filter(pk=screening.pk, status__in=Screening.EDITABLE_STATUSES)
     # The UPDATE takes the screening's row lock (a submit waits for it, or it for a submit)
-    # and, matching only a screening still in progress, refuses a submitted one.
+    # and, matching only a screening still in progress, refuses a submitted one. The usual
+    # case (nobody saved since the read, no draft kept of this page) is one prepared
+    # statement; it changes nothing otherwise, and the ORM's UPDATE below does it.
     reusable = (
         read is not None
         and visibility is not None
-        and in_progress.filter(updated_at=read.as_of).update(**changes) == 1
+        and page_writes.touch_unless_changed(
+            screening_id=screening.pk,
+            section_code=section.code,
+            as_of=read.as_of,
+            now=now,
+            language=changes.get("language"),
+        )
     )
     if not reusable:
+        in_progress = Screening.objects.filter(
+            pk=screening.pk, status__in=Screening.EDITABLE_STATUSES
+        )
         if not in_progress.update(**changes):
             raise ScreeningLocked
         visibility = visibility_for(screening, {**stored_answers(screening), **answers})
@@ -152,33 +164,29 @@ def save_page(
         # Its session was canceled or moved to another day while the page was open.
         raise ScreeningLocked
     ids = row_ids_for(screening.version)
-    Answer.objects.bulk_create(
-        [
-            Answer(
-                screening=screening, question_id=ids.questions[code], value=value, updated_at=now
-            )
-            for code, value in answers.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["screening", "question"],
-        update_fields=["value", "updated_at"],
+    page_writes.upsert_answers(
+        screening_id=screening.pk,
+        values={ids.questions[code]: value for code, value in answers.items()},
+        now=now,
     )
     shown = visibility.visible_in(section)
     complete = all(q.code in presented for q in shown) and all(
         is_answered(q, visibility.answers.get(q.code)) for q in shown if q.required
     )
-    done = CompletedSection.objects.filter(
-        screening=screening, section_id=ids.sections[section.code]
-    )
     if complete:
-        CompletedSection.objects.bulk_create(
-            [CompletedSection(screening=screening, section_id=ids.sections[section.code])],
-            ignore_conflicts=True,
+        page_writes.mark_complete(
+            screening_id=screening.pk, section_id=ids.sections[section.code], now=now
         )
     else:
-        done.delete()
-    # The saved answers supersede what was kept of this page when a session ended.
-    discard_drafts(screening=screening, section_code=section.code)
+        CompletedSection.objects.filter(
+            screening=screening, section_id=ids.sections[section.code]
+        ).delete()
+    if not reusable:
+        # The saved answers supersede what was kept of this page when a session ended. The
+        # prepared UPDATE matched only if the page kept no draft as it ran, so then there is
+        # none to discard: a draft kept after the read was seen by it, and one kept while
+        # this transaction runs survives it, as one kept after the DELETE always did.
+        discard_drafts(screening=screening, section_code=section.code)
     screening.updated_at = now
     if "language" in changes:
         screening.language = changes["language"]
