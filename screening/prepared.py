@@ -60,9 +60,11 @@ def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]
     except DatabaseError as error:
         if not is_stale(error):
             raise
-        # The next use prepares it afresh, under a new name (the stale one may still
-        # exist, and a DEALLOCATE inside a transaction could fail it).
-        del prepared_as[name]
+        # One stale statement means the schema changed (or the server forgot them all):
+        # every statement is prepared afresh at its next use, under a new name (a stale
+        # one may still exist, and a DEALLOCATE inside a transaction could fail it). So a
+        # transaction made once more (once_more_if_stale) finds none of them stale.
+        prepared_as.clear()
         if not connection.get_autocommit():
             raise  # inside a transaction the failed EXECUTE lost it: the error stands
         # Outside one, the failed EXECUTE spoiled nothing: run it again, prepared afresh.

@@ -191,3 +191,22 @@ def test_with_prepared_statements_off_a_save_writes_as_written(screening, settin
     assert [sql for sql in sqls if sql.startswith("INSERT") and "screening_answer" in sql]
     mood = questionnaire_for(screening.version).section("mood")
     assert Answer.objects.filter(screening=screening).count() == len(mood.questions)
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)  # the save must be the outermost transaction
+def test_a_save_whose_prepared_writes_went_stale_is_stored_all_the_same(screening):
+    """A deploy migrates while a worker still holds its prepared statements: the patient's
+    next save fails on the stale statement, and is made once more, prepared afresh."""
+    _save_mood(screening)  # prepares the save's statements on this connection
+    try:
+        with connection.cursor() as cursor:
+            cursor.cursor.execute("DEALLOCATE ALL")  # the server forgets them; we do not
+        Answer.objects.filter(screening=screening).delete()
+        CompletedSection.objects.filter(screening=screening).delete()
+        _save_mood(screening)
+        mood = questionnaire_for(screening.version).section("mood")
+        assert Answer.objects.filter(screening=screening).count() == len(mood.questions)
+        assert CompletedSection.objects.filter(screening=screening).count() == 1
+    finally:
+        connection.close()  # no later test inherits statements the server forgot
