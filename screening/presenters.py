@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.formats import date_format
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import get_language, gettext, gettext_lazy, gettext_noop, pgettext
@@ -269,89 +269,73 @@ def queue_rows(
     screening waiting for the patient, how long ago the physician asked, and what.
     """
     now = now or timezone.now()
-    # Each status's words, the row words and the month names once, not in every row.
-    status_words = {status: str(words) for status, words in statuses.items()}
-    words = queue_row_words()
-    months = short_month_names()
-    rows = []
-    for entry in entries:
-        waiting = entry.status == "waiting_for_patient"
-        sent = entry.urgent_unopened_since
-        row = {
-            "badge": _badge(entry.level),
-            "url": f"{link_prefix}{entry.id}/",
-            "name": entry.patient_full_name,
-            "email": entry.patient_email,
-            "submitted": short_date_time(entry.submitted_at, months),
-            "flags": str(entry.flag_count),
-            "status": status_words.get(entry.status, entry.status),
-            "resubmitted": entry.submission_count > 1,
-            "rescreening": entry.previous_id is not None,
-            "not_opened_for": how_long_ago(sent, now) if sent else "",
-            "waiting": waiting,
-            "asked_ago": how_long_ago(entry.information_requested_at, now)
-            if waiting and entry.information_requested_at
-            else "",
-            "request": entry.message_to_patient if waiting else "",
-        }
-        rows.append(queue_row_html(row, words))
-    return rows
+    words = QueueRowWords(link_prefix=link_prefix, statuses=statuses)
+    return [queue_row_html(entry, words, now) for entry in entries]
 
 
-def queue_row_words() -> dict[str, str]:
-    """The words every queue row uses, translated once for the page (fifty rows each asking
-    the translation machinery five times cost more than drawing them)."""
-    return {
-        "not_opened": gettext("Submitted %(ago)s ago, not yet opened"),
-        "rescreening": gettext("Re-screening"),
-        "resubmitted": gettext("Resubmitted"),
-        "asked": gettext("Asked %(ago)s ago:"),
-        "submitted": gettext("Submitted"),
-        "flags": gettext("Flags"),
-        "status": gettext("Status"),
-    }
+class QueueRowWords:
+    """What every row of one queue page writes alike, translated and escaped once for the
+    page (fifty rows each asking the translation machinery again cost more than drawing
+    them)."""
+
+    def __init__(self, *, link_prefix: str, statuses: dict[str, str]) -> None:
+        # Formats: escaped once their number is in.
+        self.not_opened = gettext("Submitted %(ago)s ago, not yet opened")
+        self.asked = gettext("Asked %(ago)s ago:")
+        self.rescreening_mark = (
+            f' <span class="badge text-bg-info">{_escape(gettext("Re-screening"))}</span>'
+        )
+        self.resubmitted_mark = (
+            f' <span class="badge text-bg-primary">{_escape(gettext("Resubmitted"))}</span>'
+        )
+        self.submitted = _escape(gettext("Submitted"))
+        self.flags = _escape(gettext("Flags"))
+        self.status = _escape(gettext("Status"))
+        self.statuses = {status: _escape(words) for status, words in statuses.items()}
+        self.link_prefix = _escape(link_prefix)
+        self.months = [_escape(month) for month in short_month_names()]
 
 
 # The longest part of a physician's request a queue row quotes.
 REQUEST_PREVIEW_CHARACTERS = 140
 
 
-def queue_row_html(row: dict, words: dict[str, str]) -> SafeString:
+def queue_row_html(entry: "QueueEntry", words: QueueRowWords, now: datetime.datetime) -> SafeString:
     """One row of the queue's table (templates/staff/queue.html), drawn here like the admin's
     change list draws its rows: fifty rows of a dozen template tags each cost more than the
     rest of the page.
 
-    Every value is escaped here (html.escape, as Django's escape does; format_html's
-    per-argument machinery cost more than the rest of a row), except the badge, which is
-    markup made by level_badge.
+    What patients and physicians typed (names, addresses, the request) is escaped here
+    (html.escape, as Django's escape does; format_html's per-argument machinery cost more
+    than the rest of a row); the page's words were escaped once in QueueRowWords; ids,
+    numbers and dates made of escaped month names need none.
     """
-    level = conditional_escape(row["badge"])
-    if row["not_opened_for"]:
-        level = (
-            f'{level}<br><span class="badge text-bg-danger mt-1">'
-            f"{_escape(words['not_opened'] % {'ago': row['not_opened_for']})}</span>"
-        )
-    marks = ""
-    if row["rescreening"]:
-        marks += f' <span class="badge text-bg-info">{_escape(words["rescreening"])}</span>'
-    if row["resubmitted"]:
-        marks += f' <span class="badge text-bg-primary">{_escape(words["resubmitted"])}</span>'
-    status = _escape(row["status"])
-    if row["waiting"]:
-        asked = (
-            _escape(words["asked"] % {"ago": row["asked_ago"]}) + " " if row["asked_ago"] else ""
-        )
-        request = _escape(Truncator(row["request"]).chars(REQUEST_PREVIEW_CHARACTERS))
+    level = _badge(entry.level)
+    if entry.urgent_unopened_since:
+        waited = words.not_opened % {"ago": how_long_ago(entry.urgent_unopened_since, now)}
+        level = f'{level}<br><span class="badge text-bg-danger mt-1">{_escape(waited)}</span>'
+    marks = (words.rescreening_mark if entry.previous_id is not None else "") + (
+        words.resubmitted_mark if entry.submission_count > 1 else ""
+    )
+    status = words.statuses.get(entry.status) or _escape(entry.status)
+    if entry.status == "waiting_for_patient":
+        asked = ""
+        if entry.information_requested_at:
+            ago = how_long_ago(entry.information_requested_at, now)
+            asked = _escape(words.asked % {"ago": ago}) + " "
+        request = _escape(Truncator(entry.message_to_patient).chars(REQUEST_PREVIEW_CHARACTERS))
         status = (
             f'{status}<br><span class="small queue-request">{asked}<q class="text-body-secondary" '
             f"data-patient-text><bdi>{request}</bdi></q></span>"
         )
+    submitted = short_date_time(entry.submitted_at, words.months)
     return SafeString(
-        f'<tr><td>{level}</td><td><a href="{_escape(row["url"])}">{_escape(row["name"])}</a>'
-        f'{marks}<br><span class="small text-body-secondary">{_escape(row["email"])}</span></td>'
-        f'<td data-label="{_escape(words["submitted"])}">{_escape(row["submitted"])}</td>'
-        f'<td data-label="{_escape(words["flags"])}">{_escape(row["flags"])}</td>'
-        f'<td data-label="{_escape(words["status"])}">{status}</td></tr>'
+        f'<tr><td>{level}</td><td><a href="{words.link_prefix}{entry.id}/">'
+        f"{_escape(entry.patient_full_name)}</a>{marks}<br>"
+        f'<span class="small text-body-secondary">{_escape(entry.patient_email)}</span></td>'
+        f'<td data-label="{words.submitted}">{submitted}</td>'
+        f'<td data-label="{words.flags}">{entry.flag_count}</td>'
+        f'<td data-label="{words.status}">{status}</td></tr>'
     )
 
 

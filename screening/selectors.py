@@ -370,23 +370,13 @@ class QueuePage:
         return len(self.screenings)
 
 
-def queue_page(
-    screenings: QuerySet,
-    *,
-    after: str = "",
-    before: str = "",
-    size: int,
-    first_page: ConstantRead | None = None,
-) -> QueuePage:
+def queue_page(screenings: QuerySet, *, after: str = "", before: str = "", size: int) -> QueuePage:
     """The page after (or before) the row a cursor names, most urgent first, then oldest.
 
     Keyset paging: each page is found from its neighbour's edge row through the queue's
     index, so page 2,000 costs what page 1 does, and nothing counts the whole table (an
     exact count of 100,000 screenings took longer than the rest of the page). A cursor
     that does not parse gives the first page, like every other queue parameter.
-
-    `first_page`, when given, is the read of these `screenings`' first `size` + 1 entries
-    (`first_queue_entries`), prepared once: it is used when no cursor is given.
     """
     screenings = screenings.values_list(*QUEUE_ENTRY_COLUMNS)
     backwards = _cursor(before)
@@ -398,16 +388,25 @@ def queue_page(
         return QueuePage(rows, _cursor_of(rows[-1]) if rows else None, _first(rows, more_before))
     if forwards:
         rows = _beside(screenings, forwards, size + 1, forwards=True)
-    elif first_page is not None:
-        rows = [QueueEntry(*values) for values in first_page.rows()]
     else:
         rows = _entries(first_queue_entries(screenings, size))
+    return _page_from(rows, size, after_a_cursor=forwards is not None)
+
+
+def first_queue_page(read: ConstantRead, *, size: int) -> QueuePage:
+    """The first page, from `read`, the prepared read of a queue's first `size` + 1 entries
+    (`first_queue_entries`): the queue as physicians open it, with no filter or cursor."""
+    return _page_from([QueueEntry(*values) for values in read.rows()], size, after_a_cursor=False)
+
+
+def _page_from(rows: list[QueueEntry], size: int, *, after_a_cursor: bool) -> QueuePage:
+    """A page of the first `size` of `rows` read forwards (one more says a next page exists)."""
     more_after = len(rows) > size
     rows = rows[:size]
     return QueuePage(
         rows,
         _cursor_of(rows[-1]) if rows and more_after else None,
-        _first(rows, forwards is not None),
+        _first(rows, after_a_cursor),
     )
 
 

@@ -244,27 +244,36 @@ def test_a_filter_that_is_refused_says_why_beside_its_box_and_keeps_what_was_typ
 
 
 def test_a_queue_row_escapes_what_patients_and_physicians_typed():
-    from django.utils import translation
+    import datetime
+    import uuid
 
-    from screening.presenters import queue_row_html, queue_row_words
+    from django.utils import timezone, translation
 
-    row = {
-        "badge": "",
-        "url": "/staff/screenings/1/",
-        "name": "Ann <script>alert(1)</script>",
-        "email": "ann@example.com",
-        "submitted": "1 Nov 2026, 09:00",
-        "flags": "2",
-        "status": "Waiting for the patient",
-        "resubmitted": True,
-        "rescreening": False,
-        "not_opened_for": "",
-        "waiting": True,
-        "asked_ago": "2 days",
-        "request": "Which <b>dose</b>? " + "x" * 200,
-    }
+    from screening.presenters import queue_rows
+    from screening.review.views import QUEUE_STATUS_LABELS
+    from screening.selectors import QueueEntry
+
+    now = timezone.now()
+    entry = QueueEntry(
+        id=uuid.uuid4(),
+        status="waiting_for_patient",
+        level="caution",
+        level_rank=2,
+        submitted_at=now - datetime.timedelta(days=3),
+        flag_count=2,
+        submission_count=2,
+        patient_full_name="Ann <script>alert(1)</script>",
+        patient_email='ann"&@example.com',
+        information_requested_at=now - datetime.timedelta(days=2),
+        message_to_patient="Which <b>dose</b>? " + "x" * 200,
+        urgent_unopened_since=None,
+        previous_id=None,
+    )
     with translation.override("es"):
-        html = str(queue_row_html(row, queue_row_words()))
+        [html] = queue_rows(
+            [entry], link_prefix="/staff/screenings/", statuses=QUEUE_STATUS_LABELS, now=now
+        )
+    assert "ann&quot;&amp;@example.com" in html
     assert "<script>" not in html and "Ann &lt;script&gt;" in html
     assert "Which &lt;b&gt;dose&lt;/b&gt;?" in html
     # The request is quoted up to 140 characters, ending in an ellipsis.

@@ -52,6 +52,7 @@ from ..selectors import (
     current_clearance,
     drug_class_names,
     first_queue_entries,
+    first_queue_page,
     queue_notices,
     queue_page,
     visibility_for,
@@ -84,14 +85,16 @@ UNFILTERED_FIRST_PAGE = ConstantRead(
 @permission_required("screening.review_screening", raise_exception=True)
 def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilterForm(request.GET or None)
-    page = queue_page(
-        # The intake queue: a session's check-in is read on its session page.
-        filters.filter(Screening.objects.intakes()),
-        after=request.GET.get("after", ""),
-        before=request.GET.get("before", ""),
-        size=QUEUE_PAGE_SIZE,
-        first_page=None if request.GET else UNFILTERED_FIRST_PAGE,
-    )
+    if request.GET:
+        page = queue_page(
+            # The intake queue: a session's check-in is read on its session page.
+            filters.filter(Screening.objects.intakes()),
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+            size=QUEUE_PAGE_SIZE,
+        )
+    else:
+        page = first_queue_page(UNFILTERED_FIRST_PAGE, size=QUEUE_PAGE_SIZE)
     query = request.GET.copy()
     for cursor in ("after", "before", "page"):
         query.pop(cursor, None)
