@@ -177,12 +177,13 @@ def intro_blocks(text: str) -> list[dict]:
         line = raw_line.strip()
         if not line:
             continue
+        # Both keys in every block: a key the template looks for in vain costs it a dir().
         if line.startswith("- "):
-            if not blocks or "bullets" not in blocks[-1]:
-                blocks.append({"bullets": []})
+            if not blocks or blocks[-1]["bullets"] is None:
+                blocks.append({"text": "", "bullets": []})
             blocks[-1]["bullets"].append(line[2:])
         else:
-            blocks.append({"text": line})
+            blocks.append({"text": line, "bullets": None})
     return blocks
 
 

@@ -54,7 +54,9 @@ def page_items(fields: list[FieldView], list_intro: list[dict]) -> list[dict]:
         if labels and last is not None and last.get("labels") == labels:
             last["fields"].append(view)
         else:
-            items.append({"labels": labels, "fields": [view]})
+            # Every key the template reads, so none is looked for in vain (a missing key
+            # costs the template a failed lookup and a dir() of the dict).
+            items.append({"labels": labels, "fields": [view], "intro": None, "english_note": False})
     for item in items:
         item["grid"] = item["labels"] is not None and len(item["fields"]) >= GRID_MIN_ITEMS
         item["shown"] = any(view.shown for view in item["fields"])
@@ -62,7 +64,16 @@ def page_items(fields: list[FieldView], list_intro: list[dict]) -> list[dict]:
     if grids:
         grids[0]["intro"] = list_intro
     elif list_intro:
-        items.insert(0, {"grid": False, "fields": [], "intro": list_intro, "shown": True})
+        items.insert(
+            0,
+            {
+                "grid": False,
+                "fields": [],
+                "intro": list_intro,
+                "shown": True,
+                "english_note": False,
+            },
+        )
     return items
 
 
