@@ -84,29 +84,50 @@ def patient_screening(screening_id: uuid.UUID, patient: User) -> Screening | Non
     return screening
 
 
-def stored_answers(screening_id: uuid.UUID) -> dict[str, object]:
-    """The screening's stored answers by question code (selectors.stored_answers)."""
+def stored_answers(
+    screening_id: uuid.UUID, question_codes: dict[int, str] | None = None
+) -> dict[str, object]:
+    """The screening's stored answers by question code (selectors.stored_answers).
+
+    Given its version's `question_codes` (by question id; a published version's never
+    change), the answers are read alone and named from them: the join with the questions
+    cost the database more than the answers did. Without them, or should an answer name a
+    question they lack, the answers are read with their questions' codes."""
     connection = connections[router.db_for_read(Answer)]
-    sql, converters = _answers_statement(connection.vendor, connection.alias)
+    key = [prepare_value(Screening, screening_id)]
+    if question_codes is not None:
+        sql, converters = _answers_statement(connection.vendor, connection.alias, by_code=False)
+        with connection.cursor() as cursor:
+            prepared.execute(cursor, "screening_answers_by_question_read", sql, key)
+            rows = cursor.fetchall()
+        if all(question_id in question_codes for question_id, _ in rows):
+            return {
+                question_codes[question_id]: convert(value, converters, connection)
+                for question_id, value in rows
+            }
+    sql, converters = _answers_statement(connection.vendor, connection.alias, by_code=True)
     with connection.cursor() as cursor:
-        prepared.execute(
-            cursor, "screening_answers_read", sql, [prepare_value(Screening, screening_id)]
-        )
+        prepared.execute(cursor, "screening_answers_read", sql, key)
         rows = cursor.fetchall()
     return {code: convert(value, converters, connection) for code, value in rows}
 
 
 @cache
-def _answers_statement(vendor: str, alias: str) -> tuple[str, list]:
+def _answers_statement(vendor: str, alias: str, *, by_code: bool) -> tuple[str, list]:
+    """The answers' read, each by its question's code (a join) or by its question's id."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     answer, question = Answer._meta, Question._meta
-    sql = (
-        f"SELECT q.{quote(question.get_field('code').column)}, "  # noqa: S608
-        # Names from the models' metadata, quoted; the screening's id is a parameter.
-        f"a.{quote(answer.get_field('value').column)} FROM {quote(answer.db_table)} a "
-        f"INNER JOIN {quote(question.db_table)} q ON q.{quote(question.pk.column)} = "
-        f"a.{quote(answer.get_field('question').column)} "
-        f"WHERE a.{quote(answer.get_field('screening').column)} = %s"
-    )
+    value = f"a.{quote(answer.get_field('value').column)}"
+    where = f"WHERE a.{quote(answer.get_field('screening').column)} = %s"
+    question_id = f"a.{quote(answer.get_field('question').column)}"
+    # Names from the models' metadata, quoted; the screening's id is a parameter.
+    if by_code:
+        sql = (
+            f"SELECT q.{quote(question.get_field('code').column)}, {value} "  # noqa: S608
+            f"FROM {quote(answer.db_table)} a INNER JOIN {quote(question.db_table)} q "
+            f"ON q.{quote(question.pk.column)} = {question_id} {where}"
+        )
+    else:
+        sql = f"SELECT {question_id}, {value} FROM {quote(answer.db_table)} a {where}"  # noqa: S608
     return sql, converters_for(connection, answer.get_field("value"), "a")

@@ -47,7 +47,7 @@ from .patient_reads import patient_screening as patient_screening
 from .prepared import ConstantRead
 from .snapshots import CHECK_IN_QUESTION_SET as CHECK_IN_QUESTION_SET
 from .snapshots import DEFAULT_QUESTION_SET as DEFAULT_QUESTION_SET
-from .snapshots import questionnaire_for
+from .snapshots import question_codes_of_published, questionnaire_for
 
 
 class NoPublishedQuestionSet(Exception):
@@ -63,8 +63,12 @@ def current_version(slug: str = DEFAULT_QUESTION_SET) -> QuestionSetVersion:
 
 def stored_answers(screening: Screening) -> dict[str, object]:
     """The screening's answers by question code, in one query written out as SQL: the most
-    frequent read of the app (screening/patient_reads.py says why)."""
-    return patient_reads.stored_answers(screening.pk)
+    frequent read of the app (screening/patient_reads.py says why). When the screening's
+    version is at hand and published, the answers are named from its cached question codes
+    rather than joined with its questions."""
+    version_at_hand = Screening._meta.get_field("version").is_cached(screening)
+    codes = question_codes_of_published(screening.version) if version_at_hand else None
+    return patient_reads.stored_answers(screening.pk, codes)
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,19 @@ def _cached_row_ids(version_id: uuid.UUID) -> RowIds:
     return _row_ids(version_id)
 
 
+def question_codes_of_published(version: QuestionSetVersion) -> dict[int, str] | None:
+    """Each question's code by its row id, for a published (or retired) version, whose
+    questions never change; None for a draft, which an admin may still edit."""
+    if version.status == QuestionSetVersion.Status.DRAFT:
+        return None
+    return _cached_question_codes(version.pk)
+
+
+@lru_cache(maxsize=32)
+def _cached_question_codes(version_id: uuid.UUID) -> dict[int, str]:
+    return {pk: code for code, pk in _cached_row_ids(version_id).questions.items()}
+
+
 def _row_ids(version_id: uuid.UUID) -> RowIds:
     return RowIds(
         questions=dict(Question.objects.filter(version_id=version_id).values_list("code", "pk")),

@@ -145,8 +145,57 @@ def test_stored_answers_are_the_orms_by_question_code(django_assert_num_queries)
     ]
     for question, value in zip(questions, values, strict=True):
         Answer.objects.create(screening=intake, question=question, value=value)
+    stored_answers(intake)  # the version's question codes, read once and kept
     with django_assert_num_queries(1):
         answers = stored_answers(intake)
     assert answers == dict(intake.answers.values_list("question__code", "value"))
     assert answers[questions[2].code] == {"systolic": 150, "diastolic": 95}
     assert stored_answers(make_submitted_screening()) == {}
+
+
+def _answered(screening: Screening, count: int = 3) -> dict[str, object]:
+    from screening.models import Answer, Question
+
+    questions = Question.objects.filter(version=screening.version).order_by("code")[:count]
+    for number, question in enumerate(questions):
+        Answer.objects.create(screening=screening, question=question, value=f"answer {number}")
+    return dict(screening.answers.values_list("question__code", "value"))
+
+
+def test_with_a_published_version_at_hand_the_answers_are_read_without_their_questions(
+    django_assert_num_queries,
+):
+    from screening.selectors import stored_answers
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    expected = _answered(intake)
+    stored_answers(intake)  # the version's question codes, read once and kept
+    with django_assert_num_queries(1) as queries:
+        assert stored_answers(intake) == expected
+    assert "screening_question" not in queries.captured_queries[0]["sql"]
+
+
+def test_a_draft_versions_answers_are_read_with_their_questions_codes_as_they_are_now():
+    """An admin may still rename a draft's question: its answers are named as it is now."""
+    from screening.models import Question, QuestionSetVersion
+    from screening.selectors import stored_answers
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    _answered(intake)
+    QuestionSetVersion.objects.filter(pk=intake.version_id).update(
+        status=QuestionSetVersion.Status.DRAFT
+    )
+    intake = Screening.objects.select_related("version").get(pk=intake.pk)
+    stored_answers(intake)
+    renamed = Question.objects.filter(version=intake.version).order_by("code").first()
+    Question.objects.filter(pk=renamed.pk).update(code="renamed_in_the_draft")
+    assert "renamed_in_the_draft" in stored_answers(intake)
+
+
+def test_an_answer_to_a_question_the_codes_lack_is_read_with_its_questions_code():
+    from screening import patient_reads
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    expected = _answered(intake)
+    incomplete_codes = {}  # as if the version's codes were missing a question
+    assert patient_reads.stored_answers(intake.pk, incomplete_codes) == expected
