@@ -156,6 +156,51 @@ def filter_field(field: forms.BoundField) -> str:
     )
 
 
+@register.simple_tag(takes_context=True)
+def page_questions(context: template.Context, items: list[dict]) -> str:
+    """A wizard page's questions (templates/patient/section.html): each item a grid of like
+    scale items or a run of questions, with its note and introduction, each question in
+    its prepared wrapper (intake/fields.FieldView.block). Drawn here: the template's loops
+    over a page's items and questions cost more than the rest of the page's markup. What a
+    question without a prepared wrapper, the English-wording note and an introduction need
+    is still drawn by their templates, as {% include %} would draw them."""
+    intro_lang = ' lang="en-US"' if context.get("list_intro_in_english") else ""
+    parts = []
+    for item in items:
+        grid = item["grid"]
+        note = (
+            _include(context, "patient/_english_wording_note.html") if item["english_note"] else ""
+        )
+        intro = ""
+        if item["intro"]:
+            blocks = _include(context, "includes/_intro.html", blocks=item["intro"])
+            margin = "mb-2" if grid else "mb-3"
+            intro = f'<div class="intro {margin}" data-content{intro_lang}>{blocks}</div>'
+        questions = "".join(
+            field.block or _include(context, "patient/fields/_question.html", field=field)
+            for field in item["fields"]
+        )
+        if grid:
+            labels = "".join(f"<span>{esc(label)}</span>" for label in item["labels"])
+            hidden = "" if item["shown"] else " hidden"
+            parts.append(
+                f'<div class="scale-grid scale-grid-{len(item["labels"])}" data-grid{hidden}>\n'
+                f"{note}{intro}"
+                f'<div class="scale-grid-head" aria-hidden="true" data-content><span></span>'
+                f"{labels}</div>\n{questions}\n</div>\n"
+            )
+        else:
+            parts.append(f"{note}{intro}{questions}\n")
+    return mark_safe("".join(parts))  # noqa: S308 (labels escaped; the rest is markup)
+
+
+def _include(context: template.Context, name: str, **values: object) -> str:
+    """`name` drawn with the page's context and `values`, as {% include %} draws it."""
+    included = context.template.engine.get_template(name)
+    with context.push(**values):
+        return included.render(context)
+
+
 @register.filter
 def lean_form(form: forms.BaseForm) -> str:
     """A staff form drawn with Bootstrap's markup in plain Python: each field's label, box,
