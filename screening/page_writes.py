@@ -78,23 +78,48 @@ def upsert_answers(
         _key(screening_id, connection),
         Answer._meta.get_field("updated_at").get_db_prep_value(now, connection),
         list(values),
-        [value_field.get_db_prep_value(value, connection) for value in values.values()],
+        # As the ORM saves them: a blank answer (None) is SQL NULL, not JSON null.
+        [value_field.get_db_prep_save(value, connection) for value in values.values()],
     ]
     with connection.cursor() as cursor:
         prepared.execute(cursor, "screening_answers_write", sql, params)
 
 
-def mark_complete(*, screening_id: uuid.UUID, section_id: int, now: datetime.datetime) -> None:
-    """Record the page `section_id` as complete at `now`, unless it already is."""
+def mark_complete(
+    *,
+    screening_id: uuid.UUID,
+    section_id: int,
+    section_code: str,
+    now: datetime.datetime,
+    draft_seen: bool,
+) -> None:
+    """Record the page `section_id` as complete at `now`, unless it already is, and discard
+    what was kept of the page `section_code` when a session ended: the saved answers
+    supersede it.
+
+    On PostgreSQL the page's drafts go in the same statement, the save's last: a draft the
+    idle script kept while the save ran, after its UPDATE found none, is gone too (one kept
+    after this statement outlives the save, as it always did). Elsewhere writers take turns
+    (SQLite), so no draft can appear once the save's UPDATE has run: they are deleted only
+    if that UPDATE saw one (`draft_seen`)."""
     connection = connections[router.db_for_write(CompletedSection)]
-    sql = _statement(connection, _complete_sql)
     params = [
         _key(screening_id, connection),
         section_id,
         CompletedSection._meta.get_field("completed_at").get_db_prep_value(now, connection),
     ]
+    if connection.vendor == "postgresql":
+        sql = _statement(connection, _complete_and_discard_sql)
+        params += [_key(screening_id, connection), section_code]
+        with connection.cursor() as cursor:
+            prepared.execute(cursor, "screening_page_complete", sql, params)
+        return
     with connection.cursor() as cursor:
-        prepared.execute(cursor, "screening_page_complete", sql, params)
+        prepared.execute(
+            cursor, "screening_page_complete", _statement(connection, _complete_sql), params
+        )
+    if draft_seen:
+        PageDraft.objects.filter(screening_id=screening_id, section_code=section_code).delete()
 
 
 def _key(screening_id: uuid.UUID, connection: BaseDatabaseWrapper) -> object:
@@ -149,6 +174,18 @@ def _upsert_sql(connection: BaseDatabaseWrapper) -> str:
         f"FROM UNNEST(CAST(%s AS {types[1]}[]), CAST(%s AS {types[2]}[])) AS r(q, v) "
         f"ON CONFLICT ({screening}, {question}) DO UPDATE SET "
         f"{value} = EXCLUDED.{value}, {updated_at} = EXCLUDED.{updated_at}"
+    )
+
+
+def _complete_and_discard_sql(connection: BaseDatabaseWrapper) -> str:
+    """PostgreSQL's: the completion inserted and the page's drafts deleted in one statement."""
+    quote = connection.ops.quote_name
+    draft = PageDraft._meta
+    return (
+        f"WITH completed AS ({_complete_sql(connection)}) "  # noqa: S608
+        f"DELETE FROM {quote(draft.db_table)} "
+        f"WHERE {quote(draft.get_field('screening').column)} = %s "
+        f"AND {quote(draft.get_field('section_code').column)} = %s"
     )
 
 

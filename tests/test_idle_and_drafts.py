@@ -9,10 +9,12 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.http import QueryDict
 from django.test import Client
 
 from screening.models import Answer, CompletedSection, PageDraft
+from screening.services.drafts import keep_draft
 from screening.services.intake import start_screening
 from tests.conftest import PASSWORD
 from tests.intake_helpers import fill_intake, page_post_data
@@ -388,3 +390,42 @@ def test_saving_a_page_with_its_draft_costs_at_most_twelve_queries(
     with django_assert_max_num_queries(12):
         assert client.post(page(screening), data).status_code == 302
     assert not PageDraft.objects.exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite's writers take turns: nothing can race"
+)
+@pytest.mark.django_db(transaction=True)  # the draft is kept on another connection
+def test_a_draft_kept_while_the_page_is_being_saved_does_not_outlive_the_save(
+    client, patient, screening, monkeypatch
+):
+    """Save pressed as the idle script keeps a draft of the same page: the draft commits
+    after the save's UPDATE found none, before the save commits. The save supersedes it."""
+    import threading
+
+    from screening.services import intake as intake_service
+
+    log_in(client, patient)
+    data = care_team_data(client, screening)
+    row_ids_for = intake_service.row_ids_for
+
+    def draft_kept_meanwhile(*args, **kwargs):
+        def idle_script():
+            try:
+                keep_draft(
+                    screening=screening,
+                    section_code="care_team",
+                    data=QueryDict(urlencode(data, doseq=True)),
+                    source=PageDraft.Source.IDLE,
+                )
+            finally:
+                connection.close()
+
+        other = threading.Thread(target=idle_script)
+        other.start()
+        other.join()
+        return row_ids_for(*args, **kwargs)
+
+    monkeypatch.setattr(intake_service, "row_ids_for", draft_kept_meanwhile)
+    assert client.post(page(screening), data).status_code == 302
+    assert not PageDraft.objects.filter(screening=screening).exists()

@@ -72,8 +72,14 @@ def test_the_upsert_replaces_a_stored_answer_and_keeps_the_others(screening):
 def test_a_page_is_recorded_complete_once(screening):
     section_id = row_ids_for(screening.version).sections["mood"]
     first = timezone.now()
-    page_writes.mark_complete(screening_id=screening.pk, section_id=section_id, now=first)
-    page_writes.mark_complete(screening_id=screening.pk, section_id=section_id, now=timezone.now())
+    for now in (first, timezone.now()):
+        page_writes.mark_complete(
+            screening_id=screening.pk,
+            section_id=section_id,
+            section_code="mood",
+            now=now,
+            draft_seen=False,
+        )
     done = CompletedSection.objects.get(screening=screening)
     assert (done.section_id, done.completed_at) == (section_id, first)
 
@@ -210,3 +216,21 @@ def test_a_save_whose_prepared_writes_went_stale_is_stored_all_the_same(screenin
         assert CompletedSection.objects.filter(screening=screening).count() == 1
     finally:
         connection.close()  # no later test inherits statements the server forgot
+
+
+def test_a_blank_answer_is_stored_as_the_orm_stores_it_sql_null(screening, other_patient):
+    """Not JSON null: `value IS NULL` (and the ORM's value__isnull) find blank answers."""
+    from screening.services.intake import start_screening
+
+    question = _questions(screening)[0]
+    now = timezone.now()
+    page_writes.upsert_answers(screening_id=screening.pk, values={question.pk: None}, now=now)
+    by_the_orm = start_screening(patient=other_patient)
+    Answer.objects.bulk_create(
+        [Answer(screening=by_the_orm, question=question, value=None, updated_at=now)],
+        update_conflicts=True,
+        unique_fields=["screening", "question"],
+        update_fields=["value", "updated_at"],
+    )
+    blank = Answer.objects.filter(question=question, value__isnull=True)
+    assert set(blank.values_list("screening_id", flat=True)) == {screening.pk, by_the_orm.pk}

@@ -173,19 +173,20 @@ def save_page(
     complete = all(q.code in presented for q in shown) and all(
         is_answered(q, visibility.answers.get(q.code)) for q in shown if q.required
     )
+    # The saved answers supersede what was kept of this page when a session ended: the
+    # usual save discards it in its completion's statement (page_writes.mark_complete).
     if complete:
         page_writes.mark_complete(
-            screening_id=screening.pk, section_id=ids.sections[section.code], now=now
+            screening_id=screening.pk,
+            section_id=ids.sections[section.code],
+            section_code=section.code,
+            now=now,
+            draft_seen=not reusable,
         )
     else:
         CompletedSection.objects.filter(
             screening=screening, section_id=ids.sections[section.code]
         ).delete()
-    if not reusable:
-        # The saved answers supersede what was kept of this page when a session ended. The
-        # prepared UPDATE matched only if the page kept no draft as it ran, so then there is
-        # none to discard: a draft kept after the read was seen by it, and one kept while
-        # this transaction runs survives it, as one kept after the DELETE always did.
         discard_drafts(screening=screening, section_code=section.code)
     screening.updated_at = now
     if "language" in changes:
