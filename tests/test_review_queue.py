@@ -112,7 +112,14 @@ def queue_query_count(client):
 
 
 def reads_only(captured: list[dict]) -> list[dict]:
-    audit_write = ("SAVEPOINT", "RELEASE SAVEPOINT", "SELECT PG_ADVISORY_XACT_LOCK")
+    # The audit record's statements: its savepoint, the chain's lock with the last hash,
+    # and the insert (on PostgreSQL a prepared statement's EXECUTE).
+    audit_write = (
+        "SAVEPOINT",
+        "RELEASE SAVEPOINT",
+        "SELECT PG_ADVISORY_XACT_LOCK",
+        "EXECUTE AUDIT_APPEND",
+    )
     return [
         query
         for query in captured
