@@ -1,6 +1,8 @@
 """{% same_in_every_request %}: fixed markup drawn once per language and reused; anything
 that reads a request's context is refused when the template loads."""
 
+import re
+
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
 from django.utils import translation
@@ -82,3 +84,25 @@ def test_the_language_options_select_the_active_language_in_each_language():
             drawn = template.render(Context())
         assert drawn.count(" selected") == 1
         assert f'<option value="{selected}" lang="{selected}" selected>' in drawn
+
+
+def test_the_staff_tabs_are_each_staff_members_own_though_drawn_once(
+    client, physician, clinic_admin, default_version
+):
+    """The tabs are reused between staff members with the same permissions; one with other
+    permissions sees their own tabs, never another's."""
+    from tests.logins import log_in_staff
+
+    tabs = {}
+    for user in (physician, clinic_admin, physician):
+        client.logout()
+        log_in_staff(client, user)
+        page = client.get("/staff/audit/" if user == clinic_admin else "/staff/queue/")
+        tabs.setdefault(user.email, set()).add(
+            re.search(r'<ul class="nav nav-tabs">(.*?)</ul>', page.content.decode(), re.S).group(1)
+        )
+    assert len(tabs[physician.email]) == 1
+    [physician_tabs] = tabs[physician.email]
+    [admin_tabs] = tabs[clinic_admin.email]
+    assert "Review queue" in physician_tabs and "Audit log" not in physician_tabs
+    assert "Audit log" in admin_tabs and "Review queue" not in admin_tabs

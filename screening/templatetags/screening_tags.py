@@ -345,6 +345,29 @@ def _answer_html(answer: object, is_list: bool, *, strong: bool) -> str:
 
 # Markup the same in every request ------------------------------------------------------
 
+# What the staff tabs (includes/_staff_nav.html) depend on besides the language and the
+# active tab: each tab's permission, and whether the user may open the admin site.
+STAFF_NAV_PERMISSIONS = (
+    "screening.review_screening",
+    "screening.view_treatmentsession",
+    "screening.add_invitation",
+    "screening.view_auditevent",
+)
+_STAFF_NAV: dict[tuple, str] = {}
+
+
+@register.simple_tag(takes_context=True)
+def staff_nav(context: template.Context, active: str) -> str:
+    """The staff pages' tabs, `active` marked: drawn once for each language, tab and set of
+    tabs the user may see, then reused (every staff page drew a dozen permission checks and
+    addresses). includes/_staff_nav.html must read nothing but those."""
+    user = context["user"]
+    shown = tuple(user.has_perm(permission) for permission in STAFF_NAV_PERMISSIONS)
+    key = (get_language(), get_script_prefix(), active, shown, bool(user.is_staff))
+    if key not in _STAFF_NAV:
+        _STAFF_NAV[key] = _include(context, "includes/_staff_nav.html", active=active)
+    return mark_safe(_STAFF_NAV[key])  # noqa: S308 (drawn by the template, escaped there)
+
 
 class LanguageOptionsNode(template.Node):
     """The language switcher's options (base.html), the active language selected: the same
@@ -390,6 +413,7 @@ _SAME_IN_EVERY_REQUEST: weakref.WeakSet[SameInEveryRequestNode] = weakref.WeakSe
 def _forget_markup_made_under_other_settings(**kwargs: object) -> None:
     for node in list(_SAME_IN_EVERY_REQUEST):
         node.rendered.clear()
+    _STAFF_NAV.clear()
 
 
 @register.tag
