@@ -38,7 +38,12 @@ def compute_row_hash(event: AuditEvent, previous_hash: str) -> str:
     Changing this changes every hash: old rows would no longer verify. The 0004 migration
     uses it to hash the rows that existed before the chain.
     """
-    canonical = json.dumps(
+    return hashlib.sha256(_canonical(event, previous_hash).encode("utf-8")).hexdigest()
+
+
+def _canonical(event: AuditEvent, previous_hash: str) -> str:
+    """The text compute_row_hash hashes."""
+    return json.dumps(
         {
             "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
             "actor_id": str(event.actor_id) if event.actor_id is not None else None,
@@ -54,58 +59,89 @@ def compute_row_hash(event: AuditEvent, previous_hash: str) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def canonical_around_previous_hash(event: AuditEvent) -> tuple[str, str]:
+    """The canonical text before and after the previous hash, which only the database
+    knows when it appends (`_append_in_one_statement`): prefix + previous_hash + suffix is
+    exactly what compute_row_hash hashes. The key and its opening quote are unique in the
+    text (a value's own quotes are escaped), so the split is unambiguous."""
+    marker = "PREVIOUS_HASH"
+    key = '"previous_hash":"'
+    before, found, after = _canonical(event, marker).partition(key + marker + '"')
+    if not found or key + marker in after:
+        raise ValueError("the canonical text must name the previous hash once")
+    return before + key, '"' + after
 
 
 def _lock_chain_and_read_last_hash() -> str | None:
     """Make concurrent appenders queue, so no two chain to the same predecessor; then the
-    last event's hash (None before the first event).
-
-    The lock is held until the surrounding transaction ends. On PostgreSQL the lock and
-    the read go in one round trip as two statements: under READ COMMITTED, the default,
-    the read, a statement of its own, sees every append committed before the lock was
-    granted (one statement doing both would read from before it waited). SQLite allows
-    one writer at a time anyway.
-    """
+    last event's hash (None before the first event). The lock is held until the
+    surrounding transaction ends. (SQLite allows one writer at a time anyway.)"""
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    # Names from the model's metadata; the one value is a parameter.
-    last_hash = f"SELECT row_hash FROM {table} ORDER BY id DESC LIMIT 1"  # noqa: S608
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT pg_advisory_xact_lock(%s); {last_hash}", [CHAIN_LOCK_KEY])
-        else:
-            cursor.execute(last_hash)
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        # Names from the model's metadata.
+        cursor.execute(f"SELECT row_hash FROM {table} ORDER BY id DESC LIMIT 1")  # noqa: S608
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-# Every column of an event but its id, which the database numbers.
-_STORED_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+# The columns the app fills in (the database numbers the id and, on PostgreSQL, works out
+# previous_hash and row_hash).
+_GIVEN_FIELDS = [
+    AuditEvent._meta.get_field(name)
+    for name in (
+        "at",
+        "actor",
+        "action",
+        "screening",
+        "object_type",
+        "object_id",
+        "summary",
+        "ip_address",
+    )
+]
 
 
-def _insert(event: AuditEvent) -> None:
-    """Insert the new event and take its id: on PostgreSQL as a statement prepared once per
-    connection (the ORM's save built the same INSERT anew on every staff read); elsewhere
-    through the model's save."""
-    if connection.vendor != "postgresql":
-        event.save()
-        return
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in _STORED_FIELDS)
-    placeholders = ", ".join(["%s"] * len(_STORED_FIELDS))
+def _append_sql() -> str:
+    """The one statement that appends an event on PostgreSQL: the function of migration
+    0028 takes the chain's lock and reads the last hash after it; the new hash is SHA-256
+    of the canonical text around it, as compute_row_hash computes it."""
+    quote = connection.ops.quote_name
+    meta = AuditEvent._meta
+    given = ", ".join(quote(field.column) for field in _GIVEN_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_GIVEN_FIELDS))
+    previous, row_hash = (
+        quote(meta.get_field(name).column) for name in ("previous_hash", "row_hash")
+    )
+    # Names from the model's metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({given}, {previous}, {row_hash}) "  # noqa: S608
+        f"SELECT {placeholders}, last.hash, "
+        "encode(sha256(convert_to(%s || last.hash || %s, 'UTF8')), 'hex') "
+        "FROM (SELECT screening_auditevent_previous_hash(%s, %s) AS hash) AS last "
+        f"RETURNING {quote(meta.pk.column)}, {previous}, {row_hash}"
+    )
+
+
+def _append_in_one_statement(event: AuditEvent) -> None:
+    """Append the event with one prepared statement on PostgreSQL: one round trip, and,
+    outside a caller's transaction, the chain's lock held only while it runs and commits
+    (it was held across three round trips; the two workers of a server queued on it)."""
+    prefix, suffix = canonical_around_previous_hash(event)
     values = [
-        field.get_db_prep_save(getattr(event, field.attname), connection)
-        for field in _STORED_FIELDS
+        field.get_db_prep_save(getattr(event, field.attname), connection) for field in _GIVEN_FIELDS
     ]
     with connection.cursor() as cursor:
         prepared.execute(
             cursor,
             "audit_append",
-            # Names from the model's metadata; every value is a parameter.
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
-            values,
+            _append_sql(),
+            [*values, prefix, suffix, CHAIN_LOCK_KEY, GENESIS_HASH],
         )
-        event.id = cursor.fetchone()[0]
+        event.id, event.previous_hash, event.row_hash = cursor.fetchone()
     event._state.adding = False
     event._state.db = connection.alias
 
@@ -146,12 +182,16 @@ def record(
 
 
 @prepared.once_more_if_stale
-@transaction.atomic
 def _append(event: AuditEvent) -> None:
-    """Chain the event to the last one and insert it: a transaction of its own, or part of
-    the caller's. Made once more if its prepared INSERT went stale, when it is the outermost
-    transaction; inside the caller's, the caller's transaction is lost and the error stands."""
-    event.previous_hash = _lock_chain_and_read_last_hash() or GENESIS_HASH
+    """Chain the event to the last one and insert it, on its own or in the caller's
+    transaction. On PostgreSQL, one statement (made once more if it went stale, when it is
+    not inside a caller's transaction, whose transaction would then be lost and the error
+    stand); elsewhere the last hash is read and the event saved in one transaction."""
     event.at = timezone.now()
-    event.row_hash = compute_row_hash(event, event.previous_hash)
-    _insert(event)
+    if connection.vendor == "postgresql":
+        _append_in_one_statement(event)
+        return
+    with transaction.atomic():
+        event.previous_hash = _lock_chain_and_read_last_hash() or GENESIS_HASH
+        event.row_hash = compute_row_hash(event, event.previous_hash)
+        event.save()

@@ -5,6 +5,7 @@ re-hash the whole chain; the anchors verify_audit prints (kept away from the dat
 catch that, and the tests below prove it for each.
 """
 
+import hashlib
 import io
 import threading
 import uuid
@@ -504,3 +505,77 @@ def test_inside_the_callers_transaction_a_stale_append_fails_that_transaction_on
         "third",
     ]
     call_command("verify_audit", stdout=io.StringIO())
+
+
+# Summaries that test the canonical text the database hashes around the previous hash.
+AWKWARD_SUMMARIES = [
+    'quotes " and \\ backslashes',
+    '"previous_hash":"0000" as text',
+    "línea nueva\nand a tab\t, 😀 and \u2028",
+    "",
+]
+
+
+@pytest.mark.parametrize("summary", AWKWARD_SUMMARIES)
+def test_the_canonical_text_around_the_previous_hash_is_what_is_hashed(summary):
+    event = AuditEvent(
+        at=timezone.now(),
+        action="test.text",
+        summary=summary,
+        object_type="screening.Screening",
+        object_id=str(uuid.uuid4()),
+        ip_address="2001:db8::1",
+    )
+    prefix, suffix = audit.canonical_around_previous_hash(event)
+    previous = "ab" * 32
+    assert audit.compute_row_hash(event, previous) == (
+        hashlib.sha256((prefix + previous + suffix).encode()).hexdigest()
+    )
+
+
+@postgresql_only("the one-statement append and its race exist only on PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_appends_alone_inside_transactions_and_by_the_old_code_make_one_unbroken_chain():
+    """While a deploy rolls out, old workers chain in Python under the same lock; new ones
+    append in one statement, alone or inside a caller's transaction. Every event's hash is
+    the one compute_row_hash gives, and the chain holds."""
+    writers, events_each = 6, 8
+    start_together = threading.Barrier(writers)
+    errors = []
+
+    def old_code_append(summary):
+        with transaction.atomic():
+            event = AuditEvent(at=timezone.now(), action="test.old", summary=summary)
+            event.previous_hash = audit._lock_chain_and_read_last_hash() or audit.GENESIS_HASH
+            event.row_hash = audit.compute_row_hash(event, event.previous_hash)
+            event.save()
+
+    def write_events(writer):
+        try:
+            start_together.wait()
+            for number in range(events_each):
+                summary = f"{AWKWARD_SUMMARIES[number % 4]} {writer}.{number}"
+                if writer % 3 == 0:
+                    audit.record(action="test.alone", summary=summary)
+                elif writer % 3 == 1:
+                    with transaction.atomic():
+                        audit.record(action="test.inside", summary=summary)
+                        AuditEvent.objects.exists()  # the caller's own work after it
+                else:
+                    old_code_append(summary)
+        except Exception as error:  # reported below: a thread's exception is otherwise lost
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write_events, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    events = list(AuditEvent.objects.order_by("id"))
+    assert len(events) == writers * events_each
+    assert all(e.row_hash == audit.compute_row_hash(e, e.previous_hash) for e in events)
+    assert f"Audit log intact: {writers * events_each} events" in verify_audit()
