@@ -7,6 +7,7 @@ row's hash, so any later edit, deletion or insertion is found by ``manage.py ver
 events cut off the end are found by the anchors it prints (see that command).
 """
 
+import datetime
 import hashlib
 import json
 from datetime import UTC
@@ -61,17 +62,30 @@ def _canonical(event: AuditEvent, previous_hash: str) -> str:
     )
 
 
-def canonical_around_previous_hash(event: AuditEvent) -> tuple[str, str]:
-    """The canonical text before and after the previous hash, which only the database
-    knows when it appends (`_append_in_one_statement`): prefix + previous_hash + suffix is
-    exactly what compute_row_hash hashes. The key and its opening quote are unique in the
-    text (a value's own quotes are escaped), so the split is unambiguous."""
-    marker = "PREVIOUS_HASH"
-    key = '"previous_hash":"'
-    before, found, after = _canonical(event, marker).partition(key + marker + '"')
-    if not found or key + marker in after:
-        raise ValueError("the canonical text must name the previous hash once")
-    return before + key, '"' + after
+# A time no event has, standing for the one the database stamps (canonical_parts).
+_TIME_MARKER = datetime.datetime(1999, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+_HASH_MARKER = "PREVIOUS_HASH"
+
+
+def canonical_parts(event: AuditEvent) -> tuple[str, str, str]:
+    """The canonical text around the event's time and the previous hash, which only the
+    database knows when it appends (`_append_in_one_statement`): part 1 + the time (as
+    compute_row_hash writes it) + part 2 + the previous hash + part 3 is exactly what
+    compute_row_hash hashes. Each key with its opening quote is unique in the text (a
+    value's own quotes are escaped), so the splits are unambiguous."""
+    at = event.at
+    event.at = _TIME_MARKER
+    try:
+        text = _canonical(event, _HASH_MARKER)
+    finally:
+        event.at = at
+    time_text = '"at":"' + _TIME_MARKER.isoformat(timespec="microseconds") + '"'
+    hash_text = '"previous_hash":"' + _HASH_MARKER + '"'
+    if text.count(time_text) != 1 or text.count(hash_text) != 1:
+        raise ValueError("the canonical text must name the time and the previous hash once")
+    first, rest = text.split(time_text)
+    second, third = rest.split(hash_text)
+    return first + '"at":"', '"' + second + '"previous_hash":"', '"' + third
 
 
 def _lock_chain_and_read_last_hash() -> str | None:
@@ -88,12 +102,11 @@ def _lock_chain_and_read_last_hash() -> str | None:
     return row[0] if row else None
 
 
-# The columns the app fills in (the database numbers the id and, on PostgreSQL, works out
-# previous_hash and row_hash).
+# The columns the app fills in (the database numbers the id and, on PostgreSQL, stamps the
+# time and works out previous_hash and row_hash).
 _GIVEN_FIELDS = [
     AuditEvent._meta.get_field(name)
     for name in (
-        "at",
         "actor",
         "action",
         "screening",
@@ -107,22 +120,25 @@ _GIVEN_FIELDS = [
 
 def _append_sql() -> str:
     """The one statement that appends an event on PostgreSQL: the function of migration
-    0028 takes the chain's lock and reads the last hash after it; the new hash is SHA-256
-    of the canonical text around it, as compute_row_hash computes it."""
+    0028 takes the chain's lock, then gives the last hash and the time; the new hash is
+    SHA-256 of the canonical text around them, as compute_row_hash computes it (the time in
+    UTC, to the microsecond, as isoformat writes it)."""
     quote = connection.ops.quote_name
     meta = AuditEvent._meta
+    at, previous, row_hash = (
+        quote(meta.get_field(name).column) for name in ("at", "previous_hash", "row_hash")
+    )
     given = ", ".join(quote(field.column) for field in _GIVEN_FIELDS)
     placeholders = ", ".join(["%s"] * len(_GIVEN_FIELDS))
-    previous, row_hash = (
-        quote(meta.get_field(name).column) for name in ("previous_hash", "row_hash")
-    )
+    time_text = "to_char(chain.appended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
     # Names from the model's metadata; every value is a parameter.
     return (
-        f"INSERT INTO {quote(meta.db_table)} ({given}, {previous}, {row_hash}) "  # noqa: S608
-        f"SELECT {placeholders}, last.hash, "
-        "encode(sha256(convert_to(%s || last.hash || %s, 'UTF8')), 'hex') "
-        "FROM (SELECT screening_auditevent_previous_hash(%s, %s) AS hash) AS last "
-        f"RETURNING {quote(meta.pk.column)}, {previous}, {row_hash}"
+        f"INSERT INTO {quote(meta.db_table)} ({at}, {given}, {previous}, {row_hash}) "  # noqa: S608
+        f"SELECT chain.appended_at, {placeholders}, chain.last_hash, "
+        f"encode(sha256(convert_to(%s || {time_text} || '+00:00' || %s || chain.last_hash || %s, "
+        "'UTF8')), 'hex') "
+        "FROM screening_auditevent_chain_next(%s, %s) AS chain "
+        f"RETURNING {quote(meta.pk.column)}, {at}, {previous}, {row_hash}"
     )
 
 
@@ -130,7 +146,7 @@ def _append_in_one_statement(event: AuditEvent) -> None:
     """Append the event with one prepared statement on PostgreSQL: one round trip, and,
     outside a caller's transaction, the chain's lock held only while it runs and commits
     (it was held across three round trips; the two workers of a server queued on it)."""
-    prefix, suffix = canonical_around_previous_hash(event)
+    before_time, before_hash, after_hash = canonical_parts(event)
     values = [
         field.get_db_prep_save(getattr(event, field.attname), connection) for field in _GIVEN_FIELDS
     ]
@@ -139,11 +155,24 @@ def _append_in_one_statement(event: AuditEvent) -> None:
             cursor,
             "audit_append",
             _append_sql(),
-            [*values, prefix, suffix, CHAIN_LOCK_KEY, GENESIS_HASH],
+            [*values, before_time, before_hash, after_hash, CHAIN_LOCK_KEY, GENESIS_HASH],
         )
-        event.id, event.previous_hash, event.row_hash = cursor.fetchone()
+        event.id, event.at, event.previous_hash, event.row_hash = cursor.fetchone()
     event._state.adding = False
     event._state.db = connection.alias
+
+
+def _database_appends() -> bool:
+    """Whether this connection's database has migration 0028's function: asked once per
+    connection (and again after a stale statement), so code that starts before the
+    migration runs, or a database migrated back, still audits, the way it did before."""
+    facts = prepared.facts(connection)
+    if "audit_chain_next" not in facts:
+        facts["audit_chain_next"] = prepared.ask(
+            connection,
+            "SELECT to_regprocedure('screening_auditevent_chain_next(bigint, text)') IS NOT NULL",
+        )
+    return facts["audit_chain_next"]
 
 
 def record(
@@ -186,12 +215,13 @@ def _append(event: AuditEvent) -> None:
     """Chain the event to the last one and insert it, on its own or in the caller's
     transaction. On PostgreSQL, one statement (made once more if it went stale, when it is
     not inside a caller's transaction, whose transaction would then be lost and the error
-    stand); elsewhere the last hash is read and the event saved in one transaction."""
-    event.at = timezone.now()
-    if connection.vendor == "postgresql":
+    stand); elsewhere, or before migration 0028, under the chain's lock, the last hash read
+    and the event saved in one transaction, its time taken after the lock."""
+    if connection.vendor == "postgresql" and _database_appends():
         _append_in_one_statement(event)
         return
     with transaction.atomic():
         event.previous_hash = _lock_chain_and_read_last_hash() or GENESIS_HASH
+        event.at = timezone.now()
         event.row_hash = compute_row_hash(event, event.previous_hash)
         event.save()

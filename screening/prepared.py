@@ -33,7 +33,12 @@ _PLACEHOLDER = re.compile("%s")
 # What PostgreSQL says when a prepared statement no longer fits its connection: it is gone
 # (a connection replaced under us), or a migration changed a table it reads ("cached plan
 # must not change result type"). Prepared again, the statement runs.
-_STALE = (psycopg2.errors.InvalidSqlStatementName, psycopg2.errors.FeatureNotSupported)
+# A function a statement calls that a migration dropped is the same story.
+_STALE = (
+    psycopg2.errors.InvalidSqlStatementName,
+    psycopg2.errors.FeatureNotSupported,
+    psycopg2.errors.UndefinedFunction,
+)
 
 
 def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]) -> None:
@@ -65,6 +70,7 @@ def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence[object]
         # one may still exist, and a DEALLOCATE inside a transaction could fail it). So a
         # transaction made once more (once_more_if_stale) finds none of them stale.
         prepared_as.clear()
+        facts(connection).clear()
         if not connection.get_autocommit():
             raise  # inside a transaction the failed EXECUTE lost it: the error stands
         # Outside one, the failed EXECUTE spoiled nothing: run it again, prepared afresh.
@@ -100,12 +106,33 @@ def is_stale(error: DatabaseError) -> bool:
 def _prepared(connection: BaseDatabaseWrapper) -> dict[str, str]:
     """What each statement is prepared as on the connection open now (a new connection
     starts with none)."""
+    return _known(connection)[1]
+
+
+def facts(connection: BaseDatabaseWrapper) -> dict[str, object]:
+    """What the app found out about the database on the connection open now (whether a
+    function exists, say): forgotten with the prepared statements when one goes stale."""
+    return _known(connection)[3]
+
+
+def ask(connection: BaseDatabaseWrapper, sql: str) -> object:
+    """The one value `sql` gives, asked on the driver's own cursor: a question about the
+    database, not a query of the request (the counts the tests assert do not depend on
+    which test opened the connection)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def _known(connection: BaseDatabaseWrapper) -> tuple:
+    connection.ensure_connection()
     raw = connection.connection
     known = getattr(connection, "_prepared_statements", None)
     if known is None or known[0] is not raw:
-        known = (raw, {}, itertools.count(1))
+        known = (raw, {}, itertools.count(1), {})
         connection._prepared_statements = known
-    return known[1]
+    return known
 
 
 def _prepare(cursor: CursorWrapper, name: str, sql: str) -> str:

@@ -5,6 +5,7 @@ re-hash the whole chain; the anchors verify_audit prints (kept away from the dat
 catch that, and the tests below prove it for each.
 """
 
+import datetime
 import hashlib
 import io
 import threading
@@ -12,11 +13,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from screening import audit
@@ -517,7 +520,7 @@ AWKWARD_SUMMARIES = [
 
 
 @pytest.mark.parametrize("summary", AWKWARD_SUMMARIES)
-def test_the_canonical_text_around_the_previous_hash_is_what_is_hashed(summary):
+def test_the_canonical_text_around_the_time_and_previous_hash_is_what_is_hashed(summary):
     event = AuditEvent(
         at=timezone.now(),
         action="test.text",
@@ -526,11 +529,79 @@ def test_the_canonical_text_around_the_previous_hash_is_what_is_hashed(summary):
         object_id=str(uuid.uuid4()),
         ip_address="2001:db8::1",
     )
-    prefix, suffix = audit.canonical_around_previous_hash(event)
+    before_time, before_hash, after_hash = audit.canonical_parts(event)
     previous = "ab" * 32
+    at = event.at.astimezone(datetime.UTC).isoformat(timespec="microseconds")
     assert audit.compute_row_hash(event, previous) == (
-        hashlib.sha256((prefix + previous + suffix).encode()).hexdigest()
+        hashlib.sha256(
+            (before_time + at + before_hash + previous + after_hash).encode()
+        ).hexdigest()
     )
+
+
+@postgresql_only("the one-statement append exists only on PostgreSQL")
+@pytest.mark.django_db(transaction=True)  # it drops and restores a function
+def test_without_migration_0028s_function_staff_reads_are_still_audited(physician):
+    """Code started before `migrate`, or a database migrated back: appends as before."""
+    from importlib import import_module
+
+    migration = import_module("screening.migrations.0028_audit_chain_next_function")
+    with connection.schema_editor() as editor:
+        migration.drop_function(None, editor)
+    try:
+        connection.close()  # a connection that has not yet asked whether the function exists
+        audit.record(actor=physician, action=AuditAction.QUEUE_VIEWED, summary="before")
+        with connection.schema_editor() as editor:
+            migration.create_function(django_apps, editor)
+        connection.close()  # a new connection asks again, finds it, and appends in one statement
+        with CaptureQueriesContext(connection) as appended:
+            audit.record(actor=physician, action=AuditAction.QUEUE_VIEWED, summary="prepared")
+        assert [q["sql"][:20] for q in appended.captured_queries] == ["EXECUTE audit_append"]
+        # The function dropped under a connection that uses it: the next append falls back.
+        with connection.schema_editor() as editor:
+            migration.drop_function(None, editor)
+        audit.record(actor=physician, action=AuditAction.QUEUE_VIEWED, summary="after")
+    finally:
+        with connection.schema_editor() as editor:
+            migration.create_function(django_apps, editor)
+        connection.close()
+    summaries = list(AuditEvent.objects.order_by("id").values_list("summary", flat=True))
+    assert summaries == ["before", "prepared", "after"]
+    assert "Audit log intact: 3 events" in verify_audit()
+
+
+@postgresql_only("the one-statement append exists only on PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_events_times_follow_the_chains_order_under_concurrent_writers():
+    """Each event's time is taken after the chain's lock, so the audit log's order by time
+    is its order in the chain."""
+    writers, events_each = 4, 10
+    start_together = threading.Barrier(writers)
+    errors = []
+
+    def write_events(writer):
+        try:
+            start_together.wait()
+            for number in range(events_each):
+                if number % 2:
+                    with transaction.atomic():
+                        audit.record(action="test.time", summary=f"{writer}.{number}")
+                else:
+                    audit.record(action="test.time", summary=f"{writer}.{number}")
+        except Exception as error:  # reported below: a thread's exception is otherwise lost
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write_events, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    times = list(AuditEvent.objects.order_by("id").values_list("at", flat=True))
+    assert times == sorted(times)
 
 
 @postgresql_only("the one-statement append and its race exist only on PostgreSQL")
