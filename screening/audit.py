@@ -8,6 +8,7 @@ events cut off the end are found by the anchors it prints (see that command).
 """
 
 import datetime
+import functools
 import hashlib
 import json
 from datetime import UTC
@@ -118,6 +119,7 @@ _GIVEN_FIELDS = [
 ]
 
 
+@functools.cache  # PostgreSQL's only, and the same for the life of the process
 def _append_sql() -> str:
     """The one statement that appends an event on PostgreSQL: the function of migration
     0028 takes the chain's lock, then gives the last hash and the time; the new hash is

@@ -4,8 +4,9 @@ the page are (screening/patient_reads.py).
 
 Built by the ORM on every request, the screening's UPDATE, the answers' upsert and the
 page's completion took longer to put together than to run (in process, written out and
-prepared, the PHQ-9 page's save took about a quarter less of the worker's CPU). services/intake.save_page decides what is written, in its one transaction;
-these only write it. The rarer writes of a save (another save came in between, a page made
+prepared, the PHQ-9 page's save took about a quarter less of the worker's CPU).
+services/intake.save_page decides what is written, in its one transaction; these only
+write it. The rarer writes of a save (another save came in between, a page made
 incomplete, a draft to discard) stay the ORM's.
 """
 
@@ -108,17 +109,13 @@ def mark_complete(
         section_id,
         CompletedSection._meta.get_field("completed_at").get_db_prep_value(now, connection),
     ]
-    if connection.vendor == "postgresql":
-        sql = _statement(connection, _complete_and_discard_sql)
+    in_one_statement = connection.vendor == "postgresql"
+    if in_one_statement:
         params += [_key(screening_id, connection), section_code]
-        with connection.cursor() as cursor:
-            prepared.execute(cursor, "screening_page_complete", sql, params)
-        return
+    sql = _statement(connection, _complete_and_discard_sql if in_one_statement else _complete_sql)
     with connection.cursor() as cursor:
-        prepared.execute(
-            cursor, "screening_page_complete", _statement(connection, _complete_sql), params
-        )
-    if draft_seen:
+        prepared.execute(cursor, "screening_page_complete", sql, params)
+    if draft_seen and not in_one_statement:
         PageDraft.objects.filter(screening_id=screening_id, section_code=section_code).delete()
 
 

@@ -17,7 +17,8 @@ PREPARED_STATEMENTS=False behind a pooler that hands out connections per transac
 import functools
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 import psycopg2.errors
@@ -106,13 +107,13 @@ def is_stale(error: DatabaseError) -> bool:
 def _prepared(connection: BaseDatabaseWrapper) -> dict[str, str]:
     """What each statement is prepared as on the connection open now (a new connection
     starts with none)."""
-    return _known(connection)[1]
+    return _known(connection).prepared_as
 
 
 def facts(connection: BaseDatabaseWrapper) -> dict[str, object]:
     """What the app found out about the database on the connection open now (whether a
     function exists, say): forgotten with the prepared statements when one goes stale."""
-    return _known(connection)[3]
+    return _known(connection).facts
 
 
 def ask(connection: BaseDatabaseWrapper, sql: str) -> object:
@@ -125,19 +126,30 @@ def ask(connection: BaseDatabaseWrapper, sql: str) -> object:
         return cursor.fetchone()[0]
 
 
-def _known(connection: BaseDatabaseWrapper) -> tuple:
+@dataclass
+class _OnThisConnection:
+    """What one server connection holds: the statements prepared on it (by name, as the
+    name each was prepared as), the numbers those names take, and what was asked of it."""
+
+    raw: object
+    prepared_as: dict[str, str] = field(default_factory=dict)
+    numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    facts: dict[str, object] = field(default_factory=dict)
+
+
+def _known(connection: BaseDatabaseWrapper) -> _OnThisConnection:
+    """The state of the server connection open now (a new connection starts afresh)."""
     connection.ensure_connection()
-    raw = connection.connection
     known = getattr(connection, "_prepared_statements", None)
-    if known is None or known[0] is not raw:
-        known = (raw, {}, itertools.count(1), {})
+    if known is None or known.raw is not connection.connection:
+        known = _OnThisConnection(connection.connection)
         connection._prepared_statements = known
     return known
 
 
 def _prepare(cursor: CursorWrapper, name: str, sql: str) -> str:
     """Prepare `sql` on the cursor's connection; the name it was prepared as."""
-    prepared_as = f"{name}_{next(cursor.db._prepared_statements[2])}"
+    prepared_as = f"{name}_{next(_known(cursor.db).numbers)}"
     numbered = iter(range(1, sql.count("%s") + 1))
     # On the driver's own cursor: preparing is how the read is run, not a query of its own
     # (the query counts the tests assert do not depend on which test ran first); errors

@@ -110,28 +110,26 @@ def test_the_screening_is_touched_only_while_nobody_saved_since_the_read(screeni
     assert (touched.updated_at, touched.language) == (later, "es")
 
 
+def _touch(screening: Screening, section_code: str, as_of: datetime.datetime) -> bool:
+    return page_writes.touch_unless_changed(
+        screening_id=screening.pk,
+        section_code=section_code,
+        as_of=as_of,
+        now=timezone.now(),
+        language=None,
+    )
+
+
 def test_the_screening_is_not_touched_while_the_page_keeps_a_draft(screening):
     """Then the save takes its longer way, which discards the draft."""
     PageDraft.objects.create(
         screening=screening, section_code="mood", values={}, source=PageDraft.Source.IDLE
     )
     as_of = Screening.objects.get(pk=screening.pk).updated_at
-    assert not page_writes.touch_unless_changed(
-        screening_id=screening.pk,
-        section_code="mood",
-        as_of=as_of,
-        now=timezone.now(),
-        language=None,
-    )
+    assert not _touch(screening, "mood", as_of)
     assert Screening.objects.get(pk=screening.pk).updated_at == as_of
     # Another page's draft is not this page's business.
-    assert page_writes.touch_unless_changed(
-        screening_id=screening.pk,
-        section_code="safety",
-        as_of=as_of,
-        now=timezone.now(),
-        language=None,
-    )
+    assert _touch(screening, "safety", as_of)
 
 
 def test_a_submitted_screening_is_not_touched(screening):
@@ -139,13 +137,7 @@ def test_a_submitted_screening_is_not_touched(screening):
         status=Screening.Status.SUBMITTED, submitted_at=timezone.now()
     )
     as_of = Screening.objects.get(pk=screening.pk).updated_at
-    assert not page_writes.touch_unless_changed(
-        screening_id=screening.pk,
-        section_code="mood",
-        as_of=as_of,
-        now=timezone.now(),
-        language=None,
-    )
+    assert not _touch(screening, "mood", as_of)
     assert Screening.objects.get(pk=screening.pk).updated_at == as_of
     # And the save refuses it, as before.
     section = questionnaire_for(screening.version).section("mood")

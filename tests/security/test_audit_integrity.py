@@ -415,30 +415,39 @@ def test_manage_py_flush_cannot_empty_the_audit_log(physician, default_version, 
     assert Screening.objects.exists()
 
 
-@postgresql_only("SQLite lets one connection write at a time, so appends cannot race there")
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_make_one_unbroken_chain():
-    writers, events_each = 6, 10
+def write_at_once(writers: int, write) -> list[Exception]:
+    """Run write(writer) in `writers` threads started together, each on its own connection;
+    the exceptions they raised (a thread's exception is otherwise lost)."""
     start_together = threading.Barrier(writers)
     errors = []
 
-    def write_events(writer):
+    def run(writer):
         try:
             start_together.wait()
-            for number in range(events_each):
-                audit.record(action="test.concurrent", summary=f"writer {writer} event {number}")
-        except Exception as error:  # reported below: a thread's exception is otherwise lost
+            write(writer)
+        except Exception as error:
             errors.append(error)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write_events, args=(n,)) for n in range(writers)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return errors
 
-    assert errors == []
+
+@postgresql_only("SQLite lets one connection write at a time, so appends cannot race there")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_make_one_unbroken_chain():
+    writers, events_each = 6, 10
+
+    def write_events(writer):
+        for number in range(events_each):
+            audit.record(action="test.concurrent", summary=f"writer {writer} event {number}")
+
+    assert write_at_once(writers, write_events) == []
     assert AuditEvent.objects.count() == writers * events_each
     assert f"Audit log intact: {writers * events_each} events" in verify_audit()
 
@@ -576,30 +585,16 @@ def test_events_times_follow_the_chains_order_under_concurrent_writers():
     """Each event's time is taken after the chain's lock, so the audit log's order by time
     is its order in the chain."""
     writers, events_each = 4, 10
-    start_together = threading.Barrier(writers)
-    errors = []
 
     def write_events(writer):
-        try:
-            start_together.wait()
-            for number in range(events_each):
-                if number % 2:
-                    with transaction.atomic():
-                        audit.record(action="test.time", summary=f"{writer}.{number}")
-                else:
+        for number in range(events_each):
+            if number % 2:
+                with transaction.atomic():
                     audit.record(action="test.time", summary=f"{writer}.{number}")
-        except Exception as error:  # reported below: a thread's exception is otherwise lost
-            errors.append(error)
-        finally:
-            connection.close()
+            else:
+                audit.record(action="test.time", summary=f"{writer}.{number}")
 
-    threads = [threading.Thread(target=write_events, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert write_at_once(writers, write_events) == []
     times = list(AuditEvent.objects.order_by("id").values_list("at", flat=True))
     assert times == sorted(times)
 
@@ -611,8 +606,6 @@ def test_appends_alone_inside_transactions_and_by_the_old_code_make_one_unbroken
     append in one statement, alone or inside a caller's transaction. Every event's hash is
     the one compute_row_hash gives, and the chain holds."""
     writers, events_each = 6, 8
-    start_together = threading.Barrier(writers)
-    errors = []
 
     def old_code_append(summary):
         with transaction.atomic():
@@ -622,30 +615,18 @@ def test_appends_alone_inside_transactions_and_by_the_old_code_make_one_unbroken
             event.save()
 
     def write_events(writer):
-        try:
-            start_together.wait()
-            for number in range(events_each):
-                summary = f"{AWKWARD_SUMMARIES[number % 4]} {writer}.{number}"
-                if writer % 3 == 0:
-                    audit.record(action="test.alone", summary=summary)
-                elif writer % 3 == 1:
-                    with transaction.atomic():
-                        audit.record(action="test.inside", summary=summary)
-                        AuditEvent.objects.exists()  # the caller's own work after it
-                else:
-                    old_code_append(summary)
-        except Exception as error:  # reported below: a thread's exception is otherwise lost
-            errors.append(error)
-        finally:
-            connection.close()
+        for number in range(events_each):
+            summary = f"{AWKWARD_SUMMARIES[number % 4]} {writer}.{number}"
+            if writer % 3 == 0:
+                audit.record(action="test.alone", summary=summary)
+            elif writer % 3 == 1:
+                with transaction.atomic():
+                    audit.record(action="test.inside", summary=summary)
+                    AuditEvent.objects.exists()  # the caller's own work after it
+            else:
+                old_code_append(summary)
 
-    threads = [threading.Thread(target=write_events, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert write_at_once(writers, write_events) == []
     events = list(AuditEvent.objects.order_by("id"))
     assert len(events) == writers * events_each
     assert all(e.row_hash == audit.compute_row_hash(e, e.previous_hash) for e in events)
