@@ -91,6 +91,10 @@ def test_the_queue_as_first_opened_reads_what_its_default_filter_reads(
         ("submitted_from=2999-01-01", []),
         ("submitted_to=not-a-date", ["Ursula Urgent", "Nina Nothing"]),
         ("after=4.not-a-time.x&before=", ["Ursula Urgent", "Nina Nothing"]),
+        # One refused filter leaves the others applied (its message is beside its box).
+        ("level=urgent&submitted_to=not-a-date", ["Ursula Urgent"]),
+        ("q=nina&level=bogus", ["Nina Nothing"]),
+        ("level=none&submitted_from=2026-02-31", ["Nina Nothing"]),
     ],
 )
 def test_filters_and_search_use_allow_lists(physician_client, default_version, query, expected):

@@ -41,7 +41,8 @@ LEVEL_FILTERS = [
 
 
 class QueueFilterForm(forms.Form):
-    """Every value comes from an allow-list or is parsed; anything else falls back to the default."""
+    """Every value comes from an allow-list or is parsed; a value that is neither falls back
+    to its default, with its message beside its box, and the other filters still apply."""
 
     status = forms.ChoiceField(choices=QUEUE_STATUSES, required=False)
     level = forms.ChoiceField(choices=LEVEL_FILTERS, required=False)
@@ -53,8 +54,16 @@ class QueueFilterForm(forms.Form):
     )
     q = forms.CharField(required=False, max_length=100, label=_("Patient name or email"))
 
+    def chosen(self) -> dict:
+        """The filters that passed their checks (Django keeps those in cleaned_data when
+        another fails); none when the form was sent empty."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()  # cleans every field; those that fail are left out of cleaned_data
+        return self.cleaned_data
+
     def filter(self, queryset):
-        data = self.cleaned_data if self.is_valid() else {}
+        data = self.chosen()
         status = data.get("status") or "submitted"
         if status == "all":
             queryset = queryset.filter(status__in=SENT_IN)

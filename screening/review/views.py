@@ -109,7 +109,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     # The queue names patients and their level: reading it is a staff read like any other.
     # The summary names the view (status and level shown), never a patient, a search or a
     # count: clinic admins read the log and must learn nothing about patients from it.
-    chosen = filters.cleaned_data if filters.is_valid() else {}
+    chosen = filters.chosen()
     audit.record(
         request=request,
         action=AuditAction.QUEUE_VIEWED,

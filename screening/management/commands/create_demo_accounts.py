@@ -69,7 +69,7 @@ Demo accounts (development only). Open {base_url}/login/ and sign in as:
               -> treatment sessions at {base_url}/staff/sessions/ (vitals, dose, discharge)
 
 Staff also enter a one-time code after the password. Either add the key to an authenticator
-app, or print the current codes with:  .venv/bin/python manage.py demo_codes
+app, or print the current codes with:  DEBUG=True .venv/bin/python manage.py demo_codes
   physician@example.com  key: {keys["physician@example.com"]}
   admin@example.com      key: {keys["admin@example.com"]}
   nurse@example.com      key: {keys["nurse@example.com"]}
