@@ -101,7 +101,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the user read in the same statement as the session when it can be.
+    "screening.accounts.middleware.ClinicAuthenticationMiddleware",
     # django-otp's OTPMiddleware, reading the staff member's authenticator prepared.
     "screening.accounts.middleware.ClinicOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -1,9 +1,11 @@
 """What every signed-in request reads first: its session row and its user (with whether they
-are clinic staff), each in one query (screening/accounts/session_store.py, backends.py)."""
+are clinic staff), each in one query, or both in one once the process knows the session
+(screening/accounts/session_store.py, backends.py)."""
 
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
 from django.utils import timezone
@@ -182,3 +184,113 @@ def test_sessions_signed_in_under_djangos_backend_stay_signed_in_after_the_upgra
     migration.backwards(apps, editor)
     stored = Session.objects.get(session_key=store.session_key).get_decoded()
     assert stored[BACKEND_SESSION_KEY] == migration.DJANGO_BACKEND
+
+
+# Once a process has read a session, it reads the session's user in the same statement
+# (session_store.py, backends.USER_WITH_SESSION).
+
+
+def _signed_in(client, user) -> str:
+    client.force_login(user, backend="screening.accounts.backends.ClinicModelBackend")
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def test_a_known_session_is_read_with_its_user_in_one_statement(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from screening.accounts import session_store
+
+    patient = make_patient()
+    _signed_in(client, patient)
+    client.get("/")  # the first page writes the session's clock
+    session_store._signed_in_as.clear()  # as a process that has not read this session
+    with CaptureQueriesContext(connection) as learning:
+        assert client.get("/").wsgi_request.user == patient
+    with CaptureQueriesContext(connection) as known:
+        request = client.get("/").wsgi_request
+        assert request.user == patient
+        assert request.user.is_clinic_staff is False
+    assert len(known) == len(learning) - 1
+    # The first statement reads both.
+    first = known[0]["sql"]
+    assert "screening_user_with_session_read" in first or (
+        "session_data" in first and "screening_user" in first
+    )
+
+
+def test_staff_read_with_the_session_are_still_staff(client):
+    physician = _staff(PHYSICIAN_GROUP)
+    _signed_in(client, physician)
+    client.get("/")
+    user = client.get("/").wsgi_request.user
+    assert user == physician and user.is_clinic_staff is True
+
+
+def test_a_session_now_naming_another_user_is_that_user(client):
+    """The row read with the session is used only if the session still names its user."""
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+
+    first, second = make_patient(), make_patient()
+    key = _signed_in(client, first)
+    assert client.get("/").wsgi_request.user == first
+    store = SessionStore(key)
+    store[SESSION_KEY] = str(second.pk)
+    store[HASH_SESSION_KEY] = second.get_session_auth_hash()
+    store.save()
+    assert client.get("/").wsgi_request.user == second
+    assert client.get("/").wsgi_request.user == second
+
+
+def test_a_password_changed_elsewhere_signs_the_known_session_out(client):
+    patient = make_patient()
+    _signed_in(client, patient)
+    assert client.get("/").wsgi_request.user == patient
+    patient.set_password("a new and long passphrase")
+    patient.save()
+    assert client.get("/").wsgi_request.user.is_authenticated is False
+
+
+def test_a_known_session_that_expired_or_was_deleted_is_nobody(client):
+    patient = make_patient()
+    key = _signed_in(client, patient)
+    client.get("/")
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now())
+    assert client.get("/").wsgi_request.user.is_authenticated is False
+    key = _signed_in(client, patient)
+    client.get("/")
+    Session.objects.filter(session_key=key).delete()
+    assert client.get("/").wsgi_request.user.is_authenticated is False
+
+
+def test_a_known_session_whose_user_was_deleted_is_nobody(client):
+    patient = make_patient()
+    _signed_in(client, patient)
+    client.get("/")
+    User.objects.filter(pk=patient.pk).delete()
+    assert client.get("/").wsgi_request.user.is_authenticated is False
+
+
+def test_what_the_process_remembers_is_bounded(client, monkeypatch):
+    from screening.accounts import session_store
+
+    monkeypatch.setattr(session_store, "_signed_in_as", {})
+    monkeypatch.setattr(session_store, "REMEMBERED_SESSIONS", 2)
+    patients = [make_patient() for _ in range(3)]
+    for patient in patients:
+        _signed_in(client, patient)
+        assert client.get("/").wsgi_request.user == patient
+        assert len(session_store._signed_in_as) <= 2
+    assert client.get("/").wsgi_request.user == patients[-1]
+
+
+def test_the_session_is_named_to_the_user_read_only_during_it(client):
+    from screening.accounts.backends import session_of_the_request
+
+    patient = make_patient()
+    _signed_in(client, patient)
+    client.get("/")
+    assert client.get("/").wsgi_request.user == patient
+    assert session_of_the_request.get() is None
+    # And a row read with one session is never the user of another read.
+    assert ClinicModelBackend().get_user(str(patient.pk)) == patient

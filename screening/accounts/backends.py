@@ -1,11 +1,15 @@
-"""The signed-in user of each request, read with whether they are clinic staff, and their
+"""The signed-in user of each request, read with whether they are clinic staff (in the same
+statement as the session itself once this process knows the session's user), and their
 permissions read in one query."""
 
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -14,6 +18,12 @@ from django.db.models.options import Options
 from .. import prepared
 from ..joined_reads import Extra, JoinedRead, prepare_value
 from ..models import STAFF_GROUPS, User
+
+# The session of the request whose user Django is reading, set around that read by
+# ClinicAuthenticationMiddleware: the session's own read may have taken the user's row.
+session_of_the_request: ContextVar[SessionBase | None] = ContextVar(
+    "session_of_the_request", default=None
+)
 
 
 class ClinicModelBackend(ModelBackend):
@@ -28,11 +38,13 @@ class ClinicModelBackend(ModelBackend):
             pk = User._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        found = USER_WITH_STAFF_FLAG.one([*STAFF_GROUPS, prepare_value(User, pk)])
-        if found is None:
-            return None
-        user, extras = found
-        user.clinic_staff_as_read = bool(extras["clinic_staff_as_read"])
+        session = session_of_the_request.get()
+        user = getattr(session, "user_read_with_session", lambda pk: None)(pk)
+        if user is None:
+            found = USER_WITH_STAFF_FLAG.one([*STAFF_GROUPS, prepare_value(User, pk)])
+            if found is None:
+                return None
+            user = user_from(found)
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj: User, obj: object = None) -> set[str]:
@@ -83,6 +95,39 @@ USER_WITH_STAFF_FLAG = JoinedRead(
     (),
     where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
     extras=(Extra("clinic_staff_as_read", _is_clinic_staff_sql),),
+)
+
+
+def user_from(found: tuple[User, dict[str, object]]) -> User:
+    """The user of a read with the staff flag (USER_WITH_STAFF_FLAG, USER_WITH_SESSION)."""
+    user, extras = found
+    user.clinic_staff_as_read = bool(extras["clinic_staff_as_read"])
+    return user
+
+
+def _session_data_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
+    """The session's data, when its key (a parameter) names a session not expired (the time
+    is a parameter): NULL otherwise."""
+    meta = Session._meta
+    return (
+        f"(SELECT s.{quote(meta.get_field('session_data').column)} "  # noqa: S608
+        f"FROM {quote(meta.db_table)} s "
+        f"WHERE s.{quote(meta.get_field('session_key').column)} = %s "
+        f"AND s.{quote(meta.get_field('expire_date').column)} > %s)"
+    )
+
+
+# The user a session was signed in as, read with the session's data in one statement
+# (screening/accounts/session_store.py): the user with the staff flag, and the session.
+USER_WITH_SESSION = JoinedRead(
+    "screening_user_with_session_read",
+    User,
+    (),
+    where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
+    extras=(
+        Extra("clinic_staff_as_read", _is_clinic_staff_sql),
+        Extra("session_data", _session_data_sql),
+    ),
 )
 
 

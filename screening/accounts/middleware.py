@@ -10,8 +10,9 @@ only swap their token for the session, so they are let through instead.
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import auth, messages
 from django.contrib.auth import logout
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.db import connections, router
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -19,6 +20,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 from django_otp.middleware import OTPMiddleware
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -30,7 +32,30 @@ from ..services.drafts import keep_draft
 from ..services.languages import CHOSEN_SIGNED_OUT_SESSION_KEY, is_offered, set_preferred_language
 from ..services.two_factor import needs_second_factor
 from ..snapshots import questionnaire_for
+from .backends import session_of_the_request
 from .views import remember_language_in_cookie
+
+
+class ClinicAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's AuthenticationMiddleware, handing the request's session to the read of its
+    user (ClinicModelBackend.get_user), which takes the user's row from the session's own
+    read when that read took it (session_store.py). The rest is Django's auth.get_user."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user_of(request))
+
+
+def _user_of(request: HttpRequest) -> User:
+    """django.contrib.auth.middleware.get_user, with the session named to the backend."""
+    if not hasattr(request, "_cached_user"):
+        named = session_of_the_request.set(request.session)
+        try:
+            request._cached_user = auth.get_user(request)
+        finally:
+            session_of_the_request.reset(named)
+    return request._cached_user
+
 
 # The staff member's authenticator, read on every staff request (django-otp's ORM read built
 # the same query anew each time).
