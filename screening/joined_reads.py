@@ -78,11 +78,16 @@ def any_row_of(model: type[Model], field_name: str) -> SqlWriter:
 @dataclass(frozen=True)
 class Extra:
     """One more value of the row (an SQL expression), and the field whose converters read
-    it (None: as the database gives it)."""
+    it (None: as the database gives it). With `vendors`, only on those databases: elsewhere
+    the value is None."""
 
     name: str
     sql: SqlWriter
     field: Field | None = None
+    vendors: frozenset[str] | None = None
+
+    def on(self, connection: BaseDatabaseWrapper) -> bool:
+        return self.vendors is None or connection.vendor in self.vendors
 
 
 class JoinedRead:
@@ -144,6 +149,9 @@ class JoinedRead:
                 if found := converters_for(connection, field, table.alias):
                     converters[name] = found
         for extra in self.extras:
+            if not extra.on(connection):
+                selected.append(f"NULL AS {extra.name}")
+                continue
             selected.append(f"{extra.sql(quote, aliases.__getitem__)} AS {extra.name}")
             if extra.field is not None and (found := converters_for(connection, extra.field, "x")):
                 converters[extra.name] = found

@@ -81,6 +81,15 @@ class AnswersRead:
 
 
 def read_answers(screening: Screening) -> AnswersRead:
+    """The stored answers as of `screening`'s read: those read with it by patient_screening
+    (taken once: a later read must ask the database), or read now."""
+    pairs = screening.__dict__.pop("answers_read_with_it", None)
+    if pairs is not None:
+        version_at_hand = Screening._meta.get_field("version").is_cached(screening)
+        codes = question_codes_of_published(screening.version) if version_at_hand else None
+        answers = patient_reads.answers_by_code(pairs, codes)
+        if answers is not None:
+            return AnswersRead(answers, screening.updated_at)
     return AnswersRead(stored_answers(screening), screening.updated_at)
 
 

@@ -199,3 +199,70 @@ def test_an_answer_to_a_question_the_codes_lack_is_read_with_its_questions_code(
     expected = _answered(intake)
     incomplete_codes = {}  # as if the version's codes were missing a question
     assert patient_reads.stored_answers(intake.pk, incomplete_codes) == expected
+
+
+# On PostgreSQL the screening's answers are read with it, in the same statement, and taken
+# once by the page that reads them (selectors.read_answers).
+
+
+def _read_with_answers(intake: Screening) -> Screening:
+    return patient_screening(intake.pk, intake.patient)
+
+
+def test_answers_read_with_the_screening_are_the_stored_answers(django_assert_num_queries):
+    from screening.models import Answer, Question
+    from screening.selectors import read_answers, stored_answers
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    questions = Question.objects.filter(version=intake.version).order_by("code")[:5]
+    values = ["yes", ["a", "b"], {"systolic": 150, "diastolic": 95}, None, 7.5]
+    for question, value in zip(questions, values, strict=True):
+        Answer.objects.create(screening=intake, question=question, value=value)
+    stored_answers(intake)  # the version's question codes, read once and kept
+    read = _read_with_answers(intake)
+    on_postgresql = read.answers_read_with_it is not None
+    with django_assert_num_queries(0 if on_postgresql else 1):
+        answers = read_answers(read).answers
+    assert answers == stored_answers(intake)
+    assert answers[questions[3].code] is None
+    # Taken once: a second read asks the database (a save reads again under its lock).
+    assert "answers_read_with_it" not in read.__dict__
+    with django_assert_num_queries(1):
+        assert read_answers(read).answers == answers
+
+
+def test_a_screening_without_answers_reads_none(django_assert_num_queries):
+    from screening.selectors import read_answers, stored_answers
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    stored_answers(intake)
+    read = _read_with_answers(intake)
+    with django_assert_num_queries(0 if read.answers_read_with_it is not None else 1):
+        assert read_answers(read).answers == {}
+
+
+def test_answers_read_with_a_draft_versions_screening_are_named_as_the_questions_are_now():
+    from screening.models import Question, QuestionSetVersion
+    from screening.selectors import read_answers
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    _answered(intake)
+    QuestionSetVersion.objects.filter(pk=intake.version_id).update(
+        status=QuestionSetVersion.Status.DRAFT
+    )
+    renamed = Question.objects.filter(version=intake.version).order_by("code").first()
+    Question.objects.filter(pk=renamed.pk).update(code="renamed_in_the_draft")
+    assert "renamed_in_the_draft" in read_answers(_read_with_answers(intake)).answers
+
+
+def test_answers_read_with_the_screening_to_a_question_the_codes_lack_are_read_again(
+    monkeypatch,
+):
+    from screening import selectors
+    from screening.selectors import read_answers
+
+    intake = make_submitted_screening(status=Screening.Status.IN_PROGRESS)
+    expected = _answered(intake)
+    read = _read_with_answers(intake)
+    monkeypatch.setattr(selectors, "question_codes_of_published", lambda version: {})
+    assert read_answers(read).answers == expected
