@@ -19,6 +19,9 @@ from .. import prepared
 from ..joined_reads import Extra, JoinedRead, prepare_value
 from ..models import STAFF_GROUPS, User
 
+# On PostgreSQL the user's permissions are read with them: every staff page checks one.
+ON_POSTGRESQL = frozenset({"postgresql"})
+
 # The session of the request whose user Django is reading, set around that read by
 # ClinicAuthenticationMiddleware: the session's own read may have taken the user's row.
 session_of_the_request: ContextVar[SessionBase | None] = ContextVar(
@@ -87,6 +90,27 @@ def _is_clinic_staff_sql(quote: Callable[[str], str], alias_of: Callable[[str], 
     )
 
 
+def user_from(found: tuple[User, dict[str, object]]) -> User:
+    """The user of a read with the staff flag and, on PostgreSQL, their permissions
+    (USER_WITH_STAFF_FLAG, USER_WITH_SESSION): cached on the user for the request, as
+    get_all_permissions caches them. A superuser has every permission, so theirs are not."""
+    user, extras = found
+    user.clinic_staff_as_read = bool(extras["clinic_staff_as_read"])
+    permissions = extras["permissions"]
+    if permissions is not None and not user.is_superuser:
+        user._perm_cache = set(permissions)
+    return user
+
+
+def _permissions_array_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
+    """The user's permissions (what _permissions_sql reads) as one array of "app.codename",
+    as Django names them (PostgreSQL)."""
+    user_id = f"{alias_of('')}.{quote(User._meta.pk.column)}"
+    each = _permissions_sql_for(quote, user_id, user_id)
+    # Names from the models' metadata, quoted; the user is the row's own.
+    return f"ARRAY(SELECT perm.app_label || '.' || perm.codename FROM ({each}) perm)"  # noqa: S608
+
+
 # The user with whether they are clinic staff: every column named (a statement prepared
 # with "u.*" would break on the first column a migration adds).
 USER_WITH_STAFF_FLAG = JoinedRead(
@@ -94,15 +118,11 @@ USER_WITH_STAFF_FLAG = JoinedRead(
     User,
     (),
     where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
-    extras=(Extra("clinic_staff_as_read", _is_clinic_staff_sql),),
+    extras=(
+        Extra("clinic_staff_as_read", _is_clinic_staff_sql),
+        Extra("permissions", _permissions_array_sql, vendors=ON_POSTGRESQL),
+    ),
 )
-
-
-def user_from(found: tuple[User, dict[str, object]]) -> User:
-    """The user of a read with the staff flag (USER_WITH_STAFF_FLAG, USER_WITH_SESSION)."""
-    user, extras = found
-    user.clinic_staff_as_read = bool(extras["clinic_staff_as_read"])
-    return user
 
 
 def _session_data_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
@@ -126,6 +146,7 @@ USER_WITH_SESSION = JoinedRead(
     where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
     extras=(
         Extra("clinic_staff_as_read", _is_clinic_staff_sql),
+        Extra("permissions", _permissions_array_sql, vendors=ON_POSTGRESQL),
         Extra("session_data", _session_data_sql),
     ),
 )
@@ -133,8 +154,12 @@ USER_WITH_SESSION = JoinedRead(
 
 def _permissions_sql(connection: BaseDatabaseWrapper) -> str:
     """The app label and codename of every permission a user has, themselves or through a
-    group (what ModelBackend reads in two queries)."""
-    quote = connection.ops.quote_name
+    group (what ModelBackend reads in two queries); the user's id is given twice."""
+    return _permissions_sql_for(connection.ops.quote_name, "%s", "%s")
+
+
+def _permissions_sql_for(quote: Callable[[str], str], own_user: str, member: str) -> str:
+    """_permissions_sql with the user given by the SQL `own_user` and `member`."""
     permission = Permission._meta
     content_type = ContentType._meta
     own = User.user_permissions.through._meta
@@ -145,13 +170,14 @@ def _permissions_sql(connection: BaseDatabaseWrapper) -> str:
         return quote(meta.get_field(name).column)
 
     return (
-        f"SELECT ct.{column(content_type, 'app_label')}, p.{column(permission, 'codename')} "  # noqa: S608
+        f"SELECT ct.{column(content_type, 'app_label')} AS app_label, "  # noqa: S608
+        f"p.{column(permission, 'codename')} AS codename "
         f"FROM {quote(permission.db_table)} p JOIN {quote(content_type.db_table)} ct "
         f"ON ct.{quote('id')} = p.{column(permission, 'content_type')} "
         f"WHERE p.{quote('id')} IN (SELECT o.{column(own, 'permission')} "
-        f"FROM {quote(own.db_table)} o WHERE o.{column(own, 'user')} = %s) "
+        f"FROM {quote(own.db_table)} o WHERE o.{column(own, 'user')} = {own_user}) "
         f"OR p.{quote('id')} IN (SELECT g.{column(granted, 'permission')} "
         f"FROM {quote(granted.db_table)} g JOIN {quote(memberships.db_table)} m "
         f"ON m.{column(memberships, 'group')} = g.{column(granted, 'group')} "
-        f"WHERE m.{column(memberships, 'user')} = %s)"
+        f"WHERE m.{column(memberships, 'user')} = {member})"
     )
