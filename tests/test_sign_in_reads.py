@@ -297,11 +297,20 @@ def test_a_known_session_that_expired_or_was_deleted_is_nobody(client):
 
 
 def test_a_known_session_whose_user_was_deleted_is_nobody(client):
+    from django.test.utils import CaptureQueriesContext
+
     patient = make_patient()
     _signed_in(client, patient)
     client.get("/")
     User.objects.filter(pk=patient.pk).delete()
     assert client.get("/").wsgi_request.user.is_authenticated is False
+    # Nor does it cost a statement more on each request while the session lasts: it is
+    # read as a session not known (its read, then the user's, which finds nobody).
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/").wsgi_request.user.is_authenticated is False
+        reads = [q["sql"] for q in queries if "session" in q["sql"] or "screening_user" in q["sql"]]
+        assert len(reads) <= 2, [r[:60] + " ... " + r[-80:] for r in reads]
 
 
 def test_what_the_process_remembers_is_bounded(client, monkeypatch):

@@ -30,6 +30,10 @@ CLINIC_MODEL_BACKEND = "screening.accounts.backends.ClinicModelBackend"
 # user for its whole life: Django's login() gives the session a new key (or empties it for
 # another user) and logout() empties it.
 _signed_in_as: dict[str, str] = {}
+# Users found gone (deleted) under a session that still names them: such a session is not
+# remembered, as reading it with its user would find nobody on every request until it
+# expires. (Remembering or not changes what a read costs, never who is signed in.)
+_users_gone: set[str] = set()
 # Then all are forgotten at once (about a megabyte): each costs one query more, once.
 REMEMBERED_SESSIONS = 10_000
 
@@ -43,6 +47,10 @@ class SessionStore(DatabaseSessionStore):
         user = None
         if user_id is not None:
             session_data, user = self._read_with_user(user_id)
+            if session_data is not None and user is None:
+                if len(_users_gone) >= REMEMBERED_SESSIONS:
+                    _users_gone.clear()
+                _users_gone.add(user_id)
         else:
             session_data = self._read()
         if session_data is None:
@@ -58,7 +66,7 @@ class SessionStore(DatabaseSessionStore):
             # so the same session. Migration 0027 renamed the stored ones.
             data[BACKEND_SESSION_KEY] = CLINIC_MODEL_BACKEND
         signed_in_as = data.get(SESSION_KEY)
-        if isinstance(signed_in_as, str):
+        if isinstance(signed_in_as, str) and signed_in_as not in _users_gone:
             if len(_signed_in_as) >= REMEMBERED_SESSIONS:
                 _signed_in_as.clear()
             _signed_in_as[self.session_key] = signed_in_as
@@ -104,6 +112,6 @@ class SessionStore(DatabaseSessionStore):
             [*STAFF_GROUPS, self.session_key, self._now(), prepare_value(User, pk)]
         )
         if found is None:
-            return self._read(), None
+            return self._read(), None  # that user is gone
         session_data = found[1]["session_data"]
         return session_data, user_from(found) if session_data is not None else None
