@@ -273,6 +273,9 @@ class PageStep:
             "intro_blocks": intro_blocks(top_intro),
             "items": items,
             "restored_draft": self.restored,
+            # Drawn from a post (a refused save, "Add more rows") and kept nowhere else (a
+            # kept draft comes back by itself): the page's scripts keep it as if just typed.
+            "drawn_as_typed": form is not None or self.more_rows,
             "from_last_questionnaire": bool(copied),
             "copied_medicines": any(q.kind == MEDICATION_LIST for q in copied),
             # Some wording on the page is the official English (no official translation):
