@@ -14,8 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.apps import apps
 from django.db.models import Q
-from django.utils.translation import gettext
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
+from django.utils.translation import gettext, gettext_lazy
 
 from .models import AuditAction, AuditEvent, User
 from .services.review import DECISION_SUMMARIES
@@ -64,6 +68,26 @@ FIXED_SUMMARY_ACTIONS = frozenset(
 )
 HIDDEN = "—"
 
+# What the log's "What" column calls each kind of object an event names (its stored type is
+# the model's label, "screening.TreatmentSession"); any other is called by its model's name.
+OBJECT_NAMES = {
+    "screening.Screening": gettext_lazy("Screening"),
+    "screening.Flag": gettext_lazy("Flag"),
+    "screening.Decision": gettext_lazy("Decision"),
+    "screening.RescreeningRequest": gettext_lazy("Re-screening request"),
+    "screening.TreatmentCourse": gettext_lazy("Treatment course"),
+    "screening.TreatmentSession": gettext_lazy("Treatment session"),
+    "screening.VitalReading": gettext_lazy("Vitals reading"),
+    "screening.DoseRecord": gettext_lazy("Dose record"),
+    "screening.DischargeRecord": gettext_lazy("Discharge record"),
+    "screening.BloodPressureReview": gettext_lazy("Blood pressure review"),
+    "screening.QuestionSetVersion": gettext_lazy("Question set version"),
+    "screening.DrugClass": gettext_lazy("Drug class"),
+    "screening.User": gettext_lazy("Account"),
+    "screening.ApiToken": gettext_lazy("FHIR API token"),
+    "otp_totp.TOTPDevice": gettext_lazy("Authenticator app"),
+}
+
 
 def identifies_screenings(user: User | None) -> bool:
     """Whether this person may see which screening an event was about, and its outcome."""
@@ -82,6 +106,8 @@ class ShownEvent:
     actor_email: str
     action: str
     summary: str
+    what: str  # what the event was about, in plain words ("Screening of Sam Lee")
+    reference: str  # the ids of what it was about, for those who may see them
     object_type: str
     object_id: str
     screening_id: str
@@ -99,8 +125,52 @@ def shown_event(event: AuditEvent, *, identify_screenings: bool) -> ShownEvent:
         actor_email=event.actor.email if event.actor_id else "",
         action=event.action,
         summary=summary,
+        what=what_it_was_about(event, private=private),
+        reference="" if private else reference(event),
         object_type=event.object_type,
         object_id=HIDDEN if private and event.object_id else event.object_id,
         screening_id=(HIDDEN if private and event.screening_id else str(event.screening_id or "")),
         ip_address=event.ip_address or "",
     )
+
+
+def object_name(event: AuditEvent) -> str:
+    """The kind of object the event names, in words ("Treatment session"); "" for none."""
+    if not event.object_type:
+        return ""
+    if event.action.startswith("patient.") and event.object_type == "screening.User":
+        return gettext("Patient")
+    if event.object_type in OBJECT_NAMES:
+        return str(OBJECT_NAMES[event.object_type])
+    try:
+        return str(capfirst(apps.get_model(event.object_type)._meta.verbose_name))
+    except (LookupError, ValueError):  # a model since removed: its label as stored
+        return event.object_type
+
+
+def what_it_was_about(event: AuditEvent, *, private: bool) -> str:
+    """What the event was about: the screening and its patient (an event about a flag or a
+    decision is about its screening too; the summary says which), or the kind of object it
+    names. A viewer who may not identify screenings reads "A screening", no name."""
+    if event.screening_id is not None:
+        if private:
+            return gettext("A screening")
+        name = format_html("<bdi>{}</bdi>", str(event.screening.patient))  # typed by a person
+        return mark_safe(  # noqa: S308 (the translation escaped; the name escaped in its <bdi>)
+            conditional_escape(gettext("Screening of %(patient)s")) % {"patient": name}
+        )
+    return object_name(event)
+
+
+def reference(event: AuditEvent) -> str:
+    """The ids of the screening and of the object the event names, to trace it by."""
+    if event.screening_id is None:
+        return event.object_id
+    screening_id = str(event.screening_id)
+    if not event.object_id or event.object_id == screening_id:
+        return gettext("screening %(id)s") % {"id": screening_id}
+    return gettext("%(thing)s %(id)s, screening %(screening)s") % {
+        "thing": object_name(event),
+        "id": event.object_id,
+        "screening": screening_id,
+    }

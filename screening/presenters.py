@@ -288,12 +288,10 @@ class QueueRowWords:
         # Formats: escaped once their number is in.
         self.not_opened = gettext("Submitted %(ago)s ago, not yet opened")
         self.asked = gettext("Asked %(ago)s ago:")
-        self.rescreening_mark = (
-            f' <span class="badge text-bg-info">{_escape(gettext("Re-screening"))}</span>'
-        )
-        self.resubmitted_mark = (
-            f' <span class="badge text-bg-primary">{_escape(gettext("Resubmitted"))}</span>'
-        )
+        # Translated outside the f-strings: xgettext (makemessages) does not look inside them.
+        rescreening, resubmitted = _escape(gettext("Re-screening")), _escape(gettext("Resubmitted"))
+        self.rescreening_mark = f' <span class="badge text-bg-info">{rescreening}</span>'
+        self.resubmitted_mark = f' <span class="badge text-bg-primary">{resubmitted}</span>'
         self.submitted = _escape(gettext("Submitted"))
         self.flags = _escape(gettext("Flags"))
         self.status = _escape(gettext("Status"))

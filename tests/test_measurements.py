@@ -1,6 +1,7 @@
 """Height and weight boxes in metric or US units: conversion, refusals beside the field, and the
 check that keeps a weight typed in pounds into the kilograms box from raising "BMI 40 or more"."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -254,6 +255,31 @@ def test_the_wizard_refuses_pounds_in_the_kilograms_box_so_no_false_bmi_flag_is_
     screening.refresh_from_db()
     assert screening.submitted_at is not None
     assert not Flag.objects.filter(screening=screening, code="bmi_40_or_more").exists()
+
+
+def measurement_label(html: str, code: str) -> str:
+    """The label of a height or weight question, as the page draws it."""
+    match = re.search(rf'<label\s+for="id_{code}_[a-z]+" class="[^"]*">.*?</label>', html, re.S)
+    assert match, code
+    return " ".join(match.group().split())
+
+
+@pytest.mark.django_db
+def test_height_and_weight_say_they_need_an_answer_on_the_first_look(
+    patient_client, patient, default_version
+):
+    screening = start_screening(patient=patient)
+    url = f"/screenings/{screening.pk}/page/about_you/"
+    first_look = patient_client.get(url).content.decode()
+    refused_save = patient_client.post(url, {"presented": ["height_cm", "weight_kg"]})
+    assert refused_save.status_code == 200
+
+    for code in ("height_cm", "weight_kg"):
+        label = measurement_label(first_look, code)
+        assert "requiredField" in label
+        assert '<span class="asteriskField">*</span>' in label
+        # The same as after a refused save, where it always showed.
+        assert label == measurement_label(refused_save.content.decode(), code)
 
 
 @pytest.mark.django_db

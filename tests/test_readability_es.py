@@ -70,6 +70,7 @@ STAFF_ONLY_FILES = (
     "templates/includes/_what_changed.html",
     "screening/admin/",
     "screening/admin_site.py",
+    "screening/audit_display.py",
     "screening/engine_words.py",
     "screening/fhir/",
     "screening/review/",

@@ -991,6 +991,7 @@ class AuditEventAdmin(ListOnlyAdmin):
     """
 
     list_filter = ["action"]
+    list_select_related = ["actor", "screening__patient"]  # shown_event names the patient
     search_fields = ["actor__email", "summary", "object_id"]
     # The list shows every field, so there is no page per event: audit events are numbered
     # (the hash chain is walked in that order) and no URL may carry a sequential number.

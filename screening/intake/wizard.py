@@ -229,7 +229,12 @@ class PageStep:
             view.shown = view.spec.code in shown
         drawn_by_django = [view for view in fields if view.spec.kind in DRAWN_BY_DJANGO]
         if drawn_by_django:
-            bound_form = form if form is not None else self.form()
+            if form is not None or self.data is not None:
+                bound_form = form if form is not None else self.form()
+            else:
+                # Nothing posted: each question drawn as required as it is (self.form()
+                # requires only what a post presented, so it would mark none of them).
+                bound_form = build_section_form(self.questions, stored=self.read.answers)
             hidden = [q for q in self.section.questions if q.code not in bound_form.fields]
             # Unbound: a question that does not apply is neither checked nor shows errors.
             drawing = build_section_form(hidden, stored=self.read.answers)
@@ -268,6 +273,9 @@ class PageStep:
             "intro_blocks": intro_blocks(top_intro),
             "items": items,
             "restored_draft": self.restored,
+            # Drawn from a post (a refused save, "Add more rows") and kept nowhere else (a
+            # kept draft comes back by itself): the page's scripts keep it as if just typed.
+            "drawn_as_typed": form is not None or self.more_rows,
             "from_last_questionnaire": bool(copied),
             "copied_medicines": any(q.kind == MEDICATION_LIST for q in copied),
             # Some wording on the page is the official English (no official translation):

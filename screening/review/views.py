@@ -564,7 +564,10 @@ AUDIT_PAGE_SIZE = 100
 @login_required
 @permission_required("screening.view_auditevent", raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
+    identify = identifies_screenings(request.user)
     events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
+    if identify:  # the "What" column names each screening's patient
+        events = events.select_related("screening__patient")
     action = request.GET.get("action", "")
     if action in AuditAction.values:  # allow-list: only actions the app records
         events = events.filter(action=action)
@@ -572,7 +575,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if who:
         events = events.filter(actor__email__icontains=who)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    identify = identifies_screenings(request.user)
     rows = [shown_event(event, identify_screenings=identify) for event in page]
     query = request.GET.copy()
     query.pop("page", None)

@@ -102,3 +102,24 @@ def test_left_alone_the_page_keeps_what_was_typed_for_after_signing_in_again(
     )
     assert_accessible(page, "the page restored from its draft (phone)")
     shoot_both(page, "idle-draft-restored")
+
+
+def test_left_alone_after_a_refused_save_the_page_keeps_what_was_typed(
+    contexts, default_version, patient, short_limit
+):
+    """A page that came back with errors shows typing that is saved nowhere: left alone,
+    it is kept as the page's draft like typing done since the page was drawn."""
+    screening = start_screening(patient=patient)
+    page = contexts.new_page(PHONE)
+    log_in(page, patient.email)
+    page.goto(care_team_url(screening))
+    contact_box(page).fill(TYPED)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save and continue").click()
+    expect(page.locator("#error-summary")).to_be_visible()  # the yes/no questions unanswered
+
+    expect(page.get_by_role("alertdialog")).to_be_visible(timeout=(LIMIT_SECONDS + 5) * 1000)
+    page.wait_for_url(re.compile(r"/login/\?next="), timeout=(LIMIT_SECONDS + 10) * 1000)
+    draft = PageDraft.objects.get(screening=screening, section_code="care_team")
+    assert any(TYPED in values for values in draft.values.values())
+    assert not screening.answers.exists()

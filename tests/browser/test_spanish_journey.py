@@ -18,6 +18,7 @@ from django.test import Client
 from playwright.sync_api import Page, expect
 
 from screening.models import Screening
+from screening.selectors import stored_answers
 from screening.services.intake import start_screening
 from tests.conftest import PASSWORD
 from tests.test_intake_wizard import fill_intake_until
@@ -26,7 +27,9 @@ from .coded_steps import (
     CodedAnswers,
     answer_by_code,
     complete_page_by_code,
+    error_summary,
     question,
+    save,
     save_button,
 )
 from .conftest import DESKTOP, PHONE, shoot
@@ -329,3 +332,36 @@ def test_switching_language_keeps_what_was_typed_on_the_page(
         assert page.evaluate("() => sessionStorage.length") == 0
     else:
         expect(form.locator("input[name=can_be_pregnant]:checked")).to_have_count(0)
+
+
+def test_switching_language_after_a_refused_save_keeps_what_was_typed(
+    contexts, default_version, patient
+):
+    """A page that came back with errors shows the patient's typing, not yet saved: the
+    switcher keeps it too, and the answer fixed in Spanish is saved with the rest."""
+    screening = start_screening(patient=patient)
+    page = contexts.new_page(PHONE)
+    log_in(page, patient.email)
+    page.goto(f"/screenings/{screening.pk}/page/about_you/")
+    form = main_form(page)
+    form.locator("input[name=date_of_birth]").fill("1980-05-17")
+    form.locator("input[name=sex_at_birth][value=female]").check()
+    form.locator("input[name=height_cm]").fill("168")
+    form.locator("input[name=weight_kg]").fill("seventy")
+    save(page)
+    expect(error_summary(page)).to_be_visible()
+
+    switch_language(page, "es")
+    expect(save_button(page)).to_have_text(SAVE_AND_CONTINUE)
+    expect(form.locator("input[name=date_of_birth]")).to_have_value("1980-05-17")
+    expect(form.locator("input[name=sex_at_birth][value=female]")).to_be_checked()
+    expect(form.locator("input[name=height_cm]")).to_have_value("168")
+    expect(form.locator("input[name=weight_kg]")).to_have_value("seventy")
+
+    form.locator("input[name=weight_kg]").fill("70")
+    save(page)
+    assert not page.url.endswith("/page/about_you/"), page.url
+    saved = stored_answers(screening)
+    assert saved["sex_at_birth"] == "female"
+    assert saved["height_cm"] == {"cm": 168}
+    assert saved["weight_kg"] == {"kg": 70}

@@ -10,12 +10,15 @@ the staff page and in the admin, and an urgent alert's screening is named only t
 reviewers (physicians find it on their queue). Stored events are not changed.
 """
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
 
 from screening import audit
-from screening.models import AuditEvent, Decision, UndeliveredEmail, User
+from screening.audit_display import HIDDEN, shown_event
+from screening.models import AuditAction, AuditEvent, Decision, Screening, UndeliveredEmail, User
 from screening.services.review import acknowledge_flag, record_decision
 from tests.factories import make_submitted_screening
 from tests.logins import log_in_staff
@@ -177,3 +180,136 @@ def test_the_queue_says_nothing_when_every_alert_was_sent(physician, default_ver
     make_submitted_screening(level="urgent")
     queue = log_in_staff(Client(), physician).get("/staff/queue/").content.decode()
     assert "could not be sent" not in queue
+
+
+# --- The "What" column in plain words, for every action the log records ----------------------
+
+# Each action with what its events name, as the code records them: the object's kind (its
+# model's label) and whether the event is about a screening.
+OBJECTS_BY_ACTION = {
+    AuditAction.SCREENING_VIEWED: ("screening.Screening", True),
+    AuditAction.SCREENING_PRINTED: ("screening.Screening", True),
+    AuditAction.SCREENING_EXPORTED: ("screening.Screening", True),
+    AuditAction.DRAFT_PREVIEW: ("screening.QuestionSetVersion", True),
+    AuditAction.FLAG_ACKNOWLEDGED: ("screening.Flag", True),
+    AuditAction.DECISION_RECORDED: ("screening.Decision", True),
+    AuditAction.DECISION_AMENDED: ("screening.Decision", True),
+    AuditAction.CONTENT_ADDED: ("screening.Rule", False),
+    AuditAction.CONTENT_CHANGED: ("screening.DrugClass", False),
+    AuditAction.CONTENT_DELETED: ("screening.Question", False),
+    AuditAction.DRAFT_MADE: ("screening.QuestionSetVersion", False),
+    AuditAction.PUBLISHED: ("screening.QuestionSetVersion", False),
+    AuditAction.IMPORTED: ("screening.QuestionSetVersion", False),
+    AuditAction.TWO_FACTOR_ENROLLED: ("otp_totp.TOTPDevice", False),
+    AuditAction.TWO_FACTOR_VERIFIED: ("otp_totp.TOTPDevice", False),
+    AuditAction.TWO_FACTOR_FAILED: ("", False),
+    AuditAction.TWO_FACTOR_LINK_SENT: ("screening.User", False),
+    AuditAction.TWO_FACTOR_LINK_OPENED: ("screening.User", False),
+    AuditAction.TWO_FACTOR_REMOVED: ("screening.User", False),
+    AuditAction.FHIR_TOKEN_ISSUED: ("screening.ApiToken", False),
+    AuditAction.FHIR_TOKEN_REVOKED: ("screening.ApiToken", False),
+    AuditAction.FHIR_READ: ("screening.ApiToken", True),
+    AuditAction.URGENT_RESPONSE_VIEWED: ("", False),
+    AuditAction.QUEUE_VIEWED: ("", False),
+    AuditAction.PATIENT_COURSE_VIEWED: ("screening.User", False),
+    AuditAction.SESSIONS_BOARD_VIEWED: ("", False),
+    AuditAction.COURSE_START_VIEWED: ("", False),
+    AuditAction.COURSE_STARTED: ("screening.TreatmentCourse", True),
+    AuditAction.COURSE_VIEWED: ("screening.TreatmentCourse", True),
+    AuditAction.SESSION_SCHEDULED: ("screening.TreatmentSession", False),
+    AuditAction.SESSION_VIEWED: ("screening.TreatmentSession", True),
+    AuditAction.SESSION_CANCELLED: ("screening.TreatmentSession", False),
+    AuditAction.SESSION_RESCHEDULED: ("screening.TreatmentSession", False),
+    AuditAction.COURSE_ENDED: ("screening.TreatmentCourse", True),
+    AuditAction.VITALS_RECORDED: ("screening.VitalReading", False),
+    AuditAction.DOSE_RECORDED: ("screening.DoseRecord", False),
+    AuditAction.DISCHARGE_RECORDED: ("screening.DischargeRecord", False),
+    AuditAction.BLOOD_PRESSURE_REVIEWED: ("screening.BloodPressureReview", False),
+    AuditAction.RESCREENING_REQUESTED: ("screening.RescreeningRequest", True),
+}
+# What the column calls each kind when the event is not about a screening.
+NAMES = {
+    "screening.Rule": "Rule",
+    "screening.DrugClass": "Drug class",
+    "screening.Question": "Question",
+    "screening.QuestionSetVersion": "Question set version",
+    "otp_totp.TOTPDevice": "Authenticator app",
+    "screening.User": "Account",
+    "screening.ApiToken": "FHIR API token",
+    "screening.TreatmentSession": "Treatment session",
+    "screening.VitalReading": "Vitals reading",
+    "screening.DoseRecord": "Dose record",
+    "screening.DischargeRecord": "Discharge record",
+    "screening.BloodPressureReview": "Blood pressure review",
+    "": "",
+}
+
+
+def test_every_action_the_log_records_is_in_the_table():
+    assert set(OBJECTS_BY_ACTION) == set(AuditAction)
+
+
+def an_event(action: AuditAction) -> AuditEvent:
+    object_type, about_a_screening = OBJECTS_BY_ACTION[action]
+    screening = Screening(patient=User(full_name="Sam Lee"))
+    object_id = str(screening.pk) if object_type == "screening.Screening" else "77"
+    return AuditEvent(
+        action=action,
+        screening=screening if about_a_screening else None,
+        object_type=object_type,
+        object_id=object_id if object_type else "",
+        summary="",
+    )
+
+
+@pytest.mark.parametrize("action", list(AuditAction))
+def test_the_what_column_says_in_words_what_each_action_was_about(action):
+    event = an_event(action)
+    object_type, about_a_screening = OBJECTS_BY_ACTION[action]
+    reviewer = shown_event(event, identify_screenings=True)
+    clinic_admin = shown_event(event, identify_screenings=False)
+    private = about_a_screening or action.startswith(("patient.", "session.", "course."))
+
+    if about_a_screening:
+        assert reviewer.what == "Screening of <bdi>Sam Lee</bdi>"
+        assert clinic_admin.what == "A screening"
+    elif action == AuditAction.PATIENT_COURSE_VIEWED:
+        assert reviewer.what == clinic_admin.what == "Patient"
+    else:
+        assert reviewer.what == clinic_admin.what == NAMES[object_type]
+    # Never a model's label, a placeholder for what is hidden, or a missing value.
+    for shown in (reviewer, clinic_admin):
+        for text in (shown.what, shown.reference):
+            assert not re.search(r"\b(screening|otp_totp)\.[A-Z]", text), text
+            assert HIDDEN not in text and "None" not in text
+    assert clinic_admin.reference == ("" if private else reviewer.reference)
+    if about_a_screening:
+        assert str(event.screening_id) in reviewer.reference
+    if object_type and object_type != "screening.Screening":
+        assert "77" in reviewer.reference
+
+
+def test_the_reference_names_the_object_and_its_screening():
+    event = an_event(AuditAction.FLAG_ACKNOWLEDGED)
+    shown = shown_event(event, identify_screenings=True)
+    assert shown.reference == f"Flag 77, screening {event.screening_id}"
+    viewed = shown_event(an_event(AuditAction.SCREENING_VIEWED), identify_screenings=True)
+    assert viewed.reference.startswith("screening ") and "," not in viewed.reference
+
+
+def test_the_audit_log_page_says_whose_screening_was_read_to_those_who_may_know(
+    client, superuser, clinic_admin, physician, decided
+):
+    screening, _, _ = decided
+    log_in_staff(Client(), physician).get(f"/staff/screenings/{screening.pk}/")
+    name = screening.patient.full_name
+
+    log_in_staff(client, superuser)
+    html = client.get("/staff/audit/", {"action": "screening.viewed"}).content.decode()
+    assert f"Screening of <bdi>{name}</bdi>" in html
+    assert "screening.Screening" not in html
+
+    admin = log_in_staff(Client(), clinic_admin)
+    html = admin.get("/staff/audit/", {"action": "screening.viewed"}).content.decode()
+    assert "A screening" in html
+    assert name not in html and "screening.Screening" not in html and " — " not in html

@@ -27,7 +27,9 @@
   var error = dialog.querySelector("[data-idle-error]");
   var draftForm = document.querySelector("form[data-idle-draft-url]");
   var deadline = 0; // when the server's idle limit comes, by this browser's clock
-  var dirty = false; // typed into the wizard form since it was drawn or last kept
+  // Typed into the wizard form since it was drawn or last kept; a page drawn from a post (a
+  // refused save, "Add more rows") holds unsaved typing from the start.
+  var dirty = Boolean(draftForm && draftForm.hasAttribute("data-drawn-as-typed"));
   var draftKept = false;
   var busy = false; // a request to the server is under way
   var synced = false; // the server was asked how long is left since the warning was due

@@ -20,7 +20,9 @@
     return; // storage turned off: the switch works as without JavaScript
   }
   var form = document.querySelector("main form[data-idle-draft-url]");
-  var typed = false; // anything typed or put back on this page since it was drawn
+  // Anything typed or put back on this page since it was drawn; a page drawn from a post (a
+  // refused save, "Add more rows") holds unsaved typing from the start.
+  var typed = Boolean(form && form.hasAttribute("data-drawn-as-typed"));
   if (form) {
     form.addEventListener("input", function () { typed = true; });
     form.addEventListener("change", function () { typed = true; });
