@@ -105,6 +105,7 @@ class ShownEvent:
     at: datetime
     actor_email: str
     action: str
+    action_label: str  # the action in words, as the log's filter lists it
     summary: str
     what: str  # what the event was about, in plain words ("Screening of Sam Lee")
     reference: str  # the ids of what it was about, for those who may see them
@@ -124,6 +125,7 @@ def shown_event(event: AuditEvent, *, identify_screenings: bool) -> ShownEvent:
         at=event.at,
         actor_email=event.actor.email if event.actor_id else "",
         action=event.action,
+        action_label=action_label(event.action),
         summary=summary,
         what=what_it_was_about(event, private=private),
         reference="" if private else reference(event),
@@ -132,6 +134,14 @@ def shown_event(event: AuditEvent, *, identify_screenings: bool) -> ShownEvent:
         screening_id=(HIDDEN if private and event.screening_id else str(event.screening_id or "")),
         ip_address=event.ip_address or "",
     )
+
+
+def action_label(action: str) -> str:
+    """The action in words; an action no longer listed (an old event's) as stored."""
+    try:
+        return str(AuditAction(action).label)
+    except ValueError:
+        return action
 
 
 def object_name(event: AuditEvent) -> str:

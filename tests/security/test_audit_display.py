@@ -313,3 +313,19 @@ def test_the_audit_log_page_says_whose_screening_was_read_to_those_who_may_know(
     html = admin.get("/staff/audit/", {"action": "screening.viewed"}).content.decode()
     assert "A screening" in html
     assert name not in html and "screening.Screening" not in html and " — " not in html
+
+
+def test_the_audit_log_page_names_each_action_in_words(client, superuser, physician, decided):
+    """The Action column reads as the filter above it does, not as the stored code."""
+    from screening.audit_display import action_label
+    from screening.models import AuditAction
+
+    screening, _, _ = decided
+    log_in_staff(Client(), physician).get(f"/staff/screenings/{screening.pk}/")
+    log_in_staff(client, superuser)
+    html = client.get("/staff/audit/", {"action": "screening.viewed"}).content.decode()
+    label = str(AuditAction.SCREENING_VIEWED.label)
+    assert f"<td data-content>{label}</td>" in html
+    assert "<td data-content>screening.viewed</td>" not in html
+    # An action no longer listed (an old event's) reads as it was stored.
+    assert action_label("an.action.no.longer.listed") == "an.action.no.longer.listed"
