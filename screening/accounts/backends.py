@@ -111,18 +111,24 @@ def _permissions_array_sql(quote: Callable[[str], str], alias_of: Callable[[str]
     return f"ARRAY(SELECT perm.app_label || '.' || perm.codename FROM ({each}) perm)"  # noqa: S608
 
 
-# The user with whether they are clinic staff: every column named (a statement prepared
-# with "u.*" would break on the first column a migration adds).
-USER_WITH_STAFF_FLAG = JoinedRead(
-    "screening_user_read",
-    User,
-    (),
-    where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
-    extras=(
-        Extra("clinic_staff_as_read", _is_clinic_staff_sql),
-        Extra("permissions", _permissions_array_sql, vendors=ON_POSTGRESQL),
-    ),
-)
+def _user_read(name: str, *more: Extra) -> JoinedRead:
+    """The user by id with whether they are clinic staff and, on PostgreSQL, their
+    permissions, and `more`: every column named (a statement prepared with "u.*" would
+    break on the first column a migration adds)."""
+    return JoinedRead(
+        name,
+        User,
+        (),
+        where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
+        extras=(
+            Extra("clinic_staff_as_read", _is_clinic_staff_sql),
+            Extra("permissions", _permissions_array_sql, vendors=ON_POSTGRESQL),
+            *more,
+        ),
+    )
+
+
+USER_WITH_STAFF_FLAG = _user_read("screening_user_read")
 
 
 def _session_data_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
@@ -139,16 +145,8 @@ def _session_data_sql(quote: Callable[[str], str], alias_of: Callable[[str], str
 
 # The user a session was signed in as, read with the session's data in one statement
 # (screening/accounts/session_store.py): the user with the staff flag, and the session.
-USER_WITH_SESSION = JoinedRead(
-    "screening_user_with_session_read",
-    User,
-    (),
-    where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
-    extras=(
-        Extra("clinic_staff_as_read", _is_clinic_staff_sql),
-        Extra("permissions", _permissions_array_sql, vendors=ON_POSTGRESQL),
-        Extra("session_data", _session_data_sql),
-    ),
+USER_WITH_SESSION = _user_read(
+    "screening_user_with_session_read", Extra("session_data", _session_data_sql)
 )
 
 
