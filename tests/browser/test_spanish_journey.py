@@ -351,8 +351,12 @@ def test_switching_language_after_a_refused_save_keeps_what_was_typed(
     save(page)
     expect(error_summary(page)).to_be_visible()
 
+    expect(page.locator("#typing-kept")).to_be_hidden()
     switch_language(page, "es")
     expect(save_button(page)).to_have_text(SAVE_AND_CONTINUE)
+    # The page says what it holds is back and not saved yet (its error marks are not drawn).
+    expect(page.locator("#typing-kept")).to_be_visible()
+    expect(page.locator("#typing-kept")).to_contain_text("Aún no está guardado")
     expect(form.locator("input[name=date_of_birth]")).to_have_value("1980-05-17")
     expect(form.locator("input[name=sex_at_birth][value=female]")).to_be_checked()
     expect(form.locator("input[name=height_cm]")).to_have_value("168")

@@ -5,8 +5,8 @@
    the page form's values in this tab's sessionStorage; the reloaded page (the same address,
    within a minute) puts them back, as typed and still unsaved, and forgets them at once. It
    then tells the follow-up script (follow_ups.js) that answers changed, so any follow-up
-   question they bring is shown again. Nothing is sent to the server; the patient still
-   presses Save. Without JavaScript the switch reloads the page as it was last saved. */
+   question they bring is shown again, and shows the page's note that they are not saved
+   yet. Nothing is sent to the server; the patient still presses Save. Without JavaScript the switch reloads the page as it was last saved. */
 (function () {
   "use strict";
 
@@ -94,6 +94,11 @@
     if (changed) {
       // As if the patient had just answered: follow-up questions and the idle draft catch up.
       changed.dispatchEvent(new Event("change", { bubbles: true }));
+      // Say so: the page looks filled in, and a refused save's marks are not drawn again.
+      var note = document.getElementById("typing-kept");
+      if (note) {
+        note.hidden = false;
+      }
     }
   }
 })();
