@@ -75,6 +75,10 @@ def any_row_of(model: type[Model], field_name: str) -> SqlWriter:
     return write
 
 
+# `Extra.vendors` for an expression written in PostgreSQL's SQL.
+ON_POSTGRESQL = frozenset({"postgresql"})
+
+
 @dataclass(frozen=True)
 class Extra:
     """One more value of the row (an SQL expression), and the field whose converters read

@@ -21,6 +21,7 @@ from django.db import connections, router
 
 from . import prepared
 from .joined_reads import (
+    ON_POSTGRESQL,
     Extra,
     JoinedRead,
     any_row_of,
@@ -56,11 +57,13 @@ def _own_screening_sql(quote: Callable[[str], str], alias_of: Callable[[str], st
 
 def _answers_sql(quote: Callable[[str], str], alias_of: Callable[[str], str]) -> str:
     """The screening's stored answers as one JSON array of [question id, value] pairs
-    (PostgreSQL; NULL when there are none)."""
+    (PostgreSQL; an empty array when there are none)."""
     answer = Answer._meta
     return (
-        f"(SELECT jsonb_agg(jsonb_build_array(a.{quote(answer.get_field('question').column)}, "  # noqa: S608
-        f"a.{quote(answer.get_field('value').column)})) FROM {quote(answer.db_table)} a "
+        "(SELECT COALESCE(jsonb_agg(jsonb_build_array("  # noqa: S608
+        f"a.{quote(answer.get_field('question').column)}, "
+        f"a.{quote(answer.get_field('value').column)})), '[]'::jsonb) "
+        f"FROM {quote(answer.db_table)} a "
         f"WHERE a.{quote(answer.get_field('screening').column)} = "
         f"{alias_of('')}.{quote(Screening._meta.pk.column)})"
     )
@@ -78,7 +81,7 @@ PATIENT_SCREENING = JoinedRead(
         Extra("has_page_drafts", any_row_of(PageDraft, "screening")),
         # Its stored answers, in the same statement (the page reads them next): a second
         # statement cost the database more than the answers did (`make bench`).
-        Extra("answers", _answers_sql, vendors=frozenset({"postgresql"})),
+        Extra("answers", _answers_sql, vendors=ON_POSTGRESQL),
     ),
 )
 
@@ -102,10 +105,8 @@ def patient_screening(screening_id: uuid.UUID, patient: User) -> Screening | Non
 
 
 def _answer_pairs(answers: object) -> list[list] | None:
-    """The [question id, value] pairs read with a screening ([] for none); None where the
-    database did not read them (then they are read on their own)."""
-    if answers is None:
-        return [] if connections[router.db_for_read(Answer)].vendor == "postgresql" else None
+    """The [question id, value] pairs read with a screening; None where the database did
+    not read them (then they are read on their own)."""
     # Django reads jsonb as text (its JSONField decodes): so is this.
     return json.loads(answers) if isinstance(answers, str) else answers
 

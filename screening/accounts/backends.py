@@ -16,11 +16,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.options import Options
 
 from .. import prepared
-from ..joined_reads import Extra, JoinedRead, prepare_value
+from ..joined_reads import ON_POSTGRESQL, Extra, JoinedRead, prepare_value
 from ..models import STAFF_GROUPS, User
-
-# On PostgreSQL the user's permissions are read with them: every staff page checks one.
-ON_POSTGRESQL = frozenset({"postgresql"})
 
 # The session of the request whose user Django is reading, set around that read by
 # ClinicAuthenticationMiddleware: the session's own read may have taken the user's row.
@@ -122,6 +119,7 @@ def _user_read(name: str, *more: Extra) -> JoinedRead:
         where=lambda quote, alias_of: f"{alias_of('')}.{quote(User._meta.pk.column)} = %s",
         extras=(
             Extra("clinic_staff_as_read", _is_clinic_staff_sql),
+            # On PostgreSQL the permissions come with the user: every staff page checks one.
             Extra("permissions", _permissions_array_sql, vendors=ON_POSTGRESQL),
             *more,
         ),

@@ -229,12 +229,12 @@ class PageStep:
             view.shown = view.spec.code in shown
         drawn_by_django = [view for view in fields if view.spec.kind in DRAWN_BY_DJANGO]
         if drawn_by_django:
-            if form is not None or self.data is not None:
-                bound_form = form if form is not None else self.form()
-            else:
+            if form is None and self.data is None:
                 # Nothing posted: each question drawn as required as it is (self.form()
                 # requires only what a post presented, so it would mark none of them).
                 bound_form = build_section_form(self.questions, stored=self.read.answers)
+            else:
+                bound_form = form if form is not None else self.form()
             hidden = [q for q in self.section.questions if q.code not in bound_form.fields]
             # Unbound: a question that does not apply is neither checked nor shows errors.
             drawing = build_section_form(hidden, stored=self.read.answers)

@@ -6,7 +6,8 @@
    within a minute) puts them back, as typed and still unsaved, and forgets them at once. It
    then tells the follow-up script (follow_ups.js) that answers changed, so any follow-up
    question they bring is shown again, and shows the page's note that they are not saved
-   yet. Nothing is sent to the server; the patient still presses Save. Without JavaScript the switch reloads the page as it was last saved. */
+   yet. Nothing is sent to the server; the patient still presses Save. Without JavaScript
+   the switch reloads the page as it was last saved. */
 (function () {
   "use strict";
 
